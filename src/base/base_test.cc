@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "base/crc32c.h"
+#include "base/ids.h"
+#include "base/result.h"
+
+namespace sesame {
+namespace {
+
+TEST(Crc32c, KnownVectors) {
+  // RFC 3720 B.4 test vectors.
+  std::string zeros(32, '\0');
+  EXPECT_EQ(crc32c::Value(zeros), 0x8A9136AAu);
+  std::string ones(32, '\xff');
+  EXPECT_EQ(crc32c::Value(ones), 0x62A8AB43u);
+  EXPECT_EQ(crc32c::Value("123456789"), 0xE3069283u);
+}
+
+TEST(Crc32c, ExtendEqualsWhole) {
+  std::string s = "The quick brown fox jumps over the lazy dog, twice over.";
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    uint32_t c = crc32c::Extend(crc32c::Value(s.data(), cut), s.data() + cut, s.size() - cut);
+    EXPECT_EQ(c, crc32c::Value(s)) << cut;
+  }
+}
+
+TEST(Ids, SesShapeAndTimestamp) {
+  int64_t ms = 0x1689e0c5428;  // 2019-01-30T09:17:14.664Z
+  std::string id = NewMessageId(ms);
+  EXPECT_TRUE(IsMessageId(id)) << id;
+  EXPECT_EQ(id.substr(0, 16), "010001689e0c5428");
+  EXPECT_EQ(id.size(), 16u + 1 + 36 + 7);
+  EXPECT_EQ(id[16 + 1 + 14], '4');  // UUID version nibble
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(NewMessageId(ms));
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Ids, RejectsMalformed) {
+  EXPECT_FALSE(IsMessageId(""));
+  EXPECT_FALSE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000001"));
+  EXPECT_FALSE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736"));
+  EXPECT_FALSE(IsMessageId("0100015F6D84AA15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
+  EXPECT_TRUE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
+}
+
+TEST(Result, ValueAndError) {
+  Result<int> ok = 5;
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 5);
+  Result<int> bad = Error::Transient("disk", "full");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().transient());
+  EXPECT_EQ(bad.error().ToString(), "disk (transient): full");
+  Status s = Ok{};
+  EXPECT_TRUE(s.ok());
+}
+
+TEST(Rfc5322Date, Formats) { EXPECT_EQ(Rfc5322Date(0), "Thu, 01 Jan 1970 00:00:00 +0000"); }
+
+}  // namespace
+}  // namespace sesame
+
+#include "base/base64.h"
+namespace sesame {
+namespace {
+TEST(Base64, RoundTripAndErrors) {
+  EXPECT_EQ(Base64Encode(std::string("\0u\0p", 4)), "AHUAcA==");
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    auto d = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_EQ(*Base64Decode("Zm9vYmFy"), "foobar");
+  EXPECT_FALSE(Base64Decode("Zm9").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v YmFy").has_value());
+  EXPECT_FALSE(Base64Decode("Zg==Zg==").has_value());
+  EXPECT_FALSE(Base64Decode("Z===").has_value());
+}
+}  // namespace
+}  // namespace sesame

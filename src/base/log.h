@@ -1,0 +1,36 @@
+#pragma once
+
+#include <sstream>
+#include <string_view>
+
+namespace sesame {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// Sets the minimum level written to stderr. Thread-safe.
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+// Writes one line "<time> <level> <component>: <message>" to stderr with a
+// single write(2), so lines from several threads never interleave.
+void LogLine(LogLevel level, std::string_view component, std::string_view message);
+
+// Streams into a line and emits it on destruction: LOG(kInfo, "smtp") << "x".
+class LogMessage {
+ public:
+  LogMessage(LogLevel level, std::string_view component)
+      : level_(level), component_(component) {}
+  ~LogMessage() { LogLine(level_, component_, stream_.str()); }
+  std::ostringstream& stream() { return stream_; }
+
+ private:
+  LogLevel level_;
+  std::string_view component_;
+  std::ostringstream stream_;
+};
+
+}  // namespace sesame
+
+#define SESAME_LOG(level, component)                       \
+  if (!::sesame::LogEnabled(::sesame::LogLevel::level)) { \
+  } else                                                   \
+    ::sesame::LogMessage(::sesame::LogLevel::level, component).stream()
