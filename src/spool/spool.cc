@@ -1,0 +1,599 @@
+#include "spool/spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "base/crc32c.h"
+#include "base/log.h"
+
+namespace sesame::spool {
+namespace {
+
+constexpr char kLog[] = "spool";
+
+Error IoError(const std::string& what, int err) {
+  // Every I/O failure is transient for the client: it may retry later.
+  return Error::Transient("io", what + ": " + std::strerror(err));
+}
+
+Status PreadAll(int fd, char* buf, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return IoError("read", errno);
+    }
+    if (r == 0) return Error::Permanent("corrupt", "unexpected end of file");
+    buf += r;
+    n -= r;
+    off += r;
+  }
+  return Ok{};
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("fsync " + dir, err);
+  return Ok{};
+}
+
+Status MakeDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoError("mkdir " + dir, errno);
+  return Ok{};
+}
+
+// Segment numbers found in dir, ascending.
+Result<std::vector<uint32_t>> ListSegments(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return IoError("opendir " + dir, errno);
+  std::vector<uint32_t> out;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() == 12 && name.compare(8, 4, ".seg") == 0 &&
+        name.find_first_not_of("0123456789abcdef") == 8) {
+      out.push_back(static_cast<uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16)));
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string SegmentName(uint32_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x.seg", n);
+  return buf;
+}
+
+// Replays records into an index.
+class Replayer {
+ public:
+  explicit Replayer(std::unordered_map<std::string, MessageInfo>* index) : index_(index) {}
+
+  // Returns false when the meta does not decode (the caller treats the
+  // record as corrupt).
+  bool Apply(uint32_t segment, const RecordHeader& h, std::string_view meta, uint64_t body_offset) {
+    switch (h.type) {
+      case RecordType::kMessage: {
+        auto m = DecodeMeta(meta);
+        if (!m.ok()) return false;
+        MessageInfo info;
+        info.size = h.body_len;
+        info.segment = segment;
+        info.body_offset = body_offset;
+        info.body_crc = h.body_crc;
+        std::string id = m->id;
+        info.meta = std::move(*m);
+        (*index_)[id] = std::move(info);
+        return true;
+      }
+      case RecordType::kState: {
+        auto s = DecodeState(meta);
+        if (!s.ok()) return false;
+        auto it = index_->find(s->first);
+        if (it != index_->end()) it->second.meta.recipients = std::move(s->second);
+        return true;
+      }
+      case RecordType::kRemove: {
+        auto s = DecodeState(meta);
+        if (!s.ok()) return false;
+        index_->erase(s->first);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::unordered_map<std::string, MessageInfo>* index_;
+};
+
+// Scans one segment. With `repair`, corrupt regions are copied into
+// quarantine_dir and an incomplete tail is truncated away.
+class SegmentScanner {
+ public:
+  SegmentScanner(std::string path, uint32_t segment, bool repair, std::string quarantine_dir,
+                 RecoveryReport* report, Replayer* replayer)
+      : path_(std::move(path)),
+        segment_(segment),
+        repair_(repair),
+        quarantine_dir_(std::move(quarantine_dir)),
+        report_(report),
+        replayer_(replayer) {}
+
+  Status Scan() {
+    int fd = ::open(path_.c_str(), (repair_ ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return IoError("open " + path_, errno);
+    fd_ = fd;
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) {
+      ::close(fd_);
+      return IoError("stat " + path_, errno);
+    }
+    size_ = static_cast<uint64_t>(st.st_size);
+    Status s = ScanRecords();
+    ::close(fd_);
+    return s;
+  }
+
+ private:
+  Status ScanRecords() {
+    char fh[kFileHeaderSize];
+    if (size_ < kFileHeaderSize || !PreadAll(fd_, fh, sizeof fh, 0).ok() ||
+        !DecodeFileHeader(std::string_view(fh, sizeof fh)).ok()) {
+      if (size_ == 0) {
+        Bad(0, 0, true, "empty segment (crashed while creating it)");
+        return Ok{};
+      }
+      Bad(0, size_, false, "bad segment header");
+      return Ok{};
+    }
+    uint64_t off = kFileHeaderSize;
+    while (off < size_) {
+      if (size_ - off < kRecordHeaderSize) {
+        Bad(off, size_, true, "incomplete record header at end of segment");
+        break;
+      }
+      char hb[kRecordHeaderSize];
+      Status rs = PreadAll(fd_, hb, sizeof hb, off);
+      if (!rs.ok()) return rs;
+      auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
+      if (!h.ok()) {
+        off = Skip(off, h.error().message());
+        continue;
+      }
+      uint64_t total = kRecordHeaderSize + h->meta_len + h->body_len;
+      if (total > size_ - off) {
+        // The header checksum holds, so the lengths are genuine: the writer
+        // died before finishing this record, which was never acknowledged.
+        Bad(off, size_, true, "incomplete record at end of segment");
+        break;
+      }
+      std::string meta(h->meta_len, '\0');
+      rs = PreadAll(fd_, meta.data(), meta.size(), off + kRecordHeaderSize);
+      if (!rs.ok()) return rs;
+      if (crc32c::Value(meta) != h->meta_crc) {
+        off = Skip(off, "metadata checksum mismatch");
+        continue;
+      }
+      if (!replayer_->Apply(segment_, *h, meta, off + kRecordHeaderSize + h->meta_len)) {
+        Bad(off, off + total, false, "undecodable metadata");
+      } else {
+        ++report_->records;
+      }
+      off += total;
+    }
+    return Ok{};
+  }
+
+  // Finds the next offset after `from` holding a record whose header and
+  // metadata checksums verify; quarantines the bytes in between.
+  uint64_t Skip(uint64_t from, const std::string& why) {
+    uint64_t next = FindNext(from + 1);
+    Bad(from, next, /*torn_tail=*/false, why);
+    return next;
+  }
+
+  uint64_t FindNext(uint64_t from) {
+    const unsigned char magic[4] = {kRecordMagic & 0xFF, (kRecordMagic >> 8) & 0xFF,
+                                    (kRecordMagic >> 16) & 0xFF, kRecordMagic >> 24};
+    std::string buf(1 << 20, '\0');
+    uint64_t pos = from;
+    while (pos + kRecordHeaderSize <= size_) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - pos));
+      if (!PreadAll(fd_, buf.data(), n, pos).ok()) return size_;
+      for (size_t i = 0; i + 4 <= n; ++i) {
+        if (std::memcmp(buf.data() + i, magic, 4) != 0) continue;
+        uint64_t cand = pos + i;
+        if (size_ - cand < kRecordHeaderSize) return size_;
+        char hb[kRecordHeaderSize];
+        if (!PreadAll(fd_, hb, sizeof hb, cand).ok()) continue;
+        auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
+        if (!h.ok() || kRecordHeaderSize + h->meta_len + h->body_len > size_ - cand) continue;
+        std::string meta(h->meta_len, '\0');
+        if (!PreadAll(fd_, meta.data(), meta.size(), cand + kRecordHeaderSize).ok()) continue;
+        if (crc32c::Value(meta) == h->meta_crc) return cand;
+      }
+      if (n < 4) break;
+      pos += n - 3;  // overlap so a magic across chunks is found
+    }
+    return size_;
+  }
+
+  void Bad(uint64_t begin, uint64_t end, bool torn_tail, const std::string& why) {
+    std::string name = SegmentName(segment_);
+    std::string line = name + " bytes [" + std::to_string(begin) + ", " + std::to_string(end) + "): " + why;
+    if (torn_tail) {
+      ++report_->torn_tails;
+      SESAME_LOG(kWarn, kLog) << "discarding " << line << " (never acknowledged)";
+    } else {
+      ++report_->quarantined;
+      report_->problems.push_back(line);
+      SESAME_LOG(kError, kLog) << "quarantining corrupt region " << line;
+    }
+    if (!repair_) return;
+    if (end > begin) {
+      std::string qpath = quarantine_dir_ + "/" + name + "." + std::to_string(begin) + ".bad";
+      int q = ::open(qpath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (q >= 0) {
+        std::string buf(1 << 20, '\0');
+        for (uint64_t pos = begin; pos < end;) {
+          size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
+          if (!PreadAll(fd_, buf.data(), n, pos).ok() || ::write(q, buf.data(), n) != ssize_t(n)) break;
+          pos += n;
+        }
+        ::fsync(q);
+        ::close(q);
+      } else {
+        SESAME_LOG(kError, kLog) << "cannot write " << qpath << ": " << std::strerror(errno);
+      }
+    }
+    if (torn_tail && end == size_ && begin >= kFileHeaderSize) {
+      if (::ftruncate(fd_, static_cast<off_t>(begin)) == 0) {
+        ::fdatasync(fd_);
+        size_ = begin;
+      }
+    }
+  }
+
+  std::string path_;
+  uint32_t segment_;
+  bool repair_;
+  std::string quarantine_dir_;
+  RecoveryReport* report_;
+  Replayer* replayer_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+}  // namespace
+
+Spool::Spool(SpoolOptions options) : options_(std::move(options)) {}
+
+Spool::~Spool() {
+  Close();
+  if (active_fd_ >= 0) ::close(active_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string Spool::SegmentPath(uint32_t number) const {
+  return options_.dir + "/" + SegmentName(number);
+}
+
+Result<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
+  std::unique_ptr<Spool> spool(new Spool(std::move(options)));
+  const std::string& dir = spool->options_.dir;
+  Status s = MakeDir(dir);
+  if (!s.ok()) return s.error();
+  s = MakeDir(dir + "/quarantine");
+  if (!s.ok()) return s.error();
+  std::string lock = dir + "/LOCK";
+  spool->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (spool->lock_fd_ < 0) return IoError("open " + lock, errno);
+  if (::flock(spool->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Error::Permanent("locked", "spool " + dir + " is in use by another sesame process");
+  }
+  s = spool->Recover();
+  if (!s.ok()) return s.error();
+  spool->writer_ = std::thread([p = spool.get()] { p->WriterLoop(); });
+  return spool;
+}
+
+Status Spool::Recover() {
+  auto segments = ListSegments(options_.dir);
+  if (!segments.ok()) return segments.error();
+  Replayer replayer(&index_);
+  for (uint32_t n : *segments) {
+    SegmentScanner scanner(SegmentPath(n), n, true, options_.dir + "/quarantine", &recovery_, &replayer);
+    Status s = scanner.Scan();
+    if (!s.ok()) return s;
+    ++recovery_.segments;
+  }
+  recovery_.messages = index_.size();
+  uint32_t next = segments->empty() ? 1 : segments->back() + 1;
+  return OpenActiveSegment(next);
+}
+
+Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir, RecoveryReport* report) {
+  auto segments = ListSegments(dir);
+  if (!segments.ok()) return segments.error();
+  std::unordered_map<std::string, MessageInfo> index;
+  Replayer replayer(&index);
+  for (uint32_t n : *segments) {
+    SegmentScanner scanner(dir + "/" + SegmentName(n), n, false, "", report, &replayer);
+    Status s = scanner.Scan();
+    if (!s.ok()) return s.error();
+    ++report->segments;
+  }
+  report->messages = index.size();
+  std::vector<MessageInfo> out;
+  out.reserve(index.size());
+  for (auto& [id, info] : index) out.push_back(std::move(info));
+  std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) {
+    return a.meta.created_ms != b.meta.created_ms ? a.meta.created_ms < b.meta.created_ms
+                                                  : a.meta.id < b.meta.id;
+  });
+  return out;
+}
+
+Status Spool::OpenActiveSegment(uint32_t number) {
+  std::string path = SegmentPath(number);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("create " + path, errno);
+  std::string header = EncodeFileHeader(number);
+  if (::write(fd, header.data(), header.size()) != ssize_t(header.size()) ||
+      (options_.sync && ::fdatasync(fd) != 0)) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return IoError("write " + path, err ? err : ENOSPC);
+  }
+  if (options_.sync) {
+    Status s = FsyncDir(options_.dir);
+    if (!s.ok()) {
+      ::close(fd);
+      return s;
+    }
+  }
+  if (active_fd_ >= 0) ::close(active_fd_);
+  active_fd_ = fd;
+  active_segment_ = number;
+  active_size_ = header.size();
+  return Ok{};
+}
+
+void Spool::Commit(MessageMeta meta, std::string body, Callback done) {
+  Request r;
+  r.type = RecordType::kMessage;
+  r.meta = EncodeMeta(meta);
+  r.body = std::move(body);
+  r.message = std::move(meta);
+  r.done = std::move(done);
+  Enqueue(std::move(r));
+}
+
+void Spool::UpdateState(const std::string& id, std::vector<Recipient> recipients, Callback done) {
+  Request r;
+  r.type = RecordType::kState;
+  r.meta = EncodeState(id, recipients);
+  r.id = id;
+  r.recipients = std::move(recipients);
+  r.done = std::move(done);
+  Enqueue(std::move(r));
+}
+
+void Spool::Remove(const std::string& id, Callback done) {
+  Request r;
+  r.type = RecordType::kRemove;
+  r.meta = EncodeState(id, {});
+  r.id = id;
+  r.done = std::move(done);
+  Enqueue(std::move(r));
+}
+
+void Spool::Enqueue(Request req) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!stop_) {
+      queue_.push_back(std::move(req));
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  if (req.done) req.done(Error::Transient("closed", "spool is shutting down"));
+}
+
+void Spool::Close() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stop_) {
+      if (writer_.joinable()) writer_.join();
+      return;
+    }
+    stop_ = true;
+    queue_cv_.notify_one();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void Spool::WriterLoop() {
+  std::vector<Request> batch;
+  std::vector<uint64_t> offsets;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
+      if (queue_.empty() && stop_) return;
+      batch.swap(queue_);
+    }
+    Status s = WriteBatch(batch, &offsets);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(index_mu_);
+      ++batches_;
+      synced_records_ += batch.size();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Request& r = batch[i];
+        if (r.type == RecordType::kMessage) {
+          MessageInfo info;
+          info.size = r.body.size();
+          info.segment = active_segment_;
+          info.body_offset = offsets[i];
+          info.body_crc = crc32c::Value(r.body);
+          std::string id = r.message.id;
+          info.meta = std::move(r.message);
+          index_[id] = std::move(info);
+        } else if (r.type == RecordType::kState) {
+          auto it = index_.find(r.id);
+          if (it != index_.end()) it->second.meta.recipients = std::move(r.recipients);
+        } else {
+          index_.erase(r.id);
+        }
+      }
+    } else {
+      SESAME_LOG(kError, kLog) << "batch of " << batch.size() << " failed: " << s.error().message();
+    }
+    for (Request& r : batch) {
+      r.body.clear();
+      r.body.shrink_to_fit();  // bodies never outlive their commit in RAM
+      if (r.done) r.done(s);
+    }
+    batch.clear();
+  }
+}
+
+Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets) {
+  if (active_fd_ < 0 || active_size_ >= options_.segment_bytes) {
+    Status s = OpenActiveSegment(active_segment_ + 1);
+    if (!s.ok()) return s;
+  }
+  // Headers and metadata in one buffer; bodies referenced in place.
+  std::string heads;
+  std::vector<size_t> head_ends;
+  std::vector<uint32_t> crcs(batch.size());
+  body_offsets->assign(batch.size(), 0);
+  uint64_t pos = active_size_;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Request& r = batch[i];
+    crcs[i] = r.body.empty() ? 0 : crc32c::Value(r.body);
+    AppendRecordHeader(&heads, r.type, r.meta, r.body.size(), crcs[i]);
+    heads.append(r.meta);
+    head_ends.push_back(heads.size());
+    pos += kRecordHeaderSize + r.meta.size();
+    (*body_offsets)[i] = pos;
+    pos += r.body.size();
+  }
+  std::vector<iovec> iov;
+  size_t prev = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    iov.push_back({heads.data() + prev, head_ends[i] - prev});
+    prev = head_ends[i];
+    if (!batch[i].body.empty()) iov.push_back({batch[i].body.data(), batch[i].body.size()});
+  }
+  uint64_t off = active_size_;
+  size_t idx = 0;
+  int err = 0;
+  while (idx < iov.size()) {
+    int cnt = static_cast<int>(std::min<size_t>(iov.size() - idx, IOV_MAX));
+    ssize_t n = ::pwritev(active_fd_, &iov[idx], cnt, static_cast<off_t>(off));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) {
+      err = ENOSPC;
+      break;
+    }
+    off += n;
+    size_t left = static_cast<size_t>(n);
+    while (left > 0 && idx < iov.size()) {
+      if (left >= iov[idx].iov_len) {
+        left -= iov[idx].iov_len;
+        ++idx;
+      } else {
+        iov[idx].iov_base = static_cast<char*>(iov[idx].iov_base) + left;
+        iov[idx].iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  if (err == 0 && options_.sync && ::fdatasync(active_fd_) != 0) err = errno;
+  if (err != 0) {
+    // Drop the partial batch so the segment ends on a record boundary. After
+    // a failed sync the page cache cannot be trusted, so move to a new segment.
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_size_)) != 0 || options_.sync) {
+      ::close(active_fd_);
+      active_fd_ = -1;
+    }
+    return IoError("append to " + SegmentName(active_segment_), err);
+  }
+  active_size_ = off;
+  return Ok{};
+}
+
+std::vector<MessageInfo> Spool::List() const {
+  std::vector<MessageInfo> out;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    out.reserve(index_.size());
+    for (const auto& [id, info] : index_) out.push_back(info);
+  }
+  std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) {
+    return a.meta.created_ms != b.meta.created_ms ? a.meta.created_ms < b.meta.created_ms
+                                                  : a.meta.id < b.meta.id;
+  });
+  return out;
+}
+
+size_t Spool::size() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return index_.size();
+}
+
+Result<MessageInfo> Spool::Find(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = index_.find(id);
+  if (it == index_.end()) return Error::Permanent("not_found", "no message " + id);
+  return it->second;
+}
+
+Result<std::string> Spool::ReadBody(const std::string& id) const {
+  auto info = Find(id);
+  if (!info.ok()) return info.error();
+  std::string path = SegmentPath(info->segment);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + path, errno);
+  std::string body(info->size, '\0');
+  Status s = PreadAll(fd, body.data(), body.size(), info->body_offset);
+  ::close(fd);
+  if (!s.ok()) return s.error();
+  if (crc32c::Value(body) != info->body_crc) {
+    return Error::Permanent("corrupt", "body checksum mismatch for " + id);
+  }
+  return body;
+}
+
+uint64_t Spool::batches() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return batches_;
+}
+
+uint64_t Spool::synced_records() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return synced_records_;
+}
+
+}  // namespace sesame::spool

@@ -1,0 +1,129 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "spool/record.h"
+
+namespace sesame::spool {
+
+struct SpoolOptions {
+  std::string dir;                        // <data_dir>/spool
+  uint64_t segment_bytes = 256ull << 20;  // rotate the active segment past this
+  bool sync = true;                       // fdatasync before acknowledging (tests may not)
+};
+
+// One queued message as the index knows it: metadata and where the body is.
+struct MessageInfo {
+  MessageMeta meta;
+  uint64_t size = 0;  // body bytes
+  uint32_t segment = 0;
+  uint64_t body_offset = 0;
+  uint32_t body_crc = 0;
+};
+
+struct RecoveryReport {
+  size_t segments = 0;
+  size_t messages = 0;     // live after replay
+  size_t records = 0;      // valid records read
+  size_t quarantined = 0;  // corrupt regions copied to quarantine/
+  size_t torn_tails = 0;   // incomplete records at a segment end (never acknowledged)
+  std::vector<std::string> problems;  // one line per quarantined region
+};
+
+// The durable message store. Bodies and metadata are appended to segment
+// files by one writer thread; requests that arrive while it syncs are
+// written and synced together (group commit), and each request's callback
+// runs only after its bytes are on disk. The in-memory index holds metadata
+// and body locations, never bodies.
+//
+// Owned by the application. Thread-safe: Commit/UpdateState/Remove may be
+// called from any thread; callbacks run on the writer thread and must only
+// post work elsewhere. The index is guarded by a mutex that the writer takes
+// once per batch.
+class Spool {
+ public:
+  using Callback = std::function<void(Status)>;
+
+  // Opens (creating if needed) the spool directory, takes its lock, and
+  // recovers the index from every segment; corrupt regions are quarantined.
+  static Result<std::unique_ptr<Spool>> Open(SpoolOptions options);
+  // Reads the spool without locking or repairing: for CLI inspection while
+  // a server may be running.
+  static Result<std::vector<MessageInfo>> Inspect(const std::string& dir, RecoveryReport* report);
+
+  ~Spool();
+
+  // Appends a message with its body; `done` runs once it is durable or failed.
+  void Commit(MessageMeta meta, std::string body, Callback done);
+  // Records new recipient states for a queued message.
+  void UpdateState(const std::string& id, std::vector<Recipient> recipients, Callback done);
+  // Marks a message finished; its space is reclaimed with its segment.
+  void Remove(const std::string& id, Callback done);
+
+  std::vector<MessageInfo> List() const;
+  size_t size() const;
+  Result<MessageInfo> Find(const std::string& id) const;
+  // Reads and verifies a body (blocking I/O: call off the event loop).
+  Result<std::string> ReadBody(const std::string& id) const;
+  const RecoveryReport& recovery() const { return recovery_; }
+
+  // Statistics for metrics and benchmarks.
+  uint64_t batches() const;
+  uint64_t synced_records() const;
+
+  // Stops the writer after draining queued requests.
+  void Close();
+
+ private:
+  struct Request {
+    RecordType type;
+    std::string meta;  // encoded
+    std::string body;
+    MessageMeta message;  // kMessage: index entry to add
+    std::string id;
+    std::vector<Recipient> recipients;  // kState
+    Callback done;
+  };
+
+  explicit Spool(SpoolOptions options);
+  Status Recover();
+  Status OpenActiveSegment(uint32_t number);
+  void Enqueue(Request req);
+  void WriterLoop();
+  Status WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets);
+  std::string SegmentPath(uint32_t number) const;
+
+  SpoolOptions options_;
+  int lock_fd_ = -1;
+  RecoveryReport recovery_;
+
+  // Writer-thread state.
+  int active_fd_ = -1;
+  uint32_t active_segment_ = 0;
+  uint64_t active_size_ = 0;
+  std::thread writer_;
+
+  // Guards queue_ and stop_.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Request> queue_;
+  bool stop_ = false;
+
+  // Guards index_ and stats.
+  mutable std::mutex index_mu_;
+  std::unordered_map<std::string, MessageInfo> index_;
+  uint64_t batches_ = 0;
+  uint64_t synced_records_ = 0;
+};
+
+}  // namespace sesame::spool
