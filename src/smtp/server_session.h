@@ -85,6 +85,8 @@ class ServerSession {
   bool authenticated() const { return !auth_user_.empty(); }
   bool tls_active() const { return options_.tls_active; }
   int errors() const { return errors_; }
+  // True while message content (DATA or a BDAT chunk) is being received.
+  bool in_content() const { return mode_ == Mode::kData || mode_ == Mode::kBdat; }
 
  private:
   enum class Mode { kCommand, kData, kBdat, kAuthPlain, kAuthLoginUser, kAuthLoginPass };

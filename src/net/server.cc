@@ -1,0 +1,397 @@
+// All Asio code lives in this translation unit to keep compile times low.
+#include "net/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "smtp/server_session.h"
+
+namespace sesame::net {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr char kLog[] = "server";
+
+enum class Kind { kSubmission, kImplicitTls, kMx, kHttp };
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kSubmission: return "smtp";
+    case Kind::kImplicitTls: return "smtps";
+    case Kind::kMx: return "mx";
+    case Kind::kHttp: return "http";
+  }
+  return "?";
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Completes with the spool's status on the calling coroutine's executor.
+template <typename Token>
+auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body, Token&& token) {
+  return asio::async_initiate<Token, void(Status)>(
+      [sp](auto handler, spool::MessageMeta meta, std::string body) {
+        auto ex = asio::get_associated_executor(handler);
+        using H = decltype(handler);
+        auto shared = std::make_shared<H>(std::move(handler));
+        sp->Commit(std::move(meta), std::move(body), [shared, ex](Status s) {
+          asio::post(ex, [shared, s]() mutable { (*shared)(std::move(s)); });
+        });
+      },
+      token, std::move(meta), std::move(body));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const config::Config& c, spool::Spool* s) : config(c), spool(s), ssl_ctx(ssl::context::tls_server) {}
+
+  const config::Config& config;
+  spool::Spool* spool;
+  ssl::context ssl_ctx;
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::pair<Kind, tcp::acceptor*>> listening;
+  std::vector<Bound> bound;
+  std::atomic<size_t> next_loop{0};
+  std::atomic<bool> stopping{false};
+
+  // Connection accounting, touched only at accept and close.
+  std::mutex conn_mu;
+  size_t connections = 0;
+  std::unordered_map<std::string, size_t> per_ip;
+
+  asio::io_context& PickLoop() { return *loops[next_loop++ % loops.size()]; }
+
+  Status SetupTls() {
+    try {
+      ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                          ssl::context::single_dh_use);
+      SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
+      ssl_ctx.use_certificate_chain_file(config.CertFile());
+      ssl_ctx.use_private_key_file(config.KeyFile(), ssl::context::pem);
+    } catch (const std::exception& e) {
+      return Error::Permanent("tls", std::string("cannot load TLS certificate/key (") + config.CertFile() +
+                                         ", " + config.KeyFile() + "): " + e.what());
+    }
+    return Ok{};
+  }
+
+  Status Bind(Kind kind, const config::Listener& l) {
+    if (!l.enabled) return Ok{};
+    try {
+      auto acc = std::make_unique<tcp::acceptor>(*loops[0]);
+      tcp::endpoint ep(asio::ip::make_address(l.address), l.port);
+      acc->open(ep.protocol());
+      acc->set_option(asio::socket_base::reuse_address(true));
+      if (ep.address().is_v6()) acc->set_option(asio::ip::v6_only(false));
+      acc->bind(ep);
+      acc->listen(1024);
+      bound.push_back({KindName(kind), l.address, acc->local_endpoint().port()});
+      listening.emplace_back(kind, acc.get());
+      acceptors.push_back(std::move(acc));
+    } catch (const std::exception& e) {
+      return Error::Permanent("listen", std::string("cannot listen on ") + KindName(kind) + " " + l.address +
+                                            ":" + std::to_string(l.port) + ": " + e.what());
+    }
+    return Ok{};
+  }
+
+  awaitable<void> AcceptLoop(Kind kind, tcp::acceptor* acc) {
+    while (!stopping) {
+      asio::io_context& loop = PickLoop();
+      tcp::socket sock(loop);
+      boost::system::error_code ec;
+      co_await acc->async_accept(sock, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping) co_return;
+        SESAME_LOG(kWarn, kLog) << "accept on " << KindName(kind) << ": " << ec.message();
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+        co_await t.async_wait(use_awaitable);  // e.g. EMFILE: do not spin
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true), ec);
+      if (kind == Kind::kHttp) {
+        asio::co_spawn(loop, HttpConnection(std::move(sock)), asio::detached);
+      } else {
+        asio::co_spawn(loop, SmtpConnection(kind, std::move(sock)), asio::detached);
+      }
+    }
+  }
+
+  // Returns false when a limit is exceeded; the caller answers 421.
+  bool Admit(const std::string& ip) {
+    std::lock_guard<std::mutex> lock(conn_mu);
+    if (connections >= config.limits.max_connections) return false;
+    if (per_ip[ip] >= config.limits.max_connections_per_ip) return false;
+    ++connections;
+    ++per_ip[ip];
+    return true;
+  }
+  void Release(const std::string& ip) {
+    std::lock_guard<std::mutex> lock(conn_mu);
+    --connections;
+    if (--per_ip[ip] == 0) per_ip.erase(ip);
+  }
+
+  bool Authenticate(std::string_view user, std::string_view pass) const {
+    bool ok = false;
+    for (const auto& u : config.smtp_users) {
+      ok |= ConstantTimeEquals(user, u.username) && ConstantTimeEquals(pass, u.password);
+    }
+    return ok;
+  }
+
+  awaitable<void> SmtpConnection(Kind kind, tcp::socket sock) {
+    boost::system::error_code ec;
+    auto remote = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    std::string ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
+                         ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
+                         : remote.address().to_string();
+    if (!Admit(ip)) {
+      SESAME_LOG(kWarn, kLog) << "refusing " << ip << " on " << KindName(kind) << ": connection limit";
+      std::string msg = "421 4.7.0 " + config.hostname + " Too many connections, try again later\r\n";
+      co_await asio::async_write(sock, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
+      sock.close(ec);
+      co_return;
+    }
+    struct Releaser {
+      Impl* impl;
+      std::string ip;
+      ~Releaser() { impl->Release(ip); }
+    } releaser{this, ip};
+    try {
+      co_await RunSmtp(kind, std::move(sock), ip);
+    } catch (const std::exception& e) {
+      SESAME_LOG(kWarn, kLog) << KindName(kind) << " session with " << ip << " ended: " << e.what();
+    }
+  }
+
+  awaitable<void> RunSmtp(Kind kind, tcp::socket sock, std::string ip) {
+    ssl::stream<tcp::socket> stream(std::move(sock), ssl_ctx);
+    bool tls = false;
+    auto timeout = std::chrono::seconds(config.limits.command_timeout_seconds);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    // Separate codes: the losing branch of `||` completes with operation_aborted.
+    boost::system::error_code ec, timer_ec;
+
+    auto handshake = [&]() -> awaitable<bool> {
+      timer.expires_after(timeout);
+      auto r = co_await (stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec)) ||
+                         timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      co_return r.index() == 0 && !ec;
+    };
+    auto write = [&](std::string& out) -> awaitable<bool> {
+      if (out.empty()) co_return true;
+      timer.expires_after(timeout);
+      std::variant<size_t, std::monostate> r;
+      if (tls) {
+        r = co_await (asio::async_write(stream, asio::buffer(out), asio::redirect_error(use_awaitable, ec)) ||
+                      timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      } else {
+        r = co_await (asio::async_write(stream.next_layer(), asio::buffer(out), asio::redirect_error(use_awaitable, ec)) ||
+                      timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      }
+      out.clear();
+      co_return r.index() == 0 && !ec;
+    };
+
+    if (kind == Kind::kImplicitTls) {
+      if (!co_await handshake()) co_return;
+      tls = true;
+    }
+    smtp::SessionOptions opts;
+    opts.hostname = config.hostname;
+    opts.listener = KindName(kind);
+    opts.client_ip = ip;
+    opts.tls_available = true;
+    opts.tls_active = tls;
+    opts.allow_auth = kind != Kind::kMx;
+    opts.auth_requires_tls = !config.auth_without_tls;
+    opts.max_message_bytes = config.limits.max_message_bytes;
+    opts.max_recipients = config.limits.max_recipients;
+    opts.max_errors = static_cast<int>(config.limits.max_errors);
+    opts.local_domains = config.mx_domains;
+    if (kind != Kind::kMx) {
+      for (const auto& n : config.relay_networks) opts.relay_client |= n.Contains(ip);
+    }
+    smtp::ServerSession session(opts, [this](std::string_view u, std::string_view p) { return Authenticate(u, p); });
+    if (tls) session.OnTlsEstablished(std::string(SSL_get_version(stream.native_handle())));
+    session.Start();
+
+    std::string in;
+    std::vector<char> buf(64 * 1024);
+    while (true) {
+      // Consume everything buffered; replies accumulate (PIPELINING).
+      bool close = false;
+      while (!in.empty()) {
+        size_t consumed = 0;
+        auto action = session.Process(in, &consumed);
+        in.erase(0, consumed);
+        if (action == smtp::ServerSession::Action::kCommit) {
+          smtp::Envelope env = session.TakeEnvelope();
+          spool::MessageMeta meta;
+          meta.id = env.id;
+          meta.created_ms = env.received_ms;
+          meta.mail_from = env.mail_from;
+          for (auto& r : env.recipients) {
+            spool::Recipient rc;
+            rc.address = std::move(r);
+            meta.recipients.push_back(std::move(rc));
+          }
+          meta.smtputf8 = env.smtputf8;
+          meta.eight_bit = env.eight_bit;
+          meta.auth_user = env.auth_user;
+          meta.client_ip = env.client_ip;
+          meta.source = KindName(kind);
+          Status s = co_await AsyncCommit(spool, std::move(meta), std::move(env.content), use_awaitable);
+          if (!s.ok()) {
+            SESAME_LOG(kWarn, kLog) << "not accepted " << env.id << ": " << s.error().ToString();
+          }
+          session.OnCommitResult(s, env.id);
+          continue;
+        }
+        if (action == smtp::ServerSession::Action::kStartTls) {
+          in.clear();  // RFC 3207 / CVE-2011-0411: never act on pre-TLS pipelined bytes
+          if (!co_await write(session.output())) co_return;
+          if (!co_await handshake()) co_return;
+          tls = true;
+          session.OnTlsEstablished(std::string(SSL_get_version(stream.native_handle())));
+          continue;
+        }
+        if (action == smtp::ServerSession::Action::kClose) {
+          close = true;
+          break;
+        }
+      }
+      if (!co_await write(session.output()) || close) break;
+      timer.expires_after(session.in_content() ? std::chrono::seconds(config.limits.data_timeout_seconds) : timeout);
+      std::variant<size_t, std::monostate> r;
+      if (tls) {
+        r = co_await (stream.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec)) ||
+                      timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      } else {
+        r = co_await (stream.next_layer().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec)) ||
+                      timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      }
+      if (r.index() == 1) {
+        session.OnTimeout();
+        co_await write(session.output());
+        break;
+      }
+      if (ec) break;  // EOF or reset: nothing acknowledged is at stake
+      in.append(buf.data(), std::get<0>(r));
+    }
+    if (tls) {
+      timer.expires_after(std::chrono::seconds(2));
+      co_await (stream.async_shutdown(asio::redirect_error(use_awaitable, ec)) ||
+                timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+    }
+    stream.next_layer().close(ec);
+  }
+
+  awaitable<void> HttpConnection(tcp::socket sock) {
+    boost::system::error_code ec, timer_ec;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::string req;
+    std::vector<char> buf(8192);
+    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
+      timer.expires_after(std::chrono::seconds(10));
+      auto r = co_await (sock.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec)) ||
+                         timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      if (r.index() == 1 || ec) co_return;
+      req.append(buf.data(), std::get<0>(r));
+    }
+    std::string line = req.substr(0, req.find("\r\n"));
+    std::string status = "200 OK", body;
+    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
+    std::string method = line.substr(0, sp1);
+    std::string target = sp1 == std::string::npos || sp2 <= sp1 ? "" : line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (method != "GET" && method != "HEAD") {
+      status = "405 Method Not Allowed";
+      body = "{\"error\":\"method not allowed\"}";
+    } else if (target == "/health") {
+      body = "{\"status\":\"ok\"}";
+    } else if (target == "/ready") {
+      body = "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) + "}";
+    } else {
+      status = "404 Not Found";
+      body = "{\"error\":\"not found\"}";
+    }
+    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? "" : body);
+    co_await asio::async_write(sock, asio::buffer(resp), asio::redirect_error(use_awaitable, ec));
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+  }
+};
+
+Server::Server(const config::Config& config, spool::Spool* spool)
+    : impl_(std::make_unique<Impl>(config, spool)) {}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  unsigned n = impl_->config.threads ? impl_->config.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+    impl_->guards.push_back(asio::make_work_guard(*impl_->loops.back()));
+  }
+  Status s = impl_->SetupTls();
+  if (!s.ok()) return s;
+  const auto& c = impl_->config;
+  for (auto [kind, l] : {std::pair{Kind::kSubmission, &c.smtp}, std::pair{Kind::kImplicitTls, &c.smtps},
+                         std::pair{Kind::kMx, &c.mx}, std::pair{Kind::kHttp, &c.http}}) {
+    s = impl_->Bind(kind, *l);
+    if (!s.ok()) return s;
+  }
+  for (auto& [kind, acc] : impl_->listening) {
+    asio::co_spawn(*impl_->loops[0], impl_->AcceptLoop(kind, acc), asio::detached);
+  }
+  return Ok{};
+}
+
+void Server::Run() {
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < impl_->loops.size(); ++i) {
+    threads.emplace_back([this, i] { impl_->loops[i]->run(); });
+  }
+  impl_->loops[0]->run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::Stop() {
+  if (impl_->stopping.exchange(true)) return;
+  asio::post(*impl_->loops[0], [this] {
+    for (auto& a : impl_->acceptors) {
+      boost::system::error_code ec;
+      a->close(ec);
+    }
+  });
+  for (auto& g : impl_->guards) g.reset();
+  for (auto& l : impl_->loops) l->stop();
+}
+
+std::vector<Server::Bound> Server::bound() const { return impl_->bound; }
+
+}  // namespace sesame::net
