@@ -1,0 +1,191 @@
+"""Starts the real build/sesame on loopback with a temporary data directory.
+
+Every end-to-end test talks to the binary over sockets with real clients
+(smtplib, swaks, raw sockets); nothing here is mocked.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import warnings
+
+# Tests close sockets by dropping them; the server side is what is under test.
+warnings.simplefilter("ignore", ResourceWarning)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "build", "sesame")
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tls_client_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
+    return ctx
+
+
+class Sesame:
+    """One sesame process with its own ports and data directory."""
+
+    def __init__(self, extra_yaml="", data_dir=None, users=(("app", "app-secret"),), env=None,
+                 preexec_fn=None):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sesame-e2e-")
+        self.ports = {name: free_port() for name in ("smtp", "smtps", "mx", "http")}
+        users_yaml = "".join(f"    - {{username: {u}, password: {p}}}\n" for u, p in users)
+        self.config_path = os.path.join(self.data_dir, "sesame.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(f"""profile: production
+data_dir: {self.data_dir}
+hostname: mx.sesame.test
+threads: 2
+listeners:
+  smtp: {{address: 127.0.0.1, port: {self.ports['smtp']}}}
+  smtps: {{address: 127.0.0.1, port: {self.ports['smtps']}}}
+  mx: {{address: 127.0.0.1, port: {self.ports['mx']}}}
+  http: {{address: 127.0.0.1, port: {self.ports['http']}}}
+smtp:
+  users:
+{users_yaml}mx:
+  domains: [bounces.sesame.test, "*.fbl.sesame.test"]
+{extra_yaml}""")
+        self.env = dict(os.environ, **(env or {}))
+        self.preexec_fn = preexec_fn
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def start(self, timeout=15):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BINARY, "serve", "--config", self.config_path],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=self.preexec_fn)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sesame exited: " + self.read_log())
+            try:
+                # Every listener is bound before any serves, so HTTP answering means all are up.
+                with socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("sesame did not start: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+            self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def queue(self):
+        out = subprocess.run([BINARY, "queue", "list", "--json", "--config", self.config_path],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout), out.stderr
+
+    def queued_ids(self):
+        return [m["MessageId"] for m in self.queue()[0]]
+
+    def body_of(self, message_id):
+        """Reads a message body straight from the spool files (test helper)."""
+        return read_spool_body(os.path.join(self.data_dir, "spool"), message_id)
+
+
+def read_spool_body(spool_dir, message_id):
+    import struct
+    for name in sorted(os.listdir(spool_dir)):
+        if not name.endswith(".seg"):
+            continue
+        data = open(os.path.join(spool_dir, name), "rb").read()
+        off = 16
+        while off + 32 <= len(data):
+            magic, rtype, meta_len, _, body_len, _, _ = struct.unpack_from("<IB3xIIQII", data, off)
+            if magic != 0x53505231:
+                break
+            meta = data[off + 32: off + 32 + meta_len]
+            if rtype == 1 and message_id.encode() in meta[:80]:
+                start = off + 32 + meta_len
+                return data[start:start + body_len]
+            off += 32 + meta_len + body_len
+    return None
+
+
+class RawSmtp:
+    """A byte-exact SMTP client for what smtplib cannot send."""
+
+    def __init__(self, port, tls=False, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            self.sock = tls_client_context().wrap_socket(self.sock)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """Reads one (possibly multi-line) reply; returns (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed; partial: %r" % self.buf)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode(errors="replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(lines[-1][:3]), "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def starttls(self):
+        code, _ = self.cmd("STARTTLS")
+        assert code == 220, code
+        self.sock = tls_client_context().wrap_socket(self.sock)
+        self.buf = b""
+
+    def closed(self):
+        try:
+            self.sock.settimeout(5)
+            return self.sock.recv(1) == b""
+        except (ConnectionError, OSError):
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
