@@ -81,3 +81,21 @@ TEST(Base64, RoundTripAndErrors) {
 }
 }  // namespace
 }  // namespace sesame
+
+#include "base/histogram.h"
+namespace sesame {
+namespace {
+TEST(Histogram, BucketsAndExposition) {
+  Histogram h;
+  h.Observe(10e-6);   // first bucket (<= 25us)
+  h.Observe(30e-6);   // second (<= 50us)
+  h.Observe(1000.0);  // +Inf
+  EXPECT_EQ(h.count(), 3u);
+  std::string text = h.Prometheus("x_seconds", "a=\"b\"");
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"2.5e-05\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"5e-05\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_count{a=\"b\"} 3\n"), std::string::npos);
+}
+}  // namespace
+}  // namespace sesame

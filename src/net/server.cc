@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/histogram.h"
 #include "base/log.h"
 #include "smtp/server_session.h"
 
@@ -74,6 +75,13 @@ struct Server::Impl {
   std::vector<Bound> bound;
   std::atomic<size_t> next_loop{0};
   std::atomic<bool> stopping{false};
+
+  // Metrics: relaxed atomics, safe from every loop thread.
+  Histogram commit_latency;  // end of DATA seen -> 250 written
+  std::atomic<uint64_t> accepted[3] = {0, 0, 0};  // by Kind (smtp, smtps, mx)
+  std::atomic<uint64_t> not_accepted{0};          // spool failures (452/554)
+  std::atomic<uint64_t> sessions_total{0};
+  std::atomic<uint64_t> sessions_refused{0};
 
   // Connection accounting, touched only at accept and close.
   std::mutex conn_mu;
@@ -170,12 +178,14 @@ struct Server::Impl {
                          ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                          : remote.address().to_string();
     if (!Admit(ip)) {
+      ++sessions_refused;
       SESAME_LOG(kWarn, kLog) << "refusing " << ip << " on " << KindName(kind) << ": connection limit";
       std::string msg = "421 4.7.0 " + config.hostname + " Too many connections, try again later\r\n";
       co_await asio::async_write(sock, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
       sock.close(ec);
       co_return;
     }
+    ++sessions_total;
     struct Releaser {
       Impl* impl;
       std::string ip;
@@ -242,6 +252,7 @@ struct Server::Impl {
 
     std::string in;
     std::vector<char> buf(64 * 1024);
+    std::vector<std::chrono::steady_clock::time_point> unreported;  // commits awaiting their reply write
     while (true) {
       // Consume everything buffered; replies accumulate (PIPELINING).
       bool close = false;
@@ -250,6 +261,7 @@ struct Server::Impl {
         auto action = session.Process(in, &consumed);
         in.erase(0, consumed);
         if (action == smtp::ServerSession::Action::kCommit) {
+          unreported.push_back(std::chrono::steady_clock::now());
           smtp::Envelope env = session.TakeEnvelope();
           spool::MessageMeta meta;
           meta.id = env.id;
@@ -266,7 +278,10 @@ struct Server::Impl {
           meta.client_ip = env.client_ip;
           meta.source = KindName(kind);
           Status s = co_await AsyncCommit(spool, std::move(meta), std::move(env.content), use_awaitable);
-          if (!s.ok()) {
+          if (s.ok()) {
+            ++accepted[static_cast<int>(kind)];
+          } else {
+            ++not_accepted;
             SESAME_LOG(kWarn, kLog) << "not accepted " << env.id << ": " << s.error().ToString();
           }
           session.OnCommitResult(s, env.id);
@@ -285,7 +300,11 @@ struct Server::Impl {
           break;
         }
       }
-      if (!co_await write(session.output()) || close) break;
+      if (!co_await write(session.output())) break;
+      auto now = std::chrono::steady_clock::now();
+      for (auto t : unreported) commit_latency.Observe(std::chrono::duration<double>(now - t).count());
+      unreported.clear();
+      if (close) break;
       timer.expires_after(session.in_content() ? std::chrono::seconds(config.limits.data_timeout_seconds) : timeout);
       std::variant<size_t, std::monostate> r;
       if (tls) {
@@ -311,6 +330,40 @@ struct Server::Impl {
     stream.next_layer().close(ec);
   }
 
+  std::string Metrics() {
+    std::string m;
+    m += "# HELP sesame_smtp_messages_accepted_total Messages made durable and answered 250.\n";
+    m += "# TYPE sesame_smtp_messages_accepted_total counter\n";
+    for (Kind k : {Kind::kSubmission, Kind::kImplicitTls, Kind::kMx}) {
+      m += std::string("sesame_smtp_messages_accepted_total{listener=\"") + KindName(k) + "\"} " +
+           std::to_string(accepted[static_cast<int>(k)].load()) + "\n";
+    }
+    m += "# HELP sesame_smtp_messages_not_accepted_total Messages refused because the spool failed (452/554).\n";
+    m += "# TYPE sesame_smtp_messages_not_accepted_total counter\n";
+    m += "sesame_smtp_messages_not_accepted_total " + std::to_string(not_accepted.load()) + "\n";
+    m += "# HELP sesame_smtp_sessions_total SMTP sessions admitted.\n# TYPE sesame_smtp_sessions_total counter\n";
+    m += "sesame_smtp_sessions_total " + std::to_string(sessions_total.load()) + "\n";
+    m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by connection limits.\n";
+    m += "# TYPE sesame_smtp_sessions_refused_total counter\n";
+    m += "sesame_smtp_sessions_refused_total " + std::to_string(sessions_refused.load()) + "\n";
+    {
+      std::lock_guard<std::mutex> lock(conn_mu);
+      m += "# HELP sesame_smtp_connections Open SMTP connections.\n# TYPE sesame_smtp_connections gauge\n";
+      m += "sesame_smtp_connections " + std::to_string(connections) + "\n";
+    }
+    m += "# HELP sesame_smtp_commit_seconds From the end of DATA to the 250 reply written (spool sync included).\n";
+    m += "# TYPE sesame_smtp_commit_seconds histogram\n";
+    m += commit_latency.Prometheus("sesame_smtp_commit_seconds", "");
+    m += "# HELP sesame_queue_depth Messages in the spool.\n# TYPE sesame_queue_depth gauge\n";
+    m += "sesame_queue_depth " + std::to_string(spool->size()) + "\n";
+    m += "# HELP sesame_spool_syncs_total Group commits (one write and one fdatasync each).\n";
+    m += "# TYPE sesame_spool_syncs_total counter\n";
+    m += "sesame_spool_syncs_total " + std::to_string(spool->batches()) + "\n";
+    m += "# HELP sesame_spool_records_total Records made durable.\n# TYPE sesame_spool_records_total counter\n";
+    m += "sesame_spool_records_total " + std::to_string(spool->synced_records()) + "\n";
+    return m;
+  }
+
   awaitable<void> HttpConnection(tcp::socket sock) {
     boost::system::error_code ec, timer_ec;
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -333,13 +386,16 @@ struct Server::Impl {
       body = "{\"error\":\"method not allowed\"}";
     } else if (target == "/health") {
       body = "{\"status\":\"ok\"}";
+    } else if (target == "/metrics") {
+      body = Metrics();
     } else if (target == "/ready") {
       body = "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) + "}";
     } else {
       status = "404 Not Found";
       body = "{\"error\":\"not found\"}";
     }
-    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nContent-Length: " +
+    std::string type = target == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
+    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? "" : body);
     co_await asio::async_write(sock, asio::buffer(resp), asio::redirect_error(use_awaitable, ec));
     sock.shutdown(tcp::socket::shutdown_both, ec);
