@@ -17,6 +17,7 @@ const char* LevelName(LogLevel level) {
     case LogLevel::kInfo: return "INFO";
     case LogLevel::kWarn: return "WARN";
     case LogLevel::kError: return "ERROR";
+    case LogLevel::kNone: return "NONE";
   }
   return "?";
 }

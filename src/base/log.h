@@ -5,7 +5,7 @@
 
 namespace sesame {
 
-enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kNone = 4 };
 
 // Sets the minimum level written to stderr. Thread-safe.
 void SetLogLevel(LogLevel level);

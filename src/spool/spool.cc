@@ -432,6 +432,7 @@ void Spool::Close() {
 void Spool::WriterLoop() {
   std::vector<Request> batch;
   std::vector<uint64_t> offsets;
+  std::vector<uint32_t> crcs;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
@@ -439,7 +440,7 @@ void Spool::WriterLoop() {
       if (queue_.empty() && stop_) return;
       batch.swap(queue_);
     }
-    Status s = WriteBatch(batch, &offsets);
+    Status s = WriteBatch(batch, &offsets, &crcs);
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(index_mu_);
       ++batches_;
@@ -451,7 +452,7 @@ void Spool::WriterLoop() {
           info.size = r.body.size();
           info.segment = active_segment_;
           info.body_offset = offsets[i];
-          info.body_crc = crc32c::Value(r.body);
+          info.body_crc = crcs[i];
           std::string id = r.message.id;
           info.meta = std::move(r.message);
           index_[id] = std::move(info);
@@ -474,7 +475,8 @@ void Spool::WriterLoop() {
   }
 }
 
-Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets) {
+Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets,
+                         std::vector<uint32_t>* crcs_out) {
   if (active_fd_ < 0 || active_size_ >= options_.segment_bytes) {
     Status s = OpenActiveSegment(active_segment_ + 1);
     if (!s.ok()) return s;
@@ -482,7 +484,8 @@ Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* bod
   // Headers and metadata in one buffer; bodies referenced in place.
   std::string heads;
   std::vector<size_t> head_ends;
-  std::vector<uint32_t> crcs(batch.size());
+  std::vector<uint32_t>& crcs = *crcs_out;
+  crcs.assign(batch.size(), 0);
   body_offsets->assign(batch.size(), 0);
   uint64_t pos = active_size_;
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -100,7 +100,8 @@ class Spool {
   Status OpenActiveSegment(uint32_t number);
   void Enqueue(Request req);
   void WriterLoop();
-  Status WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets);
+  Status WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets,
+                    std::vector<uint32_t>* crcs);
   std::string SegmentPath(uint32_t number) const;
 
   SpoolOptions options_;

@@ -14,6 +14,7 @@
 #include <future>
 
 #include "base/ids.h"
+#include "base/log.h"
 
 namespace sesame::spool {
 namespace {
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 class SpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    SetLogLevel(LogLevel::kNone);  // corruption cases log by design
     dir_ = fs::temp_directory_path() / ("spool_test_" + std::to_string(::getpid()) + "_" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
@@ -51,7 +53,9 @@ class SpoolTest : public ::testing::Test {
     m.id = NewMessageId(1700000000000 + i);
     m.created_ms = 1700000000000 + i;
     m.mail_from = "sender" + std::to_string(i) + "@example.com";
-    m.recipients = {{"a" + std::to_string(i) + "@example.org"}, {"b@example.net"}};
+    m.recipients.resize(2);
+    m.recipients[0].address = "a" + std::to_string(i) + "@example.org";
+    m.recipients[1].address = "b@example.net";
     m.client_ip = "127.0.0.1";
     m.source = "smtp";
     return m;
@@ -220,7 +224,7 @@ TEST_F(SpoolTest, BadSegmentHeaderQuarantinesSegmentOnly) {
   Open();
   WriteMessages(2);
   Open();  // the next writes go to a new segment
-  CommitSync(Meta(10), Body(10));
+  ASSERT_TRUE(CommitSync(Meta(10), Body(10)).ok());
   spool_.reset();
   std::vector<std::string> segs;
   for (auto& e : fs::directory_iterator(dir_)) {
