@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t start = 0;
   while (start < in.size()) {
     size_t nl = in.find('\n', start);
-    std::string_view line = in.substr(start, nl == in.npos ? in.npos : nl - start);
+    std::string_view line =
+        in.substr(start, nl == in.npos ? in.npos : nl - start);
     Command c = ParseCommand(line);
     (void)ParseMail(c.arg);
     (void)ParseRcpt(c.arg);
@@ -43,7 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (n < frag.size() && !d.done()) std::abort();
     total += n;
   }
-  if (d.done() && (total < 3 || in.substr(0, total).substr(total - 3) != ".\r\n")) std::abort();
+  if (d.done() &&
+      (total < 3 || in.substr(0, total).substr(total - 3) != ".\r\n"))
+    std::abort();
 
   // Whole session with authentication available.
   SessionOptions o;
@@ -51,7 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.local_domains = {"bounces.test"};
   o.max_message_bytes = 1 << 16;
   o.max_recipients = 5;
-  ServerSession s(o, [](std::string_view u, std::string_view p) { return u == "u" && p == "p"; });
+  ServerSession s(o, [](std::string_view u, std::string_view p) {
+    return u == "u" && p == "p";
+  });
   s.Start();
   size_t off = 0;
   while (off < in.size()) {

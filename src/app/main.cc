@@ -25,7 +25,8 @@ constexpr char kUsage[] =
     "usage: sesame <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve [--config FILE]                 run the server (local profile without --config)\n"
+    "  serve [--config FILE]                 run the server (local profile "
+    "without --config)\n"
     "  queue list [--json] [--config FILE | --data-dir DIR]\n"
     "                                        show queued messages\n"
     "  config check --config FILE            validate a configuration file\n"
@@ -95,14 +96,17 @@ int Serve(const Args& args) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit must surface as EFBIG, i.e. 452
+  ::signal(SIGXFSZ,
+           SIG_IGN);  // a file-size limit must surface as EFBIG, i.e. 452
 
   std::string mkdir_err;
   if (::mkdir(c.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::fprintf(stderr, "sesame: cannot create data_dir %s: %s\n", c.data_dir.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "sesame: cannot create data_dir %s: %s\n",
+                 c.data_dir.c_str(), std::strerror(errno));
     return 1;
   }
-  Status tls = net::EnsureSelfSignedCertificate(c.CertFile(), c.KeyFile(), c.hostname);
+  Status tls =
+      net::EnsureSelfSignedCertificate(c.CertFile(), c.KeyFile(), c.hostname);
   if (!tls.ok()) {
     std::fprintf(stderr, "sesame: %s\n", tls.error().message().c_str());
     return 1;
@@ -117,9 +121,11 @@ int Serve(const Args& args) {
     return 1;
   }
   const auto& rec = (*sp)->recovery();
-  SESAME_LOG(kInfo, "spool") << "recovered " << rec.messages << " queued messages from " << rec.segments
-                             << " segments (" << rec.quarantined << " corrupt regions quarantined, "
-                             << rec.torn_tails << " incomplete tails discarded)";
+  SESAME_LOG(kInfo, "spool")
+      << "recovered " << rec.messages << " queued messages from "
+      << rec.segments << " segments (" << rec.quarantined
+      << " corrupt regions quarantined, " << rec.torn_tails
+      << " incomplete tails discarded)";
 
   net::Server server(c, sp->get());
   Status st = server.Start();
@@ -128,22 +134,27 @@ int Serve(const Args& args) {
     return 1;
   }
   std::string smtp_port;
-  std::printf("Sesame is running (%s profile, config: %s, data: %s)\n", c.profile.c_str(), c.source.c_str(),
-              c.data_dir.c_str());
+  std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",
+              c.profile.c_str(), c.source.c_str(), c.data_dir.c_str());
   for (const auto& b : server.bound()) {
     const char* what = b.name == "smtp"    ? "SMTP submission (STARTTLS, AUTH)"
                        : b.name == "smtps" ? "SMTP submission over implicit TLS"
                        : b.name == "mx"    ? "inbound MX (bounces, complaints)"
                                            : "HTTP (/health, /ready)";
-    std::printf("  %-6s %s:%u  %s\n", b.name.c_str(), b.address.c_str(), b.port, what);
+    std::printf("  %-6s %s:%u  %s\n", b.name.c_str(), b.address.c_str(), b.port,
+                what);
     if (b.name == "smtp") smtp_port = std::to_string(b.port);
   }
   if (!smtp_port.empty() && !c.smtp_users.empty()) {
-    std::printf("\nSend a first message:\n  swaks --server %s:%s --tls --auth-user %s --auth-password '%s' \\\n"
-                "    --from you@example.com --to someone@example.com\n",
-                c.smtp.address == "0.0.0.0" ? "127.0.0.1" : c.smtp.address.c_str(), smtp_port.c_str(),
-                c.smtp_users[0].username.c_str(), c.smtp_users[0].password.c_str());
-    std::printf("Then see it queued:\n  build/sesame queue list%s%s\n\n", args.config_path.empty() ? "" : " --config ",
+    std::printf(
+        "\nSend a first message:\n  swaks --server %s:%s --tls --auth-user %s "
+        "--auth-password '%s' \\\n"
+        "    --from you@example.com --to someone@example.com\n",
+        c.smtp.address == "0.0.0.0" ? "127.0.0.1" : c.smtp.address.c_str(),
+        smtp_port.c_str(), c.smtp_users[0].username.c_str(),
+        c.smtp_users[0].password.c_str());
+    std::printf("Then see it queued:\n  build/sesame queue list%s%s\n\n",
+                args.config_path.empty() ? "" : " --config ",
                 args.config_path.c_str());
   }
   std::fflush(stdout);
@@ -151,7 +162,8 @@ int Serve(const Args& args) {
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
-    SESAME_LOG(kInfo, "main") << "received " << strsignal(sig) << ", shutting down";
+    SESAME_LOG(kInfo, "main")
+        << "received " << strsignal(sig) << ", shutting down";
     server.Stop();
   });
   server.Run();
@@ -165,11 +177,21 @@ std::string JsonEscape(const std::string& s) {
   std::string out;
   for (unsigned char ch : s) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (ch < 0x20) {
           char buf[8];
@@ -188,8 +210,9 @@ std::string IsoTime(int64_t ms) {
   std::tm tm;
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -218,7 +241,8 @@ int QueueList(const Args& args) {
   spool::RecoveryReport report;
   auto list = spool::Spool::Inspect(data_dir + "/spool", &report);
   if (!list.ok()) {
-    std::fprintf(stderr, "sesame: cannot read spool in %s: %s\n", data_dir.c_str(), list.error().message().c_str());
+    std::fprintf(stderr, "sesame: cannot read spool in %s: %s\n",
+                 data_dir.c_str(), list.error().message().c_str());
     return 1;
   }
   int64_t now = NowMillis();
@@ -227,32 +251,43 @@ int QueueList(const Args& args) {
     for (size_t i = 0; i < list->size(); ++i) {
       const auto& m = (*list)[i];
       out += i ? ",\n " : "\n ";
-      out += "{\"MessageId\":\"" + JsonEscape(m.meta.id) + "\",\"From\":\"" + JsonEscape(m.meta.mail_from) +
-             "\",\"Recipients\":[";
+      out += "{\"MessageId\":\"" + JsonEscape(m.meta.id) + "\",\"From\":\"" +
+             JsonEscape(m.meta.mail_from) + "\",\"Recipients\":[";
       for (size_t k = 0; k < m.meta.recipients.size(); ++k) {
         const auto& r = m.meta.recipients[k];
-        out += (k ? "," : "") + std::string("{\"Address\":\"") + JsonEscape(r.address) + "\",\"Status\":\"" +
-               spool::RecipientStatusName(r.status) + "\",\"Attempts\":" + std::to_string(r.attempts) + "}";
+        out += (k ? "," : "") + std::string("{\"Address\":\"") +
+               JsonEscape(r.address) + "\",\"Status\":\"" +
+               spool::RecipientStatusName(r.status) +
+               "\",\"Attempts\":" + std::to_string(r.attempts) + "}";
       }
-      out += "],\"Size\":" + std::to_string(m.size) + ",\"CreatedAt\":\"" + IsoTime(m.meta.created_ms) +
-             "\",\"AgeSeconds\":" + std::to_string((now - m.meta.created_ms) / 1000) + ",\"State\":\"" +
-             MessageState(m.meta) + "\",\"Source\":\"" + JsonEscape(m.meta.source) + "\"}";
+      out += "],\"Size\":" + std::to_string(m.size) + ",\"CreatedAt\":\"" +
+             IsoTime(m.meta.created_ms) + "\",\"AgeSeconds\":" +
+             std::to_string((now - m.meta.created_ms) / 1000) +
+             ",\"State\":\"" + MessageState(m.meta) + "\",\"Source\":\"" +
+             JsonEscape(m.meta.source) + "\"}";
     }
     out += list->empty() ? "]\n" : "\n]\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
-    std::printf("%-61s %-8s %9s %7s  %s -> %s\n", "ID", "STATE", "SIZE", "AGE", "FROM", "RECIPIENTS");
+    std::printf("%-61s %-8s %9s %7s  %s -> %s\n", "ID", "STATE", "SIZE", "AGE",
+                "FROM", "RECIPIENTS");
     for (const auto& m : *list) {
       std::string rcpts;
-      for (const auto& r : m.meta.recipients) rcpts += (rcpts.empty() ? "" : ",") + r.address;
-      std::printf("%-61s %-8s %9llu %6llds  <%s> -> %s\n", m.meta.id.c_str(), MessageState(m.meta).c_str(),
-                  static_cast<unsigned long long>(m.size), static_cast<long long>((now - m.meta.created_ms) / 1000),
+      for (const auto& r : m.meta.recipients)
+        rcpts += (rcpts.empty() ? "" : ",") + r.address;
+      std::printf("%-61s %-8s %9llu %6llds  <%s> -> %s\n", m.meta.id.c_str(),
+                  MessageState(m.meta).c_str(),
+                  static_cast<unsigned long long>(m.size),
+                  static_cast<long long>((now - m.meta.created_ms) / 1000),
                   m.meta.mail_from.c_str(), rcpts.c_str());
     }
     std::printf("%zu messages\n", list->size());
   }
   if (report.quarantined) {
-    std::fprintf(stderr, "warning: %zu corrupt regions in the spool (see the server log)\n", report.quarantined);
+    std::fprintf(
+        stderr,
+        "warning: %zu corrupt regions in the spool (see the server log)\n",
+        report.quarantined);
   }
   return 0;
 }
@@ -260,13 +295,15 @@ int QueueList(const Args& args) {
 int Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
-    std::fprintf(stderr, "sesame: %s\n%s", args.error().message().c_str(), kUsage);
+    std::fprintf(stderr, "sesame: %s\n%s", args.error().message().c_str(),
+                 kUsage);
     return 2;
   }
   const auto& pos = args->positional;
   std::string cmd = pos.empty() ? "help" : pos[0];
   if (cmd == "serve") return Serve(*args);
-  if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list") return QueueList(*args);
+  if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list")
+    return QueueList(*args);
   if (cmd == "config" && pos.size() >= 2 && pos[1] == "check") {
     if (args->config_path.empty()) {
       std::fprintf(stderr, "sesame: config check needs --config FILE\n");

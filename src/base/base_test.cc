@@ -21,7 +21,8 @@ TEST(Crc32c, KnownVectors) {
 TEST(Crc32c, ExtendEqualsWhole) {
   std::string s = "The quick brown fox jumps over the lazy dog, twice over.";
   for (size_t cut = 0; cut <= s.size(); ++cut) {
-    uint32_t c = crc32c::Extend(crc32c::Value(s.data(), cut), s.data() + cut, s.size() - cut);
+    uint32_t c = crc32c::Extend(crc32c::Value(s.data(), cut), s.data() + cut,
+                                s.size() - cut);
     EXPECT_EQ(c, crc32c::Value(s)) << cut;
   }
 }
@@ -40,10 +41,14 @@ TEST(Ids, SesShapeAndTimestamp) {
 
 TEST(Ids, RejectsMalformed) {
   EXPECT_FALSE(IsMessageId(""));
-  EXPECT_FALSE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000001"));
-  EXPECT_FALSE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736"));
-  EXPECT_FALSE(IsMessageId("0100015F6D84AA15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
-  EXPECT_TRUE(IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
+  EXPECT_FALSE(IsMessageId(
+      "0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000001"));
+  EXPECT_FALSE(
+      IsMessageId("0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736"));
+  EXPECT_FALSE(IsMessageId(
+      "0100015F6D84AA15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
+  EXPECT_TRUE(IsMessageId(
+      "0100015f6d84aa15-81ff6d38-6a3e-4460-9808-e353c00c8736-000000"));
 }
 
 TEST(Result, ValueAndError) {
@@ -58,7 +63,9 @@ TEST(Result, ValueAndError) {
   EXPECT_TRUE(s.ok());
 }
 
-TEST(Rfc5322Date, Formats) { EXPECT_EQ(Rfc5322Date(0), "Thu, 01 Jan 1970 00:00:00 +0000"); }
+TEST(Rfc5322Date, Formats) {
+  EXPECT_EQ(Rfc5322Date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+}
 
 }  // namespace
 }  // namespace sesame
@@ -92,9 +99,15 @@ TEST(Histogram, BucketsAndExposition) {
   h.Observe(1000.0);  // +Inf
   EXPECT_EQ(h.count(), 3u);
   std::string text = h.Prometheus("x_seconds", "a=\"b\"");
-  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"2.5e-05\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"5e-05\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"2.5e-05\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"5e-05\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_seconds_bucket{a=\"b\",le=\"+Inf\"} 3\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("x_seconds_count{a=\"b\"} 3\n"), std::string::npos);
 }
 }  // namespace

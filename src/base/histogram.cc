@@ -4,7 +4,8 @@
 
 namespace sesame {
 
-std::string Histogram::Prometheus(const std::string& name, const std::string& labels) const {
+std::string Histogram::Prometheus(const std::string& name,
+                                  const std::string& labels) const {
   std::string out;
   std::string sep = labels.empty() ? "" : ",";
   uint64_t cumulative = 0;
@@ -16,9 +17,12 @@ std::string Histogram::Prometheus(const std::string& name, const std::string& la
       std::snprintf(buf, sizeof buf, "%g", UpperBound(i));
       le = buf;
     }
-    out += name + "_bucket{" + labels + sep + "le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    out += name + "_bucket{" + labels + sep + "le=\"" + le + "\"} " +
+           std::to_string(cumulative) + "\n";
   }
-  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  std::snprintf(
+      buf, sizeof buf, "%.6f",
+      static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
   std::string braces = labels.empty() ? "" : "{" + labels + "}";
   out += name + "_sum" + braces + " " + buf + "\n";
   out += name + "_count" + braces + " " + std::to_string(count()) + "\n";

@@ -24,7 +24,8 @@ class Histogram {
     }
     counts_[i].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
-    sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+    sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6),
+                          std::memory_order_relaxed);
   }
 
   static double UpperBound(int i) {
@@ -35,7 +36,8 @@ class Histogram {
 
   // Prometheus text exposition of this histogram under `name` with `labels`
   // (e.g. `listener="smtp"`, may be empty).
-  std::string Prometheus(const std::string& name, const std::string& labels) const;
+  std::string Prometheus(const std::string& name,
+                         const std::string& labels) const;
 
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 

@@ -15,13 +15,14 @@ std::string NewMessageId(int64_t epoch_millis) {
   a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;
   b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "01%014llx-%08llx-%04llx-%04llx-%04llx-%012llx-000000",
-                static_cast<unsigned long long>(epoch_millis) & 0xFFFFFFFFFFFFFFull,
-                static_cast<unsigned long long>(a >> 32),
-                static_cast<unsigned long long>((a >> 16) & 0xFFFF),
-                static_cast<unsigned long long>(a & 0xFFFF),
-                static_cast<unsigned long long>(b >> 48),
-                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFull));
+  std::snprintf(
+      buf, sizeof buf, "01%014llx-%08llx-%04llx-%04llx-%04llx-%012llx-000000",
+      static_cast<unsigned long long>(epoch_millis) & 0xFFFFFFFFFFFFFFull,
+      static_cast<unsigned long long>(a >> 32),
+      static_cast<unsigned long long>((a >> 16) & 0xFFFF),
+      static_cast<unsigned long long>(a & 0xFFFF),
+      static_cast<unsigned long long>(b >> 48),
+      static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFull));
   return buf;
 }
 

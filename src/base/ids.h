@@ -6,8 +6,8 @@
 namespace sesame {
 
 // Returns a new message id in the SES format (spec/ses.md 1.4):
-// "01" + 14 hex digits of the millisecond epoch, "-", a random UUIDv4, "-000000".
-// Thread-safe (uses a thread-local generator).
+// "01" + 14 hex digits of the millisecond epoch, "-", a random UUIDv4,
+// "-000000". Thread-safe (uses a thread-local generator).
 std::string NewMessageId(int64_t epoch_millis);
 // True when `id` has exactly that shape.
 bool IsMessageId(const std::string& id);

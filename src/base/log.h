@@ -12,7 +12,8 @@ void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 // Writes one line "<time> <level> <component>: <message>" to stderr with a
 // single write(2), so lines from several threads never interleave.
-void LogLine(LogLevel level, std::string_view component, std::string_view message);
+void LogLine(LogLevel level, std::string_view component,
+             std::string_view message);
 
 // Streams into a line and emits it on destruction: LOG(kInfo, "smtp") << "x".
 class LogMessage {
@@ -30,7 +31,7 @@ class LogMessage {
 
 }  // namespace sesame
 
-#define SESAME_LOG(level, component)                       \
+#define SESAME_LOG(level, component)                      \
   if (!::sesame::LogEnabled(::sesame::LogLevel::level)) { \
-  } else                                                   \
+  } else                                                  \
     ::sesame::LogMessage(::sesame::LogLevel::level, component).stream()

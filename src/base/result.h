@@ -16,7 +16,9 @@ enum class Severity { kTransient, kPermanent };
 class Error {
  public:
   Error(Severity severity, std::string code, std::string message)
-      : severity_(severity), code_(std::move(code)), message_(std::move(message)) {}
+      : severity_(severity),
+        code_(std::move(code)),
+        message_(std::move(message)) {}
 
   static Error Transient(std::string code, std::string message) {
     return Error(Severity::kTransient, std::move(code), std::move(message));
@@ -30,7 +32,8 @@ class Error {
   const std::string& code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const {
-    return code_ + (transient() ? " (transient): " : " (permanent): ") + message_;
+    return code_ + (transient() ? " (transient): " : " (permanent): ") +
+           message_;
   }
 
  private:
@@ -44,21 +47,33 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { Check(true); return std::get<0>(v_); }
-  const T& value() const& { Check(true); return std::get<0>(v_); }
-  T&& value() && { Check(true); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    Check(true);
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    Check(true);
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    Check(true);
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { Check(false); return std::get<1>(v_); }
+  const Error& error() const {
+    Check(false);
+    return std::get<1>(v_);
+  }
 
  private:
   void Check(bool want_value) const {
@@ -73,7 +88,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Ok) {}  // NOLINT
+  Result(Ok) {}                                                  // NOLINT
   Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }

@@ -20,17 +20,23 @@ class Walker {
  public:
   explicit Walker(std::string source) : source_(std::move(source)) {}
 
-  Error Fail(const YAML::Node& node, const std::string& path, const std::string& reason) const {
+  Error Fail(const YAML::Node& node, const std::string& path,
+             const std::string& reason) const {
     std::string where = source_;
     if (node.IsDefined() && node.Mark().line >= 0) {
-      where += ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+      where += ":" + std::to_string(node.Mark().line + 1) + ":" +
+               std::to_string(node.Mark().column + 1);
     }
-    return Error::Permanent("config", where + ": " + (path.empty() ? "(top level)" : path) + ": " + reason);
+    return Error::Permanent(
+        "config",
+        where + ": " + (path.empty() ? "(top level)" : path) + ": " + reason);
   }
 
-  using Handler = std::function<Status(const YAML::Node&, const std::string& path)>;
+  using Handler =
+      std::function<Status(const YAML::Node&, const std::string& path)>;
 
-  Status Map(const YAML::Node& node, const std::string& path, const std::map<std::string, Handler>& keys) {
+  Status Map(const YAML::Node& node, const std::string& path,
+             const std::map<std::string, Handler>& keys) {
     if (node.IsNull()) return Ok{};
     if (!node.IsMap()) return Fail(node, path, "must be a mapping");
     for (const auto& kv : node) {
@@ -39,7 +45,8 @@ class Walker {
       auto it = keys.find(key);
       if (it == keys.end()) {
         std::string known;
-        for (const auto& [k, h] : keys) known += (known.empty() ? "" : ", ") + k;
+        for (const auto& [k, h] : keys)
+          known += (known.empty() ? "" : ", ") + k;
         return Fail(kv.first, sub, "unknown key (known keys: " + known + ")");
       }
       Status s = it->second(kv.second, sub);
@@ -49,9 +56,11 @@ class Walker {
   }
 
   Handler String(std::string* out, bool allow_empty = false) {
-    return [this, out, allow_empty](const YAML::Node& n, const std::string& path) -> Status {
+    return [this, out, allow_empty](const YAML::Node& n,
+                                    const std::string& path) -> Status {
       if (!n.IsScalar()) return Fail(n, path, "must be a string");
-      if (!allow_empty && n.Scalar().empty()) return Fail(n, path, "must not be empty");
+      if (!allow_empty && n.Scalar().empty())
+        return Fail(n, path, "must not be empty");
       *out = n.Scalar();
       return Ok{};
     };
@@ -74,15 +83,19 @@ class Walker {
 
   template <typename T>
   Handler Int(T* out, uint64_t min, uint64_t max) {
-    return [this, out, min, max](const YAML::Node& n, const std::string& path) -> Status {
-      std::string range = "an integer between " + std::to_string(min) + " and " + std::to_string(max);
+    return [this, out, min, max](const YAML::Node& n,
+                                 const std::string& path) -> Status {
+      std::string range = "an integer between " + std::to_string(min) +
+                          " and " + std::to_string(max);
       if (!n.IsScalar()) return Fail(n, path, "must be " + range);
       const std::string& v = n.Scalar();
-      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+      if (v.empty() || v.size() > 19 ||
+          v.find_first_not_of("0123456789") != std::string::npos) {
         return Fail(n, path, "must be " + range + ", got '" + v + "'");
       }
       uint64_t x = std::stoull(v);
-      if (x < min || x > max) return Fail(n, path, "must be " + range + ", got " + v);
+      if (x < min || x > max)
+        return Fail(n, path, "must be " + range + ", got " + v);
       *out = static_cast<T>(x);
       return Ok{};
     };
@@ -90,22 +103,33 @@ class Walker {
 
   // Sizes accept a plain byte count or a suffix: 40MB, 512KiB, 1GB.
   Handler Size(uint64_t* out, uint64_t min, uint64_t max) {
-    return [this, out, min, max](const YAML::Node& n, const std::string& path) -> Status {
-      std::string want = "a size between " + std::to_string(min) + " and " + std::to_string(max) +
-                         " bytes (e.g. 40MB, 512KB)";
+    return [this, out, min, max](const YAML::Node& n,
+                                 const std::string& path) -> Status {
+      std::string want = "a size between " + std::to_string(min) + " and " +
+                         std::to_string(max) + " bytes (e.g. 40MB, 512KB)";
       if (!n.IsScalar()) return Fail(n, path, "must be " + want);
       std::string v = n.Scalar();
       size_t digits = v.find_first_not_of("0123456789");
-      if (digits == 0 || v.empty() || digits > 15) return Fail(n, path, "must be " + want + ", got '" + v + "'");
+      if (digits == 0 || v.empty() || digits > 15)
+        return Fail(n, path, "must be " + want + ", got '" + v + "'");
       uint64_t x = std::stoull(v.substr(0, digits));
       std::string unit = digits == std::string::npos ? "" : v.substr(digits);
       static const std::map<std::string, uint64_t> kUnits = {
-          {"", 1}, {"B", 1}, {"KB", 1024}, {"KiB", 1024}, {"MB", 1 << 20}, {"MiB", 1 << 20},
-          {"GB", 1ull << 30}, {"GiB", 1ull << 30}};
+          {"", 1},
+          {"B", 1},
+          {"KB", 1024},
+          {"KiB", 1024},
+          {"MB", 1 << 20},
+          {"MiB", 1 << 20},
+          {"GB", 1ull << 30},
+          {"GiB", 1ull << 30}};
       auto it = kUnits.find(unit);
-      if (it == kUnits.end()) return Fail(n, path, "unknown size unit '" + unit + "' (B, KB, MB, GB)");
+      if (it == kUnits.end())
+        return Fail(n, path,
+                    "unknown size unit '" + unit + "' (B, KB, MB, GB)");
       x *= it->second;
-      if (x < min || x > max) return Fail(n, path, "must be " + want + ", got " + v);
+      if (x < min || x > max)
+        return Fail(n, path, "must be " + want + ", got " + v);
       *out = x;
       return Ok{};
     };
@@ -113,32 +137,38 @@ class Walker {
 
   Handler ListenerH(Listener* l) {
     return [this, l](const YAML::Node& n, const std::string& path) -> Status {
-      return Map(n, path,
-                 {{"enabled", Bool(&l->enabled)},
-                  {"address", [this, l](const YAML::Node& a, const std::string& p) -> Status {
-                     if (!a.IsScalar()) return Fail(a, p, "must be an IP address");
-                     unsigned char buf[16];
-                     if (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
-                         inet_pton(AF_INET6, a.Scalar().c_str(), buf) != 1) {
-                       return Fail(a, p, "must be an IPv4 or IPv6 address, got '" + a.Scalar() + "'");
-                     }
-                     l->address = a.Scalar();
-                     return Ok{};
-                   }},
-                  {"port", Int(&l->port, 1, 65535)}});
+      return Map(
+          n, path,
+          {{"enabled", Bool(&l->enabled)},
+           {"address",
+            [this, l](const YAML::Node& a, const std::string& p) -> Status {
+              if (!a.IsScalar()) return Fail(a, p, "must be an IP address");
+              unsigned char buf[16];
+              if (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
+                  inet_pton(AF_INET6, a.Scalar().c_str(), buf) != 1) {
+                return Fail(a, p,
+                            "must be an IPv4 or IPv6 address, got '" +
+                                a.Scalar() + "'");
+              }
+              l->address = a.Scalar();
+              return Ok{};
+            }},
+           {"port", Int(&l->port, 1, 65535)}});
     };
   }
 
-  Handler Sequence(const std::function<Status(const YAML::Node&, const std::string&)>& item) {
-    return [this, item](const YAML::Node& n, const std::string& path) -> Status {
-      if (n.IsNull()) return Ok{};
-      if (!n.IsSequence()) return Fail(n, path, "must be a list");
-      for (size_t i = 0; i < n.size(); ++i) {
-        Status s = item(n[i], path + "[" + std::to_string(i) + "]");
-        if (!s.ok()) return s;
-      }
-      return Ok{};
-    };
+  Handler Sequence(const std::function<Status(const YAML::Node&,
+                                              const std::string&)>& item) {
+    return
+        [this, item](const YAML::Node& n, const std::string& path) -> Status {
+          if (n.IsNull()) return Ok{};
+          if (!n.IsSequence()) return Fail(n, path, "must be a list");
+          for (size_t i = 0; i < n.size(); ++i) {
+            Status s = item(n[i], path + "[" + std::to_string(i) + "]");
+            if (!s.ok()) return s;
+          }
+          return Ok{};
+        };
   }
 
  private:
@@ -154,7 +184,8 @@ bool Network::Contains(const std::string& ip) const {
   if (inet_pton(AF_INET, text.c_str(), buf) != 1) {
     if (inet_pton(AF_INET6, text.c_str(), buf) != 1) return false;
     is_v6 = true;
-    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0,    0,
+                                              0, 0, 0, 0, 0xff, 0xff};
     if (!v6 && std::equal(kMapped, kMapped + 12, buf)) {
       std::memmove(buf, buf + 12, 4);
       is_v6 = false;
@@ -179,15 +210,18 @@ Result<Network> ParseNetwork(const std::string& text) {
   } else if (inet_pton(AF_INET6, host.c_str(), n.addr.data()) == 1) {
     n.v6 = true;
   } else {
-    return Error::Permanent("config", "'" + text + "' is not an IP network (e.g. 127.0.0.0/8)");
+    return Error::Permanent(
+        "config", "'" + text + "' is not an IP network (e.g. 127.0.0.0/8)");
   }
   int max = n.v6 ? 128 : 32;
   n.prefix = max;
   if (slash != std::string::npos) {
     std::string p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos ||
+    if (p.empty() || p.size() > 3 ||
+        p.find_first_not_of("0123456789") != std::string::npos ||
         std::stoi(p) > max) {
-      return Error::Permanent("config", "'" + text + "' has a bad prefix length");
+      return Error::Permanent("config",
+                              "'" + text + "' has a bad prefix length");
     }
     n.prefix = std::stoi(p);
   }
@@ -206,18 +240,22 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    return Error::Permanent("config", source + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                          std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+    return Error::Permanent(
+        "config", source + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) +
+                      ": invalid YAML: " + e.msg);
   }
   Walker w(source);
-  // Start from the profile named in the file, so a file can override a few keys.
+  // Start from the profile named in the file, so a file can override a few
+  // keys.
   Config c;
   if (root.IsMap() && root["profile"]) {
     std::string p = root["profile"].IsScalar() ? root["profile"].Scalar() : "";
     if (p == "local") {
       c = LocalProfile();
     } else if (p != "production") {
-      return w.Fail(root["profile"], "profile", "must be 'local' or 'production', got '" + p + "'");
+      return w.Fail(root["profile"], "profile",
+                    "must be 'local' or 'production', got '" + p + "'");
     }
     c.profile = p;
   } else {
@@ -226,101 +264,142 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
   c.source = source;
   std::string ignored_profile;
   bool users_seen = false;
-  Status s = w.Map(root, "",
+  Status s = w.Map(
+      root, "",
       {{"profile", w.String(&ignored_profile)},
        {"data_dir", w.String(&c.data_dir)},
        {"hostname", w.String(&c.hostname)},
        {"threads", w.Int(&c.threads, 0, 256)},
-       {"log_level", [&](const YAML::Node& n, const std::string& path) -> Status {
-          static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
+       {"log_level",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
+          static const std::set<std::string> kLevels = {"debug", "info", "warn",
+                                                        "error"};
           if (!n.IsScalar() || !kLevels.count(n.Scalar())) {
             return w.Fail(n, path, "must be one of debug, info, warn, error");
           }
           c.log_level = n.Scalar();
           return Ok{};
         }},
-       {"listeners", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path, {{"smtp", w.ListenerH(&c.smtp)}, {"smtps", w.ListenerH(&c.smtps)},
-                                 {"mx", w.ListenerH(&c.mx)}, {"http", w.ListenerH(&c.http)}});
-        }},
-       {"tls", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path, {{"cert_file", w.String(&c.tls_cert_file)},
-                                 {"key_file", w.String(&c.tls_key_file)}});
-        }},
-       {"limits", [&](const YAML::Node& n, const std::string& path) -> Status {
-          Limits& l = c.limits;
+       {"listeners",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
           return w.Map(n, path,
-              {{"max_message_size", w.Size(&l.max_message_bytes, 1024, 1ull << 30)},
+                       {{"smtp", w.ListenerH(&c.smtp)},
+                        {"smtps", w.ListenerH(&c.smtps)},
+                        {"mx", w.ListenerH(&c.mx)},
+                        {"http", w.ListenerH(&c.http)}});
+        }},
+       {"tls",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
+          return w.Map(n, path,
+                       {{"cert_file", w.String(&c.tls_cert_file)},
+                        {"key_file", w.String(&c.tls_key_file)}});
+        }},
+       {"limits",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
+          Limits& l = c.limits;
+          return w.Map(
+              n, path,
+              {{"max_message_size",
+                w.Size(&l.max_message_bytes, 1024, 1ull << 30)},
                {"max_recipients", w.Int(&l.max_recipients, 1, 100000)},
                {"max_connections", w.Int(&l.max_connections, 1, 1000000)},
-               {"max_connections_per_ip", w.Int(&l.max_connections_per_ip, 1, 1000000)},
+               {"max_connections_per_ip",
+                w.Int(&l.max_connections_per_ip, 1, 1000000)},
                {"max_errors", w.Int(&l.max_errors, 1, 1000)},
-               {"command_timeout_seconds", w.Int(&l.command_timeout_seconds, 1, 3600)},
-               {"data_timeout_seconds", w.Int(&l.data_timeout_seconds, 1, 3600)}});
+               {"command_timeout_seconds",
+                w.Int(&l.command_timeout_seconds, 1, 3600)},
+               {"data_timeout_seconds",
+                w.Int(&l.data_timeout_seconds, 1, 3600)}});
         }},
-       {"smtp", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path,
+       {"smtp",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
+          return w.Map(
+              n, path,
               {{"auth_without_tls", w.Bool(&c.auth_without_tls)},
-               {"users", [&](const YAML::Node& u, const std::string& p) -> Status {
+               {"users",
+                [&](const YAML::Node& u, const std::string& p) -> Status {
                   if (!users_seen) c.smtp_users.clear();
                   users_seen = true;
-                  return w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
+                  return w.Sequence([&](const YAML::Node& item,
+                                        const std::string& ip) -> Status {
                     SmtpUser user;
-                    Status st = w.Map(item, ip, {{"username", w.String(&user.username)},
-                                                 {"password", w.String(&user.password)}});
+                    Status st = w.Map(item, ip,
+                                      {{"username", w.String(&user.username)},
+                                       {"password", w.String(&user.password)}});
                     if (!st.ok()) return st;
                     if (user.username.empty() || user.password.empty()) {
-                      return w.Fail(item, ip, "needs both username and password");
+                      return w.Fail(item, ip,
+                                    "needs both username and password");
                     }
                     for (const auto& other : c.smtp_users) {
                       if (other.username == user.username) {
-                        return w.Fail(item, ip, "duplicate username '" + user.username + "'");
+                        return w.Fail(
+                            item, ip,
+                            "duplicate username '" + user.username + "'");
                       }
                     }
                     c.smtp_users.push_back(std::move(user));
                     return Ok{};
                   })(u, p);
                 }},
-               {"relay_networks", [&](const YAML::Node& r, const std::string& p) -> Status {
+               {"relay_networks",
+                [&](const YAML::Node& r, const std::string& p) -> Status {
                   c.relay_networks.clear();
-                  return w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
-                    if (!item.IsScalar()) return w.Fail(item, ip, "must be an IP network");
+                  return w.Sequence([&](const YAML::Node& item,
+                                        const std::string& ip) -> Status {
+                    if (!item.IsScalar())
+                      return w.Fail(item, ip, "must be an IP network");
                     auto net = ParseNetwork(item.Scalar());
-                    if (!net.ok()) return w.Fail(item, ip, net.error().message());
+                    if (!net.ok())
+                      return w.Fail(item, ip, net.error().message());
                     c.relay_networks.push_back(*net);
                     return Ok{};
                   })(r, p);
                 }}});
         }},
-       {"mx", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path, {{"domains", [&](const YAML::Node& d, const std::string& p) -> Status {
-                                    c.mx_domains.clear();
-                                    return w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
-                                      if (!item.IsScalar() || item.Scalar().empty() ||
-                                          item.Scalar().find_first_of(" @<>") != std::string::npos) {
-                                        return w.Fail(item, ip, "must be a domain name (or *.domain)");
-                                      }
-                                      std::string dom = item.Scalar();
-                                      for (char& ch : dom) ch = static_cast<char>(std::tolower(ch));
-                                      c.mx_domains.push_back(dom);
-                                      return Ok{};
-                                    })(d, p);
-                                  }}});
+       {"mx",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
+          return w.Map(
+              n, path,
+              {{"domains",
+                [&](const YAML::Node& d, const std::string& p) -> Status {
+                  c.mx_domains.clear();
+                  return w.Sequence([&](const YAML::Node& item,
+                                        const std::string& ip) -> Status {
+                    if (!item.IsScalar() || item.Scalar().empty() ||
+                        item.Scalar().find_first_of(" @<>") !=
+                            std::string::npos) {
+                      return w.Fail(item, ip,
+                                    "must be a domain name (or *.domain)");
+                    }
+                    std::string dom = item.Scalar();
+                    for (char& ch : dom)
+                      ch = static_cast<char>(std::tolower(ch));
+                    c.mx_domains.push_back(dom);
+                    return Ok{};
+                  })(d, p);
+                }}});
         }},
        {"spool", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path, {{"sync", w.Bool(&c.spool_sync)},
-                                 {"segment_size", w.Size(&c.spool_segment_bytes, 1 << 20, 1ull << 40)}});
+          return w.Map(n, path,
+                       {{"sync", w.Bool(&c.spool_sync)},
+                        {"segment_size",
+                         w.Size(&c.spool_segment_bytes, 1 << 20, 1ull << 40)}});
         }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.
   std::map<std::pair<std::string, uint16_t>, std::string> ports;
-  for (auto [name, l] : {std::pair<const char*, Listener*>{"smtp", &c.smtp}, {"smtps", &c.smtps},
-                         {"mx", &c.mx}, {"http", &c.http}}) {
+  for (auto [name, l] : {std::pair<const char*, Listener*>{"smtp", &c.smtp},
+                         {"smtps", &c.smtps},
+                         {"mx", &c.mx},
+                         {"http", &c.http}}) {
     if (!l->enabled) continue;
     auto key = std::make_pair(l->address, l->port);
     if (ports.count(key)) {
-      return w.Fail(root["listeners"][name]["port"], std::string("listeners.") + name + ".port",
-                    "port " + std::to_string(l->port) + " is already used by listeners." + ports[key]);
+      return w.Fail(root["listeners"][name]["port"],
+                    std::string("listeners.") + name + ".port",
+                    "port " + std::to_string(l->port) +
+                        " is already used by listeners." + ports[key]);
     }
     ports[key] = name;
   }

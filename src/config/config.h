@@ -37,7 +37,8 @@ struct Limits {
   uint32_t max_connections_per_ip = 100;
   uint32_t max_errors = 10;
   uint32_t command_timeout_seconds = 300;  // RFC 5321 4.5.3.2.7
-  uint32_t data_timeout_seconds = 600;     // between DATA chunks (4.5.3.2.6 is 3 min/block; we are lenient)
+  uint32_t data_timeout_seconds =
+      600;  // between DATA chunks (4.5.3.2.6 is 3 min/block; we are lenient)
 };
 
 // The whole validated configuration. Plain data; copy freely.
@@ -52,18 +53,24 @@ struct Config {
   Listener smtps{true, "127.0.0.1", 2465};
   Listener mx{true, "127.0.0.1", 2525};
   Listener http{true, "127.0.0.1", 8080};
-  std::string tls_cert_file;  // default <data_dir>/tls/cert.pem, generated when absent
-  std::string tls_key_file;   // default <data_dir>/tls/key.pem
+  std::string
+      tls_cert_file;  // default <data_dir>/tls/cert.pem, generated when absent
+  std::string tls_key_file;  // default <data_dir>/tls/key.pem
   Limits limits;
   bool auth_without_tls = false;
   std::vector<SmtpUser> smtp_users;
-  std::vector<Network> relay_networks;  // may relay without AUTH (keep empty unless trusted)
+  std::vector<Network>
+      relay_networks;  // may relay without AUTH (keep empty unless trusted)
   std::vector<std::string> mx_domains;  // accepted without AUTH, lower-case
   bool spool_sync = true;
   uint64_t spool_segment_bytes = 256ull << 20;
 
-  std::string CertFile() const { return tls_cert_file.empty() ? data_dir + "/tls/cert.pem" : tls_cert_file; }
-  std::string KeyFile() const { return tls_key_file.empty() ? data_dir + "/tls/key.pem" : tls_key_file; }
+  std::string CertFile() const {
+    return tls_cert_file.empty() ? data_dir + "/tls/cert.pem" : tls_cert_file;
+  }
+  std::string KeyFile() const {
+    return tls_key_file.empty() ? data_dir + "/tls/key.pem" : tls_key_file;
+  }
 };
 
 // The built-in local profile (design.md): loopback listeners, ./var, a

@@ -40,7 +40,8 @@ smtp:
 mx:
   domains: [Bounces.Example.com, "*.fbl.example.com"]
 spool: {sync: true, segment_size: 64MB}
-)", "test.yaml");
+)",
+                       "test.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->smtp.port, 587);
   EXPECT_EQ(c->smtp.address, "0.0.0.0");
@@ -67,7 +68,8 @@ TEST(Config, EmptyFileIsProductionDefaults) {
 }
 
 TEST(Config, LocalProfileCanBeOverridden) {
-  auto c = ParseConfig("profile: local\nlisteners: {smtp: {port: 3587}}\n", "x.yaml");
+  auto c = ParseConfig("profile: local\nlisteners: {smtp: {port: 3587}}\n",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->smtp.port, 3587);
   EXPECT_EQ(c->smtps.port, 2465);
@@ -82,17 +84,29 @@ struct BadCase {
 TEST(Config, PreciseErrors) {
   const BadCase cases[] = {
       {"data_dri: x\n", "bad.yaml:1:1: data_dri: unknown key"},
-      {"limits:\n  max_recipients: abc\n", "bad.yaml:2:19: limits.max_recipients: must be an integer between 1 and 100000, got 'abc'"},
-      {"limits:\n  max_recipients: 0\n", "limits.max_recipients: must be an integer between 1 and 100000, got 0"},
-      {"limits: {max_message_size: 12XB}\n", "limits.max_message_size: unknown size unit 'XB'"},
-      {"listeners:\n  smtp:\n    port: 70000\n", "bad.yaml:3:11: listeners.smtp.port"},
-      {"listeners:\n  smtp: {address: localhost}\n", "listeners.smtp.address: must be an IPv4 or IPv6 address"},
-      {"listeners:\n  smtq: {}\n", "listeners.smtq: unknown key (known keys: http, mx, smtp, smtps)"},
-      {"listeners: {smtp: {port: 25}, mx: {port: 25}}\n", "listeners.mx.port: port 25 is already used by listeners.smtp"},
-      {"smtp: {users: [{username: a}]}\n", "smtp.users[0]: needs both username and password"},
-      {"smtp: {users: [{username: a, password: b, role: x}]}\n", "smtp.users[0].role: unknown key"},
-      {"smtp: {relay_networks: [10.0.0.0/33]}\n", "smtp.relay_networks[0]: '10.0.0.0/33' has a bad prefix length"},
-      {"smtp: {auth_without_tls: maybe}\n", "smtp.auth_without_tls: must be true or false, got 'maybe'"},
+      {"limits:\n  max_recipients: abc\n",
+       "bad.yaml:2:19: limits.max_recipients: must be an integer between 1 and "
+       "100000, got 'abc'"},
+      {"limits:\n  max_recipients: 0\n",
+       "limits.max_recipients: must be an integer between 1 and 100000, got 0"},
+      {"limits: {max_message_size: 12XB}\n",
+       "limits.max_message_size: unknown size unit 'XB'"},
+      {"listeners:\n  smtp:\n    port: 70000\n",
+       "bad.yaml:3:11: listeners.smtp.port"},
+      {"listeners:\n  smtp: {address: localhost}\n",
+       "listeners.smtp.address: must be an IPv4 or IPv6 address"},
+      {"listeners:\n  smtq: {}\n",
+       "listeners.smtq: unknown key (known keys: http, mx, smtp, smtps)"},
+      {"listeners: {smtp: {port: 25}, mx: {port: 25}}\n",
+       "listeners.mx.port: port 25 is already used by listeners.smtp"},
+      {"smtp: {users: [{username: a}]}\n",
+       "smtp.users[0]: needs both username and password"},
+      {"smtp: {users: [{username: a, password: b, role: x}]}\n",
+       "smtp.users[0].role: unknown key"},
+      {"smtp: {relay_networks: [10.0.0.0/33]}\n",
+       "smtp.relay_networks[0]: '10.0.0.0/33' has a bad prefix length"},
+      {"smtp: {auth_without_tls: maybe}\n",
+       "smtp.auth_without_tls: must be true or false, got 'maybe'"},
       {"profile: staging\n", "profile: must be 'local' or 'production'"},
       {"limits: [1, 2]\n", "limits: must be a mapping"},
       {"key: [unclosed\n", "invalid YAML"},

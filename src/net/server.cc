@@ -1,12 +1,12 @@
 // All Asio code lives in this translation unit to keep compile times low.
 #include "net/server.h"
 
-#include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl.hpp>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -34,21 +34,27 @@ enum class Kind { kSubmission, kImplicitTls, kMx, kHttp };
 
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kSubmission: return "smtp";
-    case Kind::kImplicitTls: return "smtps";
-    case Kind::kMx: return "mx";
-    case Kind::kHttp: return "http";
+    case Kind::kSubmission:
+      return "smtp";
+    case Kind::kImplicitTls:
+      return "smtps";
+    case Kind::kMx:
+      return "mx";
+    case Kind::kHttp:
+      return "http";
   }
   return "?";
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() &&
+         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // Completes with the spool's status on the calling coroutine's executor.
 template <typename Token>
-auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body, Token&& token) {
+auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body,
+                 Token&& token) {
   return asio::async_initiate<Token, void(Status)>(
       [sp](auto handler, spool::MessageMeta meta, std::string body) {
         auto ex = asio::get_associated_executor(handler);
@@ -64,13 +70,15 @@ auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body, To
 }  // namespace
 
 struct Server::Impl {
-  Impl(const config::Config& c, spool::Spool* s) : config(c), spool(s), ssl_ctx(ssl::context::tls_server) {}
+  Impl(const config::Config& c, spool::Spool* s)
+      : config(c), spool(s), ssl_ctx(ssl::context::tls_server) {}
 
   const config::Config& config;
   spool::Spool* spool;
   ssl::context ssl_ctx;
   std::vector<std::unique_ptr<asio::io_context>> loops;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::pair<Kind, tcp::acceptor*>> listening;
   std::vector<Bound> bound;
@@ -93,15 +101,18 @@ struct Server::Impl {
 
   Status SetupTls() {
     try {
-      ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+      ssl_ctx.set_options(ssl::context::default_workarounds |
+                          ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                           ssl::context::single_dh_use);
       SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
       ssl_ctx.use_certificate_chain_file(config.CertFile());
       ssl_ctx.use_private_key_file(config.KeyFile(), ssl::context::pem);
     } catch (const std::exception& e) {
-      return Error::Permanent("tls", std::string("cannot load TLS certificate/key (") + config.CertFile() +
-                                         ", " + config.KeyFile() + "): " + e.what());
+      return Error::Permanent("tls",
+                              std::string("cannot load TLS certificate/key (") +
+                                  config.CertFile() + ", " + config.KeyFile() +
+                                  "): " + e.what());
     }
     return Ok{};
   }
@@ -116,12 +127,15 @@ struct Server::Impl {
       if (ep.address().is_v6()) acc->set_option(asio::ip::v6_only(false));
       acc->bind(ep);
       acc->listen(1024);
-      bound.push_back({KindName(kind), l.address, acc->local_endpoint().port()});
+      bound.push_back(
+          {KindName(kind), l.address, acc->local_endpoint().port()});
       listening.emplace_back(kind, acc.get());
       acceptors.push_back(std::move(acc));
     } catch (const std::exception& e) {
-      return Error::Permanent("listen", std::string("cannot listen on ") + KindName(kind) + " " + l.address +
-                                            ":" + std::to_string(l.port) + ": " + e.what());
+      return Error::Permanent("listen", std::string("cannot listen on ") +
+                                            KindName(kind) + " " + l.address +
+                                            ":" + std::to_string(l.port) +
+                                            ": " + e.what());
     }
     return Ok{};
   }
@@ -134,8 +148,10 @@ struct Server::Impl {
       co_await acc->async_accept(sock, asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping) co_return;
-        SESAME_LOG(kWarn, kLog) << "accept on " << KindName(kind) << ": " << ec.message();
-        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+        SESAME_LOG(kWarn, kLog)
+            << "accept on " << KindName(kind) << ": " << ec.message();
+        asio::steady_timer t(co_await asio::this_coro::executor,
+                             std::chrono::milliseconds(50));
         co_await t.async_wait(use_awaitable);  // e.g. EMFILE: do not spin
         continue;
       }
@@ -143,7 +159,8 @@ struct Server::Impl {
       if (kind == Kind::kHttp) {
         asio::co_spawn(loop, HttpConnection(std::move(sock)), asio::detached);
       } else {
-        asio::co_spawn(loop, SmtpConnection(kind, std::move(sock)), asio::detached);
+        asio::co_spawn(loop, SmtpConnection(kind, std::move(sock)),
+                       asio::detached);
       }
     }
   }
@@ -166,7 +183,8 @@ struct Server::Impl {
   bool Authenticate(std::string_view user, std::string_view pass) const {
     bool ok = false;
     for (const auto& u : config.smtp_users) {
-      ok |= ConstantTimeEquals(user, u.username) && ConstantTimeEquals(pass, u.password);
+      ok |= ConstantTimeEquals(user, u.username) &&
+            ConstantTimeEquals(pass, u.password);
     }
     return ok;
   }
@@ -175,14 +193,20 @@ struct Server::Impl {
     boost::system::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     if (ec) co_return;
-    std::string ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
-                         ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
-                         : remote.address().to_string();
+    std::string ip =
+        remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
+            ? asio::ip::make_address_v4(asio::ip::v4_mapped,
+                                        remote.address().to_v6())
+                  .to_string()
+            : remote.address().to_string();
     if (!Admit(ip)) {
       ++sessions_refused;
-      SESAME_LOG(kWarn, kLog) << "refusing " << ip << " on " << KindName(kind) << ": connection limit";
-      std::string msg = "421 4.7.0 " + config.hostname + " Too many connections, try again later\r\n";
-      co_await asio::async_write(sock, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
+      SESAME_LOG(kWarn, kLog) << "refusing " << ip << " on " << KindName(kind)
+                              << ": connection limit";
+      std::string msg = "421 4.7.0 " + config.hostname +
+                        " Too many connections, try again later\r\n";
+      co_await asio::async_write(sock, asio::buffer(msg),
+                                 asio::redirect_error(use_awaitable, ec));
       sock.close(ec);
       co_return;
     }
@@ -195,7 +219,8 @@ struct Server::Impl {
     try {
       co_await RunSmtp(kind, std::move(sock), ip);
     } catch (const std::exception& e) {
-      SESAME_LOG(kWarn, kLog) << KindName(kind) << " session with " << ip << " ended: " << e.what();
+      SESAME_LOG(kWarn, kLog)
+          << KindName(kind) << " session with " << ip << " ended: " << e.what();
     }
   }
 
@@ -204,7 +229,8 @@ struct Server::Impl {
   // watchdog timer per connection enforces idle timeouts: reads and writes
   // only move a deadline, so the hot path arms no timers.
   struct Conn {
-    explicit Conn(tcp::socket s) : sock(std::move(s)), watchdog(sock.get_executor()) {}
+    explicit Conn(tcp::socket s)
+        : sock(std::move(s)), watchdog(sock.get_executor()) {}
     tcp::socket sock;
     std::optional<ssl::stream<tcp::socket>> tls;
     asio::steady_timer watchdog;
@@ -229,10 +255,12 @@ struct Server::Impl {
       if (c->done) break;
       if (std::chrono::steady_clock::now() >= c->deadline) {
         c->timed_out = true;
-        c->lowest().cancel(ec);  // the pending read or write completes with operation_aborted
+        c->lowest().cancel(
+            ec);  // the pending read or write completes with operation_aborted
         // Give the 421 a bounded time; then close outright.
         c->watchdog.expires_after(std::chrono::seconds(5));
-        co_await c->watchdog.async_wait(asio::redirect_error(use_awaitable, ec));
+        co_await c->watchdog.async_wait(
+            asio::redirect_error(use_awaitable, ec));
         if (!c->done) c->lowest().close(ec);
         break;
       }
@@ -241,8 +269,10 @@ struct Server::Impl {
 
   awaitable<void> RunSmtp(Kind kind, tcp::socket sock, std::string ip) {
     auto c = std::make_shared<Conn>(std::move(sock));
-    const auto timeout = std::chrono::seconds(config.limits.command_timeout_seconds);
-    const auto data_timeout = std::chrono::seconds(config.limits.data_timeout_seconds);
+    const auto timeout =
+        std::chrono::seconds(config.limits.command_timeout_seconds);
+    const auto data_timeout =
+        std::chrono::seconds(config.limits.data_timeout_seconds);
     c->Arm(timeout);
     asio::co_spawn(c->sock.get_executor(), Watchdog(c), asio::detached);
     struct Finish {
@@ -257,16 +287,19 @@ struct Server::Impl {
     auto handshake = [&]() -> awaitable<bool> {
       c->tls.emplace(std::move(c->sock), ssl_ctx);
       c->Arm(timeout);
-      co_await c->tls->async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+      co_await c->tls->async_handshake(ssl::stream_base::server,
+                                       asio::redirect_error(use_awaitable, ec));
       co_return !ec && !c->timed_out;
     };
     auto write = [&](std::string& out) -> awaitable<bool> {
       if (out.empty()) co_return true;
       if (!c->timed_out) c->Arm(timeout);
       if (c->tls) {
-        co_await asio::async_write(*c->tls, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+        co_await asio::async_write(*c->tls, asio::buffer(out),
+                                   asio::redirect_error(use_awaitable, ec));
       } else {
-        co_await asio::async_write(c->sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+        co_await asio::async_write(c->sock, asio::buffer(out),
+                                   asio::redirect_error(use_awaitable, ec));
       }
       out.clear();
       co_return !ec;
@@ -286,16 +319,24 @@ struct Server::Impl {
     opts.max_errors = static_cast<int>(config.limits.max_errors);
     opts.local_domains = config.mx_domains;
     if (kind != Kind::kMx) {
-      for (const auto& n : config.relay_networks) opts.relay_client |= n.Contains(ip);
+      for (const auto& n : config.relay_networks)
+        opts.relay_client |= n.Contains(ip);
     }
-    smtp::ServerSession session(opts, [this](std::string_view u, std::string_view p) { return Authenticate(u, p); });
-    if (c->tls) session.OnTlsEstablished(std::string(SSL_get_version(c->tls->native_handle())));
+    smtp::ServerSession session(opts,
+                                [this](std::string_view u, std::string_view p) {
+                                  return Authenticate(u, p);
+                                });
+    if (c->tls)
+      session.OnTlsEstablished(
+          std::string(SSL_get_version(c->tls->native_handle())));
     session.Start();
 
     std::string in;
     constexpr size_t kReadSize = 16 * 1024;
-    std::unique_ptr<char[]> buf(new char[kReadSize]);  // uninitialised: no memset per connection
-    std::vector<std::chrono::steady_clock::time_point> unreported;  // commits awaiting their reply write
+    std::unique_ptr<char[]> buf(
+        new char[kReadSize]);  // uninitialised: no memset per connection
+    std::vector<std::chrono::steady_clock::time_point>
+        unreported;  // commits awaiting their reply write
     while (true) {
       // Consume everything buffered; replies accumulate (PIPELINING).
       bool close = false;
@@ -320,21 +361,25 @@ struct Server::Impl {
           meta.auth_user = env.auth_user;
           meta.client_ip = env.client_ip;
           meta.source = KindName(kind);
-          Status s = co_await AsyncCommit(spool, std::move(meta), std::move(env.content), use_awaitable);
+          Status s = co_await AsyncCommit(
+              spool, std::move(meta), std::move(env.content), use_awaitable);
           if (s.ok()) {
             ++accepted[static_cast<int>(kind)];
           } else {
             ++not_accepted;
-            SESAME_LOG(kWarn, kLog) << "not accepted " << env.id << ": " << s.error().ToString();
+            SESAME_LOG(kWarn, kLog)
+                << "not accepted " << env.id << ": " << s.error().ToString();
           }
           session.OnCommitResult(s, env.id);
           continue;
         }
         if (action == smtp::ServerSession::Action::kStartTls) {
-          in.clear();  // RFC 3207 / CVE-2011-0411: never act on pre-TLS pipelined bytes
+          in.clear();  // RFC 3207 / CVE-2011-0411: never act on pre-TLS
+                       // pipelined bytes
           if (!co_await write(session.output())) co_return;
           if (!co_await handshake()) co_return;
-          session.OnTlsEstablished(std::string(SSL_get_version(c->tls->native_handle())));
+          session.OnTlsEstablished(
+              std::string(SSL_get_version(c->tls->native_handle())));
           continue;
         }
         if (action == smtp::ServerSession::Action::kClose) {
@@ -344,15 +389,20 @@ struct Server::Impl {
       }
       if (!co_await write(session.output())) break;
       auto now = std::chrono::steady_clock::now();
-      for (auto t : unreported) commit_latency.Observe(std::chrono::duration<double>(now - t).count());
+      for (auto t : unreported)
+        commit_latency.Observe(std::chrono::duration<double>(now - t).count());
       unreported.clear();
       if (close) break;
       c->Arm(session.in_content() ? data_timeout : timeout);
       size_t n = 0;
       if (c->tls) {
-        n = co_await c->tls->async_read_some(asio::buffer(buf.get(), kReadSize), asio::redirect_error(use_awaitable, ec));
+        n = co_await c->tls->async_read_some(
+            asio::buffer(buf.get(), kReadSize),
+            asio::redirect_error(use_awaitable, ec));
       } else {
-        n = co_await c->sock.async_read_some(asio::buffer(buf.get(), kReadSize), asio::redirect_error(use_awaitable, ec));
+        n = co_await c->sock.async_read_some(
+            asio::buffer(buf.get(), kReadSize),
+            asio::redirect_error(use_awaitable, ec));
       }
       if (c->timed_out) {
         session.OnTimeout();
@@ -372,35 +422,49 @@ struct Server::Impl {
 
   std::string Metrics() {
     std::string m;
-    m += "# HELP sesame_smtp_messages_accepted_total Messages made durable and answered 250.\n";
+    m += "# HELP sesame_smtp_messages_accepted_total Messages made durable and "
+         "answered 250.\n";
     m += "# TYPE sesame_smtp_messages_accepted_total counter\n";
     for (Kind k : {Kind::kSubmission, Kind::kImplicitTls, Kind::kMx}) {
-      m += std::string("sesame_smtp_messages_accepted_total{listener=\"") + KindName(k) + "\"} " +
+      m += std::string("sesame_smtp_messages_accepted_total{listener=\"") +
+           KindName(k) + "\"} " +
            std::to_string(accepted[static_cast<int>(k)].load()) + "\n";
     }
-    m += "# HELP sesame_smtp_messages_not_accepted_total Messages refused because the spool failed (452/554).\n";
+    m += "# HELP sesame_smtp_messages_not_accepted_total Messages refused "
+         "because the spool failed (452/554).\n";
     m += "# TYPE sesame_smtp_messages_not_accepted_total counter\n";
-    m += "sesame_smtp_messages_not_accepted_total " + std::to_string(not_accepted.load()) + "\n";
-    m += "# HELP sesame_smtp_sessions_total SMTP sessions admitted.\n# TYPE sesame_smtp_sessions_total counter\n";
-    m += "sesame_smtp_sessions_total " + std::to_string(sessions_total.load()) + "\n";
-    m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by connection limits.\n";
+    m += "sesame_smtp_messages_not_accepted_total " +
+         std::to_string(not_accepted.load()) + "\n";
+    m += "# HELP sesame_smtp_sessions_total SMTP sessions admitted.\n# TYPE "
+         "sesame_smtp_sessions_total counter\n";
+    m += "sesame_smtp_sessions_total " + std::to_string(sessions_total.load()) +
+         "\n";
+    m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by "
+         "connection limits.\n";
     m += "# TYPE sesame_smtp_sessions_refused_total counter\n";
-    m += "sesame_smtp_sessions_refused_total " + std::to_string(sessions_refused.load()) + "\n";
+    m += "sesame_smtp_sessions_refused_total " +
+         std::to_string(sessions_refused.load()) + "\n";
     {
       std::lock_guard<std::mutex> lock(conn_mu);
-      m += "# HELP sesame_smtp_connections Open SMTP connections.\n# TYPE sesame_smtp_connections gauge\n";
+      m += "# HELP sesame_smtp_connections Open SMTP connections.\n# TYPE "
+           "sesame_smtp_connections gauge\n";
       m += "sesame_smtp_connections " + std::to_string(connections) + "\n";
     }
-    m += "# HELP sesame_smtp_commit_seconds From the end of DATA to the 250 reply written (spool sync included).\n";
+    m += "# HELP sesame_smtp_commit_seconds From the end of DATA to the 250 "
+         "reply written (spool sync included).\n";
     m += "# TYPE sesame_smtp_commit_seconds histogram\n";
     m += commit_latency.Prometheus("sesame_smtp_commit_seconds", "");
-    m += "# HELP sesame_queue_depth Messages in the spool.\n# TYPE sesame_queue_depth gauge\n";
+    m += "# HELP sesame_queue_depth Messages in the spool.\n# TYPE "
+         "sesame_queue_depth gauge\n";
     m += "sesame_queue_depth " + std::to_string(spool->size()) + "\n";
-    m += "# HELP sesame_spool_syncs_total Group commits (one write and one fdatasync each).\n";
+    m += "# HELP sesame_spool_syncs_total Group commits (one write and one "
+         "fdatasync each).\n";
     m += "# TYPE sesame_spool_syncs_total counter\n";
     m += "sesame_spool_syncs_total " + std::to_string(spool->batches()) + "\n";
-    m += "# HELP sesame_spool_records_total Records made durable.\n# TYPE sesame_spool_records_total counter\n";
-    m += "sesame_spool_records_total " + std::to_string(spool->synced_records()) + "\n";
+    m += "# HELP sesame_spool_records_total Records made durable.\n# TYPE "
+         "sesame_spool_records_total counter\n";
+    m += "sesame_spool_records_total " +
+         std::to_string(spool->synced_records()) + "\n";
     return m;
   }
 
@@ -411,8 +475,10 @@ struct Server::Impl {
     std::vector<char> buf(8192);
     while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
       timer.expires_after(std::chrono::seconds(10));
-      auto r = co_await (sock.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec)) ||
-                         timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      auto r = co_await (
+          sock.async_read_some(asio::buffer(buf),
+                               asio::redirect_error(use_awaitable, ec)) ||
+          timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
       if (r.index() == 1 || ec) co_return;
       req.append(buf.data(), std::get<0>(r));
     }
@@ -420,7 +486,9 @@ struct Server::Impl {
     std::string status = "200 OK", body;
     size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
     std::string method = line.substr(0, sp1);
-    std::string target = sp1 == std::string::npos || sp2 <= sp1 ? "" : line.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string target = sp1 == std::string::npos || sp2 <= sp1
+                             ? ""
+                             : line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (method != "GET" && method != "HEAD") {
       status = "405 Method Not Allowed";
       body = "{\"error\":\"method not allowed\"}";
@@ -429,15 +497,21 @@ struct Server::Impl {
     } else if (target == "/metrics") {
       body = Metrics();
     } else if (target == "/ready") {
-      body = "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) + "}";
+      body =
+          "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) +
+          "}";
     } else {
       status = "404 Not Found";
       body = "{\"error\":\"not found\"}";
     }
-    std::string type = target == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
-    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? "" : body);
-    co_await asio::async_write(sock, asio::buffer(resp), asio::redirect_error(use_awaitable, ec));
+    std::string type =
+        target == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
+    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                       "\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\nConnection: close\r\n\r\n" +
+                       (method == "HEAD" ? "" : body);
+    co_await asio::async_write(sock, asio::buffer(resp),
+                               asio::redirect_error(use_awaitable, ec));
     sock.shutdown(tcp::socket::shutdown_both, ec);
   }
 };
@@ -451,7 +525,8 @@ Status Server::Start() {
   // Default: leave one core to the spool writer and the kernel's I/O work;
   // measured on 2 cores, one loop thread beat two by 15-25% (fewer wake-ups).
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  unsigned n = impl_->config.threads ? impl_->config.threads : std::max(1u, cores - 1);
+  unsigned n =
+      impl_->config.threads ? impl_->config.threads : std::max(1u, cores - 1);
   for (unsigned i = 0; i < n; ++i) {
     impl_->loops.push_back(std::make_unique<asio::io_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->loops.back()));
@@ -459,13 +534,16 @@ Status Server::Start() {
   Status s = impl_->SetupTls();
   if (!s.ok()) return s;
   const auto& c = impl_->config;
-  for (auto [kind, l] : {std::pair{Kind::kSubmission, &c.smtp}, std::pair{Kind::kImplicitTls, &c.smtps},
-                         std::pair{Kind::kMx, &c.mx}, std::pair{Kind::kHttp, &c.http}}) {
+  for (auto [kind, l] :
+       {std::pair{Kind::kSubmission, &c.smtp},
+        std::pair{Kind::kImplicitTls, &c.smtps}, std::pair{Kind::kMx, &c.mx},
+        std::pair{Kind::kHttp, &c.http}}) {
     s = impl_->Bind(kind, *l);
     if (!s.ok()) return s;
   }
   for (auto& [kind, acc] : impl_->listening) {
-    asio::co_spawn(*impl_->loops[0], impl_->AcceptLoop(kind, acc), asio::detached);
+    asio::co_spawn(*impl_->loops[0], impl_->AcceptLoop(kind, acc),
+                   asio::detached);
   }
   return Ok{};
 }

@@ -9,9 +9,25 @@ bool IsAtext(unsigned char c) {
   if (c >= 0x80) return true;  // UTF-8 (RFC 6531); validity checked separately
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '/': case '=': case '?': case '^': case '_':
-    case '`': case '{': case '|': case '}': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~':
       return true;
   }
   return false;
@@ -21,7 +37,11 @@ bool ValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = s[i];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    int n = c < 0x80         ? 0
+            : (c >> 5) == 6  ? 1
+            : (c >> 4) == 14 ? 2
+            : (c >> 3) == 30 ? 3
+                             : -1;
     if (n < 0 || (n == 1 && c < 0xC2)) return false;
     if (n > 0 && i + n >= s.size()) return false;
     for (int k = 1; k <= n; ++k) {
@@ -32,7 +52,9 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
-Error Bad(std::string msg) { return Error::Permanent("syntax", std::move(msg)); }
+Error Bad(std::string msg) {
+  return Error::Permanent("syntax", std::move(msg));
+}
 
 // Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str].
 bool ValidDomain(std::string_view d) {
@@ -40,11 +62,13 @@ bool ValidDomain(std::string_view d) {
   size_t start = 0;
   while (true) {
     size_t dot = d.find('.', start);
-    std::string_view label = d.substr(start, dot == std::string_view::npos ? d.npos : dot - start);
+    std::string_view label =
+        d.substr(start, dot == std::string_view::npos ? d.npos : dot - start);
     if (label.empty() || label.size() > 63) return false;
     for (size_t i = 0; i < label.size(); ++i) {
       unsigned char c = label[i];
-      bool ok = std::isalnum(c) || c >= 0x80 || (c == '-' && i != 0 && i + 1 != label.size());
+      bool ok = std::isalnum(c) || c >= 0x80 ||
+                (c == '-' && i != 0 && i + 1 != label.size());
       if (!ok) return false;
     }
     if (dot == std::string_view::npos) break;
@@ -59,7 +83,8 @@ bool ValidIpv4(std::string_view s) {
   while (i <= s.size()) {
     size_t j = i;
     int v = 0;
-    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])) && j - i < 3) {
+    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])) &&
+           j - i < 3) {
       v = v * 10 + (s[j] - '0');
       ++j;
     }
@@ -85,7 +110,8 @@ bool ValidAddressLiteral(std::string_view lit) {  // without brackets
   if (rest.empty()) return false;
   if (AsciiLower(tag) == "ipv6") {
     for (char c : rest) {
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return false;
     }
     return rest.find(':') != std::string_view::npos;
   }
@@ -109,7 +135,8 @@ bool LocalPartRoutes(std::string_view local) {
   return local.find_first_of("%!@") != std::string_view::npos;
 }
 
-Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postmaster) {
+Result<Path> ParsePath(std::string_view text, bool allow_null,
+                       bool allow_postmaster) {
   Path p;
   if (text.size() < 2 || text.front() != '<' || text.back() != '>') {
     return Bad("address must be enclosed in <>");
@@ -135,7 +162,8 @@ Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postma
     size_t start = 0;
     while (start < adl.size()) {
       size_t comma = adl.find(',', start);
-      std::string_view at = adl.substr(start, comma == adl.npos ? adl.npos : comma - start);
+      std::string_view at =
+          adl.substr(start, comma == adl.npos ? adl.npos : comma - start);
       if (at.size() < 2 || at[0] != '@' || !ValidDomain(at.substr(1))) {
         return Bad("malformed source route");
       }
@@ -165,7 +193,8 @@ Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postma
         ++i;
         break;
       }
-      if (c < 32 || c == 127) return Bad("control character in quoted local part");
+      if (c < 32 || c == 127)
+        return Bad("control character in quoted local part");
       ++i;
     }
     if (!closed) return Bad("unterminated quoted local part");
@@ -174,12 +203,14 @@ Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postma
     while (i < in.size() && in[i] != '@') {
       unsigned char c = in[i];
       if (c == '.') {
-        if (prev_dot) return Bad("empty atom in local part (\"..\" or leading \".\")");
+        if (prev_dot)
+          return Bad("empty atom in local part (\"..\" or leading \".\")");
         prev_dot = true;
       } else if (IsAtext(c)) {
         prev_dot = false;
       } else {
-        return Bad(std::string("invalid character in local part: '") + char(c) + "'");
+        return Bad(std::string("invalid character in local part: '") + char(c) +
+                   "'");
       }
       ++i;
     }
@@ -192,7 +223,8 @@ Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postma
   std::string_view domain = in.substr(i + 1);
   if (domain.empty()) return Bad("empty domain");
   if (domain.front() == '[') {
-    if (domain.back() != ']' || !ValidAddressLiteral(domain.substr(1, domain.size() - 2))) {
+    if (domain.back() != ']' ||
+        !ValidAddressLiteral(domain.substr(1, domain.size() - 2))) {
       return Bad("malformed address literal");
     }
     p.domain_literal = true;

@@ -7,7 +7,8 @@
 
 namespace sesame::smtp {
 
-// A parsed RFC 5321 path: "<>", "<Postmaster>", or "<[@route,...:]local@domain>".
+// A parsed RFC 5321 path: "<>", "<Postmaster>", or
+// "<[@route,...:]local@domain>".
 struct Path {
   bool null = false;        // "<>" (reverse-path only)
   bool postmaster = false;  // "<Postmaster>" without a domain
@@ -28,7 +29,8 @@ struct Path {
 // "<...>". Errors are permanent and their message says what is wrong.
 // UTF-8 is accepted in the local part and domain (RFC 6531); the caller
 // decides whether SMTPUTF8 was requested (Path::non_ascii).
-Result<Path> ParsePath(std::string_view text, bool allow_null, bool allow_postmaster);
+Result<Path> ParsePath(std::string_view text, bool allow_null,
+                       bool allow_postmaster);
 
 // True when the local part carries a classic relay trick: '%' or '!' routing,
 // or a quoted '@'.

@@ -15,7 +15,8 @@ struct PathCase {
 TEST(ParsePath, Table) {
   const PathCase cases[] = {
       {"<user@example.com>", true, "user", "example.com"},
-      {"<first.last+tag@sub.example.co.uk>", true, "first.last+tag", "sub.example.co.uk"},
+      {"<first.last+tag@sub.example.co.uk>", true, "first.last+tag",
+       "sub.example.co.uk"},
       {"<\"quoted user\"@example.com>", true, "\"quoted user\"", "example.com"},
       {"<\"a\\\"b\"@example.com>", true, "\"a\\\"b\"", "example.com"},
       {"<user@[192.0.2.1]>", true, "user", "[192.0.2.1]"},
@@ -45,7 +46,8 @@ TEST(ParsePath, Table) {
   };
   for (const auto& c : cases) {
     auto r = ParsePath(c.in, false, false);
-    EXPECT_EQ(r.ok(), c.ok) << c.in << (r.ok() ? "" : " -> " + r.error().message());
+    EXPECT_EQ(r.ok(), c.ok)
+        << c.in << (r.ok() ? "" : " -> " + r.error().message());
     if (r.ok() && c.ok) {
       EXPECT_EQ(r->local, c.local) << c.in;
       EXPECT_EQ(r->domain, c.domain) << c.in;

@@ -12,8 +12,21 @@
 namespace sesame::smtp {
 
 enum class Verb {
-  kEhlo, kHelo, kMail, kRcpt, kData, kBdat, kRset, kNoop, kQuit, kHelp,
-  kVrfy, kExpn, kStartTls, kAuth, kUnknown
+  kEhlo,
+  kHelo,
+  kMail,
+  kRcpt,
+  kData,
+  kBdat,
+  kRset,
+  kNoop,
+  kQuit,
+  kHelp,
+  kVrfy,
+  kExpn,
+  kStartTls,
+  kAuth,
+  kUnknown
 };
 
 // One command line, split into verb and argument (text after the first

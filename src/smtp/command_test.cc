@@ -59,7 +59,8 @@ TEST(ParseRcpt, Basics) {
   EXPECT_TRUE(ParseRcpt("TO:<x@y.example>").ok());
   EXPECT_TRUE(ParseRcpt("TO:<Postmaster>")->path.postmaster);
   EXPECT_EQ(ParseRcpt("TO:<>").error().code(), "553 5.1.3");
-  EXPECT_EQ(ParseRcpt("TO:<x@y.example> NOTIFY=NEVER").error().code(), "555 5.5.4");
+  EXPECT_EQ(ParseRcpt("TO:<x@y.example> NOTIFY=NEVER").error().code(),
+            "555 5.5.4");
   EXPECT_EQ(ParseRcpt("FROM:<x@y.example>").error().code(), "501 5.5.4");
 }
 

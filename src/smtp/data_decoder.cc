@@ -7,12 +7,18 @@ constexpr size_t kMaxLineOctets = 998;  // 1000 with CRLF (RFC 5321 4.5.3.1.6)
 
 const char* DataDecoder::Describe(Problem p) {
   switch (p) {
-    case Problem::kNone: return "no problem";
-    case Problem::kBareCr: return "bare CR (not followed by LF)";
-    case Problem::kBareLf: return "bare LF (not preceded by CR)";
-    case Problem::kNul: return "NUL octet";
-    case Problem::kLineTooLong: return "line longer than 1000 octets";
-    case Problem::kTooBig: return "message exceeds the size limit";
+    case Problem::kNone:
+      return "no problem";
+    case Problem::kBareCr:
+      return "bare CR (not followed by LF)";
+    case Problem::kBareLf:
+      return "bare LF (not preceded by CR)";
+    case Problem::kNul:
+      return "NUL octet";
+    case Problem::kLineTooLong:
+      return "line longer than 1000 octets";
+    case Problem::kTooBig:
+      return "message exceeds the size limit";
   }
   return "?";
 }

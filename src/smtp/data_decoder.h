@@ -21,7 +21,8 @@ class DataDecoder {
   enum class Problem { kNone, kBareCr, kBareLf, kNul, kLineTooLong, kTooBig };
   enum class Mode { kDotStuffed, kBinaryChunk };
 
-  DataDecoder(Mode mode, uint64_t max_size) : mode_(mode), max_size_(max_size) {}
+  DataDecoder(Mode mode, uint64_t max_size)
+      : mode_(mode), max_size_(max_size) {}
 
   // Consumes bytes from `in`, appending decoded content to `out` while no
   // problem has been seen. Returns the number of bytes consumed, which is

@@ -20,14 +20,16 @@ struct Outcome {
 
 // Feeds `in` in fragments of `step` bytes, stopping at the end of data.
 Outcome Decode(std::string_view in, size_t step, uint64_t max = 1 << 20,
-            DataDecoder::Mode mode = DataDecoder::Mode::kDotStuffed) {
+               DataDecoder::Mode mode = DataDecoder::Mode::kDotStuffed) {
   DataDecoder d(mode, max);
   Outcome o{false, 0, Problem::kNone, ""};
   while (o.consumed < in.size() && !d.done()) {
     std::string_view frag = in.substr(o.consumed, step);
     size_t n = d.Feed(frag, &o.content);
     o.consumed += n;
-    if (n < frag.size()) EXPECT_TRUE(d.done());
+    if (n < frag.size()) {
+      EXPECT_TRUE(d.done());
+    }
   }
   o.done = d.done();
   o.problem = d.problem();
@@ -46,7 +48,8 @@ TEST(DataDecoder, TableInEveryFragmentSize) {
   const std::string kLong(999, 'x');
   const Case cases[] = {
       {".\r\n", true, 3, Problem::kNone, ""},
-      {"Subject: a\r\n\r\nbody\r\n.\r\n", true, SIZE_MAX, Problem::kNone, "Subject: a\r\n\r\nbody\r\n"},
+      {"Subject: a\r\n\r\nbody\r\n.\r\n", true, SIZE_MAX, Problem::kNone,
+       "Subject: a\r\n\r\nbody\r\n"},
       {"a\r\n.\r\nMAIL FROM:<x@y>\r\n", true, 6, Problem::kNone, "a\r\n"},
       {"..\r\n.\r\n", true, SIZE_MAX, Problem::kNone, ".\r\n"},
       {"..hidden\r\n.\r\n", true, SIZE_MAX, Problem::kNone, ".hidden\r\n"},
@@ -59,18 +62,24 @@ TEST(DataDecoder, TableInEveryFragmentSize) {
       {std::string("a\0b\r\n.\r\n", 8), true, SIZE_MAX, Problem::kNul, ""},
       {".\rx\r\n.\r\n", true, SIZE_MAX, Problem::kBareCr, ""},
       {kLong + "\r\n.\r\n", true, SIZE_MAX, Problem::kLineTooLong, ""},
-      {kLong.substr(1) + "\r\n.\r\n", true, SIZE_MAX, Problem::kNone, kLong.substr(1) + "\r\n"},
-      {"\xc3\xa9t\xc3\xa9\r\n.\r\n", true, SIZE_MAX, Problem::kNone, "\xc3\xa9t\xc3\xa9\r\n"},
+      {kLong.substr(1) + "\r\n.\r\n", true, SIZE_MAX, Problem::kNone,
+       kLong.substr(1) + "\r\n"},
+      {"\xc3\xa9t\xc3\xa9\r\n.\r\n", true, SIZE_MAX, Problem::kNone,
+       "\xc3\xa9t\xc3\xa9\r\n"},
   };
   for (const auto& c : cases) {
     size_t want_consumed = c.consumed == SIZE_MAX ? c.in.size() : c.consumed;
     for (size_t step = 1; step <= c.in.size(); ++step) {
       Outcome o = Decode(c.in, step);
-      SCOPED_TRACE(::testing::Message() << "input=" << ::testing::PrintToString(c.in) << " step=" << step);
+      SCOPED_TRACE(::testing::Message()
+                   << "input=" << ::testing::PrintToString(c.in)
+                   << " step=" << step);
       EXPECT_EQ(o.done, c.done);
       EXPECT_EQ(o.consumed, want_consumed);
       EXPECT_EQ(o.problem, c.problem);
-      if (c.problem == Problem::kNone) EXPECT_EQ(o.content, c.content);
+      if (c.problem == Problem::kNone) {
+        EXPECT_EQ(o.content, c.content);
+      }
     }
   }
 }
@@ -95,7 +104,8 @@ TEST(DataDecoder, BinaryChunkModeKeepsDotsAndFlagsBareLf) {
 std::string Unhex(const std::string& hex) {
   std::string out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(std::strtol(hex.substr(i, 2).c_str(), nullptr, 16));
+    out +=
+        static_cast<char>(std::strtol(hex.substr(i, 2).c_str(), nullptr, 16));
   }
   return out;
 }
@@ -105,7 +115,8 @@ std::string Unhex(const std::string& hex) {
 // as a clean message.
 TEST(DataDecoder, SmugglingCorpus) {
   const char* src = std::getenv("SESAME_SOURCE_DIR");
-  std::string path = std::string(src ? src : ".") + "/../shared/corpora/smtp/smuggling_eod_sequences.tsv";
+  std::string path = std::string(src ? src : ".") +
+                     "/../shared/corpora/smtp/smuggling_eod_sequences.tsv";
   std::ifstream f(path);
   ASSERT_TRUE(f.good()) << path;
   std::string line;
@@ -119,19 +130,24 @@ TEST(DataDecoder, SmugglingCorpus) {
     std::getline(fields, used_for, '\t');
     std::string seq = Unhex(hex);
     std::string smuggled = "Subject: hi\r\n\r\nbody" + seq +
-                           "MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n"
+                           "MAIL FROM:<evil@example.com>\r\nRCPT "
+                           "TO:<victim@example.com>\r\nDATA\r\n"
                            "smuggled\r\n";
     std::string real_end = "\r\n.\r\n";
-    for (size_t step : {size_t(1), size_t(2), size_t(3), size_t(7), smuggled.size()}) {
+    for (size_t step :
+         {size_t(1), size_t(2), size_t(3), size_t(7), smuggled.size()}) {
       Outcome o = Decode(smuggled + real_end, step);
       SCOPED_TRACE(json + " step " + std::to_string(step));
       if (used_for == "control") {
         EXPECT_TRUE(o.done);
-        EXPECT_LT(o.consumed, smuggled.size());  // ended at the genuine sequence
+        EXPECT_LT(o.consumed,
+                  smuggled.size());  // ended at the genuine sequence
       } else {
         EXPECT_TRUE(o.done);
-        EXPECT_EQ(o.consumed, smuggled.size() + real_end.size()) << "ended early";
-        EXPECT_NE(o.problem, Problem::kNone) << "accepted a fake end-of-data as data";
+        EXPECT_EQ(o.consumed, smuggled.size() + real_end.size())
+            << "ended early";
+        EXPECT_NE(o.problem, Problem::kNone)
+            << "accepted a fake end-of-data as data";
       }
     }
     ++checked;

@@ -8,15 +8,18 @@
 namespace sesame::smtp {
 namespace {
 
-constexpr size_t kMaxCommandLine = 512;   // octets with CRLF (RFC 5321 4.5.3.1.4)
-constexpr size_t kMaxAuthLine = 12288;    // RFC 4954 4
+constexpr size_t kMaxCommandLine =
+    512;                                // octets with CRLF (RFC 5321 4.5.3.1.4)
+constexpr size_t kMaxAuthLine = 12288;  // RFC 4954 4
 
-bool DomainMatches(const std::string& domain, const std::vector<std::string>& patterns) {
+bool DomainMatches(const std::string& domain,
+                   const std::vector<std::string>& patterns) {
   for (const auto& p : patterns) {
     if (p.size() > 2 && p[0] == '*' && p[1] == '.') {
       std::string_view suffix(p.data() + 1, p.size() - 1);  // ".example.com"
       if (domain.size() > suffix.size() &&
-          domain.compare(domain.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          domain.compare(domain.size() - suffix.size(), suffix.size(),
+                         suffix) == 0) {
         return true;
       }
     } else if (domain == p) {
@@ -28,7 +31,8 @@ bool DomainMatches(const std::string& domain, const std::vector<std::string>& pa
 
 }  // namespace
 
-ServerSession::ServerSession(SessionOptions options, Authenticator authenticator)
+ServerSession::ServerSession(SessionOptions options,
+                             Authenticator authenticator)
     : options_(std::move(options)), authenticator_(std::move(authenticator)) {}
 
 void ServerSession::Start() {
@@ -39,7 +43,8 @@ void ServerSession::Reply(std::string_view code, std::string_view text) {
   out_.append(code).append(" ").append(text).append("\r\n");
 }
 
-ServerSession::Action ServerSession::ReplyError(std::string_view code, std::string_view text) {
+ServerSession::Action ServerSession::ReplyError(std::string_view code,
+                                                std::string_view text) {
   Reply(code, text);
   if (++errors_ >= options_.max_errors) {
     Reply("421", "4.7.0 Too many errors, closing connection");
@@ -60,7 +65,8 @@ void ServerSession::ResetTransaction() {
   bdat_used_ = false;
 }
 
-ServerSession::Action ServerSession::Process(std::string_view in, size_t* consumed) {
+ServerSession::Action ServerSession::Process(std::string_view in,
+                                             size_t* consumed) {
   size_t pos = 0;
   Action action = Action::kNeedInput;
   while (pos < in.size() && action == Action::kNeedInput && !closed_) {
@@ -70,7 +76,8 @@ ServerSession::Action ServerSession::Process(std::string_view in, size_t* consum
       continue;
     }
     if (mode_ == Mode::kBdat) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(bdat_remaining_, in.size() - pos));
+      size_t n = static_cast<size_t>(
+          std::min<uint64_t>(bdat_remaining_, in.size() - pos));
       if (!bdat_discard_) decoder_->Feed(in.substr(pos, n), &content_);
       pos += n;
       bdat_remaining_ -= n;
@@ -78,8 +85,10 @@ ServerSession::Action ServerSession::Process(std::string_view in, size_t* consum
       continue;
     }
     // Line modes.
-    const size_t limit = mode_ == Mode::kCommand ? kMaxCommandLine : kMaxAuthLine;
-    const char* nl = static_cast<const char*>(std::memchr(in.data() + pos, '\n', in.size() - pos));
+    const size_t limit =
+        mode_ == Mode::kCommand ? kMaxCommandLine : kMaxAuthLine;
+    const char* nl = static_cast<const char*>(
+        std::memchr(in.data() + pos, '\n', in.size() - pos));
     if (nl == nullptr) {
       size_t n = in.size() - pos;
       if (!line_overflow_ && line_.size() + n > limit) {
@@ -91,7 +100,8 @@ ServerSession::Action ServerSession::Process(std::string_view in, size_t* consum
       break;
     }
     size_t len = nl - (in.data() + pos);
-    if (!line_overflow_ && line_.size() + len + 1 > limit) line_overflow_ = true;
+    if (!line_overflow_ && line_.size() + len + 1 > limit)
+      line_overflow_ = true;
     if (line_overflow_) {
       line_.clear();
       line_overflow_ = false;
@@ -107,7 +117,8 @@ ServerSession::Action ServerSession::Process(std::string_view in, size_t* consum
     // A malformed line also ends an AUTH exchange.
     if (line.empty() || line.back() != '\r') {
       mode_ = Mode::kCommand;
-      action = ReplyError("500", "5.5.2 Bare LF in command; lines must end with CRLF");
+      action = ReplyError("500",
+                          "5.5.2 Bare LF in command; lines must end with CRLF");
       continue;
     }
     line.pop_back();
@@ -143,7 +154,8 @@ ServerSession::Action ServerSession::HandleCommand(std::string_view line) {
     case Verb::kBdat:
       return HandleBdat(cmd);
     case Verb::kRset:
-      if (!cmd.arg.empty()) return ReplyError("501", "5.5.4 RSET takes no argument");
+      if (!cmd.arg.empty())
+        return ReplyError("501", "5.5.4 RSET takes no argument");
       ResetTransaction();
       Reply("250", "2.0.0 Ok");
       return Action::kNeedInput;
@@ -155,18 +167,25 @@ ServerSession::Action ServerSession::HandleCommand(std::string_view line) {
       closed_ = true;
       return Action::kClose;
     case Verb::kHelp:
-      Reply("214-2.0.0", "Sesame: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY STARTTLS AUTH");
+      Reply("214-2.0.0",
+            "Sesame: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+            "STARTTLS AUTH");
       Reply("214", "2.0.0 End of HELP");
       return Action::kNeedInput;
     case Verb::kVrfy:
-      Reply("252", "2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+      Reply("252",
+            "2.5.2 Cannot VRFY user, but will accept message and attempt "
+            "delivery");
       return Action::kNeedInput;
     case Verb::kExpn:
       return ReplyError("502", "5.5.1 EXPN not implemented");
     case Verb::kStartTls:
-      if (!cmd.arg.empty()) return ReplyError("501", "5.5.4 STARTTLS takes no argument");
-      if (options_.tls_active) return ReplyError("503", "5.5.1 TLS already active");
-      if (!options_.tls_available) return ReplyError("502", "5.5.1 STARTTLS not available");
+      if (!cmd.arg.empty())
+        return ReplyError("501", "5.5.4 STARTTLS takes no argument");
+      if (options_.tls_active)
+        return ReplyError("503", "5.5.1 TLS already active");
+      if (!options_.tls_available)
+        return ReplyError("502", "5.5.1 STARTTLS not available");
       Reply("220", "2.0.0 Ready to start TLS");
       // RFC 3207 4.2: forget everything learned before TLS.
       ResetTransaction();
@@ -181,11 +200,13 @@ ServerSession::Action ServerSession::HandleCommand(std::string_view line) {
   return ReplyError("500", "5.5.2 Command unrecognized");
 }
 
-ServerSession::Action ServerSession::HandleEhlo(const Command& cmd, bool extended) {
+ServerSession::Action ServerSession::HandleEhlo(const Command& cmd,
+                                                bool extended) {
   std::string_view arg = cmd.arg;
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
   if (arg.empty() || arg.find(' ') != arg.npos) {
-    return ReplyError("501", extended ? "5.5.4 Syntax: EHLO hostname" : "5.5.4 Syntax: HELO hostname");
+    return ReplyError("501", extended ? "5.5.4 Syntax: EHLO hostname"
+                                      : "5.5.4 Syntax: HELO hostname");
   }
   ResetTransaction();
   helo_ = std::string(arg);
@@ -195,17 +216,27 @@ ServerSession::Action ServerSession::HandleEhlo(const Command& cmd, bool extende
     return Action::kNeedInput;
   }
   std::vector<std::string> ext = {
-      "PIPELINING", "SIZE " + std::to_string(options_.max_message_bytes), "8BITMIME",
-      "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"};
+      "PIPELINING",
+      "SIZE " + std::to_string(options_.max_message_bytes),
+      "8BITMIME",
+      "SMTPUTF8",
+      "ENHANCEDSTATUSCODES",
+      "CHUNKING"};
   if (options_.tls_available && !options_.tls_active) ext.push_back("STARTTLS");
   if (options_.allow_auth && !authenticated() &&
       (options_.tls_active || !options_.auth_requires_tls)) {
     ext.push_back("AUTH PLAIN LOGIN");
   }
   ext.push_back("HELP");
-  out_.append("250-").append(options_.hostname).append(" Hello ").append(helo_).append("\r\n");
+  out_.append("250-")
+      .append(options_.hostname)
+      .append(" Hello ")
+      .append(helo_)
+      .append("\r\n");
   for (size_t i = 0; i < ext.size(); ++i) {
-    out_.append(i + 1 == ext.size() ? "250 " : "250-").append(ext[i]).append("\r\n");
+    out_.append(i + 1 == ext.size() ? "250 " : "250-")
+        .append(ext[i])
+        .append("\r\n");
   }
   return Action::kNeedInput;
 }
@@ -216,16 +247,20 @@ ServerSession::Action ServerSession::HandleMail(const Command& cmd) {
   auto mail = ParseMail(cmd.arg);
   if (!mail.ok()) {
     std::string code = mail.error().code();
-    return ReplyError(code.substr(0, 3), code.substr(4) + " " + mail.error().message());
+    return ReplyError(code.substr(0, 3),
+                      code.substr(4) + " " + mail.error().message());
   }
   if (mail->size && *mail->size > options_.max_message_bytes) {
     return ReplyError("552", "5.3.4 Message size exceeds fixed limit of " +
-                                 std::to_string(options_.max_message_bytes) + " octets");
+                                 std::to_string(options_.max_message_bytes) +
+                                 " octets");
   }
   if (mail->path.non_ascii && !mail->smtputf8) {
-    return ReplyError("553", "5.6.7 Non-ASCII sender address requires SMTPUTF8");
+    return ReplyError("553",
+                      "5.6.7 Non-ASCII sender address requires SMTPUTF8");
   }
-  if (mail->smtputf8 && !esmtp_) return ReplyError("503", "5.5.1 SMTPUTF8 requires EHLO");
+  if (mail->smtputf8 && !esmtp_)
+    return ReplyError("503", "5.5.1 SMTPUTF8 requires EHLO");
   mail_ = std::move(*mail);
   in_transaction_ = true;
   Reply("250", "2.1.0 Sender ok");
@@ -236,9 +271,10 @@ bool ServerSession::RelayAllowed(const Path& path) const {
   if (authenticated() || options_.relay_client) return true;
   if (path.postmaster) return true;
   // Classic relay tricks are refused before the domain is even considered:
-  // "user%other@local", "other!user@local", "\"user@other\"@local", source routes
-  // and address literals.
-  if (path.source_route || path.domain_literal || LocalPartRoutes(path.local)) return false;
+  // "user%other@local", "other!user@local", "\"user@other\"@local", source
+  // routes and address literals.
+  if (path.source_route || path.domain_literal || LocalPartRoutes(path.local))
+    return false;
   std::string domain = AsciiLower(path.domain);
   if (!domain.empty() && domain.back() == '.') domain.pop_back();
   return DomainMatches(domain, options_.local_domains);
@@ -249,18 +285,22 @@ ServerSession::Action ServerSession::HandleRcpt(const Command& cmd) {
   auto rcpt = ParseRcpt(cmd.arg);
   if (!rcpt.ok()) {
     std::string code = rcpt.error().code();
-    return ReplyError(code.substr(0, 3), code.substr(4) + " " + rcpt.error().message());
+    return ReplyError(code.substr(0, 3),
+                      code.substr(4) + " " + rcpt.error().message());
   }
   if (rcpt->path.non_ascii && !mail_.smtputf8) {
-    return ReplyError("553", "5.6.7 Non-ASCII recipient address requires SMTPUTF8");
+    return ReplyError("553",
+                      "5.6.7 Non-ASCII recipient address requires SMTPUTF8");
   }
   if (!RelayAllowed(rcpt->path)) {
-    return ReplyError("550", "5.7.1 Relaying denied: authenticate to send to " +
-                                 (rcpt->path.domain.empty() ? std::string("this address")
-                                                            : rcpt->path.domain));
+    return ReplyError(
+        "550", "5.7.1 Relaying denied: authenticate to send to " +
+                   (rcpt->path.domain.empty() ? std::string("this address")
+                                              : rcpt->path.domain));
   }
   if (recipients_.size() >= options_.max_recipients) {
-    // Not a client error: the client should send the rest in another transaction.
+    // Not a client error: the client should send the rest in another
+    // transaction.
     Reply("452", "4.5.3 Too many recipients (limit " +
                      std::to_string(options_.max_recipients) + " per message)");
     return Action::kNeedInput;
@@ -272,9 +312,11 @@ ServerSession::Action ServerSession::HandleRcpt(const Command& cmd) {
 }
 
 ServerSession::Action ServerSession::HandleData(const Command& cmd) {
-  if (!cmd.arg.empty()) return ReplyError("501", "5.5.4 DATA takes no argument");
+  if (!cmd.arg.empty())
+    return ReplyError("501", "5.5.4 DATA takes no argument");
   if (!in_transaction_) return ReplyError("503", "5.5.1 Need MAIL before DATA");
-  if (recipients_.empty()) return ReplyError("554", "5.5.1 No valid recipients");
+  if (recipients_.empty())
+    return ReplyError("554", "5.5.1 No valid recipients");
   if (bdat_used_) return ReplyError("503", "5.5.1 DATA not allowed after BDAT");
   message_id_ = NewMessageId(NowMillis());
   decoder_.emplace(DataDecoder::Mode::kDotStuffed, options_.max_message_bytes);
@@ -299,7 +341,8 @@ ServerSession::Action ServerSession::HandleBdat(const Command& cmd) {
   if (!bdat_discard_ && !bdat_used_) {
     bdat_used_ = true;
     message_id_ = NewMessageId(NowMillis());
-    decoder_.emplace(DataDecoder::Mode::kBinaryChunk, options_.max_message_bytes);
+    decoder_.emplace(DataDecoder::Mode::kBinaryChunk,
+                     options_.max_message_bytes);
     content_.clear();
   }
   if (bdat_remaining_ == 0) return FinishContent();
@@ -311,11 +354,13 @@ ServerSession::Action ServerSession::FinishContent() {
   mode_ = Mode::kCommand;
   if (bdat) {
     if (bdat_discard_) {
-      return ReplyError("503", in_transaction_ ? "5.5.1 No valid recipients"
-                                               : "5.5.1 Need MAIL and RCPT before BDAT");
+      return ReplyError("503", in_transaction_
+                                   ? "5.5.1 No valid recipients"
+                                   : "5.5.1 Need MAIL and RCPT before BDAT");
     }
     if (decoder_->problem() == DataDecoder::Problem::kNone && !bdat_last_) {
-      Reply("250", "2.0.0 " + std::to_string(decoder_->size()) + " octets received");
+      Reply("250",
+            "2.0.0 " + std::to_string(decoder_->size()) + " octets received");
       return Action::kNeedInput;
     }
   }
@@ -325,10 +370,12 @@ ServerSession::Action ServerSession::FinishContent() {
     ResetTransaction();
     if (too_big) {
       return ReplyError("552", "5.3.4 Message size exceeds fixed limit of " +
-                                   std::to_string(options_.max_message_bytes) + " octets");
+                                   std::to_string(options_.max_message_bytes) +
+                                   " octets");
     }
     if (problem == DataDecoder::Problem::kLineTooLong) {
-      return ReplyError("500", "5.5.6 Message rejected: line longer than 1000 octets");
+      return ReplyError("500",
+                        "5.5.6 Message rejected: line longer than 1000 octets");
     }
     return ReplyError("554", std::string("5.6.0 Message rejected: ") +
                                  DataDecoder::Describe(problem) +
@@ -356,8 +403,8 @@ std::string ServerSession::ReceivedHeader() const {
   std::string with = mail_.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
   if (options_.tls_active) with += "S";
   if (authenticated()) with += "A";
-  std::string h = "Received: from " + helo_ + " ([" + options_.client_ip + "])\r\n\tby " +
-                  options_.hostname + " (Sesame) with " + with;
+  std::string h = "Received: from " + helo_ + " ([" + options_.client_ip +
+                  "])\r\n\tby " + options_.hostname + " (Sesame) with " + with;
   if (!tls_description_.empty()) h += " (" + tls_description_ + ")";
   h += "\r\n\tid " + message_id_;
   if (recipients_.size() == 1) h += "\r\n\tfor <" + recipients_[0] + ">";
@@ -367,11 +414,14 @@ std::string ServerSession::ReceivedHeader() const {
 
 Envelope ServerSession::TakeEnvelope() { return std::move(pending_); }
 
-void ServerSession::OnCommitResult(const Status& status, const std::string& id) {
+void ServerSession::OnCommitResult(const Status& status,
+                                   const std::string& id) {
   if (status.ok()) {
     Reply("250", "2.0.0 Ok " + id);
   } else if (status.error().transient()) {
-    Reply("452", "4.3.1 Insufficient system storage; message not accepted, try again later");
+    Reply("452",
+          "4.3.1 Insufficient system storage; message not accepted, try again "
+          "later");
   } else {
     Reply("554", "5.3.0 Message not accepted: " + status.error().message());
   }
@@ -390,18 +440,23 @@ void ServerSession::OnTimeout() {
 }
 
 void ServerSession::OnShutdown() {
-  Reply("421", "4.3.2 " + options_.hostname + " Service shutting down, closing connection");
+  Reply("421", "4.3.2 " + options_.hostname +
+                   " Service shutting down, closing connection");
   closed_ = true;
 }
 
 ServerSession::Action ServerSession::HandleAuth(const Command& cmd) {
-  if (!options_.allow_auth) return ReplyError("502", "5.5.1 AUTH not available on this port");
+  if (!options_.allow_auth)
+    return ReplyError("502", "5.5.1 AUTH not available on this port");
   if (authenticated()) return ReplyError("503", "5.5.1 Already authenticated");
   if (!options_.tls_active && options_.auth_requires_tls) {
     return ReplyError("530", "5.7.0 Must issue a STARTTLS command first");
   }
-  if (helo_.empty() || !esmtp_) return ReplyError("503", "5.5.1 Send EHLO first");
-  if (in_transaction_) return ReplyError("503", "5.5.1 AUTH not allowed during a mail transaction");
+  if (helo_.empty() || !esmtp_)
+    return ReplyError("503", "5.5.1 Send EHLO first");
+  if (in_transaction_)
+    return ReplyError("503",
+                      "5.5.1 AUTH not allowed during a mail transaction");
   std::string_view arg = cmd.arg;
   size_t sp = arg.find(' ');
   std::string mech = AsciiLower(arg.substr(0, sp));
@@ -425,7 +480,9 @@ ServerSession::Action ServerSession::HandleAuth(const Command& cmd) {
     mode_ = Mode::kAuthLoginUser;
     return HandleAuthResponse(*initial);
   }
-  return ReplyError("504", "5.5.4 Unrecognized authentication type (PLAIN and LOGIN are supported)");
+  return ReplyError(
+      "504",
+      "5.5.4 Unrecognized authentication type (PLAIN and LOGIN are supported)");
 }
 
 ServerSession::Action ServerSession::HandleAuthResponse(std::string_view line) {
@@ -434,13 +491,15 @@ ServerSession::Action ServerSession::HandleAuthResponse(std::string_view line) {
   if (line == "*") return ReplyError("501", "5.0.0 Authentication cancelled");
   std::optional<std::string> decoded =
       line == "=" ? std::optional<std::string>("") : Base64Decode(line);
-  if (!decoded) return ReplyError("501", "5.5.2 Cannot decode response (invalid base64)");
+  if (!decoded)
+    return ReplyError("501", "5.5.2 Cannot decode response (invalid base64)");
   switch (mode) {
     case Mode::kAuthPlain: {
       // authzid NUL authcid NUL passwd (RFC 4616)
       size_t a = decoded->find('\0');
       size_t b = a == std::string::npos ? a : decoded->find('\0', a + 1);
-      if (b == std::string::npos) return ReplyError("501", "5.5.2 Malformed PLAIN response");
+      if (b == std::string::npos)
+        return ReplyError("501", "5.5.2 Malformed PLAIN response");
       std::string_view authzid(decoded->data(), a);
       std::string_view user(decoded->data() + a + 1, b - a - 1);
       std::string_view pass(decoded->data() + b + 1, decoded->size() - b - 1);
@@ -465,7 +524,8 @@ ServerSession::Action ServerSession::HandleAuthResponse(std::string_view line) {
   return ReplyError("503", "5.5.1 Unexpected authentication state");
 }
 
-ServerSession::Action ServerSession::FinishAuth(std::string_view user, std::string_view password) {
+ServerSession::Action ServerSession::FinishAuth(std::string_view user,
+                                                std::string_view password) {
   if (user.empty() || !authenticator_ || !authenticator_(user, password)) {
     return ReplyError("535", "5.7.8 Authentication credentials invalid");
   }

@@ -23,7 +23,7 @@ struct SessionOptions {
   bool tls_active = false;        // implicit TLS (smtps)
   bool allow_auth = true;         // false on the MX listener
   bool auth_requires_tls = true;  // AUTH only after TLS
-  bool relay_client = false;      // client may relay without AUTH (trusted network)
+  bool relay_client = false;  // client may relay without AUTH (trusted network)
   uint64_t max_message_bytes = 40ull << 20;
   size_t max_recipients = 50;
   int max_errors = 10;
@@ -54,12 +54,14 @@ struct Envelope {
 class ServerSession {
  public:
   // Checks a username and password. Called on the session's thread.
-  using Authenticator = std::function<bool(std::string_view user, std::string_view password)>;
+  using Authenticator =
+      std::function<bool(std::string_view user, std::string_view password)>;
 
   enum class Action {
     kNeedInput,  // everything consumed; read more
     kCommit,     // TakeEnvelope(), make it durable, then OnCommitResult()
-    kStartTls,   // flush output, discard unread input, handshake, OnTlsEstablished()
+    kStartTls,   // flush output, discard unread input, handshake,
+                 // OnTlsEstablished()
     kClose,      // flush output and close
   };
 
@@ -86,10 +88,19 @@ class ServerSession {
   bool tls_active() const { return options_.tls_active; }
   int errors() const { return errors_; }
   // True while message content (DATA or a BDAT chunk) is being received.
-  bool in_content() const { return mode_ == Mode::kData || mode_ == Mode::kBdat; }
+  bool in_content() const {
+    return mode_ == Mode::kData || mode_ == Mode::kBdat;
+  }
 
  private:
-  enum class Mode { kCommand, kData, kBdat, kAuthPlain, kAuthLoginUser, kAuthLoginPass };
+  enum class Mode {
+    kCommand,
+    kData,
+    kBdat,
+    kAuthPlain,
+    kAuthLoginUser,
+    kAuthLoginPass
+  };
 
   Action HandleLine(std::string_view line);
   Action HandleCommand(std::string_view line);

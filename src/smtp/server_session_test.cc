@@ -12,7 +12,9 @@ using Action = ServerSession::Action;
 // Drives a session with client bytes in fragments of `step`, committing every
 // message successfully, and records the whole transcript.
 struct Driver {
-  explicit Driver(SessionOptions opts = Defaults()) : session(opts, Auth) { session.Start(); }
+  explicit Driver(SessionOptions opts = Defaults()) : session(opts, Auth) {
+    session.Start();
+  }
 
   static SessionOptions Defaults() {
     SessionOptions o;
@@ -24,7 +26,9 @@ struct Driver {
     o.max_errors = 5;
     return o;
   }
-  static bool Auth(std::string_view u, std::string_view p) { return u == "user" && p == "secret"; }
+  static bool Auth(std::string_view u, std::string_view p) {
+    return u == "user" && p == "secret";
+  }
 
   void Feed(std::string_view in, size_t step) {
     size_t off = 0;
@@ -57,7 +61,8 @@ struct Driver {
   bool closed = false;
 };
 
-// Expected reply codes, in order, one per reply (multi-line replies count once).
+// Expected reply codes, in order, one per reply (multi-line replies count
+// once).
 std::vector<std::string> Codes(const std::string& out) {
   std::vector<std::string> codes;
   size_t pos = 0;
@@ -84,57 +89,100 @@ std::string Plain(const std::string& u, const std::string& p) {
 
 TEST(ServerSession, DialoguesInEveryFragmentSize) {
   const Dialogue dialogues[] = {
-      {"simple", "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
-       {"220", "250", "250", "250", "354", "250", "221"}, 1},
+      {"simple",
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<b@bounces.test>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
+       {"220", "250", "250", "250", "354", "250", "221"},
+       1},
       {"pipelined two messages",
-       "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\nx\r\n.\r\n"
-       "MAIL FROM:<a@x.test>\r\nRCPT TO:<c@a.feedback.test>\r\nDATA\r\ny\r\n.\r\nQUIT\r\n",
-       {"220", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"}, 2},
-      {"relay denied", "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@elsewhere.test>\r\nQUIT\r\n",
-       {"220", "250", "250", "550", "221"}, 0},
+       "EHLO c\r\nMAIL FROM:<>\r\nRCPT "
+       "TO:<b@bounces.test>\r\nDATA\r\nx\r\n.\r\n"
+       "MAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<c@a.feedback.test>\r\nDATA\r\ny\r\n.\r\nQUIT\r\n",
+       {"220", "250", "250", "250", "354", "250", "250", "250", "354", "250",
+        "221"},
+       2},
+      {"relay denied",
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<b@elsewhere.test>\r\nQUIT\r\n",
+       {"220", "250", "250", "550", "221"},
+       0},
       {"relay tricks",
-       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b%elsewhere.test@bounces.test>\r\n"
-       "RCPT TO:<elsewhere.test!b@bounces.test>\r\nRCPT TO:<@bounces.test:b@elsewhere.test>\r\n"
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<b%elsewhere.test@bounces.test>\r\n"
+       "RCPT TO:<elsewhere.test!b@bounces.test>\r\nRCPT "
+       "TO:<@bounces.test:b@elsewhere.test>\r\n"
        "RCPT TO:<\"b@elsewhere.test\"@bounces.test>\r\nRSET\r\nQUIT\r\n",
-       {"220", "250", "250", "550", "550", "550", "550", "250", "221"}, 0},
+       {"220", "250", "250", "550", "550", "550", "550", "250", "221"},
+       0},
       {"too many recipients",
-       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<1@bounces.test>\r\nRCPT TO:<2@bounces.test>\r\n"
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<1@bounces.test>\r\nRCPT "
+       "TO:<2@bounces.test>\r\n"
        "RCPT TO:<3@bounces.test>\r\nRCPT TO:<4@bounces.test>\r\nDATA\r\n.\r\n",
-       {"220", "250", "250", "250", "250", "250", "452", "354", "250"}, 1},
-      {"size declared", "EHLO c\r\nMAIL FROM:<a@x.test> SIZE=1001\r\nQUIT\r\n", {"220", "250", "552", "221"}, 0},
+       {"220", "250", "250", "250", "250", "250", "452", "354", "250"},
+       1},
+      {"size declared",
+       "EHLO c\r\nMAIL FROM:<a@x.test> SIZE=1001\r\nQUIT\r\n",
+       {"220", "250", "552", "221"},
+       0},
       {"size actual",
-       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\n" + std::string(1200, 'a') +
-           "\r\n.\r\nNOOP\r\n",
-       {"220", "250", "250", "250", "354", "552", "250"}, 0},
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<b@bounces.test>\r\nDATA\r\n" +
+           std::string(1200, 'a') + "\r\n.\r\nNOOP\r\n",
+       {"220", "250", "250", "250", "354", "552", "250"},
+       0},
       {"bare lf rejected and framing kept",
-       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\nx\n.\nMAIL FROM:<e@x.test>\r\n"
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+       "TO:<b@bounces.test>\r\nDATA\r\nx\n.\nMAIL FROM:<e@x.test>\r\n"
        "\r\n.\r\nNOOP\r\n",
-       {"220", "250", "250", "250", "354", "554", "250"}, 0},
+       {"220", "250", "250", "250", "354", "554", "250"},
+       0},
       {"sequence errors",
-       "MAIL FROM:<a@x.test>\r\nEHLO c\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\nNOOP\r\n",
-       {"220", "503", "250", "503", "503", "250"}, 0},
-      {"too many errors closes", "X\r\nX\r\nX\r\nX\r\nX\r\nNOOP\r\n",
-       {"220", "500", "500", "500", "500", "500", "421"}, 0},
-      {"long command line", std::string(600, 'N') + "\r\nNOOP\r\n", {"220", "500", "250"}, 0},
+       "MAIL FROM:<a@x.test>\r\nEHLO c\r\nRCPT "
+       "TO:<b@bounces.test>\r\nDATA\r\nNOOP\r\n",
+       {"220", "503", "250", "503", "503", "250"},
+       0},
+      {"too many errors closes",
+       "X\r\nX\r\nX\r\nX\r\nX\r\nNOOP\r\n",
+       {"220", "500", "500", "500", "500", "500", "421"},
+       0},
+      {"long command line",
+       std::string(600, 'N') + "\r\nNOOP\r\n",
+       {"220", "500", "250"},
+       0},
       {"bare lf command", "NOOP\nNOOP\r\n", {"220", "500", "250"}, 0},
       {"vrfy help", "VRFY x\r\nHELP\r\n", {"220", "252", "214"}, 0},
-      {"auth before tls", "EHLO c\r\nAUTH PLAIN " + Plain("user", "secret") + "\r\n", {"220", "250", "530"}, 0},
+      {"auth before tls",
+       "EHLO c\r\nAUTH PLAIN " + Plain("user", "secret") + "\r\n",
+       {"220", "250", "530"},
+       0},
       {"bdat",
-       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nBDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nBDAT "
+       "5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"
        "QUIT\r\n",
-       {"220", "250", "250", "250", "250", "250", "221"}, 1},
-      {"bdat without transaction is consumed", "EHLO c\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n",
-       {"220", "250", "503", "250"}, 0},
-      {"data after bdat", "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nBDAT 1\r\naDATA\r\n",
-       {"220", "250", "250", "250", "250", "503"}, 0},
-      {"smtputf8 needed", "EHLO c\r\nMAIL FROM:<ü@x.test>\r\nMAIL FROM:<ü@x.test> SMTPUTF8\r\n",
-       {"220", "250", "553", "250"}, 0},
+       {"220", "250", "250", "250", "250", "250", "221"},
+       1},
+      {"bdat without transaction is consumed",
+       "EHLO c\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n",
+       {"220", "250", "503", "250"},
+       0},
+      {"data after bdat",
+       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nBDAT "
+       "1\r\naDATA\r\n",
+       {"220", "250", "250", "250", "250", "503"},
+       0},
+      {"smtputf8 needed",
+       "EHLO c\r\nMAIL FROM:<ü@x.test>\r\nMAIL FROM:<ü@x.test> SMTPUTF8\r\n",
+       {"220", "250", "553", "250"},
+       0},
   };
   for (const auto& d : dialogues) {
-    for (size_t step = 1; step <= d.client.size(); step += (step < 20 ? 1 : 17)) {
+    for (size_t step = 1; step <= d.client.size();
+         step += (step < 20 ? 1 : 17)) {
       Driver drv;
       drv.Feed(d.client, step);
-      SCOPED_TRACE(std::string(d.name) + " step " + std::to_string(step) + "\n" + drv.Output());
+      SCOPED_TRACE(std::string(d.name) + " step " + std::to_string(step) +
+                   "\n" + drv.Output());
       EXPECT_EQ(Codes(drv.Output()), d.codes);
       EXPECT_EQ(drv.envelopes.size(), d.messages);
     }
@@ -143,17 +191,24 @@ TEST(ServerSession, DialoguesInEveryFragmentSize) {
 
 TEST(ServerSession, EnvelopeAndReceivedHeader) {
   Driver drv;
-  drv.Feed("EHLO client.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\n"
-           "Subject: s\r\n\r\n..dot\r\n.\r\n", 1000);
+  drv.Feed(
+      "EHLO client.test\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+      "TO:<b@bounces.test>\r\nDATA\r\n"
+      "Subject: s\r\n\r\n..dot\r\n.\r\n",
+      1000);
   ASSERT_EQ(drv.envelopes.size(), 1u);
   const Envelope& e = drv.envelopes[0];
   EXPECT_EQ(e.mail_from, "a@x.test");
   ASSERT_EQ(e.recipients.size(), 1u);
   EXPECT_EQ(e.recipients[0], "b@bounces.test");
-  EXPECT_EQ(e.content.rfind("Received: from client.test ([127.0.0.1])\r\n\tby mx.test (Sesame) with ESMTP", 0), 0u)
+  EXPECT_EQ(e.content.rfind("Received: from client.test ([127.0.0.1])\r\n\tby "
+                            "mx.test (Sesame) with ESMTP",
+                            0),
+            0u)
       << e.content;
   EXPECT_NE(e.content.find("id " + e.id), std::string::npos);
-  EXPECT_NE(e.content.find("\r\nSubject: s\r\n\r\n.dot\r\n"), std::string::npos);
+  EXPECT_NE(e.content.find("\r\nSubject: s\r\n\r\n.dot\r\n"),
+            std::string::npos);
   EXPECT_NE(drv.Output().find("250 2.0.0 Ok " + e.id), std::string::npos);
 }
 
@@ -161,7 +216,8 @@ TEST(ServerSession, StartTlsThenAuthAndRelay) {
   Driver drv;
   // Bytes pipelined after STARTTLS must be discarded (CVE-2011-0411 class).
   drv.Feed("EHLO c\r\nSTARTTLS\r\nMAIL FROM:<injected@x.test>\r\n", 1000);
-  EXPECT_EQ(Codes(drv.Output()), (std::vector<std::string>{"220", "250", "220"}));
+  EXPECT_EQ(Codes(drv.Output()),
+            (std::vector<std::string>{"220", "250", "220"}));
   EXPECT_EQ(drv.Output().find("AUTH"), std::string::npos);  // not before TLS
   drv.session.output().clear();
   drv.Feed("MAIL FROM:<a@x.test>\r\nEHLO c\r\n", 1000);
@@ -169,23 +225,30 @@ TEST(ServerSession, StartTlsThenAuthAndRelay) {
   EXPECT_NE(drv.Output().find("250-AUTH PLAIN LOGIN"), std::string::npos);
   EXPECT_EQ(drv.Output().find("STARTTLS"), std::string::npos);
   drv.session.output().clear();
-  drv.Feed("AUTH PLAIN " + Plain("user", "wrong") + "\r\nAUTH LOGIN\r\n" + Base64Encode("user") + "\r\n" +
-               Base64Encode("secret") + "\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<anyone@elsewhere.test>\r\n"
+  drv.Feed("AUTH PLAIN " + Plain("user", "wrong") + "\r\nAUTH LOGIN\r\n" +
+               Base64Encode("user") + "\r\n" + Base64Encode("secret") +
+               "\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<anyone@elsewhere.test>\r\n"
                "DATA\r\nhello\r\n.\r\n",
            3);
   EXPECT_EQ(Codes(drv.Output()),
-            (std::vector<std::string>{"535", "334", "334", "235", "250", "250", "354", "250"}));
+            (std::vector<std::string>{"535", "334", "334", "235", "250", "250",
+                                      "354", "250"}));
   ASSERT_EQ(drv.envelopes.size(), 1u);
   EXPECT_EQ(drv.envelopes[0].auth_user, "user");
-  EXPECT_NE(drv.envelopes[0].content.find("with ESMTPSA (TLSv1.3)"), std::string::npos);
+  EXPECT_NE(drv.envelopes[0].content.find("with ESMTPSA (TLSv1.3)"),
+            std::string::npos);
 }
 
 TEST(ServerSession, AuthPlainWithChallengeAndCancel) {
   SessionOptions o = Driver::Defaults();
   o.tls_active = true;
   Driver drv(o);
-  drv.Feed("EHLO c\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n" + Plain("user", "secret") + "\r\nAUTH PLAIN x\r\n", 2);
-  EXPECT_EQ(Codes(drv.Output()), (std::vector<std::string>{"220", "250", "334", "501", "334", "235", "503"}));
+  drv.Feed("EHLO c\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n" +
+               Plain("user", "secret") + "\r\nAUTH PLAIN x\r\n",
+           2);
+  EXPECT_EQ(Codes(drv.Output()),
+            (std::vector<std::string>{"220", "250", "334", "501", "334", "235",
+                                      "503"}));
 }
 
 TEST(ServerSession, MxListenerRefusesAuth) {
@@ -195,13 +258,16 @@ TEST(ServerSession, MxListenerRefusesAuth) {
   Driver drv(o);
   drv.Feed("EHLO c\r\nAUTH PLAIN " + Plain("user", "secret") + "\r\n", 5);
   EXPECT_EQ(drv.Output().find("AUTH PLAIN LOGIN"), std::string::npos);
-  EXPECT_EQ(Codes(drv.Output()), (std::vector<std::string>{"220", "250", "502"}));
+  EXPECT_EQ(Codes(drv.Output()),
+            (std::vector<std::string>{"220", "250", "502"}));
 }
 
 TEST(ServerSession, CommitFailureRepliesTransient) {
   ServerSession s(Driver::Defaults(), Driver::Auth);
   size_t n;
-  std::string in = "HELO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@bounces.test>\r\nDATA\r\nx\r\n.\r\n";
+  std::string in =
+      "HELO c\r\nMAIL FROM:<a@x.test>\r\nRCPT "
+      "TO:<b@bounces.test>\r\nDATA\r\nx\r\n.\r\n";
   ASSERT_EQ(s.Process(in, &n), Action::kCommit);
   EXPECT_EQ(n, in.size());
   s.TakeEnvelope();

@@ -17,9 +17,12 @@ void PutU64(std::string* out, uint64_t v) {
 }
 uint32_t GetU32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return uint32_t(u[0]) | uint32_t(u[1]) << 8 | uint32_t(u[2]) << 16 | uint32_t(u[3]) << 24;
+  return uint32_t(u[0]) | uint32_t(u[1]) << 8 | uint32_t(u[2]) << 16 |
+         uint32_t(u[3]) << 24;
 }
-uint64_t GetU64(const char* p) { return GetU32(p) | uint64_t(GetU32(p + 4)) << 32; }
+uint64_t GetU64(const char* p) {
+  return GetU32(p) | uint64_t(GetU32(p + 4)) << 32;
+}
 
 void PutVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
@@ -66,7 +69,9 @@ class Reader {
   size_t pos_ = 0;
 };
 
-Error Corrupt(std::string msg) { return Error::Permanent("corrupt", std::move(msg)); }
+Error Corrupt(std::string msg) {
+  return Error::Permanent("corrupt", std::move(msg));
+}
 
 void PutRecipients(std::string* out, const std::vector<Recipient>& rcpts) {
   PutVarint(out, rcpts.size());
@@ -86,8 +91,9 @@ bool GetRecipients(Reader* r, std::vector<Recipient>* rcpts) {
   for (auto& rc : *rcpts) {
     uint8_t status;
     uint64_t attempts, next;
-    if (!r->String(&rc.address) || !r->Byte(&status) || status > 3 || !r->Varint(&attempts) ||
-        !r->Varint(&next) || !r->String(&rc.last_response)) {
+    if (!r->String(&rc.address) || !r->Byte(&status) || status > 3 ||
+        !r->Varint(&attempts) || !r->Varint(&next) ||
+        !r->String(&rc.last_response)) {
       return false;
     }
     rc.status = RecipientStatus(status);
@@ -101,10 +107,14 @@ bool GetRecipients(Reader* r, std::vector<Recipient>* rcpts) {
 
 const char* RecipientStatusName(RecipientStatus s) {
   switch (s) {
-    case RecipientStatus::kQueued: return "queued";
-    case RecipientStatus::kDelivered: return "delivered";
-    case RecipientStatus::kFailed: return "failed";
-    case RecipientStatus::kDeadLetter: return "dead-letter";
+    case RecipientStatus::kQueued:
+      return "queued";
+    case RecipientStatus::kDelivered:
+      return "delivered";
+    case RecipientStatus::kFailed:
+      return "failed";
+    case RecipientStatus::kDeadLetter:
+      return "dead-letter";
   }
   return "?";
 }
@@ -117,18 +127,21 @@ std::string EncodeFileHeader(uint32_t segment) {
 }
 
 Result<uint32_t> DecodeFileHeader(std::string_view bytes) {
-  if (bytes.size() < kFileHeaderSize) return Corrupt("segment shorter than its 16-byte header");
+  if (bytes.size() < kFileHeaderSize)
+    return Corrupt("segment shorter than its 16-byte header");
   if (std::memcmp(bytes.data(), kFileMagic, sizeof kFileMagic) != 0) {
     return Corrupt("bad segment magic");
   }
   uint32_t version = GetU32(bytes.data() + 8);
   if (version != kFormatVersion) {
-    return Corrupt("unsupported segment format version " + std::to_string(version));
+    return Corrupt("unsupported segment format version " +
+                   std::to_string(version));
   }
   return GetU32(bytes.data() + 12);
 }
 
-void AppendRecordHeader(std::string* out, RecordType type, std::string_view meta, uint64_t body_len,
+void AppendRecordHeader(std::string* out, RecordType type,
+                        std::string_view meta, uint64_t body_len,
                         uint32_t body_crc) {
   size_t start = out->size();
   PutU32(out, kRecordMagic);
@@ -144,17 +157,20 @@ void AppendRecordHeader(std::string* out, RecordType type, std::string_view meta
 Result<RecordHeader> DecodeRecordHeader(std::string_view b) {
   if (b.size() < kRecordHeaderSize) return Corrupt("truncated record header");
   if (GetU32(b.data()) != kRecordMagic) return Corrupt("bad record magic");
-  if (GetU32(b.data() + 28) != crc32c::Value(b.data(), 28)) return Corrupt("record header checksum mismatch");
+  if (GetU32(b.data() + 28) != crc32c::Value(b.data(), 28))
+    return Corrupt("record header checksum mismatch");
   RecordHeader h;
   uint8_t type = b[4];
-  if (type < 1 || type > 3 || b[5] || b[6] || b[7]) return Corrupt("unknown record type");
+  if (type < 1 || type > 3 || b[5] || b[6] || b[7])
+    return Corrupt("unknown record type");
   h.type = RecordType(type);
   h.meta_len = GetU32(b.data() + 8);
   h.meta_crc = GetU32(b.data() + 12);
   h.body_len = GetU64(b.data() + 16);
   h.body_crc = GetU32(b.data() + 24);
   if (h.meta_len > kMaxMetaLen) return Corrupt("meta length out of range");
-  if (h.type != RecordType::kMessage && h.body_len != 0) return Corrupt("body on a non-message record");
+  if (h.type != RecordType::kMessage && h.body_len != 0)
+    return Corrupt("body on a non-message record");
   return h;
 }
 
@@ -177,25 +193,29 @@ Result<MessageMeta> DecodeMeta(std::string_view bytes) {
   uint64_t created;
   uint8_t flags;
   if (!r.String(&m.id) || !r.Varint(&created) || !r.String(&m.mail_from) ||
-      !GetRecipients(&r, &m.recipients) || !r.Byte(&flags) || !r.String(&m.auth_user) ||
-      !r.String(&m.client_ip) || !r.String(&m.source) || !r.done()) {
+      !GetRecipients(&r, &m.recipients) || !r.Byte(&flags) ||
+      !r.String(&m.auth_user) || !r.String(&m.client_ip) ||
+      !r.String(&m.source) || !r.done()) {
     return Corrupt("malformed message metadata");
   }
-  if (m.id.empty() || m.recipients.empty()) return Corrupt("message metadata without id or recipients");
+  if (m.id.empty() || m.recipients.empty())
+    return Corrupt("message metadata without id or recipients");
   m.created_ms = int64_t(created);
   m.smtputf8 = flags & 1;
   m.eight_bit = flags & 2;
   return m;
 }
 
-std::string EncodeState(const std::string& id, const std::vector<Recipient>& recipients) {
+std::string EncodeState(const std::string& id,
+                        const std::vector<Recipient>& recipients) {
   std::string out;
   PutString(&out, id);
   PutRecipients(&out, recipients);
   return out;
 }
 
-Result<std::pair<std::string, std::vector<Recipient>>> DecodeState(std::string_view bytes) {
+Result<std::pair<std::string, std::vector<Recipient>>> DecodeState(
+    std::string_view bytes) {
   Reader r(bytes);
   std::pair<std::string, std::vector<Recipient>> s;
   if (!r.String(&s.first) || !GetRecipients(&r, &s.second) || !r.done()) {

@@ -16,7 +16,8 @@ namespace sesame::spool {
 //   record := RecordHeader meta[meta_len] body[body_len]
 //   RecordHeader (32 bytes, little-endian):
 //     u32 magic 0x53505231 ("1RPS" on disk) | u8 type | u8[3] zero
-//     u32 meta_len | u32 meta_crc | u64 body_len | u32 body_crc | u32 header_crc
+//     u32 meta_len | u32 meta_crc | u64 body_len | u32 body_crc | u32
+//     header_crc
 //   header_crc = crc32c of the first 28 bytes; meta_crc and body_crc cover
 //   meta and body. Recovery reads headers and metas only and seeks over bodies.
 inline constexpr char kFileMagic[8] = {'S', 'E', 'S', 'A', 'M', 'E', 'S', 'P'};
@@ -28,7 +29,12 @@ inline constexpr uint32_t kMaxMetaLen = 16 << 20;
 
 enum class RecordType : uint8_t { kMessage = 1, kState = 2, kRemove = 3 };
 
-enum class RecipientStatus : uint8_t { kQueued = 0, kDelivered = 1, kFailed = 2, kDeadLetter = 3 };
+enum class RecipientStatus : uint8_t {
+  kQueued = 0,
+  kDelivered = 1,
+  kFailed = 2,
+  kDeadLetter = 3
+};
 const char* RecipientStatusName(RecipientStatus s);
 
 struct Recipient {
@@ -65,7 +71,8 @@ std::string EncodeFileHeader(uint32_t segment);
 Result<uint32_t> DecodeFileHeader(std::string_view bytes);
 
 // Appends a 32-byte header for `meta` and a body of body_len/body_crc.
-void AppendRecordHeader(std::string* out, RecordType type, std::string_view meta, uint64_t body_len,
+void AppendRecordHeader(std::string* out, RecordType type,
+                        std::string_view meta, uint64_t body_len,
                         uint32_t body_crc);
 // Parses and checks a header (magic, type, header crc, meta_len bound).
 Result<RecordHeader> DecodeRecordHeader(std::string_view bytes);
@@ -73,7 +80,9 @@ Result<RecordHeader> DecodeRecordHeader(std::string_view bytes);
 std::string EncodeMeta(const MessageMeta& m);
 Result<MessageMeta> DecodeMeta(std::string_view bytes);
 // A kState record carries the id and the full recipient list.
-std::string EncodeState(const std::string& id, const std::vector<Recipient>& recipients);
-Result<std::pair<std::string, std::vector<Recipient>>> DecodeState(std::string_view bytes);
+std::string EncodeState(const std::string& id,
+                        const std::vector<Recipient>& recipients);
+Result<std::pair<std::string, std::vector<Recipient>>> DecodeState(
+    std::string_view bytes);
 
 }  // namespace sesame::spool

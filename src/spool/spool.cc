@@ -51,7 +51,8 @@ Status FsyncDir(const std::string& dir) {
 }
 
 Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoError("mkdir " + dir, errno);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return IoError("mkdir " + dir, errno);
   return Ok{};
 }
 
@@ -64,7 +65,8 @@ Result<std::vector<uint32_t>> ListSegments(const std::string& dir) {
     std::string name = e->d_name;
     if (name.size() == 12 && name.compare(8, 4, ".seg") == 0 &&
         name.find_first_not_of("0123456789abcdef") == 8) {
-      out.push_back(static_cast<uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16)));
+      out.push_back(
+          static_cast<uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16)));
     }
   }
   ::closedir(d);
@@ -81,11 +83,13 @@ std::string SegmentName(uint32_t n) {
 // Replays records into an index.
 class Replayer {
  public:
-  explicit Replayer(std::unordered_map<std::string, MessageInfo>* index) : index_(index) {}
+  explicit Replayer(std::unordered_map<std::string, MessageInfo>* index)
+      : index_(index) {}
 
   // Returns false when the meta does not decode (the caller treats the
   // record as corrupt).
-  bool Apply(uint32_t segment, const RecordHeader& h, std::string_view meta, uint64_t body_offset) {
+  bool Apply(uint32_t segment, const RecordHeader& h, std::string_view meta,
+             uint64_t body_offset) {
     switch (h.type) {
       case RecordType::kMessage: {
         auto m = DecodeMeta(meta);
@@ -104,7 +108,8 @@ class Replayer {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
         auto it = index_->find(s->first);
-        if (it != index_->end()) it->second.meta.recipients = std::move(s->second);
+        if (it != index_->end())
+          it->second.meta.recipients = std::move(s->second);
         return true;
       }
       case RecordType::kRemove: {
@@ -125,8 +130,9 @@ class Replayer {
 // quarantine_dir and an incomplete tail is truncated away.
 class SegmentScanner {
  public:
-  SegmentScanner(std::string path, uint32_t segment, bool repair, std::string quarantine_dir,
-                 RecoveryReport* report, Replayer* replayer)
+  SegmentScanner(std::string path, uint32_t segment, bool repair,
+                 std::string quarantine_dir, RecoveryReport* report,
+                 Replayer* replayer)
       : path_(std::move(path)),
         segment_(segment),
         repair_(repair),
@@ -189,7 +195,8 @@ class SegmentScanner {
         off = Skip(off, "metadata checksum mismatch");
         continue;
       }
-      if (!replayer_->Apply(segment_, *h, meta, off + kRecordHeaderSize + h->meta_len)) {
+      if (!replayer_->Apply(segment_, *h, meta,
+                            off + kRecordHeaderSize + h->meta_len)) {
         Bad(off, off + total, false, "undecodable metadata");
       } else {
         ++report_->records;
@@ -208,12 +215,14 @@ class SegmentScanner {
   }
 
   uint64_t FindNext(uint64_t from) {
-    const unsigned char magic[4] = {kRecordMagic & 0xFF, (kRecordMagic >> 8) & 0xFF,
-                                    (kRecordMagic >> 16) & 0xFF, kRecordMagic >> 24};
+    const unsigned char magic[4] = {
+        kRecordMagic & 0xFF, (kRecordMagic >> 8) & 0xFF,
+        (kRecordMagic >> 16) & 0xFF, kRecordMagic >> 24};
     std::string buf(1 << 20, '\0');
     uint64_t pos = from;
     while (pos + kRecordHeaderSize <= size_) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - pos));
+      size_t n =
+          static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - pos));
       if (!PreadAll(fd_, buf.data(), n, pos).ok()) return size_;
       for (size_t i = 0; i + 4 <= n; ++i) {
         if (std::memcmp(buf.data() + i, magic, 4) != 0) continue;
@@ -222,9 +231,13 @@ class SegmentScanner {
         char hb[kRecordHeaderSize];
         if (!PreadAll(fd_, hb, sizeof hb, cand).ok()) continue;
         auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
-        if (!h.ok() || kRecordHeaderSize + h->meta_len + h->body_len > size_ - cand) continue;
+        if (!h.ok() ||
+            kRecordHeaderSize + h->meta_len + h->body_len > size_ - cand)
+          continue;
         std::string meta(h->meta_len, '\0');
-        if (!PreadAll(fd_, meta.data(), meta.size(), cand + kRecordHeaderSize).ok()) continue;
+        if (!PreadAll(fd_, meta.data(), meta.size(), cand + kRecordHeaderSize)
+                 .ok())
+          continue;
         if (crc32c::Value(meta) == h->meta_crc) return cand;
       }
       if (n < 4) break;
@@ -233,12 +246,15 @@ class SegmentScanner {
     return size_;
   }
 
-  void Bad(uint64_t begin, uint64_t end, bool torn_tail, const std::string& why) {
+  void Bad(uint64_t begin, uint64_t end, bool torn_tail,
+           const std::string& why) {
     std::string name = SegmentName(segment_);
-    std::string line = name + " bytes [" + std::to_string(begin) + ", " + std::to_string(end) + "): " + why;
+    std::string line = name + " bytes [" + std::to_string(begin) + ", " +
+                       std::to_string(end) + "): " + why;
     if (torn_tail) {
       ++report_->torn_tails;
-      SESAME_LOG(kWarn, kLog) << "discarding " << line << " (never acknowledged)";
+      SESAME_LOG(kWarn, kLog)
+          << "discarding " << line << " (never acknowledged)";
     } else {
       ++report_->quarantined;
       report_->problems.push_back(line);
@@ -246,19 +262,25 @@ class SegmentScanner {
     }
     if (!repair_) return;
     if (end > begin) {
-      std::string qpath = quarantine_dir_ + "/" + name + "." + std::to_string(begin) + ".bad";
-      int q = ::open(qpath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      std::string qpath =
+          quarantine_dir_ + "/" + name + "." + std::to_string(begin) + ".bad";
+      int q =
+          ::open(qpath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       if (q >= 0) {
         std::string buf(1 << 20, '\0');
         for (uint64_t pos = begin; pos < end;) {
-          size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
-          if (!PreadAll(fd_, buf.data(), n, pos).ok() || ::write(q, buf.data(), n) != ssize_t(n)) break;
+          size_t n =
+              static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
+          if (!PreadAll(fd_, buf.data(), n, pos).ok() ||
+              ::write(q, buf.data(), n) != ssize_t(n))
+            break;
           pos += n;
         }
         ::fsync(q);
         ::close(q);
       } else {
-        SESAME_LOG(kError, kLog) << "cannot write " << qpath << ": " << std::strerror(errno);
+        SESAME_LOG(kError, kLog)
+            << "cannot write " << qpath << ": " << std::strerror(errno);
       }
     }
     if (torn_tail && end == size_ && begin >= kFileHeaderSize) {
@@ -304,7 +326,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
   spool->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (spool->lock_fd_ < 0) return IoError("open " + lock, errno);
   if (::flock(spool->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return Error::Permanent("locked", "spool " + dir + " is in use by another sesame process");
+    return Error::Permanent(
+        "locked", "spool " + dir + " is in use by another sesame process");
   }
   s = spool->Recover();
   if (!s.ok()) return s.error();
@@ -317,7 +340,8 @@ Status Spool::Recover() {
   if (!segments.ok()) return segments.error();
   Replayer replayer(&index_);
   for (uint32_t n : *segments) {
-    SegmentScanner scanner(SegmentPath(n), n, true, options_.dir + "/quarantine", &recovery_, &replayer);
+    SegmentScanner scanner(SegmentPath(n), n, true,
+                           options_.dir + "/quarantine", &recovery_, &replayer);
     Status s = scanner.Scan();
     if (!s.ok()) return s;
     ++recovery_.segments;
@@ -327,13 +351,15 @@ Status Spool::Recover() {
   return OpenActiveSegment(next);
 }
 
-Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir, RecoveryReport* report) {
+Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
+                                                RecoveryReport* report) {
   auto segments = ListSegments(dir);
   if (!segments.ok()) return segments.error();
   std::unordered_map<std::string, MessageInfo> index;
   Replayer replayer(&index);
   for (uint32_t n : *segments) {
-    SegmentScanner scanner(dir + "/" + SegmentName(n), n, false, "", report, &replayer);
+    SegmentScanner scanner(dir + "/" + SegmentName(n), n, false, "", report,
+                           &replayer);
     Status s = scanner.Scan();
     if (!s.ok()) return s.error();
     ++report->segments;
@@ -342,10 +368,12 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir, Recovery
   std::vector<MessageInfo> out;
   out.reserve(index.size());
   for (auto& [id, info] : index) out.push_back(std::move(info));
-  std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) {
-    return a.meta.created_ms != b.meta.created_ms ? a.meta.created_ms < b.meta.created_ms
-                                                  : a.meta.id < b.meta.id;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const MessageInfo& a, const MessageInfo& b) {
+              return a.meta.created_ms != b.meta.created_ms
+                         ? a.meta.created_ms < b.meta.created_ms
+                         : a.meta.id < b.meta.id;
+            });
   return out;
 }
 
@@ -385,7 +413,8 @@ void Spool::Commit(MessageMeta meta, std::string body, Callback done) {
   Enqueue(std::move(r));
 }
 
-void Spool::UpdateState(const std::string& id, std::vector<Recipient> recipients, Callback done) {
+void Spool::UpdateState(const std::string& id,
+                        std::vector<Recipient> recipients, Callback done) {
   Request r;
   r.type = RecordType::kState;
   r.meta = EncodeState(id, recipients);
@@ -458,13 +487,15 @@ void Spool::WriterLoop() {
           index_[id] = std::move(info);
         } else if (r.type == RecordType::kState) {
           auto it = index_.find(r.id);
-          if (it != index_.end()) it->second.meta.recipients = std::move(r.recipients);
+          if (it != index_.end())
+            it->second.meta.recipients = std::move(r.recipients);
         } else {
           index_.erase(r.id);
         }
       }
     } else {
-      SESAME_LOG(kError, kLog) << "batch of " << batch.size() << " failed: " << s.error().message();
+      SESAME_LOG(kError, kLog)
+          << "batch of " << batch.size() << " failed: " << s.error().message();
     }
     for (Request& r : batch) {
       r.body.clear();
@@ -475,7 +506,8 @@ void Spool::WriterLoop() {
   }
 }
 
-Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets,
+Status Spool::WriteBatch(std::vector<Request>& batch,
+                         std::vector<uint64_t>* body_offsets,
                          std::vector<uint32_t>* crcs_out) {
   if (active_fd_ < 0 || active_size_ >= options_.segment_bytes) {
     Status s = OpenActiveSegment(active_segment_ + 1);
@@ -503,7 +535,8 @@ Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* bod
   for (size_t i = 0; i < batch.size(); ++i) {
     iov.push_back({heads.data() + prev, head_ends[i] - prev});
     prev = head_ends[i];
-    if (!batch[i].body.empty()) iov.push_back({batch[i].body.data(), batch[i].body.size()});
+    if (!batch[i].body.empty())
+      iov.push_back({batch[i].body.data(), batch[i].body.size()});
   }
   uint64_t off = active_size_;
   size_t idx = 0;
@@ -537,7 +570,8 @@ Status Spool::WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* bod
   if (err != 0) {
     // Drop the partial batch so the segment ends on a record boundary. After
     // a failed sync the page cache cannot be trusted, so move to a new segment.
-    if (::ftruncate(active_fd_, static_cast<off_t>(active_size_)) != 0 || options_.sync) {
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_size_)) != 0 ||
+        options_.sync) {
       ::close(active_fd_);
       active_fd_ = -1;
     }
@@ -554,10 +588,12 @@ std::vector<MessageInfo> Spool::List() const {
     out.reserve(index_.size());
     for (const auto& [id, info] : index_) out.push_back(info);
   }
-  std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) {
-    return a.meta.created_ms != b.meta.created_ms ? a.meta.created_ms < b.meta.created_ms
-                                                  : a.meta.id < b.meta.id;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const MessageInfo& a, const MessageInfo& b) {
+              return a.meta.created_ms != b.meta.created_ms
+                         ? a.meta.created_ms < b.meta.created_ms
+                         : a.meta.id < b.meta.id;
+            });
   return out;
 }
 
@@ -569,7 +605,8 @@ size_t Spool::size() const {
 Result<MessageInfo> Spool::Find(const std::string& id) const {
   std::lock_guard<std::mutex> lock(index_mu_);
   auto it = index_.find(id);
-  if (it == index_.end()) return Error::Permanent("not_found", "no message " + id);
+  if (it == index_.end())
+    return Error::Permanent("not_found", "no message " + id);
   return it->second;
 }
 

@@ -19,7 +19,7 @@ namespace sesame::spool {
 struct SpoolOptions {
   std::string dir;                        // <data_dir>/spool
   uint64_t segment_bytes = 256ull << 20;  // rotate the active segment past this
-  bool sync = true;                       // fdatasync before acknowledging (tests may not)
+  bool sync = true;  // fdatasync before acknowledging (tests may not)
 };
 
 // One queued message as the index knows it: metadata and where the body is.
@@ -36,7 +36,8 @@ struct RecoveryReport {
   size_t messages = 0;     // live after replay
   size_t records = 0;      // valid records read
   size_t quarantined = 0;  // corrupt regions copied to quarantine/
-  size_t torn_tails = 0;   // incomplete records at a segment end (never acknowledged)
+  size_t torn_tails =
+      0;  // incomplete records at a segment end (never acknowledged)
   std::vector<std::string> problems;  // one line per quarantined region
 };
 
@@ -59,14 +60,16 @@ class Spool {
   static Result<std::unique_ptr<Spool>> Open(SpoolOptions options);
   // Reads the spool without locking or repairing: for CLI inspection while
   // a server may be running.
-  static Result<std::vector<MessageInfo>> Inspect(const std::string& dir, RecoveryReport* report);
+  static Result<std::vector<MessageInfo>> Inspect(const std::string& dir,
+                                                  RecoveryReport* report);
 
   ~Spool();
 
   // Appends a message with its body; `done` runs once it is durable or failed.
   void Commit(MessageMeta meta, std::string body, Callback done);
   // Records new recipient states for a queued message.
-  void UpdateState(const std::string& id, std::vector<Recipient> recipients, Callback done);
+  void UpdateState(const std::string& id, std::vector<Recipient> recipients,
+                   Callback done);
   // Marks a message finished; its space is reclaimed with its segment.
   void Remove(const std::string& id, Callback done);
 
@@ -100,7 +103,8 @@ class Spool {
   Status OpenActiveSegment(uint32_t number);
   void Enqueue(Request req);
   void WriterLoop();
-  Status WriteBatch(std::vector<Request>& batch, std::vector<uint64_t>* body_offsets,
+  Status WriteBatch(std::vector<Request>& batch,
+                    std::vector<uint64_t>* body_offsets,
                     std::vector<uint32_t>* crcs);
   std::string SegmentPath(uint32_t number) const;
 

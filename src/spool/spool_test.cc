@@ -28,8 +28,9 @@ class SpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SetLogLevel(LogLevel::kNone);  // corruption cases log by design
-    dir_ = fs::temp_directory_path() / ("spool_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("spool_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
   }
   void TearDown() override {
@@ -60,11 +61,15 @@ class SpoolTest : public ::testing::Test {
     m.source = "smtp";
     return m;
   }
-  static std::string Body(int i) { return "Subject: " + std::to_string(i) + "\r\n\r\n" + std::string(100 + i, 'x') + "\r\n"; }
+  static std::string Body(int i) {
+    return "Subject: " + std::to_string(i) + "\r\n\r\n" +
+           std::string(100 + i, 'x') + "\r\n";
+  }
 
   Status CommitSync(MessageMeta m, std::string body) {
     std::promise<Status> p;
-    spool_->Commit(std::move(m), std::move(body), [&](Status s) { p.set_value(s); });
+    spool_->Commit(std::move(m), std::move(body),
+                   [&](Status s) { p.set_value(s); });
     return p.get_future().get();
   }
   std::vector<std::string> WriteMessages(int n) {
@@ -80,7 +85,8 @@ class SpoolTest : public ::testing::Test {
   std::string DataSegment() {
     std::vector<std::string> segs;
     for (auto& e : fs::directory_iterator(dir_)) {
-      if (e.path().extension() == ".seg" && fs::file_size(e.path()) > kFileHeaderSize) {
+      if (e.path().extension() == ".seg" &&
+          fs::file_size(e.path()) > kFileHeaderSize) {
         segs.push_back(e.path().string());
       }
     }
@@ -93,7 +99,8 @@ class SpoolTest : public ::testing::Test {
     std::vector<uint64_t> offs;
     uint64_t off = kFileHeaderSize;
     while (off + kRecordHeaderSize <= data.size()) {
-      auto h = DecodeRecordHeader(std::string_view(data).substr(off, kRecordHeaderSize));
+      auto h = DecodeRecordHeader(
+          std::string_view(data).substr(off, kRecordHeaderSize));
       if (!h.ok()) break;
       offs.push_back(off);
       off += kRecordHeaderSize + h->meta_len + h->body_len;
@@ -115,7 +122,8 @@ class SpoolTest : public ::testing::Test {
   }
   size_t QuarantineFiles() {
     size_t n = 0;
-    for (auto& e : fs::directory_iterator(dir_ / "quarantine")) n += e.is_regular_file();
+    for (auto& e : fs::directory_iterator(dir_ / "quarantine"))
+      n += e.is_regular_file();
     return n;
   }
 
@@ -170,7 +178,8 @@ TEST_F(SpoolTest, TruncationAtEveryOffsetOfLastRecordKeepsTheRest) {
     spool_.reset();
     // Recovery truncated the torn tail away; clean up new empty segments.
     for (auto& e : fs::directory_iterator(dir_)) {
-      if (e.path().extension() == ".seg" && e.path() != seg) fs::remove(e.path());
+      if (e.path().extension() == ".seg" && e.path() != seg)
+        fs::remove(e.path());
     }
     EXPECT_EQ(fs::file_size(seg), offs[2]);
   }
@@ -181,7 +190,8 @@ TEST_F(SpoolTest, CorruptionInEachPartQuarantinesOneRecord) {
     const char* name;
     uint64_t delta;  // offset within the middle record to damage
   };
-  const Case cases[] = {{"magic", 0}, {"type", 4}, {"meta_len", 9}, {"body_len", 17},
+  const Case cases[] = {{"magic", 0},       {"type", 4},
+                        {"meta_len", 9},    {"body_len", 17},
                         {"header_crc", 29}, {"meta", kRecordHeaderSize + 3}};
   for (const auto& c : cases) {
     fs::remove_all(dir_);
@@ -200,7 +210,8 @@ TEST_F(SpoolTest, CorruptionInEachPartQuarantinesOneRecord) {
     EXPECT_EQ(spool_->recovery().quarantined, 1u);
     EXPECT_EQ(QuarantineFiles(), 1u);
     ASSERT_EQ(spool_->recovery().problems.size(), 1u);
-    EXPECT_NE(spool_->recovery().problems[0].find(std::to_string(offs[1])), std::string::npos);
+    EXPECT_NE(spool_->recovery().problems[0].find(std::to_string(offs[1])),
+              std::string::npos);
   }
 }
 
@@ -256,8 +267,14 @@ TEST_F(SpoolTest, StateAndRemoveRecordsReplay) {
   r[1].attempts = 2;
   r[1].last_response = "451 4.7.1 try later";
   std::promise<void> a, b;
-  spool_->UpdateState(ids[0], r, [&](Status s) { EXPECT_TRUE(s.ok()); a.set_value(); });
-  spool_->Remove(ids[1], [&](Status s) { EXPECT_TRUE(s.ok()); b.set_value(); });
+  spool_->UpdateState(ids[0], r, [&](Status s) {
+    EXPECT_TRUE(s.ok());
+    a.set_value();
+  });
+  spool_->Remove(ids[1], [&](Status s) {
+    EXPECT_TRUE(s.ok());
+    b.set_value();
+  });
   a.get_future().get();
   b.get_future().get();
   Open();
@@ -279,7 +296,8 @@ TEST_F(SpoolTest, ConcurrentCommitsShareSyncs) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPer; ++i) {
         std::promise<Status> p;
-        spool_->Commit(Meta(t * 1000 + i), Body(i), [&](Status s) { p.set_value(s); });
+        spool_->Commit(Meta(t * 1000 + i), Body(i),
+                       [&](Status s) { p.set_value(s); });
         if (p.get_future().get().ok()) ++ok;
       }
     });
@@ -287,7 +305,8 @@ TEST_F(SpoolTest, ConcurrentCommitsShareSyncs) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kThreads * kPer);
   EXPECT_EQ(spool_->synced_records(), uint64_t(kThreads * kPer));
-  EXPECT_LT(spool_->batches(), uint64_t(kThreads * kPer));  // group commit happened
+  EXPECT_LT(spool_->batches(),
+            uint64_t(kThreads * kPer));  // group commit happened
   Open();
   EXPECT_EQ(spool_->size(), size_t(kThreads * kPer));
 }
@@ -314,7 +333,8 @@ TEST_F(SpoolTest, WriteErrorIsTransientAndLosesNothingAcknowledged) {
     struct rlimit rl = {64 * 1024, 64 * 1024};
     ::setrlimit(RLIMIT_FSIZE, &rl);
     std::promise<Status> p;
-    (*s)->Commit(Meta(5), std::string(200 * 1024, 'z'), [&](Status st) { p.set_value(st); });
+    (*s)->Commit(Meta(5), std::string(200 * 1024, 'z'),
+                 [&](Status st) { p.set_value(st); });
     Status st = p.get_future().get();
     if (st.ok() || !st.error().transient()) ::_exit(11);
     std::promise<Status> q;
