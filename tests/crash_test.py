@@ -9,39 +9,16 @@ import os
 import random
 import re
 import socket
-import struct
 import threading
 import time
 import unittest
 import zlib
 
-from harness import Sesame
+from harness import Sesame, read_spool_bodies
 
 SESSIONS = 20
 TOTAL = int(os.environ.get("CRASH_MESSAGES", "5000"))
 RCPT = "crash@bounces.sesame.test"
-
-
-def read_all_bodies(spool_dir):
-    """Parses every spool segment independently of the server: id -> body."""
-    bodies = {}
-    for name in sorted(os.listdir(spool_dir)):
-        if not name.endswith(".seg"):
-            continue
-        data = open(os.path.join(spool_dir, name), "rb").read()
-        off = 16
-        while off + 32 <= len(data):
-            magic, rtype, meta_len, _, body_len, _, _ = struct.unpack_from("<IB3xIIQII", data, off)
-            if magic != 0x53505231 or off + 32 + meta_len + body_len > len(data):
-                break
-            meta = data[off + 32: off + 32 + meta_len]
-            id_len = meta[0]
-            mid = meta[1:1 + id_len].decode()
-            start = off + 32 + meta_len
-            if rtype == 1:
-                bodies[mid] = data[start:start + body_len]
-            off = start + body_len
-    return bodies
 
 
 class Injector:
@@ -125,7 +102,7 @@ class CrashTest(unittest.TestCase):
         self.assertEqual(missing, set(), f"{len(missing)} acknowledged messages lost")
         # Committed but not yet acknowledged when killed: at most one per session.
         self.assertLessEqual(len(queued) - len(acked), slack)
-        bodies = read_all_bodies(os.path.join(server.data_dir, "spool"))
+        bodies = read_spool_bodies(os.path.join(server.data_dir, "spool"))
         for mid, token in acked.items():
             body = bodies.get(mid)
             self.assertIsNotNone(body, mid)

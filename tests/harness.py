@@ -118,26 +118,31 @@ smtp:
 
     def body_of(self, message_id):
         """Reads a message body straight from the spool files (test helper)."""
-        return read_spool_body(os.path.join(self.data_dir, "spool"), message_id)
+        return read_spool_bodies(os.path.join(self.data_dir, "spool")).get(message_id)
 
 
-def read_spool_body(spool_dir, message_id):
+def read_spool_bodies(spool_dir):
+    """Parses every spool segment independently of the server (docs/architecture.md):
+    returns {message id: body} for message records."""
     import struct
+    bodies = {}
     for name in sorted(os.listdir(spool_dir)):
         if not name.endswith(".seg"):
             continue
-        data = open(os.path.join(spool_dir, name), "rb").read()
+        with open(os.path.join(spool_dir, name), "rb") as f:
+            data = f.read()
         off = 16
         while off + 32 <= len(data):
             magic, rtype, meta_len, _, body_len, _, _ = struct.unpack_from("<IB3xIIQII", data, off)
-            if magic != 0x53505231:
+            if magic != 0x53505231 or off + 32 + meta_len + body_len > len(data):
                 break
             meta = data[off + 32: off + 32 + meta_len]
-            if rtype == 1 and message_id.encode() in meta[:80]:
-                start = off + 32 + meta_len
-                return data[start:start + body_len]
-            off += 32 + meta_len + body_len
-    return None
+            start = off + 32 + meta_len
+            if rtype == 1:
+                id_len = meta[0]  # varint; ids are < 128 bytes
+                bodies[meta[1:1 + id_len].decode()] = data[start:start + body_len]
+            off = start + body_len
+    return bodies
 
 
 class RawSmtp:

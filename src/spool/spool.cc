@@ -80,6 +80,15 @@ std::string SegmentName(uint32_t n) {
   return buf;
 }
 
+void SortOldestFirst(std::vector<MessageInfo>* list) {
+  std::sort(list->begin(), list->end(),
+            [](const MessageInfo& a, const MessageInfo& b) {
+              return a.meta.created_ms != b.meta.created_ms
+                         ? a.meta.created_ms < b.meta.created_ms
+                         : a.meta.id < b.meta.id;
+            });
+}
+
 // Replays records into an index.
 class Replayer {
  public:
@@ -368,12 +377,7 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
   std::vector<MessageInfo> out;
   out.reserve(index.size());
   for (auto& [id, info] : index) out.push_back(std::move(info));
-  std::sort(out.begin(), out.end(),
-            [](const MessageInfo& a, const MessageInfo& b) {
-              return a.meta.created_ms != b.meta.created_ms
-                         ? a.meta.created_ms < b.meta.created_ms
-                         : a.meta.id < b.meta.id;
-            });
+  SortOldestFirst(&out);
   return out;
 }
 
@@ -588,12 +592,7 @@ std::vector<MessageInfo> Spool::List() const {
     out.reserve(index_.size());
     for (const auto& [id, info] : index_) out.push_back(info);
   }
-  std::sort(out.begin(), out.end(),
-            [](const MessageInfo& a, const MessageInfo& b) {
-              return a.meta.created_ms != b.meta.created_ms
-                         ? a.meta.created_ms < b.meta.created_ms
-                         : a.meta.id < b.meta.id;
-            });
+  SortOldestFirst(&out);
   return out;
 }
 
