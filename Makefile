@@ -30,7 +30,7 @@ e2e: build
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSESAME_SANITIZE=ON
-	cmake --build $(ASAN_BUILD) --target base_test smtp_test spool_test config_test
+	cmake --build $(ASAN_BUILD) --target base_test smtp_test spool_test config_test dns_test
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 
 fuzz: deps
