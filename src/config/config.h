@@ -41,6 +41,60 @@ struct Limits {
       600;  // between DATA chunks (4.5.3.2.6 is 3 min/block; we are lenient)
 };
 
+// Traffic shaping for a destination. In a rule, 0 means "inherit the default".
+struct Shaping {
+  std::string match;                  // domain or MX-host pattern ("*.example.com"); empty for the default
+  uint32_t max_connections = 0;
+  uint32_t messages_per_connection = 0;
+  double rate_per_second = 0;  // deliveries; 0 = unlimited
+  double rate_per_hour = 0;
+};
+
+// Reply text that means "slow down": suspend the site, then ramp back up.
+struct BackoffRule {
+  std::string pattern;  // case-insensitive substring of the reply
+  uint32_t suspend_seconds = 60;
+  uint32_t ramp_seconds = 30;  // connections double every ramp_seconds after the suspension
+};
+
+// A static route (transport map entry): domains to an ordered list of relays.
+struct Route {
+  std::string match;               // "example.com", "*.example.com" or "*"
+  std::vector<std::string> hosts;  // "host:port", primary first
+  uint32_t health_interval_seconds = 10;
+  uint32_t health_timeout_seconds = 5;
+};
+
+struct ConfigurationSet {
+  std::string name;
+  bool tls_required = false;              // DeliveryOptions.TlsPolicy = REQUIRE
+  uint32_t max_delivery_seconds = 50400;  // DeliveryOptions.MaxDeliverySeconds, 300..50400
+};
+
+struct Delivery {
+  std::string mode = "smtp";  // smtp | capture
+  std::string ehlo_name;      // default: hostname
+  std::string source_address;
+  std::string resolver;  // "127.0.0.1:5353"; empty: /etc/resolv.conf
+  uint16_t mx_port = 25;
+  uint32_t retry_first_seconds = 60;
+  double retry_factor = 2;
+  uint32_t retry_max_seconds = 3600;
+  uint32_t max_delivery_seconds = 50400;  // 14 h
+  bool expired_to_dead_letter = false;    // on_expiry: bounce | dead_letter
+  bool tls_required = false;              // tls: opportunistic | require
+  bool dsn = true;
+  // RFC 5321 4.5.3.2 defaults (seconds).
+  uint32_t connect_timeout = 30, greeting_timeout = 300, ehlo_timeout = 300, mail_timeout = 300,
+           rcpt_timeout = 300, data_timeout = 120, data_block_timeout = 180, data_end_timeout = 600,
+           idle_seconds = 5;
+  Shaping shaping_default{"", 20, 100, 0, 0};
+  std::vector<Shaping> shaping;
+  std::vector<BackoffRule> backoff;
+  std::vector<Route> routes;
+  std::vector<ConfigurationSet> configuration_sets;
+};
+
 // The whole validated configuration. Plain data; copy freely.
 struct Config {
   std::string source = "<built-in local profile>";
@@ -62,6 +116,7 @@ struct Config {
   std::vector<Network>
       relay_networks;  // may relay without AUTH (keep empty unless trusted)
   std::vector<std::string> mx_domains;  // accepted without AUTH, lower-case
+  Delivery delivery;
   bool spool_sync = true;
   uint64_t spool_segment_bytes = 256ull << 20;
 

@@ -81,6 +81,7 @@ void PutRecipients(std::string* out, const std::vector<Recipient>& rcpts) {
     PutVarint(out, r.attempts);
     PutVarint(out, uint64_t(r.next_attempt_ms));
     PutString(out, r.last_response);
+    PutVarint(out, uint64_t(r.expires_ms));
   }
 }
 
@@ -90,12 +91,13 @@ bool GetRecipients(Reader* r, std::vector<Recipient>* rcpts) {
   rcpts->resize(n);
   for (auto& rc : *rcpts) {
     uint8_t status;
-    uint64_t attempts, next;
+    uint64_t attempts, next, expires;
     if (!r->String(&rc.address) || !r->Byte(&status) || status > 3 ||
         !r->Varint(&attempts) || !r->Varint(&next) ||
-        !r->String(&rc.last_response)) {
+        !r->String(&rc.last_response) || !r->Varint(&expires)) {
       return false;
     }
+    rc.expires_ms = int64_t(expires);
     rc.status = RecipientStatus(status);
     rc.attempts = uint32_t(attempts);
     rc.next_attempt_ms = int64_t(next);
@@ -184,6 +186,7 @@ std::string EncodeMeta(const MessageMeta& m) {
   PutString(&out, m.auth_user);
   PutString(&out, m.client_ip);
   PutString(&out, m.source);
+  PutString(&out, m.config_set);
   return out;
 }
 
@@ -195,7 +198,7 @@ Result<MessageMeta> DecodeMeta(std::string_view bytes) {
   if (!r.String(&m.id) || !r.Varint(&created) || !r.String(&m.mail_from) ||
       !GetRecipients(&r, &m.recipients) || !r.Byte(&flags) ||
       !r.String(&m.auth_user) || !r.String(&m.client_ip) ||
-      !r.String(&m.source) || !r.done()) {
+      !r.String(&m.source) || !r.String(&m.config_set) || !r.done()) {
     return Corrupt("malformed message metadata");
   }
   if (m.id.empty() || m.recipients.empty())

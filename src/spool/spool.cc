@@ -412,6 +412,7 @@ void Spool::Commit(MessageMeta meta, std::string body, Callback done) {
   r.type = RecordType::kMessage;
   r.meta = EncodeMeta(meta);
   r.body = std::move(body);
+  r.id = meta.id;
   r.message = std::move(meta);
   r.done = std::move(done);
   Enqueue(std::move(r));
@@ -501,11 +502,21 @@ void Spool::WriterLoop() {
       SESAME_LOG(kError, kLog)
           << "batch of " << batch.size() << " failed: " << s.error().message();
     }
+    std::vector<MessageInfo> committed;
+    if (s.ok() && listener_) {
+      std::lock_guard<std::mutex> lock(index_mu_);
+      for (const Request& r : batch) {
+        if (r.type != RecordType::kMessage) continue;
+        auto it = index_.find(r.id);
+        if (it != index_.end()) committed.push_back(it->second);
+      }
+    }
     for (Request& r : batch) {
       r.body.clear();
       r.body.shrink_to_fit();  // bodies never outlive their commit in RAM
       if (r.done) r.done(s);
     }
+    for (const MessageInfo& info : committed) listener_(info);
     batch.clear();
   }
 }

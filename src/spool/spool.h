@@ -73,6 +73,10 @@ class Spool {
   // Marks a message finished; its space is reclaimed with its segment.
   void Remove(const std::string& id, Callback done);
 
+  // Called on the writer thread for every newly durable message (after its
+  // commit callback). Set before traffic starts; used by delivery.
+  void SetCommitListener(std::function<void(const MessageInfo&)> listener) { listener_ = std::move(listener); }
+
   std::vector<MessageInfo> List() const;
   size_t size() const;
   Result<MessageInfo> Find(const std::string& id) const;
@@ -117,6 +121,7 @@ class Spool {
   uint32_t active_segment_ = 0;
   uint64_t active_size_ = 0;
   std::thread writer_;
+  std::function<void(const MessageInfo&)> listener_;
 
   // Guards queue_ and stop_.
   std::mutex queue_mu_;
