@@ -39,7 +39,7 @@ class Sesame:
     """One sesame process with its own ports and data directory."""
 
     def __init__(self, extra_yaml="", data_dir=None, users=(("app", "app-secret"),), env=None,
-                 preexec_fn=None):
+                 preexec_fn=None, delivery="delivery: {mode: hold}\n"):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sesame-e2e-")
         self.ports = {name: free_port() for name in ("smtp", "smtps", "mx", "http")}
@@ -59,7 +59,7 @@ smtp:
   users:
 {users_yaml}mx:
   domains: [bounces.sesame.test, "*.fbl.sesame.test"]
-{extra_yaml}""")
+{delivery}{extra_yaml}""")
         self.env = dict(os.environ, **(env or {}))
         self.preexec_fn = preexec_fn
         self.proc = None

@@ -467,11 +467,22 @@ class Configuration(unittest.TestCase):
                 c = smtplib.SMTP("127.0.0.1", 2587, timeout=10)
                 c.starttls(context=tls_client_context())
                 c.login("sesame", "sesame")
-                c.sendmail("you@example.com", ["someone@example.com"], message("local"))
+                c.mail("you@example.com")
+                c.rcpt("someone@example.com")
+                code, resp = c.data(message("local"))
                 c.quit()
+                self.assertEqual(code, 250)
+                mid = resp.decode().split()[-1]
                 self.assertTrue(os.path.exists(os.path.join(work, "var", "tls", "cert.pem")))
+                # The local profile captures outbound mail instead of sending it.
+                eml = os.path.join(work, "var", "mailbox", mid + ".eml")
+                deadline = time.time() + 10
+                while not os.path.exists(eml) and time.time() < deadline:
+                    time.sleep(0.05)
+                with open(eml, "rb") as f:
+                    self.assertIn(b"Subject: local", f.read())
                 out = subprocess.run([BINARY, "queue", "list", "--json"], cwd=work, capture_output=True, text=True)
-                self.assertEqual(len(json.loads(out.stdout)), 1)
+                self.assertEqual(json.loads(out.stdout), [])  # delivered into the mailbox, so no longer queued
             finally:
                 proc.terminate()
                 text = proc.communicate(timeout=10)[0].decode()

@@ -1,5 +1,7 @@
 // sesame: the daemon (`serve`) and the command-line tools.
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +14,11 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "delivery/engine.h"
+#include "dns/resolver.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
@@ -29,6 +34,9 @@ constexpr char kUsage[] =
     "without --config)\n"
     "  queue list [--json] [--config FILE | --data-dir DIR]\n"
     "                                        show queued messages\n"
+    "  dlq list|show ID|redrive ID|--all|purge ID|--all [--config FILE]\n"
+    "                                        inspect and manage the "
+    "dead-letter queue\n"
     "  config check --config FILE            validate a configuration file\n"
     "  version                               print the version\n";
 
@@ -37,6 +45,7 @@ struct Args {
   std::string config_path;
   std::string data_dir;
   bool json = false;
+  bool all = false;
 };
 
 Result<Args> ParseArgs(int argc, char** argv) {
@@ -58,6 +67,8 @@ Result<Args> ParseArgs(int argc, char** argv) {
       if (!st.ok()) return st.error();
     } else if (s == "--json") {
       a.json = true;
+    } else if (s == "--all") {
+      a.all = true;
     } else if (s == "-h" || s == "--help") {
       a.positional.insert(a.positional.begin(), "help");
     } else if (!s.empty() && s[0] == '-') {
@@ -127,7 +138,29 @@ int Serve(const Args& args) {
       << " corrupt regions quarantined, " << rec.torn_tails
       << " incomplete tails discarded)";
 
-  net::Server server(c, sp->get());
+  dns::ResolverOptions ro;
+  ro.servers = c.delivery.resolver;
+  auto resolver = dns::Resolver::Create(ro);
+  if (!resolver.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", resolver.error().message().c_str());
+    return 1;
+  }
+  delivery::Engine engine(c, sp->get(), resolver->get());
+  (*sp)->SetCommitListener(
+      [&engine](const spool::MessageInfo& info) { engine.Submit(info); });
+  Status es = engine.Start();
+  if (!es.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
+    return 1;
+  }
+  net::AdminHooks hooks;
+  hooks.extra_metrics = [&engine] { return engine.Metrics(); };
+  hooks.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
+  hooks.redrive = [&engine](const std::string& id) {
+    return engine.Redrive(id);
+  };
+  hooks.purge = [&engine](const std::string& id) { return engine.Purge(id); };
+  net::Server server(c, sp->get(), hooks);
   Status st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
@@ -136,11 +169,20 @@ int Serve(const Args& args) {
   std::string smtp_port;
   std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",
               c.profile.c_str(), c.source.c_str(), c.data_dir.c_str());
+  if (c.delivery.mode == "capture") {
+    std::printf("  delivery: capture (outbound mail is kept in %s/mailbox)\n",
+                c.data_dir.c_str());
+  } else if (c.delivery.mode == "hold") {
+    std::printf("  delivery: hold (mail is accepted and kept queued)\n");
+  } else {
+    std::printf("  delivery: smtp (MX hosts and configured routes)\n");
+  }
   for (const auto& b : server.bound()) {
     const char* what = b.name == "smtp"    ? "SMTP submission (STARTTLS, AUTH)"
                        : b.name == "smtps" ? "SMTP submission over implicit TLS"
-                       : b.name == "mx"    ? "inbound MX (bounces, complaints)"
-                                           : "HTTP (/health, /ready)";
+                       : b.name == "mx"
+                           ? "inbound MX (bounces, complaints)"
+                           : "HTTP (/health, /ready, /metrics, /admin)";
     std::printf("  %-6s %s:%u  %s\n", b.name.c_str(), b.address.c_str(), b.port,
                 what);
     if (b.name == "smtp") smtp_port = std::to_string(b.port);
@@ -168,52 +210,10 @@ int Serve(const Args& args) {
   });
   server.Run();
   signals.detach();
+  engine.Stop();
   (*sp)->Close();
   SESAME_LOG(kInfo, "main") << "stopped";
   ::_exit(0);  // the signal thread may still be in sigwait
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out;
-}
-
-std::string IsoTime(int64_t ms) {
-  std::time_t secs = ms / 1000;
-  std::tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
 }
 
 std::string MessageState(const spool::MessageMeta& m) {
@@ -292,6 +292,105 @@ int QueueList(const Args& args) {
   return 0;
 }
 
+// A minimal HTTP/1.1 client for the admin API on the http listener.
+Result<std::pair<int, std::string>> AdminRequest(const config::Config& c,
+                                                 const std::string& method,
+                                                 const std::string& target) {
+  std::string host = c.http.address == "0.0.0.0" ? "127.0.0.1"
+                     : c.http.address == "::"    ? "::1"
+                                                 : c.http.address;
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), std::to_string(c.http.port).c_str(), &hints,
+                  &res) != 0 ||
+      !res) {
+    return Error::Permanent("admin", "cannot resolve " + host);
+  }
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int rc = fd < 0 ? -1 : ::connect(fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (rc != 0) {
+    if (fd >= 0) ::close(fd);
+    return Error::Transient("admin", "cannot reach sesame at " + host + ":" +
+                                         std::to_string(c.http.port) +
+                                         " (is it running?)");
+  }
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host +
+                    "\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n";
+  if (::write(fd, req.data(), req.size()) != ssize_t(req.size())) {
+    ::close(fd);
+    return Error::Transient("admin", "write failed");
+  }
+  std::string resp;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, n);
+  ::close(fd);
+  size_t sp = resp.find(' ');
+  size_t hdr_end = resp.find("\r\n\r\n");
+  if (sp == std::string::npos || hdr_end == std::string::npos)
+    return Error::Transient("admin", "bad response");
+  return std::make_pair(std::atoi(resp.c_str() + sp + 1),
+                        resp.substr(hdr_end + 4));
+}
+
+int Dlq(const Args& args) {
+  auto cfg = LoadConfig(args);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+    return 2;
+  }
+  const auto& pos = args.positional;
+  std::string sub = pos.size() >= 2 ? pos[1] : "list";
+  std::string id = pos.size() >= 3 ? pos[2] : "";
+  Result<std::pair<int, std::string>> r = Error::Permanent("usage", "");
+  if (sub == "list" || sub == "show") {
+    r = AdminRequest(*cfg, "GET", "/admin/dlq");
+  } else if (sub == "redrive" || sub == "purge") {
+    if (id.empty() && !args.all) {
+      std::fprintf(stderr, "sesame: dlq %s needs a message id or --all\n",
+                   sub.c_str());
+      return 2;
+    }
+    r = AdminRequest(*cfg, "POST",
+                     "/admin/dlq/" + sub + (id.empty() ? "" : "?id=" + id));
+  } else {
+    std::fprintf(stderr, "sesame: unknown dlq command '%s'\n%s", sub.c_str(),
+                 kUsage);
+    return 2;
+  }
+  if (!r.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  if (r->first != 200) {
+    std::fprintf(stderr, "sesame: server answered %d: %s\n", r->first,
+                 r->second.c_str());
+    return 1;
+  }
+  const std::string& body = r->second;
+  if (sub == "show" && !id.empty()) {
+    // Entries whose MessageId matches, one JSON object per line.
+    size_t found = 0, pos2 = 0;
+    while ((pos2 = body.find("{\"MessageId\":\"" + id + "\"", pos2)) !=
+           std::string::npos) {
+      size_t end = body.find('}', pos2);
+      std::printf("%s\n", body.substr(pos2, end - pos2 + 1).c_str());
+      ++found;
+      pos2 = end;
+    }
+    if (!found) {
+      std::fprintf(stderr, "sesame: %s is not in the dead-letter queue\n",
+                   id.c_str());
+      return 1;
+    }
+    return 0;
+  }
+  std::fwrite(body.data(), 1, body.size(), stdout);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
@@ -302,6 +401,7 @@ int Main(int argc, char** argv) {
   const auto& pos = args->positional;
   std::string cmd = pos.empty() ? "help" : pos[0];
   if (cmd == "serve") return Serve(*args);
+  if (cmd == "dlq") return Dlq(*args);
   if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list")
     return QueueList(*args);
   if (cmd == "config" && pos.size() >= 2 && pos[1] == "check") {

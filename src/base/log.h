@@ -31,7 +31,17 @@ class LogMessage {
 
 }  // namespace sesame
 
-#define SESAME_LOG(level, component)                      \
-  if (!::sesame::LogEnabled(::sesame::LogLevel::level)) { \
-  } else                                                  \
-    ::sesame::LogMessage(::sesame::LogLevel::level, component).stream()
+namespace sesame {
+// Turns the streamed expression into void so the macro is one expression
+// (safe inside an unbraced if/else).
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace sesame
+
+#define SESAME_LOG(level, component)                                   \
+  !::sesame::LogEnabled(::sesame::LogLevel::level)                     \
+      ? (void)0                                                        \
+      : ::sesame::LogVoidify() &                                       \
+            ::sesame::LogMessage(::sesame::LogLevel::level, component) \
+                .stream()

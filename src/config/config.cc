@@ -104,14 +104,17 @@ class Walker {
   }
 
   Handler Double(double* out, double min, double max) {
-    return [this, out, min, max](const YAML::Node& n, const std::string& path) -> Status {
+    return [this, out, min, max](const YAML::Node& n,
+                                 const std::string& path) -> Status {
       std::string range = "a number between " + Fmt(min) + " and " + Fmt(max);
       if (!n.IsScalar()) return Fail(n, path, "must be " + range);
       const std::string& v = n.Scalar();
       char* end = nullptr;
       double x = std::strtod(v.c_str(), &end);
-      if (v.empty() || end != v.c_str() + v.size()) return Fail(n, path, "must be " + range + ", got '" + v + "'");
-      if (x < min || x > max) return Fail(n, path, "must be " + range + ", got " + v);
+      if (v.empty() || end != v.c_str() + v.size())
+        return Fail(n, path, "must be " + range + ", got '" + v + "'");
+      if (x < min || x > max)
+        return Fail(n, path, "must be " + range + ", got " + v);
       *out = x;
       return Ok{};
     };
@@ -123,7 +126,8 @@ class Walker {
   }
 
   Handler OneOf(std::string* out, std::vector<std::string> allowed) {
-    return [this, out, allowed](const YAML::Node& n, const std::string& path) -> Status {
+    return [this, out, allowed](const YAML::Node& n,
+                                const std::string& path) -> Status {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
       if (n.IsScalar()) {
@@ -134,7 +138,9 @@ class Walker {
           }
         }
       }
-      return Fail(n, path, "must be one of " + list + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
+      return Fail(n, path,
+                  "must be one of " + list +
+                      (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
     };
   }
 
@@ -268,7 +274,8 @@ Result<Network> ParseNetwork(const std::string& text) {
 Config LocalProfile() {
   Config c;
   c.smtp_users = {{"sesame", "sesame"}};
-  c.delivery.mode = "capture";  // a faithful stand-in: nothing leaves the machine
+  c.delivery.mode =
+      "capture";  // a faithful stand-in: nothing leaves the machine
   c.mx_domains = {"bounces.sesame.localhost", "feedback.sesame.localhost"};
   return c;
 }
@@ -418,24 +425,31 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                   })(d, p);
                 }}});
         }},
-       {"delivery", [&](const YAML::Node& n, const std::string& path) -> Status {
+       {"delivery",
+        [&](const YAML::Node& n, const std::string& path) -> Status {
           Delivery& d = c.delivery;
-          std::string on_expiry = d.expired_to_dead_letter ? "dead_letter" : "bounce";
+          std::string on_expiry =
+              d.expired_to_dead_letter ? "dead_letter" : "bounce";
           std::string tls = d.tls_required ? "require" : "opportunistic";
-          auto shaping_fields = [&](Shaping* sh) -> std::map<std::string, Walker::Handler> {
+          auto shaping_fields =
+              [&](Shaping* sh) -> std::map<std::string, Walker::Handler> {
             return {{"match", w.String(&sh->match)},
                     {"max_connections", w.Int(&sh->max_connections, 1, 10000)},
-                    {"messages_per_connection", w.Int(&sh->messages_per_connection, 1, 1000000)},
+                    {"messages_per_connection",
+                     w.Int(&sh->messages_per_connection, 1, 1000000)},
                     {"rate_per_second", w.Double(&sh->rate_per_second, 0, 1e6)},
                     {"rate_per_hour", w.Double(&sh->rate_per_hour, 0, 1e9)}};
           };
-          Status st = w.Map(n, path,
-              {{"mode", w.OneOf(&d.mode, {"smtp", "capture"})},
+          Status st = w.Map(
+              n, path,
+              {{"mode", w.OneOf(&d.mode, {"smtp", "capture", "hold"})},
                {"ehlo_name", w.String(&d.ehlo_name)},
-               {"source_address", [&](const YAML::Node& a, const std::string& p) -> Status {
+               {"source_address",
+                [&](const YAML::Node& a, const std::string& p) -> Status {
                   unsigned char buf[16];
-                  if (!a.IsScalar() || (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
-                                        inet_pton(AF_INET6, a.Scalar().c_str(), buf) != 1)) {
+                  if (!a.IsScalar() ||
+                      (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
+                       inet_pton(AF_INET6, a.Scalar().c_str(), buf) != 1)) {
                     return w.Fail(a, p, "must be an IPv4 or IPv6 address");
                   }
                   d.source_address = a.Scalar();
@@ -443,50 +457,70 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 }},
                {"resolver", w.String(&d.resolver)},
                {"mx_port", w.Int(&d.mx_port, 1, 65535)},
-               {"retry", [&](const YAML::Node& r, const std::string& p) -> Status {
-                  return w.Map(r, p, {{"first_seconds", w.Int(&d.retry_first_seconds, 1, 86400)},
-                                      {"factor", w.Double(&d.retry_factor, 1, 100)},
-                                      {"max_seconds", w.Int(&d.retry_max_seconds, 1, 86400)}});
+               {"retry",
+                [&](const YAML::Node& r, const std::string& p) -> Status {
+                  return w.Map(
+                      r, p,
+                      {{"first_seconds",
+                        w.Int(&d.retry_first_seconds, 1, 86400)},
+                       {"factor", w.Double(&d.retry_factor, 1, 100)},
+                       {"max_seconds", w.Int(&d.retry_max_seconds, 1, 86400)}});
                 }},
-               {"max_delivery_seconds", w.Int(&d.max_delivery_seconds, 1, 50400)},
+               {"max_delivery_seconds",
+                w.Int(&d.max_delivery_seconds, 1, 50400)},
                {"on_expiry", w.OneOf(&on_expiry, {"bounce", "dead_letter"})},
                {"tls", w.OneOf(&tls, {"opportunistic", "require"})},
                {"dsn", w.Bool(&d.dsn)},
-               {"timeouts", [&](const YAML::Node& t, const std::string& p) -> Status {
-                  return w.Map(t, p, {{"connect", w.Int(&d.connect_timeout, 1, 3600)},
-                                      {"greeting", w.Int(&d.greeting_timeout, 1, 3600)},
-                                      {"ehlo", w.Int(&d.ehlo_timeout, 1, 3600)},
-                                      {"mail", w.Int(&d.mail_timeout, 1, 3600)},
-                                      {"rcpt", w.Int(&d.rcpt_timeout, 1, 3600)},
-                                      {"data", w.Int(&d.data_timeout, 1, 3600)},
-                                      {"data_block", w.Int(&d.data_block_timeout, 1, 3600)},
-                                      {"data_end", w.Int(&d.data_end_timeout, 1, 3600)},
-                                      {"idle", w.Int(&d.idle_seconds, 1, 3600)}});
+               {"timeouts",
+                [&](const YAML::Node& t, const std::string& p) -> Status {
+                  return w.Map(
+                      t, p,
+                      {{"connect", w.Int(&d.connect_timeout, 1, 3600)},
+                       {"greeting", w.Int(&d.greeting_timeout, 1, 3600)},
+                       {"ehlo", w.Int(&d.ehlo_timeout, 1, 3600)},
+                       {"mail", w.Int(&d.mail_timeout, 1, 3600)},
+                       {"rcpt", w.Int(&d.rcpt_timeout, 1, 3600)},
+                       {"data", w.Int(&d.data_timeout, 1, 3600)},
+                       {"data_block", w.Int(&d.data_block_timeout, 1, 3600)},
+                       {"data_end", w.Int(&d.data_end_timeout, 1, 3600)},
+                       {"idle", w.Int(&d.idle_seconds, 1, 3600)}});
                 }},
-               {"shaping", [&](const YAML::Node& sh, const std::string& p) -> Status {
-                  return w.Map(sh, p,
-                      {{"default", [&](const YAML::Node& dn, const std::string& dp) -> Status {
+               {"shaping",
+                [&](const YAML::Node& sh, const std::string& p) -> Status {
+                  return w.Map(
+                      sh, p,
+                      {{"default",
+                        [&](const YAML::Node& dn,
+                            const std::string& dp) -> Status {
                           auto f = shaping_fields(&d.shaping_default);
                           f.erase("match");
                           return w.Map(dn, dp, f);
                         }},
-                       {"rules", w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
+                       {"rules",
+                        w.Sequence([&](const YAML::Node& item,
+                                       const std::string& ip) -> Status {
                           Shaping rule;
                           Status s2 = w.Map(item, ip, shaping_fields(&rule));
                           if (!s2.ok()) return s2;
-                          if (rule.match.empty()) return w.Fail(item, ip, "needs a match pattern");
+                          if (rule.match.empty())
+                            return w.Fail(item, ip, "needs a match pattern");
                           d.shaping.push_back(rule);
                           return Ok{};
                         })}});
                 }},
-               {"backoff", w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
+               {"backoff", w.Sequence([&](const YAML::Node& item,
+                                          const std::string& ip) -> Status {
                   BackoffRule b;
-                  Status s2 = w.Map(item, ip, {{"pattern", w.String(&b.pattern)},
-                                               {"suspend_seconds", w.Int(&b.suspend_seconds, 1, 86400)},
-                                               {"ramp_seconds", w.Int(&b.ramp_seconds, 1, 86400)}});
+                  Status s2 = w.Map(
+                      item, ip,
+                      {{"pattern", w.String(&b.pattern)},
+                       {"suspend_seconds", w.Int(&b.suspend_seconds, 1, 86400)},
+                       {"ramp_seconds", w.Int(&b.ramp_seconds, 1, 86400)}});
                   if (!s2.ok()) return s2;
-                  if (b.pattern.empty()) return w.Fail(item, ip, "needs a pattern");
-                  for (char& ch : b.pattern) ch = static_cast<char>(std::tolower(ch));
+                  if (b.pattern.empty())
+                    return w.Fail(item, ip, "needs a pattern");
+                  for (char& ch : b.pattern)
+                    ch = static_cast<char>(std::tolower(ch));
                   d.backoff.push_back(b);
                   return Ok{};
                 })}});
@@ -494,30 +528,43 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
           d.tls_required = tls == "require";
           return st;
         }},
-       {"routes", w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
+       {"routes", w.Sequence([&](const YAML::Node& item,
+                                 const std::string& ip) -> Status {
           Route r;
-          Status st = w.Map(item, ip,
+          Status st = w.Map(
+              item, ip,
               {{"match", w.String(&r.match)},
-               {"hosts", w.Sequence([&](const YAML::Node& h, const std::string& hp) -> Status {
-                  if (!h.IsScalar() || h.Scalar().empty()) return w.Fail(h, hp, "must be host or host:port");
+               {"hosts", w.Sequence([&](const YAML::Node& h,
+                                        const std::string& hp) -> Status {
+                  if (!h.IsScalar() || h.Scalar().empty())
+                    return w.Fail(h, hp, "must be host or host:port");
                   r.hosts.push_back(h.Scalar());
                   return Ok{};
                 })},
-               {"health_check", [&](const YAML::Node& hc, const std::string& hp) -> Status {
-                  return w.Map(hc, hp, {{"interval_seconds", w.Int(&r.health_interval_seconds, 1, 3600)},
-                                        {"timeout_seconds", w.Int(&r.health_timeout_seconds, 1, 600)}});
+               {"health_check",
+                [&](const YAML::Node& hc, const std::string& hp) -> Status {
+                  return w.Map(hc, hp,
+                               {{"interval_seconds",
+                                 w.Int(&r.health_interval_seconds, 1, 3600)},
+                                {"timeout_seconds",
+                                 w.Int(&r.health_timeout_seconds, 1, 600)}});
                 }}});
           if (!st.ok()) return st;
-          if (r.match.empty() || r.hosts.empty()) return w.Fail(item, ip, "needs match and at least one host");
+          if (r.match.empty() || r.hosts.empty())
+            return w.Fail(item, ip, "needs match and at least one host");
           c.delivery.routes.push_back(r);
           return Ok{};
         })},
-       {"configuration_sets", w.Sequence([&](const YAML::Node& item, const std::string& ip) -> Status {
+       {"configuration_sets", w.Sequence([&](const YAML::Node& item,
+                                             const std::string& ip) -> Status {
           ConfigurationSet cs;
           std::string tls = "OPTIONAL";
-          Status st = w.Map(item, ip, {{"name", w.String(&cs.name)},
-                                       {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
-                                       {"max_delivery_seconds", w.Int(&cs.max_delivery_seconds, 300, 50400)}});
+          Status st =
+              w.Map(item, ip,
+                    {{"name", w.String(&cs.name)},
+                     {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
+                     {"max_delivery_seconds",
+                      w.Int(&cs.max_delivery_seconds, 300, 50400)}});
           if (!st.ok()) return st;
           if (cs.name.empty()) return w.Fail(item, ip, "needs a name");
           cs.tls_required = tls == "REQUIRE";

@@ -43,7 +43,8 @@ struct Limits {
 
 // Traffic shaping for a destination. In a rule, 0 means "inherit the default".
 struct Shaping {
-  std::string match;                  // domain or MX-host pattern ("*.example.com"); empty for the default
+  std::string match;  // domain or MX-host pattern ("*.example.com"); empty for
+                      // the default
   uint32_t max_connections = 0;
   uint32_t messages_per_connection = 0;
   double rate_per_second = 0;  // deliveries; 0 = unlimited
@@ -54,7 +55,8 @@ struct Shaping {
 struct BackoffRule {
   std::string pattern;  // case-insensitive substring of the reply
   uint32_t suspend_seconds = 60;
-  uint32_t ramp_seconds = 30;  // connections double every ramp_seconds after the suspension
+  uint32_t ramp_seconds =
+      30;  // connections double every ramp_seconds after the suspension
 };
 
 // A static route (transport map entry): domains to an ordered list of relays.
@@ -67,13 +69,15 @@ struct Route {
 
 struct ConfigurationSet {
   std::string name;
-  bool tls_required = false;              // DeliveryOptions.TlsPolicy = REQUIRE
-  uint32_t max_delivery_seconds = 50400;  // DeliveryOptions.MaxDeliverySeconds, 300..50400
+  bool tls_required = false;  // DeliveryOptions.TlsPolicy = REQUIRE
+  uint32_t max_delivery_seconds =
+      50400;  // DeliveryOptions.MaxDeliverySeconds, 300..50400
 };
 
 struct Delivery {
-  std::string mode = "smtp";  // smtp | capture
-  std::string ehlo_name;      // default: hostname
+  std::string mode =
+      "smtp";  // smtp | capture | hold (accept, keep queued, deliver nothing)
+  std::string ehlo_name;  // default: hostname
   std::string source_address;
   std::string resolver;  // "127.0.0.1:5353"; empty: /etc/resolv.conf
   uint16_t mx_port = 25;
@@ -85,9 +89,9 @@ struct Delivery {
   bool tls_required = false;              // tls: opportunistic | require
   bool dsn = true;
   // RFC 5321 4.5.3.2 defaults (seconds).
-  uint32_t connect_timeout = 30, greeting_timeout = 300, ehlo_timeout = 300, mail_timeout = 300,
-           rcpt_timeout = 300, data_timeout = 120, data_block_timeout = 180, data_end_timeout = 600,
-           idle_seconds = 5;
+  uint32_t connect_timeout = 30, greeting_timeout = 300, ehlo_timeout = 300,
+           mail_timeout = 300, rcpt_timeout = 300, data_timeout = 120,
+           data_block_timeout = 180, data_end_timeout = 600, idle_seconds = 5;
   Shaping shaping_default{"", 20, 100, 0, 0};
   std::vector<Shaping> shaping;
   std::vector<BackoffRule> backoff;

@@ -23,7 +23,8 @@ class Policy {
   const config::Route* RouteFor(const std::string& domain) const;
   // Shaping for a site: the first rule matching the domain or any MX host,
   // with zero fields filled from the default.
-  config::Shaping ShapingFor(const std::string& domain, const std::vector<std::string>& hosts) const;
+  config::Shaping ShapingFor(const std::string& domain,
+                             const std::vector<std::string>& hosts) const;
   // The first back-off rule whose pattern occurs in the reply text.
   const config::BackoffRule* BackoffFor(const std::string& reply) const;
   // Seconds before retry number `attempt` (1 = first retry): exponential

@@ -1,14 +1,16 @@
+#include "delivery/policy.h"
+
 #include <gtest/gtest.h>
 
 #include "delivery/dsn.h"
-#include "delivery/policy.h"
 
 namespace sesame::delivery {
 namespace {
 
 config::Delivery Sample() {
   config::Delivery d;
-  d.routes = {{"relay.test", {"127.0.0.1:2600", "127.0.0.1:2601"}, 1, 1}, {"*.wild.test", {"10.0.0.1"}, 5, 2}};
+  d.routes = {{"relay.test", {"127.0.0.1:2600", "127.0.0.1:2601"}, 1, 1},
+              {"*.wild.test", {"10.0.0.1"}, 5, 2}};
   d.shaping = {{"*.slow.test", 2, 0, 5, 0}, {"mx.shared.test", 0, 10, 0, 100}};
   d.backoff = {{"try again later", 30, 10}};
   d.configuration_sets = {{"secure", true, 600}};
@@ -60,7 +62,8 @@ TEST(Policy, RetryDelayIsJitteredAndCapped) {
       ASSERT_GE(d, 1.0);
       ASSERT_LE(d, ceiling);
     }
-    EXPECT_LT(lo, ceiling * 0.1) << attempt;  // full jitter spreads down to the floor
+    EXPECT_LT(lo, ceiling * 0.1)
+        << attempt;  // full jitter spreads down to the floor
     EXPECT_GT(hi, ceiling * 0.9) << attempt;
   }
 }
@@ -69,14 +72,23 @@ TEST(Dsn, EnhancedStatusAndReport) {
   EXPECT_EQ(EnhancedStatus("550 5.1.1 no such user", true), "5.1.1");
   EXPECT_EQ(EnhancedStatus("550 no such user", true), "5.0.0");
   EXPECT_EQ(EnhancedStatus("451 4.7.1 later", false), "4.7.1");
-  std::string dsn = BuildDsn("mx.sesame.test", "app@example.com", "0100-id", 0,
-                             {{"bad@example.org", "5.1.1", "smtp; 550 5.1.1 no such user", "dns; mx.example.org", 0}},
-                             "Subject: hi\r\nFrom: app@example.com\r\n\r\nsecret body\r\n", 0, "seed1");
-  EXPECT_NE(dsn.find("Content-Type: multipart/report; report-type=delivery-status;"), std::string::npos);
-  EXPECT_NE(dsn.find("Final-Recipient: rfc822; bad@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"),
+  std::string dsn =
+      BuildDsn("mx.sesame.test", "app@example.com", "0100-id", 0,
+               {{"bad@example.org", "5.1.1", "smtp; 550 5.1.1 no such user",
+                 "dns; mx.example.org", 0}},
+               "Subject: hi\r\nFrom: app@example.com\r\n\r\nsecret body\r\n", 0,
+               "seed1");
+  EXPECT_NE(
+      dsn.find("Content-Type: multipart/report; report-type=delivery-status;"),
+      std::string::npos);
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822; bad@example.org\r\nAction: "
+                     "failed\r\nStatus: 5.1.1\r\n"),
             std::string::npos);
-  EXPECT_NE(dsn.find("Diagnostic-Code: smtp; 550 5.1.1 no such user"), std::string::npos);
-  EXPECT_NE(dsn.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Diagnostic-Code: smtp; 550 5.1.1 no such user"),
+            std::string::npos);
+  EXPECT_NE(
+      dsn.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n"),
+      std::string::npos);
   EXPECT_EQ(dsn.find("secret body"), std::string::npos);
   EXPECT_NE(dsn.find("--=_sesame_dsn_seed1--\r\n"), std::string::npos);
 }

@@ -70,11 +70,15 @@ auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body,
 }  // namespace
 
 struct Server::Impl {
-  Impl(const config::Config& c, spool::Spool* s)
-      : config(c), spool(s), ssl_ctx(ssl::context::tls_server) {}
+  Impl(const config::Config& c, spool::Spool* s, AdminHooks h)
+      : config(c),
+        spool(s),
+        hooks(std::move(h)),
+        ssl_ctx(ssl::context::tls_server) {}
 
   const config::Config& config;
   spool::Spool* spool;
+  AdminHooks hooks;
   ssl::context ssl_ctx;
   std::vector<std::unique_ptr<asio::io_context>> loops;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
@@ -489,14 +493,46 @@ struct Server::Impl {
     std::string target = sp1 == std::string::npos || sp2 <= sp1
                              ? ""
                              : line.substr(sp1 + 1, sp2 - sp1 - 1);
-    if (method != "GET" && method != "HEAD") {
+    std::string path = target.substr(0, target.find('?'));
+    std::string query = target.find('?') == std::string::npos
+                            ? ""
+                            : target.substr(target.find('?') + 1);
+    auto param = [&](const std::string& key) {
+      size_t pos = ("&" + query).find("&" + key + "=");
+      if (pos == std::string::npos) return std::string();
+      std::string v = query.substr(pos + key.size() + 1);
+      return v.substr(0, v.find('&'));
+    };
+    boost::system::error_code rec;
+    auto remote = sock.remote_endpoint(rec);
+    bool loopback = !rec && remote.address().is_loopback();
+    bool admin = path.rfind("/admin/", 0) == 0;
+    if (admin && !loopback) {
+      // Until signed admin credentials exist, the admin API answers loopback
+      // only.
+      status = "403 Forbidden";
+      body = "{\"error\":\"admin endpoints answer loopback clients only\"}";
+    } else if (path == "/admin/dlq" && method == "GET" &&
+               hooks.dead_letters_json) {
+      body = hooks.dead_letters_json();
+    } else if (path == "/admin/dlq/redrive" && method == "POST" &&
+               hooks.redrive) {
+      body =
+          "{\"Redriven\":" + std::to_string(hooks.redrive(param("id"))) + "}";
+    } else if (path == "/admin/dlq/purge" && method == "POST" && hooks.purge) {
+      body = "{\"Purged\":" + std::to_string(hooks.purge(param("id"))) + "}";
+    } else if (admin) {
+      status = "404 Not Found";
+      body = "{\"error\":\"unknown admin endpoint or method\"}";
+    } else if (method != "GET" && method != "HEAD") {
       status = "405 Method Not Allowed";
       body = "{\"error\":\"method not allowed\"}";
-    } else if (target == "/health") {
+    } else if (path == "/health") {
       body = "{\"status\":\"ok\"}";
-    } else if (target == "/metrics") {
+    } else if (path == "/metrics") {
       body = Metrics();
-    } else if (target == "/ready") {
+      if (hooks.extra_metrics) body += hooks.extra_metrics();
+    } else if (path == "/ready") {
       body =
           "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) +
           "}";
@@ -505,7 +541,7 @@ struct Server::Impl {
       body = "{\"error\":\"not found\"}";
     }
     std::string type =
-        target == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
+        path == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
     std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
                        "\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\nConnection: close\r\n\r\n" +
@@ -516,8 +552,9 @@ struct Server::Impl {
   }
 };
 
-Server::Server(const config::Config& config, spool::Spool* spool)
-    : impl_(std::make_unique<Impl>(config, spool)) {}
+Server::Server(const config::Config& config, spool::Spool* spool,
+               AdminHooks hooks)
+    : impl_(std::make_unique<Impl>(config, spool, std::move(hooks))) {}
 
 Server::~Server() { Stop(); }
 

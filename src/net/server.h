@@ -19,9 +19,18 @@ namespace sesame::net {
 //
 // Owned by the app. Start() and Run() are called from the main thread;
 // Stop() is safe from any thread (e.g. a signal handler thread).
+// Operations the HTTP admin endpoints expose; supplied by the app so that
+// net does not depend on the services behind them.
+struct AdminHooks {
+  std::function<std::string()> extra_metrics;
+  std::function<std::string()> dead_letters_json;
+  std::function<int(const std::string& id)> redrive;  // "" = all
+  std::function<int(const std::string& id)> purge;    // "" = all
+};
+
 class Server {
  public:
-  Server(const config::Config& config, spool::Spool* spool);
+  Server(const config::Config& config, spool::Spool* spool, AdminHooks hooks = {});
   ~Server();
 
   // Creates the TLS context and binds every enabled listener.

@@ -21,30 +21,36 @@ Status ReplyParser::Feed(std::string_view bytes) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     start = nl + 1;
     if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-        !std::isdigit(static_cast<unsigned char>(line[1])) || !std::isdigit(static_cast<unsigned char>(line[2])) ||
+        !std::isdigit(static_cast<unsigned char>(line[1])) ||
+        !std::isdigit(static_cast<unsigned char>(line[2])) ||
         (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
       buf_.erase(0, start);
-      return Error::Permanent("protocol", "malformed reply line: " + std::string(line.substr(0, 80)));
+      return Error::Permanent("protocol", "malformed reply line: " +
+                                              std::string(line.substr(0, 80)));
     }
     int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (code < 200 || code > 599) {
       buf_.erase(0, start);
-      return Error::Permanent("protocol", "reply code out of range: " + std::string(line.substr(0, 80)));
+      return Error::Permanent("protocol", "reply code out of range: " +
+                                              std::string(line.substr(0, 80)));
     }
     if (partial_.code != 0 && partial_.code != code) {
       buf_.erase(0, start);
       return Error::Permanent("protocol", "multi-line reply changed its code");
     }
     partial_.code = code;
-    partial_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
+    partial_.lines.emplace_back(line.size() > 4 ? line.substr(4)
+                                                : std::string_view());
     if (line.size() == 3 || line[3] == ' ') {
       ready_.push_back(std::move(partial_));
       partial_ = Reply();
     }
-    if (partial_.lines.size() > 1000) return Error::Permanent("protocol", "reply with too many lines");
+    if (partial_.lines.size() > 1000)
+      return Error::Permanent("protocol", "reply with too many lines");
   }
   buf_.erase(0, start);
-  if (buf_.size() > 64 * 1024) return Error::Permanent("protocol", "reply line too long");
+  if (buf_.size() > 64 * 1024)
+    return Error::Permanent("protocol", "reply line too long");
   return Ok{};
 }
 
@@ -91,7 +97,8 @@ std::string DotStuff(std::string_view m) {
     line_start = nl != std::string_view::npos;
     i = end;
   }
-  if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
+  if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)
+    out += "\r\n";
   out += ".\r\n";
   return out;
 }

@@ -6,7 +6,9 @@ namespace sesame::smtp {
 namespace {
 
 TEST(ReplyParser, MultiLineInFragments) {
-  std::string in = "250-mx.example Hello\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 STARTTLS\r\n354 go\r\n";
+  std::string in =
+      "250-mx.example Hello\r\n250-PIPELINING\r\n250-SIZE "
+      "1000\r\n250-8BITMIME\r\n250 STARTTLS\r\n354 go\r\n";
   for (size_t step = 1; step <= in.size(); ++step) {
     ReplyParser p;
     std::vector<Reply> got;
@@ -28,7 +30,8 @@ TEST(ReplyParser, MultiLineInFragments) {
 }
 
 TEST(ReplyParser, RejectsGarbage) {
-  for (std::string bad : {"hello\r\n", "25\r\n", "2500 x\r\n", "099 x\r\n", "250-a\r\n251 b\r\n"}) {
+  for (std::string bad : {"hello\r\n", "25\r\n", "2500 x\r\n", "099 x\r\n",
+                          "250-a\r\n251 b\r\n"}) {
     ReplyParser p;
     EXPECT_FALSE(p.Feed(bad).ok()) << bad;
   }

@@ -43,7 +43,8 @@ struct Recipient {
   uint32_t attempts = 0;
   int64_t next_attempt_ms = 0;
   std::string last_response;
-  int64_t expires_ms = 0;  // 0: created_ms + the lifetime of the configuration set
+  int64_t expires_ms =
+      0;  // 0: created_ms + the lifetime of the configuration set
 };
 
 // Everything recovery needs to rebuild the queue, without the body.
@@ -56,7 +57,8 @@ struct MessageMeta {
   bool eight_bit = false;
   std::string auth_user;  // empty when not authenticated
   std::string client_ip;
-  std::string source;      // listener or API that accepted it ("smtp", "smtps", "mx", "dsn", ...)
+  std::string source;      // listener or API that accepted it ("smtp", "smtps",
+                           // "mx", "dsn", ...)
   std::string config_set;  // configuration set name, may be empty
 };
 

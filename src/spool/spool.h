@@ -75,7 +75,9 @@ class Spool {
 
   // Called on the writer thread for every newly durable message (after its
   // commit callback). Set before traffic starts; used by delivery.
-  void SetCommitListener(std::function<void(const MessageInfo&)> listener) { listener_ = std::move(listener); }
+  void SetCommitListener(std::function<void(const MessageInfo&)> listener) {
+    listener_ = std::move(listener);
+  }
 
   std::vector<MessageInfo> List() const;
   size_t size() const;

@@ -1,0 +1,1289 @@
+// The outbound engine. All Asio code of delivery lives in this translation
+// unit to keep compile times low.
+#include "delivery/engine.h"
+
+#include <fcntl.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "base/ids.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "delivery/dsn.h"
+#include "delivery/policy.h"
+#include "smtp/address.h"
+#include "smtp/client_protocol.h"
+
+namespace sesame::delivery {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using spool::RecipientStatus;
+
+namespace {
+
+constexpr char kLog[] = "delivery";
+constexpr char kEgress[] = "default";
+
+std::string DomainOf(const std::string& address) {
+  size_t at = address.rfind('@');
+  return smtp::AsciiLower(at == std::string::npos ? ""
+                                                  : address.substr(at + 1));
+}
+
+// One recipient's result of one attempt.
+struct RcptResult {
+  int index = 0;
+  int code = 0;  // SMTP reply code, synthesized where no peer answered
+  std::string response;
+  bool dead_letter = false;  // cannot be processed: goes to the DLQ
+};
+
+struct Target {
+  std::string host;
+  std::string address;
+  uint16_t port = 25;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  Impl(const config::Config& c, spool::Spool* s, dns::Resolver* r)
+      : config(c),
+        policy(c.delivery),
+        spool(s),
+        resolver(r),
+        ssl_ctx(ssl::context::tls_client),
+        timer(loop),
+        rng(std::random_device{}()) {
+    ssl_ctx.set_verify_mode(
+        ssl::verify_none);  // opportunistic TLS: encryption, not authentication
+    SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
+    ehlo_name =
+        c.delivery.ehlo_name.empty() ? c.hostname : c.delivery.ehlo_name;
+  }
+
+  // --- state (engine thread only) ---------------------------------------
+  struct Msg {
+    spool::MessageMeta meta;
+    uint64_t size = 0;
+    int64_t default_expiry_ms = 0;
+    int jobs = 0;  // jobs scheduled, routing or in a ready queue/connection
+  };
+  struct Job {
+    std::string id;
+    std::string domain;
+    std::vector<int> rcpts;
+    int64_t due_ms = 0;
+  };
+  struct Site {
+    std::string key;
+    const config::Route* route = nullptr;
+    std::vector<Target> targets;
+    std::vector<std::string> host_names;
+    config::Shaping shaping;
+    std::deque<Job> ready;
+    int connections = 0;
+    std::vector<asio::steady_timer*> idle;  // connections waiting for work
+    double tokens_sec = 0, tokens_hour = 0;
+    int64_t refill_ms = 0;
+    int64_t suspended_until_ms = 0;
+    int64_t ramp_from_ms = 0;
+    uint32_t ramp_seconds = 0;
+    uint64_t generation =
+        0;  // bumped on failback: connections to a non-preferred host retire
+    uint64_t opened = 0, deliveries = 0;
+    int peak_connections = 0;
+  };
+
+  const config::Config& config;
+  Policy policy;
+  spool::Spool* spool;
+  dns::Resolver* resolver;
+  asio::io_context loop{1};
+  ssl::context ssl_ctx;
+  asio::steady_timer timer;  // fires at the earliest scheduled job
+  std::thread thread;
+  std::mt19937_64 rng;
+  std::string ehlo_name;
+  std::atomic<bool> stopping{false};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+      guard;
+
+  std::unordered_map<std::string, Msg> messages;
+  // Scheduled queues keyed by "configuration set|domain"; `next_due` indexes
+  // each queue's earliest job so the timer needs only the global minimum.
+  std::map<std::string, std::multimap<int64_t, Job>> scheduled;
+  std::set<std::pair<int64_t, std::string>> next_due;
+  std::map<std::string, std::shared_ptr<Site>> sites;  // "egress|site"
+  std::map<std::string, bool> host_health;  // static route "host:port" -> up
+  int outcomes_fd = -1;
+  std::string outcome_buf;
+
+  // Counters for /metrics.
+  uint64_t n_delivered = 0, n_deferred = 0, n_failed = 0, n_expired = 0,
+           n_dead = 0, n_dsn = 0, n_attempts = 0;
+
+  static int64_t Now() { return NowMillis(); }
+
+  // --- scheduling -------------------------------------------------------
+  void Schedule(Job job) {
+    const Msg& m = messages[job.id];
+    std::string key = m.meta.config_set + "|" + job.domain;
+    auto& q = scheduled[key];
+    int64_t old_head = q.empty() ? -1 : q.begin()->first;
+    q.emplace(job.due_ms, std::move(job));
+    int64_t head = q.begin()->first;
+    if (old_head != head) {
+      if (old_head >= 0) next_due.erase({old_head, key});
+      next_due.insert({head, key});
+    }
+    ArmTimer();
+  }
+
+  void ArmTimer() {
+    if (next_due.empty()) return;
+    int64_t due = next_due.begin()->first;
+    auto when = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(std::max<int64_t>(0, due - Now()));
+    if (timer.expiry() > when ||
+        timer.expiry() < std::chrono::steady_clock::now()) {
+      timer.expires_at(when);
+      timer.async_wait([this](boost::system::error_code ec) {
+        if (!ec) RunDue();
+      });
+    }
+  }
+
+  void RunDue() {
+    int64_t now = Now();
+    std::vector<Job> due;
+    while (!next_due.empty() && next_due.begin()->first <= now) {
+      std::string key = next_due.begin()->second;
+      next_due.erase(next_due.begin());
+      auto& q = scheduled[key];
+      while (!q.empty() && q.begin()->first <= now) {
+        due.push_back(std::move(q.begin()->second));
+        q.erase(q.begin());
+      }
+      if (q.empty()) {
+        scheduled.erase(key);
+      } else {
+        next_due.insert({q.begin()->first, key});
+      }
+    }
+    timer.expires_at(asio::steady_timer::time_point::min());
+    for (auto& j : due) Dispatch(std::move(j));
+    ArmTimer();
+  }
+
+  void AddMessage(const spool::MessageInfo& info) {
+    Msg m;
+    m.meta = info.meta;
+    m.size = info.size;
+    m.default_expiry_ms =
+        info.meta.created_ms +
+        int64_t(policy.MaxDeliverySeconds(info.meta.config_set)) * 1000;
+    std::map<std::string, Job> by_domain;
+    for (size_t i = 0; i < m.meta.recipients.size(); ++i) {
+      const auto& r = m.meta.recipients[i];
+      if (r.status != RecipientStatus::kQueued) continue;
+      std::string d = DomainOf(r.address);
+      Job& j = by_domain[d];
+      j.id = info.meta.id;
+      j.domain = d;
+      j.rcpts.push_back(static_cast<int>(i));
+      j.due_ms = std::max(j.due_ms, r.next_attempt_ms);
+    }
+    bool has_dead =
+        std::any_of(m.meta.recipients.begin(), m.meta.recipients.end(),
+                    [](const spool::Recipient& r) {
+                      return r.status == RecipientStatus::kDeadLetter;
+                    });
+    if (by_domain.empty() && !has_dead) return;
+    m.jobs = static_cast<int>(by_domain.size());
+    messages[info.meta.id] = std::move(m);
+    for (auto& [d, j] : by_domain) Schedule(std::move(j));
+  }
+
+  // --- routing ----------------------------------------------------------
+  void Dispatch(Job job) {
+    auto it = messages.find(job.id);
+    if (it == messages.end()) return;
+    if (config.delivery.mode == "hold") {
+      // Maintenance: keep it queued, look again later (config reload lands
+      // later).
+      job.due_ms = Now() + 60 * 1000;
+      Schedule(std::move(job));
+      return;
+    }
+    if (config.delivery.mode == "capture") {
+      Capture(std::move(job));
+      return;
+    }
+    if (const config::Route* route = policy.RouteFor(job.domain)) {
+      ResolveRoute(route, std::move(job));
+      return;
+    }
+    std::string domain = job.domain;
+    resolver->ResolveMx(
+        domain, [this, job = std::move(job)](Result<dns::MxResult> r) mutable {
+          asio::post(loop,
+                     [this, job = std::move(job), r = std::move(r)]() mutable {
+                       OnMx(std::move(job), std::move(r));
+                     });
+        });
+  }
+
+  void OnMx(Job job, Result<dns::MxResult> r) {
+    if (!r.ok()) {
+      const Error& e = r.error();
+      int code = e.transient() ? 451 : (e.code() == "null_mx" ? 556 : 550);
+      std::string enhanced = e.transient()
+                                 ? "4.4.3"
+                                 : (e.code() == "null_mx" ? "5.1.10" : "5.1.2");
+      FinishWithoutPeer(
+          std::move(job), code,
+          std::to_string(code) + " " + enhanced + " " + e.message(), false);
+      return;
+    }
+    std::vector<Target> targets;
+    std::vector<std::string> names;
+    for (const auto& h : r->hosts) {
+      names.push_back(h.name);
+      for (const auto& a : h.addresses)
+        targets.push_back({h.name, a, config.delivery.mx_port});
+    }
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    std::string key = std::string(kEgress) + "|mx:";
+    for (const auto& n : sorted) key += n + ",";
+    auto& site = SiteFor(key, job.domain, names, nullptr);
+    site->targets = std::move(targets);
+    Enqueue(site, std::move(job));
+  }
+
+  static std::pair<std::string, uint16_t> SplitHostPort(const std::string& hp,
+                                                        uint16_t def) {
+    size_t colon = hp.rfind(':');
+    if (colon == std::string::npos || hp.find(']') > colon) {
+      if (hp.size() > 2 && hp.front() == '[')
+        return {hp.substr(1, hp.size() - 2), def};
+      return {hp, def};
+    }
+    std::string host = hp.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[')
+      host = host.substr(1, host.size() - 2);
+    return {host, static_cast<uint16_t>(std::stoi(hp.substr(colon + 1)))};
+  }
+
+  void ResolveRoute(const config::Route* route, Job job) {
+    struct State {
+      std::vector<std::vector<Target>> per_host;
+      int pending;
+      std::optional<Error> error;
+      Job job;
+    };
+    auto st = std::make_shared<State>();
+    st->per_host.resize(route->hosts.size());
+    st->pending = static_cast<int>(route->hosts.size());
+    st->job = std::move(job);
+    for (size_t i = 0; i < route->hosts.size(); ++i) {
+      auto [host, port] = SplitHostPort(route->hosts[i], 25);
+      resolver->ResolveHost(host, [this, st, i, host = host, port = port,
+                                   route](Result<dns::MxResult> r) {
+        asio::post(loop, [this, st, i, host, port, route,
+                          r = std::move(r)]() mutable {
+          if (r.ok()) {
+            for (const auto& h : r->hosts) {
+              for (const auto& a : h.addresses)
+                st->per_host[i].push_back({host, a, port});
+            }
+          } else {
+            st->error = r.error();
+          }
+          if (--st->pending > 0) return;
+          // Healthy hosts first, each group in configured (primary-first)
+          // order.
+          std::vector<Target> targets;
+          for (int pass = 0; pass < 2; ++pass) {
+            for (size_t k = 0; k < route->hosts.size(); ++k) {
+              bool up = host_health.count(route->hosts[k]) == 0 ||
+                        host_health[route->hosts[k]];
+              if ((pass == 0) == up)
+                targets.insert(targets.end(), st->per_host[k].begin(),
+                               st->per_host[k].end());
+            }
+          }
+          if (targets.empty()) {
+            // A route that resolves nowhere is a configuration problem: park
+            // it.
+            bool permanent = st->error && !st->error->transient();
+            FinishWithoutPeer(
+                std::move(st->job), permanent ? 550 : 451,
+                (permanent ? "550 5.4.4 route " : "451 4.4.3 route ") +
+                    route->match + " resolves nowhere: " +
+                    (st->error ? st->error->message() : "no address"),
+                permanent);
+            return;
+          }
+          auto& site = SiteFor(std::string(kEgress) + "|route:" + route->match,
+                               st->job.domain, route->hosts, route);
+          site->targets = std::move(targets);
+          Enqueue(site, std::move(st->job));
+        });
+      });
+    }
+  }
+
+  std::shared_ptr<Site>& SiteFor(const std::string& key,
+                                 const std::string& domain,
+                                 const std::vector<std::string>& hosts,
+                                 const config::Route* route) {
+    auto& s = sites[key];
+    if (!s) {
+      s = std::make_shared<Site>();
+      s->key = key;
+      s->route = route;
+      s->host_names = hosts;
+      s->shaping = policy.ShapingFor(domain, hosts);
+      s->tokens_sec = std::max(1.0, s->shaping.rate_per_second);
+      s->tokens_hour = std::max(1.0, s->shaping.rate_per_hour);
+      s->refill_ms = Now();
+    }
+    return s;
+  }
+
+  // --- ready queues and shaping ---------------------------------------
+  int MaxConnections(const Site& s, int64_t now) const {
+    if (now < s.suspended_until_ms) return 0;
+    int max = static_cast<int>(s.shaping.max_connections);
+    if (s.ramp_seconds > 0 && now >= s.ramp_from_ms) {
+      int64_t steps = (now - s.ramp_from_ms) / (int64_t(s.ramp_seconds) * 1000);
+      if (steps < 20) max = std::min<int64_t>(max, int64_t(1) << steps);
+    }
+    return std::max(max, 0);
+  }
+
+  // Milliseconds until a delivery token is available; 0 takes one now.
+  int64_t TakeToken(Site& s) {
+    int64_t now = Now();
+    double elapsed = (now - s.refill_ms) / 1000.0;
+    s.refill_ms = now;
+    bool per_sec = s.shaping.rate_per_second > 0,
+         per_hour = s.shaping.rate_per_hour > 0;
+    if (per_sec)
+      s.tokens_sec =
+          std::min(std::max(1.0, s.shaping.rate_per_second),
+                   s.tokens_sec + elapsed * s.shaping.rate_per_second);
+    if (per_hour)
+      s.tokens_hour =
+          std::min(std::max(1.0, s.shaping.rate_per_hour),
+                   s.tokens_hour + elapsed * s.shaping.rate_per_hour / 3600);
+    int64_t wait = 0;
+    if (per_sec && s.tokens_sec < 1)
+      wait = std::max<int64_t>(
+          wait,
+          int64_t((1 - s.tokens_sec) * 1000 / s.shaping.rate_per_second) + 1);
+    if (per_hour && s.tokens_hour < 1)
+      wait = std::max<int64_t>(
+          wait,
+          int64_t((1 - s.tokens_hour) * 3600000 / s.shaping.rate_per_hour) + 1);
+    if (wait > 0) return wait;
+    if (per_sec) s.tokens_sec -= 1;
+    if (per_hour) s.tokens_hour -= 1;
+    return 0;
+  }
+
+  void Enqueue(const std::shared_ptr<Site>& site, Job job) {
+    site->ready.push_back(std::move(job));
+    Pump(site);
+  }
+
+  void Pump(const std::shared_ptr<Site>& site) {
+    if (stopping) return;
+    size_t waiting = site->ready.size();
+    // Wake idle connections first: reuse beats a new connection.
+    while (waiting > 0 && !site->idle.empty()) {
+      site->idle.back()->cancel();
+      site->idle.pop_back();
+      --waiting;
+    }
+    int64_t now = Now();
+    int max = MaxConnections(*site, now);
+    while (waiting > 0 && site->connections < max) {
+      ++site->connections;
+      site->peak_connections =
+          std::max(site->peak_connections, site->connections);
+      asio::co_spawn(loop, Connection(site), asio::detached);
+      --waiting;
+    }
+    if (!site->ready.empty() && site->connections == 0) {
+      // Suspended or ramping from zero: look again when the suspension ends.
+      int64_t at = std::max(site->suspended_until_ms, now + 100);
+      auto t = std::make_shared<asio::steady_timer>(
+          loop, std::chrono::milliseconds(at - now));
+      t->async_wait([this, t, site](boost::system::error_code) { Pump(site); });
+    }
+  }
+
+  void Suspend(Site& s, const config::BackoffRule& rule,
+               const std::string& reply) {
+    int64_t now = Now();
+    if (s.suspended_until_ms > now) return;
+    s.suspended_until_ms = now + int64_t(rule.suspend_seconds) * 1000;
+    s.ramp_from_ms = s.suspended_until_ms;
+    s.ramp_seconds = rule.ramp_seconds;
+    SESAME_LOG(kWarn, kLog) << "site " << s.key << " suspended for "
+                            << rule.suspend_seconds << "s after: " << reply;
+  }
+
+  // --- SMTP client ------------------------------------------------------
+  struct Client {
+    explicit Client(asio::io_context& io) : sock(io), timer(io) {}
+    tcp::socket sock;
+    std::optional<ssl::stream<tcp::socket>> tls;
+    asio::steady_timer timer;
+    smtp::ReplyParser parser;
+    smtp::Capabilities caps;
+    Target target;
+    bool usable = false;
+    std::string last_error;
+
+    awaitable<Result<smtp::Reply>> Read(uint32_t seconds) {
+      std::array<char, 16384> buf;
+      while (!parser.HasReply()) {
+        boost::system::error_code ec, tec;
+        timer.expires_after(std::chrono::seconds(seconds));
+        std::variant<size_t, std::monostate> r;
+        if (tls) {
+          r = co_await (
+              tls->async_read_some(asio::buffer(buf),
+                                   asio::redirect_error(use_awaitable, ec)) ||
+              timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+        } else {
+          r = co_await (
+              sock.async_read_some(asio::buffer(buf),
+                                   asio::redirect_error(use_awaitable, ec)) ||
+              timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+        }
+        if (r.index() == 1) {
+          usable = false;
+          co_return Error::Transient("timeout", "timeout after " +
+                                                    std::to_string(seconds) +
+                                                    "s waiting for reply");
+        }
+        if (ec) {
+          usable = false;
+          co_return Error::Transient("connection",
+                                     "connection lost: " + ec.message());
+        }
+        Status s = parser.Feed(std::string_view(buf.data(), std::get<0>(r)));
+        if (!s.ok()) {
+          usable = false;
+          co_return Error::Transient("protocol", s.error().message());
+        }
+      }
+      co_return parser.TakeReply();
+    }
+
+    awaitable<Status> Write(const std::string& data, uint32_t seconds) {
+      boost::system::error_code ec, tec;
+      timer.expires_after(std::chrono::seconds(seconds));
+      std::variant<size_t, std::monostate> r;
+      if (tls) {
+        r = co_await (
+            asio::async_write(*tls, asio::buffer(data),
+                              asio::redirect_error(use_awaitable, ec)) ||
+            timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+      } else {
+        r = co_await (
+            asio::async_write(sock, asio::buffer(data),
+                              asio::redirect_error(use_awaitable, ec)) ||
+            timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+      }
+      if (r.index() == 1 || ec) {
+        usable = false;
+        co_return Error::Transient(
+            "connection", r.index() == 1 ? "timeout while sending"
+                                         : "send failed: " + ec.message());
+      }
+      co_return Ok{};
+    }
+
+    awaitable<Result<smtp::Reply>> Command(const std::string& line,
+                                           uint32_t seconds) {
+      Status w = co_await Write(line + "\r\n", seconds);
+      if (!w.ok()) co_return w.error();
+      co_return co_await Read(seconds);
+    }
+
+    void Close() {
+      boost::system::error_code ec;
+      (tls ? tls->next_layer() : sock).close(ec);
+      usable = false;
+    }
+  };
+
+  // Connects to the first target that greets with 220 and completes EHLO
+  // (or HELO) and, when offered, STARTTLS.
+  awaitable<std::unique_ptr<Client>> Open(Site& site) {
+    const auto& d = config.delivery;
+    std::string last = "no target";
+    for (const Target& t : site.targets) {
+      auto c = std::make_unique<Client>(loop);
+      c->target = t;
+      boost::system::error_code ec, tec;
+      tcp::endpoint ep(asio::ip::make_address(t.address, ec), t.port);
+      if (ec) continue;
+      c->sock.open(ep.protocol(), ec);
+      if (!d.source_address.empty()) {
+        c->sock.bind(
+            tcp::endpoint(asio::ip::make_address(d.source_address, ec), 0), ec);
+      }
+      c->timer.expires_after(std::chrono::seconds(d.connect_timeout));
+      auto r = co_await (
+          c->sock.async_connect(ep, asio::redirect_error(use_awaitable, ec)) ||
+          c->timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+      if (r.index() == 1 || ec) {
+        last = t.host + "[" + t.address + "]:" + std::to_string(t.port) + ": " +
+               (r.index() == 1 ? std::string("connect timeout") : ec.message());
+        MarkHost(site, t, false);
+        continue;
+      }
+      c->sock.set_option(tcp::no_delay(true), ec);
+      c->usable = true;
+      auto greet = co_await c->Read(d.greeting_timeout);
+      if (!greet.ok() || greet->code != 220) {
+        last = t.host + "[" + t.address + "] greeting: " +
+               (greet.ok() ? greet->ToString() : greet.error().message());
+        if (greet.ok()) co_await c->Command("QUIT", 10);
+        c->Close();
+        continue;
+      }
+      auto ehlo = co_await c->Command("EHLO " + ehlo_name, d.ehlo_timeout);
+      if (ehlo.ok() && ehlo->code >= 500)
+        ehlo = co_await c->Command("HELO " + ehlo_name, d.ehlo_timeout);
+      if (!ehlo.ok() || ehlo->code != 250) {
+        last = t.host + "[" + t.address + "] EHLO: " +
+               (ehlo.ok() ? ehlo->ToString() : ehlo.error().message());
+        c->Close();
+        continue;
+      }
+      c->caps = smtp::ParseCapabilities(*ehlo);
+      if (c->caps.starttls) {
+        auto st = co_await c->Command("STARTTLS", d.ehlo_timeout);
+        if (st.ok() && st->code == 220) {
+          c->tls.emplace(std::move(c->sock), ssl_ctx);
+          SSL_set_tlsext_host_name(c->tls->native_handle(), t.host.c_str());
+          c->timer.expires_after(std::chrono::seconds(d.ehlo_timeout));
+          auto hs = co_await (
+              c->tls->async_handshake(
+                  ssl::stream_base::client,
+                  asio::redirect_error(use_awaitable, ec)) ||
+              c->timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+          if (hs.index() == 1 || ec) {
+            last = t.host + "[" + t.address + "] TLS handshake failed";
+            c->Close();
+            continue;
+          }
+          c->parser = smtp::ReplyParser();
+          ehlo = co_await c->Command("EHLO " + ehlo_name, d.ehlo_timeout);
+          if (!ehlo.ok() || ehlo->code != 250) {
+            last = t.host + " EHLO after STARTTLS failed";
+            c->Close();
+            continue;
+          }
+          c->caps = smtp::ParseCapabilities(*ehlo);
+        }
+      }
+      MarkHost(site, t, true);
+      ++site.opened;
+      co_return c;
+    }
+    auto none = std::make_unique<Client>(loop);
+    none->last_error = last;
+    co_return none;
+  }
+
+  void MarkHost(Site& site, const Target& t, bool up) {
+    if (!site.route) return;
+    std::string key;
+    for (const auto& h : site.route->hosts) {
+      auto [host, port] = SplitHostPort(h, 25);
+      if (host == t.host && port == t.port) key = h;
+    }
+    if (key.empty() || up)
+      return;  // only the health check declares a host up again
+    if (host_health[key])
+      SESAME_LOG(kWarn, kLog)
+          << "route host " << key << " unreachable; failing over";
+    host_health[key] = false;
+  }
+
+  awaitable<std::vector<RcptResult>> Transaction(Client& c, const Job& job) {
+    const auto& d = config.delivery;
+    std::vector<RcptResult> results;
+    auto all = [&](int code, const std::string& response, bool dead = false) {
+      results.clear();
+      for (int i : job.rcpts) results.push_back({i, code, response, dead});
+      return results;
+    };
+    auto mit = messages.find(job.id);
+    if (mit == messages.end()) co_return results;
+    const Msg& m = mit->second;
+    if (policy.TlsRequired(m.meta.config_set) && !c.tls) {
+      co_return all(454,
+                    "454 4.7.5 TLS required by the configuration set but " +
+                        c.target.host + " does not offer STARTTLS");
+    }
+    if (m.meta.smtputf8 && !c.caps.smtputf8) {
+      co_return all(553,
+                    "553 5.6.7 " + c.target.host +
+                        " does not support SMTPUTF8, required by this message");
+    }
+    if (m.meta.eight_bit && !c.caps.eight_bit_mime) {
+      co_return all(
+          554, "554 5.6.3 " + c.target.host +
+                   " does not support 8BITMIME and conversion is not done");
+    }
+    if (c.caps.size && *c.caps.size > 0 && m.size > *c.caps.size) {
+      co_return all(552, "552 5.3.4 message size " + std::to_string(m.size) +
+                             " exceeds " + c.target.host + "'s limit of " +
+                             std::to_string(*c.caps.size));
+    }
+    auto body = spool->ReadBody(job.id);
+    if (!body.ok())
+      co_return all(
+          451, "451 4.3.0 unreadable spool record: " + body.error().message(),
+          true);
+
+    std::string mail = "MAIL FROM:<" + m.meta.mail_from + ">";
+    if (c.caps.size) mail += " SIZE=" + std::to_string(m.size);
+    if (m.meta.eight_bit) mail += " BODY=8BITMIME";
+    if (m.meta.smtputf8) mail += " SMTPUTF8";
+    std::vector<std::string> rcpt_lines;
+    for (int i : job.rcpts)
+      rcpt_lines.push_back("RCPT TO:<" + m.meta.recipients[i].address + ">");
+
+    auto conn_fail = [&](const Error& e) {
+      return all(451, "451 4.4.2 " + c.target.host + ": " + e.message());
+    };
+    smtp::Reply mail_reply, data_reply;
+    std::vector<smtp::Reply> rcpt_replies;
+    if (c.caps.pipelining) {
+      std::string batch = mail + "\r\n";
+      for (const auto& l : rcpt_lines) batch += l + "\r\n";
+      batch += "DATA\r\n";
+      Status w = co_await c.Write(batch, d.mail_timeout);
+      if (!w.ok()) co_return conn_fail(w.error());
+      auto r = co_await c.Read(d.mail_timeout);
+      if (!r.ok()) co_return conn_fail(r.error());
+      mail_reply = *r;
+      for (size_t k = 0; k < rcpt_lines.size(); ++k) {
+        r = co_await c.Read(d.rcpt_timeout);
+        if (!r.ok()) co_return conn_fail(r.error());
+        rcpt_replies.push_back(*r);
+      }
+      r = co_await c.Read(d.data_timeout);
+      if (!r.ok()) co_return conn_fail(r.error());
+      data_reply = *r;
+    } else {
+      auto r = co_await c.Command(mail, d.mail_timeout);
+      if (!r.ok()) co_return conn_fail(r.error());
+      mail_reply = *r;
+      if (mail_reply.positive()) {
+        for (const auto& l : rcpt_lines) {
+          r = co_await c.Command(l, d.rcpt_timeout);
+          if (!r.ok()) co_return conn_fail(r.error());
+          rcpt_replies.push_back(*r);
+        }
+        bool any =
+            std::any_of(rcpt_replies.begin(), rcpt_replies.end(),
+                        [](const smtp::Reply& x) { return x.positive(); });
+        if (any) {
+          r = co_await c.Command("DATA", d.data_timeout);
+          if (!r.ok()) co_return conn_fail(r.error());
+          data_reply = *r;
+        }
+      }
+    }
+    auto reset = [&]() -> awaitable<void> {
+      auto r = co_await c.Command("RSET", d.mail_timeout);
+      if (!r.ok() || r->code != 250) c.usable = false;
+    };
+    if (!mail_reply.positive()) {
+      all(mail_reply.code, mail_reply.ToString());
+      co_await reset();
+      co_return results;
+    }
+    std::vector<int> accepted;
+    results.clear();
+    for (size_t k = 0; k < job.rcpts.size(); ++k) {
+      const smtp::Reply& rr = rcpt_replies[k];
+      if (rr.positive()) {
+        accepted.push_back(job.rcpts[k]);
+      } else {
+        results.push_back({job.rcpts[k], rr.code, rr.ToString(), false});
+      }
+    }
+    if (accepted.empty() || data_reply.code != 354) {
+      for (int i : accepted)
+        results.push_back({i, data_reply.code ? data_reply.code : 451,
+                           data_reply.code ? data_reply.ToString()
+                                           : "451 4.3.0 DATA not reached",
+                           false});
+      co_await reset();
+      co_return results;
+    }
+    Status w = co_await c.Write(smtp::DotStuff(*body), d.data_block_timeout);
+    if (!w.ok()) {
+      for (int i : accepted)
+        results.push_back(
+            {i, 451, "451 4.4.2 " + c.target.host + ": " + w.error().message(),
+             false});
+      co_return results;
+    }
+    auto fin = co_await c.Read(d.data_end_timeout);
+    for (int i : accepted) {
+      if (fin.ok()) {
+        results.push_back({i, fin->code, fin->ToString(), false});
+      } else {
+        // The message may have been taken: a retry can duplicate it.
+        results.push_back(
+            {i, 451,
+             "451 4.4.2 " + c.target.host +
+                 ": no reply after end of data: " + fin.error().message(),
+             false});
+      }
+    }
+    co_return results;
+  }
+
+  awaitable<void> Connection(std::shared_ptr<Site> site) {
+    auto client = co_await Open(*site);
+    if (!client->usable) {
+      // Nothing reachable: every job waiting for this site is deferred.
+      std::string why = "451 4.4.1 no reachable host for " + site->key + ": " +
+                        client->last_error;
+      std::deque<Job> jobs;
+      jobs.swap(site->ready);
+      --site->connections;
+      for (auto& j : jobs) FinishWithoutPeer(std::move(j), 451, why, false);
+      co_return;
+    }
+    uint64_t generation = site->generation;
+    uint32_t sent = 0;
+    asio::steady_timer wait(loop);
+    while (sent < site->shaping.messages_per_connection && client->usable &&
+           !stopping) {
+      if (site->ready.empty()) {
+        site->idle.push_back(&wait);
+        wait.expires_after(std::chrono::seconds(config.delivery.idle_seconds));
+        boost::system::error_code ec;
+        co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+        site->idle.erase(
+            std::remove(site->idle.begin(), site->idle.end(), &wait),
+            site->idle.end());
+        if (site->ready.empty()) break;
+      }
+      if (Now() < site->suspended_until_ms || site->generation != generation)
+        break;
+      if (site->connections > MaxConnections(*site, Now())) break;  // ramping
+      int64_t ms = TakeToken(*site);
+      if (ms > 0) {
+        wait.expires_after(std::chrono::milliseconds(ms));
+        boost::system::error_code ec;
+        co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      Job job = std::move(site->ready.front());
+      site->ready.pop_front();
+      auto started = std::chrono::steady_clock::now();
+      std::vector<RcptResult> results = co_await Transaction(*client, job);
+      int64_t elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+      ++site->deliveries;
+      ++sent;
+      for (const auto& r : results) {
+        if (r.code >= 400 && r.code < 500) {
+          if (const auto* rule = policy.BackoffFor(r.response))
+            Suspend(*site, *rule, r.response);
+        }
+      }
+      Finish(std::move(job), results, client->target, elapsed,
+             client->tls.has_value());
+    }
+    if (client->usable) {
+      auto q = co_await client->Command("QUIT", 10);
+      (void)q;
+    }
+    client->Close();
+    --site->connections;
+    Pump(site);
+  }
+
+  // --- health checks for static routes -----------------------------------
+  awaitable<void> HealthCheck(const config::Route* route,
+                              std::string hostport) {
+    auto [host, port] = SplitHostPort(hostport, 25);
+    asio::steady_timer t(loop);
+    while (!stopping) {
+      bool up = false;
+      std::string address = host;
+      boost::system::error_code ec, tec;
+      auto addr = asio::ip::make_address(host, ec);
+      if (!ec) {
+        Client c(loop);
+        tcp::endpoint ep(addr, port);
+        c.timer.expires_after(
+            std::chrono::seconds(route->health_timeout_seconds));
+        auto r = co_await (
+            c.sock.async_connect(ep, asio::redirect_error(use_awaitable, ec)) ||
+            c.timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+        if (r.index() == 0 && !ec) {
+          c.usable = true;
+          auto g = co_await c.Read(route->health_timeout_seconds);
+          if (g.ok() && g->code == 220) {
+            auto e = co_await c.Command("EHLO " + ehlo_name,
+                                        route->health_timeout_seconds);
+            up = e.ok() && e->code == 250;
+            if (e.ok())
+              co_await c.Command("QUIT", route->health_timeout_seconds);
+          }
+        }
+        c.Close();
+      } else {
+        up = true;  // names are checked by delivery attempts themselves
+      }
+      bool was = host_health.count(hostport) == 0 || host_health[hostport];
+      host_health[hostport] = up;
+      if (was != up) {
+        SESAME_LOG(kWarn, kLog)
+            << "route " << route->match << " host " << hostport
+            << (up ? " is back up" : " is down");
+        if (up) {
+          // Failback: connections to backups retire; new ones prefer this host.
+          for (auto& [k, s] : sites) {
+            if (s->route == route) ++s->generation;
+          }
+        }
+      }
+      t.expires_after(std::chrono::seconds(route->health_interval_seconds));
+      co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  // --- capture mode -------------------------------------------------------
+  void Capture(Job job) {
+    const Msg& m = messages[job.id];
+    std::string dir = config.data_dir + "/mailbox";
+    ::mkdir(dir.c_str(), 0700);
+    std::string path = dir + "/" + job.id + ".eml";
+    std::vector<RcptResult> results;
+    auto body = spool->ReadBody(job.id);
+    if (!body.ok()) {
+      for (int i : job.rcpts)
+        results.push_back(
+            {i, 451,
+             "451 4.3.0 unreadable spool record: " + body.error().message(),
+             true});
+    } else {
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0) {
+        int fd = ::open((path + ".tmp").c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+          ssize_t n = ::write(fd, body->data(), body->size());
+          ::close(fd);
+          if (n == ssize_t(body->size()))
+            ::rename((path + ".tmp").c_str(), path.c_str());
+        }
+        std::string line = "{\"MessageId\":\"" + JsonEscape(job.id) +
+                           "\",\"From\":\"" + JsonEscape(m.meta.mail_from) +
+                           "\",\"Destination\":[";
+        for (size_t k = 0; k < m.meta.recipients.size(); ++k) {
+          line += (k ? ",\"" : "\"") +
+                  JsonEscape(m.meta.recipients[k].address) + "\"";
+        }
+        line += "],\"Timestamp\":\"" + IsoTime(Now()) +
+                "\",\"Size\":" + std::to_string(body->size()) + "}\n";
+        int idx = ::open((dir + "/index.jsonl").c_str(),
+                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (idx >= 0) {
+          ssize_t unused = ::write(idx, line.data(), line.size());
+          (void)unused;
+          ::close(idx);
+        }
+      }
+      for (int i : job.rcpts)
+        results.push_back(
+            {i, 250, "250 2.0.0 captured in the local mailbox", false});
+    }
+    Finish(std::move(job), results, Target{"mailbox", "127.0.0.1", 0}, 0,
+           false);
+  }
+
+  // --- outcomes -----------------------------------------------------------
+  void FinishWithoutPeer(Job job, int code, const std::string& response,
+                         bool dead_letter) {
+    std::vector<RcptResult> results;
+    for (int i : job.rcpts) results.push_back({i, code, response, dead_letter});
+    Finish(std::move(job), results, Target{}, 0, false);
+  }
+
+  void Outcome(const Msg& m, const spool::Recipient& r, const char* outcome,
+               const Target& t, int64_t elapsed_ms, bool tls) {
+    outcome_buf +=
+        "{\"timestamp\":\"" + IsoTime(Now()) + "\",\"messageId\":\"" +
+        JsonEscape(m.meta.id) + "\",\"recipient\":\"" + JsonEscape(r.address) +
+        "\",\"outcome\":\"" + outcome + "\",\"smtpResponse\":\"" +
+        JsonEscape(r.last_response) +
+        "\",\"attempt\":" + std::to_string(r.attempts) + ",\"remoteMtaIp\":\"" +
+        JsonEscape(t.address) + "\",\"remoteHost\":\"" + JsonEscape(t.host) +
+        "\",\"reportingMta\":\"" + JsonEscape(ehlo_name) +
+        "\",\"processingTimeMillis\":" + std::to_string(elapsed_ms) +
+        ",\"tls\":" + (tls ? "true" : "false") + ",\"source\":\"" +
+        JsonEscape(m.meta.source) + "\",\"from\":\"" +
+        JsonEscape(m.meta.mail_from) + "\",\"configurationSet\":\"" +
+        JsonEscape(m.meta.config_set) + "\",\"sendTimestamp\":\"" +
+        IsoTime(m.meta.created_ms) + "\",\"nextAttempt\":" +
+        (std::string(outcome) == "deferred"
+             ? "\"" + IsoTime(r.next_attempt_ms) + "\""
+             : "null") +
+        "}\n";
+    if (outcome_buf.size() > 64 * 1024) FlushOutcomes();
+  }
+
+  void FlushOutcomes() {
+    if (outcome_buf.empty() || outcomes_fd < 0) return;
+    ssize_t n = ::write(outcomes_fd, outcome_buf.data(), outcome_buf.size());
+    if (n < 0) SESAME_LOG(kError, kLog) << "outcome log write failed";
+    outcome_buf.clear();
+  }
+
+  void Finish(Job job, const std::vector<RcptResult>& results,
+              const Target& target, int64_t elapsed_ms, bool tls) {
+    auto it = messages.find(job.id);
+    if (it == messages.end()) return;
+    Msg& m = it->second;
+    int64_t now = Now();
+    ++n_attempts;
+    Job retry;
+    retry.id = job.id;
+    retry.domain = job.domain;
+    std::vector<FailedRecipient> failed;
+    for (const auto& r : results) {
+      spool::Recipient& rc = m.meta.recipients[r.index];
+      rc.attempts++;
+      rc.last_response = r.response;
+      const char* outcome;
+      int64_t expiry = rc.expires_ms ? rc.expires_ms : m.default_expiry_ms;
+      if (r.dead_letter) {
+        rc.status = RecipientStatus::kDeadLetter;
+        outcome = "dead_letter";
+        ++n_dead;
+      } else if (r.code >= 200 && r.code < 300) {
+        rc.status = RecipientStatus::kDelivered;
+        outcome = "delivered";
+        ++n_delivered;
+      } else if (r.code >= 500) {
+        rc.status = RecipientStatus::kFailed;
+        outcome = "failed";
+        ++n_failed;
+      } else if (now >= expiry) {
+        rc.last_response = r.response + " (expired after " +
+                           std::to_string(rc.attempts) + " attempts)";
+        rc.status = config.delivery.expired_to_dead_letter
+                        ? RecipientStatus::kDeadLetter
+                        : RecipientStatus::kFailed;
+        outcome =
+            config.delivery.expired_to_dead_letter ? "dead_letter" : "expired";
+        ++(config.delivery.expired_to_dead_letter ? n_dead : n_expired);
+      } else {
+        double delay = policy.RetryDelaySeconds(rc.attempts, rng);
+        rc.next_attempt_ms =
+            std::min<int64_t>(now + int64_t(delay * 1000), expiry);
+        retry.rcpts.push_back(r.index);
+        retry.due_ms = std::max(retry.due_ms, rc.next_attempt_ms);
+        outcome = "deferred";
+        ++n_deferred;
+      }
+      if (rc.status == RecipientStatus::kFailed) {
+        failed.push_back({rc.address, EnhancedStatus(rc.last_response, true),
+                          "smtp; " + rc.last_response,
+                          target.host.empty() ? "" : "dns; " + target.host,
+                          now});
+      }
+      Outcome(m, rc, outcome, target, elapsed_ms, tls);
+    }
+    FlushOutcomes();
+    spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
+    if (!failed.empty()) SendDsn(m, failed);
+    --m.jobs;
+    if (!retry.rcpts.empty()) {
+      ++m.jobs;
+      Schedule(std::move(retry));
+    }
+    MaybeRetire(it);
+  }
+
+  void MaybeRetire(std::unordered_map<std::string, Msg>::iterator it) {
+    Msg& m = it->second;
+    if (m.jobs > 0) return;
+    bool dead = false, queued = false;
+    for (const auto& r : m.meta.recipients) {
+      dead |= r.status == RecipientStatus::kDeadLetter;
+      queued |= r.status == RecipientStatus::kQueued;
+    }
+    if (dead || queued) return;
+    spool->Remove(m.meta.id, nullptr);
+    messages.erase(it);
+  }
+
+  void SendDsn(const Msg& m, const std::vector<FailedRecipient>& failed) {
+    // Never for bounces themselves, inbound feedback, or a null sender: no
+    // loops.
+    if (!config.delivery.dsn || m.meta.mail_from.empty()) return;
+    if (m.meta.source != "smtp" && m.meta.source != "smtps") return;
+    auto body = spool->ReadBody(m.meta.id);
+    std::string original = body.ok() ? *body : "";
+    int64_t now = Now();
+    spool::MessageMeta meta;
+    meta.id = NewMessageId(now);
+    meta.created_ms = now;
+    meta.mail_from = "";
+    spool::Recipient r;
+    r.address = m.meta.mail_from;
+    meta.recipients.push_back(r);
+    meta.source = "dsn";
+    meta.client_ip = "127.0.0.1";
+    std::string dsn = BuildDsn(config.hostname, m.meta.mail_from, m.meta.id,
+                               m.meta.created_ms, failed, original, now,
+                               meta.id.substr(0, 16) + meta.id.substr(17, 8));
+    dsn = "Received: by " + config.hostname + " (Sesame) id " + meta.id + "; " +
+          Rfc5322Date(now) + "\r\n" + dsn;
+    ++n_dsn;
+    spool->Commit(std::move(meta), std::move(dsn),
+                  nullptr);  // the commit listener submits it
+  }
+
+  // --- admin ---------------------------------------------------------------
+  template <typename F>
+  auto RunOnLoop(F f) -> decltype(f()) {
+    std::promise<decltype(f())> p;
+    asio::post(loop, [&] { p.set_value(f()); });
+    return p.get_future().get();
+  }
+
+  std::string DeadLetters() {
+    std::string out = "[";
+    bool first = true;
+    for (const auto& [id, m] : messages) {
+      for (const auto& r : m.meta.recipients) {
+        if (r.status != RecipientStatus::kDeadLetter) continue;
+        out += first ? "\n " : ",\n ";
+        first = false;
+        out += "{\"MessageId\":\"" + JsonEscape(id) + "\",\"Recipient\":\"" +
+               JsonEscape(r.address) + "\",\"From\":\"" +
+               JsonEscape(m.meta.mail_from) + "\",\"Reason\":\"" +
+               JsonEscape(r.last_response) +
+               "\",\"Attempts\":" + std::to_string(r.attempts) +
+               ",\"Size\":" + std::to_string(m.size) + ",\"CreatedAt\":\"" +
+               IsoTime(m.meta.created_ms) + "\"}";
+      }
+    }
+    return out + (first ? "]\n" : "\n]\n");
+  }
+
+  int Redrive(const std::string& only) {
+    int n = 0;
+    int64_t now = Now();
+    for (auto& [id, m] : messages) {
+      if (!only.empty() && id != only) continue;
+      std::map<std::string, Job> by_domain;
+      for (size_t i = 0; i < m.meta.recipients.size(); ++i) {
+        auto& r = m.meta.recipients[i];
+        if (r.status != RecipientStatus::kDeadLetter) continue;
+        r.status = RecipientStatus::kQueued;
+        r.attempts = 0;
+        r.next_attempt_ms = now;
+        r.expires_ms =
+            now + int64_t(policy.MaxDeliverySeconds(m.meta.config_set)) * 1000;
+        std::string d = DomainOf(r.address);
+        by_domain[d].id = id;
+        by_domain[d].domain = d;
+        by_domain[d].due_ms = now;
+        by_domain[d].rcpts.push_back(static_cast<int>(i));
+        ++n;
+      }
+      if (by_domain.empty()) continue;
+      spool->UpdateState(id, m.meta.recipients, nullptr);
+      for (auto& [d, j] : by_domain) {
+        ++m.jobs;
+        Schedule(std::move(j));
+      }
+    }
+    return n;
+  }
+
+  int Purge(const std::string& only) {
+    int n = 0;
+    std::vector<std::string> ids;
+    for (auto& [id, m] : messages) {
+      if (!only.empty() && id != only) continue;
+      bool changed = false;
+      for (auto& r : m.meta.recipients) {
+        if (r.status != RecipientStatus::kDeadLetter) continue;
+        r.status = RecipientStatus::kFailed;
+        r.last_response += " (purged from the dead-letter queue)";
+        changed = true;
+        ++n;
+      }
+      if (changed) {
+        spool->UpdateState(id, m.meta.recipients, nullptr);
+        ids.push_back(id);
+      }
+    }
+    for (const auto& id : ids) MaybeRetire(messages.find(id));
+    return n;
+  }
+
+  std::string MetricsText() {
+    size_t scheduled_jobs = 0, ready = 0;
+    int conns = 0;
+    for (const auto& [k, q] : scheduled) scheduled_jobs += q.size();
+    std::string per_site;
+    for (const auto& [k, s] : sites) {
+      ready += s->ready.size();
+      conns += s->connections;
+      per_site += "sesame_delivery_site_connections{site=\"" + JsonEscape(k) +
+                  "\"} " + std::to_string(s->connections) + "\n";
+    }
+    size_t dead = 0;
+    for (const auto& [id, m] : messages) {
+      for (const auto& r : m.meta.recipients)
+        dead += r.status == RecipientStatus::kDeadLetter;
+    }
+    std::string t;
+    auto counter = [&](const char* name, const char* help, uint64_t v) {
+      t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+           " counter\n" + name + " " + std::to_string(v) + "\n";
+    };
+    auto gauge = [&](const char* name, const char* help, uint64_t v) {
+      t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+           " gauge\n" + name + " " + std::to_string(v) + "\n";
+    };
+    counter("sesame_delivery_attempts_total",
+            "Delivery attempts (one per job: a message's recipients at one "
+            "domain).",
+            n_attempts);
+    counter("sesame_delivery_delivered_total", "Recipients delivered.",
+            n_delivered);
+    counter("sesame_delivery_deferred_total",
+            "Recipient attempts deferred for retry.", n_deferred);
+    counter("sesame_delivery_failed_total",
+            "Recipients failed permanently (5xx).", n_failed);
+    counter("sesame_delivery_expired_total",
+            "Recipients failed after their lifetime ran out.", n_expired);
+    counter("sesame_delivery_dead_lettered_total",
+            "Recipients moved to the dead-letter queue.", n_dead);
+    counter("sesame_delivery_dsn_total",
+            "Delivery status notifications generated.", n_dsn);
+    gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
+          messages.size());
+    gauge("sesame_delivery_scheduled_jobs", "Jobs waiting for their due time.",
+          scheduled_jobs);
+    gauge("sesame_delivery_ready_jobs", "Jobs waiting for a connection.",
+          ready);
+    gauge("sesame_delivery_connections", "Open outbound SMTP connections.",
+          conns);
+    gauge("sesame_dead_letter_recipients",
+          "Recipients in the dead-letter queue.", dead);
+    t += "# HELP sesame_delivery_site_connections Open connections per "
+         "site.\n# TYPE sesame_delivery_site_connections gauge\n" +
+         per_site;
+    return t;
+  }
+};
+
+Engine::Engine(const config::Config& config, spool::Spool* spool,
+               dns::Resolver* resolver)
+    : impl_(std::make_unique<Impl>(config, spool, resolver)) {}
+
+Engine::~Engine() { Stop(); }
+
+Status Engine::Start() {
+  Impl* d = impl_.get();
+  std::string path = d->config.data_dir + "/outcomes.jsonl";
+  d->outcomes_fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (d->outcomes_fd < 0)
+    return Error::Permanent("delivery", "cannot open " + path);
+  d->guard.emplace(asio::make_work_guard(d->loop));
+  std::vector<spool::MessageInfo> backlog = d->spool->List();
+  asio::post(d->loop, [d, backlog = std::move(backlog)] {
+    for (const auto& info : backlog) d->AddMessage(info);
+    if (!backlog.empty())
+      SESAME_LOG(kInfo, kLog)
+          << "scheduled " << d->messages.size() << " queued messages";
+    if (d->config.delivery.mode == "smtp") {
+      for (const auto& r : d->config.delivery.routes) {
+        for (const auto& h : r.hosts)
+          asio::co_spawn(d->loop, d->HealthCheck(&r, h), asio::detached);
+      }
+    }
+  });
+  d->thread = std::thread([d] { d->loop.run(); });
+  return Ok{};
+}
+
+void Engine::Stop() {
+  Impl* d = impl_.get();
+  if (d->stopping.exchange(true)) return;
+  asio::post(d->loop, [d] { d->FlushOutcomes(); });
+  d->guard.reset();
+  d->loop.stop();
+  if (d->thread.joinable()) d->thread.join();
+  if (d->outcomes_fd >= 0) ::close(d->outcomes_fd);
+}
+
+void Engine::Submit(const spool::MessageInfo& info) {
+  Impl* d = impl_.get();
+  asio::post(d->loop, [d, info] { d->AddMessage(info); });
+}
+
+std::string Engine::DeadLettersJson() {
+  return impl_->RunOnLoop([this] { return impl_->DeadLetters(); });
+}
+int Engine::Redrive(const std::string& id) {
+  return impl_->RunOnLoop([this, &id] { return impl_->Redrive(id); });
+}
+int Engine::Purge(const std::string& id) {
+  return impl_->RunOnLoop([this, &id] { return impl_->Purge(id); });
+}
+std::string Engine::Metrics() {
+  return impl_->RunOnLoop([this] { return impl_->MetricsText(); });
+}
+
+}  // namespace sesame::delivery
