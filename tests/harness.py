@@ -39,7 +39,7 @@ class Sesame:
     """One sesame process with its own ports and data directory."""
 
     def __init__(self, extra_yaml="", data_dir=None, users=(("app", "app-secret"),), env=None,
-                 preexec_fn=None, delivery="delivery: {mode: hold}\n"):
+                 preexec_fn=None, delivery="delivery: {mode: hold}\n", relay=False):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sesame-e2e-")
         self.ports = {name: free_port() for name in ("smtp", "smtps", "mx", "http")}
@@ -56,7 +56,7 @@ listeners:
   mx: {{address: 127.0.0.1, port: {self.ports['mx']}}}
   http: {{address: 127.0.0.1, port: {self.ports['http']}}}
 smtp:
-  users:
+{"  relay_networks: [127.0.0.0/8]" + chr(10) if relay else ""}  users:
 {users_yaml}mx:
   domains: [bounces.sesame.test, "*.fbl.sesame.test"]
 {delivery}{extra_yaml}""")
@@ -143,6 +143,75 @@ def read_spool_bodies(spool_dir):
                 bodies[meta[1:1 + id_len].decode()] = data[start:start + body_len]
             off = start + body_len
     return bodies
+
+
+def inject(port, messages, sessions=10):
+    """Sends [(sender, [rcpts], subject)] over `sessions` parallel connections,
+    pipelining each transaction; returns {index: server id} for those acked."""
+    import threading
+    ids = {}
+    lock = threading.Lock()
+    chunks = [list(range(i, len(messages), sessions)) for i in range(sessions)]
+
+    def worker(indices):
+        s = None
+        sent = 0
+        for i in indices:
+            if s is None or sent >= 50:
+                if s is not None:
+                    s.cmd("QUIT")
+                    s.close()
+                s = RawSmtp(port)
+                s.cmd("EHLO injector.test")
+                sent = 0
+            sender, rcpts, subject = messages[i]
+            batch = f"MAIL FROM:<{sender}>\r\n" + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts) + "DATA\r\n"
+            s.send(batch)
+            replies = [s.reply() for _ in range(len(rcpts) + 2)]
+            if replies[-1][0] != 354:
+                raise AssertionError(f"DATA refused: {replies}")
+            s.send(f"Subject: {subject}\r\nFrom: <{sender}>\r\n\r\nbody of {subject}\r\n.\r\n")
+            code, text = s.reply()
+            if code == 250:
+                with lock:
+                    ids[i] = text.split()[-1]
+            sent += 1
+        if s is not None:
+            s.cmd("QUIT")
+            s.close()
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks if c]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ids
+
+
+def wait_until(predicate, timeout=60, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def read_outcomes(data_dir):
+    path = os.path.join(data_dir, "outcomes.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def metric(port, name):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 class RawSmtp:

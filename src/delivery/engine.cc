@@ -282,18 +282,23 @@ struct Engine::Impl {
     Enqueue(site, std::move(job));
   }
 
+  // "host", "host:port", "[v6]" or "[v6]:port".
   static std::pair<std::string, uint16_t> SplitHostPort(const std::string& hp,
                                                         uint16_t def) {
-    size_t colon = hp.rfind(':');
-    if (colon == std::string::npos || hp.find(']') > colon) {
-      if (hp.size() > 2 && hp.front() == '[')
-        return {hp.substr(1, hp.size() - 2), def};
-      return {hp, def};
+    if (!hp.empty() && hp.front() == '[') {
+      size_t rb = hp.find(']');
+      std::string host =
+          hp.substr(1, rb == std::string::npos ? std::string::npos : rb - 1);
+      if (rb != std::string::npos && rb + 1 < hp.size() && hp[rb + 1] == ':') {
+        return {host, static_cast<uint16_t>(std::atoi(hp.c_str() + rb + 2))};
+      }
+      return {host, def};
     }
-    std::string host = hp.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[')
-      host = host.substr(1, host.size() - 2);
-    return {host, static_cast<uint16_t>(std::stoi(hp.substr(colon + 1)))};
+    size_t colon = hp.rfind(':');
+    if (colon == std::string::npos || hp.find(':') != colon)
+      return {hp, def};  // bare IPv6 has several
+    return {hp.substr(0, colon),
+            static_cast<uint16_t>(std::atoi(hp.c_str() + colon + 1))};
   }
 
   void ResolveRoute(const config::Route* route, Job job) {
@@ -1081,8 +1086,8 @@ struct Engine::Impl {
     std::string dsn = BuildDsn(config.hostname, m.meta.mail_from, m.meta.id,
                                m.meta.created_ms, failed, original, now,
                                meta.id.substr(0, 16) + meta.id.substr(17, 8));
-    dsn = "Received: by " + config.hostname + " (Sesame) id " + meta.id + "; " +
-          Rfc5322Date(now) + "\r\n" + dsn;
+    dsn = "Received: by " + config.hostname + " (Sesame)\r\n\tid " + meta.id +
+          "; " + Rfc5322Date(now) + "\r\n" + dsn;
     ++n_dsn;
     spool->Commit(std::move(meta), std::move(dsn),
                   nullptr);  // the commit listener submits it
@@ -1174,7 +1179,9 @@ struct Engine::Impl {
     int conns = 0;
     for (const auto& [k, q] : scheduled) scheduled_jobs += q.size();
     std::string per_site;
+    uint64_t opened = 0;
     for (const auto& [k, s] : sites) {
+      opened += s->opened;
       ready += s->ready.size();
       conns += s->connections;
       per_site += "sesame_delivery_site_connections{site=\"" + JsonEscape(k) +
@@ -1210,6 +1217,8 @@ struct Engine::Impl {
             "Recipients moved to the dead-letter queue.", n_dead);
     counter("sesame_delivery_dsn_total",
             "Delivery status notifications generated.", n_dsn);
+    counter("sesame_delivery_connections_opened_total",
+            "Outbound SMTP connections established.", opened);
     gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
           messages.size());
     gauge("sesame_delivery_scheduled_jobs", "Jobs waiting for their due time.",

@@ -1,0 +1,41 @@
+"""dnsmasq on a loopback port, serving the test zone (a real DNS server)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dnsmasq:
+    def __init__(self, mx=(), hosts=(), null_mx=(), slow_domains=()):
+        """mx: (domain, host, preference); hosts: (name, ip); null_mx: domains."""
+        self.port = free_udp_port()
+        self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.blackhole.bind(("127.0.0.1", 0))  # never answers: upstream for slow domains
+        hole = self.blackhole.getsockname()[1]
+        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", "--listen-address=127.0.0.1",
+                "--bind-interfaces", "--no-resolv", "--no-hosts", "--no-poll", "--user=nobody", "--pid-file=",
+                "--log-facility=/dev/null", "--local=/test/"]
+        args += [f"--mx-host={d},{h},{p}" for d, h, p in mx]
+        args += [f"--host-record={n},{ip}" for n, ip in hosts]
+        args += [f"--dns-rr={d},15,000000" for d in null_mx]
+        args += [f"--server=/{d}/127.0.0.1#{hole}" for d in slow_domains]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError("dnsmasq failed to start")
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(5)
+        self.blackhole.close()
