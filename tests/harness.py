@@ -18,7 +18,8 @@ import warnings
 warnings.simplefilter("ignore", ResourceWarning)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "build", "sesame")
+# SESAME_BINARY lets `make asan` run the same tests against the sanitizer build.
+BINARY = os.environ.get("SESAME_BINARY") or os.path.join(ROOT, "build", "sesame")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 

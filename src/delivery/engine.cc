@@ -554,7 +554,9 @@ struct Engine::Impl {
   awaitable<std::unique_ptr<Client>> Open(Site& site) {
     const auto& d = config.delivery;
     std::string last = "no target";
-    for (const Target& t : site.targets) {
+    // A copy: routing callbacks may replace site.targets while we wait.
+    const std::vector<Target> targets = site.targets;
+    for (const Target& t : targets) {
       auto c = std::make_unique<Client>(loop);
       c->target = t;
       boost::system::error_code ec, tec;

@@ -469,6 +469,9 @@ struct Server::Impl {
          "sesame_spool_records_total counter\n";
     m += "sesame_spool_records_total " +
          std::to_string(spool->synced_records()) + "\n";
+    m += "# HELP sesame_spool_segments Spool segment files on disk.\n";
+    m += "# TYPE sesame_spool_segments gauge\n";
+    m += "sesame_spool_segments " + std::to_string(spool->segment_count()) + "\n";
     return m;
   }
 

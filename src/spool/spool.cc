@@ -95,6 +95,9 @@ class Replayer {
   explicit Replayer(std::unordered_map<std::string, MessageInfo>* index)
       : index_(index) {}
 
+  // (segment holding a remove record, segment holding that message's body)
+  std::vector<std::pair<uint32_t, uint32_t>> tombstones;
+
   // Returns false when the meta does not decode (the caller treats the
   // record as corrupt).
   bool Apply(uint32_t segment, const RecordHeader& h, std::string_view meta,
@@ -117,14 +120,20 @@ class Replayer {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
         auto it = index_->find(s->first);
-        if (it != index_->end())
+        if (it != index_->end()) {
           it->second.meta.recipients = std::move(s->second);
+          it->second.state_segment = segment;
+        }
         return true;
       }
       case RecordType::kRemove: {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
-        index_->erase(s->first);
+        auto it = index_->find(s->first);
+        if (it != index_->end()) {
+          tombstones.emplace_back(segment, it->second.segment);
+          index_->erase(it);
+        }
         return true;
       }
     }
@@ -357,7 +366,18 @@ Status Spool::Recover() {
   }
   recovery_.messages = index_.size();
   uint32_t next = segments->empty() ? 1 : segments->back() + 1;
-  return OpenActiveSegment(next);
+  Status s = OpenActiveSegment(next);
+  if (!s.ok()) return s;
+  for (uint32_t n : *segments) existing_segments_.insert(n);
+  for (const auto& [id, info] : index_) Pin(info);
+  for (auto [tomb, body] : replayer.tombstones) {
+    if (body == tomb) continue;  // goes with its own segment
+    ++tomb_pins_[tomb];
+    tombstones_by_body_[body].push_back(tomb);
+  }
+  std::vector<uint32_t> all(segments->begin(), segments->end());
+  CollectSegments(all);
+  return Ok{};
 }
 
 Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
@@ -401,8 +421,16 @@ Status Spool::OpenActiveSegment(uint32_t number) {
     }
   }
   if (active_fd_ >= 0) ::close(active_fd_);
+  uint32_t previous = active_segment_;
   active_fd_ = fd;
   active_segment_ = number;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    existing_segments_.insert(number);
+    if (previous)
+      CollectSegments(
+          {previous});  // the old active one may be all dead already
+  }
   active_size_ = header.size();
   return Ok{};
 }
@@ -467,6 +495,7 @@ void Spool::WriterLoop() {
   std::vector<Request> batch;
   std::vector<uint64_t> offsets;
   std::vector<uint32_t> crcs;
+  std::vector<uint32_t> touched;  // segments whose pins dropped in this batch
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
@@ -489,15 +518,34 @@ void Spool::WriterLoop() {
           info.body_crc = crcs[i];
           std::string id = r.message.id;
           info.meta = std::move(r.message);
+          Pin(info);
           index_[id] = std::move(info);
         } else if (r.type == RecordType::kState) {
           auto it = index_.find(r.id);
-          if (it != index_.end())
+          if (it != index_.end()) {
             it->second.meta.recipients = std::move(r.recipients);
+            if (it->second.state_segment) {
+              touched.push_back(it->second.state_segment);
+              --live_pins_[it->second.state_segment];
+            }
+            it->second.state_segment = active_segment_;
+            ++live_pins_[active_segment_];
+          }
         } else {
-          index_.erase(r.id);
+          auto it = index_.find(r.id);
+          if (it != index_.end()) {
+            Unpin(it->second, &touched);
+            if (it->second.segment != active_segment_) {
+              ++tomb_pins_[active_segment_];
+              tombstones_by_body_[it->second.segment].push_back(
+                  active_segment_);
+            }
+            index_.erase(it);
+          }
         }
       }
+      CollectSegments(touched);
+      touched.clear();
     } else {
       SESAME_LOG(kError, kLog)
           << "batch of " << batch.size() << " failed: " << s.error().message();
@@ -594,6 +642,54 @@ Status Spool::WriteBatch(std::vector<Request>& batch,
   }
   active_size_ = off;
   return Ok{};
+}
+
+void Spool::Pin(const MessageInfo& info) {
+  ++live_pins_[info.segment];
+  if (info.state_segment) ++live_pins_[info.state_segment];
+}
+
+void Spool::Unpin(const MessageInfo& info, std::vector<uint32_t>* touched) {
+  --live_pins_[info.segment];
+  touched->push_back(info.segment);
+  if (info.state_segment) {
+    --live_pins_[info.state_segment];
+    touched->push_back(info.state_segment);
+  }
+}
+
+// A segment may go when no live message has its body or latest state in it
+// and no remove record in it still shadows a message in an older segment;
+// deleting it can free the segments holding those remove records in turn.
+void Spool::CollectSegments(std::vector<uint32_t> candidates) {
+  while (!candidates.empty()) {
+    uint32_t seg = candidates.back();
+    candidates.pop_back();
+    if (seg == active_segment_ || !existing_segments_.count(seg)) continue;
+    if (live_pins_[seg] > 0 || tomb_pins_[seg] > 0) continue;
+    if (::unlink(SegmentPath(seg).c_str()) != 0 && errno != ENOENT) {
+      SESAME_LOG(kWarn, kLog) << "cannot delete " << SegmentPath(seg) << ": "
+                              << std::strerror(errno);
+      continue;
+    }
+    existing_segments_.erase(seg);
+    live_pins_.erase(seg);
+    tomb_pins_.erase(seg);
+    ++segments_deleted_;
+    auto it = tombstones_by_body_.find(seg);
+    if (it != tombstones_by_body_.end()) {
+      for (uint32_t tomb : it->second) {
+        --tomb_pins_[tomb];
+        candidates.push_back(tomb);
+      }
+      tombstones_by_body_.erase(it);
+    }
+  }
+}
+
+size_t Spool::segment_count() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return existing_segments_.size();
 }
 
 std::vector<MessageInfo> Spool::List() const {

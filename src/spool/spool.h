@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -25,8 +26,9 @@ struct SpoolOptions {
 // One queued message as the index knows it: metadata and where the body is.
 struct MessageInfo {
   MessageMeta meta;
-  uint64_t size = 0;  // body bytes
-  uint32_t segment = 0;
+  uint64_t size = 0;           // body bytes
+  uint32_t segment = 0;        // holds the message record and body
+  uint32_t state_segment = 0;  // holds the latest state record, 0 if none
   uint64_t body_offset = 0;
   uint32_t body_crc = 0;
 };
@@ -88,6 +90,8 @@ class Spool {
 
   // Statistics for metrics and benchmarks.
   uint64_t batches() const;
+  // Segment files present (for tests and metrics).
+  size_t segment_count() const;
   uint64_t synced_records() const;
 
   // Stops the writer after draining queued requests.
@@ -113,6 +117,11 @@ class Spool {
                     std::vector<uint64_t>* body_offsets,
                     std::vector<uint32_t>* crcs);
   std::string SegmentPath(uint32_t number) const;
+  // Segment reclamation; REQUIRES: index_mu_ held (or recovery,
+  // single-threaded).
+  void Pin(const MessageInfo& info);
+  void Unpin(const MessageInfo& info, std::vector<uint32_t>* touched);
+  void CollectSegments(std::vector<uint32_t> candidates);
 
   SpoolOptions options_;
   int lock_fd_ = -1;
@@ -134,6 +143,11 @@ class Spool {
   // Guards index_ and stats.
   mutable std::mutex index_mu_;
   std::unordered_map<std::string, MessageInfo> index_;
+  std::set<uint32_t> existing_segments_;
+  std::map<uint32_t, int64_t> live_pins_;
+  std::map<uint32_t, int64_t> tomb_pins_;
+  std::map<uint32_t, std::vector<uint32_t>> tombstones_by_body_;
+  uint64_t segments_deleted_ = 0;
   uint64_t batches_ = 0;
   uint64_t synced_records_ = 0;
 };

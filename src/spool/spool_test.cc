@@ -353,6 +353,71 @@ TEST_F(SpoolTest, WriteErrorIsTransientAndLosesNothingAcknowledged) {
   EXPECT_TRUE(spool_->Find(Meta(6).id).ok() || spool_->size() == 3u);
 }
 
+TEST_F(SpoolTest, SegmentsAreReclaimedWithoutResurrection) {
+  // Every batch in a segment of its own, so records land where we say.
+  auto opts = Options();
+  opts.segment_bytes = 1;
+  auto open = [&] {
+    spool_.reset();
+    auto s = Spool::Open(opts);
+    ASSERT_TRUE(s.ok());
+    spool_ = std::move(*s);
+  };
+  auto sync = [&](auto fn) {
+    std::promise<Status> p;
+    fn([&](Status s) { p.set_value(s); });
+    ASSERT_TRUE(p.get_future().get().ok());
+  };
+  open();
+  MessageMeta a = Meta(1), b = Meta(2);
+  ASSERT_TRUE(
+      CommitSync(a, Body(1)).ok());  // segment 2 (1 was the first active)
+  ASSERT_TRUE(CommitSync(b, Body(2)).ok());  // segment 3
+  std::vector<Recipient> st = b.recipients;
+  st[0].status = RecipientStatus::kDelivered;
+  sync([&](auto cb) {
+    spool_->UpdateState(b.id, st, cb);
+  });                                                // b's state in segment 4
+  sync([&](auto cb) { spool_->Remove(a.id, cb); });  // a's tombstone in 5
+  // a's body segment is free now; b's body and state segments are pinned.
+  size_t after_a = spool_->segment_count();
+  open();
+  EXPECT_EQ(spool_->size(), 1u);
+  EXPECT_TRUE(spool_->Find(b.id).ok());
+  EXPECT_FALSE(spool_->Find(a.id).ok());
+  EXPECT_EQ(spool_->Find(b.id)->meta.recipients[0].status,
+            RecipientStatus::kDelivered);
+  sync([&](auto cb) { spool_->Remove(b.id, cb); });
+  EXPECT_LT(spool_->segment_count(), after_a);
+  open();
+  EXPECT_EQ(spool_->size(), 0u);
+  // Only the active segment and at most one holding the last tombstone remain.
+  EXPECT_LE(spool_->segment_count(), 2u);
+  size_t files = 0;
+  for (auto& e : fs::directory_iterator(dir_))
+    files += e.path().extension() == ".seg";
+  EXPECT_EQ(files, spool_->segment_count());
+}
+
+TEST_F(SpoolTest, ManyMessagesDeliveredLeaveLittleBehind) {
+  auto opts = Options();
+  opts.segment_bytes = 64 * 1024;
+  spool_.reset();
+  auto s = Spool::Open(opts);
+  ASSERT_TRUE(s.ok());
+  spool_ = std::move(*s);
+  std::vector<std::string> ids = WriteMessages(500);
+  EXPECT_GT(spool_->segment_count(), 2u);
+  for (const auto& id : ids) {
+    std::promise<void> p;
+    spool_->Remove(id, [&](Status) { p.set_value(); });
+    p.get_future().get();
+  }
+  EXPECT_LE(spool_->segment_count(), 3u);
+  Open();
+  EXPECT_EQ(spool_->size(), 0u);
+}
+
 TEST(RecordFormat, MetaRoundTripAndRejectsTruncation) {
   MessageMeta m;
   m.id = "id-1";
