@@ -149,6 +149,28 @@ class DeliveryWithFaults(unittest.TestCase):
         print(f"\nfaults: {len(set(delivered))} delivered, {len(failed)} failed, {len(deferred)} deferrals, "
               f"{sink.dropped_after_dot} replies lost after the dot, {dup} duplicates")
 
+    def test_tls_policy_require_defers_when_peer_lacks_starttls(self):
+        extra = "configuration_sets: [{name: secure, tls_policy: REQUIRE, max_delivery_seconds: 300}]\n"
+        sink, _, server = self.start(extra=extra)  # the fault sink offers no STARTTLS
+        from harness import RawSmtp
+        s = RawSmtp(server.ports["smtp"])
+        s.cmd("EHLO c")
+        ids = []
+        for cs, rcpt in (("secure", "tls@dest.test"), ("", "plain@dest.test")):
+            s.cmd("MAIL FROM:<app@example.com>")
+            s.cmd(f"RCPT TO:<{rcpt}>")
+            s.cmd("DATA")
+            header = f"X-SES-CONFIGURATION-SET: {cs}\r\n" if cs else ""
+            s.send(f"{header}Subject: tls {cs}\r\n\r\nbody\r\n.\r\n")
+            ids.append(s.reply()[1].split()[-1])
+        self.assertTrue(wait_until(lambda: sink.count() >= 1, 10))
+        self.assertTrue(wait_until(lambda: any(o["recipient"] == "tls@dest.test" for o in read_outcomes(server.data_dir)), 10))
+        self.assertEqual([r for _, r in sink.pairs()], ["plain@dest.test"])
+        tls = [o for o in read_outcomes(server.data_dir) if o["recipient"] == "tls@dest.test"]
+        self.assertEqual(tls[0]["outcome"], "deferred")
+        self.assertEqual(tls[0]["configurationSet"], "secure")
+        self.assertTrue(tls[0]["smtpResponse"].startswith("454 4.7.5"), tls[0]["smtpResponse"])
+
     def test_backoff_rule_suspends_then_ramps(self):
         extra = ("  backoff: [{pattern: \"try again later\", suspend_seconds: 2, ramp_seconds: 1}]\n")
         sink, _, server = self.start(dict(temp_first_attempts={"^slow": 1}), extra=extra)
@@ -196,6 +218,33 @@ class DeliveryWithFaults(unittest.TestCase):
         self.assertTrue(by_rcpt["d@nothere.test"][0]["smtpResponse"].startswith("550 5.1.2"))
         self.assertEqual(by_rcpt["e@x.slow.test"][0]["outcome"], "deferred")
         self.assertTrue(by_rcpt["e@x.slow.test"][0]["smtpResponse"].startswith("451 4.4.3"))
+
+
+@unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")
+class SesameToSesame(unittest.TestCase):
+    def test_opportunistic_starttls_and_pipelining_to_a_real_peer(self):
+        receiver = Sesame().start()  # hold mode: what it receives stays queued for inspection
+        dns = Dnsmasq(mx=[("bounces.sesame.test", "mx.receiver.test", 10)], hosts=[("mx.receiver.test", "127.0.0.1")])
+        sender = Sesame(delivery=delivery_yaml(dns, receiver.ports["mx"]), relay=True).start()
+        try:
+            ids = inject(sender.ports["smtp"], [("app@example.com", ["a@bounces.sesame.test", "b@bounces.sesame.test"],
+                                                 "hop")])
+            self.assertTrue(wait_until(lambda: len(receiver.queue()[0]) == 1, 15))
+            entry = receiver.queue()[0][0]
+            self.assertEqual([r["Address"] for r in entry["Recipients"]], ["a@bounces.sesame.test",
+                                                                           "b@bounces.sesame.test"])
+            body = receiver.body_of(entry["MessageId"])
+            # The receiver's Received header shows TLS; the sender's is below it.
+            self.assertIn(b"with ESMTPS (TLSv1.3)", body.split(b"\r\n\r\n")[0])
+            self.assertIn(f"id {ids[0]}".encode(), body)
+            outcomes = read_outcomes(sender.data_dir)
+            self.assertEqual({o["outcome"] for o in outcomes}, {"delivered"})
+            self.assertTrue(all(o["tls"] for o in outcomes))
+            self.assertTrue(all(o["smtpResponse"].startswith("250 2.0.0 Ok") for o in outcomes))
+        finally:
+            sender.cleanup()
+            receiver.cleanup()
+            dns.stop()
 
 
 @unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")

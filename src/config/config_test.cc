@@ -136,7 +136,8 @@ namespace sesame::config {
 namespace {
 TEST(Config, ExampleFileIsValid) {
   const char* src = std::getenv("SESAME_SOURCE_DIR");
-  auto c = LoadConfigFile(std::string(src ? src : ".") + "/examples/sesame.yaml");
+  auto c =
+      LoadConfigFile(std::string(src ? src : ".") + "/examples/sesame.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->delivery.routes.size(), 1u);
   EXPECT_EQ(c->delivery.routes[0].hosts.size(), 2u);
@@ -148,15 +149,21 @@ TEST(Config, ExampleFileIsValid) {
 TEST(Config, DeliveryErrors) {
   auto r = ParseConfig("delivery: {mode: carrier-pigeon}\n", "d.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("delivery.mode: must be one of smtp, capture, hold"), std::string::npos)
+  EXPECT_NE(r.error().message().find(
+                "delivery.mode: must be one of smtp, capture, hold"),
+            std::string::npos)
       << r.error().message();
-  r = ParseConfig("configuration_sets: [{name: x, max_delivery_seconds: 100}]\n", "d.yaml");
+  r = ParseConfig(
+      "configuration_sets: [{name: x, max_delivery_seconds: 100}]\n", "d.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("max_delivery_seconds: must be an integer between 300 and 50400"),
-            std::string::npos);
+  EXPECT_NE(
+      r.error().message().find(
+          "max_delivery_seconds: must be an integer between 300 and 50400"),
+      std::string::npos);
   r = ParseConfig("routes: [{match: a.test}]\n", "d.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("needs match and at least one host"), std::string::npos);
+  EXPECT_NE(r.error().message().find("needs match and at least one host"),
+            std::string::npos);
 }
 }  // namespace
 }  // namespace sesame::config

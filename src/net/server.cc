@@ -365,6 +365,9 @@ struct Server::Impl {
           meta.auth_user = env.auth_user;
           meta.client_ip = env.client_ip;
           meta.source = KindName(kind);
+          // SES SMTP: the configuration set is named by a header.
+          meta.config_set =
+              smtp::HeaderValue(env.content, "X-SES-CONFIGURATION-SET");
           Status s = co_await AsyncCommit(
               spool, std::move(meta), std::move(env.content), use_awaitable);
           if (s.ok()) {
@@ -471,7 +474,8 @@ struct Server::Impl {
          std::to_string(spool->synced_records()) + "\n";
     m += "# HELP sesame_spool_segments Spool segment files on disk.\n";
     m += "# TYPE sesame_spool_segments gauge\n";
-    m += "sesame_spool_segments " + std::to_string(spool->segment_count()) + "\n";
+    m += "sesame_spool_segments " + std::to_string(spool->segment_count()) +
+         "\n";
     return m;
   }
 

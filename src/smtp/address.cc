@@ -131,6 +131,35 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+std::string HeaderValue(std::string_view message, std::string_view name) {
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t eol = message.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = message.size();
+    std::string_view line = message.substr(pos, eol - pos);
+    if (line.empty()) break;  // end of the header block
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        AsciiLower(line.substr(0, name.size())) == AsciiLower(name)) {
+      std::string value(line.substr(name.size() + 1));
+      // Unfold continuation lines.
+      size_t next = eol + 2;
+      while (next < message.size() &&
+             (message[next] == ' ' || message[next] == '\t')) {
+        size_t e = message.find("\r\n", next);
+        if (e == std::string_view::npos) e = message.size();
+        value += " ";
+        value += message.substr(next, e - next);
+        next = e + 2;
+      }
+      size_t b = value.find_first_not_of(" \t");
+      size_t e = value.find_last_not_of(" \t");
+      return b == std::string::npos ? "" : value.substr(b, e - b + 1);
+    }
+    pos = eol + 2;
+  }
+  return "";
+}
+
 bool LocalPartRoutes(std::string_view local) {
   return local.find_first_of("%!@") != std::string_view::npos;
 }

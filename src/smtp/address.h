@@ -36,6 +36,10 @@ Result<Path> ParsePath(std::string_view text, bool allow_null,
 // or a quoted '@'.
 bool LocalPartRoutes(std::string_view local);
 
+// The unfolded value of the first header field `name` (case-insensitive) in
+// the header block of an RFC 5322 message, trimmed; "" when absent.
+std::string HeaderValue(std::string_view message, std::string_view name);
+
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view s);
 

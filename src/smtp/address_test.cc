@@ -77,6 +77,16 @@ TEST(ParsePath, NonAsciiFlag) {
   EXPECT_TRUE(ParsePath("<ü@b.example>", false, false)->non_ascii);
 }
 
+TEST(HeaderValue, FindsUnfoldsAndStopsAtBody) {
+  std::string m =
+      "Received: x\r\nX-SES-CONFIGURATION-SET:  secure \r\nSubject: a\r\n "
+      "b\r\n\r\nX-Body: no\r\n";
+  EXPECT_EQ(HeaderValue(m, "x-ses-configuration-set"), "secure");
+  EXPECT_EQ(HeaderValue(m, "Subject"), "a  b");
+  EXPECT_EQ(HeaderValue(m, "X-Body"), "");
+  EXPECT_EQ(HeaderValue(m, "Missing"), "");
+}
+
 TEST(LocalPartRoutes, RelayTricks) {
   EXPECT_TRUE(LocalPartRoutes("user%other.example"));
   EXPECT_TRUE(LocalPartRoutes("other.example!user"));
