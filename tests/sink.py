@@ -70,9 +70,11 @@ class FaultSink:
             for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
                 task.cancel()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        loop = self.loop
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
         self.thread.join(5)
+        loop.close()
         self.loop = None
 
     # --- protocol ---------------------------------------------------------
