@@ -1,0 +1,216 @@
+#include "auth/keys.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "base/base64.h"
+#include "base/ids.h"
+
+namespace sesame::auth {
+namespace {
+
+Error Fail(const std::string& msg) { return Error::Permanent("keys", msg); }
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n));
+  return out;
+}
+
+std::string RandomFrom(const char* alphabet, size_t alen, size_t n) {
+  std::string bytes = RandomBytes(n), out;
+  for (unsigned char b : bytes) out += alphabet[b % alen];
+  return out;
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail("cannot write " + tmp);
+  bool ok = ::write(fd, data.data(), data.size()) == ssize_t(data.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Fail("cannot write " + path);
+  return Ok{};
+}
+
+}  // namespace
+
+Result<std::string> Seal(const std::string& key, const std::string& plaintext) {
+  if (key.size() != 32) return Fail("master key must be 32 bytes");
+  std::string nonce = RandomBytes(12);
+  std::string out(plaintext.size(), '\0');
+  unsigned char tag[16];
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  bool ok = EVP_EncryptInit_ex(
+                ctx, EVP_aes_256_gcm(), nullptr,
+                reinterpret_cast<const unsigned char*>(key.data()),
+                reinterpret_cast<const unsigned char*>(nonce.data())) == 1 &&
+            EVP_EncryptUpdate(
+                ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                reinterpret_cast<const unsigned char*>(plaintext.data()),
+                static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(ctx, nullptr, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) return Fail("encryption failed");
+  return Base64Encode(nonce + out +
+                      std::string(reinterpret_cast<char*>(tag), 16));
+}
+
+Result<std::string> Open(const std::string& key, const std::string& sealed) {
+  auto raw = Base64Decode(sealed);
+  if (!raw || raw->size() < 28 || key.size() != 32)
+    return Fail("sealed secret is malformed");
+  std::string nonce = raw->substr(0, 12), tag = raw->substr(raw->size() - 16);
+  std::string ct = raw->substr(12, raw->size() - 28);
+  std::string out(ct.size(), '\0');
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  bool ok =
+      EVP_DecryptInit_ex(
+          ctx, EVP_aes_256_gcm(), nullptr,
+          reinterpret_cast<const unsigned char*>(key.data()),
+          reinterpret_cast<const unsigned char*>(nonce.data())) == 1 &&
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                        reinterpret_cast<const unsigned char*>(ct.data()),
+                        static_cast<int>(ct.size())) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx, nullptr, &len) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) return Fail("secret does not decrypt with this master key");
+  return out;
+}
+
+Result<std::string> KeyStore::MasterKeyLocked(bool create) {
+  if (!master_.empty()) return master_;
+  std::ifstream f(master_path_, std::ios::binary);
+  if (f) {
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+      text.pop_back();
+    auto key = Base64Decode(text);
+    if (!key || key->size() != 32)
+      return Fail("master key file " + master_path_ + " is malformed");
+    master_ = *key;
+    return master_;
+  }
+  if (!create) return Fail("no master key at " + master_path_);
+  std::string key = RandomBytes(32);
+  Status s = WriteFileAtomic(master_path_, Base64Encode(key) + "\n");
+  if (!s.ok()) return s.error();
+  master_ = key;
+  return master_;
+}
+
+Status KeyStore::LoadLocked() {
+  struct stat st;
+  if (::stat(keys_path_.c_str(), &st) != 0) {
+    entries_.clear();
+    loaded_mtime_ns_ = 0;
+    return Ok{};
+  }
+  // Every save renames a new file into place, so the inode identifies a version
+  // even when two writes share a timestamp tick.
+  int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  mtime ^= int64_t(st.st_ino) << 20;
+  if (mtime == loaded_mtime_ns_) return Ok{};
+  std::ifstream f(keys_path_);
+  std::vector<Entry> entries;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    Entry e;
+    std::string created;
+    if (!std::getline(fields, e.id, '\t') ||
+        !std::getline(fields, created, '\t') ||
+        !std::getline(fields, e.sealed, '\t')) {
+      return Fail(keys_path_ + ":" + std::to_string(n) +
+                  ": malformed key line");
+    }
+    e.created = std::atoll(created.c_str());
+    entries.push_back(std::move(e));
+  }
+  entries_ = std::move(entries);
+  loaded_mtime_ns_ = mtime;
+  return Ok{};
+}
+
+Status KeyStore::SaveLocked() {
+  std::string text =
+      "# Sesame access keys: id, created (epoch s), secret sealed with "
+      "AES-256-GCM\n";
+  for (const auto& e : entries_)
+    text += e.id + "\t" + std::to_string(e.created) + "\t" + e.sealed + "\n";
+  Status s = WriteFileAtomic(keys_path_, text);
+  loaded_mtime_ns_ = -1;  // force a reload of our own write's mtime
+  return s;
+}
+
+Result<AccessKey> KeyStore::Create() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = LoadLocked();
+  if (!s.ok()) return s.error();
+  auto master = MasterKeyLocked(true);
+  if (!master.ok()) return master.error();
+  AccessKey k;
+  k.id = "AKIA" + RandomFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
+  k.secret = RandomFrom(
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 64,
+      40);
+  k.created = NowMillis() / 1000;
+  auto sealed = Seal(*master, k.secret);
+  if (!sealed.ok()) return sealed.error();
+  entries_.push_back({k.id, k.created, *sealed});
+  s = SaveLocked();
+  if (!s.ok()) return s.error();
+  return k;
+}
+
+Result<std::vector<AccessKey>> KeyStore::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = LoadLocked();
+  if (!s.ok()) return s.error();
+  std::vector<AccessKey> out;
+  for (const auto& e : entries_) out.push_back({e.id, "", e.created});
+  return out;
+}
+
+Result<bool> KeyStore::Delete(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = LoadLocked();
+  if (!s.ok()) return s.error();
+  size_t before = entries_.size();
+  std::erase_if(entries_, [&](const Entry& e) { return e.id == id; });
+  if (entries_.size() == before) return false;
+  s = SaveLocked();
+  if (!s.ok()) return s.error();
+  return true;
+}
+
+std::optional<std::string> KeyStore::Lookup(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!LoadLocked().ok()) return std::nullopt;
+  for (const auto& e : entries_) {
+    if (e.id != id) continue;
+    auto master = MasterKeyLocked(false);
+    if (!master.ok()) return std::nullopt;
+    auto secret = Open(*master, e.sealed);
+    if (!secret.ok()) return std::nullopt;
+    return *secret;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sesame::auth

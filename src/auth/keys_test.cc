@@ -1,0 +1,59 @@
+#include "auth/keys.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace sesame::auth {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Seal, RoundTripAndTamper) {
+  std::string key(32, 'k');
+  auto sealed = Seal(key, "secret value");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->find("secret"), std::string::npos);
+  EXPECT_EQ(*Open(key, *sealed), "secret value");
+  EXPECT_FALSE(Open(std::string(32, 'x'), *sealed).ok());
+  std::string bad = *sealed;
+  bad[20] = bad[20] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(Open(key, bad).ok());
+}
+
+TEST(KeyStore, CreateListLookupDeleteAcrossInstances) {
+  fs::path dir =
+      fs::temp_directory_path() / ("keys_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string keys = (dir / "keys").string(),
+              master = (dir / "master.key").string();
+  KeyStore a(keys, master);
+  auto k = a.Create();
+  ASSERT_TRUE(k.ok()) << k.error().message();
+  EXPECT_EQ(k->id.size(), 20u);
+  EXPECT_EQ(k->id.substr(0, 4), "AKIA");
+  EXPECT_EQ(k->secret.size(), 40u);
+  // A second instance (another process, e.g. the server) sees it.
+  KeyStore b(keys, master);
+  EXPECT_EQ(b.Lookup(k->id), k->secret);
+  EXPECT_EQ(b.Lookup("AKIANOPE"), std::nullopt);
+  // The keys file alone does not reveal the secret.
+  std::ifstream f(keys);
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(text.find(k->secret), std::string::npos);
+  EXPECT_NE(text.find(k->id), std::string::npos);
+  // Without the master key file, nothing decrypts.
+  KeyStore c(keys, (dir / "other.key").string());
+  EXPECT_EQ(c.Lookup(k->id), std::nullopt);
+  EXPECT_EQ(a.List()->size(), 1u);
+  EXPECT_TRUE(*b.Delete(k->id));
+  EXPECT_FALSE(*b.Delete(k->id));
+  EXPECT_EQ(a.Lookup(k->id), std::nullopt);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sesame::auth
