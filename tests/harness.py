@@ -19,7 +19,7 @@ warnings.simplefilter("ignore", ResourceWarning)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # SESAME_BINARY lets `make asan` run the same tests against the sanitizer build.
-BINARY = os.environ.get("SESAME_BINARY") or os.path.join(ROOT, "build", "sesame")
+BINARY = os.path.abspath(os.environ.get("SESAME_BINARY") or os.path.join(ROOT, "build", "sesame"))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 
