@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/api.h"
+#include "auth/keys.h"
+#include "auth/sigv4.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -37,6 +40,8 @@ constexpr char kUsage[] =
     "  dlq list|show ID|redrive ID|--all|purge ID|--all [--config FILE]\n"
     "                                        inspect and manage the "
     "dead-letter queue\n"
+    "  keys create|list|delete ID [--json]   manage API access keys (secrets "
+    "sealed under the master key)\n"
     "  config check --config FILE            validate a configuration file\n"
     "  version                               print the version\n";
 
@@ -153,20 +158,52 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
     return 1;
   }
-  net::AdminHooks hooks;
-  hooks.extra_metrics = [&engine] { return engine.Metrics(); };
-  hooks.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
-  hooks.redrive = [&engine](const std::string& id) {
+  auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
+  std::string dev_key_line;
+  if (c.profile == "local") {
+    // A development key on first start, so the AWS SDKs work at once.
+    auto existing = keys.List();
+    if (existing.ok() && existing->empty()) {
+      auto k = keys.Create();
+      if (k.ok()) {
+        dev_key_line = "  AWS_ACCESS_KEY_ID=" + k->id +
+                       " AWS_SECRET_ACCESS_KEY=" + k->secret;
+      }
+    } else if (existing.ok()) {
+      dev_key_line = "  access key " + (*existing)[0].id +
+                     " (secret printed when it was created; `sesame keys "
+                     "create` makes another)";
+    }
+  }
+  net::Server* server_ptr = nullptr;
+  api::Services services;
+  services.metrics = [&engine, &server_ptr] {
+    return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics();
+  };
+  services.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
+  services.redrive = [&engine](const std::string& id) {
     return engine.Redrive(id);
   };
-  hooks.purge = [&engine](const std::string& id) { return engine.Purge(id); };
+  services.purge = [&engine](const std::string& id) {
+    return engine.Purge(id);
+  };
+  api::Api api(c, sp->get(), &keys, services);
+  net::AdminHooks hooks;
+  hooks.http = [&api](net::HttpRequest r,
+                      std::function<void(net::HttpResponse)> done) {
+    api.Handle(std::move(r), std::move(done));
+  };
+  hooks.authenticate = [&api](std::string_view u, std::string_view p) {
+    return api.SmtpAuthenticate(u, p);
+  };
   net::Server server(c, sp->get(), hooks);
+  server_ptr = &server;
   Status st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
     return 1;
   }
-  std::string smtp_port;
+  std::string smtp_port, http_port;
   std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",
               c.profile.c_str(), c.source.c_str(), c.data_dir.c_str());
   if (c.delivery.mode == "capture") {
@@ -186,6 +223,22 @@ int Serve(const Args& args) {
     std::printf("  %-6s %s:%u  %s\n", b.name.c_str(), b.address.c_str(), b.port,
                 what);
     if (b.name == "smtp") smtp_port = std::to_string(b.port);
+    if (b.name == "http") http_port = std::to_string(b.port);
+  }
+  if (!dev_key_line.empty()) {
+    std::printf(
+        "\nDevelopment access key (SES v1/v2 APIs; its SES SMTP password works "
+        "for SMTP AUTH):\n%s\n",
+        dev_key_line.c_str());
+    if (!http_port.empty()) {
+      std::printf(
+          "  aws ses send-email --endpoint-url http://127.0.0.1:%s --region %s "
+          "\\\n"
+          "    --from you@example.com --to someone@example.com --subject hi "
+          "--text hello\n"
+          "  curl http://127.0.0.1:%s/_aws/ses   # captured mail\n",
+          http_port.c_str(), c.api_region.c_str(), http_port.c_str());
+    }
   }
   if (!smtp_port.empty() && !c.smtp_users.empty()) {
     std::printf(
@@ -391,6 +444,73 @@ int Dlq(const Args& args) {
   return 0;
 }
 
+int Keys(const Args& args) {
+  auto cfg = LoadConfig(args);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+    return 2;
+  }
+  const auto& pos = args.positional;
+  std::string sub = pos.size() >= 2 ? pos[1] : "list";
+  ::mkdir(cfg->data_dir.c_str(), 0700);
+  auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
+  if (sub == "create") {
+    auto k = keys.Create();
+    if (!k.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", k.error().message().c_str());
+      return 1;
+    }
+    if (args.json) {
+      std::printf("{\"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}\n",
+                  k->id.c_str(), k->secret.c_str());
+    } else {
+      std::printf(
+          "AccessKeyId:     %s\nSecretAccessKey: %s\nSMTP password (%s): %s\n",
+          k->id.c_str(), k->secret.c_str(), cfg->api_region.c_str(),
+          auth::SmtpPassword(k->secret, cfg->api_region).c_str());
+    }
+    return 0;
+  }
+  if (sub == "list") {
+    auto list = keys.List();
+    if (!list.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", list.error().message().c_str());
+      return 1;
+    }
+    if (args.json) {
+      std::string out = "[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        out += (i ? ", " : "") + std::string("{\"AccessKeyId\": \"") +
+               (*list)[i].id + "\", \"CreatedAt\": \"" +
+               IsoTime((*list)[i].created * 1000) + "\"}";
+      }
+      std::printf("%s]\n", out.c_str());
+    } else {
+      for (const auto& k : *list)
+        std::printf("%s  created %s\n", k.id.c_str(),
+                    IsoTime(k.created * 1000).c_str());
+    }
+    return 0;
+  }
+  if (sub == "delete" && pos.size() >= 3) {
+    auto r = keys.Delete(pos[2]);
+    if (!r.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", r.error().message().c_str());
+      return 1;
+    }
+    if (!*r) {
+      std::fprintf(stderr, "sesame: no access key %s\n", pos[2].c_str());
+      return 1;
+    }
+    std::printf("deleted %s\n", pos[2].c_str());
+    return 0;
+  }
+  std::fprintf(stderr,
+               "sesame: usage: sesame keys create|list|delete ID [--json] "
+               "[--config FILE]\n");
+  return 2;
+}
+
 int Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
@@ -402,6 +522,7 @@ int Main(int argc, char** argv) {
   std::string cmd = pos.empty() ? "help" : pos[0];
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
+  if (cmd == "keys") return Keys(*args);
   if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list")
     return QueueList(*args);
   if (cmd == "config" && pos.size() >= 2 && pos[1] == "check") {

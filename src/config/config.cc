@@ -277,6 +277,7 @@ Config LocalProfile() {
   c.delivery.mode =
       "capture";  // a faithful stand-in: nothing leaves the machine
   c.mx_domains = {"bounces.sesame.localhost", "feedback.sesame.localhost"};
+  c.api_local_mailbox = true;
   return c;
 }
 
@@ -309,274 +310,306 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
   c.source = source;
   std::string ignored_profile;
   bool users_seen = false;
-  Status s = w.Map(
-      root, "",
-      {{"profile", w.String(&ignored_profile)},
-       {"data_dir", w.String(&c.data_dir)},
-       {"hostname", w.String(&c.hostname)},
-       {"threads", w.Int(&c.threads, 0, 256)},
-       {"log_level",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          static const std::set<std::string> kLevels = {"debug", "info", "warn",
-                                                        "error"};
-          if (!n.IsScalar() || !kLevels.count(n.Scalar())) {
-            return w.Fail(n, path, "must be one of debug, info, warn, error");
-          }
-          c.log_level = n.Scalar();
-          return Ok{};
-        }},
-       {"listeners",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path,
-                       {{"smtp", w.ListenerH(&c.smtp)},
-                        {"smtps", w.ListenerH(&c.smtps)},
-                        {"mx", w.ListenerH(&c.mx)},
-                        {"http", w.ListenerH(&c.http)}});
-        }},
-       {"tls",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path,
-                       {{"cert_file", w.String(&c.tls_cert_file)},
-                        {"key_file", w.String(&c.tls_key_file)}});
-        }},
-       {"limits",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          Limits& l = c.limits;
-          return w.Map(
-              n, path,
-              {{"max_message_size",
-                w.Size(&l.max_message_bytes, 1024, 1ull << 30)},
-               {"max_recipients", w.Int(&l.max_recipients, 1, 100000)},
-               {"max_connections", w.Int(&l.max_connections, 1, 1000000)},
-               {"max_connections_per_ip",
-                w.Int(&l.max_connections_per_ip, 1, 1000000)},
-               {"max_errors", w.Int(&l.max_errors, 1, 1000)},
-               {"command_timeout_seconds",
-                w.Int(&l.command_timeout_seconds, 1, 3600)},
-               {"data_timeout_seconds",
-                w.Int(&l.data_timeout_seconds, 1, 3600)}});
-        }},
-       {"smtp",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(
-              n, path,
-              {{"auth_without_tls", w.Bool(&c.auth_without_tls)},
-               {"users",
-                [&](const YAML::Node& u, const std::string& p) -> Status {
-                  if (!users_seen) c.smtp_users.clear();
-                  users_seen = true;
-                  return w.Sequence([&](const YAML::Node& item,
-                                        const std::string& ip) -> Status {
-                    SmtpUser user;
-                    Status st = w.Map(item, ip,
-                                      {{"username", w.String(&user.username)},
-                                       {"password", w.String(&user.password)}});
-                    if (!st.ok()) return st;
-                    if (user.username.empty() || user.password.empty()) {
-                      return w.Fail(item, ip,
-                                    "needs both username and password");
-                    }
-                    for (const auto& other : c.smtp_users) {
-                      if (other.username == user.username) {
-                        return w.Fail(
-                            item, ip,
-                            "duplicate username '" + user.username + "'");
-                      }
-                    }
-                    c.smtp_users.push_back(std::move(user));
-                    return Ok{};
-                  })(u, p);
-                }},
-               {"relay_networks",
-                [&](const YAML::Node& r, const std::string& p) -> Status {
-                  c.relay_networks.clear();
-                  return w.Sequence([&](const YAML::Node& item,
-                                        const std::string& ip) -> Status {
-                    if (!item.IsScalar())
-                      return w.Fail(item, ip, "must be an IP network");
-                    auto net = ParseNetwork(item.Scalar());
-                    if (!net.ok())
-                      return w.Fail(item, ip, net.error().message());
-                    c.relay_networks.push_back(*net);
-                    return Ok{};
-                  })(r, p);
-                }}});
-        }},
-       {"mx",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(
-              n, path,
-              {{"domains",
-                [&](const YAML::Node& d, const std::string& p) -> Status {
-                  c.mx_domains.clear();
-                  return w.Sequence([&](const YAML::Node& item,
-                                        const std::string& ip) -> Status {
-                    if (!item.IsScalar() || item.Scalar().empty() ||
-                        item.Scalar().find_first_of(" @<>") !=
-                            std::string::npos) {
-                      return w.Fail(item, ip,
-                                    "must be a domain name (or *.domain)");
-                    }
-                    std::string dom = item.Scalar();
-                    for (char& ch : dom)
-                      ch = static_cast<char>(std::tolower(ch));
-                    c.mx_domains.push_back(dom);
-                    return Ok{};
-                  })(d, p);
-                }}});
-        }},
-       {"delivery",
-        [&](const YAML::Node& n, const std::string& path) -> Status {
-          Delivery& d = c.delivery;
-          std::string on_expiry =
-              d.expired_to_dead_letter ? "dead_letter" : "bounce";
-          std::string tls = d.tls_required ? "require" : "opportunistic";
-          auto shaping_fields =
-              [&](Shaping* sh) -> std::map<std::string, Walker::Handler> {
-            return {{"match", w.String(&sh->match)},
-                    {"max_connections", w.Int(&sh->max_connections, 1, 10000)},
-                    {"messages_per_connection",
-                     w.Int(&sh->messages_per_connection, 1, 1000000)},
-                    {"rate_per_second", w.Double(&sh->rate_per_second, 0, 1e6)},
-                    {"rate_per_hour", w.Double(&sh->rate_per_hour, 0, 1e9)}};
-          };
-          Status st = w.Map(
-              n, path,
-              {{"mode", w.OneOf(&d.mode, {"smtp", "capture", "hold"})},
-               {"ehlo_name", w.String(&d.ehlo_name)},
-               {"source_address",
-                [&](const YAML::Node& a, const std::string& p) -> Status {
-                  unsigned char buf[16];
-                  if (!a.IsScalar() ||
-                      (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
-                       inet_pton(AF_INET6, a.Scalar().c_str(), buf) != 1)) {
-                    return w.Fail(a, p, "must be an IPv4 or IPv6 address");
-                  }
-                  d.source_address = a.Scalar();
-                  return Ok{};
-                }},
-               {"resolver", w.String(&d.resolver)},
-               {"mx_port", w.Int(&d.mx_port, 1, 65535)},
-               {"retry",
-                [&](const YAML::Node& r, const std::string& p) -> Status {
-                  return w.Map(
-                      r, p,
-                      {{"first_seconds",
-                        w.Int(&d.retry_first_seconds, 1, 86400)},
-                       {"factor", w.Double(&d.retry_factor, 1, 100)},
-                       {"max_seconds", w.Int(&d.retry_max_seconds, 1, 86400)}});
-                }},
-               {"max_delivery_seconds",
-                w.Int(&d.max_delivery_seconds, 1, 50400)},
-               {"on_expiry", w.OneOf(&on_expiry, {"bounce", "dead_letter"})},
-               {"tls", w.OneOf(&tls, {"opportunistic", "require"})},
-               {"dsn", w.Bool(&d.dsn)},
-               {"timeouts",
-                [&](const YAML::Node& t, const std::string& p) -> Status {
-                  return w.Map(
-                      t, p,
-                      {{"connect", w.Int(&d.connect_timeout, 1, 3600)},
-                       {"greeting", w.Int(&d.greeting_timeout, 1, 3600)},
-                       {"ehlo", w.Int(&d.ehlo_timeout, 1, 3600)},
-                       {"mail", w.Int(&d.mail_timeout, 1, 3600)},
-                       {"rcpt", w.Int(&d.rcpt_timeout, 1, 3600)},
-                       {"data", w.Int(&d.data_timeout, 1, 3600)},
-                       {"data_block", w.Int(&d.data_block_timeout, 1, 3600)},
-                       {"data_end", w.Int(&d.data_end_timeout, 1, 3600)},
-                       {"idle", w.Int(&d.idle_seconds, 1, 3600)}});
-                }},
-               {"shaping",
-                [&](const YAML::Node& sh, const std::string& p) -> Status {
-                  return w.Map(
-                      sh, p,
-                      {{"default",
-                        [&](const YAML::Node& dn,
-                            const std::string& dp) -> Status {
-                          auto f = shaping_fields(&d.shaping_default);
-                          f.erase("match");
-                          return w.Map(dn, dp, f);
-                        }},
-                       {"rules",
-                        w.Sequence([&](const YAML::Node& item,
-                                       const std::string& ip) -> Status {
-                          Shaping rule;
-                          Status s2 = w.Map(item, ip, shaping_fields(&rule));
-                          if (!s2.ok()) return s2;
-                          if (rule.match.empty())
-                            return w.Fail(item, ip, "needs a match pattern");
-                          d.shaping.push_back(rule);
+  Status s =
+      w.Map(root, "",
+            {{"profile", w.String(&ignored_profile)},
+             {"data_dir", w.String(&c.data_dir)},
+             {"hostname", w.String(&c.hostname)},
+             {"threads", w.Int(&c.threads, 0, 256)},
+             {"log_level",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                static const std::set<std::string> kLevels = {"debug", "info",
+                                                              "warn", "error"};
+                if (!n.IsScalar() || !kLevels.count(n.Scalar())) {
+                  return w.Fail(n, path,
+                                "must be one of debug, info, warn, error");
+                }
+                c.log_level = n.Scalar();
+                return Ok{};
+              }},
+             {"listeners",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path,
+                             {{"smtp", w.ListenerH(&c.smtp)},
+                              {"smtps", w.ListenerH(&c.smtps)},
+                              {"mx", w.ListenerH(&c.mx)},
+                              {"http", w.ListenerH(&c.http)}});
+              }},
+             {"tls",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path,
+                             {{"cert_file", w.String(&c.tls_cert_file)},
+                              {"key_file", w.String(&c.tls_key_file)}});
+              }},
+             {"limits",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                Limits& l = c.limits;
+                return w.Map(
+                    n, path,
+                    {{"max_message_size",
+                      w.Size(&l.max_message_bytes, 1024, 1ull << 30)},
+                     {"max_recipients", w.Int(&l.max_recipients, 1, 100000)},
+                     {"max_connections", w.Int(&l.max_connections, 1, 1000000)},
+                     {"max_connections_per_ip",
+                      w.Int(&l.max_connections_per_ip, 1, 1000000)},
+                     {"max_errors", w.Int(&l.max_errors, 1, 1000)},
+                     {"command_timeout_seconds",
+                      w.Int(&l.command_timeout_seconds, 1, 3600)},
+                     {"data_timeout_seconds",
+                      w.Int(&l.data_timeout_seconds, 1, 3600)}});
+              }},
+             {"smtp",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"auth_without_tls", w.Bool(&c.auth_without_tls)},
+                     {"users",
+                      [&](const YAML::Node& u, const std::string& p) -> Status {
+                        if (!users_seen) c.smtp_users.clear();
+                        users_seen = true;
+                        return w.Sequence([&](const YAML::Node& item,
+                                              const std::string& ip) -> Status {
+                          SmtpUser user;
+                          Status st =
+                              w.Map(item, ip,
+                                    {{"username", w.String(&user.username)},
+                                     {"password", w.String(&user.password)}});
+                          if (!st.ok()) return st;
+                          if (user.username.empty() || user.password.empty()) {
+                            return w.Fail(item, ip,
+                                          "needs both username and password");
+                          }
+                          for (const auto& other : c.smtp_users) {
+                            if (other.username == user.username) {
+                              return w.Fail(
+                                  item, ip,
+                                  "duplicate username '" + user.username + "'");
+                            }
+                          }
+                          c.smtp_users.push_back(std::move(user));
                           return Ok{};
-                        })}});
-                }},
-               {"backoff", w.Sequence([&](const YAML::Node& item,
-                                          const std::string& ip) -> Status {
-                  BackoffRule b;
-                  Status s2 = w.Map(
-                      item, ip,
-                      {{"pattern", w.String(&b.pattern)},
-                       {"suspend_seconds", w.Int(&b.suspend_seconds, 1, 86400)},
-                       {"ramp_seconds", w.Int(&b.ramp_seconds, 1, 86400)}});
-                  if (!s2.ok()) return s2;
-                  if (b.pattern.empty())
-                    return w.Fail(item, ip, "needs a pattern");
-                  for (char& ch : b.pattern)
-                    ch = static_cast<char>(std::tolower(ch));
-                  d.backoff.push_back(b);
-                  return Ok{};
-                })}});
-          d.expired_to_dead_letter = on_expiry == "dead_letter";
-          d.tls_required = tls == "require";
-          return st;
-        }},
-       {"routes", w.Sequence([&](const YAML::Node& item,
-                                 const std::string& ip) -> Status {
-          Route r;
-          Status st = w.Map(
-              item, ip,
-              {{"match", w.String(&r.match)},
-               {"hosts", w.Sequence([&](const YAML::Node& h,
-                                        const std::string& hp) -> Status {
-                  if (!h.IsScalar() || h.Scalar().empty())
-                    return w.Fail(h, hp, "must be host or host:port");
-                  r.hosts.push_back(h.Scalar());
-                  return Ok{};
-                })},
-               {"health_check",
-                [&](const YAML::Node& hc, const std::string& hp) -> Status {
-                  return w.Map(hc, hp,
-                               {{"interval_seconds",
-                                 w.Int(&r.health_interval_seconds, 1, 3600)},
-                                {"timeout_seconds",
-                                 w.Int(&r.health_timeout_seconds, 1, 600)}});
-                }}});
-          if (!st.ok()) return st;
-          if (r.match.empty() || r.hosts.empty())
-            return w.Fail(item, ip, "needs match and at least one host");
-          c.delivery.routes.push_back(r);
-          return Ok{};
-        })},
-       {"configuration_sets", w.Sequence([&](const YAML::Node& item,
-                                             const std::string& ip) -> Status {
-          ConfigurationSet cs;
-          std::string tls = "OPTIONAL";
-          Status st =
-              w.Map(item, ip,
-                    {{"name", w.String(&cs.name)},
-                     {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
+                        })(u, p);
+                      }},
+                     {"relay_networks",
+                      [&](const YAML::Node& r, const std::string& p) -> Status {
+                        c.relay_networks.clear();
+                        return w.Sequence([&](const YAML::Node& item,
+                                              const std::string& ip) -> Status {
+                          if (!item.IsScalar())
+                            return w.Fail(item, ip, "must be an IP network");
+                          auto net = ParseNetwork(item.Scalar());
+                          if (!net.ok())
+                            return w.Fail(item, ip, net.error().message());
+                          c.relay_networks.push_back(*net);
+                          return Ok{};
+                        })(r, p);
+                      }}});
+              }},
+             {"mx",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"domains",
+                      [&](const YAML::Node& d, const std::string& p) -> Status {
+                        c.mx_domains.clear();
+                        return w.Sequence([&](const YAML::Node& item,
+                                              const std::string& ip) -> Status {
+                          if (!item.IsScalar() || item.Scalar().empty() ||
+                              item.Scalar().find_first_of(" @<>") !=
+                                  std::string::npos) {
+                            return w.Fail(
+                                item, ip,
+                                "must be a domain name (or *.domain)");
+                          }
+                          std::string dom = item.Scalar();
+                          for (char& ch : dom)
+                            ch = static_cast<char>(std::tolower(ch));
+                          c.mx_domains.push_back(dom);
+                          return Ok{};
+                        })(d, p);
+                      }}});
+              }},
+             {"delivery",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                Delivery& d = c.delivery;
+                std::string on_expiry =
+                    d.expired_to_dead_letter ? "dead_letter" : "bounce";
+                std::string tls = d.tls_required ? "require" : "opportunistic";
+                auto shaping_fields =
+                    [&](Shaping* sh) -> std::map<std::string, Walker::Handler> {
+                  return {
+                      {"match", w.String(&sh->match)},
+                      {"max_connections",
+                       w.Int(&sh->max_connections, 1, 10000)},
+                      {"messages_per_connection",
+                       w.Int(&sh->messages_per_connection, 1, 1000000)},
+                      {"rate_per_second",
+                       w.Double(&sh->rate_per_second, 0, 1e6)},
+                      {"rate_per_hour", w.Double(&sh->rate_per_hour, 0, 1e9)}};
+                };
+                Status st = w.Map(
+                    n, path,
+                    {{"mode", w.OneOf(&d.mode, {"smtp", "capture", "hold"})},
+                     {"ehlo_name", w.String(&d.ehlo_name)},
+                     {"source_address",
+                      [&](const YAML::Node& a, const std::string& p) -> Status {
+                        unsigned char buf[16];
+                        if (!a.IsScalar() ||
+                            (inet_pton(AF_INET, a.Scalar().c_str(), buf) != 1 &&
+                             inet_pton(AF_INET6, a.Scalar().c_str(), buf) !=
+                                 1)) {
+                          return w.Fail(a, p,
+                                        "must be an IPv4 or IPv6 address");
+                        }
+                        d.source_address = a.Scalar();
+                        return Ok{};
+                      }},
+                     {"resolver", w.String(&d.resolver)},
+                     {"mx_port", w.Int(&d.mx_port, 1, 65535)},
+                     {"retry",
+                      [&](const YAML::Node& r, const std::string& p) -> Status {
+                        return w.Map(
+                            r, p,
+                            {{"first_seconds",
+                              w.Int(&d.retry_first_seconds, 1, 86400)},
+                             {"factor", w.Double(&d.retry_factor, 1, 100)},
+                             {"max_seconds",
+                              w.Int(&d.retry_max_seconds, 1, 86400)}});
+                      }},
                      {"max_delivery_seconds",
-                      w.Int(&cs.max_delivery_seconds, 300, 50400)}});
-          if (!st.ok()) return st;
-          if (cs.name.empty()) return w.Fail(item, ip, "needs a name");
-          cs.tls_required = tls == "REQUIRE";
-          c.delivery.configuration_sets.push_back(cs);
-          return Ok{};
-        })},
-       {"spool", [&](const YAML::Node& n, const std::string& path) -> Status {
-          return w.Map(n, path,
-                       {{"sync", w.Bool(&c.spool_sync)},
-                        {"segment_size",
-                         w.Size(&c.spool_segment_bytes, 1 << 20, 1ull << 40)}});
-        }}});
+                      w.Int(&d.max_delivery_seconds, 1, 50400)},
+                     {"on_expiry",
+                      w.OneOf(&on_expiry, {"bounce", "dead_letter"})},
+                     {"tls", w.OneOf(&tls, {"opportunistic", "require"})},
+                     {"dsn", w.Bool(&d.dsn)},
+                     {"timeouts",
+                      [&](const YAML::Node& t, const std::string& p) -> Status {
+                        return w.Map(
+                            t, p,
+                            {{"connect", w.Int(&d.connect_timeout, 1, 3600)},
+                             {"greeting", w.Int(&d.greeting_timeout, 1, 3600)},
+                             {"ehlo", w.Int(&d.ehlo_timeout, 1, 3600)},
+                             {"mail", w.Int(&d.mail_timeout, 1, 3600)},
+                             {"rcpt", w.Int(&d.rcpt_timeout, 1, 3600)},
+                             {"data", w.Int(&d.data_timeout, 1, 3600)},
+                             {"data_block",
+                              w.Int(&d.data_block_timeout, 1, 3600)},
+                             {"data_end", w.Int(&d.data_end_timeout, 1, 3600)},
+                             {"idle", w.Int(&d.idle_seconds, 1, 3600)}});
+                      }},
+                     {"shaping",
+                      [&](const YAML::Node& sh,
+                          const std::string& p) -> Status {
+                        return w.Map(
+                            sh, p,
+                            {{"default",
+                              [&](const YAML::Node& dn,
+                                  const std::string& dp) -> Status {
+                                auto f = shaping_fields(&d.shaping_default);
+                                f.erase("match");
+                                return w.Map(dn, dp, f);
+                              }},
+                             {"rules",
+                              w.Sequence([&](const YAML::Node& item,
+                                             const std::string& ip) -> Status {
+                                Shaping rule;
+                                Status s2 =
+                                    w.Map(item, ip, shaping_fields(&rule));
+                                if (!s2.ok()) return s2;
+                                if (rule.match.empty())
+                                  return w.Fail(item, ip,
+                                                "needs a match pattern");
+                                d.shaping.push_back(rule);
+                                return Ok{};
+                              })}});
+                      }},
+                     {"backoff",
+                      w.Sequence([&](const YAML::Node& item,
+                                     const std::string& ip) -> Status {
+                        BackoffRule b;
+                        Status s2 =
+                            w.Map(item, ip,
+                                  {{"pattern", w.String(&b.pattern)},
+                                   {"suspend_seconds",
+                                    w.Int(&b.suspend_seconds, 1, 86400)},
+                                   {"ramp_seconds",
+                                    w.Int(&b.ramp_seconds, 1, 86400)}});
+                        if (!s2.ok()) return s2;
+                        if (b.pattern.empty())
+                          return w.Fail(item, ip, "needs a pattern");
+                        for (char& ch : b.pattern)
+                          ch = static_cast<char>(std::tolower(ch));
+                        d.backoff.push_back(b);
+                        return Ok{};
+                      })}});
+                d.expired_to_dead_letter = on_expiry == "dead_letter";
+                d.tls_required = tls == "require";
+                return st;
+              }},
+             {"routes", w.Sequence([&](const YAML::Node& item,
+                                       const std::string& ip) -> Status {
+                Route r;
+                Status st = w.Map(
+                    item, ip,
+                    {{"match", w.String(&r.match)},
+                     {"hosts", w.Sequence([&](const YAML::Node& h,
+                                              const std::string& hp) -> Status {
+                        if (!h.IsScalar() || h.Scalar().empty())
+                          return w.Fail(h, hp, "must be host or host:port");
+                        r.hosts.push_back(h.Scalar());
+                        return Ok{};
+                      })},
+                     {"health_check",
+                      [&](const YAML::Node& hc,
+                          const std::string& hp) -> Status {
+                        return w.Map(
+                            hc, hp,
+                            {{"interval_seconds",
+                              w.Int(&r.health_interval_seconds, 1, 3600)},
+                             {"timeout_seconds",
+                              w.Int(&r.health_timeout_seconds, 1, 600)}});
+                      }}});
+                if (!st.ok()) return st;
+                if (r.match.empty() || r.hosts.empty())
+                  return w.Fail(item, ip, "needs match and at least one host");
+                c.delivery.routes.push_back(r);
+                return Ok{};
+              })},
+             {"configuration_sets",
+              w.Sequence(
+                  [&](const YAML::Node& item, const std::string& ip) -> Status {
+                    ConfigurationSet cs;
+                    std::string tls = "OPTIONAL";
+                    Status st = w.Map(
+                        item, ip,
+                        {{"name", w.String(&cs.name)},
+                         {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
+                         {"max_delivery_seconds",
+                          w.Int(&cs.max_delivery_seconds, 300, 50400)}});
+                    if (!st.ok()) return st;
+                    if (cs.name.empty())
+                      return w.Fail(item, ip, "needs a name");
+                    cs.tls_required = tls == "REQUIRE";
+                    c.delivery.configuration_sets.push_back(cs);
+                    return Ok{};
+                  })},
+             {"api",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"region", w.String(&c.api_region)},
+                     {"max_clock_skew_seconds",
+                      w.Int(&c.api_max_clock_skew_seconds, 1, 86400)},
+                     {"local_mailbox", w.Bool(&c.api_local_mailbox)},
+                     {"master_key_file", w.String(&c.master_key_file)}});
+              }},
+             {"spool",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path,
+                             {{"sync", w.Bool(&c.spool_sync)},
+                              {"segment_size", w.Size(&c.spool_segment_bytes,
+                                                      1 << 20, 1ull << 40)}});
+              }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.
   std::map<std::pair<std::string, uint16_t>, std::string> ports;

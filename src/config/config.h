@@ -121,6 +121,11 @@ struct Config {
       relay_networks;  // may relay without AUTH (keep empty unless trusted)
   std::vector<std::string> mx_domains;  // accepted without AUTH, lower-case
   Delivery delivery;
+  std::string api_region = "us-east-1";
+  uint32_t api_max_clock_skew_seconds = 900;  // 15 minutes, as AWS
+  bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
+  std::string master_key_file;  // default: <data_dir>.master.key, outside the
+                                // data directory
   bool spool_sync = true;
   uint64_t spool_segment_bytes = 256ull << 20;
 
@@ -130,6 +135,14 @@ struct Config {
   std::string KeyFile() const {
     return tls_key_file.empty() ? data_dir + "/tls/key.pem" : tls_key_file;
   }
+  // Beside, not inside, the data directory: a copy of the data directory
+  // alone must not reveal access-key secrets.
+  std::string MasterKeyFile() const {
+    std::string d = data_dir;
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    return master_key_file.empty() ? d + ".master.key" : master_key_file;
+  }
+  std::string AccessKeysFile() const { return data_dir + "/access-keys"; }
 };
 
 // The built-in local profile (design.md): loopback listeners, ./var, a

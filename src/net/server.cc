@@ -7,6 +7,8 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -185,6 +187,7 @@ struct Server::Impl {
   }
 
   bool Authenticate(std::string_view user, std::string_view pass) const {
+    if (hooks.authenticate && hooks.authenticate(user, pass)) return true;
     bool ok = false;
     for (const auto& u : config.smtp_users) {
       ok |= ConstantTimeEquals(user, u.username) &&
@@ -479,85 +482,104 @@ struct Server::Impl {
     return m;
   }
 
+  // HTTP/1.1 with keep-alive on Boost.Beast (the only Beast code in Sesame).
+  // Requests go to the app's handler; its answer is posted back to this
+  // connection's loop.
   awaitable<void> HttpConnection(tcp::socket sock) {
-    boost::system::error_code ec, timer_ec;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    std::string req;
-    std::vector<char> buf(8192);
-    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
-      timer.expires_after(std::chrono::seconds(10));
-      auto r = co_await (
-          sock.async_read_some(asio::buffer(buf),
-                               asio::redirect_error(use_awaitable, ec)) ||
-          timer.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
-      if (r.index() == 1 || ec) co_return;
-      req.append(buf.data(), std::get<0>(r));
+    namespace beast = boost::beast;
+    namespace bhttp = boost::beast::http;
+    boost::system::error_code ec;
+    auto remote = sock.remote_endpoint(ec);
+    std::string ip = ec ? "" : remote.address().to_string();
+    bool loopback = !ec && remote.address().is_loopback();
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buffer;
+    while (!stopping) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(16 * 1024);
+      parser.body_limit(config.limits.max_message_bytes * 4 / 3 +
+                        1024 * 1024);  // base64 of the largest message
+      stream.expires_after(std::chrono::seconds(60));
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+          ec == beast::error::timeout)
+        break;
+      if (ec) {
+        int status = ec == bhttp::error::body_limit     ? 413
+                     : ec == bhttp::error::header_limit ? 431
+                                                        : 400;
+        std::string msg = ec == bhttp::error::body_limit
+                              ? "Request body is larger than the limit"
+                          : ec == bhttp::error::header_limit
+                              ? "Request headers are larger than 16 KB"
+                              : "Malformed HTTP request: " + ec.message();
+        bhttp::response<bhttp::string_body> res{
+            static_cast<bhttp::status>(status), 11};
+        res.set(bhttp::field::content_type, "application/json");
+        res.set(bhttp::field::connection, "close");
+        res.body() = "{\"message\":\"" + msg + "\"}";
+        res.prepare_payload();
+        co_await bhttp::async_write(stream, res,
+                                    asio::redirect_error(use_awaitable, ec));
+        break;
+      }
+      auto& req = parser.get();
+      net::HttpRequest r;
+      r.method = std::string(req.method_string());
+      r.target = std::string(req.target());
+      size_t q = r.target.find('?');
+      r.path = r.target.substr(0, q);
+      r.query = q == std::string::npos ? "" : r.target.substr(q + 1);
+      for (const auto& f : req)
+        r.headers.emplace_back(std::string(f.name_string()),
+                               std::string(f.value()));
+      r.body = std::move(req.body());
+      r.remote_ip = ip;
+      r.loopback = loopback;
+      bool keep_alive = req.keep_alive();
+      unsigned version = req.version();
+      net::HttpResponse resp;
+      if (hooks.http) {
+        // The request travels in a shared_ptr and the initiation lambda is
+        // built outside the co_await expression: GCC 12 mishandles
+        // init-captures of coroutine locals inside co_await operands.
+        auto shared_req = std::make_shared<net::HttpRequest>(std::move(r));
+        auto initiate = [this, shared_req](auto handler) {
+          auto ex = asio::get_associated_executor(handler);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          hooks.http(std::move(*shared_req),
+                     [shared, ex](net::HttpResponse out) {
+                       asio::post(ex, [shared, out = std::move(out)]() mutable {
+                         (*shared)(std::move(out));
+                       });
+                     });
+        };
+        resp = co_await asio::async_initiate<decltype(use_awaitable),
+                                             void(net::HttpResponse)>(
+            initiate, use_awaitable);
+      } else {
+        resp.status = 404;
+        resp.body = "{\"message\":\"not found\"}";
+      }
+      bhttp::response<bhttp::string_body> res{
+          static_cast<bhttp::status>(resp.status), version};
+      res.set(bhttp::field::content_type, resp.content_type);
+      res.set(bhttp::field::server, "Sesame");
+      for (const auto& [k, v] : resp.headers) res.set(k, v);
+      res.body() = std::move(resp.body);
+      res.keep_alive(keep_alive && !stopping);
+      res.prepare_payload();
+      stream.expires_after(std::chrono::seconds(60));
+      co_await bhttp::async_write(stream, res,
+                                  asio::redirect_error(use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
     }
-    std::string line = req.substr(0, req.find("\r\n"));
-    std::string status = "200 OK", body;
-    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-    std::string method = line.substr(0, sp1);
-    std::string target = sp1 == std::string::npos || sp2 <= sp1
-                             ? ""
-                             : line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string path = target.substr(0, target.find('?'));
-    std::string query = target.find('?') == std::string::npos
-                            ? ""
-                            : target.substr(target.find('?') + 1);
-    auto param = [&](const std::string& key) {
-      size_t pos = ("&" + query).find("&" + key + "=");
-      if (pos == std::string::npos) return std::string();
-      std::string v = query.substr(pos + key.size() + 1);
-      return v.substr(0, v.find('&'));
-    };
-    boost::system::error_code rec;
-    auto remote = sock.remote_endpoint(rec);
-    bool loopback = !rec && remote.address().is_loopback();
-    bool admin = path.rfind("/admin/", 0) == 0;
-    if (admin && !loopback) {
-      // Until signed admin credentials exist, the admin API answers loopback
-      // only.
-      status = "403 Forbidden";
-      body = "{\"error\":\"admin endpoints answer loopback clients only\"}";
-    } else if (path == "/admin/dlq" && method == "GET" &&
-               hooks.dead_letters_json) {
-      body = hooks.dead_letters_json();
-    } else if (path == "/admin/dlq/redrive" && method == "POST" &&
-               hooks.redrive) {
-      body =
-          "{\"Redriven\":" + std::to_string(hooks.redrive(param("id"))) + "}";
-    } else if (path == "/admin/dlq/purge" && method == "POST" && hooks.purge) {
-      body = "{\"Purged\":" + std::to_string(hooks.purge(param("id"))) + "}";
-    } else if (admin) {
-      status = "404 Not Found";
-      body = "{\"error\":\"unknown admin endpoint or method\"}";
-    } else if (method != "GET" && method != "HEAD") {
-      status = "405 Method Not Allowed";
-      body = "{\"error\":\"method not allowed\"}";
-    } else if (path == "/health") {
-      body = "{\"status\":\"ok\"}";
-    } else if (path == "/metrics") {
-      body = Metrics();
-      if (hooks.extra_metrics) body += hooks.extra_metrics();
-    } else if (path == "/ready") {
-      body =
-          "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) +
-          "}";
-    } else {
-      status = "404 Not Found";
-      body = "{\"error\":\"not found\"}";
-    }
-    std::string type =
-        path == "/metrics" ? "text/plain; version=0.0.4" : "application/json";
-    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
-                       "\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\nConnection: close\r\n\r\n" +
-                       (method == "HEAD" ? "" : body);
-    co_await asio::async_write(sock, asio::buffer(resp),
-                               asio::redirect_error(use_awaitable, ec));
-    sock.shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 };
+
+std::string Server::Metrics() const { return impl_->Metrics(); }
 
 Server::Server(const config::Config& config, spool::Spool* spool,
                AdminHooks hooks)

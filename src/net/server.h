@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "net/http.h"
 #include "spool/spool.h"
 
 namespace sesame::net {
@@ -22,15 +23,17 @@ namespace sesame::net {
 // Operations the HTTP admin endpoints expose; supplied by the app so that
 // net does not depend on the services behind them.
 struct AdminHooks {
-  std::function<std::string()> extra_metrics;
-  std::function<std::string()> dead_letters_json;
-  std::function<int(const std::string& id)> redrive;  // "" = all
-  std::function<int(const std::string& id)> purge;    // "" = all
+  // Serves every HTTP request (health, metrics, admin, the SES APIs).
+  HttpHandler http;
+  // Additional SMTP AUTH check (SES SMTP passwords of access keys).
+  std::function<bool(std::string_view user, std::string_view password)>
+      authenticate;
 };
 
 class Server {
  public:
-  Server(const config::Config& config, spool::Spool* spool, AdminHooks hooks = {});
+  Server(const config::Config& config, spool::Spool* spool,
+         AdminHooks hooks = {});
   ~Server();
 
   // Creates the TLS context and binds every enabled listener.
@@ -46,6 +49,8 @@ class Server {
     uint16_t port;
   };
   std::vector<Bound> bound() const;
+  // Prometheus text for the SMTP listeners and the spool. Thread-safe.
+  std::string Metrics() const;
 
  private:
   struct Impl;

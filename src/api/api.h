@@ -1,0 +1,50 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "auth/keys.h"
+#include "config/config.h"
+#include "net/http.h"
+#include "spool/spool.h"
+
+namespace sesame::api {
+
+// Operations of other services the HTTP API exposes (delivery's DLQ, the
+// SMTP server's metrics); supplied by the app.
+struct Services {
+  std::function<std::string()> metrics;  // Prometheus text of everything else
+  std::function<std::string()> dead_letters_json;
+  std::function<int(const std::string& id)> redrive;
+  std::function<int(const std::string& id)> purge;
+};
+
+// The HTTP surface of Sesame: /health, /ready, /metrics, /admin/*, the
+// LocalStack-style /_aws/ses mailbox, the SES v2 REST-JSON API under
+// /v2/email and the SES v1 Query API at POST /. Every send is built into an
+// RFC 5322 message and committed to the same spool as SMTP mail; the answer
+// is sent only once the spool reports it durable.
+//
+// Owned by the app. Handle() may be called from any thread; responses are
+// delivered through the callback, possibly from the spool writer thread.
+class Api {
+ public:
+  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys,
+      Services services);
+
+  void Handle(net::HttpRequest req,
+              std::function<void(net::HttpResponse)> done);
+
+  // True when (user, password) is an access key id and its SES SMTP password.
+  bool SmtpAuthenticate(std::string_view user, std::string_view password);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sesame::api
