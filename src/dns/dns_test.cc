@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <set>
@@ -205,6 +206,22 @@ TEST_F(DnsmasqTest, PreferenceOrderAndShuffleAmongEquals) {
   }
   EXPECT_EQ(firsts.size(),
             2u);  // equal preferences are randomized (cached result too)
+}
+
+TEST_F(DnsmasqTest, ConcurrentLookupsOfOneNameShareAQuery) {
+  std::atomic<int> ok{0};
+  std::promise<void> all;
+  constexpr int kN = 500;
+  std::atomic<int> left{kN};
+  for (int i = 0; i < kN; ++i) {
+    resolver_->ResolveMx("pref.test", [&](Result<MxResult> r) {
+      if (r.ok() && r->hosts.size() == 3) ++ok;
+      if (--left == 0) all.set_value();
+    });
+  }
+  ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(5)),
+            std::future_status::ready);
+  EXPECT_EQ(ok.load(), kN);
 }
 
 TEST_F(DnsmasqTest, ImplicitMx) {

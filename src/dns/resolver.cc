@@ -173,6 +173,28 @@ struct Resolver::Impl {
     return true;
   }
 
+  // One query per name at a time: concurrent requests for the same key wait
+  // for the first one's answer (a burst of mail to one domain must not send
+  // a burst of identical queries).
+  std::map<std::string, std::vector<MxCallback>> in_flight;
+
+  void Coalesced(const std::string& key, MxCallback done,
+                 std::function<void(MxCallback)> start) {
+    if (FromCache(key, done)) return;
+    auto& waiters = in_flight[key];
+    waiters.push_back(std::move(done));
+    if (waiters.size() > 1) return;
+    start([this, key](Result<MxResult> r) {
+      std::vector<MxCallback> ws = std::move(in_flight[key]);
+      in_flight.erase(key);
+      for (auto& w : ws) {
+        Result<MxResult> copy = r;
+        if (copy.ok()) Shuffle(&*copy);
+        w(std::move(copy));
+      }
+    });
+  }
+
   void StartMx(const std::string& domain, MxCallback done) {
     std::string key = "mx:" + domain;
     if (FromCache(key, done)) return;
@@ -389,14 +411,18 @@ Resolver::~Resolver() {
 void Resolver::ResolveMx(const std::string& domain, MxCallback done) {
   std::string d = Lower(domain);
   impl_->Post([this, d, done = std::move(done)]() mutable {
-    impl_->StartMx(d, std::move(done));
+    impl_->Coalesced("mx:" + d, std::move(done), [this, d](MxCallback cb) {
+      impl_->StartMx(d, std::move(cb));
+    });
   });
 }
 
 void Resolver::ResolveHost(const std::string& host, MxCallback done) {
   std::string h = Lower(host);
   impl_->Post([this, h, done = std::move(done)]() mutable {
-    impl_->StartHost(h, std::move(done));
+    impl_->Coalesced("host:" + h, std::move(done), [this, h](MxCallback cb) {
+      impl_->StartHost(h, std::move(cb));
+    });
   });
 }
 
