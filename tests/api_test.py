@@ -1,0 +1,328 @@
+"""End-to-end tests of the SES APIs with real AWS clients (boto3, the AWS CLI)
+against build/sesame on loopback; what arrived is parsed back with Python's
+email package."""
+import base64
+import email
+import email.policy
+import json
+import os
+import smtplib
+import subprocess
+import unittest
+import urllib.request
+
+from harness import BINARY, Sesame, tls_client_context, wait_until
+
+try:
+    import boto3
+    import botocore
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+except ImportError:  # pragma: no cover
+    boto3 = None
+
+AWS = "/usr/bin/aws"
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class SesApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true}\n").start()
+        out = subprocess.run([BINARY, "keys", "create", "--json", "--config", cls.server.config_path],
+                             capture_output=True, text=True, check=True)
+        cls.key = json.loads(out.stdout)
+        cls.endpoint = f"http://127.0.0.1:{cls.server.ports['http']}"
+        cfg = Config(retries={"mode": "standard", "max_attempts": 1})
+        kw = dict(endpoint_url=cls.endpoint, region_name="us-east-1", aws_access_key_id=cls.key["AccessKeyId"],
+                  aws_secret_access_key=cls.key["SecretAccessKey"], config=cfg)
+        cls.v2 = boto3.client("sesv2", **kw)
+        cls.v1 = boto3.client("ses", **kw)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def captured(self, message_id):
+        url = f"{self.endpoint}/_aws/ses?id={message_id}"
+        found = []
+
+        def poll():
+            with urllib.request.urlopen(url, timeout=5) as r:
+                found[:] = json.loads(r.read())["messages"]
+            return bool(found)
+
+        self.assertTrue(wait_until(poll, 10), f"{message_id} never captured")
+        m = found[0]
+        return m, email.message_from_string(m["RawData"], policy=email.policy.default)
+
+    # --- keys ------------------------------------------------------------------
+    def test_keys_are_sealed_and_listed(self):
+        self.assertRegex(self.key["AccessKeyId"], r"^AKIA[A-Z2-7]{16}$")
+        self.assertEqual(len(self.key["SecretAccessKey"]), 40)
+        out = subprocess.run([BINARY, "keys", "list", "--json", "--config", self.server.config_path],
+                             capture_output=True, text=True, check=True)
+        self.assertIn(self.key["AccessKeyId"], [k["AccessKeyId"] for k in json.loads(out.stdout)])
+        secret = self.key["SecretAccessKey"].encode()
+        for root, _, files in os.walk(self.server.data_dir):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    self.assertNotIn(secret, f.read(), f"secret readable in {name}")
+
+    # --- v2 --------------------------------------------------------------------
+    def test_v2_simple_arrives_intact(self):
+        r = self.v2.send_email(
+            FromEmailAddress="Zoë Sender <sender@example.com>",
+            Destination={"ToAddresses": ["to@example.org"], "CcAddresses": ["cc@example.org"],
+                         "BccAddresses": ["bcc@example.org"]},
+            ReplyToAddresses=["reply@example.com"],
+            Content={"Simple": {
+                "Subject": {"Data": "Grüße — unicode subject"},
+                "Body": {"Text": {"Data": "Plain body ünïcode"}, "Html": {"Data": "<p>HTML</p>"}}}})
+        mid = r["MessageId"]
+        self.assertRegex(mid, r"^01[0-9a-f]{14}-[0-9a-f-]{36}-000000$")
+        m, msg = self.captured(mid)
+        self.assertEqual(sorted(m["Destination"]["ToAddresses"]), ["bcc@example.org", "cc@example.org", "to@example.org"])
+        self.assertEqual(str(msg["Subject"]), "Grüße — unicode subject")
+        self.assertEqual(msg["From"].addresses[0].display_name, "Zoë Sender")
+        self.assertEqual(msg["To"], "to@example.org")
+        self.assertEqual(msg["Cc"], "cc@example.org")
+        self.assertIsNone(msg["Bcc"])
+        self.assertEqual(msg["Reply-To"], "reply@example.com")
+        self.assertEqual(msg["Message-ID"], f"<{mid}@email.amazonses.com>")
+        self.assertIsNotNone(msg["Date"])
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        self.assertEqual(msg.get_content_type(), "multipart/alternative")
+        self.assertEqual(msg.get_body(("plain",)).get_content().strip(), "Plain body ünïcode")
+        self.assertIn("HTML", msg.get_body(("html",)).get_content())
+        self.assertEqual(m["Body"]["text_part"].strip(), "Plain body ünïcode")
+
+    def test_v2_headers_and_attachments(self):
+        # This botocore predates Simple.Headers/Attachments; the request is signed by hand.
+        pdf = b"%PDF-1.4 binary \x00\x01\xff"
+        body = json.dumps({
+            "FromEmailAddress": "att@example.com", "Destination": {"ToAddresses": ["to@example.org"]},
+            "Content": {"Simple": {
+                "Subject": {"Data": "attachments"},
+                "Body": {"Text": {"Data": "see attached"}, "Html": {"Data": "<p><img src='cid:logo'></p>"}},
+                "Headers": [{"Name": "X-Campaign", "Value": "spring"}],
+                "Attachments": [
+                    {"RawContent": base64.b64encode(pdf).decode(), "FileName": "report.pdf",
+                     "ContentType": "application/pdf"},
+                    {"RawContent": base64.b64encode(b"PNG").decode(), "FileName": "logo.png",
+                     "ContentType": "image/png", "ContentDisposition": "INLINE", "ContentId": "logo"}]}}}).encode()
+        status, _, text = self.send_raw_http(self.signed("POST", "/v2/email/outbound-emails", body))
+        self.assertEqual(status, 200, text)
+        m, msg = self.captured(json.loads(text)["MessageId"])
+        self.assertEqual(msg["X-Campaign"], "spring")
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        atts = {p.get_filename(): p for p in msg.walk() if p.get_filename()}
+        self.assertEqual(atts["report.pdf"].get_content(), pdf)
+        self.assertEqual(atts["report.pdf"].get_content_disposition(), "attachment")
+        self.assertEqual(atts["logo.png"]["Content-ID"], "<logo>")
+        self.assertEqual(atts["logo.png"].get_content_disposition(), "inline")
+        for line in m["RawData"].split("\r\n"):
+            self.assertLessEqual(len(line.encode()), 998)
+
+    def test_v2_raw_uses_destination_as_envelope_and_strips_bcc(self):
+        raw = (b"From: Raw Sender <raw@example.com>\r\nTo: a@example.org\r\nBcc: secret@example.org\r\n"
+               b"Subject: raw\r\n\r\nraw body\r\n")
+        r = self.v2.send_email(Destination={"ToAddresses": ["a@example.org", "secret@example.org", "x@example.org"]},
+                               Content={"Raw": {"Data": raw}})
+        m, msg = self.captured(r["MessageId"])
+        self.assertEqual(sorted(m["Destination"]["ToAddresses"]), ["a@example.org", "secret@example.org", "x@example.org"])
+        self.assertIsNone(msg["Bcc"])
+        self.assertNotIn("secret@example.org", m["RawData"])
+        self.assertEqual(m["Source"], "raw@example.com")
+        self.assertEqual(msg.get_content().strip(), "raw body")
+        self.assertIsNotNone(msg["Message-ID"])
+
+    def test_v2_account(self):
+        a = self.v2.get_account()
+        self.assertTrue(a["SendingEnabled"])
+        self.assertEqual(a["EnforcementStatus"], "HEALTHY")
+        self.assertIn("MaxSendRate", a["SendQuota"])
+
+    # --- v1 --------------------------------------------------------------------
+    def test_v1_send_email_send_raw_and_quota(self):
+        r = self.v1.send_email(Source="v1@example.com", Destination={"ToAddresses": ["t@example.org"]},
+                               Message={"Subject": {"Data": "v1 subject"},
+                                        "Body": {"Text": {"Data": "v1 text"}, "Html": {"Data": "<i>v1</i>"}}})
+        m, msg = self.captured(r["MessageId"])
+        self.assertEqual(str(msg["Subject"]), "v1 subject")
+        self.assertEqual(m["Body"]["html_part"].strip(), "<i>v1</i>")
+        raw = b"From: r@example.com\r\nTo: one@example.org, Two <two@example.org>\r\nSubject: raw v1\r\n\r\nbody\r\n"
+        r = self.v1.send_raw_email(RawMessage={"Data": raw})
+        m, _ = self.captured(r["MessageId"])
+        self.assertEqual(sorted(m["Destination"]["ToAddresses"]), ["one@example.org", "two@example.org"])
+        q = self.v1.get_send_quota()
+        self.assertGreaterEqual(q["SentLast24Hours"], 2)
+        self.v1.verify_email_identity(EmailAddress="someone@example.com")
+        token = self.v1.verify_domain_identity(Domain="example.net")["VerificationToken"]
+        self.assertTrue(token)
+        self.assertIn("example.net", self.v1.list_identities()["Identities"])
+
+    # --- the AWS CLI ------------------------------------------------------------
+    def aws(self, *args):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.key["AccessKeyId"],
+                   AWS_SECRET_ACCESS_KEY=self.key["SecretAccessKey"], AWS_DEFAULT_REGION="us-east-1",
+                   AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        out = subprocess.run([AWS, *args, "--endpoint-url", self.endpoint, "--output", "json"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    @unittest.skipUnless(os.path.exists(AWS), "awscli missing")
+    def test_aws_cli(self):
+        r = self.aws("ses", "send-email", "--from", "cli@example.com", "--to", "to@example.org",
+                     "--subject", "from the cli", "--text", "cli body")
+        _, msg = self.captured(r["MessageId"])
+        self.assertEqual(str(msg["Subject"]), "from the cli")
+        raw = base64.b64encode(b"From: cli@example.com\r\nTo: raw@example.org\r\nSubject: cli raw\r\n\r\nx\r\n").decode()
+        r = self.aws("ses", "send-raw-email", "--raw-message", f"Data={raw}")
+        self.captured(r["MessageId"])
+        self.assertIn("VerificationToken", self.aws("ses", "verify-domain-identity", "--domain", "cli.example"))
+        self.assertIn("cli.example", self.aws("ses", "list-identities")["Identities"])
+        self.assertIn("Max24HourSend", self.aws("ses", "get-send-quota"))
+        r = self.aws("sesv2", "send-email", "--from-email-address", "cli2@example.com",
+                     "--destination", "ToAddresses=v2@example.org",
+                     "--content", "Simple={Subject={Data=sesv2 cli},Body={Text={Data=t}}}")
+        _, msg = self.captured(r["MessageId"])
+        self.assertEqual(str(msg["Subject"]), "sesv2 cli")
+
+    # --- authentication ----------------------------------------------------------
+    def signed(self, method, path, body, secret=None, date=None, content_type="application/json"):
+        creds = Credentials(self.key["AccessKeyId"], secret or self.key["SecretAccessKey"])
+        req = AWSRequest(method=method, url=self.endpoint + path, data=body,
+                         headers={"Content-Type": content_type})
+        if date:
+            import datetime
+            from unittest import mock
+            with mock.patch("botocore.auth.datetime") as dt:
+                dt.datetime.utcnow.return_value = date
+                dt.datetime.now.return_value = date
+                dt.timezone = datetime.timezone
+                SigV4Auth(creds, "ses", "us-east-1").add_auth(req)
+        else:
+            SigV4Auth(creds, "ses", "us-east-1").add_auth(req)
+        return req
+
+    def send_raw_http(self, req, body_override=None):
+        data = body_override if body_override is not None else req.body
+        r = urllib.request.Request(req.url, data=data, method=req.method, headers=dict(req.headers.items()))
+        try:
+            with urllib.request.urlopen(r, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def queued_count(self):
+        return len(self.server.queue()[0])
+
+    def test_auth_failures_queue_nothing(self):
+        import datetime
+        body = json.dumps({"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": ["b@example.org"]},
+                           "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}}).encode()
+        before = self.server.spool_records() if hasattr(self.server, "spool_records") else None
+        status, headers, text = self.send_raw_http(self.signed("POST", "/v2/email/outbound-emails", body, secret="x" * 40))
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (403, "InvalidSignatureException"), text)
+        old = datetime.datetime.utcnow() - datetime.timedelta(minutes=20)
+        status, headers, text = self.send_raw_http(self.signed("POST", "/v2/email/outbound-emails", body, date=old))
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (400, "RequestExpired"), text)
+        status, headers, text = self.send_raw_http(self.signed("POST", "/v2/email/outbound-emails", body),
+                                                   body_override=body.replace(b"b@example.org", b"c@example.org"))
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (403, "InvalidSignatureException"), text)
+        r = urllib.request.Request(self.endpoint + "/v2/email/outbound-emails", data=body, method="POST")
+        status = self.send_raw_http(AWSRequest(method="POST", url=self.endpoint + "/v2/email/outbound-emails",
+                                               data=body, headers={}))[0]
+        self.assertEqual(status, 403)
+        bad = boto3.client("ses", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="AKIANOTAKEY",
+                           aws_secret_access_key="y" * 40, config=Config(retries={"max_attempts": 1}))
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            bad.get_send_quota()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidClientTokenId")
+        v1_wrong = boto3.client("ses", endpoint_url=self.endpoint, region_name="us-east-1",
+                                aws_access_key_id=self.key["AccessKeyId"], aws_secret_access_key="z" * 40,
+                                config=Config(retries={"max_attempts": 1}))
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            v1_wrong.send_email(Source="a@example.com", Destination={"ToAddresses": ["b@example.org"]},
+                                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}})
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "SignatureDoesNotMatch")
+        # Nothing from the refused requests reached the mailbox.
+        with urllib.request.urlopen(self.endpoint + "/_aws/ses", timeout=5) as r:
+            subjects = [m["Subject"] for m in json.loads(r.read())["messages"]]
+        self.assertNotIn("s", subjects)
+
+    # --- bad input ----------------------------------------------------------------
+    def test_bad_input_gets_ses_errors_and_server_stays_up(self):
+        cases = [
+            (b"{not json", "BadRequestException"),
+            (b"[1,2]", "BadRequestException"),
+            (json.dumps({"FromEmailAddress": "a@example.com"}).encode(), "BadRequestException"),
+            (json.dumps({"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": "b@example.org"},
+                         "Content": {"Simple": {"Subject": {"Data": "s"}}}}).encode(), "BadRequestException"),
+            (json.dumps({"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": ["b@example.org"]},
+                         "Content": {"Simple": {"Subject": {"Data": "s\r\nBcc: x@evil.example"},
+                                                "Body": {"Text": {"Data": "t"}}}}}).encode(), "BadRequestException"),
+            (json.dumps({"FromEmailAddress": "a@example.com",
+                         "Destination": {"ToAddresses": [f"r{i}@example.org" for i in range(51)]},
+                         "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}}).encode(),
+             "MessageRejected"),
+            (json.dumps({"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": ["invalid@invalid"]},
+                         "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}}).encode(),
+             "MessageRejected"),
+            (json.dumps({"Destination": {"ToAddresses": ["b@example.org"]},
+                         "Content": {"Raw": {"Data": base64.b64encode(b"no header separator").decode()}}}).encode(),
+             "MessageRejected"),
+        ]
+        for body, name in cases:
+            status, headers, text = self.send_raw_http(self.signed("POST", "/v2/email/outbound-emails", body))
+            self.assertEqual(status, 400, f"{body[:60]}: {text}")
+            self.assertEqual(headers.get("x-amzn-ErrorType"), name, f"{body[:60]}: {text}")
+            self.assertIn("message", json.loads(text))
+        with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+
+    def test_v1_unknown_action_and_missing_action(self):
+        status, _, text = self.send_raw_http(self.signed("POST", "/", b"Action=Nope&Version=2010-12-01",
+                                                         content_type="application/x-www-form-urlencoded"))
+        self.assertEqual(status, 400)
+        self.assertIn("<Code>InvalidAction</Code>", text)
+        self.assertIn("<Type>Sender</Type>", text)
+
+    # --- SMTP with the key's SES SMTP password ------------------------------------
+    def test_smtp_auth_with_ses_smtp_password(self):
+        import hashlib, hmac
+
+        def h(key, msg):
+            return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+        k = h(("AWS4" + self.key["SecretAccessKey"]).encode(), "11111111")
+        for part in ("us-east-1", "ses", "aws4_request", "SendRawEmail"):
+            k = h(k, part)
+        password = base64.b64encode(b"\x04" + k).decode()
+        c = smtplib.SMTP("127.0.0.1", self.server.ports["smtp"], timeout=10)
+        c.starttls(context=tls_client_context())
+        c.login(self.key["AccessKeyId"], password)
+        c.sendmail("smtp@example.com", ["dest@example.org"], b"Subject: via smtp\r\n\r\nhello\r\n")
+        c.quit()
+        c = smtplib.SMTP("127.0.0.1", self.server.ports["smtp"], timeout=10)
+        c.starttls(context=tls_client_context())
+        with self.assertRaises(smtplib.SMTPAuthenticationError):
+            c.login(self.key["AccessKeyId"], password[:-2] + "AA")
+        c.quit()
+
+    def test_delete_aws_ses(self):
+        r = self.v2.send_email(FromEmailAddress="del@example.com", Destination={"ToAddresses": ["d@example.org"]},
+                               Content={"Simple": {"Subject": {"Data": "to delete"}, "Body": {"Text": {"Data": "x"}}}})
+        self.captured(r["MessageId"])
+        req = urllib.request.Request(f"{self.endpoint}/_aws/ses?id={r['MessageId']}", method="DELETE")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            self.assertEqual(resp.status, 204)
+        with urllib.request.urlopen(f"{self.endpoint}/_aws/ses?id={r['MessageId']}", timeout=5) as resp:
+            self.assertEqual(json.loads(resp.read())["messages"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
