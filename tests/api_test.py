@@ -30,7 +30,7 @@ AWS = "/usr/bin/aws"
 class SesApi(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true}\n").start()
+        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true, auto_verify: true}\n").start()
         out = subprocess.run([BINARY, "keys", "create", "--json", "--config", cls.server.config_path],
                              capture_output=True, text=True, check=True)
         cls.key = json.loads(out.stdout)
@@ -313,6 +313,122 @@ class SesApi(unittest.TestCase):
             c.login(self.key["AccessKeyId"], password[:-2] + "AA")
         c.quit()
 
+    # --- templates, bulk, resources --------------------------------------------------
+    def test_v2_templates_send_render_and_bulk(self):
+        self.v2.create_email_template(TemplateName="welcome", TemplateContent={
+            "Subject": "Welcome {{name}}",
+            "Text": "Hi {{name}}{{#if vip}}, VIP{{/if}}. Items:{{#each items}} {{@index}}={{this}}{{/each}}",
+            "Html": "<p>Hi {{name}}</p>{{{raw}}}"})
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v2.create_email_template(TemplateName="welcome", TemplateContent={"Subject": "x"})
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "AlreadyExistsException")
+        self.assertEqual(self.v2.get_email_template(TemplateName="welcome")["TemplateContent"]["Subject"],
+                         "Welcome {{name}}")
+        self.assertIn("welcome", [t["TemplateName"] for t in self.v2.list_email_templates()["TemplatesMetadata"]])
+        data = json.dumps({"name": "Ann <3", "vip": True, "items": ["a", "b"], "raw": "<b>bold</b>"})
+        rendered = self.v2.test_render_email_template(TemplateName="welcome", TemplateData=data)["RenderedTemplate"]
+        msg = email.message_from_string(rendered, policy=email.policy.default)
+        self.assertEqual(str(msg["Subject"]), "Welcome Ann <3")
+        self.assertEqual(msg.get_body(("plain",)).get_content().strip(), "Hi Ann <3, VIP. Items: 0=a 1=b")
+        self.assertIn("<p>Hi Ann &lt;3</p><b>bold</b>", msg.get_body(("html",)).get_content())
+        r = self.v2.send_email(FromEmailAddress="t@example.com", Destination={"ToAddresses": ["u@example.org"]},
+                               Content={"Template": {"TemplateName": "welcome", "TemplateData": data}})
+        _, msg = self.captured(r["MessageId"])
+        self.assertEqual(str(msg["Subject"]), "Welcome Ann <3")
+        # Missing data: accepted, nothing sent, a rendering failure recorded.
+        r = self.v2.send_email(FromEmailAddress="t@example.com", Destination={"ToAddresses": ["u@example.org"]},
+                               Content={"Template": {"TemplateName": "welcome", "TemplateData": "{}"}})
+        failures = os.path.join(self.server.data_dir, "rendering_failures.jsonl")
+        self.assertTrue(wait_until(lambda: os.path.exists(failures), 5))
+        with open(failures) as f:
+            rec = [json.loads(l) for l in f if r["MessageId"] in l]
+        self.assertIn("Attribute 'name' is not present", rec[0]["errorMessage"])
+        bulk = self.v2.send_bulk_email(
+            FromEmailAddress="bulk@example.com",
+            DefaultContent={"Template": {"TemplateName": "welcome",
+                                         "TemplateData": json.dumps({"name": "friend", "items": [], "raw": ""})}},
+            BulkEmailEntries=[
+                {"Destination": {"ToAddresses": ["b1@example.org"]},
+                 "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": json.dumps({"name": "One"})}}},
+                {"Destination": {"ToAddresses": ["b2@example.org"]}},
+                {"Destination": {"ToAddresses": ["not-an-address"]}}])
+        results = bulk["BulkEmailEntryResults"]
+        self.assertEqual([x["Status"] for x in results], ["SUCCESS", "SUCCESS", "MESSAGE_REJECTED"])
+        _, m1 = self.captured(results[0]["MessageId"])
+        _, m2 = self.captured(results[1]["MessageId"])
+        self.assertEqual(str(m1["Subject"]), "Welcome One")
+        self.assertEqual(str(m2["Subject"]), "Welcome friend")
+        v1 = self.v1.send_templated_email(Source="t1@example.com", Destination={"ToAddresses": ["v@example.org"]},
+                                          Template="welcome", TemplateData=data)
+        _, m3 = self.captured(v1["MessageId"])
+        self.assertEqual(str(m3["Subject"]), "Welcome Ann <3")
+        self.v1.create_template(Template={"TemplateName": "v1t", "SubjectPart": "S {{x}}", "TextPart": "T {{x}}"})
+        self.assertEqual(self.v1.get_template(TemplateName="v1t")["Template"]["SubjectPart"], "S {{x}}")
+        self.assertIn("T 1", self.v1.test_render_template(TemplateName="v1t", TemplateData='{"x":1}')["RenderedTemplate"])
+        self.v2.delete_email_template(TemplateName="welcome")
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v2.get_email_template(TemplateName="welcome")
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "NotFoundException")
+
+    def test_v2_identities_config_sets_suppression_pools(self):
+        r = self.v2.create_email_identity(EmailIdentity="example.com")
+        self.assertEqual(r["IdentityType"], "DOMAIN")
+        self.v2.create_email_identity(EmailIdentity="user@example.net")
+        got = self.v2.get_email_identity(EmailIdentity="user@example.net")
+        self.assertEqual(got["IdentityType"], "EMAIL_ADDRESS")
+        self.assertIn("DkimAttributes", got)
+        names = [i["IdentityName"] for i in self.v2.list_email_identities()["EmailIdentities"]]
+        self.assertIn("example.com", names)
+        page = self.v2.list_email_identities(PageSize=1)
+        self.assertEqual(len(page["EmailIdentities"]), 1)
+        self.assertIn("NextToken", page)
+        rest = self.v2.list_email_identities(PageSize=100, NextToken=page["NextToken"])
+        self.assertNotIn(page["EmailIdentities"][0]["IdentityName"], [i["IdentityName"] for i in rest["EmailIdentities"]])
+        self.v2.delete_email_identity(EmailIdentity="user@example.net")
+        with self.assertRaises(botocore.exceptions.ClientError):
+            self.v2.get_email_identity(EmailIdentity="user@example.net")
+
+        self.v2.create_configuration_set(ConfigurationSetName="cs1", DeliveryOptions={"TlsPolicy": "REQUIRE"})
+        self.assertEqual(self.v2.get_configuration_set(ConfigurationSetName="cs1")["DeliveryOptions"]["TlsPolicy"],
+                         "REQUIRE")
+        self.v2.put_configuration_set_sending_options(ConfigurationSetName="cs1", SendingEnabled=False)
+        self.assertFalse(self.v2.get_configuration_set(ConfigurationSetName="cs1")["SendingOptions"]["SendingEnabled"])
+        self.v2.create_configuration_set_event_destination(
+            ConfigurationSetName="cs1", EventDestinationName="d1",
+            EventDestination={"Enabled": True, "MatchingEventTypes": ["SEND", "DELIVERY"],
+                              "SnsDestination": {"TopicArn": "arn:aws:sns:us-east-1:1:t"}})
+        dests = self.v2.get_configuration_set_event_destinations(ConfigurationSetName="cs1")["EventDestinations"]
+        self.assertEqual([(d["Name"], d["MatchingEventTypes"]) for d in dests], [("d1", ["SEND", "DELIVERY"])])
+        self.v2.delete_configuration_set_event_destination(ConfigurationSetName="cs1", EventDestinationName="d1")
+        self.assertIn("cs1", self.v2.list_configuration_sets()["ConfigurationSets"])
+        # This botocore predates MaxDeliverySeconds: sign the request by hand.
+        body = json.dumps({"ConfigurationSetName": "bad", "DeliveryOptions": {"MaxDeliverySeconds": 10}}).encode()
+        status, headers, text = self.send_raw_http(self.signed("POST", "/v2/email/configuration-sets", body))
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (400, "BadRequestException"), text)
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v2.send_email(FromEmailAddress="a@example.com", Destination={"ToAddresses": ["b@example.org"]},
+                               ConfigurationSetName="nope",
+                               Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "NotFoundException")
+        r = self.v2.send_email(FromEmailAddress="a@example.com", Destination={"ToAddresses": ["b@example.org"]},
+                               ConfigurationSetName="cs1",
+                               Content={"Simple": {"Subject": {"Data": "cs"}, "Body": {"Text": {"Data": "t"}}}})
+        self.captured(r["MessageId"])
+        self.v2.delete_configuration_set(ConfigurationSetName="cs1")
+
+        self.v2.put_suppressed_destination(EmailAddress="Gone@Example.org", Reason="BOUNCE")
+        s = self.v2.get_suppressed_destination(EmailAddress="gone@example.org")["SuppressedDestination"]
+        self.assertEqual(s["Reason"], "BOUNCE")
+        self.assertEqual(len(self.v2.list_suppressed_destinations()["SuppressedDestinationSummaries"]), 1)
+        self.v2.delete_suppressed_destination(EmailAddress="gone@example.org")
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v2.get_suppressed_destination(EmailAddress="gone@example.org")
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "NotFoundException")
+
+        self.v2.create_dedicated_ip_pool(PoolName="pool1")
+        self.assertIn("pool1", self.v2.list_dedicated_ip_pools()["DedicatedIpPools"])
+        self.v2.delete_dedicated_ip_pool(PoolName="pool1")
+
     def test_delete_aws_ses(self):
         r = self.v2.send_email(FromEmailAddress="del@example.com", Destination={"ToAddresses": ["d@example.org"]},
                                Content={"Simple": {"Subject": {"Data": "to delete"}, "Body": {"Text": {"Data": "x"}}}})
@@ -322,6 +438,34 @@ class SesApi(unittest.TestCase):
             self.assertEqual(resp.status, 204)
         with urllib.request.urlopen(f"{self.endpoint}/_aws/ses?id={r['MessageId']}", timeout=5) as resp:
             self.assertEqual(json.loads(resp.read())["messages"], [])
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class VerifiedSenders(unittest.TestCase):
+    def test_unverified_sender_is_rejected_with_ses_text(self):
+        server = Sesame(delivery="delivery: {mode: capture}\n").start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                      aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            v2 = boto3.client("sesv2", **kw)
+            v1 = boto3.client("ses", **kw)
+            args = dict(FromEmailAddress="who@unverified.example", Destination={"ToAddresses": ["b@example.org"]},
+                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.send_email(**args)
+            err = ctx.exception.response["Error"]
+            self.assertEqual(err["Code"], "MessageRejected")
+            self.assertEqual(err["Message"], "Email address is not verified. The following identities failed the "
+                                             "check in region US-EAST-1: who@unverified.example")
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v1.send_email(Source="who@unverified.example", Destination={"ToAddresses": ["b@example.org"]},
+                              Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}})
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "MessageRejected")
+            self.assertEqual(server.queue()[0], [])
+        finally:
+            server.cleanup()
 
 
 if __name__ == "__main__":

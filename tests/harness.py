@@ -43,7 +43,12 @@ class Sesame:
                  preexec_fn=None, delivery="delivery: {mode: hold}\n", relay=False):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sesame-e2e-")
-        self.ports = {name: free_port() for name in ("smtp", "smtps", "mx", "http")}
+        self.ports = {}
+        for name in ("smtp", "smtps", "mx", "http"):
+            port = free_port()
+            while port in self.ports.values():
+                port = free_port()
+            self.ports[name] = port
         users_yaml = "".join(f"    - {{username: {u}, password: {p}}}\n" for u, p in users)
         self.config_path = os.path.join(self.data_dir, "sesame.yaml")
         with open(self.config_path, "w") as f:

@@ -9,12 +9,15 @@
 #include <map>
 #include <sstream>
 
+#include "api/common.h"
+#include "api/resources.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "mime/mime.h"
+#include "mime/template.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -24,94 +27,6 @@ using net::HttpResponse;
 namespace {
 
 constexpr char kLog[] = "api";
-constexpr char kXmlns[] = "http://ses.amazonaws.com/doc/2010-12-01/";
-constexpr size_t kMaxRecipients = 50;
-
-std::string NewRequestId() {
-  std::string id = NewMessageId(NowMillis());  // a random UUID lives inside it
-  return id.substr(17, 36);
-}
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-// A failed request, in neutral terms; each API flavour renders it.
-struct ApiError {
-  int status;
-  std::string v2_name;
-  std::string v1_code;
-  std::string message;
-};
-
-ApiError BadRequest(const std::string& m) {
-  return {400, "BadRequestException", "InvalidParameterValue", m};
-}
-ApiError Rejected(const std::string& m) {
-  return {400, "MessageRejected", "MessageRejected", m};
-}
-
-HttpResponse V2Error(const ApiError& e) {
-  HttpResponse r;
-  r.status = e.status;
-  r.headers = {{"x-amzn-ErrorType", e.v2_name},
-               {"x-amzn-RequestId", NewRequestId()}};
-  r.body = "{\"message\":\"" + JsonEscape(e.message) + "\"}";
-  return r;
-}
-
-HttpResponse V1Error(const ApiError& e) {
-  HttpResponse r;
-  r.status = e.status;
-  r.content_type = "text/xml";
-  std::string rid = NewRequestId();
-  r.headers = {{"x-amzn-RequestId", rid}};
-  r.body = std::string("<ErrorResponse xmlns=\"") + kXmlns +
-           "\">\n  <Error>\n    <Type>" +
-           (e.status >= 500 ? "Receiver" : "Sender") + "</Type>\n    <Code>" +
-           e.v1_code + "</Code>\n    <Message>" + XmlEscape(e.message) +
-           "</Message>\n  </Error>\n  <RequestId>" + rid +
-           "</RequestId>\n</ErrorResponse>\n";
-  return r;
-}
-
-HttpResponse V1Ok(const std::string& action, const std::string& result_xml) {
-  HttpResponse r;
-  r.content_type = "text/xml";
-  std::string rid = NewRequestId();
-  r.headers = {{"x-amzn-RequestId", rid}};
-  r.body = "<" + action + "Response xmlns=\"" + kXmlns + "\">\n  <" + action +
-           "Result>" + result_xml + "</" + action +
-           "Result>\n  <ResponseMetadata>\n    <RequestId>" + rid +
-           "</RequestId>\n  </ResponseMetadata>\n</" + action + "Response>\n";
-  return r;
-}
-
-HttpResponse JsonOk(const std::string& body) {
-  HttpResponse r;
-  r.headers = {{"x-amzn-RequestId", NewRequestId()}};
-  r.body = body;
-  return r;
-}
 
 // application/x-www-form-urlencoded: '+' is a space here (unlike SigV4
 // queries).
@@ -243,13 +158,94 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   spool::Spool* spool;
   auth::KeyStore* keys;
   Services services;
-  std::mutex mu;  // guards identities
-  std::set<std::string>
-      identities;  // verified identities (local profile: auto-verified)
+  Resources resources;
+  std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
 
-  Impl(const config::Config& c, spool::Spool* s, auth::KeyStore* k, Services sv)
-      : config(c), spool(s), keys(k), services(std::move(sv)) {}
+  Impl(const config::Config& c, spool::Spool* s, auth::KeyStore* k,
+       store::Store* st, Services sv)
+      : config(c),
+        spool(s),
+        keys(k),
+        services(std::move(sv)),
+        resources(st, c.api_auto_verify) {}
+
+  // A template that cannot render: SES accepts the request, sends nothing,
+  // and reports a Rendering Failure (published by the events work).
+  void RecordRenderingFailure(const std::string& id,
+                              const std::string& template_name,
+                              const std::string& error) {
+    std::lock_guard<std::mutex> lock(failures_mu);
+    std::ofstream f(config.data_dir + "/rendering_failures.jsonl",
+                    std::ios::app);
+    f << "{\"timestamp\":\"" << IsoTime(NowMillis()) << "\",\"messageId\":\""
+      << id << "\",\"templateName\":\"" << JsonEscape(template_name)
+      << "\",\"errorMessage\":\"" << JsonEscape(error) << "\"}\n";
+  }
+
+  struct Rendered {
+    std::string subject, text, html;
+  };
+  // Renders template content with TemplateData (a JSON string).
+  std::variant<Rendered, ApiError> Render(const Resources::TemplateContent& t,
+                                          const std::string& data_json) {
+    boost::system::error_code ec;
+    json::value data =
+        json::parse(data_json.empty() ? std::string("{}") : data_json, ec);
+    if (ec || !data.is_object()) {
+      return ApiError{400, "BadRequestException", "InvalidRenderingParameter",
+                      "TemplateData is not a JSON object"};
+    }
+    Rendered out;
+    struct Part {
+      const std::string* src;
+      std::string* dst;
+      bool escape;
+    } parts[] = {{&t.subject, &out.subject, false},
+                 {&t.text, &out.text, false},
+                 {&t.html, &out.html, true}};
+    for (auto& p : parts) {
+      auto tpl = mime::Template::Parse(*p.src);
+      if (!tpl.ok())
+        return ApiError{400, "BadRequestException", "InvalidTemplate",
+                        tpl.error().message()};
+      auto r = tpl->Render(data, p.escape);
+      if (!r.ok()) {
+        return ApiError{400, "BadRequestException", "MissingRenderingAttribute",
+                        r.error().message()};
+      }
+      *p.dst = std::move(*r);
+    }
+    return out;
+  }
+
+  // The sender must be a verified identity (address or its domain) unless
+  // identities are auto-verified (the local profile).
+  std::optional<ApiError> CheckVerified(const std::string& from) {
+    if (config.api_auto_verify) return std::nullopt;
+    std::string spec = mime::AddrSpec(from);
+    std::string domain = spec.substr(spec.rfind('@') + 1);
+    if (resources.IdentityExists(spec) || resources.IdentityExists(domain))
+      return std::nullopt;
+    return Rejected(
+        "Email address is not verified. The following identities failed the "
+        "check in region " +
+        Upper(config.api_region) + ": " + spec);
+  }
+  static std::string Upper(std::string s) {
+    for (char& c : s)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  }
+  std::optional<ApiError> CheckConfigSet(const std::string& name) {
+    if (name.empty() || resources.ConfigurationSetExists(name))
+      return std::nullopt;
+    for (const auto& cs : config.delivery.configuration_sets) {
+      if (cs.name == name) return std::nullopt;
+    }
+    return ApiError{404, "NotFoundException", "ConfigurationSetDoesNotExist",
+                    "Configuration set <" + name + "> does not exist."};
+  }
 
   // --- authentication ------------------------------------------------------
   std::optional<ApiError> Authenticate(const HttpRequest& req) {
@@ -322,7 +318,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   std::optional<ApiError> CheckSender(const std::string& from) {
     if (!PlausibleAddress(from)) return Rejected("Illegal address: " + from);
-    return std::nullopt;
+    return CheckVerified(from);
   }
 
   // --- SES v2 ----------------------------------------------------------------
@@ -496,8 +492,81 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       out.content = std::move(std::get<0>(prepared));
       out.envelope_from = envelope_from;
     } else {
-      done(V2Error(BadRequest(
-          "Template content is not supported yet by this Sesame version")));
+      // Template: by name (or ARN) or inline content.
+      const json::value& tv = content.at("Template");
+      if (!tv.is_object()) {
+        done(V2Error(BadRequest("Content.Template must be an object")));
+        return;
+      }
+      const json::object& t = tv.as_object();
+      std::string name = Str(t, "TemplateName");
+      if (name.empty() && !Str(t, "TemplateArn").empty()) {
+        std::string arn = Str(t, "TemplateArn");
+        name = arn.substr(arn.rfind('/') + 1);
+      }
+      std::optional<Resources::TemplateContent> tc;
+      if (auto* inl = t.if_contains("TemplateContent");
+          inl && inl->is_object()) {
+        tc = Resources::TemplateContent{Str(inl->as_object(), "Subject"),
+                                        Str(inl->as_object(), "Text"),
+                                        Str(inl->as_object(), "Html")};
+      } else if (!name.empty()) {
+        tc = resources.GetTemplate(name);
+        if (!tc) {
+          done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
+                        "Template " + name + " does not exist."}));
+          return;
+        }
+      } else {
+        done(
+            V2Error(BadRequest("Content.Template needs TemplateName, "
+                               "TemplateArn or TemplateContent")));
+        return;
+      }
+      if (auto e = CheckSender(from)) {
+        done(V2Error(*e));
+        return;
+      }
+      auto rendered = Render(*tc, Str(t, "TemplateData"));
+      if (rendered.index() == 1) {
+        const ApiError& e = std::get<1>(rendered);
+        if (e.v1_code == "MissingRenderingAttribute") {
+          RecordRenderingFailure(id, name, e.message);
+          done(JsonOk("{\"MessageId\":\"" + id + "\"}"));
+        } else {
+          done(V2Error(e));
+        }
+        return;
+      }
+      mime::SimpleMessage m;
+      m.from = from;
+      if (auto* d = o.if_contains("Destination")) {
+        m.to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
+        m.cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
+      }
+      m.reply_to = std::get<0>(StrList(o, "ReplyToAddresses"));
+      m.subject = std::get<0>(rendered).subject;
+      m.text = std::get<0>(rendered).text;
+      m.html = std::get<0>(rendered).html;
+      if (auto* hs = t.if_contains("Headers"); hs && hs->is_array()) {
+        for (const auto& h : hs->as_array()) {
+          if (h.is_object())
+            m.headers.emplace_back(Str(h.as_object(), "Name"),
+                                   Str(h.as_object(), "Value"));
+        }
+      }
+      m.message_id = "<" + id + "@email.amazonses.com>";
+      m.date_ms = NowMillis();
+      auto built = mime::Build(m);
+      if (!built.ok()) {
+        done(V2Error(BadRequest(built.error().message())));
+        return;
+      }
+      out.content = std::move(*built);
+      out.envelope_from = mime::AddrSpec(from);
+    }
+    if (auto e = CheckConfigSet(out.config_set)) {
+      done(V2Error(*e));
       return;
     }
     if (auto e = CheckRecipients(rcpts)) {
@@ -539,9 +608,220 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(JsonOk(buf));
       return;
     }
+    if (req.method == "POST" && req.path == "/v2/email/outbound-bulk-emails") {
+      V2SendBulk(req, std::move(done));
+      return;
+    }
+    auto seg = PathSegments(req.path);
+    if (req.method == "POST" && seg.size() == 5 && seg[2] == "templates" &&
+        seg[4] == "render") {
+      auto tc = resources.GetTemplate(seg[3]);
+      if (!tc) {
+        done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
+                      "Template " + seg[3] + " does not exist."}));
+        return;
+      }
+      boost::system::error_code ec;
+      json::value body = json::parse(req.body, ec);
+      std::string data =
+          !ec && body.is_object() ? Str(body.as_object(), "TemplateData") : "";
+      auto rendered = Render(*tc, data);
+      if (rendered.index() == 1) {
+        done(V2Error(std::get<1>(rendered)));
+        return;
+      }
+      mime::SimpleMessage m;
+      m.from = "sender@example.com";
+      m.subject = std::get<0>(rendered).subject;
+      m.text = std::get<0>(rendered).text;
+      m.html = std::get<0>(rendered).html;
+      m.message_id = "<render@email.amazonses.com>";
+      m.date_ms = NowMillis();
+      auto built = mime::Build(m);
+      if (!built.ok()) {
+        done(V2Error(BadRequest(built.error().message())));
+        return;
+      }
+      json::object out;
+      out["RenderedTemplate"] = *built;
+      done(JsonOk(json::serialize(out)));
+      return;
+    }
+    if (auto r = resources.HandleV2(req)) {
+      done(std::move(*r));
+      return;
+    }
     done(V2Error({404, "NotFoundException", "InvalidAction",
                   "Operation " + req.method + " " + req.path +
                       " is not supported by this Sesame version"}));
+  }
+
+  // SendBulkEmail: one message per entry, each committed on its own (they
+  // share group commits), one result per entry in input order.
+  void V2SendBulk(const HttpRequest& req,
+                  std::function<void(HttpResponse)> done) {
+    boost::system::error_code ec;
+    json::value v = json::parse(req.body, ec);
+    if (ec || !v.is_object()) {
+      done(V2Error(BadRequest("Request body is not a valid JSON object")));
+      return;
+    }
+    const json::object& o = v.as_object();
+    std::string from = Str(o, "FromEmailAddress");
+    auto* dc = o.if_contains("DefaultContent");
+    auto* entries = o.if_contains("BulkEmailEntries");
+    if (!dc || !dc->is_object() || !dc->as_object().contains("Template") ||
+        !entries || !entries->is_array() || entries->as_array().empty()) {
+      done(V2Error(BadRequest(
+          "DefaultContent.Template and BulkEmailEntries are required")));
+      return;
+    }
+    if (entries->as_array().size() > 50) {
+      done(V2Error(BadRequest("BulkEmailEntries may hold at most 50 entries")));
+      return;
+    }
+    const json::object& t = dc->as_object().at("Template").as_object();
+    std::string name = Str(t, "TemplateName");
+    std::optional<Resources::TemplateContent> tc;
+    if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
+      tc = Resources::TemplateContent{Str(inl->as_object(), "Subject"),
+                                      Str(inl->as_object(), "Text"),
+                                      Str(inl->as_object(), "Html")};
+    } else {
+      tc = resources.GetTemplate(name);
+    }
+    if (!tc) {
+      done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
+                    "Template " + name + " does not exist."}));
+      return;
+    }
+    if (auto e = CheckSender(from)) {
+      done(V2Error(*e));
+      return;
+    }
+    std::string config_set = Str(o, "ConfigurationSetName");
+    if (auto e = CheckConfigSet(config_set)) {
+      done(V2Error(*e));
+      return;
+    }
+    // Default data, overlaid by each entry's replacement data.
+    boost::system::error_code dec;
+    json::value defaults = json::parse(
+        Str(t, "TemplateData").empty() ? "{}" : Str(t, "TemplateData"), dec);
+    if (dec || !defaults.is_object()) {
+      done(V2Error(BadRequest(
+          "DefaultContent.Template.TemplateData is not a JSON object")));
+      return;
+    }
+    const json::array& list = entries->as_array();
+    struct Bulk {
+      std::mutex mu;
+      std::vector<std::string> results;
+      size_t pending;
+      std::function<void(HttpResponse)> done;
+    };
+    auto bulk = std::make_shared<Bulk>();
+    bulk->results.resize(list.size());
+    bulk->pending = list.size();
+    bulk->done = std::move(done);
+    auto finish_one = [bulk](size_t i, const std::string& status,
+                             const std::string& id, const std::string& error) {
+      std::lock_guard<std::mutex> lock(bulk->mu);
+      bulk->results[i] =
+          "{\"Status\":\"" + status + "\"" +
+          (id.empty() ? "" : ",\"MessageId\":\"" + id + "\"") +
+          (error.empty() ? "" : ",\"Error\":\"" + JsonEscape(error) + "\"") +
+          "}";
+      if (--bulk->pending > 0) return;
+      std::string body = "{\"BulkEmailEntryResults\":[";
+      for (size_t k = 0; k < bulk->results.size(); ++k)
+        body += (k ? "," : "") + bulk->results[k];
+      bulk->done(JsonOk(body + "]}"));
+    };
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string id = NewMessageId(NowMillis());
+      if (!list[i].is_object()) {
+        finish_one(i, "INVALID_PARAMETER", "", "entry is not an object");
+        continue;
+      }
+      const json::object& e = list[i].as_object();
+      std::vector<std::string> rcpts, to, cc;
+      if (auto* d = e.if_contains("Destination"); d && d->is_object()) {
+        to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
+        cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
+        auto bcc = std::get<0>(StrList(d->as_object(), "BccAddresses"));
+        rcpts = to;
+        rcpts.insert(rcpts.end(), cc.begin(), cc.end());
+        rcpts.insert(rcpts.end(), bcc.begin(), bcc.end());
+      }
+      if (auto err = CheckRecipients(rcpts)) {
+        finish_one(i,
+                   err->v2_name == "MessageRejected" ? "MESSAGE_REJECTED"
+                                                     : "INVALID_PARAMETER",
+                   "", err->message);
+        continue;
+      }
+      json::object data = defaults.as_object();
+      std::string replacement;
+      if (auto* rc = e.if_contains("ReplacementEmailContent");
+          rc && rc->is_object()) {
+        if (auto* rt = rc->as_object().if_contains("ReplacementTemplate");
+            rt && rt->is_object()) {
+          replacement = Str(rt->as_object(), "ReplacementTemplateData");
+        }
+      }
+      if (!replacement.empty()) {
+        json::value r = json::parse(replacement, dec);
+        if (dec || !r.is_object()) {
+          finish_one(i, "INVALID_PARAMETER", "",
+                     "ReplacementTemplateData is not a JSON object");
+          continue;
+        }
+        for (auto& [k, val] : r.as_object()) data[k] = val;
+      }
+      auto rendered = Render(*tc, json::serialize(data));
+      if (rendered.index() == 1) {
+        RecordRenderingFailure(id, name, std::get<1>(rendered).message);
+        finish_one(i, "SUCCESS", id,
+                   "");  // as SES: accepted, then a Rendering Failure
+        continue;
+      }
+      mime::SimpleMessage m;
+      m.from = from;
+      m.to = to;
+      m.cc = cc;
+      m.subject = std::get<0>(rendered).subject;
+      m.text = std::get<0>(rendered).text;
+      m.html = std::get<0>(rendered).html;
+      if (auto* hs = e.if_contains("ReplacementHeaders");
+          hs && hs->is_array()) {
+        for (const auto& h : hs->as_array()) {
+          if (h.is_object())
+            m.headers.emplace_back(Str(h.as_object(), "Name"),
+                                   Str(h.as_object(), "Value"));
+        }
+      }
+      m.message_id = "<" + id + "@email.amazonses.com>";
+      m.date_ms = NowMillis();
+      auto built = mime::Build(m);
+      if (!built.ok()) {
+        finish_one(i, "INVALID_PARAMETER", "", built.error().message());
+        continue;
+      }
+      Outgoing out;
+      out.envelope_from = mime::AddrSpec(from);
+      out.recipients = rcpts;
+      out.content = std::move(*built);
+      out.config_set = config_set;
+      Commit(std::move(out), id, req.remote_ip,
+             [finish_one, i, id](std::optional<ApiError> err) {
+               if (err) {
+                 finish_one(i, "TRANSIENT_FAILURE", "", err->message);
+               } else {
+                 finish_one(i, "SUCCESS", id, "");
+               }
+             });
+    }
   }
 
   // --- SES v1 ----------------------------------------------------------------
@@ -584,9 +864,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         done(V1Error(BadRequest("Missing or invalid " + key)));
         return;
       }
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        identities.insert(identity);
+      Status added = resources.AddIdentity(identity);
+      if (!added.ok()) {
+        done(V1Error({500, "", "InternalFailure", added.error().message()}));
+        return;
       }
       if (action == "VerifyDomainIdentity") {
         std::string token =
@@ -601,13 +882,121 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
     if (action == "ListIdentities") {
       std::string members;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        for (const auto& i : identities)
-          members += "\n      <member>" + XmlEscape(i) + "</member>";
-      }
+      for (const auto& i : resources.ListIdentities())
+        members += "\n      <member>" + XmlEscape(i) + "</member>";
       done(V1Ok(action,
                 "\n    <Identities>" + members + "\n    </Identities>\n  "));
+      return;
+    }
+    if (action == "GetIdentityVerificationAttributes") {
+      std::string entries;
+      for (const auto& i : Members(form, "Identities")) {
+        if (!resources.IdentityExists(i)) continue;
+        entries += "\n      <entry><key>" + XmlEscape(i) +
+                   "</key><value><VerificationStatus>" +
+                   (config.api_auto_verify ? "Success" : "Pending") +
+                   "</VerificationStatus></value></entry>";
+      }
+      done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
+                            "\n    </VerificationAttributes>\n  "));
+      return;
+    }
+    if (action == "DeleteIdentity") {
+      auto r = resources.DeleteIdentity(form["Identity"]);
+      if (!r.ok()) {
+        done(V1Error({500, "", "InternalFailure", r.error().message()}));
+        return;
+      }
+      done(V1Ok(action, ""));
+      return;
+    }
+    if (action == "CreateTemplate" || action == "UpdateTemplate") {
+      std::string name = form["Template.TemplateName"];
+      if (name.empty()) {
+        done(V1Error(BadRequest("Template.TemplateName is required")));
+        return;
+      }
+      if (action == "UpdateTemplate" && !resources.GetTemplate(name)) {
+        done(V1Error({400, "", "TemplateDoesNotExist",
+                      "Template " + name + " does not exist."}));
+        return;
+      }
+      Status st = resources.PutTemplate(
+          name,
+          {form["Template.SubjectPart"], form["Template.TextPart"],
+           form["Template.HtmlPart"]},
+          action == "CreateTemplate");
+      if (!st.ok()) {
+        done(V1Error(
+            st.error().code() == "exists"
+                ? ApiError{400, "", "AlreadyExists",
+                           "Template " + name + " already exists."}
+                : ApiError{500, "", "InternalFailure", st.error().message()}));
+        return;
+      }
+      done(V1Ok(action, ""));
+      return;
+    }
+    if (action == "GetTemplate") {
+      std::string name = form["TemplateName"];
+      auto t = resources.GetTemplate(name);
+      if (!t) {
+        done(V1Error({400, "", "TemplateDoesNotExist",
+                      "Template " + name + " does not exist."}));
+        return;
+      }
+      done(V1Ok(action,
+                "\n    <Template>\n      <TemplateName>" + XmlEscape(name) +
+                    "</TemplateName>\n      <SubjectPart>" +
+                    XmlEscape(t->subject) + "</SubjectPart>\n      <TextPart>" +
+                    XmlEscape(t->text) + "</TextPart>\n      <HtmlPart>" +
+                    XmlEscape(t->html) + "</HtmlPart>\n    </Template>\n  "));
+      return;
+    }
+    if (action == "DeleteTemplate") {
+      auto r = resources.DeleteTemplate(form["TemplateName"]);
+      (void)r;
+      done(V1Ok(action, ""));
+      return;
+    }
+    if (action == "ListTemplates") {
+      std::string members;
+      for (const auto& n : resources.ListTemplates()) {
+        members += "\n      <member><Name>" + XmlEscape(n) + "</Name></member>";
+      }
+      done(V1Ok(action, "\n    <TemplatesMetadata>" + members +
+                            "\n    </TemplatesMetadata>\n  "));
+      return;
+    }
+    if (action == "TestRenderTemplate") {
+      std::string name = form["TemplateName"];
+      auto t = resources.GetTemplate(name);
+      if (!t) {
+        done(V1Error({400, "", "TemplateDoesNotExist",
+                      "Template " + name + " does not exist."}));
+        return;
+      }
+      auto rendered = Render(*t, form["TemplateData"]);
+      if (rendered.index() == 1) {
+        done(V1Error(std::get<1>(rendered)));
+        return;
+      }
+      mime::SimpleMessage m;
+      m.from = "sender@example.com";
+      m.subject = std::get<0>(rendered).subject;
+      m.text = std::get<0>(rendered).text;
+      m.html = std::get<0>(rendered).html;
+      m.message_id = "<render@email.amazonses.com>";
+      m.date_ms = NowMillis();
+      auto built = mime::Build(m);
+      done(built.ok()
+               ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
+                                  "</RenderedTemplate>\n  ")
+               : V1Error(BadRequest(built.error().message())));
+      return;
+    }
+    if (action == "SendTemplatedEmail") {
+      V1Send(req, action, form, std::move(done));
       return;
     }
     done(V1Error(
@@ -622,9 +1011,33 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     Outgoing out;
     out.config_set = form["ConfigurationSetName"];
     std::vector<std::string> rcpts;
-    if (action == "SendEmail") {
+    if (action == "SendEmail" || action == "SendTemplatedEmail") {
       mime::SimpleMessage m;
       m.from = form["Source"];
+      if (action == "SendTemplatedEmail") {
+        std::string name = form["Template"];
+        if (name.empty() && !form["TemplateArn"].empty())
+          name = form["TemplateArn"].substr(form["TemplateArn"].rfind('/') + 1);
+        auto t = resources.GetTemplate(name);
+        if (!t) {
+          done(V1Error({400, "", "TemplateDoesNotExist",
+                        "Template " + name + " does not exist."}));
+          return;
+        }
+        auto rendered = Render(*t, form["TemplateData"]);
+        if (rendered.index() == 1) {
+          if (std::get<1>(rendered).v1_code == "MissingRenderingAttribute") {
+            RecordRenderingFailure(id, name, std::get<1>(rendered).message);
+            done(V1Ok(action, "\n    <MessageId>" + id + "</MessageId>\n  "));
+          } else {
+            done(V1Error(std::get<1>(rendered)));
+          }
+          return;
+        }
+        form["Message.Subject.Data"] = std::get<0>(rendered).subject;
+        form["Message.Body.Text.Data"] = std::get<0>(rendered).text;
+        form["Message.Body.Html.Data"] = std::get<0>(rendered).html;
+      }
       if (m.from.empty()) {
         done(V1Error(BadRequest("Missing required parameter Source")));
         return;
@@ -678,6 +1091,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       out.envelope_from = envelope_from;
     }
     if (auto e = CheckRecipients(rcpts)) {
+      done(V1Error(*e));
+      return;
+    }
+    if (auto e = CheckConfigSet(out.config_set)) {
       done(V1Error(*e));
       return;
     }
@@ -832,8 +1249,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 };
 
 Api::Api(const config::Config& config, spool::Spool* spool,
-         auth::KeyStore* keys, Services services)
-    : impl_(std::make_shared<Impl>(config, spool, keys, std::move(services))) {}
+         auth::KeyStore* keys, store::Store* store, Services services)
+    : impl_(std::make_shared<Impl>(config, spool, keys, store,
+                                   std::move(services))) {}
 
 void Api::Handle(net::HttpRequest req,
                  std::function<void(net::HttpResponse)> done) {

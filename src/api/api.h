@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "net/http.h"
 #include "spool/spool.h"
+#include "store/store.h"
 
 namespace sesame::api {
 
@@ -34,7 +35,7 @@ struct Services {
 class Api {
  public:
   Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys,
-      Services services);
+      store::Store* store, Services services);
 
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);

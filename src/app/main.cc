@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
+#include "store/store.h"
 
 namespace sesame {
 namespace {
@@ -187,7 +188,12 @@ int Serve(const Args& args) {
   services.purge = [&engine](const std::string& id) {
     return engine.Purge(id);
   };
-  api::Api api(c, sp->get(), &keys, services);
+  auto state = store::Store::Open(c.data_dir + "/state.db");
+  if (!state.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
+    return 1;
+  }
+  api::Api api(c, sp->get(), &keys, state->get(), services);
   net::AdminHooks hooks;
   hooks.http = [&api](net::HttpRequest r,
                       std::function<void(net::HttpResponse)> done) {

@@ -278,6 +278,7 @@ Config LocalProfile() {
       "capture";  // a faithful stand-in: nothing leaves the machine
   c.mx_domains = {"bounces.sesame.localhost", "feedback.sesame.localhost"};
   c.api_local_mailbox = true;
+  c.api_auto_verify = true;
   return c;
 }
 
@@ -601,6 +602,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"max_clock_skew_seconds",
                       w.Int(&c.api_max_clock_skew_seconds, 1, 86400)},
                      {"local_mailbox", w.Bool(&c.api_local_mailbox)},
+                     {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
               }},
              {"spool",

@@ -124,6 +124,8 @@ struct Config {
   std::string api_region = "us-east-1";
   uint32_t api_max_clock_skew_seconds = 900;  // 15 minutes, as AWS
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
+  bool api_auto_verify =
+      false;  // identities count as verified at once (local profile)
   std::string master_key_file;  // default: <data_dir>.master.key, outside the
                                 // data directory
   bool spool_sync = true;

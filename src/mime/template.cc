@@ -15,7 +15,9 @@ namespace {
 using Node = Template::Node;
 namespace json = boost::json;
 
-Error Bad(const std::string& m) { return Error::Permanent("InvalidTemplate", m); }
+Error Bad(const std::string& m) {
+  return Error::Permanent("InvalidTemplate", m);
+}
 
 std::string Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -26,7 +28,8 @@ std::string Trim(std::string_view s) {
 
 // Recursive-descent over the tag stream. `closing` is the block being
 // parsed ("if", "unless", "each" or "" at top level).
-Result<size_t> ParseBlock(std::string_view src, size_t pos, const std::string& closing, std::vector<Node>* out,
+Result<size_t> ParseBlock(std::string_view src, size_t pos,
+                          const std::string& closing, std::vector<Node>* out,
                           std::vector<Node>* otherwise) {
   std::vector<Node>* target = out;
   while (pos < src.size()) {
@@ -36,22 +39,29 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos, const std::string& c
       pos = src.size();
       break;
     }
-    if (open > pos) target->push_back({Node::kText, std::string(src.substr(pos, open - pos)), {}, {}});
+    if (open > pos)
+      target->push_back(
+          {Node::kText, std::string(src.substr(pos, open - pos)), {}, {}});
     bool triple = src.substr(open, 3) == "{{{";
     size_t close = src.find(triple ? "}}}" : "}}", open);
-    if (close == std::string_view::npos) return Bad("unclosed tag at offset " + std::to_string(open));
-    std::string tag = Trim(src.substr(open + (triple ? 3 : 2), close - open - (triple ? 3 : 2)));
+    if (close == std::string_view::npos)
+      return Bad("unclosed tag at offset " + std::to_string(open));
+    std::string tag = Trim(
+        src.substr(open + (triple ? 3 : 2), close - open - (triple ? 3 : 2)));
     pos = close + (triple ? 3 : 2);
     if (triple) {
-      if (tag.empty()) return Bad("empty {{{ }}} at offset " + std::to_string(open));
+      if (tag.empty())
+        return Bad("empty {{{ }}} at offset " + std::to_string(open));
       target->push_back({Node::kRawVar, tag, {}, {}});
       continue;
     }
-    if (tag.empty()) return Bad("empty {{ }} at offset " + std::to_string(open));
+    if (tag.empty())
+      return Bad("empty {{ }} at offset " + std::to_string(open));
     if (tag[0] == '!') continue;  // comment
     if (tag[0] == '#') {
       size_t sp = tag.find(' ');
-      std::string helper = tag.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
+      std::string helper =
+          tag.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
       std::string arg = sp == std::string::npos ? "" : Trim(tag.substr(sp + 1));
       Node n;
       if (helper == "if") {
@@ -61,9 +71,12 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos, const std::string& c
       } else if (helper == "each") {
         n.kind = Node::kEach;
       } else {
-        return Bad("unsupported block helper #" + helper + " at offset " + std::to_string(open));
+        return Bad("unsupported block helper #" + helper + " at offset " +
+                   std::to_string(open));
       }
-      if (arg.empty()) return Bad("#" + helper + " needs an argument at offset " + std::to_string(open));
+      if (arg.empty())
+        return Bad("#" + helper + " needs an argument at offset " +
+                   std::to_string(open));
       n.text = arg;
       auto end = ParseBlock(src, pos, helper, &n.body, &n.otherwise);
       if (!end.ok()) return end.error();
@@ -74,14 +87,16 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos, const std::string& c
     if (tag[0] == '/') {
       std::string name = Trim(tag.substr(1));
       if (name != closing) {
-        return Bad("unexpected {{/" + name + "}} at offset " + std::to_string(open) +
+        return Bad("unexpected {{/" + name + "}} at offset " +
+                   std::to_string(open) +
                    (closing.empty() ? "" : " (open block: #" + closing + ")"));
       }
       return pos;
     }
     if (tag == "else") {
       if (closing.empty() || !otherwise || target == otherwise) {
-        return Bad("{{else}} outside a block at offset " + std::to_string(open));
+        return Bad("{{else}} outside a block at offset " +
+                   std::to_string(open));
       }
       target = otherwise;
       continue;
@@ -97,8 +112,9 @@ struct Frame {
   int64_t index;  // -1 outside #each
 };
 
-const json::value* Lookup(const std::string& path, const std::vector<Frame>& stack, const json::value& root,
-                          json::value* scratch) {
+const json::value* Lookup(const std::string& path,
+                          const std::vector<Frame>& stack,
+                          const json::value& root, json::value* scratch) {
   if (path == "this" || path == ".") return stack.back().value;
   if (path == "@index") {
     if (stack.back().index < 0) return nullptr;
@@ -112,7 +128,8 @@ const json::value* Lookup(const std::string& path, const std::vector<Frame>& sta
     bool found = true;
     while (start <= p.size()) {
       size_t dot = p.find('.', start);
-      std::string key = p.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      std::string key = p.substr(
+          start, dot == std::string::npos ? std::string::npos : dot - start);
       if (!cur->is_object() || !cur->as_object().contains(key)) {
         found = false;
         break;
@@ -148,21 +165,36 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#x27;"; break;
-      case '`': out += "&#x60;"; break;
-      case '=': out += "&#x3D;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#x27;";
+        break;
+      case '`':
+        out += "&#x60;";
+        break;
+      case '=':
+        out += "&#x3D;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-Status RenderNodes(const std::vector<Node>& nodes, std::vector<Frame>& stack, const json::value& root, bool escape,
-                   std::string* out) {
+Status RenderNodes(const std::vector<Node>& nodes, std::vector<Frame>& stack,
+                   const json::value& root, bool escape, std::string* out) {
   json::value scratch;
   for (const Node& n : nodes) {
     switch (n.kind) {
@@ -172,21 +204,31 @@ Status RenderNodes(const std::vector<Node>& nodes, std::vector<Frame>& stack, co
       case Node::kVar:
       case Node::kRawVar: {
         const json::value* v = Lookup(n.text, stack, root, &scratch);
-        if (!v) return Error::Permanent("RenderingFailure", "Attribute '" + n.text + "' is not present in the rendering data.");
-        *out += (n.kind == Node::kVar && escape) ? Escape(ToText(*v)) : ToText(*v);
+        if (!v)
+          return Error::Permanent(
+              "RenderingFailure",
+              "Attribute '" + n.text +
+                  "' is not present in the rendering data.");
+        *out +=
+            (n.kind == Node::kVar && escape) ? Escape(ToText(*v)) : ToText(*v);
         break;
       }
       case Node::kIf:
       case Node::kUnless: {
         bool t = Truthy(Lookup(n.text, stack, root, &scratch));
         if (n.kind == Node::kUnless) t = !t;
-        Status s = RenderNodes(t ? n.body : n.otherwise, stack, root, escape, out);
+        Status s =
+            RenderNodes(t ? n.body : n.otherwise, stack, root, escape, out);
         if (!s.ok()) return s;
         break;
       }
       case Node::kEach: {
         const json::value* v = Lookup(n.text, stack, root, &scratch);
-        if (!v) return Error::Permanent("RenderingFailure", "Attribute '" + n.text + "' is not present in the rendering data.");
+        if (!v)
+          return Error::Permanent(
+              "RenderingFailure",
+              "Attribute '" + n.text +
+                  "' is not present in the rendering data.");
         if (!v->is_array() || v->as_array().empty()) {
           Status s = RenderNodes(n.otherwise, stack, root, escape, out);
           if (!s.ok()) return s;
@@ -217,7 +259,8 @@ Result<Template> Template::Parse(std::string_view source) {
   return t;
 }
 
-Result<std::string> Template::Render(const boost::json::value& data, bool html_escape) const {
+Result<std::string> Template::Render(const boost::json::value& data,
+                                     bool html_escape) const {
   std::string out;
   std::vector<Frame> stack{{&data, -1}};
   Status s = RenderNodes(*nodes_, stack, data, html_escape, &out);

@@ -22,7 +22,8 @@ class Template {
   // Renders with `data`. `html_escape` escapes {{ }} output (the Html part);
   // {{{ }}} is always raw. A referenced value missing from the data is a
   // rendering failure, as in SES.
-  Result<std::string> Render(const boost::json::value& data, bool html_escape) const;
+  Result<std::string> Render(const boost::json::value& data,
+                             bool html_escape) const;
 
   struct Node;
 

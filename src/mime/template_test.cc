@@ -7,7 +7,8 @@
 namespace sesame::mime {
 namespace {
 
-std::string R(const std::string& tpl, const std::string& data, bool escape = false) {
+std::string R(const std::string& tpl, const std::string& data,
+              bool escape = false) {
   auto t = Template::Parse(tpl);
   if (!t.ok()) return "PARSE: " + t.error().message();
   auto r = t->Render(boost::json::parse(data), escape);
@@ -28,22 +29,30 @@ TEST(Template, Table) {
       {"{{{x}}}", R"({"x":"<b>"})", true, "<b>"},
       {"{{x}}", R"({"x":"<b>"})", false, "<b>"},
       {"{{#if vip}}VIP{{else}}regular{{/if}}", R"({"vip":true})", false, "VIP"},
-      {"{{#if vip}}VIP{{else}}regular{{/if}}", R"({"vip":false})", false, "regular"},
+      {"{{#if vip}}VIP{{else}}regular{{/if}}", R"({"vip":false})", false,
+       "regular"},
       {"{{#if missing}}yes{{else}}no{{/if}}", R"({})", false, "no"},
       {"{{#unless done}}todo{{/unless}}", R"({"done":false})", false, "todo"},
-      {"{{#each items}}{{@index}}:{{this}} {{/each}}", R"({"items":["a","b"]})", false, "0:a 1:b "},
-      {"{{#each people}}{{name}}({{age}}) {{/each}}", R"({"people":[{"name":"A","age":1},{"name":"B","age":2}]})", false,
+      {"{{#each items}}{{@index}}:{{this}} {{/each}}", R"({"items":["a","b"]})",
+       false, "0:a 1:b "},
+      {"{{#each people}}{{name}}({{age}}) {{/each}}",
+       R"({"people":[{"name":"A","age":1},{"name":"B","age":2}]})", false,
        "A(1) B(2) "},
-      {"{{#each empty}}x{{else}}none{{/each}}", R"({"empty":[]})", false, "none"},
-      {"{{#each items}}{{greeting}} {{this}};{{/each}}", R"({"greeting":"hi","items":["a"]})", false, "hi a;"},
+      {"{{#each empty}}x{{else}}none{{/each}}", R"({"empty":[]})", false,
+       "none"},
+      {"{{#each items}}{{greeting}} {{this}};{{/each}}",
+       R"({"greeting":"hi","items":["a"]})", false, "hi a;"},
       {"{{! a comment }}ok", R"({})", false, "ok"},
-      {"{{missing}}", R"({})", false, "RENDER: Attribute 'missing' is not present in the rendering data."},
+      {"{{missing}}", R"({})", false,
+       "RENDER: Attribute 'missing' is not present in the rendering data."},
       {"{{#if x}}unclosed", R"({})", false, "PARSE: block #if is never closed"},
       {"{{/if}}", R"({})", false, "PARSE: unexpected {{/if}} at offset 0"},
-      {"{{#with x}}{{/with}}", R"({})", false, "PARSE: unsupported block helper #with at offset 0"},
+      {"{{#with x}}{{/with}}", R"({})", false,
+       "PARSE: unsupported block helper #with at offset 0"},
       {"{{name", R"({})", false, "PARSE: unclosed tag at offset 0"},
   };
-  for (const auto& c : cases) EXPECT_EQ(R(c.tpl, c.data, c.escape), c.want) << c.tpl;
+  for (const auto& c : cases)
+    EXPECT_EQ(R(c.tpl, c.data, c.escape), c.want) << c.tpl;
 }
 
 }  // namespace

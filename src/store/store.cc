@@ -6,20 +6,28 @@ namespace sesame::store {
 namespace {
 
 Error Fail(sqlite3* db, const std::string& what) {
-  return Error::Transient("store", what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+  return Error::Transient(
+      "store", what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
 }
 
 // RAII for a prepared statement.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  Stmt(sqlite3* db, const char* sql) {
+    sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  }
   ~Stmt() { sqlite3_finalize(s_); }
   sqlite3_stmt* get() { return s_; }
-  void Bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+  }
   void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
   std::string Text(int col) {
     const unsigned char* t = sqlite3_column_text(s_, col);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, col)) : "";
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           sqlite3_column_bytes(s_, col))
+             : "";
   }
 
  private:
@@ -30,8 +38,10 @@ class Stmt {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(
+          path.c_str(), &db,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+          nullptr) != SQLITE_OK) {
     Error e = Fail(db, "cannot open " + path);
     sqlite3_close(db);
     return e;
@@ -41,7 +51,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
       "PRAGMA synchronous=FULL;"
       "PRAGMA busy_timeout=5000;"
       "CREATE TABLE IF NOT EXISTS documents ("
-      "  kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
+      "  kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, "
+      "updated_ms BIGINT NOT NULL,"
       "  PRIMARY KEY (kind, name));";
   char* err = nullptr;
   if (sqlite3_exec(db, setup, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -55,7 +66,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
 
 Store::~Store() { sqlite3_close(db_); }
 
-Result<std::optional<std::string>> Store::Get(const std::string& kind, const std::string& name) {
+Result<std::optional<std::string>> Store::Get(const std::string& kind,
+                                              const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, "SELECT body FROM documents WHERE kind = ?1 AND name = ?2");
   s.Bind(1, kind);
@@ -66,18 +78,22 @@ Result<std::optional<std::string>> Store::Get(const std::string& kind, const std
   return Fail(db_, "get");
 }
 
-Status Store::Put(const std::string& kind, const std::string& name, const std::string& json, bool create_only) {
+Status Store::Put(const std::string& kind, const std::string& name,
+                  const std::string& json, bool create_only) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, create_only
-                  ? "INSERT INTO documents (kind, name, body, updated_ms) VALUES (?1, ?2, ?3, ?4)"
-                  : "INSERT INTO documents (kind, name, body, updated_ms) VALUES (?1, ?2, ?3, ?4) "
-                    "ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms");
+  Stmt s(db_, create_only ? "INSERT INTO documents (kind, name, body, "
+                            "updated_ms) VALUES (?1, ?2, ?3, ?4)"
+                          : "INSERT INTO documents (kind, name, body, "
+                            "updated_ms) VALUES (?1, ?2, ?3, ?4) "
+                            "ON CONFLICT (kind, name) DO UPDATE SET body = "
+                            "excluded.body, updated_ms = excluded.updated_ms");
   s.Bind(1, kind);
   s.Bind(2, name);
   s.Bind(3, json);
   s.Bind(4, static_cast<int64_t>(sqlite3_int64(time(nullptr)) * 1000));
   int rc = sqlite3_step(s.get());
-  if (rc == SQLITE_CONSTRAINT) return Error::Permanent("exists", kind + " " + name + " already exists");
+  if (rc == SQLITE_CONSTRAINT)
+    return Error::Permanent("exists", kind + " " + name + " already exists");
   if (rc != SQLITE_DONE) return Fail(db_, "put");
   return Ok{};
 }
@@ -91,16 +107,19 @@ Result<bool> Store::Delete(const std::string& kind, const std::string& name) {
   return sqlite3_changes(db_) > 0;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> Store::List(const std::string& kind, const std::string& after,
-                                                                     size_t limit) {
+Result<std::vector<std::pair<std::string, std::string>>> Store::List(
+    const std::string& kind, const std::string& after, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT name, body FROM documents WHERE kind = ?1 AND name > ?2 ORDER BY name LIMIT ?3");
+  Stmt s(db_,
+         "SELECT name, body FROM documents WHERE kind = ?1 AND name > ?2 ORDER "
+         "BY name LIMIT ?3");
   s.Bind(1, kind);
   s.Bind(2, after);
   s.Bind(3, static_cast<int64_t>(limit));
   std::vector<std::pair<std::string, std::string>> out;
   int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.emplace_back(s.Text(0), s.Text(1));
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.emplace_back(s.Text(0), s.Text(1));
   if (rc != SQLITE_DONE) return Fail(db_, "list");
   return out;
 }

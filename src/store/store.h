@@ -26,14 +26,16 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store();
 
-  Result<std::optional<std::string>> Get(const std::string& kind, const std::string& name);
+  Result<std::optional<std::string>> Get(const std::string& kind,
+                                         const std::string& name);
   // create_only: fail with code "exists" when the document is already there.
-  Status Put(const std::string& kind, const std::string& name, const std::string& json, bool create_only);
+  Status Put(const std::string& kind, const std::string& name,
+             const std::string& json, bool create_only);
   // Returns false when there was nothing to delete.
   Result<bool> Delete(const std::string& kind, const std::string& name);
   // Documents of a kind in name order, starting after `after` (pagination).
-  Result<std::vector<std::pair<std::string, std::string>>> List(const std::string& kind, const std::string& after,
-                                                               size_t limit);
+  Result<std::vector<std::pair<std::string, std::string>>> List(
+      const std::string& kind, const std::string& after, size_t limit);
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -9,7 +9,8 @@ namespace sesame::store {
 namespace {
 
 TEST(Store, CrudPaginationAndPersistence) {
-  std::string path = std::filesystem::temp_directory_path() / ("store_test_" + std::to_string(::getpid()) + ".db");
+  std::string path = std::filesystem::temp_directory_path() /
+                     ("store_test_" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
   {
     auto s = Store::Open(path);

@@ -1,0 +1,105 @@
+#pragma once
+// Helpers shared by the API's translation units (internal to src/api).
+
+#include <string>
+#include <string_view>
+
+#include "base/ids.h"
+#include "base/json.h"
+#include "net/http.h"
+
+namespace sesame::api {
+using net::HttpRequest;
+using net::HttpResponse;
+
+inline constexpr char kXmlns[] = "http://ses.amazonaws.com/doc/2010-12-01/";
+inline constexpr size_t kMaxRecipients = 50;
+
+inline std::string NewRequestId() {
+  std::string id = NewMessageId(NowMillis());  // a random UUID lives inside it
+  return id.substr(17, 36);
+}
+
+inline std::string XmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A failed request, in neutral terms; each API flavour renders it.
+struct ApiError {
+  int status;
+  std::string v2_name;
+  std::string v1_code;
+  std::string message;
+};
+
+inline ApiError BadRequest(const std::string& m) {
+  return {400, "BadRequestException", "InvalidParameterValue", m};
+}
+inline ApiError Rejected(const std::string& m) {
+  return {400, "MessageRejected", "MessageRejected", m};
+}
+
+inline HttpResponse V2Error(const ApiError& e) {
+  HttpResponse r;
+  r.status = e.status;
+  r.headers = {{"x-amzn-ErrorType", e.v2_name},
+               {"x-amzn-RequestId", NewRequestId()}};
+  r.body = "{\"message\":\"" + JsonEscape(e.message) + "\"}";
+  return r;
+}
+
+inline HttpResponse V1Error(const ApiError& e) {
+  HttpResponse r;
+  r.status = e.status;
+  r.content_type = "text/xml";
+  std::string rid = NewRequestId();
+  r.headers = {{"x-amzn-RequestId", rid}};
+  r.body = std::string("<ErrorResponse xmlns=\"") + kXmlns +
+           "\">\n  <Error>\n    <Type>" +
+           (e.status >= 500 ? "Receiver" : "Sender") + "</Type>\n    <Code>" +
+           e.v1_code + "</Code>\n    <Message>" + XmlEscape(e.message) +
+           "</Message>\n  </Error>\n  <RequestId>" + rid +
+           "</RequestId>\n</ErrorResponse>\n";
+  return r;
+}
+
+inline HttpResponse V1Ok(const std::string& action,
+                         const std::string& result_xml) {
+  HttpResponse r;
+  r.content_type = "text/xml";
+  std::string rid = NewRequestId();
+  r.headers = {{"x-amzn-RequestId", rid}};
+  r.body = "<" + action + "Response xmlns=\"" + kXmlns + "\">\n  <" + action +
+           "Result>" + result_xml + "</" + action +
+           "Result>\n  <ResponseMetadata>\n    <RequestId>" + rid +
+           "</RequestId>\n  </ResponseMetadata>\n</" + action + "Response>\n";
+  return r;
+}
+
+inline HttpResponse JsonOk(const std::string& body) {
+  HttpResponse r;
+  r.headers = {{"x-amzn-RequestId", NewRequestId()}};
+  r.body = body;
+  return r;
+}
+
+}  // namespace sesame::api

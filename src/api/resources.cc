@@ -1,0 +1,583 @@
+#include "api/resources.h"
+
+#include <boost/json.hpp>
+#include <map>
+
+#include "api/common.h"
+#include "auth/sigv4.h"
+#include "base/base64.h"
+
+namespace sesame::api {
+namespace json = boost::json;
+
+namespace {
+
+ApiError NotFound(const std::string& m) {
+  return {404, "NotFoundException", "NotFound", m};
+}
+ApiError Exists(const std::string& m) {
+  return {400, "AlreadyExistsException", "AlreadyExists", m};
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::optional<json::object> ParseObject(const std::string& body,
+                                        ApiError* err) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body.empty() ? std::string("{}") : body, ec);
+  if (ec || !v.is_object()) {
+    *err = BadRequest("Request body is not a valid JSON object");
+    return std::nullopt;
+  }
+  return v.as_object();
+}
+
+std::string Str(const json::object& o, const char* k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+
+// Query parameter (first value), percent-decoded.
+std::string QueryParam(const std::string& query, const std::string& key) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    std::string pair = query.substr(
+        start, amp == std::string::npos ? std::string::npos : amp - start);
+    size_t eq = pair.find('=');
+    if (auth::PercentDecode(pair.substr(0, eq)) == key) {
+      return eq == std::string::npos ? ""
+                                     : auth::PercentDecode(pair.substr(eq + 1));
+    }
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  return "";
+}
+
+// One page of a kind, honouring PageSize and NextToken (the last name seen,
+// base64-encoded so clients treat it as opaque).
+std::variant<
+    std::pair<std::vector<std::pair<std::string, std::string>>, std::string>,
+    ApiError>
+Page(store::Store* store, const std::string& kind, const HttpRequest& req) {
+  std::string size_s = QueryParam(req.query, "PageSize");
+  size_t size =
+      size_s.empty() ? 100 : std::strtoul(size_s.c_str(), nullptr, 10);
+  if (size == 0 || size > 1000)
+    return BadRequest("PageSize must be between 1 and 1000");
+  std::string token = QueryParam(req.query, "NextToken"), after;
+  if (!token.empty()) {
+    auto d = Base64Decode(token);
+    if (!d)
+      return ApiError{400, "InvalidNextTokenException", "InvalidNextToken",
+                      "The NextToken is invalid"};
+    after = *d;
+  }
+  auto rows = store->List(kind, after, size + 1);
+  if (!rows.ok())
+    return ApiError{500, "InternalServiceErrorException", "InternalFailure",
+                    rows.error().message()};
+  std::string next;
+  if (rows->size() > size) {
+    rows->resize(size);
+    next = Base64Encode(rows->back().first);
+  }
+  return std::make_pair(std::move(*rows), next);
+}
+
+json::object DkimAttributes() {
+  json::object d;
+  d["SigningEnabled"] = false;
+  d["Status"] = "NOT_STARTED";
+  d["Tokens"] = json::array();
+  d["SigningAttributesOrigin"] = "AWS_SES";
+  return d;
+}
+
+}  // namespace
+
+std::vector<std::string> PathSegments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string seg = path.substr(
+        start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!seg.empty()) out.push_back(auth::PercentDecode(seg));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::optional<Resources::TemplateContent> Resources::GetTemplate(
+    const std::string& name) {
+  auto doc = store_->Get("template", name);
+  if (!doc.ok() || !doc->has_value()) return std::nullopt;
+  json::value v = json::parse(**doc);
+  const auto& o = v.as_object();
+  return TemplateContent{Str(o, "Subject"), Str(o, "Text"), Str(o, "Html")};
+}
+
+Status Resources::PutTemplate(const std::string& name, const TemplateContent& c,
+                              bool create_only) {
+  json::object o;
+  o["Subject"] = c.subject;
+  o["Text"] = c.text;
+  o["Html"] = c.html;
+  o["CreatedTimestamp"] = NowMillis() / 1000;
+  return store_->Put("template", name, json::serialize(o), create_only);
+}
+
+Result<bool> Resources::DeleteTemplate(const std::string& name) {
+  return store_->Delete("template", name);
+}
+
+std::vector<std::string> Resources::ListTemplates() {
+  std::vector<std::string> out;
+  auto rows = store_->List("template", "", 10000);
+  if (rows.ok()) {
+    for (auto& r : *rows) out.push_back(r.first);
+  }
+  return out;
+}
+
+Status Resources::AddIdentity(const std::string& identity) {
+  json::object o;
+  o["IdentityType"] =
+      identity.find('@') == std::string::npos ? "DOMAIN" : "EMAIL_ADDRESS";
+  o["VerificationStatus"] = auto_verify_ ? "SUCCESS" : "PENDING";
+  o["CreatedTimestamp"] = NowMillis() / 1000;
+  auto existing = store_->Get("identity", Lower(identity));
+  if (existing.ok() && existing->has_value()) return Ok{};
+  return store_->Put("identity", Lower(identity), json::serialize(o), false);
+}
+
+std::vector<std::string> Resources::ListIdentities() {
+  std::vector<std::string> out;
+  auto rows = store_->List("identity", "", 10000);
+  if (rows.ok()) {
+    for (auto& r : *rows) out.push_back(r.first);
+  }
+  return out;
+}
+
+Result<bool> Resources::DeleteIdentity(const std::string& identity) {
+  return store_->Delete("identity", Lower(identity));
+}
+
+bool Resources::IdentityExists(const std::string& identity) {
+  auto d = store_->Get("identity", Lower(identity));
+  return d.ok() && d->has_value();
+}
+
+bool Resources::ConfigurationSetExists(const std::string& name) {
+  auto d = store_->Get("configuration-set", name);
+  return d.ok() && d->has_value();
+}
+
+bool Resources::Suppressed(const std::string& address) {
+  auto d = store_->Get("suppressed", Lower(address));
+  return d.ok() && d->has_value();
+}
+
+std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
+  auto seg =
+      PathSegments(req.path);  // v2 email <collection> [name] [sub] [subname]
+  if (seg.size() < 3) return std::nullopt;
+  const std::string& coll = seg[2];
+  const std::string& m = req.method;
+  ApiError err{400, "", "", ""};
+  auto fail = [](const ApiError& e) {
+    return std::optional<HttpResponse>(V2Error(e));
+  };
+  auto store_fail = [&](const Error& e) {
+    if (e.code() == "exists") return fail(Exists(e.message()));
+    return fail(
+        {500, "InternalServiceErrorException", "InternalFailure", e.message()});
+  };
+
+  // --- templates
+  // ---------------------------------------------------------------
+  if (coll == "templates") {
+    if (seg.size() == 3 && m == "POST") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string name = Str(*o, "TemplateName");
+      auto* c = o->if_contains("TemplateContent");
+      if (name.empty() || !c || !c->is_object())
+        return fail(
+            BadRequest("TemplateName and TemplateContent are required"));
+      Status s = PutTemplate(
+          name,
+          {Str(c->as_object(), "Subject"), Str(c->as_object(), "Text"),
+           Str(c->as_object(), "Html")},
+          true);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
+    if (seg.size() == 3 && m == "GET") {
+      auto page = Page(store_, "template", req);
+      if (page.index() == 1) return fail(std::get<1>(page));
+      json::array meta;
+      for (auto& [name, body] : std::get<0>(page).first) {
+        json::object e;
+        e["TemplateName"] = name;
+        e["CreatedTimestamp"] =
+            json::parse(body).as_object()["CreatedTimestamp"];
+        meta.push_back(e);
+      }
+      json::object out;
+      out["TemplatesMetadata"] = meta;
+      if (!std::get<0>(page).second.empty())
+        out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() >= 4) {
+      const std::string& name = seg[3];
+      if (seg.size() == 5 && seg[4] == "render" && m == "POST")
+        return std::nullopt;  // rendering lives in Api
+      if (seg.size() != 4) return std::nullopt;
+      if (m == "GET") {
+        auto t = GetTemplate(name);
+        if (!t) return fail(NotFound("Template " + name + " does not exist."));
+        json::object c, out;
+        c["Subject"] = t->subject;
+        c["Text"] = t->text;
+        c["Html"] = t->html;
+        out["TemplateName"] = name;
+        out["TemplateContent"] = c;
+        return JsonOk(json::serialize(out));
+      }
+      if (m == "PUT") {
+        auto o = ParseObject(req.body, &err);
+        if (!o) return fail(err);
+        if (!GetTemplate(name))
+          return fail(NotFound("Template " + name + " does not exist."));
+        auto* c = o->if_contains("TemplateContent");
+        if (!c || !c->is_object())
+          return fail(BadRequest("TemplateContent is required"));
+        Status s = PutTemplate(
+            name,
+            {Str(c->as_object(), "Subject"), Str(c->as_object(), "Text"),
+             Str(c->as_object(), "Html")},
+            false);
+        if (!s.ok()) return store_fail(s.error());
+        return JsonOk("{}");
+      }
+      if (m == "DELETE") {
+        auto d = DeleteTemplate(name);
+        if (!d.ok()) return store_fail(d.error());
+        if (!*d) return fail(NotFound("Template " + name + " does not exist."));
+        return JsonOk("{}");
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- identities
+  // ----------------------------------------------------------------
+  if (coll == "identities") {
+    if (seg.size() == 3 && m == "POST") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string id = Str(*o, "EmailIdentity");
+      if (id.empty() || id.find_first_of("\r\n ") != std::string::npos) {
+        return fail(BadRequest("EmailIdentity is required"));
+      }
+      if (IdentityExists(id))
+        return fail(Exists("Email identity " + id + " already exists."));
+      Status s = AddIdentity(id);
+      if (!s.ok()) return store_fail(s.error());
+      json::object out;
+      out["IdentityType"] =
+          id.find('@') == std::string::npos ? "DOMAIN" : "EMAIL_ADDRESS";
+      out["VerifiedForSendingStatus"] = auto_verify_;
+      out["DkimAttributes"] = DkimAttributes();
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 3 && m == "GET") {
+      auto page = Page(store_, "identity", req);
+      if (page.index() == 1) return fail(std::get<1>(page));
+      json::array list;
+      for (auto& [name, body] : std::get<0>(page).first) {
+        json::object doc = json::parse(body).as_object(), e;
+        e["IdentityType"] = doc["IdentityType"];
+        e["IdentityName"] = name;
+        e["SendingEnabled"] = true;
+        e["VerificationStatus"] = doc["VerificationStatus"];
+        list.push_back(e);
+      }
+      json::object out;
+      out["EmailIdentities"] = list;
+      if (!std::get<0>(page).second.empty())
+        out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 4) {
+      const std::string& id = seg[3];
+      auto doc = store_->Get("identity", Lower(id));
+      if (!doc.ok() || !doc->has_value())
+        return fail(NotFound("Email identity " + id + " does not exist."));
+      if (m == "GET") {
+        json::object d = json::parse(**doc).as_object(), out, mail_from,
+                     policies, tags;
+        out["IdentityType"] = d["IdentityType"];
+        out["FeedbackForwardingStatus"] = true;
+        out["VerifiedForSendingStatus"] = d["VerificationStatus"] == "SUCCESS";
+        out["DkimAttributes"] = DkimAttributes();
+        mail_from["MailFromDomain"] = "";
+        mail_from["MailFromDomainStatus"] = "PENDING";
+        mail_from["BehaviorOnMxFailure"] = "USE_DEFAULT_VALUE";
+        out["MailFromAttributes"] = mail_from;
+        out["Policies"] = policies;
+        out["Tags"] = json::array();
+        out["VerificationStatus"] = d["VerificationStatus"];
+        return JsonOk(json::serialize(out));
+      }
+      if (m == "DELETE") {
+        auto r = DeleteIdentity(id);
+        if (!r.ok()) return store_fail(r.error());
+        return JsonOk("{}");
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- configuration sets
+  // ----------------------------------------------------------
+  if (coll == "configuration-sets") {
+    if (seg.size() == 3 && m == "POST") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string name = Str(*o, "ConfigurationSetName");
+      if (name.empty())
+        return fail(BadRequest("ConfigurationSetName is required"));
+      if (auto* d = o->if_contains("DeliveryOptions"); d && d->is_object()) {
+        if (auto* mds = d->as_object().if_contains("MaxDeliverySeconds");
+            mds && mds->is_number()) {
+          double v = mds->to_number<double>();
+          if (v < 300 || v > 50400)
+            return fail(
+                BadRequest("MaxDeliverySeconds must be between 300 and 50400"));
+        }
+      }
+      (*o)["EventDestinations"] = json::object();
+      Status s =
+          store_->Put("configuration-set", name, json::serialize(*o), true);
+      if (!s.ok()) {
+        if (s.error().code() == "exists")
+          return fail(Exists("Configuration set " + name + " already exists."));
+        return store_fail(s.error());
+      }
+      return JsonOk("{}");
+    }
+    if (seg.size() == 3 && m == "GET") {
+      auto page = Page(store_, "configuration-set", req);
+      if (page.index() == 1) return fail(std::get<1>(page));
+      json::array names;
+      for (auto& [name, body] : std::get<0>(page).first)
+        names.push_back(json::string(name));
+      json::object out;
+      out["ConfigurationSets"] = names;
+      if (!std::get<0>(page).second.empty())
+        out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() >= 4) {
+      const std::string& name = seg[3];
+      auto doc = store_->Get("configuration-set", name);
+      if (!doc.ok() || !doc->has_value())
+        return fail(NotFound("Configuration set " + name + " does not exist."));
+      json::object cs = json::parse(**doc).as_object();
+      auto save = [&]() -> std::optional<HttpResponse> {
+        Status s =
+            store_->Put("configuration-set", name, json::serialize(cs), false);
+        if (!s.ok()) return store_fail(s.error());
+        return JsonOk("{}");
+      };
+      if (seg.size() == 4 && m == "GET") {
+        cs.erase("EventDestinations");
+        return JsonOk(json::serialize(cs));
+      }
+      if (seg.size() == 4 && m == "DELETE") {
+        auto r = store_->Delete("configuration-set", name);
+        if (!r.ok()) return store_fail(r.error());
+        return JsonOk("{}");
+      }
+      if (seg.size() == 5 && m == "PUT" && seg[4] != "event-destinations") {
+        // PutConfigurationSet{Sending,SuppressionOptions,TrackingOptions,DeliveryOptions,ReputationOptions}
+        static const std::map<std::string, std::string> kFields = {
+            {"sending", "SendingOptions"},
+            {"suppression-options", "SuppressionOptions"},
+            {"tracking-options", "TrackingOptions"},
+            {"delivery-options", "DeliveryOptions"},
+            {"reputation-options", "ReputationOptions"}};
+        auto f = kFields.find(seg[4]);
+        if (f == kFields.end()) return std::nullopt;
+        auto o = ParseObject(req.body, &err);
+        if (!o) return fail(err);
+        cs[f->second] = *o;
+        return save();
+      }
+      if (seg.size() >= 5 && seg[4] == "event-destinations") {
+        json::object& dests =
+            cs["EventDestinations"].is_object()
+                ? cs["EventDestinations"].as_object()
+                : (cs["EventDestinations"] = json::object()).as_object();
+        if (seg.size() == 5 && m == "POST") {
+          auto o = ParseObject(req.body, &err);
+          if (!o) return fail(err);
+          std::string dn = Str(*o, "EventDestinationName");
+          auto* ed = o->if_contains("EventDestination");
+          if (dn.empty() || !ed || !ed->is_object()) {
+            return fail(BadRequest(
+                "EventDestinationName and EventDestination are required"));
+          }
+          if (dests.contains(dn))
+            return fail(Exists("Event destination " + dn + " already exists."));
+          dests[dn] = *ed;
+          return save();
+        }
+        if (seg.size() == 5 && m == "GET") {
+          json::array list;
+          for (auto& [dn, ed] : dests) {
+            json::object e = ed.as_object();
+            e["Name"] = dn;
+            if (!e.contains("Enabled")) e["Enabled"] = false;
+            list.push_back(e);
+          }
+          json::object out;
+          out["EventDestinations"] = list;
+          return JsonOk(json::serialize(out));
+        }
+        if (seg.size() == 6) {
+          const std::string& dn = seg[5];
+          if (!dests.contains(dn))
+            return fail(
+                NotFound("Event destination " + dn + " does not exist."));
+          if (m == "DELETE") {
+            dests.erase(dn);
+            return save();
+          }
+          if (m == "PUT") {
+            auto o = ParseObject(req.body, &err);
+            if (!o) return fail(err);
+            auto* ed = o->if_contains("EventDestination");
+            if (!ed || !ed->is_object())
+              return fail(BadRequest("EventDestination is required"));
+            dests[dn] = *ed;
+            return save();
+          }
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- suppression list
+  // --------------------------------------------------------------
+  if (coll == "suppression" && seg.size() >= 4 && seg[3] == "addresses") {
+    if (seg.size() == 4 && m == "PUT") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string addr = Str(*o, "EmailAddress"), reason = Str(*o, "Reason");
+      if (addr.empty() || (reason != "BOUNCE" && reason != "COMPLAINT")) {
+        return fail(BadRequest(
+            "EmailAddress and Reason (BOUNCE or COMPLAINT) are required"));
+      }
+      json::object d;
+      d["EmailAddress"] = addr;
+      d["Reason"] = reason;
+      d["LastUpdateTime"] = NowMillis() / 1000;
+      Status s =
+          store_->Put("suppressed", Lower(addr), json::serialize(d), false);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
+    if (seg.size() == 4 && m == "GET") {
+      auto page = Page(store_, "suppressed", req);
+      if (page.index() == 1) return fail(std::get<1>(page));
+      json::array list;
+      for (auto& [name, body] : std::get<0>(page).first)
+        list.push_back(json::parse(body));
+      json::object out;
+      out["SuppressedDestinationSummaries"] = list;
+      if (!std::get<0>(page).second.empty())
+        out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 5) {
+      auto doc = store_->Get("suppressed", Lower(seg[4]));
+      if (!doc.ok() || !doc->has_value()) {
+        return fail(NotFound("Email address " + seg[4] +
+                             " does not exist on your suppression list."));
+      }
+      if (m == "GET") {
+        json::object out;
+        out["SuppressedDestination"] = json::parse(**doc);
+        return JsonOk(json::serialize(out));
+      }
+      if (m == "DELETE") {
+        auto r = store_->Delete("suppressed", Lower(seg[4]));
+        if (!r.ok()) return store_fail(r.error());
+        return JsonOk("{}");
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- dedicated IP pools
+  // ------------------------------------------------------------
+  if (coll == "dedicated-ip-pools") {
+    if (seg.size() == 3 && m == "POST") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string name = Str(*o, "PoolName");
+      if (name.empty()) return fail(BadRequest("PoolName is required"));
+      json::object d;
+      d["PoolName"] = name;
+      d["ScalingMode"] =
+          Str(*o, "ScalingMode").empty() ? "STANDARD" : Str(*o, "ScalingMode");
+      Status s = store_->Put("ip-pool", name, json::serialize(d), true);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
+    if (seg.size() == 3 && m == "GET") {
+      auto page = Page(store_, "ip-pool", req);
+      if (page.index() == 1) return fail(std::get<1>(page));
+      json::array names;
+      for (auto& [name, body] : std::get<0>(page).first)
+        names.push_back(json::string(name));
+      json::object out;
+      out["DedicatedIpPools"] = names;
+      if (!std::get<0>(page).second.empty())
+        out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 4) {
+      auto doc = store_->Get("ip-pool", seg[3]);
+      if (!doc.ok() || !doc->has_value())
+        return fail(NotFound("Pool " + seg[3] + " does not exist."));
+      if (m == "GET") {
+        json::object out;
+        out["DedicatedIpPool"] = json::parse(**doc);
+        return JsonOk(json::serialize(out));
+      }
+      if (m == "DELETE") {
+        auto r = store_->Delete("ip-pool", seg[3]);
+        if (!r.ok()) return store_fail(r.error());
+        return JsonOk("{}");
+      }
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sesame::api

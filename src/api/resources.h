@@ -1,0 +1,54 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/http.h"
+#include "store/store.h"
+
+namespace sesame::api {
+
+// SES v2 resources kept in the state store: email identities, configuration
+// sets (with options and event destinations), templates, the suppression
+// list, dedicated IP pools. Request and response shapes follow spec/ses.md
+// section 1.3; DKIM and MAIL FROM behaviour arrive with the identities work,
+// but their fields are present now. Thread-safe (the store is).
+class Resources {
+ public:
+  Resources(store::Store* store, bool auto_verify)
+      : store_(store), auto_verify_(auto_verify) {}
+
+  // Handles an authenticated /v2/email request, or returns nullopt when the
+  // path is not a resource operation.
+  std::optional<net::HttpResponse> HandleV2(const net::HttpRequest& req);
+
+  // Template content by name: {Subject, Text, Html}; nullopt if absent.
+  struct TemplateContent {
+    std::string subject, text, html;
+  };
+  std::optional<TemplateContent> GetTemplate(const std::string& name);
+  Status PutTemplate(const std::string& name, const TemplateContent& c,
+                     bool create_only);
+  Result<bool> DeleteTemplate(const std::string& name);
+  std::vector<std::string> ListTemplates();
+
+  // Identities (v1 uses these too).
+  Status AddIdentity(const std::string& identity);
+  std::vector<std::string> ListIdentities();
+  Result<bool> DeleteIdentity(const std::string& identity);
+  bool IdentityExists(const std::string& identity);
+  bool ConfigurationSetExists(const std::string& name);
+  // True when `address` is on the account suppression list.
+  bool Suppressed(const std::string& address);
+
+ private:
+  store::Store* store_;
+  bool auto_verify_;
+};
+
+// Percent-decoded path segments of "/v2/email/a/b%40c" ->
+// {"v2","email","a","b@c"}.
+std::vector<std::string> PathSegments(const std::string& path);
+
+}  // namespace sesame::api
