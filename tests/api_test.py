@@ -441,6 +441,84 @@ class SesApi(unittest.TestCase):
 
 
 @unittest.skipUnless(boto3, "python3-boto3 missing")
+class Quotas(unittest.TestCase):
+    def client(self, server, service, attempts, mode="standard"):
+        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                        capture_output=True, text=True, check=True).stdout)
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                            config=Config(retries={"mode": mode, "total_max_attempts": attempts}))
+
+    def test_rate_limit_on_every_path(self):
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: true}\n"
+                                 "quotas: {max_send_rate: 2}\n").start()
+        try:
+            args = dict(FromEmailAddress="q@example.com", Destination={"ToAddresses": ["r@example.org"]},
+                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            once = self.client(server, "sesv2", 1)
+            errors = []
+            for _ in range(6):
+                try:
+                    once.send_email(**args)
+                except botocore.exceptions.ClientError as e:
+                    errors.append((e.response["Error"]["Code"], e.response["Error"]["Message"],
+                                   e.response["ResponseMetadata"]["HTTPStatusCode"]))
+            self.assertTrue(errors)
+            self.assertEqual(errors[0], ("TooManyRequestsException", "Maximum sending rate exceeded.", 429))
+            # boto3's standard retry mode retries the throttle and gets through.
+            retrying = self.client(server, "sesv2", 10)
+            retried = 0
+            for _ in range(6):
+                r = retrying.send_email(**args)
+                retried += r["ResponseMetadata"]["RetryAttempts"]
+            self.assertGreater(retried, 0)
+            v1 = self.client(server, "ses", 1)
+            codes = set()
+            for _ in range(6):
+                try:
+                    v1.send_email(Source="q@example.com", Destination={"ToAddresses": ["r@example.org"]},
+                                  Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}})
+                except botocore.exceptions.ClientError as e:
+                    codes.add(e.response["Error"]["Code"])
+            self.assertEqual(codes, {"Throttling"})
+            from harness import RawSmtp
+            s = RawSmtp(server.ports["mx"])  # MX mail is not counted against the sending quota
+            s.cmd("EHLO c")
+            c = smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10)
+            c.starttls(context=tls_client_context())
+            c.login("app", "app-secret")
+            replies = []
+            for _ in range(6):
+                c.mail("q@example.com")
+                c.rcpt("r@example.org")
+                replies.append(c.data(b"Subject: s\r\n\r\nt\r\n"))
+            c.quit()
+            throttled = [r for r in replies if r[0] == 454]
+            self.assertTrue(throttled)
+            self.assertEqual(throttled[0][1], b"4.7.0 Throttling failure: Maximum sending rate exceeded.")
+        finally:
+            server.cleanup()
+
+    def test_daily_quota(self):
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: true}\n"
+                                 "quotas: {max_24_hour_send: 3}\n").start()
+        try:
+            v2 = self.client(server, "sesv2", 1)
+            v2.send_email(FromEmailAddress="q@example.com",
+                          Destination={"ToAddresses": ["a@example.org", "b@example.org"]},
+                          Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.send_email(FromEmailAddress="q@example.com",
+                              Destination={"ToAddresses": ["c@example.org", "d@example.org"]},
+                              Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            self.assertEqual(ctx.exception.response["Error"]["Message"], "Daily message quota exceeded.")
+            quota = v2.get_account()["SendQuota"]
+            self.assertEqual((quota["Max24HourSend"], quota["SentLast24Hours"]), (3.0, 2.0))
+        finally:
+            server.cleanup()
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
 class VerifiedSenders(unittest.TestCase):
     def test_unverified_sender_is_rejected_with_ses_text(self):
         server = Sesame(delivery="delivery: {mode: capture}\n").start()

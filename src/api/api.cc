@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "api/common.h"
 #include "api/resources.h"
@@ -162,13 +163,23 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
 
+  auth::Quota* quota;
+
   Impl(const config::Config& c, spool::Spool* s, auth::KeyStore* k,
-       store::Store* st, Services sv)
+       store::Store* st, auth::Quota* q, Services sv)
       : config(c),
         spool(s),
         keys(k),
         services(std::move(sv)),
-        resources(st, c.api_auto_verify) {}
+        resources(st, c.api_auto_verify),
+        quota(q) {}
+
+  // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
+  std::tuple<double, double, double> QuotaFigures() {
+    if (!quota) return {-1.0, 0.0, static_cast<double>(sent.load())};
+    return {quota->max_24_hour_send(), quota->max_send_rate(),
+            quota->SentLast24Hours(NowMillis())};
+  }
 
   // A template that cannot render: SES accepts the request, sends nothing,
   // and reports a Rendering Failure (published by the events work).
@@ -279,6 +290,13 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- the one path to disk ------------------------------------------------
   void Commit(Outgoing out, const std::string& id, const std::string& client_ip,
               std::function<void(std::optional<ApiError>)> done) {
+    if (quota) {
+      if (auto over = quota->Take(static_cast<int>(out.recipients.size()),
+                                  NowMillis())) {
+        done(ApiError{429, "TooManyRequestsException", "Throttling", *over});
+        return;
+      }
+    }
     spool::MessageMeta meta;
     meta.id = id;
     meta.created_ms = NowMillis();
@@ -596,15 +614,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (req.method == "GET" && req.path == "/v2/email/account") {
-      char buf[256];
+      auto [max24, rate, sent24] = QuotaFigures();
+      char buf[400];
       std::snprintf(buf, sizeof buf,
-                    "{\"SendQuota\":{\"Max24HourSend\":-1.0,\"MaxSendRate\":%."
-                    "1f,\"SentLast24Hours\":%llu.0},"
+                    "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
+                    "1f,\"SentLast24Hours\":%.1f},"
                     "\"SendingEnabled\":true,\"ProductionAccessEnabled\":true,"
                     "\"EnforcementStatus\":\"HEALTHY\","
                     "\"DedicatedIpAutoWarmupEnabled\":false,"
                     "\"SuppressionAttributes\":{\"SuppressedReasons\":[]}}",
-                    1000.0, static_cast<unsigned long long>(sent.load()));
+                    max24, rate, sent24);
       done(JsonOk(buf));
       return;
     }
@@ -841,12 +860,13 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (action == "GetSendQuota") {
-      char buf[200];
+      auto [max24, rate, sent24] = QuotaFigures();
+      char buf[300];
       std::snprintf(buf, sizeof buf,
-                    "\n    <Max24HourSend>-1.0</Max24HourSend>\n    "
-                    "<MaxSendRate>1000.0</MaxSendRate>\n"
-                    "    <SentLast24Hours>%llu.0</SentLast24Hours>\n  ",
-                    static_cast<unsigned long long>(sent.load()));
+                    "\n    <Max24HourSend>%.1f</Max24HourSend>\n    "
+                    "<MaxSendRate>%.1f</MaxSendRate>\n"
+                    "    <SentLast24Hours>%.1f</SentLast24Hours>\n  ",
+                    max24, rate, sent24);
       done(V1Ok(action, buf));
       return;
     }
@@ -1249,8 +1269,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 };
 
 Api::Api(const config::Config& config, spool::Spool* spool,
-         auth::KeyStore* keys, store::Store* store, Services services)
-    : impl_(std::make_shared<Impl>(config, spool, keys, store,
+         auth::KeyStore* keys, store::Store* store, auth::Quota* quota,
+         Services services)
+    : impl_(std::make_shared<Impl>(config, spool, keys, store, quota,
                                    std::move(services))) {}
 
 void Api::Handle(net::HttpRequest req,

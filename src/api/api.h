@@ -8,6 +8,7 @@
 #include <string>
 
 #include "auth/keys.h"
+#include "auth/quota.h"
 #include "config/config.h"
 #include "net/http.h"
 #include "spool/spool.h"
@@ -34,8 +35,8 @@ struct Services {
 // delivered through the callback, possibly from the spool writer thread.
 class Api {
  public:
-  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys,
-      store::Store* store, Services services);
+  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys, store::Store* store,
+      auth::Quota* quota, Services services);
 
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "auth/keys.h"
+#include "auth/quota.h"
 #include "auth/sigv4.h"
 #include "base/ids.h"
 #include "base/json.h"
@@ -193,12 +194,14 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
   }
-  api::Api api(c, sp->get(), &keys, state->get(), services);
+  auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
+  api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
   net::AdminHooks hooks;
   hooks.http = [&api](net::HttpRequest r,
                       std::function<void(net::HttpResponse)> done) {
     api.Handle(std::move(r), std::move(done));
   };
+  hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
   };

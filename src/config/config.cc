@@ -594,6 +594,14 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                     c.delivery.configuration_sets.push_back(cs);
                     return Ok{};
                   })},
+             {"quotas",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path,
+                             {{"max_send_rate",
+                               w.Double(&c.quota_max_send_rate, 0, 1e6)},
+                              {"max_24_hour_send",
+                               w.Double(&c.quota_max_24_hour_send, -1, 1e12)}});
+              }},
              {"api",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(

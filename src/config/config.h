@@ -126,6 +126,9 @@ struct Config {
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
   bool api_auto_verify =
       false;  // identities count as verified at once (local profile)
+  double quota_max_send_rate = 0;  // recipients per second; 0 = unlimited
+  double quota_max_24_hour_send =
+      -1;                       // recipients per rolling 24 h; -1 = unlimited
   std::string master_key_file;  // default: <data_dir>.master.key, outside the
                                 // data directory
   bool spool_sync = true;

@@ -371,6 +371,17 @@ struct Server::Impl {
           // SES SMTP: the configuration set is named by a header.
           meta.config_set =
               smtp::HeaderValue(env.content, "X-SES-CONFIGURATION-SET");
+          std::optional<std::string> throttled;
+          if (hooks.take_quota && kind != Kind::kMx) {
+            throttled =
+                hooks.take_quota(static_cast<int>(meta.recipients.size()));
+          }
+          if (throttled) {
+            ++not_accepted;
+            session.OnCommitResult(Error::Transient("throttled", *throttled),
+                                   env.id);
+            continue;
+          }
           Status s = co_await AsyncCommit(
               spool, std::move(meta), std::move(env.content), use_awaitable);
           if (s.ok()) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct AdminHooks {
   // Additional SMTP AUTH check (SES SMTP passwords of access keys).
   std::function<bool(std::string_view user, std::string_view password)>
       authenticate;
+  // Account quota for `recipients`; returns SES's message when exceeded.
+  std::function<std::optional<std::string>(int recipients)> take_quota;
 };
 
 class Server {

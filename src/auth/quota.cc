@@ -1,0 +1,45 @@
+#include "auth/quota.h"
+
+#include <algorithm>
+
+namespace sesame::auth {
+
+void Quota::Roll(int64_t minute) {
+  if (current_minute_ == 0) current_minute_ = minute;
+  if (minute - current_minute_ >= 1440) {
+    minutes_.fill(0);
+    total_ = 0;
+  } else {
+    for (int64_t m = current_minute_ + 1; m <= minute; ++m) {
+      total_ -= minutes_[m % 1440];
+      minutes_[m % 1440] = 0;
+    }
+  }
+  current_minute_ = std::max(current_minute_, minute);
+}
+
+std::optional<std::string> Quota::Take(int recipients, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Roll(now_ms / 60000);
+  if (max24_ >= 0 && total_ + recipients > max24_)
+    return "Daily message quota exceeded.";
+  if (rate_ > 0) {
+    double burst = std::max(1.0, rate_);
+    if (tokens_ < 0) tokens_ = burst;
+    tokens_ = std::min(burst, tokens_ + (now_ms - last_ms_) / 1000.0 * rate_);
+    last_ms_ = now_ms;
+    if (tokens_ < recipients) return "Maximum sending rate exceeded.";
+    tokens_ -= recipients;
+  }
+  minutes_[current_minute_ % 1440] += recipients;
+  total_ += recipients;
+  return std::nullopt;
+}
+
+double Quota::SentLast24Hours(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Roll(now_ms / 60000);
+  return static_cast<double>(total_);
+}
+
+}  // namespace sesame::auth

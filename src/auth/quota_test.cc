@@ -1,0 +1,36 @@
+#include "auth/quota.h"
+
+#include <gtest/gtest.h>
+
+namespace sesame::auth {
+namespace {
+
+TEST(Quota, RateIsATokenBucketWithOneSecondBurst) {
+  Quota q(10, -1);
+  int64_t t = 1'000'000;
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(q.Take(1, t)) << i;
+  EXPECT_EQ(q.Take(1, t), "Maximum sending rate exceeded.");
+  EXPECT_FALSE(q.Take(1, t + 100));  // 0.1 s refills one token
+  EXPECT_TRUE(q.Take(1, t + 100));
+  EXPECT_TRUE(q.Take(11, t + 10'000));  // more than the burst at once
+}
+
+TEST(Quota, RollingDailyLimit) {
+  Quota q(0, 100);
+  int64_t t = 60'000 * 1000;
+  EXPECT_FALSE(q.Take(60, t));
+  EXPECT_FALSE(q.Take(40, t + 3600'000));
+  EXPECT_EQ(q.Take(1, t + 3600'000), "Daily message quota exceeded.");
+  EXPECT_EQ(q.SentLast24Hours(t + 3600'000), 100);
+  // 24 h after the first 60, they roll out of the window.
+  EXPECT_FALSE(q.Take(60, t + 24 * 3600'000 + 60'000));
+  EXPECT_EQ(q.SentLast24Hours(t + 24 * 3600'000 + 60'000), 100);
+}
+
+TEST(Quota, Unlimited) {
+  Quota q(0, -1);
+  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(q.Take(50, 5));
+}
+
+}  // namespace
+}  // namespace sesame::auth
