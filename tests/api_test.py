@@ -429,6 +429,33 @@ class SesApi(unittest.TestCase):
         self.assertIn("pool1", self.v2.list_dedicated_ip_pools()["DedicatedIpPools"])
         self.v2.delete_dedicated_ip_pool(PoolName="pool1")
 
+    def test_v1_config_sets_dkim_and_bulk_templated(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1cs"})
+        self.assertIn("v1cs", [c["Name"] for c in self.v1.list_configuration_sets()["ConfigurationSets"]])
+        self.assertEqual(self.v1.describe_configuration_set(ConfigurationSetName="v1cs")["ConfigurationSet"]["Name"],
+                         "v1cs")
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v1.create_configuration_set(ConfigurationSet={"Name": "v1cs"})
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ConfigurationSetAlreadyExists")
+        self.v1.delete_configuration_set(ConfigurationSetName="v1cs")
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v1.describe_configuration_set(ConfigurationSetName="v1cs")
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ConfigurationSetDoesNotExist")
+        tokens = self.v1.verify_domain_dkim(Domain="dkim.example")["DkimTokens"]
+        self.assertEqual(len(tokens), 3)
+        attrs = self.v1.get_identity_dkim_attributes(Identities=["dkim.example"])["DkimAttributes"]
+        self.assertEqual(attrs["dkim.example"]["DkimTokens"], tokens)
+        self.v1.create_template(Template={"TemplateName": "bulk1", "SubjectPart": "Hello {{n}}", "TextPart": "x"})
+        r = self.v1.send_bulk_templated_email(
+            Source="bulk1@example.com", Template="bulk1", DefaultTemplateData='{"n":"all"}',
+            Destinations=[{"Destination": {"ToAddresses": ["p@example.org"]}, "ReplacementTemplateData": '{"n":"P"}'},
+                          {"Destination": {"ToAddresses": ["q@example.org"]}}])
+        statuses = r["Status"]
+        self.assertEqual([x["Status"] for x in statuses], ["Success", "Success"])
+        _, m1 = self.captured(statuses[0]["MessageId"])
+        _, m2 = self.captured(statuses[1]["MessageId"])
+        self.assertEqual((str(m1["Subject"]), str(m2["Subject"])), ("Hello P", "Hello all"))
+
     def test_delete_aws_ses(self):
         r = self.v2.send_email(FromEmailAddress="del@example.com", Destination={"ToAddresses": ["d@example.org"]},
                                Content={"Simple": {"Subject": {"Data": "to delete"}, "Body": {"Text": {"Data": "x"}}}})
@@ -514,6 +541,38 @@ class Quotas(unittest.TestCase):
             self.assertEqual(ctx.exception.response["Error"]["Message"], "Daily message quota exceeded.")
             quota = v2.get_account()["SendQuota"]
             self.assertEqual((quota["Max24HourSend"], quota["SentLast24Hours"]), (3.0, 2.0))
+        finally:
+            server.cleanup()
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class HttpsAndSimulator(unittest.TestCase):
+    def test_https_listener_and_mailbox_simulator(self):
+        import warnings
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: true, local_mailbox: true}\n",
+                        http_tls=True).start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            endpoint = f"https://127.0.0.1:{server.ports['http']}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                v2 = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1", verify=False,
+                                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+                ids = {}
+                for local in ("success", "bounce", "ooto", "complaint", "suppressionlist"):
+                    ids[local] = v2.send_email(
+                        FromEmailAddress="sim@example.com",
+                        Destination={"ToAddresses": [f"{local}@simulator.amazonses.com"]},
+                        Content={"Simple": {"Subject": {"Data": local}, "Body": {"Text": {"Data": "t"}}}})["MessageId"]
+            from harness import read_outcomes
+            self.assertTrue(wait_until(lambda: len(read_outcomes(server.data_dir)) >= 5, 10))
+            by = {o["recipient"].split("@")[0]: o for o in read_outcomes(server.data_dir)
+                  if o["recipient"].endswith("@simulator.amazonses.com")}
+            self.assertEqual({k: v["outcome"] for k, v in by.items()},
+                             {"success": "delivered", "bounce": "failed", "ooto": "delivered",
+                              "complaint": "delivered", "suppressionlist": "failed"})
+            self.assertTrue(by["bounce"]["smtpResponse"].startswith("550 5.1.1"))
         finally:
             server.cleanup()
 

@@ -40,7 +40,7 @@ class Sesame:
     """One sesame process with its own ports and data directory."""
 
     def __init__(self, extra_yaml="", data_dir=None, users=(("app", "app-secret"),), env=None,
-                 preexec_fn=None, delivery="delivery: {mode: hold}\n", relay=False):
+                 preexec_fn=None, delivery="delivery: {mode: hold}\n", relay=False, http_tls=False):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sesame-e2e-")
         self.ports = {}
@@ -60,7 +60,7 @@ listeners:
   smtp: {{address: 127.0.0.1, port: {self.ports['smtp']}}}
   smtps: {{address: 127.0.0.1, port: {self.ports['smtps']}}}
   mx: {{address: 127.0.0.1, port: {self.ports['mx']}}}
-  http: {{address: 127.0.0.1, port: {self.ports['http']}}}
+  http: {{address: 127.0.0.1, port: {self.ports['http']}{", tls: true" if http_tls else ""}}}
 smtp:
 {"  relay_networks: [127.0.0.0/8]" + chr(10) if relay else ""}  users:
 {users_yaml}mx:

@@ -174,6 +174,147 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         resources(st, c.api_auto_verify),
         quota(q) {}
 
+  // Stable Easy-DKIM-style tokens for a domain (the identities work will
+  // back them with keys).
+  static std::string DkimToken(const std::string& domain, int i) {
+    std::string h = auth::Hex(auth::HmacSha256(
+        "sesame-dkim-" + std::to_string(i), smtp_lower(domain)));
+    return h.substr(0, 32);
+  }
+  static std::string smtp_lower(std::string s) {
+    for (char& c : s)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  // SendBulkTemplatedEmail (v1): one message per destination, results in order.
+  void V1SendBulk(const HttpRequest& req,
+                  std::map<std::string, std::string>& form,
+                  std::function<void(HttpResponse)> done) {
+    std::string name = form["Template"];
+    auto tc = resources.GetTemplate(name);
+    if (!tc) {
+      done(V1Error({400, "", "TemplateDoesNotExist",
+                    "Template " + name + " does not exist."}));
+      return;
+    }
+    std::string from = form["Source"];
+    if (auto e = CheckSender(from)) {
+      done(V1Error(*e));
+      return;
+    }
+    boost::system::error_code ec;
+    json::value defaults = json::parse(form["DefaultTemplateData"].empty()
+                                           ? "{}"
+                                           : form["DefaultTemplateData"],
+                                       ec);
+    if (ec || !defaults.is_object()) {
+      done(V1Error({400, "", "InvalidRenderingParameter",
+                    "DefaultTemplateData is not a JSON object"}));
+      return;
+    }
+    struct Entry {
+      std::vector<std::string> to, cc, bcc;
+      std::string data;
+    };
+    std::vector<Entry> entries;
+    for (int i = 1;; ++i) {
+      std::string p = "Destinations.member." + std::to_string(i);
+      auto to = Members(form, p + ".Destination.ToAddresses");
+      auto cc = Members(form, p + ".Destination.CcAddresses");
+      auto bcc = Members(form, p + ".Destination.BccAddresses");
+      if (to.empty() && cc.empty() && bcc.empty() &&
+          !form.count(p + ".ReplacementTemplateData"))
+        break;
+      entries.push_back({to, cc, bcc, form[p + ".ReplacementTemplateData"]});
+    }
+    if (entries.empty() || entries.size() > 50) {
+      done(V1Error(BadRequest("Destinations must hold 1 to 50 entries")));
+      return;
+    }
+    struct Bulk {
+      std::mutex mu;
+      std::vector<std::string> results;
+      size_t pending;
+      std::function<void(HttpResponse)> done;
+    };
+    auto bulk = std::make_shared<Bulk>();
+    bulk->results.resize(entries.size());
+    bulk->pending = entries.size();
+    bulk->done = std::move(done);
+    auto finish_one = [bulk](size_t i, const std::string& status,
+                             const std::string& id, const std::string& error) {
+      std::lock_guard<std::mutex> lock(bulk->mu);
+      bulk->results[i] =
+          "\n      <member><Status>" + status + "</Status>" +
+          (error.empty() ? "<Error/>"
+                         : "<Error>" + XmlEscape(error) + "</Error>") +
+          (id.empty() ? "" : "<MessageId>" + id + "</MessageId>") + "</member>";
+      if (--bulk->pending > 0) return;
+      std::string body;
+      for (auto& r : bulk->results) body += r;
+      bulk->done(V1Ok("SendBulkTemplatedEmail",
+                      "\n    <Status>" + body + "\n    </Status>\n  "));
+    };
+    for (size_t i = 0; i < entries.size(); ++i) {
+      std::string id = NewMessageId(NowMillis());
+      Entry& e = entries[i];
+      std::vector<std::string> rcpts = e.to;
+      rcpts.insert(rcpts.end(), e.cc.begin(), e.cc.end());
+      rcpts.insert(rcpts.end(), e.bcc.begin(), e.bcc.end());
+      if (auto err = CheckRecipients(rcpts)) {
+        finish_one(i, "MessageRejected", "", err->message);
+        continue;
+      }
+      json::object data = defaults.as_object();
+      if (!e.data.empty()) {
+        json::value r = json::parse(e.data, ec);
+        if (ec || !r.is_object()) {
+          finish_one(i, "InvalidParameter", "",
+                     "ReplacementTemplateData is not a JSON object");
+          continue;
+        }
+        for (auto& [k, v] : r.as_object()) data[k] = v;
+      }
+      auto rendered = Render(*tc, json::serialize(data));
+      if (rendered.index() == 1) {
+        RecordRenderingFailure(id, name, std::get<1>(rendered).message);
+        finish_one(i, "Success", id, "");
+        continue;
+      }
+      mime::SimpleMessage m;
+      m.from = from;
+      m.to = e.to;
+      m.cc = e.cc;
+      m.subject = std::get<0>(rendered).subject;
+      m.text = std::get<0>(rendered).text;
+      m.html = std::get<0>(rendered).html;
+      m.message_id = "<" + id + "@email.amazonses.com>";
+      m.date_ms = NowMillis();
+      auto built = mime::Build(m);
+      if (!built.ok()) {
+        finish_one(i, "InvalidParameter", "", built.error().message());
+        continue;
+      }
+      Outgoing out;
+      out.envelope_from = mime::AddrSpec(from);
+      out.recipients = rcpts;
+      out.content = std::move(*built);
+      out.config_set = form["ConfigurationSetName"];
+      Commit(std::move(out), id, req.remote_ip,
+             [finish_one, i, id](std::optional<ApiError> err) {
+               if (err) {
+                 finish_one(i,
+                            err->status == 429 ? "AccountThrottled"
+                                               : "TransientFailure",
+                            "", err->message);
+               } else {
+                 finish_one(i, "Success", id, "");
+               }
+             });
+    }
+  }
+
   // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
   std::tuple<double, double, double> QuotaFigures() {
     if (!quota) return {-1.0, 0.0, static_cast<double>(sent.load())};
@@ -1017,6 +1158,87 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
     if (action == "SendTemplatedEmail") {
       V1Send(req, action, form, std::move(done));
+      return;
+    }
+    if (action == "SendBulkTemplatedEmail") {
+      V1SendBulk(req, form, std::move(done));
+      return;
+    }
+    if (action == "CreateConfigurationSet") {
+      std::string name = form["ConfigurationSet.Name"];
+      if (name.empty()) {
+        done(V1Error(BadRequest("ConfigurationSet.Name is required")));
+        return;
+      }
+      Status st = resources.CreateConfigurationSet(name);
+      if (!st.ok()) {
+        done(V1Error(
+            st.error().code() == "exists"
+                ? ApiError{400, "", "ConfigurationSetAlreadyExists",
+                           "Configuration set <" + name + "> already exists."}
+                : ApiError{500, "", "InternalFailure", st.error().message()}));
+        return;
+      }
+      done(V1Ok(action, ""));
+      return;
+    }
+    if (action == "DeleteConfigurationSet" ||
+        action == "DescribeConfigurationSet") {
+      std::string name = form["ConfigurationSetName"];
+      if (!resources.ConfigurationSetExists(name)) {
+        done(V1Error({400, "", "ConfigurationSetDoesNotExist",
+                      "Configuration set <" + name + "> does not exist."}));
+        return;
+      }
+      if (action == "DeleteConfigurationSet") {
+        auto r = resources.DeleteConfigurationSet(name);
+        (void)r;
+        done(V1Ok(action, ""));
+      } else {
+        done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
+                              "</Name></ConfigurationSet>\n  "));
+      }
+      return;
+    }
+    if (action == "ListConfigurationSets") {
+      std::string members;
+      for (const auto& n : resources.ListConfigurationSets()) {
+        members += "\n      <member><Name>" + XmlEscape(n) + "</Name></member>";
+      }
+      done(V1Ok(action, "\n    <ConfigurationSets>" + members +
+                            "\n    </ConfigurationSets>\n  "));
+      return;
+    }
+    if (action == "VerifyDomainDkim") {
+      std::string domain = form["Domain"];
+      if (domain.empty() || HasCrLf(domain)) {
+        done(V1Error(BadRequest("Domain is required")));
+        return;
+      }
+      (void)resources.AddIdentity(domain);
+      std::string tokens;
+      for (int i = 0; i < 3; ++i)
+        tokens += "\n      <member>" + DkimToken(domain, i) + "</member>";
+      done(V1Ok(action,
+                "\n    <DkimTokens>" + tokens + "\n    </DkimTokens>\n  "));
+      return;
+    }
+    if (action == "GetIdentityDkimAttributes") {
+      std::string entries;
+      for (const auto& i : Members(form, "Identities")) {
+        std::string tokens;
+        if (i.find('@') == std::string::npos) {
+          for (int k = 0; k < 3; ++k)
+            tokens += "<member>" + DkimToken(i, k) + "</member>";
+        }
+        entries += "\n      <entry><key>" + XmlEscape(i) +
+                   "</key><value><DkimEnabled>false</DkimEnabled>"
+                   "<DkimVerificationStatus>NotStarted</"
+                   "DkimVerificationStatus><DkimTokens>" +
+                   tokens + "</DkimTokens></value></entry>";
+      }
+      done(V1Ok(action, "\n    <DkimAttributes>" + entries +
+                            "\n    </DkimAttributes>\n  "));
       return;
     }
     done(V1Error(

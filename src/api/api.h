@@ -35,8 +35,8 @@ struct Services {
 // delivered through the callback, possibly from the spool writer thread.
 class Api {
  public:
-  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys, store::Store* store,
-      auth::Quota* quota, Services services);
+  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys,
+      store::Store* store, auth::Quota* quota, Services services);
 
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);

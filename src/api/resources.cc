@@ -181,6 +181,26 @@ bool Resources::ConfigurationSetExists(const std::string& name) {
   return d.ok() && d->has_value();
 }
 
+Status Resources::CreateConfigurationSet(const std::string& name) {
+  json::object o;
+  o["ConfigurationSetName"] = name;
+  o["EventDestinations"] = json::object();
+  return store_->Put("configuration-set", name, json::serialize(o), true);
+}
+
+Result<bool> Resources::DeleteConfigurationSet(const std::string& name) {
+  return store_->Delete("configuration-set", name);
+}
+
+std::vector<std::string> Resources::ListConfigurationSets() {
+  std::vector<std::string> out;
+  auto rows = store_->List("configuration-set", "", 10000);
+  if (rows.ok()) {
+    for (auto& r : *rows) out.push_back(r.first);
+  }
+  return out;
+}
+
 bool Resources::Suppressed(const std::string& address) {
   auto d = store_->Get("suppressed", Lower(address));
   return d.ok() && d->has_value();

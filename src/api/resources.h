@@ -39,6 +39,10 @@ class Resources {
   Result<bool> DeleteIdentity(const std::string& identity);
   bool IdentityExists(const std::string& identity);
   bool ConfigurationSetExists(const std::string& name);
+  // v1 configuration set basics (the same documents as v2).
+  Status CreateConfigurationSet(const std::string& name);
+  Result<bool> DeleteConfigurationSet(const std::string& name);
+  std::vector<std::string> ListConfigurationSets();
   // True when `address` is on the account suppression list.
   bool Suppressed(const std::string& address);
 

@@ -196,6 +196,7 @@ class Walker {
               l->address = a.Scalar();
               return Ok{};
             }},
+           {"tls", Bool(&l->tls)},
            {"port", Int(&l->port, 1, 65535)}});
     };
   }
@@ -622,6 +623,16 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
               }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.
+  for (auto [name, l] : {std::pair<const char*, Listener*>{"smtp", &c.smtp},
+                         {"smtps", &c.smtps},
+                         {"mx", &c.mx}}) {
+    if (l->tls) {
+      return w.Fail(root["listeners"][name]["tls"],
+                    std::string("listeners.") + name + ".tls",
+                    "only the http listener takes 'tls' (smtps is always TLS; "
+                    "smtp and mx offer STARTTLS)");
+    }
+  }
   std::map<std::pair<std::string, uint16_t>, std::string> ports;
   for (auto [name, l] : {std::pair<const char*, Listener*>{"smtp", &c.smtp},
                          {"smtps", &c.smtps},

@@ -13,6 +13,7 @@ struct Listener {
   bool enabled = true;
   std::string address = "127.0.0.1";
   uint16_t port = 0;
+  bool tls = false;  // http only: HTTPS with the server certificate
 };
 
 struct SmtpUser {

@@ -236,6 +236,10 @@ struct Engine::Impl {
       Schedule(std::move(job));
       return;
     }
+    if (job.domain == "simulator.amazonses.com") {
+      Simulate(std::move(job));
+      return;
+    }
     if (config.delivery.mode == "capture") {
       Capture(std::move(job));
       return;
@@ -899,6 +903,37 @@ struct Engine::Impl {
       t.expires_after(std::chrono::seconds(route->health_interval_seconds));
       co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
     }
+  }
+
+  // --- the SES mailbox simulator -------------------------------------------
+  // success@, ooto@ and complaint@ are delivered (complaints are reported by
+  // the feedback work); bounce@ and suppressionlist@ bounce hard. No network.
+  void Simulate(Job job) {
+    const Msg& m = messages[job.id];
+    std::vector<RcptResult> results;
+    for (int i : job.rcpts) {
+      std::string local = smtp::AsciiLower(m.meta.recipients[i].address);
+      local = local.substr(0, local.find('@'));
+      if (size_t plus = local.find('+'); plus != std::string::npos)
+        local = local.substr(0, plus);
+      if (local == "success" || local == "ooto" || local == "complaint") {
+        results.push_back(
+            {i, 250, "250 2.0.0 Ok (mailbox simulator: " + local + ")", false});
+      } else if (local == "suppressionlist") {
+        results.push_back(
+            {i, 550,
+             "550 5.1.1 Address is on the suppression list (mailbox simulator)",
+             false});
+      } else {
+        results.push_back(
+            {i, 550,
+             "550 5.1.1 Mailbox does not exist (mailbox simulator: " + local +
+                 ")",
+             false});
+      }
+    }
+    Finish(std::move(job), results,
+           Target{"simulator.amazonses.com", "127.0.0.1", 0}, 0, false);
   }
 
   // --- capture mode -------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -498,19 +499,39 @@ struct Server::Impl {
   // connection's loop.
   awaitable<void> HttpConnection(tcp::socket sock) {
     namespace beast = boost::beast;
-    namespace bhttp = boost::beast::http;
     boost::system::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     std::string ip = ec ? "" : remote.address().to_string();
     bool loopback = !ec && remote.address().is_loopback();
-    beast::tcp_stream stream(std::move(sock));
+    if (config.http.tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(
+          beast::tcp_stream(std::move(sock)), ssl_ctx);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      co_await stream.async_handshake(ssl::stream_base::server,
+                                      asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return;
+      co_await ServeHttp(stream, ip, loopback);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+    } else {
+      beast::tcp_stream stream(std::move(sock));
+      co_await ServeHttp(stream, ip, loopback);
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  template <typename Stream>
+  awaitable<void> ServeHttp(Stream& stream, std::string ip, bool loopback) {
+    namespace beast = boost::beast;
+    namespace bhttp = boost::beast::http;
+    boost::system::error_code ec;
     beast::flat_buffer buffer;
     while (!stopping) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(16 * 1024);
       parser.body_limit(config.limits.max_message_bytes * 4 / 3 +
                         1024 * 1024);  // base64 of the largest message
-      stream.expires_after(std::chrono::seconds(60));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
@@ -581,12 +602,11 @@ struct Server::Impl {
       res.body() = std::move(resp.body);
       res.keep_alive(keep_alive && !stopping);
       res.prepare_payload();
-      stream.expires_after(std::chrono::seconds(60));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       co_await bhttp::async_write(stream, res,
                                   asio::redirect_error(use_awaitable, ec));
       if (ec || !res.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 };
 
