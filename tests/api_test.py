@@ -410,10 +410,14 @@ class SesApi(unittest.TestCase):
                                ConfigurationSetName="nope",
                                Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
         self.assertEqual(ctx.exception.response["Error"]["Code"], "NotFoundException")
-        r = self.v2.send_email(FromEmailAddress="a@example.com", Destination={"ToAddresses": ["b@example.org"]},
-                               ConfigurationSetName="cs1",
-                               Content={"Simple": {"Subject": {"Data": "cs"}, "Body": {"Text": {"Data": "t"}}}})
-        self.captured(r["MessageId"])
+        cs_args = dict(FromEmailAddress="a@example.com", Destination={"ToAddresses": ["b@example.org"]},
+                       ConfigurationSetName="cs1",
+                       Content={"Simple": {"Subject": {"Data": "cs"}, "Body": {"Text": {"Data": "t"}}}})
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v2.send_email(**cs_args)  # its sending is paused
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "SendingPausedException")
+        self.v2.put_configuration_set_sending_options(ConfigurationSetName="cs1", SendingEnabled=True)
+        self.captured(self.v2.send_email(**cs_args)["MessageId"])
         self.v2.delete_configuration_set(ConfigurationSetName="cs1")
 
         self.v2.put_suppressed_destination(EmailAddress="Gone@Example.org", Reason="BOUNCE")
@@ -455,6 +459,27 @@ class SesApi(unittest.TestCase):
         _, m1 = self.captured(statuses[0]["MessageId"])
         _, m2 = self.captured(statuses[1]["MessageId"])
         self.assertEqual((str(m1["Subject"]), str(m2["Subject"])), ("Hello P", "Hello all"))
+
+    def test_v2_account_settings_and_tags(self):
+        args = dict(FromEmailAddress="p@example.com", Destination={"ToAddresses": ["q@example.org"]},
+                    Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+        self.v2.put_account_sending_attributes(SendingEnabled=False)
+        try:
+            self.assertFalse(self.v2.get_account()["SendingEnabled"])
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                self.v2.send_email(**args)
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "SendingPausedException")
+        finally:
+            self.v2.put_account_sending_attributes(SendingEnabled=True)
+        self.v2.send_email(**args)
+        self.v2.put_account_suppression_attributes(SuppressedReasons=["BOUNCE", "COMPLAINT"])
+        self.assertEqual(self.v2.get_account()["SuppressionAttributes"]["SuppressedReasons"], ["BOUNCE", "COMPLAINT"])
+        arn = "arn:aws:ses:us-east-1:123456789012:configuration-set/tagged"
+        self.v2.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "mail"}, {"Key": "env", "Value": "test"}])
+        tags = {t["Key"]: t["Value"] for t in self.v2.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+        self.assertEqual(tags, {"team": "mail", "env": "test"})
+        self.v2.untag_resource(ResourceArn=arn, TagKeys=["env"])
+        self.assertEqual(self.v2.list_tags_for_resource(ResourceArn=arn)["Tags"], [{"Key": "team", "Value": "mail"}])
 
     def test_delete_aws_ses(self):
         r = self.v2.send_email(FromEmailAddress="del@example.com", Destination={"ToAddresses": ["d@example.org"]},
@@ -579,6 +604,25 @@ class HttpsAndSimulator(unittest.TestCase):
 
 @unittest.skipUnless(boto3, "python3-boto3 missing")
 class VerifiedSenders(unittest.TestCase):
+    def test_sandbox_requires_verified_recipients(self):
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: true, sandbox: true}\n").start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            self.assertFalse(v2.get_account()["ProductionAccessEnabled"])
+            v2.create_email_identity(EmailIdentity="verified.example")
+            args = dict(FromEmailAddress="a@verified.example",
+                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.send_email(Destination={"ToAddresses": ["x@other.example"]}, **args)
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "MessageRejected")
+            self.assertIn("x@other.example", ctx.exception.response["Error"]["Message"])
+            v2.send_email(Destination={"ToAddresses": ["y@verified.example"]}, **args)
+        finally:
+            server.cleanup()
+
     def test_unverified_sender_is_rejected_with_ses_text(self):
         server = Sesame(delivery="delivery: {mode: capture}\n").start()
         try:

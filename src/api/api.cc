@@ -431,6 +431,37 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- the one path to disk ------------------------------------------------
   void Commit(Outgoing out, const std::string& id, const std::string& client_ip,
               std::function<void(std::optional<ApiError>)> done) {
+    if (!resources.AccountSendingEnabled()) {
+      done(ApiError{400, "SendingPausedException",
+                    "AccountSendingPausedException",
+                    "Sending is paused for this account."});
+      return;
+    }
+    if (!out.config_set.empty() &&
+        !resources.ConfigurationSetSendingEnabled(out.config_set)) {
+      done(ApiError{
+          400, "SendingPausedException",
+          "ConfigurationSetSendingPausedException",
+          "Sending is paused for configuration set " + out.config_set + "."});
+      return;
+    }
+    if (config.api_sandbox) {
+      std::string unverified;
+      for (const auto& r : out.recipients) {
+        std::string spec = mime::AddrSpec(r);
+        if (!resources.IdentityExists(spec) &&
+            !resources.IdentityExists(spec.substr(spec.rfind('@') + 1))) {
+          unverified += (unverified.empty() ? "" : ", ") + spec;
+        }
+      }
+      if (!unverified.empty()) {
+        done(
+            Rejected("Email address is not verified. The following identities "
+                     "failed the check in region " +
+                     Upper(config.api_region) + ": " + unverified));
+        return;
+      }
+    }
     if (quota) {
       if (auto over = quota->Take(static_cast<int>(out.recipients.size()),
                                   NowMillis())) {
@@ -760,12 +791,15 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       std::snprintf(buf, sizeof buf,
                     "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
                     "1f,\"SentLast24Hours\":%.1f},"
-                    "\"SendingEnabled\":true,\"ProductionAccessEnabled\":true,"
+                    "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
                     "\"EnforcementStatus\":\"HEALTHY\","
                     "\"DedicatedIpAutoWarmupEnabled\":false,"
-                    "\"SuppressionAttributes\":{\"SuppressedReasons\":[]}}",
-                    max24, rate, sent24);
-      done(JsonOk(buf));
+                    "\"SuppressionAttributes\":{\"SuppressedReasons\":",
+                    max24, rate, sent24,
+                    resources.AccountSendingEnabled() ? "true" : "false",
+                    config.api_sandbox ? "false" : "true");
+      done(JsonOk(std::string(buf) + resources.AccountSuppressedReasonsJson() +
+                  "}}"));
       return;
     }
     if (req.method == "POST" && req.path == "/v2/email/outbound-bulk-emails") {

@@ -201,6 +201,33 @@ std::vector<std::string> Resources::ListConfigurationSets() {
   return out;
 }
 
+bool Resources::AccountSendingEnabled() {
+  auto d = store_->Get("account", "sending");
+  if (!d.ok() || !d->has_value()) return true;
+  json::value v = json::parse(**d);
+  return !v.is_object() || !v.as_object().contains("SendingEnabled") ||
+         v.as_object()["SendingEnabled"].as_bool();
+}
+
+std::string Resources::AccountSuppressedReasonsJson() {
+  auto d = store_->Get("account", "suppression");
+  if (!d.ok() || !d->has_value()) return "[]";
+  json::value v = json::parse(**d);
+  if (!v.is_object() || !v.as_object().contains("SuppressedReasons"))
+    return "[]";
+  return json::serialize(v.as_object()["SuppressedReasons"]);
+}
+
+bool Resources::ConfigurationSetSendingEnabled(const std::string& name) {
+  auto d = store_->Get("configuration-set", name);
+  if (!d.ok() || !d->has_value()) return true;
+  json::value v = json::parse(**d);
+  auto* so = v.as_object().if_contains("SendingOptions");
+  if (!so || !so->is_object()) return true;
+  auto* en = so->as_object().if_contains("SendingEnabled");
+  return !en || !en->is_bool() || en->as_bool();
+}
+
 bool Resources::Suppressed(const std::string& address) {
   auto d = store_->Get("suppressed", Lower(address));
   return d.ok() && d->has_value();
@@ -221,6 +248,93 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
     return fail(
         {500, "InternalServiceErrorException", "InternalFailure", e.message()});
   };
+
+  // --- account -------------------------------------------------------------
+  if (coll == "account" && seg.size() == 4 && m == "PUT" &&
+      (seg[3] == "sending" || seg[3] == "suppression")) {
+    auto o = ParseObject(req.body, &err);
+    if (!o) return fail(err);
+    if (seg[3] == "sending") {
+      auto* en = o->if_contains("SendingEnabled");
+      if (en && !en->is_bool())
+        return fail(BadRequest("SendingEnabled must be a boolean"));
+    } else {
+      auto* r = o->if_contains("SuppressedReasons");
+      if (!r || !r->is_array())
+        return fail(BadRequest("SuppressedReasons must be a list"));
+      for (const auto& x : r->as_array()) {
+        if (!x.is_string() ||
+            (x.as_string() != "BOUNCE" && x.as_string() != "COMPLAINT")) {
+          return fail(
+              BadRequest("SuppressedReasons may hold BOUNCE and COMPLAINT"));
+        }
+      }
+    }
+    Status s = store_->Put("account", seg[3], json::serialize(*o), false);
+    if (!s.ok()) return store_fail(s.error());
+    return JsonOk("{}");
+  }
+
+  // --- tags ----------------------------------------------------------------
+  if (coll == "tags" && seg.size() == 3) {
+    std::string arn = QueryParam(req.query, "ResourceArn");
+    json::object tags;
+    auto load = [&](const std::string& a) {
+      auto d = store_->Get("tags", a);
+      if (d.ok() && d->has_value()) tags = json::parse(**d).as_object();
+    };
+    if (m == "POST") {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      arn = Str(*o, "ResourceArn");
+      auto* t = o->if_contains("Tags");
+      if (arn.empty() || !t || !t->is_array())
+        return fail(BadRequest("ResourceArn and Tags are required"));
+      load(arn);
+      for (const auto& x : t->as_array()) {
+        if (!x.is_object() || Str(x.as_object(), "Key").empty())
+          return fail(BadRequest("Each tag needs a Key"));
+        tags[Str(x.as_object(), "Key")] = Str(x.as_object(), "Value");
+      }
+      Status s = store_->Put("tags", arn, json::serialize(tags), false);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
+    if (arn.empty()) return fail(BadRequest("ResourceArn is required"));
+    load(arn);
+    if (m == "GET") {
+      json::array list;
+      for (auto& [k, v] : tags) {
+        json::object t;
+        t["Key"] = k;
+        t["Value"] = v;
+        list.push_back(t);
+      }
+      json::object out;
+      out["Tags"] = list;
+      return JsonOk(json::serialize(out));
+    }
+    if (m == "DELETE") {
+      // TagKeys repeats: ?ResourceArn=..&TagKeys=a&TagKeys=b
+      size_t start = 0;
+      while (start <= req.query.size()) {
+        size_t amp = req.query.find('&', start);
+        std::string pair = req.query.substr(
+            start, amp == std::string::npos ? std::string::npos : amp - start);
+        size_t eq = pair.find('=');
+        if (eq != std::string::npos &&
+            auth::PercentDecode(pair.substr(0, eq)) == "TagKeys") {
+          tags.erase(auth::PercentDecode(pair.substr(eq + 1)));
+        }
+        if (amp == std::string::npos) break;
+        start = amp + 1;
+      }
+      Status s = store_->Put("tags", arn, json::serialize(tags), false);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
+    return std::nullopt;
+  }
 
   // --- templates
   // ---------------------------------------------------------------

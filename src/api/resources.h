@@ -43,6 +43,12 @@ class Resources {
   Status CreateConfigurationSet(const std::string& name);
   Result<bool> DeleteConfigurationSet(const std::string& name);
   std::vector<std::string> ListConfigurationSets();
+  // Account-level settings (PutAccountSendingAttributes,
+  // PutAccountSuppressionAttributes).
+  bool AccountSendingEnabled();
+  std::string AccountSuppressedReasonsJson();  // e.g. ["BOUNCE","COMPLAINT"]
+  // False when the configuration set's SendingOptions.SendingEnabled is false.
+  bool ConfigurationSetSendingEnabled(const std::string& name);
   // True when `address` is on the account suppression list.
   bool Suppressed(const std::string& address);
 

@@ -127,6 +127,8 @@ struct Config {
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
   bool api_auto_verify =
       false;  // identities count as verified at once (local profile)
+  bool api_sandbox =
+      false;  // recipients must be verified identities too (SES sandbox)
   double quota_max_send_rate = 0;  // recipients per second; 0 = unlimited
   double quota_max_24_hour_send =
       -1;                       // recipients per rolling 24 h; -1 = unlimited

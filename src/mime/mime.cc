@@ -420,8 +420,13 @@ Result<std::string> Build(const SimpleMessage& m) {
       return Bad("invalid header name: " + name);
     h += name + ": " + (IsAscii(value) ? value : EncodeWord(value)) + "\r\n";
   }
-  std::string seed =
-      m.message_id.size() > 10 ? m.message_id.substr(1, 16) : "b";
+  // Boundary characters must be RFC 2046 bchars: keep letters and digits.
+  std::string seed;
+  for (char c : m.message_id) {
+    if (std::isalnum(static_cast<unsigned char>(c)) && seed.size() < 16)
+      seed += c;
+  }
+  if (seed.empty()) seed = "b";
   int nb = 0;
   // Body: alternative(text, html) or one of them.
   std::vector<std::string> alt;
