@@ -285,6 +285,13 @@ class SesApi(unittest.TestCase):
         with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as r:
             self.assertEqual(r.status, 200)
 
+    def test_oversized_v1_message_is_rejected(self):
+        raw = b"From: big@example.com\r\nTo: t@example.org\r\nSubject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 11000
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.v1.send_raw_email(RawMessage={"Data": raw})
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "MessageRejected")
+        self.assertEqual(ctx.exception.response["Error"]["Message"], "Message length is more than 10485760 bytes long.")
+
     def test_v1_unknown_action_and_missing_action(self):
         status, _, text = self.send_raw_http(self.signed("POST", "/", b"Action=Nope&Version=2010-12-01",
                                                          content_type="application/x-www-form-urlencoded"))
