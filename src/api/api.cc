@@ -153,7 +153,104 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return s;
   }
 
-  // SendBulkTemplatedEmail (v1): one message per destination, results in order.
+  // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
+  enum class EntryOutcome {
+    kSuccess,
+    kRejected,
+    kInvalid,
+    kTransient,
+    kThrottled
+  };
+  struct BulkEntry {
+    std::vector<std::string> to, cc, bcc;
+    std::string replacement_data;  // a JSON object as text, or ""
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  using EntryDone = std::function<void(EntryOutcome, const std::string& id,
+                                       const std::string& error)>;
+
+  // Collects one result per entry from any thread; answers once all arrived.
+  struct Gather {
+    std::mutex mu;
+    std::vector<std::string> results;
+    size_t pending;
+    std::function<void(const std::vector<std::string>&)> done;
+    void Set(size_t i, std::string result) {
+      std::lock_guard<std::mutex> lock(mu);
+      results[i] = std::move(result);
+      if (--pending == 0) done(results);
+    }
+  };
+
+  // Renders the template with defaults overlaid by the entry's replacement
+  // data, builds the message and commits it. Each entry is its own message;
+  // the entries share the spool's group commits.
+  void SendBulkEntry(const Resources::TemplateContent& tc,
+                     const std::string& template_name,
+                     const json::object& defaults, const BulkEntry& e,
+                     const std::string& from, const std::string& config_set,
+                     const std::string& client_ip, EntryDone done) {
+    std::string id = NewMessageId(NowMillis());
+    std::vector<std::string> rcpts = e.to;
+    rcpts.insert(rcpts.end(), e.cc.begin(), e.cc.end());
+    rcpts.insert(rcpts.end(), e.bcc.begin(), e.bcc.end());
+    if (auto err = CheckRecipients(rcpts)) {
+      done(err->v2_name == "MessageRejected" ? EntryOutcome::kRejected
+                                             : EntryOutcome::kInvalid,
+           "", err->message);
+      return;
+    }
+    json::object data = defaults;
+    if (!e.replacement_data.empty()) {
+      boost::system::error_code ec;
+      json::value r = json::parse(e.replacement_data, ec);
+      if (ec || !r.is_object()) {
+        done(EntryOutcome::kInvalid, "",
+             "ReplacementTemplateData is not a JSON object");
+        return;
+      }
+      for (auto& [k, v] : r.as_object()) data[k] = v;
+    }
+    auto rendered = Render(tc, json::serialize(data));
+    if (rendered.index() == 1) {
+      RecordRenderingFailure(id, template_name, std::get<1>(rendered).message);
+      done(EntryOutcome::kSuccess, id,
+           "");  // as SES: accepted, then a Rendering Failure
+      return;
+    }
+    mime::SimpleMessage m;
+    m.from = from;
+    m.to = e.to;
+    m.cc = e.cc;
+    m.subject = std::get<0>(rendered).subject;
+    m.text = std::get<0>(rendered).text;
+    m.html = std::get<0>(rendered).html;
+    m.headers = e.headers;
+    m.message_id = "<" + id + "@email.amazonses.com>";
+    m.date_ms = NowMillis();
+    auto built = mime::Build(m);
+    if (!built.ok()) {
+      done(EntryOutcome::kInvalid, "", built.error().message());
+      return;
+    }
+    Outgoing out;
+    out.envelope_from = mime::AddrSpec(from);
+    out.recipients = std::move(rcpts);
+    out.content = std::move(*built);
+    out.config_set = config_set;
+    Commit(std::move(out), id, client_ip,
+           [done, id](std::optional<ApiError> err) {
+             if (!err) {
+               done(EntryOutcome::kSuccess, id, "");
+             } else {
+               done(err->status == 429 ? EntryOutcome::kThrottled
+                                       : EntryOutcome::kTransient,
+                    "", err->message);
+             }
+           });
+  }
+
+  // SendBulkTemplatedEmail (v1).
   void V1SendBulk(const HttpRequest& req,
                   std::map<std::string, std::string>& form,
                   std::function<void(HttpResponse)> done) {
@@ -179,105 +276,51 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                     "DefaultTemplateData is not a JSON object"}));
       return;
     }
-    struct Entry {
-      std::vector<std::string> to, cc, bcc;
-      std::string data;
-    };
-    std::vector<Entry> entries;
+    std::vector<BulkEntry> entries;
     for (int i = 1;; ++i) {
       std::string p = "Destinations.member." + std::to_string(i);
-      auto to = Members(form, p + ".Destination.ToAddresses");
-      auto cc = Members(form, p + ".Destination.CcAddresses");
-      auto bcc = Members(form, p + ".Destination.BccAddresses");
-      if (to.empty() && cc.empty() && bcc.empty() &&
-          !form.count(p + ".ReplacementTemplateData"))
+      BulkEntry e{Members(form, p + ".Destination.ToAddresses"),
+                  Members(form, p + ".Destination.CcAddresses"),
+                  Members(form, p + ".Destination.BccAddresses"),
+                  form[p + ".ReplacementTemplateData"],
+                  {}};
+      if (e.to.empty() && e.cc.empty() && e.bcc.empty() &&
+          e.replacement_data.empty())
         break;
-      entries.push_back({to, cc, bcc, form[p + ".ReplacementTemplateData"]});
+      entries.push_back(std::move(e));
     }
     if (entries.empty() || entries.size() > 50) {
       done(V1Error(BadRequest("Destinations must hold 1 to 50 entries")));
       return;
     }
-    struct Bulk {
-      std::mutex mu;
-      std::vector<std::string> results;
-      size_t pending;
-      std::function<void(HttpResponse)> done;
-    };
-    auto bulk = std::make_shared<Bulk>();
-    bulk->results.resize(entries.size());
-    bulk->pending = entries.size();
-    bulk->done = std::move(done);
-    auto finish_one = [bulk](size_t i, const std::string& status,
-                             const std::string& id, const std::string& error) {
-      std::lock_guard<std::mutex> lock(bulk->mu);
-      bulk->results[i] =
-          "\n      <member><Status>" + status + "</Status>" +
-          (error.empty() ? "<Error/>"
-                         : "<Error>" + XmlEscape(error) + "</Error>") +
-          (id.empty() ? "" : "<MessageId>" + id + "</MessageId>") + "</member>";
-      if (--bulk->pending > 0) return;
-      std::string body;
-      for (auto& r : bulk->results) body += r;
-      bulk->done(V1Ok("SendBulkTemplatedEmail",
-                      "\n    <Status>" + body + "\n    </Status>\n  "));
-    };
+    auto gather = std::make_shared<Gather>();
+    gather->results.resize(entries.size());
+    gather->pending = entries.size();
+    gather->done =
+        [done = std::move(done)](const std::vector<std::string>& results) {
+          std::string body;
+          for (const auto& r : results) body += r;
+          done(V1Ok("SendBulkTemplatedEmail",
+                    "\n    <Status>" + body + "\n    </Status>\n  "));
+        };
     for (size_t i = 0; i < entries.size(); ++i) {
-      std::string id = NewMessageId(NowMillis());
-      Entry& e = entries[i];
-      std::vector<std::string> rcpts = e.to;
-      rcpts.insert(rcpts.end(), e.cc.begin(), e.cc.end());
-      rcpts.insert(rcpts.end(), e.bcc.begin(), e.bcc.end());
-      if (auto err = CheckRecipients(rcpts)) {
-        finish_one(i, "MessageRejected", "", err->message);
-        continue;
-      }
-      json::object data = defaults.as_object();
-      if (!e.data.empty()) {
-        json::value r = json::parse(e.data, ec);
-        if (ec || !r.is_object()) {
-          finish_one(i, "InvalidParameter", "",
-                     "ReplacementTemplateData is not a JSON object");
-          continue;
-        }
-        for (auto& [k, v] : r.as_object()) data[k] = v;
-      }
-      auto rendered = Render(*tc, json::serialize(data));
-      if (rendered.index() == 1) {
-        RecordRenderingFailure(id, name, std::get<1>(rendered).message);
-        finish_one(i, "Success", id, "");
-        continue;
-      }
-      mime::SimpleMessage m;
-      m.from = from;
-      m.to = e.to;
-      m.cc = e.cc;
-      m.subject = std::get<0>(rendered).subject;
-      m.text = std::get<0>(rendered).text;
-      m.html = std::get<0>(rendered).html;
-      m.message_id = "<" + id + "@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
-      if (!built.ok()) {
-        finish_one(i, "InvalidParameter", "", built.error().message());
-        continue;
-      }
-      Outgoing out;
-      out.envelope_from = mime::AddrSpec(from);
-      out.recipients = rcpts;
-      out.content = std::move(*built);
-      out.config_set = form["ConfigurationSetName"];
-      Commit(std::move(out), id, req.remote_ip,
-             [finish_one, i, id](std::optional<ApiError> err) {
-               if (err) {
-                 finish_one(i,
-                            err->status == 429 ? "AccountThrottled"
-                                               : "TransientFailure",
-                            "", err->message);
-               } else {
-                 finish_one(i, "Success", id, "");
-               }
-             });
+      SendBulkEntry(
+          *tc, name, defaults.as_object(), entries[i], from,
+          form["ConfigurationSetName"], req.remote_ip,
+          [gather, i](EntryOutcome o, const std::string& id,
+                      const std::string& error) {
+            static const char* kNames[] = {
+                "Success", "MessageRejected", "InvalidParameter",
+                "TransientFailure", "AccountThrottled"};
+            gather->Set(
+                i, "\n      <member><Status>" +
+                       std::string(kNames[static_cast<int>(o)]) + "</Status>" +
+                       (error.empty()
+                            ? "<Error/>"
+                            : "<Error>" + XmlEscape(error) + "</Error>") +
+                       (id.empty() ? "" : "<MessageId>" + id + "</MessageId>") +
+                       "</member>");
+          });
     }
   }
 
@@ -874,113 +917,63 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     const json::array& list = entries->as_array();
-    struct Bulk {
-      std::mutex mu;
-      std::vector<std::string> results;
-      size_t pending;
-      std::function<void(HttpResponse)> done;
-    };
-    auto bulk = std::make_shared<Bulk>();
-    bulk->results.resize(list.size());
-    bulk->pending = list.size();
-    bulk->done = std::move(done);
-    auto finish_one = [bulk](size_t i, const std::string& status,
-                             const std::string& id, const std::string& error) {
-      std::lock_guard<std::mutex> lock(bulk->mu);
-      bulk->results[i] =
-          "{\"Status\":\"" + status + "\"" +
-          (id.empty() ? "" : ",\"MessageId\":\"" + id + "\"") +
-          (error.empty() ? "" : ",\"Error\":\"" + JsonEscape(error) + "\"") +
-          "}";
-      if (--bulk->pending > 0) return;
-      std::string body = "{\"BulkEmailEntryResults\":[";
-      for (size_t k = 0; k < bulk->results.size(); ++k)
-        body += (k ? "," : "") + bulk->results[k];
-      bulk->done(JsonOk(body + "]}"));
-    };
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string id = NewMessageId(NowMillis());
-      if (!list[i].is_object()) {
-        finish_one(i, "INVALID_PARAMETER", "", "entry is not an object");
-        continue;
-      }
-      const json::object& e = list[i].as_object();
-      std::vector<std::string> rcpts, to, cc;
-      if (auto* d = e.if_contains("Destination"); d && d->is_object()) {
-        to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
-        cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
-        auto bcc = std::get<0>(StrList(d->as_object(), "BccAddresses"));
-        rcpts = to;
-        rcpts.insert(rcpts.end(), cc.begin(), cc.end());
-        rcpts.insert(rcpts.end(), bcc.begin(), bcc.end());
-      }
-      if (auto err = CheckRecipients(rcpts)) {
-        finish_one(i,
-                   err->v2_name == "MessageRejected" ? "MESSAGE_REJECTED"
-                                                     : "INVALID_PARAMETER",
-                   "", err->message);
-        continue;
-      }
-      json::object data = defaults.as_object();
-      std::string replacement;
-      if (auto* rc = e.if_contains("ReplacementEmailContent");
-          rc && rc->is_object()) {
-        if (auto* rt = rc->as_object().if_contains("ReplacementTemplate");
-            rt && rt->is_object()) {
-          replacement = Str(rt->as_object(), "ReplacementTemplateData");
+    std::vector<BulkEntry> parsed;
+    for (const auto& item : list) {
+      BulkEntry be;
+      if (item.is_object()) {
+        const json::object& e = item.as_object();
+        if (auto* d = e.if_contains("Destination"); d && d->is_object()) {
+          be.to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
+          be.cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
+          be.bcc = std::get<0>(StrList(d->as_object(), "BccAddresses"));
+        }
+        if (auto* rc = e.if_contains("ReplacementEmailContent");
+            rc && rc->is_object()) {
+          if (auto* rt = rc->as_object().if_contains("ReplacementTemplate");
+              rt && rt->is_object()) {
+            be.replacement_data =
+                Str(rt->as_object(), "ReplacementTemplateData");
+          }
+        }
+        if (auto* hs = e.if_contains("ReplacementHeaders");
+            hs && hs->is_array()) {
+          for (const auto& h : hs->as_array()) {
+            if (h.is_object())
+              be.headers.emplace_back(Str(h.as_object(), "Name"),
+                                      Str(h.as_object(), "Value"));
+          }
         }
       }
-      if (!replacement.empty()) {
-        json::value r = json::parse(replacement, dec);
-        if (dec || !r.is_object()) {
-          finish_one(i, "INVALID_PARAMETER", "",
-                     "ReplacementTemplateData is not a JSON object");
-          continue;
-        }
-        for (auto& [k, val] : r.as_object()) data[k] = val;
-      }
-      auto rendered = Render(*tc, json::serialize(data));
-      if (rendered.index() == 1) {
-        RecordRenderingFailure(id, name, std::get<1>(rendered).message);
-        finish_one(i, "SUCCESS", id,
-                   "");  // as SES: accepted, then a Rendering Failure
-        continue;
-      }
-      mime::SimpleMessage m;
-      m.from = from;
-      m.to = to;
-      m.cc = cc;
-      m.subject = std::get<0>(rendered).subject;
-      m.text = std::get<0>(rendered).text;
-      m.html = std::get<0>(rendered).html;
-      if (auto* hs = e.if_contains("ReplacementHeaders");
-          hs && hs->is_array()) {
-        for (const auto& h : hs->as_array()) {
-          if (h.is_object())
-            m.headers.emplace_back(Str(h.as_object(), "Name"),
-                                   Str(h.as_object(), "Value"));
-        }
-      }
-      m.message_id = "<" + id + "@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
-      if (!built.ok()) {
-        finish_one(i, "INVALID_PARAMETER", "", built.error().message());
-        continue;
-      }
-      Outgoing out;
-      out.envelope_from = mime::AddrSpec(from);
-      out.recipients = rcpts;
-      out.content = std::move(*built);
-      out.config_set = config_set;
-      Commit(std::move(out), id, req.remote_ip,
-             [finish_one, i, id](std::optional<ApiError> err) {
-               if (err) {
-                 finish_one(i, "TRANSIENT_FAILURE", "", err->message);
-               } else {
-                 finish_one(i, "SUCCESS", id, "");
-               }
-             });
+      parsed.push_back(std::move(be));
+    }
+    auto gather = std::make_shared<Gather>();
+    gather->results.resize(parsed.size());
+    gather->pending = parsed.size();
+    gather->done =
+        [done = std::move(done)](const std::vector<std::string>& results) {
+          std::string body = "{\"BulkEmailEntryResults\":[";
+          for (size_t k = 0; k < results.size(); ++k)
+            body += (k ? "," : "") + results[k];
+          done(JsonOk(body + "]}"));
+        };
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      SendBulkEntry(
+          *tc, name, defaults.as_object(), parsed[i], from, config_set,
+          req.remote_ip,
+          [gather, i](EntryOutcome o, const std::string& id,
+                      const std::string& error) {
+            static const char* kNames[] = {
+                "SUCCESS", "MESSAGE_REJECTED", "INVALID_PARAMETER",
+                "TRANSIENT_FAILURE", "ACCOUNT_THROTTLED"};
+            gather->Set(
+                i, "{\"Status\":\"" + std::string(kNames[static_cast<int>(o)]) +
+                       "\"" +
+                       (id.empty() ? "" : ",\"MessageId\":\"" + id + "\"") +
+                       (error.empty()
+                            ? ""
+                            : ",\"Error\":\"" + JsonEscape(error) + "\"") +
+                       "}");
+          });
     }
   }
 
