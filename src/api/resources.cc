@@ -6,6 +6,7 @@
 #include "api/common.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
+#include "base/strings.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -17,12 +18,6 @@ ApiError NotFound(const std::string& m) {
 }
 ApiError Exists(const std::string& m) {
   return {400, "AlreadyExistsException", "AlreadyExists", m};
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::optional<json::object> ParseObject(const std::string& body,
@@ -153,9 +148,10 @@ Status Resources::AddIdentity(const std::string& identity) {
       identity.find('@') == std::string::npos ? "DOMAIN" : "EMAIL_ADDRESS";
   o["VerificationStatus"] = auto_verify_ ? "SUCCESS" : "PENDING";
   o["CreatedTimestamp"] = NowMillis() / 1000;
-  auto existing = store_->Get("identity", Lower(identity));
+  auto existing = store_->Get("identity", AsciiLowerCopy(identity));
   if (existing.ok() && existing->has_value()) return Ok{};
-  return store_->Put("identity", Lower(identity), json::serialize(o), false);
+  return store_->Put("identity", AsciiLowerCopy(identity), json::serialize(o),
+                     false);
 }
 
 std::vector<std::string> Resources::ListIdentities() {
@@ -168,11 +164,11 @@ std::vector<std::string> Resources::ListIdentities() {
 }
 
 Result<bool> Resources::DeleteIdentity(const std::string& identity) {
-  return store_->Delete("identity", Lower(identity));
+  return store_->Delete("identity", AsciiLowerCopy(identity));
 }
 
 bool Resources::IdentityExists(const std::string& identity) {
-  auto d = store_->Get("identity", Lower(identity));
+  auto d = store_->Get("identity", AsciiLowerCopy(identity));
   return d.ok() && d->has_value();
 }
 
@@ -229,7 +225,7 @@ bool Resources::ConfigurationSetSendingEnabled(const std::string& name) {
 }
 
 bool Resources::Suppressed(const std::string& address) {
-  auto d = store_->Get("suppressed", Lower(address));
+  auto d = store_->Get("suppressed", AsciiLowerCopy(address));
   return d.ok() && d->has_value();
 }
 
@@ -455,7 +451,7 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
     }
     if (seg.size() == 4) {
       const std::string& id = seg[3];
-      auto doc = store_->Get("identity", Lower(id));
+      auto doc = store_->Get("identity", AsciiLowerCopy(id));
       if (!doc.ok() || !doc->has_value())
         return fail(NotFound("Email identity " + id + " does not exist."));
       if (m == "GET") {
@@ -629,8 +625,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       d["EmailAddress"] = addr;
       d["Reason"] = reason;
       d["LastUpdateTime"] = NowMillis() / 1000;
-      Status s =
-          store_->Put("suppressed", Lower(addr), json::serialize(d), false);
+      Status s = store_->Put("suppressed", AsciiLowerCopy(addr),
+                             json::serialize(d), false);
       if (!s.ok()) return store_fail(s.error());
       return JsonOk("{}");
     }
@@ -647,7 +643,7 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       return JsonOk(json::serialize(out));
     }
     if (seg.size() == 5) {
-      auto doc = store_->Get("suppressed", Lower(seg[4]));
+      auto doc = store_->Get("suppressed", AsciiLowerCopy(seg[4]));
       if (!doc.ok() || !doc->has_value()) {
         return fail(NotFound("Email address " + seg[4] +
                              " does not exist on your suppression list."));
@@ -658,7 +654,7 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         return JsonOk(json::serialize(out));
       }
       if (m == "DELETE") {
-        auto r = store_->Delete("suppressed", Lower(seg[4]));
+        auto r = store_->Delete("suppressed", AsciiLowerCopy(seg[4]));
         if (!r.ok()) return store_fail(r.error());
         return JsonOk("{}");
       }

@@ -11,27 +11,14 @@
 #include <map>
 
 #include "base/base64.h"
+#include "base/strings.h"
 
 namespace sesame::auth {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 // Trims and collapses runs of spaces (SigV4 canonical header values).
 std::string CanonicalValue(std::string_view v) {
-  std::string t = Trim(v), out;
+  std::string t = TrimCopy(v), out;
   bool space = false;
   for (char c : t) {
     if (c == ' ' || c == '\t') {
@@ -177,7 +164,7 @@ Result<std::string> CanonicalRequest(
     const std::string& payload_hash) {
   std::map<std::string, std::string> values;
   for (const auto& [name, value] : r.headers) {
-    std::string n = Lower(name);
+    std::string n = AsciiLowerCopy(name);
     auto it = values.find(n);
     std::string v = CanonicalValue(value);
     if (it == values.end()) {
@@ -218,7 +205,7 @@ std::string SigningKey(const std::string& secret, const std::string& date,
 
 bool ParseAuthorization(std::string_view header, Authorization* out,
                         std::string* why) {
-  std::string h = Trim(header);
+  std::string h = TrimCopy(header);
   const std::string alg = "AWS4-HMAC-SHA256 ";
   if (h.compare(0, alg.size(), alg) != 0) {
     *why = "Authorization header must use AWS4-HMAC-SHA256";
@@ -226,7 +213,7 @@ bool ParseAuthorization(std::string_view header, Authorization* out,
   }
   std::map<std::string, std::string> parts;
   for (const auto& p : Split(std::string_view(h).substr(alg.size()), ',')) {
-    std::string t = Trim(p);
+    std::string t = TrimCopy(p);
     size_t eq = t.find('=');
     if (eq == std::string::npos) {
       *why = "Authorization header component without '=': " + t;
@@ -275,7 +262,7 @@ std::variant<std::string, AuthError> Verify(const SignedRequest& r,
                                             int64_t max_skew_seconds) {
   auto header = [&](std::string_view name) -> std::optional<std::string> {
     for (const auto& [n, v] : r.headers) {
-      if (Lower(n) == name) return v;
+      if (AsciiLowerCopy(n) == name) return v;
     }
     return std::nullopt;
   };
@@ -300,17 +287,17 @@ std::variant<std::string, AuthError> Verify(const SignedRequest& r,
   auto amz_date = header("x-amz-date");
   if (!amz_date)
     return AuthError{AuthFailure::kMalformed, "Request must carry X-Amz-Date"};
-  int64_t t = ParseAmzDate(Trim(*amz_date));
+  int64_t t = ParseAmzDate(TrimCopy(*amz_date));
   if (t < 0)
     return AuthError{AuthFailure::kMalformed,
                      "X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ"};
-  if (Trim(*amz_date).substr(0, 8) != a.date) {
+  if (TrimCopy(*amz_date).substr(0, 8) != a.date) {
     return AuthError{AuthFailure::kMalformed,
                      "Credential date does not match X-Amz-Date"};
   }
   if (t < now_epoch - max_skew_seconds || t > now_epoch + max_skew_seconds) {
     return AuthError{AuthFailure::kExpired,
-                     "Signature expired: " + Trim(*amz_date) +
+                     "Signature expired: " + TrimCopy(*amz_date) +
                          " is now earlier or later than "
                          "the allowed skew of " +
                          std::to_string(max_skew_seconds / 60) + " minutes"};
@@ -323,7 +310,7 @@ std::variant<std::string, AuthError> Verify(const SignedRequest& r,
   std::string body_hash = Sha256Hex(r.body);
   std::string payload_hash = body_hash;
   if (auto declared = header("x-amz-content-sha256")) {
-    std::string d = Trim(*declared);
+    std::string d = TrimCopy(*declared);
     if (d != "UNSIGNED-PAYLOAD" && d != body_hash) {
       return AuthError{
           AuthFailure::kBadPayloadHash,
@@ -337,7 +324,7 @@ std::variant<std::string, AuthError> Verify(const SignedRequest& r,
     return AuthError{AuthFailure::kMalformed, creq.error().message()};
   std::string scope =
       a.date + "/" + a.region + "/" + a.service + "/aws4_request";
-  std::string sts = StringToSign(Trim(*amz_date), scope, *creq);
+  std::string sts = StringToSign(TrimCopy(*amz_date), scope, *creq);
   std::string sig =
       Hex(HmacSha256(SigningKey(*secret, a.date, a.region, a.service), sts));
   if (!SafeEquals(sig, a.signature)) {

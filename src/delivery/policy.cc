@@ -3,16 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/strings.h"
+
 namespace sesame::delivery {
-namespace {
-std::string Lower(std::string s) {
-  for (char& c : s) c = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-  return s;
-}
-}  // namespace
+namespace {}  // namespace
 
 bool DomainMatches(const std::string& pattern, const std::string& domain) {
-  std::string p = Lower(pattern), d = Lower(domain);
+  std::string p = AsciiLowerCopy(pattern), d = AsciiLowerCopy(domain);
   if (p == "*") return true;
   if (p.size() > 2 && p[0] == '*' && p[1] == '.') {
     std::string suffix = p.substr(1);
@@ -48,7 +45,7 @@ config::Shaping Policy::ShapingFor(
 }
 
 const config::BackoffRule* Policy::BackoffFor(const std::string& reply) const {
-  std::string r = Lower(reply);
+  std::string r = AsciiLowerCopy(reply);
   for (const auto& b : d_.backoff) {
     if (r.find(b.pattern) != std::string::npos) return &b;
   }

@@ -4,6 +4,7 @@
 
 #include "base/base64.h"
 #include "base/ids.h"
+#include "base/strings.h"
 
 namespace sesame::mime {
 namespace {
@@ -19,20 +20,6 @@ bool IsAscii(std::string_view s) {
 
 bool HasCrLf(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
 }
 
 // Longest line (without CRLF) in `s`.
@@ -156,7 +143,7 @@ std::string DecodeBase64Loose(std::string_view s) {
 }
 
 std::string HeaderParam(const std::string& value, const std::string& name) {
-  std::string lower = Lower(value);
+  std::string lower = AsciiLowerCopy(value);
   size_t pos = 0;
   while ((pos = lower.find(name + "=", pos)) != std::string::npos) {
     if (pos == 0 || lower[pos - 1] == ';' || lower[pos - 1] == ' ' ||
@@ -208,7 +195,7 @@ Result<Part> ParsePart(std::string_view text, int depth) {
     if (line[0] == ' ' || line[0] == '\t') {
       if (p.headers.empty())
         return Bad("header continuation before any header");
-      p.headers.back().second += " " + Trim(line);
+      p.headers.back().second += " " + TrimCopy(line);
       continue;
     }
     size_t colon = line.find(':');
@@ -216,7 +203,7 @@ Result<Part> ParsePart(std::string_view text, int depth) {
       return Bad("malformed header line: " + std::string(line.substr(0, 60)));
     }
     p.headers.emplace_back(std::string(line.substr(0, colon)),
-                           Trim(line.substr(colon + 1)));
+                           TrimCopy(line.substr(colon + 1)));
   }
   std::string type = p.ContentType();
   if (type.rfind("multipart/", 0) == 0) {
@@ -243,7 +230,7 @@ Result<Part> ParsePart(std::string_view text, int depth) {
     }
     return p;
   }
-  std::string cte = Lower(p.Header("Content-Transfer-Encoding"));
+  std::string cte = AsciiLowerCopy(p.Header("Content-Transfer-Encoding"));
   if (cte == "base64") {
     p.body = DecodeBase64Loose(body);
   } else if (cte == "quoted-printable") {
@@ -292,7 +279,7 @@ std::string DecodeWords(std::string_view s) {
       break;
     }
     std::string_view between = s.substr(i, start - i);
-    if (!(last_was_word && Trim(between).empty()))
+    if (!(last_was_word && TrimCopy(between).empty()))
       out += between;  // whitespace between words vanishes
     char enc =
         static_cast<char>(std::toupper(static_cast<unsigned char>(s[q1 + 1])));
@@ -357,9 +344,9 @@ std::string AddrSpec(std::string_view address) {
   size_t lt = address.rfind('<');
   size_t gt = address.rfind('>');
   if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) {
-    return Trim(address.substr(lt + 1, gt - lt - 1));
+    return TrimCopy(address.substr(lt + 1, gt - lt - 1));
   }
-  return Trim(address);
+  return TrimCopy(address);
 }
 
 Result<std::string> FormatAddress(std::string_view address) {
@@ -369,7 +356,7 @@ Result<std::string> FormatAddress(std::string_view address) {
     return Bad("invalid address: " + std::string(address));
   size_t lt = address.rfind('<');
   if (lt == std::string_view::npos) return spec;
-  std::string name = Trim(address.substr(0, lt));
+  std::string name = TrimCopy(address.substr(0, lt));
   if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
     name = name.substr(1, name.size() - 2);
   if (name.empty()) return "<" + spec + ">";
@@ -464,16 +451,16 @@ Result<std::string> Build(const SimpleMessage& m) {
 }
 
 std::string Part::Header(std::string_view name) const {
-  std::string n = Lower(name);
+  std::string n = AsciiLowerCopy(name);
   for (const auto& [k, v] : headers) {
-    if (Lower(k) == n) return v;
+    if (AsciiLowerCopy(k) == n) return v;
   }
   return "";
 }
 
 std::string Part::ContentType() const {
-  std::string ct = Lower(Header("Content-Type"));
-  std::string t = Trim(ct.substr(0, ct.find(';')));
+  std::string ct = AsciiLowerCopy(Header("Content-Type"));
+  std::string t = TrimCopy(ct.substr(0, ct.find(';')));
   return t.empty() ? "text/plain" : t;
 }
 
@@ -486,7 +473,7 @@ Result<Part> Parse(std::string_view message) {
 void FindBodies(const Part& p, std::string* text, std::string* html) {
   if (p.children.empty()) {
     std::string t = p.ContentType();
-    std::string disp = Lower(p.Header("Content-Disposition"));
+    std::string disp = AsciiLowerCopy(p.Header("Content-Disposition"));
     if (disp.rfind("attachment", 0) == 0) return;
     if (t == "text/plain" && text->empty()) *text = p.body;
     if (t == "text/html" && html->empty()) *html = p.body;

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "base/strings.h"
+
 namespace sesame::mime {
 
 struct Template::Node {
@@ -17,13 +19,6 @@ namespace json = boost::json;
 
 Error Bad(const std::string& m) {
   return Error::Permanent("InvalidTemplate", m);
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
 }
 
 // Recursive-descent over the tag stream. `closing` is the block being
@@ -46,8 +41,9 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos,
     size_t close = src.find(triple ? "}}}" : "}}", open);
     if (close == std::string_view::npos)
       return Bad("unclosed tag at offset " + std::to_string(open));
-    std::string tag = Trim(
-        src.substr(open + (triple ? 3 : 2), close - open - (triple ? 3 : 2)));
+    std::string tag = TrimCopy(
+        src.substr(open + (triple ? 3 : 2), close - open - (triple ? 3 : 2)),
+        " \t\r\n");
     pos = close + (triple ? 3 : 2);
     if (triple) {
       if (tag.empty())
@@ -62,7 +58,9 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos,
       size_t sp = tag.find(' ');
       std::string helper =
           tag.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
-      std::string arg = sp == std::string::npos ? "" : Trim(tag.substr(sp + 1));
+      std::string arg = sp == std::string::npos
+                            ? ""
+                            : TrimCopy(tag.substr(sp + 1), " \t\r\n");
       Node n;
       if (helper == "if") {
         n.kind = Node::kIf;
@@ -85,7 +83,7 @@ Result<size_t> ParseBlock(std::string_view src, size_t pos,
       continue;
     }
     if (tag[0] == '/') {
-      std::string name = Trim(tag.substr(1));
+      std::string name = TrimCopy(tag.substr(1), " \t\r\n");
       if (name != closing) {
         return Bad("unexpected {{/" + name + "}} at offset " +
                    std::to_string(open) +
