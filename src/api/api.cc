@@ -125,6 +125,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   spool::Spool* spool;
   auth::KeyStore* keys;
   Services services;
+  DkimKeys dkim_keys;
   Resources resources;
   std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
@@ -137,21 +138,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         spool(s),
         keys(k),
         services(std::move(sv)),
-        resources(st, c.api_auto_verify),
+        dkim_keys(st, c.MasterKeyFile()),
+        resources(st, c.api_auto_verify, &dkim_keys),
         quota(q) {}
-
-  // Stable Easy-DKIM-style tokens for a domain (the identities work will
-  // back them with keys).
-  static std::string DkimToken(const std::string& domain, int i) {
-    std::string h = auth::Hex(auth::HmacSha256(
-        "sesame-dkim-" + std::to_string(i), smtp_lower(domain)));
-    return h.substr(0, 32);
-  }
-  static std::string smtp_lower(std::string s) {
-    for (char& c : s)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
 
   // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
   enum class EntryOutcome {
@@ -478,6 +467,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
     }
+    // DKIM: once per message, before it is durable, so every retry and every
+    // recipient sends the same signed bytes.
+    out.content = dkim_keys.SignIfPossible(out.content, NowMillis() / 1000);
     spool::MessageMeta meta;
     meta.id = id;
     meta.created_ms = NowMillis();
@@ -1024,9 +1016,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
       if (action == "VerifyDomainIdentity") {
-        std::string token =
-            Base64Encode(auth::HmacSha256("sesame-verification", identity))
-                .substr(0, 44);
+        std::string token = VerificationToken(identity);
         done(V1Ok(action, "\n    <VerificationToken>" + XmlEscape(token) +
                               "</VerificationToken>\n  "));
       } else {
@@ -1209,26 +1199,30 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
       (void)resources.AddIdentity(domain);
-      std::string tokens;
-      for (int i = 0; i < 3; ++i)
-        tokens += "\n      <member>" + DkimToken(domain, i) + "</member>";
-      done(V1Ok(action,
-                "\n    <DkimTokens>" + tokens + "\n    </DkimTokens>\n  "));
+      auto key = dkim_keys.Ensure(domain);
+      if (!key.ok()) {
+        done(V1Error({500, "", "InternalFailure", key.error().message()}));
+        return;
+      }
+      done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
+                            "</member>\n    </DkimTokens>\n  "));
       return;
     }
     if (action == "GetIdentityDkimAttributes") {
       std::string entries;
       for (const auto& i : Members(form, "Identities")) {
-        std::string tokens;
-        if (i.find('@') == std::string::npos) {
-          for (int k = 0; k < 3; ++k)
-            tokens += "<member>" + DkimToken(i, k) + "</member>";
-        }
-        entries += "\n      <entry><key>" + XmlEscape(i) +
-                   "</key><value><DkimEnabled>false</DkimEnabled>"
-                   "<DkimVerificationStatus>NotStarted</"
-                   "DkimVerificationStatus><DkimTokens>" +
-                   tokens + "</DkimTokens></value></entry>";
+        std::optional<DkimKeys::Info> info;
+        if (i.find('@') == std::string::npos) info = dkim_keys.Find(i);
+        entries +=
+            "\n      <entry><key>" + XmlEscape(i) +
+            "</key><value><DkimEnabled>" +
+            std::string(info && info->signing_enabled ? "true" : "false") +
+            "</DkimEnabled><DkimVerificationStatus>" +
+            (info ? (config.api_auto_verify ? "Success" : "Pending")
+                  : "NotStarted") +
+            "</DkimVerificationStatus><DkimTokens>" +
+            (info ? "<member>" + info->selector + "</member>" : "") +
+            "</DkimTokens></value></entry>";
       }
       done(V1Ok(action, "\n    <DkimAttributes>" + entries +
                             "\n    </DkimAttributes>\n  "));
@@ -1502,6 +1496,10 @@ void Api::Handle(net::HttpRequest req,
     r.body = "{\"message\":\"internal error\"}";
     done(std::move(r));
   }
+}
+
+std::string Api::Sign(const std::string& message) {
+  return impl_->dkim_keys.SignIfPossible(message, NowMillis() / 1000);
 }
 
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {

@@ -41,6 +41,10 @@ class Api {
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);
 
+  // Signs with the From domain's DKIM key when it has one (SMTP submissions use
+  // this).
+  std::string Sign(const std::string& message);
+
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);
 

@@ -85,12 +85,22 @@ Page(store::Store* store, const std::string& kind, const HttpRequest& req) {
   return std::make_pair(std::move(*rows), next);
 }
 
-json::object DkimAttributes() {
+json::object DkimAttributes(DkimKeys* dkim, const std::string& identity,
+                            bool auto_verify) {
   json::object d;
-  d["SigningEnabled"] = false;
-  d["Status"] = "NOT_STARTED";
-  d["Tokens"] = json::array();
   d["SigningAttributesOrigin"] = "AWS_SES";
+  std::optional<DkimKeys::Info> info;
+  if (dkim && identity.find('@') == std::string::npos)
+    info = dkim->Find(identity);
+  d["SigningEnabled"] = info && info->signing_enabled;
+  d["Status"] = info ? (auto_verify ? "SUCCESS" : "PENDING") : "NOT_STARTED";
+  json::array tokens;
+  if (info) tokens.push_back(json::string(info->selector));
+  d["Tokens"] = tokens;
+  if (info) {
+    d["NextSigningKeyLength"] = "RSA_2048_BIT";
+    d["CurrentSigningKeyLength"] = "RSA_2048_BIT";
+  }
   return d;
 }
 
@@ -424,11 +434,15 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         return fail(Exists("Email identity " + id + " already exists."));
       Status s = AddIdentity(id);
       if (!s.ok()) return store_fail(s.error());
+      if (id.find('@') == std::string::npos && dkim_) {
+        auto k = dkim_->Ensure(id);  // Easy DKIM: a key per domain identity
+        if (!k.ok()) return store_fail(k.error());
+      }
       json::object out;
       out["IdentityType"] =
           id.find('@') == std::string::npos ? "DOMAIN" : "EMAIL_ADDRESS";
       out["VerifiedForSendingStatus"] = auto_verify_;
-      out["DkimAttributes"] = DkimAttributes();
+      out["DkimAttributes"] = DkimAttributes(dkim_, id, auto_verify_);
       return JsonOk(json::serialize(out));
     }
     if (seg.size() == 3 && m == "GET") {
@@ -449,6 +463,16 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         out["NextToken"] = std::get<0>(page).second;
       return JsonOk(json::serialize(out));
     }
+    if (seg.size() == 5 && seg[4] == "dkim" && m == "PUT" && dkim_) {
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      auto* en = o->if_contains("SigningEnabled");
+      if (!en || !en->is_bool())
+        return fail(BadRequest("SigningEnabled must be a boolean"));
+      Status s = dkim_->SetSigning(seg[3], en->as_bool());
+      if (!s.ok()) return fail(NotFound(s.error().message()));
+      return JsonOk("{}");
+    }
     if (seg.size() == 4) {
       const std::string& id = seg[3];
       auto doc = store_->Get("identity", AsciiLowerCopy(id));
@@ -460,7 +484,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         out["IdentityType"] = d["IdentityType"];
         out["FeedbackForwardingStatus"] = true;
         out["VerifiedForSendingStatus"] = d["VerificationStatus"] == "SUCCESS";
-        out["DkimAttributes"] = DkimAttributes();
+        out["DkimAttributes"] =
+            DkimAttributes(dkim_, AsciiLowerCopy(id), auto_verify_);
         mail_from["MailFromDomain"] = "";
         mail_from["MailFromDomainStatus"] = "PENDING";
         mail_from["BehaviorOnMxFailure"] = "USE_DEFAULT_VALUE";

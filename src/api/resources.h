@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "api/dkim_keys.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -16,8 +17,8 @@ namespace sesame::api {
 // but their fields are present now. Thread-safe (the store is).
 class Resources {
  public:
-  Resources(store::Store* store, bool auto_verify)
-      : store_(store), auto_verify_(auto_verify) {}
+  Resources(store::Store* store, bool auto_verify, DkimKeys* dkim)
+      : store_(store), auto_verify_(auto_verify), dkim_(dkim) {}
 
   // Handles an authenticated /v2/email request, or returns nullopt when the
   // path is not a resource operation.
@@ -55,6 +56,7 @@ class Resources {
  private:
   store::Store* store_;
   bool auto_verify_;
+  DkimKeys* dkim_;
 };
 
 // Percent-decoded path segments of "/v2/email/a/b%40c" ->

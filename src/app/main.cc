@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "api/api.h"
+#include "api/dkim_keys.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "auth/sigv4.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "config/config.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
@@ -44,6 +46,8 @@ constexpr char kUsage[] =
     "dead-letter queue\n"
     "  keys create|list|delete ID [--json]   manage API access keys (secrets "
     "sealed under the master key)\n"
+    "  identity records DOMAIN [--json]      the DNS records to publish "
+    "(verification, DKIM, SPF, DMARC)\n"
     "  config check --config FILE            validate a configuration file\n"
     "  version                               print the version\n";
 
@@ -201,6 +205,7 @@ int Serve(const Args& args) {
                       std::function<void(net::HttpResponse)> done) {
     api.Handle(std::move(r), std::move(done));
   };
+  hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
   hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
@@ -520,6 +525,76 @@ int Keys(const Args& args) {
   return 2;
 }
 
+// Every DNS record a domain needs, to paste into its zone.
+int IdentityRecords(const Args& args) {
+  auto cfg = LoadConfig(args);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+    return 2;
+  }
+  if (args.positional.size() < 3) {
+    std::fprintf(stderr,
+                 "sesame: usage: sesame identity records DOMAIN [--json] "
+                 "[--config FILE]\n");
+    return 2;
+  }
+  std::string domain = AsciiLowerCopy(args.positional[2]);
+  if (domain.find('.') == std::string::npos ||
+      domain.find_first_of(" @/") != std::string::npos) {
+    std::fprintf(stderr, "sesame: '%s' is not a domain name\n", domain.c_str());
+    return 2;
+  }
+  ::mkdir(cfg->data_dir.c_str(), 0700);
+  auto state = store::Store::Open(cfg->data_dir + "/state.db");
+  if (!state.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
+    return 1;
+  }
+  api::DkimKeys dkim(state->get(), cfg->MasterKeyFile());
+  auto key = dkim.Ensure(domain);
+  if (!key.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", key.error().message().c_str());
+    return 1;
+  }
+  struct Record {
+    std::string purpose, name, type, value;
+  };
+  std::vector<Record> records = {
+      {"verification", "_amazonses." + domain, "TXT",
+       api::VerificationToken(domain)},
+      {"dkim", key->dns_name, "TXT", key->dns_value},
+      {"spf", domain, "TXT", "v=spf1 a:" + cfg->hostname + " ~all"},
+      {"dmarc", "_dmarc." + domain, "TXT",
+       "v=DMARC1; p=none; rua=mailto:dmarc-reports@" + domain},
+  };
+  if (args.json) {
+    std::string out =
+        "{\"Domain\": \"" + JsonEscape(domain) + "\", \"Records\": [";
+    for (size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      out += (i ? ", " : "") + std::string("{\"Purpose\": \"") + r.purpose +
+             "\", \"Name\": \"" + JsonEscape(r.name) + "\", \"Type\": \"" +
+             r.type + "\", \"Value\": \"" + JsonEscape(r.value) + "\"}";
+    }
+    std::printf("%s]}\n", out.c_str());
+    return 0;
+  }
+  std::printf("DNS records for %s (publish all of them):\n\n", domain.c_str());
+  for (const auto& r : records) {
+    // TXT values over 255 octets are split into quoted strings, as zone files
+    // want.
+    std::string quoted;
+    for (size_t i = 0; i < r.value.size(); i += 255)
+      quoted += (i ? " " : "") + ("\"" + r.value.substr(i, 255) + "\"");
+    std::printf("; %s\n%s. 3600 IN %s %s\n\n", r.purpose.c_str(),
+                r.name.c_str(), r.type.c_str(), quoted.c_str());
+  }
+  std::printf(
+      "The DMARC and SPF lines are suggestions; merge them with records you "
+      "already publish.\n");
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
@@ -532,6 +607,8 @@ int Main(int argc, char** argv) {
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
+  if (cmd == "identity" && pos.size() >= 2 && pos[1] == "records")
+    return IdentityRecords(*args);
   if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list")
     return QueueList(*args);
   if (cmd == "config" && pos.size() >= 2 && pos[1] == "check") {

@@ -90,24 +90,29 @@ Result<std::string> Open(const std::string& key, const std::string& sealed) {
   return out;
 }
 
-Result<std::string> KeyStore::MasterKeyLocked(bool create) {
-  if (!master_.empty()) return master_;
-  std::ifstream f(master_path_, std::ios::binary);
+Result<std::string> LoadMasterKey(const std::string& path, bool create) {
+  std::ifstream f(path, std::ios::binary);
   if (f) {
     std::string text((std::istreambuf_iterator<char>(f)), {});
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
       text.pop_back();
     auto key = Base64Decode(text);
     if (!key || key->size() != 32)
-      return Fail("master key file " + master_path_ + " is malformed");
-    master_ = *key;
-    return master_;
+      return Fail("master key file " + path + " is malformed");
+    return *key;
   }
-  if (!create) return Fail("no master key at " + master_path_);
+  if (!create) return Fail("no master key at " + path);
   std::string key = RandomBytes(32);
-  Status s = WriteFileAtomic(master_path_, Base64Encode(key) + "\n");
+  Status s = WriteFileAtomic(path, Base64Encode(key) + "\n");
   if (!s.ok()) return s.error();
-  master_ = key;
+  return key;
+}
+
+Result<std::string> KeyStore::MasterKeyLocked(bool create) {
+  if (!master_.empty()) return master_;
+  auto key = LoadMasterKey(master_path_, create);
+  if (!key.ok()) return key.error();
+  master_ = *key;
   return master_;
 }
 

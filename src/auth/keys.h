@@ -54,6 +54,10 @@ class KeyStore {
   std::string master_;
 };
 
+// Reads the 32-byte master key (base64 in the file), creating the file
+// (mode 0600) when `create` and it is absent.
+Result<std::string> LoadMasterKey(const std::string& path, bool create);
+
 // Seals and opens with AES-256-GCM; exposed for tests.
 Result<std::string> Seal(const std::string& key, const std::string& plaintext);
 Result<std::string> Open(const std::string& key, const std::string& sealed);

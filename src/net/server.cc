@@ -383,6 +383,8 @@ struct Server::Impl {
                                    env.id);
             continue;
           }
+          if (hooks.sign && kind != Kind::kMx)
+            env.content = hooks.sign(env.content);
           Status s = co_await AsyncCommit(
               spool, std::move(meta), std::move(env.content), use_awaitable);
           if (s.ok()) {

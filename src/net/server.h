@@ -31,6 +31,9 @@ struct AdminHooks {
       authenticate;
   // Account quota for `recipients`; returns SES's message when exceeded.
   std::function<std::optional<std::string>(int recipients)> take_quota;
+  // DKIM-signs a submitted message (the From domain's key), once, before
+  // commit.
+  std::function<std::string(const std::string& message)> sign;
 };
 
 class Server {

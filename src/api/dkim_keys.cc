@@ -1,0 +1,145 @@
+#include "api/dkim_keys.h"
+
+#include <boost/json.hpp>
+
+#include "auth/keys.h"
+#include "auth/sigv4.h"
+#include "base/base64.h"
+#include "base/ids.h"
+#include "base/strings.h"
+#include "mime/mime.h"
+
+namespace sesame::api {
+namespace json = boost::json;
+
+namespace {
+std::string SelectorFor(const std::string& dns_value) {
+  // Derived from the key, so a new key gets a new selector (rotation with
+  // overlap).
+  std::string h;
+  uint32_t x = 2166136261u;
+  for (unsigned char c : dns_value) x = (x ^ c) * 16777619u;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "s%08x", x);
+  return buf;
+}
+}  // namespace
+
+std::string VerificationToken(const std::string& domain) {
+  return Base64Encode(
+             auth::HmacSha256("sesame-verification", AsciiLowerCopy(domain)))
+      .substr(0, 44);
+}
+
+std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
+    const std::string& domain) {
+  auto it = cache_.find(domain);
+  if (it != cache_.end()) return it->second;
+  std::optional<Loaded> loaded;
+  auto doc = store_->Get("dkim", domain);
+  if (doc.ok() && doc->has_value()) {
+    json::object o = json::parse(**doc).as_object();
+    auto master = auth::LoadMasterKey(master_key_path_, false);
+    if (master.ok()) {
+      auto pem = auth::Open(*master, std::string(o["SealedKey"].as_string()));
+      if (pem.ok()) {
+        auto key = dkim::PrivateKey::FromPem(*pem);
+        if (key.ok()) {
+          Info info;
+          info.domain = domain;
+          info.selector = std::string(o["Selector"].as_string());
+          info.dns_name = info.selector + "._domainkey." + domain;
+          info.dns_value = key->DnsRecord();
+          info.signing_enabled = o["SigningEnabled"].as_bool();
+          loaded = Loaded{info, *key};
+        }
+      }
+    }
+  }
+  cache_[domain] = loaded;
+  return loaded;
+}
+
+Result<DkimKeys::Info> DkimKeys::Ensure(const std::string& raw_domain) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto l = LoadLocked(domain)) return l->info;
+  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, 2048);
+  if (!key.ok()) return key.error();
+  auto master = auth::LoadMasterKey(master_key_path_, true);
+  if (!master.ok()) return master.error();
+  auto sealed = auth::Seal(*master, key->ToPem());
+  if (!sealed.ok()) return sealed.error();
+  json::object o;
+  o["Selector"] = SelectorFor(key->DnsRecord());
+  o["SealedKey"] = *sealed;
+  o["SigningEnabled"] = true;
+  o["CreatedTimestamp"] = NowMillis() / 1000;
+  Status s = store_->Put("dkim", domain, json::serialize(o), false);
+  if (!s.ok()) return s.error();
+  cache_.erase(domain);
+  auto l = LoadLocked(domain);
+  if (!l)
+    return Error::Permanent(
+        "dkim", "stored key for " + domain + " does not load (master key?)");
+  return l->info;
+}
+
+std::optional<DkimKeys::Info> DkimKeys::Find(const std::string& domain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto l = LoadLocked(AsciiLowerCopy(domain));
+  if (!l) return std::nullopt;
+  return l->info;
+}
+
+Status DkimKeys::SetSigning(const std::string& raw_domain, bool enabled) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto doc = store_->Get("dkim", domain);
+  if (!doc.ok() || !doc->has_value())
+    return Error::Permanent("not_found", "no DKIM key for " + domain);
+  json::object o = json::parse(**doc).as_object();
+  o["SigningEnabled"] = enabled;
+  Status s = store_->Put("dkim", domain, json::serialize(o), false);
+  cache_.erase(domain);
+  return s;
+}
+
+std::string DkimKeys::SignIfPossible(const std::string& message,
+                                     int64_t now_seconds) {
+  auto parsed = dkim::SplitMessage(message);
+  if (!parsed.ok()) return message;
+  std::string from;
+  for (const auto& [name, value] : parsed->headers) {
+    if (AsciiLowerCopy(TrimCopy(name)) == "from") {
+      from = mime::AddrSpec(value);
+      break;
+    }
+  }
+  size_t at = from.rfind('@');
+  if (at == std::string::npos) return message;
+  std::string domain = AsciiLowerCopy(from.substr(at + 1));
+  std::optional<Loaded> key;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The most specific domain with a key: a.b.example.com, b.example.com,
+    // example.com.
+    for (std::string d = domain; !d.empty();) {
+      if (auto l = LoadLocked(d)) {
+        key = l;
+        break;
+      }
+      size_t dot = d.find('.');
+      if (dot == std::string::npos) break;
+      d = d.substr(dot + 1);
+      if (d.find('.') == std::string::npos) break;  // never a bare TLD
+    }
+  }
+  if (!key || !key->info.signing_enabled) return message;
+  dkim::SignOptions o{key->info.domain, key->info.selector, now_seconds, {}};
+  auto field = dkim::Sign(message, o, key->key);
+  if (!field.ok()) return message;
+  return *field + message;
+}
+
+}  // namespace sesame::api

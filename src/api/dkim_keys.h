@@ -1,0 +1,60 @@
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "dkim/dkim.h"
+#include "store/store.h"
+
+namespace sesame::api {
+
+// Easy DKIM: one RSA-2048 key per domain identity, kept in the state store
+// with the private key sealed under the master key; messages are signed
+// once, before they are committed to the spool, with the key of the most
+// specific domain of their From address that has one.
+//
+// Owned by the app (the CLI makes its own). Thread-safe: parsed keys are
+// cached behind a mutex.
+class DkimKeys {
+ public:
+  DkimKeys(store::Store* store, std::string master_key_path)
+      : store_(store), master_key_path_(std::move(master_key_path)) {}
+
+  struct Info {
+    std::string domain;
+    std::string selector;
+    std::string dns_name;   // <selector>._domainkey.<domain>
+    std::string dns_value;  // v=DKIM1; k=rsa; p=...
+    bool signing_enabled = true;
+  };
+  // The domain's key, generated and stored on first use.
+  Result<Info> Ensure(const std::string& domain);
+  std::optional<Info> Find(const std::string& domain);
+  Status SetSigning(const std::string& domain, bool enabled);
+
+  // Prepends a DKIM-Signature when the From domain (or a parent) has an
+  // enabled key; returns the message unchanged otherwise.
+  std::string SignIfPossible(const std::string& message, int64_t now_seconds);
+
+ private:
+  struct Loaded {
+    Info info;
+    dkim::PrivateKey key;
+  };
+  std::optional<Loaded> LoadLocked(const std::string& domain);
+
+  store::Store* store_;
+  std::string master_key_path_;
+  std::mutex mu_;
+  std::map<std::string, std::optional<Loaded>>
+      cache_;  // domain -> key (nullopt: none)
+};
+
+// The `_amazonses.<domain>` TXT verification token for a domain (stable).
+std::string VerificationToken(const std::string& domain);
+
+}  // namespace sesame::api

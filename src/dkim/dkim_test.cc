@@ -1,0 +1,135 @@
+#include "dkim/dkim.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "base/base64.h"
+
+namespace sesame::dkim {
+namespace {
+
+std::string Corpus(const std::string& name) {
+  const char* src = std::getenv("SESAME_SOURCE_DIR");
+  std::ifstream f(
+      std::string(src ? src : ".") + "/../shared/corpora/dkim/rfc8463/" + name,
+      std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string Crlf(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) out += '\r';
+    out += s[i];
+  }
+  return out;
+}
+
+std::string StripWsp(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') out += c;
+  }
+  return out;
+}
+
+// RFC 8463 appendix A.3: both signatures are reproduced exactly.
+TEST(Dkim, Rfc8463Vectors) {
+  std::string signed_msg = Crlf(Corpus("signed_A3.eml"));
+  ASSERT_FALSE(signed_msg.empty());
+  auto parsed = SplitMessage(signed_msg);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  auto unsigned_msg = SplitMessage(Crlf(Corpus("unsigned.eml")));
+  ASSERT_TRUE(unsigned_msg.ok());
+  int checked = 0;
+  for (const auto& [name, value] : parsed->headers) {
+    if (name != "DKIM-Signature") continue;
+    size_t b = value.rfind("b=");
+    std::string expected_b = StripWsp(value.substr(b + 2));
+    std::string tmpl = "DKIM-Signature:" + value.substr(0, b + 2);
+    size_t h_at = value.find("h=");
+    std::string h = value.substr(h_at + 2, value.find(';', h_at) - h_at - 2);
+    std::vector<std::string> names;
+    size_t start = 0;
+    while (start <= h.size()) {
+      size_t colon = h.find(':', start);
+      names.push_back(StripWsp(h.substr(start, colon == std::string::npos
+                                                   ? std::string::npos
+                                                   : colon - start)));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    bool ed = value.find("a=ed25519-sha256") != std::string::npos;
+    auto key = PrivateKey::FromPem(
+        Corpus(ed ? "ed25519.private.pem" : "rsa.private.pem"));
+    ASSERT_TRUE(key.ok()) << key.error().message();
+    auto sig = ComputeSignature(*unsigned_msg, names, tmpl, *key);
+    ASSERT_TRUE(sig.ok()) << sig.error().message();
+    EXPECT_EQ(*sig, expected_b) << (ed ? "ed25519" : "rsa");
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+TEST(Dkim, BodyHashOfTheVector) {
+  auto m = SplitMessage(Crlf(Corpus("unsigned.eml")));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(RelaxedBody(m->body),
+            "Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n");
+}
+
+TEST(Dkim, RelaxedCanonicalization) {
+  EXPECT_EQ(RelaxedBody(" C \r\nD \t E\r\n\r\n\r\n"), " C\r\nD E\r\n");
+  EXPECT_EQ(RelaxedBody(""), "");
+  EXPECT_EQ(RelaxedBody("\r\n\r\n"), "");
+  EXPECT_EQ(RelaxedBody("no newline"), "no newline\r\n");
+  EXPECT_EQ(RelaxedHeader("SubJect", " A  b\r\n\t c "), "subject:A b c\r\n");
+}
+
+TEST(Dkim, OversignedFromAndBottomUpSelection) {
+  auto m = SplitMessage("From: a\r\nTo: x\r\nTo: y\r\n\r\nbody\r\n");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(SignedHeaderBlock(*m, {"to", "to", "to", "from", "from"}),
+            "to:y\r\nto:x\r\nfrom:a\r\n");
+}
+
+TEST(Dkim, SignProducesAVerifiableFieldForBothAlgorithms) {
+  for (auto alg : {Algorithm::kRsaSha256, Algorithm::kEd25519Sha256}) {
+    auto key = PrivateKey::Generate(alg, 2048);
+    ASSERT_TRUE(key.ok());
+    SignOptions o{"example.com", "sel1", 1700000000, {}};
+    std::string msg =
+        "From: a@example.com\r\nTo: b@example.org\r\nSubject: "
+        "s\r\n\r\nbody\r\n";
+    auto field = Sign(msg, o, *key);
+    ASSERT_TRUE(field.ok()) << field.error().message();
+    EXPECT_EQ(field->rfind("DKIM-Signature: v=1; a=", 0), 0u);
+    EXPECT_NE(field->find("h=from:to:subject:from;"), std::string::npos)
+        << *field;
+    for (const char* tag :
+         {"d=example.com;", "s=sel1;", "t=1700000000;", "c=relaxed/relaxed;"}) {
+      EXPECT_NE(field->find(tag), std::string::npos) << tag << " in " << *field;
+    }
+    EXPECT_EQ(field->substr(field->size() - 2), "\r\n");
+    for (size_t start = 0, nl;
+         (nl = field->find("\r\n", start)) != std::string::npos;
+         start = nl + 2) {
+      EXPECT_LE(nl - start, 80u);
+    }
+    EXPECT_NE(
+        key->DnsRecord().find(alg == Algorithm::kRsaSha256 ? "k=rsa; p=MII"
+                                                           : "k=ed25519; p="),
+        std::string::npos);
+    auto round = PrivateKey::FromPem(key->ToPem());
+    ASSERT_TRUE(round.ok());
+    EXPECT_EQ(round->DnsRecord(), key->DnsRecord());
+  }
+}
+
+}  // namespace
+}  // namespace sesame::dkim

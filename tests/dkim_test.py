@@ -1,0 +1,125 @@
+"""DKIM end to end: mail sent on every path (SES v2 Simple/Raw/Template, v1,
+SMTP) is signed once with the From domain's Easy DKIM key, and dkimpy
+verifies each captured message against the published record."""
+import base64
+import json
+import smtplib
+import subprocess
+import unittest
+import urllib.request
+
+from harness import BINARY, Sesame, tls_client_context, wait_until
+
+try:
+    import boto3
+    import dkim
+except ImportError:  # pragma: no cover
+    boto3 = dkim = None
+
+DOMAIN = "signed.example"
+
+
+@unittest.skipUnless(boto3 and dkim, "python3-boto3 or python3-dkim missing")
+class DkimEndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true, auto_verify: true}\n").start()
+        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", cls.server.config_path],
+                                        capture_output=True, text=True, check=True).stdout)
+        cls.endpoint = f"http://127.0.0.1:{cls.server.ports['http']}"
+        kw = dict(endpoint_url=cls.endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                  aws_secret_access_key=key["SecretAccessKey"])
+        cls.v2 = boto3.client("sesv2", **kw)
+        cls.v1 = boto3.client("ses", **kw)
+        r = cls.v2.create_email_identity(EmailIdentity=DOMAIN)
+        cls.selector = r["DkimAttributes"]["Tokens"][0]
+        records = json.loads(subprocess.run([BINARY, "identity", "records", DOMAIN, "--json", "--config",
+                                             cls.server.config_path], capture_output=True, text=True,
+                                            check=True).stdout)["Records"]
+        cls.txt = {r["Name"] + ".": r["Value"] for r in records}
+        assert f"{cls.selector}._domainkey.{DOMAIN}." in cls.txt, (cls.selector, cls.txt)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def dns(self, name, timeout=5):
+        value = self.txt.get(name.decode() if isinstance(name, bytes) else name)
+        return value.encode() if value else None
+
+    def raw(self, message_id):
+        got = []
+
+        def poll():
+            with urllib.request.urlopen(f"{self.endpoint}/_aws/ses?id={message_id}", timeout=5) as r:
+                got[:] = json.loads(r.read())["messages"]
+            return bool(got)
+        self.assertTrue(wait_until(poll, 10))
+        return got[0]["RawData"].encode()
+
+    def assert_signed_once(self, raw):
+        self.assertEqual(raw.count(b"DKIM-Signature:"), 1, raw[:400])
+        self.assertTrue(raw.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;"))
+        self.assertTrue(dkim.verify(raw, dnsfunc=self.dns), raw[:600])
+        # Tampering breaks it: the signature covers what it should.
+        self.assertFalse(dkim.verify(raw.replace(b"Subject:", b"Subject: x", 1), dnsfunc=self.dns))
+
+    def test_every_api_path_is_signed_and_verifies(self):
+        ids = []
+        ids.append(self.v2.send_email(
+            FromEmailAddress=f"Sender Ünïcode <news@{DOMAIN}>", Destination={"ToAddresses": ["a@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "8-bit body and a long subject " + "x" * 120},
+                                "Body": {"Text": {"Data": "Grüße\n" * 50}, "Html": {"Data": "<p>hi</p>"}}}})["MessageId"])
+        ids.append(self.v2.send_email(
+            FromEmailAddress=f"news@{DOMAIN}", Destination={"ToAddresses": ["a@example.org"]},
+            Content={"Simple": {"Subject": {"Data": "empty body"}, "Body": {"Text": {"Data": ""}}}})["MessageId"])
+        raw = (f"From: raw@{DOMAIN}\r\nTo: b@example.org\r\nSubject: raw with a folded\r\n header line\r\n"
+               "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
+               "Content-Type: text/plain\r\n\r\ntext part\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+               "Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b1--\r\n").encode()
+        ids.append(self.v2.send_email(Content={"Raw": {"Data": raw}})["MessageId"])
+        self.v2.create_email_template(TemplateName="dk", TemplateContent={"Subject": "Hi {{n}}", "Text": "t {{n}}"})
+        ids.append(self.v2.send_email(FromEmailAddress=f"t@{DOMAIN}", Destination={"ToAddresses": ["c@example.org"]},
+                                      Content={"Template": {"TemplateName": "dk", "TemplateData": '{"n":"x"}'}})[
+            "MessageId"])
+        bulk = self.v2.send_bulk_email(FromEmailAddress=f"bulk@{DOMAIN}",
+                                       DefaultContent={"Template": {"TemplateName": "dk", "TemplateData": '{"n":"y"}'}},
+                                       BulkEmailEntries=[{"Destination": {"ToAddresses": ["d@example.org"]}}])
+        ids.append(bulk["BulkEmailEntryResults"][0]["MessageId"])
+        ids.append(self.v1.send_email(Source=f"v1@{DOMAIN}", Destination={"ToAddresses": ["e@example.org"]},
+                                      Message={"Subject": {"Data": "v1"}, "Body": {"Text": {"Data": "v1"}}})["MessageId"])
+        for mid in ids:
+            self.assert_signed_once(self.raw(mid))
+
+    def test_smtp_submission_is_signed_and_other_domains_are_not(self):
+        c = smtplib.SMTP("127.0.0.1", self.server.ports["smtp"], timeout=10)
+        c.starttls(context=tls_client_context())
+        c.login("app", "app-secret")
+        c.mail(f"smtp@{DOMAIN}")
+        c.rcpt("f@example.org")
+        code, resp = c.data(f"From: smtp@{DOMAIN}\r\nTo: f@example.org\r\nSubject: via smtp\r\n\r\nbody\r\n".encode())
+        self.assertEqual(code, 250)
+        signed_id = resp.decode().split()[-1]
+        c.mail("other@unsigned.example")
+        c.rcpt("g@example.org")
+        code, resp = c.data(b"From: other@unsigned.example\r\nTo: g@example.org\r\nSubject: no key\r\n\r\nbody\r\n")
+        unsigned_id = resp.decode().split()[-1]
+        c.quit()
+        raw = self.raw(signed_id)
+        self.assert_signed_once(raw)
+        self.assertNotIn(b"DKIM-Signature", self.raw(unsigned_id))
+
+    def test_signing_can_be_disabled_per_identity(self):
+        self.v2.put_email_identity_dkim_attributes(EmailIdentity=DOMAIN, SigningEnabled=False)
+        try:
+            mid = self.v2.send_email(FromEmailAddress=f"off@{DOMAIN}", Destination={"ToAddresses": ["h@example.org"]},
+                                     Content={"Simple": {"Subject": {"Data": "off"}, "Body": {"Text": {"Data": "t"}}}})[
+                "MessageId"]
+            self.assertNotIn(b"DKIM-Signature", self.raw(mid))
+            self.assertFalse(self.v2.get_email_identity(EmailIdentity=DOMAIN)["DkimAttributes"]["SigningEnabled"])
+        finally:
+            self.v2.put_email_identity_dkim_attributes(EmailIdentity=DOMAIN, SigningEnabled=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
