@@ -121,5 +121,44 @@ class DkimEndToEnd(unittest.TestCase):
             self.v2.put_email_identity_dkim_attributes(EmailIdentity=DOMAIN, SigningEnabled=True)
 
 
+@unittest.skipUnless(boto3 and dkim, "python3-boto3 or python3-dkim missing")
+class Ed25519Signatures(unittest.TestCase):
+    def test_rsa_and_ed25519_both_verify(self):
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true, auto_verify: true}\n"
+                                 "dkim: {ed25519: true}\n").start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            endpoint = f"http://127.0.0.1:{server.ports['http']}"
+            v2 = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            v2.create_email_identity(EmailIdentity="ed.example")
+            records = json.loads(subprocess.run([BINARY, "identity", "records", "ed.example", "--json", "--config",
+                                                 server.config_path], capture_output=True, text=True,
+                                                check=True).stdout)["Records"]
+            txt = {r["Name"] + ".": r["Value"].encode() for r in records}
+            self.assertEqual(sorted(r["Purpose"] for r in records), ["dkim", "dkim-ed25519", "dmarc", "spf",
+                                                                   "verification"])
+            mid = v2.send_email(FromEmailAddress="x@ed.example", Destination={"ToAddresses": ["y@example.org"]},
+                                Content={"Simple": {"Subject": {"Data": "two signatures"},
+                                                    "Body": {"Text": {"Data": "hello"}}}})["MessageId"]
+            got = []
+
+            def poll():
+                with urllib.request.urlopen(f"{endpoint}/_aws/ses?id={mid}", timeout=5) as r:
+                    got[:] = json.loads(r.read())["messages"]
+                return bool(got)
+            self.assertTrue(wait_until(poll, 10))
+            raw = got[0]["RawData"].encode()
+            self.assertEqual(raw.count(b"DKIM-Signature:"), 2)
+            self.assertIn(b"a=ed25519-sha256", raw)
+            dns = lambda name, timeout=5: txt.get(name.decode() if isinstance(name, bytes) else name)
+            # dkimpy checks the first signature by default; idx picks each one.
+            self.assertTrue(dkim.DKIM(raw).verify(idx=0, dnsfunc=dns))
+            self.assertTrue(dkim.DKIM(raw).verify(idx=1, dnsfunc=dns))
+        finally:
+            server.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -138,7 +138,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         spool(s),
         keys(k),
         services(std::move(sv)),
-        dkim_keys(st, c.MasterKeyFile()),
+        dkim_keys(st, c.MasterKeyFile(), c.dkim_ed25519),
         resources(st, c.api_auto_verify, &dkim_keys),
         quota(q) {}
 

@@ -51,7 +51,21 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
           info.dns_name = info.selector + "._domainkey." + domain;
           info.dns_value = key->DnsRecord();
           info.signing_enabled = o["SigningEnabled"].as_bool();
-          loaded = Loaded{info, *key};
+          loaded = Loaded{info, *key, std::nullopt};
+          if (auto* es = o.if_contains("Ed25519SealedKey");
+              es && es->is_string()) {
+            auto ed_pem = auth::Open(*master, std::string(es->as_string()));
+            auto ed = ed_pem.ok() ? dkim::PrivateKey::FromPem(*ed_pem)
+                                  : Result<dkim::PrivateKey>(ed_pem.error());
+            if (ed.ok()) {
+              loaded->info.ed_selector =
+                  std::string(o["Ed25519Selector"].as_string());
+              loaded->info.ed_dns_name =
+                  loaded->info.ed_selector + "._domainkey." + domain;
+              loaded->info.ed_dns_value = ed->DnsRecord();
+              loaded->ed_key = *ed;
+            }
+          }
         }
       }
     }
@@ -63,14 +77,36 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
 Result<DkimKeys::Info> DkimKeys::Ensure(const std::string& raw_domain) {
   std::string domain = AsciiLowerCopy(raw_domain);
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto l = LoadLocked(domain)) return l->info;
-  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, 2048);
-  if (!key.ok()) return key.error();
+  if (auto l = LoadLocked(domain); l && (!with_ed25519_ || l->ed_key))
+    return l->info;
+  json::object o;
+  if (auto existing = store_->Get("dkim", domain);
+      existing.ok() && existing->has_value()) {
+    o = json::parse(**existing)
+            .as_object();  // keep the RSA key; add what is missing
+  }
   auto master = auth::LoadMasterKey(master_key_path_, true);
   if (!master.ok()) return master.error();
+  if (with_ed25519_ && !o.contains("Ed25519SealedKey")) {
+    auto ed = dkim::PrivateKey::Generate(dkim::Algorithm::kEd25519Sha256, 0);
+    if (!ed.ok()) return ed.error();
+    auto sealed_ed = auth::Seal(*master, ed->ToPem());
+    if (!sealed_ed.ok()) return sealed_ed.error();
+    o["Ed25519Selector"] = "e" + SelectorFor(ed->DnsRecord()).substr(1);
+    o["Ed25519SealedKey"] = *sealed_ed;
+  }
+  if (o.contains("SealedKey")) {
+    Status s = store_->Put("dkim", domain, json::serialize(o), false);
+    if (!s.ok()) return s.error();
+    cache_.erase(domain);
+    if (auto l = LoadLocked(domain)) return l->info;
+    return Error::Permanent(
+        "dkim", "stored key for " + domain + " does not load (master key?)");
+  }
+  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, 2048);
+  if (!key.ok()) return key.error();
   auto sealed = auth::Seal(*master, key->ToPem());
   if (!sealed.ok()) return sealed.error();
-  json::object o;
   o["Selector"] = SelectorFor(key->DnsRecord());
   o["SealedKey"] = *sealed;
   o["SigningEnabled"] = true;
@@ -139,7 +175,14 @@ std::string DkimKeys::SignIfPossible(const std::string& message,
   dkim::SignOptions o{key->info.domain, key->info.selector, now_seconds, {}};
   auto field = dkim::Sign(message, o, key->key);
   if (!field.ok()) return message;
-  return *field + message;
+  std::string ed_field;
+  if (key->ed_key) {
+    dkim::SignOptions eo{
+        key->info.domain, key->info.ed_selector, now_seconds, {}};
+    auto f = dkim::Sign(message, eo, *key->ed_key);
+    if (f.ok()) ed_field = *f;
+  }
+  return ed_field + *field + message;
 }
 
 }  // namespace sesame::api

@@ -21,8 +21,13 @@ namespace sesame::api {
 // cached behind a mutex.
 class DkimKeys {
  public:
-  DkimKeys(store::Store* store, std::string master_key_path)
-      : store_(store), master_key_path_(std::move(master_key_path)) {}
+  // with_ed25519: also keep an Ed25519 key and add a second signature (RFC
+  // 8463).
+  DkimKeys(store::Store* store, std::string master_key_path,
+           bool with_ed25519 = false)
+      : store_(store),
+        master_key_path_(std::move(master_key_path)),
+        with_ed25519_(with_ed25519) {}
 
   struct Info {
     std::string domain;
@@ -30,6 +35,8 @@ class DkimKeys {
     std::string dns_name;   // <selector>._domainkey.<domain>
     std::string dns_value;  // v=DKIM1; k=rsa; p=...
     bool signing_enabled = true;
+    // The optional Ed25519 key (second signature); empty selector if none.
+    std::string ed_selector, ed_dns_name, ed_dns_value;
   };
   // The domain's key, generated and stored on first use.
   Result<Info> Ensure(const std::string& domain);
@@ -44,11 +51,13 @@ class DkimKeys {
   struct Loaded {
     Info info;
     dkim::PrivateKey key;
+    std::optional<dkim::PrivateKey> ed_key;
   };
   std::optional<Loaded> LoadLocked(const std::string& domain);
 
   store::Store* store_;
   std::string master_key_path_;
+  bool with_ed25519_;
   std::mutex mu_;
   std::map<std::string, std::optional<Loaded>>
       cache_;  // domain -> key (nullopt: none)

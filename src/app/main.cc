@@ -550,7 +550,7 @@ int IdentityRecords(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
   }
-  api::DkimKeys dkim(state->get(), cfg->MasterKeyFile());
+  api::DkimKeys dkim(state->get(), cfg->MasterKeyFile(), cfg->dkim_ed25519);
   auto key = dkim.Ensure(domain);
   if (!key.ok()) {
     std::fprintf(stderr, "sesame: %s\n", key.error().message().c_str());
@@ -563,10 +563,14 @@ int IdentityRecords(const Args& args) {
       {"verification", "_amazonses." + domain, "TXT",
        api::VerificationToken(domain)},
       {"dkim", key->dns_name, "TXT", key->dns_value},
+      {"dkim-ed25519", key->ed_dns_name, "TXT", key->ed_dns_value},
       {"spf", domain, "TXT", "v=spf1 a:" + cfg->hostname + " ~all"},
       {"dmarc", "_dmarc." + domain, "TXT",
        "v=DMARC1; p=none; rua=mailto:dmarc-reports@" + domain},
   };
+  std::erase_if(records, [](const Record& r) {
+    return r.name.empty();
+  });  // no Ed25519 key
   if (args.json) {
     std::string out =
         "{\"Domain\": \"" + JsonEscape(domain) + "\", \"Records\": [";

@@ -595,6 +595,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                     c.delivery.configuration_sets.push_back(cs);
                     return Ok{};
                   })},
+             {"dkim",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path, {{"ed25519", w.Bool(&c.dkim_ed25519)}});
+              }},
              {"quotas",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,

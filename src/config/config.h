@@ -129,6 +129,7 @@ struct Config {
       false;  // identities count as verified at once (local profile)
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
+  bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   double quota_max_send_rate = 0;  // recipients per second; 0 = unlimited
   double quota_max_24_hour_send =
       -1;                       // recipients per rolling 24 h; -1 = unlimited
