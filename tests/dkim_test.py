@@ -2,6 +2,7 @@
 SMTP) is signed once with the From domain's Easy DKIM key, and dkimpy
 verifies each captured message against the published record."""
 import base64
+import os
 import json
 import smtplib
 import subprocess
@@ -12,6 +13,7 @@ from harness import BINARY, Sesame, tls_client_context, wait_until
 
 try:
     import boto3
+    import botocore
     import dkim
 except ImportError:  # pragma: no cover
     boto3 = dkim = None
@@ -162,3 +164,69 @@ class Ed25519Signatures(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(boto3 and os.path.exists("/usr/sbin/dnsmasq"), "python3-boto3 or dnsmasq missing")
+class DomainVerificationByDns(unittest.TestCase):
+    def test_status_follows_the_records_in_dnsmasq(self):
+        from dns_helper import Dnsmasq
+        dns = Dnsmasq()
+        port = dns.port
+        server = Sesame(delivery=f"delivery: {{mode: capture, resolver: {dns.address}}}\n"
+                                 "api: {local_mailbox: true}\n"
+                                 "identities: {verify_interval_seconds: 1, failure_after_seconds: 4}\n").start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                      aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            v2 = boto3.client("sesv2", **kw)
+            v1 = boto3.client("ses", **kw)
+            status = lambda d: v2.get_email_identity(EmailIdentity=d)["VerificationStatus"]
+            send = lambda frm: v2.send_email(FromEmailAddress=frm, Destination={"ToAddresses": ["r@example.org"]},
+                                             Content={"Simple": {"Subject": {"Data": "s"},
+                                                                 "Body": {"Text": {"Data": "t"}}}})
+            v2.create_email_identity(EmailIdentity="verify.test")
+            self.assertEqual(status("verify.test"), "PENDING")
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                send("a@verify.test")
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "MessageRejected")
+            records = {r["Purpose"]: r for r in json.loads(subprocess.run(
+                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
+                capture_output=True, text=True, check=True).stdout)["Records"]}
+            # The DKIM record appears: verified.
+            dns.stop()
+            dns = Dnsmasq(port=port, txt=[(records["dkim"]["Name"], records["dkim"]["Value"])])
+            self.assertTrue(wait_until(lambda: status("verify.test") == "SUCCESS", 10))
+            got = v2.get_email_identity(EmailIdentity="verify.test")
+            self.assertTrue(got["VerifiedForSendingStatus"])
+            self.assertEqual(got["DkimAttributes"]["Status"], "SUCCESS")
+            # This botocore predates VerificationInfo: read it from the raw response.
+            from botocore.auth import SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            req = AWSRequest(method="GET", url=f"http://127.0.0.1:{server.ports['http']}/v2/email/identities/verify.test")
+            SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "ses", "us-east-1").add_auth(req)
+            with urllib.request.urlopen(urllib.request.Request(req.url, headers=dict(req.headers.items())),
+                                        timeout=5) as r:
+                info = json.loads(r.read())["VerificationInfo"]
+            self.assertGreaterEqual(info["LastSuccessTimestamp"], info["LastCheckedTimestamp"] - 2)
+            send("a@verify.test")
+            send("b@sub.verify.test")  # a subdomain inherits its verified parent
+            # The record disappears: temporary failure, then failure.
+            dns.stop()
+            dns = Dnsmasq(port=port)
+            self.assertTrue(wait_until(lambda: status("verify.test") == "TEMPORARY_FAILURE", 10))
+            self.assertTrue(wait_until(lambda: status("verify.test") == "FAILED", 10))
+            with self.assertRaises(botocore.exceptions.ClientError):
+                send("a@verify.test")
+            # v1's _amazonses TXT token verifies a domain as well.
+            token = v1.verify_domain_identity(Domain="token.test")["VerificationToken"]
+            dns.stop()
+            dns = Dnsmasq(port=port, txt=[("_amazonses.token.test", token)])
+            self.assertTrue(wait_until(lambda: status("token.test") == "SUCCESS", 10))
+            attrs = v1.get_identity_verification_attributes(Identities=["token.test"])["VerificationAttributes"]
+            self.assertIn("token.test", attrs)
+        finally:
+            server.cleanup()
+            dns.stop()

@@ -374,9 +374,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::optional<ApiError> CheckVerified(const std::string& from) {
     if (config.api_auto_verify) return std::nullopt;
     std::string spec = mime::AddrSpec(from);
-    std::string domain = spec.substr(spec.rfind('@') + 1);
-    if (resources.IdentityExists(spec) || resources.IdentityExists(domain))
-      return std::nullopt;
+    if (resources.Verified(spec)) return std::nullopt;
     return Rejected(
         "Email address is not verified. The following identities failed the "
         "check in region " +
@@ -447,8 +445,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       std::string unverified;
       for (const auto& r : out.recipients) {
         std::string spec = mime::AddrSpec(r);
-        if (!resources.IdentityExists(spec) &&
-            !resources.IdentityExists(spec.substr(spec.rfind('@') + 1))) {
+        if (!resources.Verified(spec)) {
           unverified += (unverified.empty() ? "" : ", ") + spec;
         }
       }
@@ -1497,6 +1494,8 @@ void Api::Handle(net::HttpRequest req,
     done(std::move(r));
   }
 }
+
+DkimKeys* Api::dkim_keys() { return &impl_->dkim_keys; }
 
 std::string Api::Sign(const std::string& message) {
   return impl_->dkim_keys.SignIfPossible(message, NowMillis() / 1000);

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "api/dkim_keys.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "config/config.h"
@@ -40,6 +41,9 @@ class Api {
 
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);
+
+  // The DKIM key service (the identity verifier reads the published keys).
+  DkimKeys* dkim_keys();
 
   // Signs with the From domain's DKIM key when it has one (SMTP submissions use
   // this).

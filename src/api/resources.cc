@@ -182,6 +182,25 @@ bool Resources::IdentityExists(const std::string& identity) {
   return d.ok() && d->has_value();
 }
 
+bool Resources::Verified(const std::string& address) {
+  auto ok = [&](const std::string& identity) {
+    auto d = store_->Get("identity", AsciiLowerCopy(identity));
+    if (!d.ok() || !d->has_value()) return false;
+    json::value v = json::parse(**d);
+    auto* st = v.as_object().if_contains("VerificationStatus");
+    return st && st->is_string() && st->as_string() == "SUCCESS";
+  };
+  if (ok(address)) return true;
+  size_t at = address.rfind('@');
+  // A subdomain inherits a verified parent (never a bare TLD).
+  for (std::string d = at == std::string::npos ? address
+                                               : address.substr(at + 1);
+       d.find('.') != std::string::npos; d = d.substr(d.find('.') + 1)) {
+    if (ok(d)) return true;
+  }
+  return false;
+}
+
 bool Resources::ConfigurationSetExists(const std::string& name) {
   auto d = store_->Get("configuration-set", name);
   return d.ok() && d->has_value();
@@ -493,6 +512,15 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         out["Policies"] = policies;
         out["Tags"] = json::array();
         out["VerificationStatus"] = d["VerificationStatus"];
+        json::object vi;
+        if (d.contains("LastCheckedTimestamp"))
+          vi["LastCheckedTimestamp"] = d["LastCheckedTimestamp"];
+        if (d.contains("LastSuccessTimestamp"))
+          vi["LastSuccessTimestamp"] = d["LastSuccessTimestamp"];
+        out["VerificationInfo"] = vi;
+        if (out["DkimAttributes"].as_object()["Status"] != "NOT_STARTED") {
+          out["DkimAttributes"].as_object()["Status"] = d["VerificationStatus"];
+        }
         return JsonOk(json::serialize(out));
       }
       if (m == "DELETE") {

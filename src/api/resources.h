@@ -39,6 +39,8 @@ class Resources {
   std::vector<std::string> ListIdentities();
   Result<bool> DeleteIdentity(const std::string& identity);
   bool IdentityExists(const std::string& identity);
+  // True when the address, its domain or a parent domain is a SUCCESS identity.
+  bool Verified(const std::string& address);
   bool ConfigurationSetExists(const std::string& name);
   // v1 configuration set basics (the same documents as v2).
   Status CreateConfigurationSet(const std::string& name);

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/dkim_keys.h"
+#include "api/verifier.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "auth/sigv4.h"
@@ -200,6 +201,14 @@ int Serve(const Args& args) {
   }
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
   api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
+  // Domain identities are verified by DNS unless the profile auto-verifies.
+  std::unique_ptr<api::IdentityVerifier> verifier;
+  if (!c.api_auto_verify) {
+    verifier = std::make_unique<api::IdentityVerifier>(
+        state->get(), api.dkim_keys(), resolver->get(),
+        c.identity_verify_interval_seconds, c.identity_failure_after_seconds);
+    verifier->Start();
+  }
   net::AdminHooks hooks;
   hooks.http = [&api](net::HttpRequest r,
                       std::function<void(net::HttpResponse)> done) {
@@ -277,6 +286,7 @@ int Serve(const Args& args) {
   });
   server.Run();
   signals.detach();
+  if (verifier) verifier->Stop();
   engine.Stop();
   (*sp)->Close();
   SESAME_LOG(kInfo, "main") << "stopped";

@@ -599,6 +599,15 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path, {{"ed25519", w.Bool(&c.dkim_ed25519)}});
               }},
+             {"identities",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"verify_interval_seconds",
+                      w.Int(&c.identity_verify_interval_seconds, 1, 86400)},
+                     {"failure_after_seconds",
+                      w.Int(&c.identity_failure_after_seconds, 1, 31536000)}});
+              }},
              {"quotas",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,

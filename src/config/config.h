@@ -130,6 +130,9 @@ struct Config {
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
+  uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period
+  uint32_t identity_failure_after_seconds =
+      72 * 3600;                   // PENDING/TEMPORARY_FAILURE -> FAILED
   double quota_max_send_rate = 0;  // recipients per second; 0 = unlimited
   double quota_max_24_hour_send =
       -1;                       // recipients per rolling 24 h; -1 = unlimited

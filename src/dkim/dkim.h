@@ -39,7 +39,8 @@ std::string RelaxedBody(std::string_view body);
 std::string RelaxedHeader(std::string_view name, std::string_view value);
 
 // Header fields of a message, in order, as (name, raw value after the colon
-// including folding). The body follows the first empty line.
+// including folding). The body follows the first empty line; it is a view
+// into the parsed text, which must outlive it.
 struct ParsedMessage {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;

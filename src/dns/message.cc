@@ -100,6 +100,14 @@ Result<Message> ParseMessage(std::string_view wire) {
         if (!r.U16(&p, &rec.preference) || !r.Name(&p, &rec.target) ||
             p > rd + rdlen)
           return Bad("MX rdata");
+      } else if (rec.type == 16) {
+        std::string_view raw = r.Slice(rd, rdlen);
+        for (size_t k = 0; k < raw.size();) {
+          size_t n = static_cast<unsigned char>(raw[k]);
+          if (k + 1 + n > raw.size()) return Bad("TXT rdata");
+          rec.text.append(raw.substr(k + 1, n));
+          k += 1 + n;
+        }
       } else if (rec.type == 5) {
         size_t p = rd;
         if (!r.Name(&p, &rec.target)) return Bad("CNAME rdata");

@@ -17,6 +17,7 @@ struct Record {
   uint16_t preference = 0;  // MX
   std::string target;   // MX exchange or CNAME target ("" = root, i.e. null MX)
   std::string address;  // A/AAAA in text form
+  std::string text;     // TXT: the character-strings concatenated
 };
 
 struct Message {

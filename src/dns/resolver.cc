@@ -417,6 +417,27 @@ void Resolver::ResolveMx(const std::string& domain, MxCallback done) {
   });
 }
 
+void Resolver::ResolveTxt(const std::string& name, TxtCallback done) {
+  std::string n = Lower(name);
+  impl_->Post([this, n, done = std::move(done)]() mutable {
+    impl_->Query(n, ns_t_txt, [n, done](int status, const Message* m) {
+      if (!m) {
+        if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+          done(std::vector<std::string>());
+        } else {
+          done(FromAresStatus(status, "TXT lookup for " + n));
+        }
+        return;
+      }
+      std::vector<std::string> out;
+      for (const auto& r : m->answers) {
+        if (r.type == ns_t_txt) out.push_back(r.text);
+      }
+      done(std::move(out));
+    });
+  });
+}
+
 void Resolver::ResolveHost(const std::string& host, MxCallback done) {
   std::string h = Lower(host);
   impl_->Post([this, h, done = std::move(done)]() mutable {

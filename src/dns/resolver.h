@@ -49,6 +49,11 @@ class Resolver {
   void ResolveMx(const std::string& domain, MxCallback done);
   // Addresses of one host (for static routes); an MxResult with one host.
   void ResolveHost(const std::string& host, MxCallback done);
+  // TXT records of a name (each record's strings joined). No cache: used for
+  // identity verification, which wants fresh answers. NXDOMAIN and NODATA
+  // give an empty list; SERVFAIL and timeouts are transient errors.
+  using TxtCallback = std::function<void(Result<std::vector<std::string>>)>;
+  void ResolveTxt(const std::string& name, TxtCallback done);
 
  private:
   struct Impl;

@@ -1,0 +1,122 @@
+#include "api/verifier.h"
+
+#include <boost/json.hpp>
+#include <future>
+
+#include "base/ids.h"
+#include "base/log.h"
+
+namespace sesame::api {
+namespace json = boost::json;
+
+namespace {
+
+Result<std::vector<std::string>> Txt(dns::Resolver* r,
+                                     const std::string& name) {
+  std::promise<Result<std::vector<std::string>>> p;
+  r->ResolveTxt(name, [&](Result<std::vector<std::string>> res) {
+    p.set_value(std::move(res));
+  });
+  return p.get_future().get();
+}
+
+// The p= value of a DKIM TXT record, whitespace removed.
+std::string PublicKey(const std::string& record) {
+  size_t p = record.find("p=");
+  if (p == std::string::npos) return "";
+  std::string out;
+  for (size_t i = p + 2; i < record.size() && record[i] != ';'; ++i) {
+    if (record[i] != ' ' && record[i] != '\t') out += record[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+void IdentityVerifier::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      CheckAll();
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(interval_),
+                   [this] { return stop_; });
+    }
+  });
+}
+
+void IdentityVerifier::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string IdentityVerifier::Check(const std::string& domain,
+                                    const std::string& previous,
+                                    int64_t created, int64_t last_success,
+                                    int64_t now, int64_t* success_at) {
+  bool transient = false, found = false;
+  auto token = Txt(resolver_, "_amazonses." + domain);
+  if (!token.ok()) {
+    transient = true;
+  } else {
+    for (const auto& t : *token) found |= t == VerificationToken(domain);
+  }
+  if (!found) {
+    if (auto info = dkim_->Find(domain)) {
+      auto rec = Txt(resolver_, info->dns_name);
+      if (!rec.ok()) {
+        transient = true;
+      } else {
+        for (const auto& t : *rec)
+          found |= PublicKey(t) == PublicKey(info->dns_value);
+      }
+    }
+  }
+  if (found) {
+    *success_at = now;
+    return "SUCCESS";
+  }
+  if (transient) return "TEMPORARY_FAILURE";
+  int64_t since = last_success > 0 ? last_success : created;
+  if (now - since >= failure_after_) return "FAILED";
+  return last_success > 0 || previous == "SUCCESS" ? "TEMPORARY_FAILURE"
+                                                   : "PENDING";
+}
+
+void IdentityVerifier::CheckAll() {
+  auto rows = store_->List("identity", "", 100000);
+  if (!rows.ok()) return;
+  int64_t now = NowMillis() / 1000;
+  for (auto& [name, body] : *rows) {
+    if (name.find('@') != std::string::npos)
+      continue;  // addresses are verified by link, not DNS
+    json::object o = json::parse(body).as_object();
+    std::string previous =
+        o.contains("VerificationStatus")
+            ? std::string(o["VerificationStatus"].as_string())
+            : "";
+    int64_t created = o.contains("CreatedTimestamp")
+                          ? o["CreatedTimestamp"].to_number<int64_t>()
+                          : now;
+    int64_t last_success = o.contains("LastSuccessTimestamp")
+                               ? o["LastSuccessTimestamp"].to_number<int64_t>()
+                               : 0;
+    int64_t success_at = last_success;
+    std::string status =
+        Check(name, previous, created, last_success, now, &success_at);
+    o["VerificationStatus"] = status;
+    o["LastCheckedTimestamp"] = now;
+    if (success_at > 0) o["LastSuccessTimestamp"] = success_at;
+    if (status != previous)
+      SESAME_LOG(kInfo, "identity")
+          << name << ": " << previous << " -> " << status;
+    (void)store_->Put("identity", name, json::serialize(o), false);
+  }
+}
+
+}  // namespace sesame::api

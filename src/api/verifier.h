@@ -1,0 +1,54 @@
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "api/dkim_keys.h"
+#include "dns/resolver.h"
+#include "store/store.h"
+
+namespace sesame::api {
+
+// Verifies domain identities by DNS and keeps re-checking them: a domain is
+// SUCCESS when its `_amazonses.<domain>` TXT holds the verification token
+// (v1) or its DKIM record publishes Sesame's key (v2). A domain never seen
+// verified stays PENDING, and FAILED after `failure_after_seconds`; a domain
+// whose records vanish goes TEMPORARY_FAILURE, then FAILED after the same
+// time since its last success; a DNS error is TEMPORARY_FAILURE. Every check
+// records LastCheckedTimestamp (and LastSuccessTimestamp).
+//
+// Owned by the app. Runs on its own thread; Stop() joins it.
+class IdentityVerifier {
+ public:
+  IdentityVerifier(store::Store* store, DkimKeys* dkim, dns::Resolver* resolver,
+                   int interval_seconds, int failure_after_seconds)
+      : store_(store),
+        dkim_(dkim),
+        resolver_(resolver),
+        interval_(interval_seconds),
+        failure_after_(failure_after_seconds) {}
+  ~IdentityVerifier() { Stop(); }
+
+  void Start();
+  void Stop();
+  // One pass over every domain identity (also used by tests).
+  void CheckAll();
+
+ private:
+  std::string Check(const std::string& domain, const std::string& previous,
+                    int64_t created, int64_t last_success, int64_t now,
+                    int64_t* success_at);
+
+  store::Store* store_;
+  DkimKeys* dkim_;
+  dns::Resolver* resolver_;
+  int interval_, failure_after_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+}  // namespace sesame::api
