@@ -252,6 +252,52 @@ class SesameToSesame(unittest.TestCase):
 
 
 @unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")
+class Verp(unittest.TestCase):
+    def test_verp_return_paths_map_bounces_back_and_forgeries_are_ignored(self):
+        sink = FaultSink(host="127.0.0.2").start()
+        dns = Dnsmasq(mx=[("dest.test", "mx.dest.test", 10)], hosts=[("mx.dest.test", "127.0.0.2")])
+        server = Sesame(delivery=delivery_yaml(dns, sink.port, "  verp_domain: bounces.sesame.test\n"),
+                        relay=True).start()
+        try:
+            ids = inject(server.ports["smtp"], [("app@example.com", ["one@dest.test", "two@dest.test"], "verp")])
+            self.assertTrue(wait_until(lambda: sink.count() >= 2, 10))
+            log = sink.transactions_log
+            self.assertEqual(len(log), 2)  # one transaction per recipient
+            by_rcpt = {rcpts[0]: mail for mail, rcpts, _ in log}
+            for rcpt, mail in by_rcpt.items():
+                self.assertRegex(mail, r"^b\+[a-z2-7]{50}@bounces\.sesame\.test$")
+                self.assertLessEqual(len(mail.split("@")[0]), 64)
+            self.assertNotEqual(by_rcpt["one@dest.test"], by_rcpt["two@dest.test"])
+            # A bounce arrives at the MX for the second recipient's return path, and a forged one.
+            from harness import RawSmtp
+            forged = "b+" + "a" * 50 + "@bounces.sesame.test"
+            for target in (by_rcpt["two@dest.test"], forged):
+                s = RawSmtp(server.ports["mx"])
+                s.cmd("EHLO remote.example")
+                self.assertEqual(s.cmd("MAIL FROM:<>")[0], 250)
+                self.assertEqual(s.cmd(f"RCPT TO:<{target}>")[0], 250)
+                s.cmd("DATA")
+                s.send(b"Subject: Undelivered Mail\r\n\r\nno such user\r\n.\r\n")
+                self.assertEqual(s.reply()[0], 250)
+                s.cmd("QUIT")
+            def mapped():
+                return [o for o in read_outcomes(server.data_dir) if o.get("outcome") in
+                        ("bounce_received", "forged_bounce_ignored")]
+            self.assertTrue(wait_until(lambda: len(mapped()) == 2, 10), mapped())
+            got = {o["outcome"]: o for o in mapped()}
+            self.assertEqual(got["bounce_received"]["messageId"], ids[0])
+            self.assertEqual(got["bounce_received"]["recipientIndex"], 1)
+            self.assertEqual(got["forged_bounce_ignored"]["to"], forged)
+            # Inbound mail is consumed, never relayed.
+            self.assertTrue(wait_until(lambda: server.queue()[0] == [], 10))
+            self.assertEqual(sink.count(), 2)
+        finally:
+            server.cleanup()
+            sink.stop()
+            dns.stop()
+
+
+@unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")
 class RelayFailover(unittest.TestCase):
     def test_failover_and_failback_within_one_interval(self):
         primary = FaultSink(host="127.0.0.2").start()

@@ -31,6 +31,7 @@ class FaultSink:
         self.lock = threading.Lock()
         self.delivered = []  # (sesame id, rcpt, time)
         self.mail_from = []
+        self.transactions_log = []  # (MAIL FROM, [RCPT], sesame id) per accepted transaction
         self.bodies = {}
         self.rcpt_attempts = {}
         self.connections = 0
@@ -186,6 +187,7 @@ class FaultSink:
         for r in rcpts:
             self.delivered.append((sid, r, now))
         self.mail_from.append(mail)
+        self.transactions_log.append((mail, list(rcpts), sid))
         if sid:
             self.bodies[sid] = data
 

@@ -157,7 +157,17 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", resolver.error().message().c_str());
     return 1;
   }
-  delivery::Engine engine(c, sp->get(), resolver->get());
+  // VERP tokens are sealed with a key derived from the master key.
+  std::string verp_key;
+  if (!c.delivery.verp_domain.empty()) {
+    auto master = auth::LoadMasterKey(c.MasterKeyFile(), true);
+    if (!master.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", master.error().message().c_str());
+      return 1;
+    }
+    verp_key = auth::HmacSha256(*master, "sesame-verp");
+  }
+  delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
   (*sp)->SetCommitListener(
       [&engine](const spool::MessageInfo& info) { engine.Submit(info); });
   Status es = engine.Start();

@@ -280,6 +280,7 @@ Config LocalProfile() {
   c.mx_domains = {"bounces.sesame.localhost", "feedback.sesame.localhost"};
   c.api_local_mailbox = true;
   c.api_auto_verify = true;
+  c.delivery.verp_domain = "bounces.sesame.localhost";
   return c;
 }
 
@@ -466,6 +467,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                         d.source_address = a.Scalar();
                         return Ok{};
                       }},
+                     {"verp_domain", w.String(&d.verp_domain)},
                      {"resolver", w.String(&d.resolver)},
                      {"mx_port", w.Int(&d.mx_port, 1, 65535)},
                      {"retry",
@@ -637,6 +639,14 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
               }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.
+  if (!c.delivery.verp_domain.empty()) {
+    std::string v = c.delivery.verp_domain;
+    for (char& ch : v)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (std::find(c.mx_domains.begin(), c.mx_domains.end(), v) ==
+        c.mx_domains.end())
+      c.mx_domains.push_back(v);
+  }
   for (auto [name, l] : {std::pair<const char*, Listener*>{"smtp", &c.smtp},
                          {"smtps", &c.smtps},
                          {"mx", &c.mx}}) {

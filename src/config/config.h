@@ -81,6 +81,9 @@ struct Delivery {
   std::string ehlo_name;  // default: hostname
   std::string source_address;
   std::string resolver;  // "127.0.0.1:5353"; empty: /etc/resolv.conf
+  // VERP: return paths b+<token>@verp_domain (one transaction per recipient);
+  // the MX accepts the domain and maps bounces back. Empty: off.
+  std::string verp_domain;
   uint16_t mx_port = 25;
   uint32_t retry_first_seconds = 60;
   double retry_factor = 2;

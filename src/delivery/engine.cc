@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "delivery/dsn.h"
 #include "delivery/policy.h"
+#include "delivery/verp.h"
 #include "smtp/address.h"
 #include "smtp/client_protocol.h"
 
@@ -125,6 +126,7 @@ struct Engine::Impl {
   std::thread thread;
   std::mt19937_64 rng;
   std::string ehlo_name;
+  std::string verp_key;
   std::atomic<bool> stopping{false};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
       guard;
@@ -234,6 +236,10 @@ struct Engine::Impl {
       // later).
       job.due_ms = Now() + 60 * 1000;
       Schedule(std::move(job));
+      return;
+    }
+    if (it->second.meta.source == "mx") {
+      Inbound(std::move(job));
       return;
     }
     if (job.domain == "simulator.amazonses.com") {
@@ -651,7 +657,47 @@ struct Engine::Impl {
     host_health[key] = false;
   }
 
+  // With VERP each recipient gets its own return path, hence its own
+  // transaction (on the same connection); otherwise one for all.
   awaitable<std::vector<RcptResult>> Transaction(Client& c, const Job& job) {
+    auto mit = messages.find(job.id);
+    if (mit == messages.end()) co_return std::vector<RcptResult>();
+    const std::string& sender = mit->second.meta.mail_from;
+    if (config.delivery.verp_domain.empty() || verp_key.empty() ||
+        sender.empty() || job.rcpts.size() == 1) {
+      std::string from = sender;
+      if (!config.delivery.verp_domain.empty() && !verp_key.empty() &&
+          !sender.empty()) {
+        from = VerpAddress({job.id, job.rcpts[0]}, config.delivery.verp_domain,
+                           verp_key);
+      }
+      std::vector<RcptResult> r = co_await TransactionFrom(c, job, from);
+      co_return r;
+    }
+    std::vector<RcptResult> all;
+    for (int i : job.rcpts) {
+      Job one = job;
+      one.rcpts = {i};
+      std::vector<RcptResult> r;
+      if (c.usable) {
+        // Named, not a temporary in the co_await operand (GCC 12 coroutine
+        // bugs).
+        std::string from =
+            VerpAddress({job.id, i}, config.delivery.verp_domain, verp_key);
+        r = co_await TransactionFrom(c, one, from);
+      } else {
+        r.push_back(
+            {i, 451,
+             "451 4.4.2 connection lost before this recipient's transaction",
+             false});
+      }
+      all.insert(all.end(), r.begin(), r.end());
+    }
+    co_return all;
+  }
+
+  awaitable<std::vector<RcptResult>> TransactionFrom(
+      Client& c, Job job, std::string envelope_from) {
     const auto& d = config.delivery;
     std::vector<RcptResult> results;
     auto all = [&](int code, const std::string& response, bool dead = false) {
@@ -688,7 +734,7 @@ struct Engine::Impl {
           451, "451 4.3.0 unreadable spool record: " + body.error().message(),
           true);
 
-    std::string mail = "MAIL FROM:<" + m.meta.mail_from + ">";
+    std::string mail = "MAIL FROM:<" + envelope_from + ">";
     if (c.caps.size) mail += " SIZE=" + std::to_string(m.size);
     if (m.meta.eight_bit) mail += " BODY=8BITMIME";
     if (m.meta.smtputf8) mail += " SMTPUTF8";
@@ -903,6 +949,63 @@ struct Engine::Impl {
       t.expires_after(std::chrono::seconds(route->health_interval_seconds));
       co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
     }
+  }
+
+  // --- inbound mail (the MX listener)
+  // ----------------------------------------- Mail to the MX is never relayed.
+  // A message to a VERP return path is a bounce for one recipient of one of our
+  // messages: the token maps it back, and a forged token is ignored.
+  // Classifying DSN/ARF content is the feedback work's; here the mapping is
+  // recorded and the message consumed.
+  void Inbound(Job job) {
+    Msg& m = messages[job.id];
+    for (int i : job.rcpts) {
+      spool::Recipient& rc = m.meta.recipients[i];
+      std::string address = smtp::AsciiLower(rc.address);
+      size_t at = address.rfind('@');
+      std::string local =
+          at == std::string::npos ? address : address.substr(0, at);
+      std::string domain =
+          at == std::string::npos ? "" : address.substr(at + 1);
+      std::string line = "{\"timestamp\":\"" + IsoTime(Now()) +
+                         "\",\"inboundMessageId\":\"" + JsonEscape(job.id) +
+                         "\",\"to\":\"" + JsonEscape(rc.address) +
+                         "\",\"from\":\"" + JsonEscape(m.meta.mail_from) + "\"";
+      std::optional<VerpTarget> target;
+      if (!config.delivery.verp_domain.empty() &&
+          domain == smtp::AsciiLower(config.delivery.verp_domain) &&
+          !verp_key.empty()) {
+        target = ParseVerp(local, verp_key);
+        if (!target) {
+          SESAME_LOG(kWarn, kLog)
+              << "ignoring a bounce with a forged VERP token: " << rc.address;
+          line += ",\"outcome\":\"forged_bounce_ignored\"";
+        }
+      } else {
+        line += ",\"outcome\":\"inbound_unmatched\"";
+      }
+      if (target) {
+        std::string original;
+        auto orig = messages.find(target->message_id);
+        if (orig != messages.end() &&
+            target->recipient <
+                static_cast<int>(orig->second.meta.recipients.size())) {
+          original = orig->second.meta.recipients[target->recipient].address;
+        }
+        line += ",\"outcome\":\"bounce_received\",\"messageId\":\"" +
+                JsonEscape(target->message_id) +
+                "\",\"recipientIndex\":" + std::to_string(target->recipient) +
+                ",\"recipient\":\"" + JsonEscape(original) + "\"";
+      }
+      outcome_buf += line + "}\n";
+      rc.status = RecipientStatus::kDelivered;  // consumed
+      rc.last_response =
+          target ? "250 mapped to " + target->message_id : "250 consumed";
+    }
+    FlushOutcomes();
+    spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
+    --m.jobs;
+    MaybeRetire(messages.find(job.id));
   }
 
   // --- the SES mailbox simulator -------------------------------------------
@@ -1274,8 +1377,10 @@ struct Engine::Impl {
 };
 
 Engine::Engine(const config::Config& config, spool::Spool* spool,
-               dns::Resolver* resolver)
-    : impl_(std::make_unique<Impl>(config, spool, resolver)) {}
+               dns::Resolver* resolver, std::string verp_key)
+    : impl_(std::make_unique<Impl>(config, spool, resolver)) {
+  impl_->verp_key = std::move(verp_key);
+}
 
 Engine::~Engine() { Stop(); }
 

@@ -28,8 +28,9 @@ namespace sesame::delivery {
 // io_context); the public methods are thread-safe and post to it.
 class Engine {
  public:
+  // verp_key seals VERP return paths (used when delivery.verp_domain is set).
   Engine(const config::Config& config, spool::Spool* spool,
-         dns::Resolver* resolver);
+         dns::Resolver* resolver, std::string verp_key = "");
   ~Engine();
 
   // Loads the spool's backlog and starts the engine thread.

@@ -95,3 +95,37 @@ TEST(Dsn, EnhancedStatusAndReport) {
 
 }  // namespace
 }  // namespace sesame::delivery
+
+#include "base/ids.h"
+#include "delivery/verp.h"
+
+namespace sesame::delivery {
+namespace {
+
+TEST(Verp, RoundTripAndForgery) {
+  std::string key(32, 'k');
+  VerpTarget t{NewMessageId(1700000000123), 7};
+  std::string addr = VerpAddress(t, "bounce.example.com", key);
+  std::string local = addr.substr(0, addr.find('@'));
+  EXPECT_LE(local.size(), 64u);
+  EXPECT_EQ(addr.substr(addr.find('@')), "@bounce.example.com");
+  auto back = ParseVerp(local, key);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->message_id, t.message_id);
+  EXPECT_EQ(back->recipient, 7);
+  // Case-insensitive (some MTAs lower- or upper-case local parts).
+  std::string upper = local;
+  for (char& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_TRUE(ParseVerp(upper, key).has_value());
+  // Another key, a flipped character, or a different recipient: forged.
+  EXPECT_FALSE(ParseVerp(local, std::string(32, 'x')).has_value());
+  std::string flipped = local;
+  flipped[10] = flipped[10] == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(ParseVerp(flipped, key).has_value());
+  EXPECT_FALSE(ParseVerp("b+short", key).has_value());
+  EXPECT_FALSE(ParseVerp("postmaster", key).has_value());
+}
+
+}  // namespace
+}  // namespace sesame::delivery
