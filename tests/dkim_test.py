@@ -198,6 +198,10 @@ class DomainVerificationByDns(unittest.TestCase):
             dns.stop()
             dns = Dnsmasq(port=port, txt=[(records["dkim"]["Name"], records["dkim"]["Value"])])
             self.assertTrue(wait_until(lambda: status("verify.test") == "SUCCESS", 10))
+            now = {r["Purpose"]: r["Status"] for r in json.loads(subprocess.run(
+                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
+                capture_output=True, text=True, check=True).stdout)["Records"]}
+            self.assertEqual(now, {"verification": "missing", "dkim": "ok", "spf": "missing", "dmarc": "missing"})
             got = v2.get_email_identity(EmailIdentity="verify.test")
             self.assertTrue(got["VerifiedForSendingStatus"])
             self.assertEqual(got["DkimAttributes"]["Status"], "SUCCESS")

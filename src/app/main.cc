@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -577,7 +578,7 @@ int IdentityRecords(const Args& args) {
     return 1;
   }
   struct Record {
-    std::string purpose, name, type, value;
+    std::string purpose, name, type, value, status;
   };
   std::vector<Record> records = {
       {"verification", "_amazonses." + domain, "TXT",
@@ -591,6 +592,42 @@ int IdentityRecords(const Args& args) {
   std::erase_if(records, [](const Record& r) {
     return r.name.empty();
   });  // no Ed25519 key
+  // Does each record resolve as it should right now?
+  dns::ResolverOptions ro;
+  ro.servers = cfg->delivery.resolver;
+  ro.timeout_ms = 1500;
+  ro.tries = 1;
+  auto resolver = dns::Resolver::Create(ro);
+  for (auto& r : records) {
+    if (!resolver.ok()) {
+      r.status = "unchecked";
+      continue;
+    }
+    std::promise<Result<std::vector<std::string>>> p;
+    (*resolver)->ResolveTxt(r.name, [&](Result<std::vector<std::string>> res) {
+      p.set_value(std::move(res));
+    });
+    auto txt = p.get_future().get();
+    if (!txt.ok()) {
+      r.status = "unknown (" + txt.error().message() + ")";
+      continue;
+    }
+    bool exact = false, same_kind = false;
+    std::string kind = r.purpose == "spf"            ? "v=spf1"
+                       : r.purpose == "dmarc"        ? "v=DMARC1"
+                       : r.purpose == "verification" ? ""
+                                                     : "v=DKIM1";
+    for (const auto& t : *txt) {
+      exact |= t == r.value;
+      same_kind |= !kind.empty() && t.rfind(kind, 0) == 0;
+    }
+    // SPF and DMARC are suggestions: any record of the kind counts as
+    // published.
+    bool suggestion = r.purpose == "spf" || r.purpose == "dmarc";
+    r.status = exact || (suggestion && same_kind) ? "ok"
+               : same_kind || !txt->empty()       ? "mismatch"
+                                                  : "missing";
+  }
   if (args.json) {
     std::string out =
         "{\"Domain\": \"" + JsonEscape(domain) + "\", \"Records\": [";
@@ -598,7 +635,8 @@ int IdentityRecords(const Args& args) {
       const auto& r = records[i];
       out += (i ? ", " : "") + std::string("{\"Purpose\": \"") + r.purpose +
              "\", \"Name\": \"" + JsonEscape(r.name) + "\", \"Type\": \"" +
-             r.type + "\", \"Value\": \"" + JsonEscape(r.value) + "\"}";
+             r.type + "\", \"Value\": \"" + JsonEscape(r.value) +
+             "\", \"Status\": \"" + JsonEscape(r.status) + "\"}";
     }
     std::printf("%s]}\n", out.c_str());
     return 0;
@@ -610,8 +648,9 @@ int IdentityRecords(const Args& args) {
     std::string quoted;
     for (size_t i = 0; i < r.value.size(); i += 255)
       quoted += (i ? " " : "") + ("\"" + r.value.substr(i, 255) + "\"");
-    std::printf("; %s\n%s. 3600 IN %s %s\n\n", r.purpose.c_str(),
-                r.name.c_str(), r.type.c_str(), quoted.c_str());
+    std::printf("; %s (now: %s)\n%s. 3600 IN %s %s\n\n", r.purpose.c_str(),
+                r.status.c_str(), r.name.c_str(), r.type.c_str(),
+                quoted.c_str());
   }
   std::printf(
       "The DMARC and SPF lines are suggestions; merge them with records you "
