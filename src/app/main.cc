@@ -578,7 +578,8 @@ int IdentityRecords(const Args& args) {
     return 1;
   }
   struct Record {
-    std::string purpose, name, type, value, status;
+    std::string purpose, name, type, value;
+    std::string status = "unchecked";
   };
   std::vector<Record> records = {
       {"verification", "_amazonses." + domain, "TXT",
