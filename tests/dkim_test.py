@@ -111,6 +111,37 @@ class DkimEndToEnd(unittest.TestCase):
         self.assert_signed_once(raw)
         self.assertNotIn(b"DKIM-Signature", self.raw(unsigned_id))
 
+    def test_byodkim_external_key_then_back_to_easy_dkim(self):
+        pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "rsa", "-outform", "DER"], input=pem, capture_output=True, check=True).stdout
+        pub = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem, capture_output=True,
+                             check=True).stdout
+        self.v2.create_email_identity(EmailIdentity="byo.example")
+        r = self.v2.put_email_identity_dkim_signing_attributes(
+            EmailIdentity="byo.example", SigningAttributesOrigin="EXTERNAL",
+            SigningAttributes={"DomainSigningSelector": "mykey",
+                               "DomainSigningPrivateKey": base64.b64encode(der).decode()})
+        self.assertEqual(r["DkimTokens"], ["mykey"])
+        self.assertEqual(self.v2.get_email_identity(EmailIdentity="byo.example")["DkimAttributes"][
+            "SigningAttributesOrigin"], "EXTERNAL")
+        mid = self.v2.send_email(FromEmailAddress="a@byo.example", Destination={"ToAddresses": ["z@example.org"]},
+                                 Content={"Simple": {"Subject": {"Data": "byo"}, "Body": {"Text": {"Data": "t"}}}})[
+            "MessageId"]
+        raw = self.raw(mid)
+        self.assertIn(b"s=mykey", raw)
+        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(pub)
+        self.assertTrue(dkim.verify(raw, dnsfunc=lambda name, timeout=5: record
+                                    if name in (b"mykey._domainkey.byo.example.", "mykey._domainkey.byo.example.")
+                                    else None))
+        with self.assertRaises(botocore.exceptions.ClientError):
+            self.v2.put_email_identity_dkim_signing_attributes(
+                EmailIdentity="byo.example", SigningAttributesOrigin="EXTERNAL",
+                SigningAttributes={"DomainSigningSelector": "bad", "DomainSigningPrivateKey": "bm90IGEga2V5"})
+        r = self.v2.put_email_identity_dkim_signing_attributes(
+            EmailIdentity="byo.example", SigningAttributesOrigin="AWS_SES",
+            SigningAttributes={"NextSigningKeyLength": "RSA_1024_BIT"})
+        self.assertNotEqual(r["DkimTokens"], ["mykey"])
+
     def test_signing_can_be_disabled_per_identity(self):
         self.v2.put_email_identity_dkim_attributes(EmailIdentity=DOMAIN, SigningEnabled=False)
         try:

@@ -1417,7 +1417,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // ----------------------------------------------------------------
   void Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     const std::string& p = req.path;
-    if (p.rfind("/v2/email", 0) == 0) {
+    // SES v2 serves PutEmailIdentityDkimSigningAttributes under /v1/email.
+    if (p.rfind("/v2/email", 0) == 0 || p.rfind("/v1/email/", 0) == 0) {
       V2(req, std::move(done));
       return;
     }

@@ -51,6 +51,8 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
           info.dns_name = info.selector + "._domainkey." + domain;
           info.dns_value = key->DnsRecord();
           info.signing_enabled = o["SigningEnabled"].as_bool();
+          if (auto* og = o.if_contains("Origin"); og && og->is_string())
+            info.origin = std::string(og->as_string());
           loaded = Loaded{info, *key, std::nullopt};
           if (auto* es = o.if_contains("Ed25519SealedKey");
               es && es->is_string()) {
@@ -125,6 +127,54 @@ std::optional<DkimKeys::Info> DkimKeys::Find(const std::string& domain) {
   std::lock_guard<std::mutex> lock(mu_);
   auto l = LoadLocked(AsciiLowerCopy(domain));
   if (!l) return std::nullopt;
+  return l->info;
+}
+
+Result<DkimKeys::Info> DkimKeys::SetExternal(const std::string& raw_domain,
+                                             const std::string& selector,
+                                             const dkim::PrivateKey& key) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  auto master = auth::LoadMasterKey(master_key_path_, true);
+  if (!master.ok()) return master.error();
+  auto sealed = auth::Seal(*master, key.ToPem());
+  if (!sealed.ok()) return sealed.error();
+  json::object o;
+  o["Selector"] = selector;
+  o["SealedKey"] = *sealed;
+  o["SigningEnabled"] = true;
+  o["Origin"] = "EXTERNAL";
+  o["CreatedTimestamp"] = NowMillis() / 1000;
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = store_->Put("dkim", domain, json::serialize(o), false);
+  if (!s.ok()) return s.error();
+  cache_.erase(domain);
+  auto l = LoadLocked(domain);
+  if (!l)
+    return Error::Permanent("dkim",
+                            "stored key for " + domain + " does not load");
+  return l->info;
+}
+
+Result<DkimKeys::Info> DkimKeys::Regenerate(const std::string& raw_domain,
+                                            int bits) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    (void)store_->Delete("dkim", domain);
+    cache_.erase(domain);
+  }
+  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, bits);
+  if (!key.ok()) return key.error();
+  auto info = SetExternal(domain, SelectorFor(key->DnsRecord()), *key);
+  if (!info.ok()) return info;
+  // Mark it ours again.
+  std::lock_guard<std::mutex> lock(mu_);
+  auto doc = store_->Get("dkim", domain);
+  json::object o = json::parse(**doc).as_object();
+  o["Origin"] = "AWS_SES";
+  (void)store_->Put("dkim", domain, json::serialize(o), false);
+  cache_.erase(domain);
+  auto l = LoadLocked(domain);
   return l->info;
 }
 

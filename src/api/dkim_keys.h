@@ -35,6 +35,7 @@ class DkimKeys {
     std::string dns_name;   // <selector>._domainkey.<domain>
     std::string dns_value;  // v=DKIM1; k=rsa; p=...
     bool signing_enabled = true;
+    std::string origin = "AWS_SES";  // or EXTERNAL (BYODKIM)
     // The optional Ed25519 key (second signature); empty selector if none.
     std::string ed_selector, ed_dns_name, ed_dns_value;
   };
@@ -42,6 +43,12 @@ class DkimKeys {
   Result<Info> Ensure(const std::string& domain);
   std::optional<Info> Find(const std::string& domain);
   Status SetSigning(const std::string& domain, bool enabled);
+  // BYODKIM: sign with the operator's key under the operator's selector.
+  Result<Info> SetExternal(const std::string& domain,
+                           const std::string& selector,
+                           const dkim::PrivateKey& key);
+  // Easy DKIM again (a new key and selector), e.g. after BYODKIM or to rotate.
+  Result<Info> Regenerate(const std::string& domain, int bits);
 
   // Prepends a DKIM-Signature when the From domain (or a parent) has an
   // enabled key; returns the message unchanged otherwise.

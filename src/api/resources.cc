@@ -88,10 +88,10 @@ Page(store::Store* store, const std::string& kind, const HttpRequest& req) {
 json::object DkimAttributes(DkimKeys* dkim, const std::string& identity,
                             bool auto_verify) {
   json::object d;
-  d["SigningAttributesOrigin"] = "AWS_SES";
   std::optional<DkimKeys::Info> info;
   if (dkim && identity.find('@') == std::string::npos)
     info = dkim->Find(identity);
+  d["SigningAttributesOrigin"] = info ? info->origin : "AWS_SES";
   d["SigningEnabled"] = info && info->signing_enabled;
   d["Status"] = info ? (auto_verify ? "SUCCESS" : "PENDING") : "NOT_STARTED";
   json::array tokens;
@@ -480,6 +480,58 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       out["EmailIdentities"] = list;
       if (!std::get<0>(page).second.empty())
         out["NextToken"] = std::get<0>(page).second;
+      return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 6 && seg[4] == "dkim" && seg[5] == "signing" &&
+        m == "PUT" && dkim_) {
+      // PutEmailIdentityDkimSigningAttributes: BYODKIM (EXTERNAL) or back to
+      // Easy DKIM.
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      std::string origin = Str(*o, "SigningAttributesOrigin");
+      const std::string& id = seg[3];
+      if (!IdentityExists(id) || id.find('@') != std::string::npos) {
+        return fail(NotFound("Domain identity " + id + " does not exist."));
+      }
+      Result<DkimKeys::Info> info = Error::Permanent("", "");
+      if (origin == "EXTERNAL") {
+        auto* sa = o->if_contains("SigningAttributes");
+        std::string selector =
+            sa && sa->is_object()
+                ? Str(sa->as_object(), "DomainSigningSelector")
+                : "";
+        std::string key64 =
+            sa && sa->is_object()
+                ? Str(sa->as_object(), "DomainSigningPrivateKey")
+                : "";
+        auto der = Base64Decode(key64);
+        if (selector.empty() ||
+            selector.find_first_of("./ ") != std::string::npos || !der) {
+          return fail(
+              BadRequest("EXTERNAL needs DomainSigningSelector and a base64 "
+                         "DomainSigningPrivateKey"));
+        }
+        auto key = dkim::PrivateKey::FromDer(*der);
+        if (!key.ok())
+          return fail(
+              BadRequest("DomainSigningPrivateKey: " + key.error().message()));
+        info = dkim_->SetExternal(id, selector, *key);
+      } else if (origin == "AWS_SES") {
+        auto* sa = o->if_contains("SigningAttributes");
+        std::string len = sa && sa->is_object()
+                              ? Str(sa->as_object(), "NextSigningKeyLength")
+                              : "";
+        info = dkim_->Regenerate(id, len == "RSA_1024_BIT" ? 1024 : 2048);
+      } else {
+        return fail(
+            BadRequest("SigningAttributesOrigin must be AWS_SES or EXTERNAL"));
+      }
+      if (!info.ok()) return store_fail(info.error());
+      json::object out;
+      out["DkimStatus"] = auto_verify_ ? "SUCCESS" : "PENDING";
+      json::array tokens;
+      tokens.push_back(json::string(info->selector));
+      out["DkimTokens"] = tokens;
       return JsonOk(json::serialize(out));
     }
     if (seg.size() == 5 && seg[4] == "dkim" && m == "PUT" && dkim_) {

@@ -63,6 +63,25 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   return out;
 }
 
+Result<PrivateKey> PrivateKey::FromDer(std::string_view der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* k = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+  if (!k) return Bad("not a DER private key");
+  PrivateKey out;
+  out.key_.reset(k, Deleter());
+  int id = EVP_PKEY_get_base_id(k);
+  if (id == EVP_PKEY_ED25519) {
+    out.alg_ = Algorithm::kEd25519Sha256;
+  } else if (id == EVP_PKEY_RSA) {
+    if (EVP_PKEY_get_bits(k) < 1024)
+      return Bad("RSA keys must have 1024 or 2048 bits");
+    out.alg_ = Algorithm::kRsaSha256;
+  } else {
+    return Bad("DKIM keys are RSA or Ed25519");
+  }
+  return out;
+}
+
 Result<PrivateKey> PrivateKey::Generate(Algorithm alg, int bits) {
   EVP_PKEY* k = alg == Algorithm::kEd25519Sha256
                     ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")

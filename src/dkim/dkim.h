@@ -17,6 +17,9 @@ enum class Algorithm { kRsaSha256, kEd25519Sha256 };
 class PrivateKey {
  public:
   static Result<PrivateKey> FromPem(std::string_view pem);
+  // DER, PKCS#1 or PKCS#8 (what SES's DomainSigningPrivateKey carries,
+  // base64-decoded).
+  static Result<PrivateKey> FromDer(std::string_view der);
   // Generates RSA (bits 1024 or 2048) or Ed25519 (bits ignored).
   static Result<PrivateKey> Generate(Algorithm alg, int bits);
   std::string ToPem() const;

@@ -44,7 +44,8 @@ TEST(Dkim, Rfc8463Vectors) {
   ASSERT_FALSE(signed_msg.empty());
   auto parsed = SplitMessage(signed_msg);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
-  const std::string unsigned_text = Crlf(Corpus("unsigned.eml"));  // the parse views into it
+  const std::string unsigned_text =
+      Crlf(Corpus("unsigned.eml"));  // the parse views into it
   auto unsigned_msg = SplitMessage(unsigned_text);
   ASSERT_TRUE(unsigned_msg.ok());
   int checked = 0;
