@@ -7,6 +7,7 @@ import json
 import smtplib
 import subprocess
 import unittest
+import urllib.error
 import urllib.request
 
 from harness import BINARY, Sesame, tls_client_context, wait_until
@@ -195,6 +196,46 @@ class Ed25519Signatures(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class EmailVerificationByLink(unittest.TestCase):
+    def test_link_verifies_the_address(self):
+        import re
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true}\n").start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            endpoint = f"http://127.0.0.1:{server.ports['http']}"
+            v2 = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            args = dict(FromEmailAddress="me@person.example", Destination={"ToAddresses": ["r@example.org"]},
+                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})
+            v2.create_email_identity(EmailIdentity="me@person.example")
+            self.assertEqual(v2.get_email_identity(EmailIdentity="me@person.example")["VerificationStatus"], "PENDING")
+            with self.assertRaises(botocore.exceptions.ClientError):
+                v2.send_email(**args)
+            found = []
+
+            def poll():
+                with urllib.request.urlopen(f"{endpoint}/_aws/ses", timeout=5) as r:
+                    found[:] = [m for m in json.loads(r.read())["messages"]
+                                if m["Destination"]["ToAddresses"] == ["me@person.example"]]
+                return bool(found)
+            self.assertTrue(wait_until(poll, 10))
+            link = re.search(r"(http://\S+/verify-email\?\S+)", found[0]["Body"]["text_part"]).group(1)
+            bad = link[:-4] + "0000"
+            with self.assertRaises(urllib.error.HTTPError):
+                urllib.request.urlopen(bad, timeout=5)
+            with urllib.request.urlopen(link, timeout=5) as r:
+                self.assertEqual(r.status, 200)
+                self.assertIn(b"is verified", r.read())
+            self.assertEqual(v2.get_email_identity(EmailIdentity="me@person.example")["VerificationStatus"], "SUCCESS")
+            v2.send_email(**args)
+            with self.assertRaises(urllib.error.HTTPError):
+                urllib.request.urlopen(link, timeout=5)  # used once
+        finally:
+            server.cleanup()
 
 
 @unittest.skipUnless(boto3 and os.path.exists("/usr/sbin/dnsmasq"), "python3-boto3 or dnsmasq missing")

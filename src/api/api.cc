@@ -140,7 +140,50 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         services(std::move(sv)),
         dkim_keys(st, c.MasterKeyFile(), c.dkim_ed25519),
         resources(st, c.api_auto_verify, &dkim_keys),
-        quota(q) {}
+        quota(q) {
+    resources.OnEmailIdentity(
+        [this](const std::string& address, const std::string& token) {
+          SendVerification(address, token);
+        });
+  }
+
+  // The message that verifies an address identity: a link to this server.
+  void SendVerification(const std::string& address, const std::string& token) {
+    std::string base = config.api_public_url;
+    if (base.empty()) {
+      base = std::string(config.http.tls ? "https" : "http") + "://" +
+             (config.http.address == "0.0.0.0" ? config.hostname
+                                               : config.http.address) +
+             ":" + std::to_string(config.http.port);
+    }
+    std::string link =
+        base + "/verify-email?identity=" + auth::UriEncode(address, false) +
+        "&token=" + token;
+    int64_t now = NowMillis();
+    std::string id = NewMessageId(now);
+    mime::SimpleMessage m;
+    m.from = "Sesame <no-reply@" + config.hostname + ">";
+    m.to = {address};
+    m.subject = "Verify your email address for sending with Sesame";
+    m.text = "Someone asked to send email from " + address + " through " +
+             config.hostname +
+             ".\nIf it was you, follow this link to confirm:\n\n" + link +
+             "\n\nOtherwise ignore this message.\n";
+    m.message_id = "<" + id + "@" + config.hostname + ">";
+    m.date_ms = now;
+    auto built = mime::Build(m);
+    if (!built.ok()) return;
+    spool::MessageMeta meta;
+    meta.id = id;
+    meta.created_ms = now;
+    meta.mail_from = "";  // like a DSN: nothing bounces back to a sender
+    spool::Recipient r;
+    r.address = address;
+    meta.recipients.push_back(r);
+    meta.source = "verification";
+    meta.client_ip = "127.0.0.1";
+    spool->Commit(std::move(meta), std::move(*built), nullptr);
+  }
 
   // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
   enum class EntryOutcome {
@@ -1446,6 +1489,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           "# TYPE sesame_api_messages_accepted_total "
           "counter\nsesame_api_messages_accepted_total " +
           std::to_string(sent.load()) + "\n";
+    } else if (p == "/verify-email" && req.method == "GET") {
+      auto q = ParseForm(req.query);
+      bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
+      r.status = ok ? 200 : 400;
+      r.content_type = "text/html; charset=utf-8";
+      r.body = ok ? "<!doctype html><title>Verified</title><p>" +
+                        XmlEscape(q["identity"]) +
+                        " is verified for sending.</p>"
+                  : "<!doctype html><title>Not verified</title><p>This "
+                    "verification link is invalid or was used "
+                    "already.</p>";
     } else if (p == "/_aws/ses" && config.api_local_mailbox &&
                (req.method == "GET" || req.method == "DELETE")) {
       r = AwsSes(req);

@@ -160,8 +160,36 @@ Status Resources::AddIdentity(const std::string& identity) {
   o["CreatedTimestamp"] = NowMillis() / 1000;
   auto existing = store_->Get("identity", AsciiLowerCopy(identity));
   if (existing.ok() && existing->has_value()) return Ok{};
-  return store_->Put("identity", AsciiLowerCopy(identity), json::serialize(o),
-                     false);
+  bool address = identity.find('@') != std::string::npos;
+  std::string token;
+  if (address && !auto_verify_) {
+    // Verified by following a link sent to the address.
+    token = auth::Hex(auth::HmacSha256(
+        std::to_string(NowMillis()) + NewMessageId(NowMillis()), identity));
+    o["EmailVerificationToken"] = token;
+  }
+  Status s = store_->Put("identity", AsciiLowerCopy(identity),
+                         json::serialize(o), false);
+  if (s.ok() && !token.empty() && on_email_identity_)
+    on_email_identity_(identity, token);
+  return s;
+}
+
+bool Resources::ConfirmEmail(const std::string& identity,
+                             const std::string& token) {
+  auto d = store_->Get("identity", AsciiLowerCopy(identity));
+  if (!d.ok() || !d->has_value() || token.empty()) return false;
+  json::object o = json::parse(**d).as_object();
+  auto* t = o.if_contains("EmailVerificationToken");
+  if (!t || !t->is_string() ||
+      !auth::SafeEquals(std::string(t->as_string()), token))
+    return false;
+  o["VerificationStatus"] = "SUCCESS";
+  o["LastSuccessTimestamp"] = NowMillis() / 1000;
+  o.erase("EmailVerificationToken");
+  return store_
+      ->Put("identity", AsciiLowerCopy(identity), json::serialize(o), false)
+      .ok();
 }
 
 std::vector<std::string> Resources::ListIdentities() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,15 @@ class Resources {
 
   // Identities (v1 uses these too).
   Status AddIdentity(const std::string& identity);
+  // An address identity created outside auto-verify gets a token; this
+  // callback sends the verification message with the link.
+  void OnEmailIdentity(
+      std::function<void(const std::string& address, const std::string& token)>
+          fn) {
+    on_email_identity_ = std::move(fn);
+  }
+  // Follows the verification link: true when the token matches.
+  bool ConfirmEmail(const std::string& identity, const std::string& token);
   std::vector<std::string> ListIdentities();
   Result<bool> DeleteIdentity(const std::string& identity);
   bool IdentityExists(const std::string& identity);
@@ -59,6 +69,8 @@ class Resources {
   store::Store* store_;
   bool auto_verify_;
   DkimKeys* dkim_;
+  std::function<void(const std::string&, const std::string&)>
+      on_email_identity_;
 };
 
 // Percent-decoded path segments of "/v2/email/a/b%40c" ->

@@ -626,6 +626,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"max_clock_skew_seconds",
                       w.Int(&c.api_max_clock_skew_seconds, 1, 86400)},
                      {"local_mailbox", w.Bool(&c.api_local_mailbox)},
+                     {"public_url", w.String(&c.api_public_url)},
                      {"sandbox", w.Bool(&c.api_sandbox)},
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});

@@ -130,6 +130,8 @@ struct Config {
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
   bool api_auto_verify =
       false;  // identities count as verified at once (local profile)
+  std::string api_public_url;  // base of links in verification mail; default
+                               // from listeners.http
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
