@@ -306,3 +306,58 @@ class DomainVerificationByDns(unittest.TestCase):
         finally:
             server.cleanup()
             dns.stop()
+
+
+@unittest.skipUnless(boto3 and os.path.exists("/usr/sbin/dnsmasq"), "python3-boto3 or dnsmasq missing")
+class CustomMailFrom(unittest.TestCase):
+    def test_mail_from_follows_its_mx_and_spf(self):
+        from dns_helper import Dnsmasq
+        dns = Dnsmasq()
+        port = dns.port
+        server = Sesame(delivery=f"delivery: {{mode: capture, resolver: {dns.address}}}\n"
+                                 "api: {local_mailbox: true}\n"
+                                 "identities: {verify_interval_seconds: 1, failure_after_seconds: 3600}\n")
+        token = {r["Purpose"]: r for r in json.loads(subprocess.run(
+            [BINARY, "identity", "records", "mf.test", "--json", "--config", server.config_path],
+            capture_output=True, text=True, check=True).stdout)["Records"]}["verification"]["Value"]
+        base = [("_amazonses.mf.test", token)]
+        dns.stop()
+        dns = Dnsmasq(port=port, txt=base)
+        server.start()
+        try:
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            endpoint = f"http://127.0.0.1:{server.ports['http']}"
+            v2 = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            v2.create_email_identity(EmailIdentity="mf.test")
+            v2.put_email_identity_mail_from_attributes(EmailIdentity="mf.test", MailFromDomain="mail.mf.test",
+                                                       BehaviorOnMxFailure="REJECT_MESSAGE")
+            attrs = lambda: v2.get_email_identity(EmailIdentity="mf.test")["MailFromAttributes"]
+            self.assertTrue(wait_until(lambda: attrs()["MailFromDomainStatus"] == "FAILED", 10), attrs())
+            self.assertEqual(v2.get_email_identity(EmailIdentity="mf.test")["VerificationStatus"], "SUCCESS")
+            args = dict(FromEmailAddress="a@mf.test", Destination={"ToAddresses": ["r@example.org"]},
+                        Content={"Simple": {"Subject": {"Data": "mf"}, "Body": {"Text": {"Data": "t"}}}})
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.send_email(**args)
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "MailFromDomainNotVerifiedException")
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.put_email_identity_mail_from_attributes(EmailIdentity="mf.test", MailFromDomain="elsewhere.test")
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "BadRequestException")
+            # Its MX (to this server) and SPF appear: the return path moves there.
+            dns.stop()
+            dns = Dnsmasq(port=port, txt=base + [("mail.mf.test", "v=spf1 a:mx.sesame.test ~all")],
+                          mx=[("mail.mf.test", "mx.sesame.test", 10)], hosts=[("mx.sesame.test", "127.0.0.1")])
+            self.assertTrue(wait_until(lambda: attrs()["MailFromDomainStatus"] == "SUCCESS", 10), attrs())
+            mid = v2.send_email(**args)["MessageId"]
+            got = []
+
+            def poll():
+                with urllib.request.urlopen(f"{endpoint}/_aws/ses?id={mid}", timeout=5) as r:
+                    got[:] = json.loads(r.read())["messages"]
+                return bool(got)
+            self.assertTrue(wait_until(poll, 10))
+            self.assertEqual(got[0]["Source"], "a@mail.mf.test")  # the envelope sender
+        finally:
+            server.cleanup()
+            dns.stop()

@@ -507,6 +507,23 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
     }
+    // Custom MAIL FROM: the return path moves to the identity's MAIL FROM
+    // domain once its MX and SPF check out; until then, the default, or a
+    // rejection when the identity asks for one.
+    if (!out.envelope_from.empty()) {
+      Resources::MailFrom mf = resources.MailFromFor(out.envelope_from);
+      if (!mf.domain.empty() && mf.verified) {
+        out.envelope_from =
+            out.envelope_from.substr(0, out.envelope_from.rfind('@')) + "@" +
+            mf.domain;
+      } else if (!mf.domain.empty() && mf.reject_on_failure) {
+        done(ApiError{
+            400, "MailFromDomainNotVerifiedException",
+            "MailFromDomainNotVerifiedException",
+            "The custom MAIL FROM domain " + mf.domain + " is not verified."});
+        return;
+      }
+    }
     // DKIM: once per message, before it is durable, so every retry and every
     // recipient sends the same signed bytes.
     out.content = dkim_keys.SignIfPossible(out.content, NowMillis() / 1000);

@@ -229,6 +229,32 @@ bool Resources::Verified(const std::string& address) {
   return false;
 }
 
+Resources::MailFrom Resources::MailFromFor(const std::string& address) {
+  MailFrom out;
+  size_t at = address.rfind('@');
+  std::vector<std::string> candidates = {AsciiLowerCopy(address)};
+  for (std::string d = at == std::string::npos
+                           ? ""
+                           : AsciiLowerCopy(address.substr(at + 1));
+       d.find('.') != std::string::npos; d = d.substr(d.find('.') + 1)) {
+    candidates.push_back(d);
+  }
+  for (const auto& c : candidates) {
+    auto doc = store_->Get("identity", c);
+    if (!doc.ok() || !doc->has_value()) continue;
+    json::object o = json::parse(**doc).as_object();
+    auto* mf = o.if_contains("MailFromDomain");
+    if (!mf || !mf->is_string()) continue;
+    out.domain = std::string(mf->as_string());
+    out.verified = o.contains("MailFromDomainStatus") &&
+                   o["MailFromDomainStatus"] == "SUCCESS";
+    out.reject_on_failure = o.contains("BehaviorOnMxFailure") &&
+                            o["BehaviorOnMxFailure"] == "REJECT_MESSAGE";
+    return out;
+  }
+  return out;
+}
+
 bool Resources::ConfigurationSetExists(const std::string& name) {
   auto d = store_->Get("configuration-set", name);
   return d.ok() && d->has_value();
@@ -562,6 +588,43 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       out["DkimTokens"] = tokens;
       return JsonOk(json::serialize(out));
     }
+    if (seg.size() == 5 && seg[4] == "mail-from" && m == "PUT") {
+      // PutEmailIdentityMailFromAttributes; the verifier checks its MX and SPF.
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      auto doc = store_->Get("identity", AsciiLowerCopy(seg[3]));
+      if (!doc.ok() || !doc->has_value())
+        return fail(NotFound("Email identity " + seg[3] + " does not exist."));
+      json::object d = json::parse(**doc).as_object();
+      std::string mf = AsciiLowerCopy(Str(*o, "MailFromDomain"));
+      std::string behavior = Str(*o, "BehaviorOnMxFailure").empty()
+                                 ? "USE_DEFAULT_VALUE"
+                                 : Str(*o, "BehaviorOnMxFailure");
+      if (behavior != "USE_DEFAULT_VALUE" && behavior != "REJECT_MESSAGE") {
+        return fail(BadRequest(
+            "BehaviorOnMxFailure must be USE_DEFAULT_VALUE or REJECT_MESSAGE"));
+      }
+      std::string base = seg[3].substr(seg[3].find('@') + 1);
+      if (!mf.empty() &&
+          (mf.size() <= base.size() + 1 ||
+           mf.compare(mf.size() - base.size() - 1, std::string::npos,
+                      "." + AsciiLowerCopy(base)) != 0)) {
+        return fail(
+            BadRequest("MailFromDomain must be a subdomain of " + base));
+      }
+      if (mf.empty()) {
+        d.erase("MailFromDomain");
+        d.erase("MailFromDomainStatus");
+      } else {
+        d["MailFromDomain"] = mf;
+        d["MailFromDomainStatus"] = "PENDING";
+      }
+      d["BehaviorOnMxFailure"] = behavior;
+      Status s = store_->Put("identity", AsciiLowerCopy(seg[3]),
+                             json::serialize(d), false);
+      if (!s.ok()) return store_fail(s.error());
+      return JsonOk("{}");
+    }
     if (seg.size() == 5 && seg[4] == "dkim" && m == "PUT" && dkim_) {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
@@ -585,9 +648,16 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         out["VerifiedForSendingStatus"] = d["VerificationStatus"] == "SUCCESS";
         out["DkimAttributes"] =
             DkimAttributes(dkim_, AsciiLowerCopy(id), auto_verify_);
-        mail_from["MailFromDomain"] = "";
-        mail_from["MailFromDomainStatus"] = "PENDING";
-        mail_from["BehaviorOnMxFailure"] = "USE_DEFAULT_VALUE";
+        auto field = [&](const char* k, const char* def) {
+          auto* v = d.if_contains(k);
+          return v && v->is_string() ? json::value(v->as_string())
+                                     : json::value(def);
+        };
+        mail_from["MailFromDomain"] = field("MailFromDomain", "");
+        mail_from["MailFromDomainStatus"] =
+            field("MailFromDomainStatus", "PENDING");
+        mail_from["BehaviorOnMxFailure"] =
+            field("BehaviorOnMxFailure", "USE_DEFAULT_VALUE");
         out["MailFromAttributes"] = mail_from;
         out["Policies"] = policies;
         out["Tags"] = json::array();

@@ -52,6 +52,13 @@ class Resources {
   // True when the address, its domain or a parent domain is a SUCCESS identity.
   bool Verified(const std::string& address);
   bool ConfigurationSetExists(const std::string& name);
+  // The custom MAIL FROM of the address's identity (or its domains'), if any.
+  struct MailFrom {
+    std::string domain;  // empty: none
+    bool verified = false;
+    bool reject_on_failure = false;
+  };
+  MailFrom MailFromFor(const std::string& address);
   // v1 configuration set basics (the same documents as v2).
   Status CreateConfigurationSet(const std::string& name);
   Result<bool> DeleteConfigurationSet(const std::string& name);

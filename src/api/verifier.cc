@@ -5,6 +5,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -88,6 +89,24 @@ std::string IdentityVerifier::Check(const std::string& domain,
                                                    : "PENDING";
 }
 
+// A MAIL FROM domain needs an MX to this server (bounces come back to us)
+// and an SPF record.
+std::string IdentityVerifier::CheckMailFrom(const std::string& domain) {
+  std::promise<Result<dns::MxResult>> p;
+  resolver_->ResolveMx(
+      domain, [&](Result<dns::MxResult> r) { p.set_value(std::move(r)); });
+  auto mx = p.get_future().get();
+  if (!mx.ok()) return mx.error().transient() ? "TEMPORARY_FAILURE" : "FAILED";
+  bool ours = false;
+  for (const auto& h : mx->hosts)
+    ours |= !mx->implicit && AsciiLowerCopy(h.name) == AsciiLowerCopy(mx_host_);
+  auto txt = Txt(resolver_, domain);
+  if (!txt.ok()) return "TEMPORARY_FAILURE";
+  bool spf = false;
+  for (const auto& t : *txt) spf |= t.rfind("v=spf1", 0) == 0;
+  return ours && spf ? "SUCCESS" : "FAILED";
+}
+
 void IdentityVerifier::CheckAll() {
   auto rows = store_->List("identity", "", 100000);
   if (!rows.ok()) return;
@@ -115,6 +134,9 @@ void IdentityVerifier::CheckAll() {
     if (status != previous)
       SESAME_LOG(kInfo, "identity")
           << name << ": " << previous << " -> " << status;
+    if (auto* mf = o.if_contains("MailFromDomain"); mf && mf->is_string()) {
+      o["MailFromDomainStatus"] = CheckMailFrom(std::string(mf->as_string()));
+    }
     (void)store_->Put("identity", name, json::serialize(o), false);
   }
 }

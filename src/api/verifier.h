@@ -22,9 +22,12 @@ namespace sesame::api {
 // Owned by the app. Runs on its own thread; Stop() joins it.
 class IdentityVerifier {
  public:
+  // mx_host: the name a custom MAIL FROM domain's MX must point to (ours).
   IdentityVerifier(store::Store* store, DkimKeys* dkim, dns::Resolver* resolver,
-                   int interval_seconds, int failure_after_seconds)
-      : store_(store),
+                   int interval_seconds, int failure_after_seconds,
+                   std::string mx_host = "")
+      : mx_host_(std::move(mx_host)),
+        store_(store),
         dkim_(dkim),
         resolver_(resolver),
         interval_(interval_seconds),
@@ -37,6 +40,8 @@ class IdentityVerifier {
   void CheckAll();
 
  private:
+  std::string CheckMailFrom(const std::string& domain);
+  std::string mx_host_;
   std::string Check(const std::string& domain, const std::string& previous,
                     int64_t created, int64_t last_success, int64_t now,
                     int64_t* success_at);

@@ -217,7 +217,8 @@ int Serve(const Args& args) {
   if (!c.api_auto_verify) {
     verifier = std::make_unique<api::IdentityVerifier>(
         state->get(), api.dkim_keys(), resolver->get(),
-        c.identity_verify_interval_seconds, c.identity_failure_after_seconds);
+        c.identity_verify_interval_seconds, c.identity_failure_after_seconds,
+        c.hostname);
     verifier->Start();
   }
   net::AdminHooks hooks;
