@@ -356,6 +356,27 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
   }
 
+  // <Wrapper><member><Name>n</Name></member>...</Wrapper> (v1 list shapes).
+  static std::string NamedMembers(const std::string& wrapper,
+                                  const std::vector<std::string>& names) {
+    std::string members;
+    for (const auto& n : names)
+      members += "\n      <member><Name>" + XmlEscape(n) + "</Name></member>";
+    return "\n    <" + wrapper + ">" + members + "\n    </" + wrapper + ">\n  ";
+  }
+
+  // The MIME text TestRenderTemplate / TestRenderEmailTemplate return.
+  static Result<std::string> BuildRendered(const Rendered& r) {
+    mime::SimpleMessage m;
+    m.from = "sender@example.com";
+    m.subject = r.subject;
+    m.text = r.text;
+    m.html = r.html;
+    m.message_id = "<render@email.amazonses.com>";
+    m.date_ms = NowMillis();
+    return mime::Build(m);
+  }
+
   // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
   std::tuple<double, double, double> QuotaFigures() {
     if (!quota) return {-1.0, 0.0, static_cast<double>(sent.load())};
@@ -882,14 +903,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         done(V2Error(std::get<1>(rendered)));
         return;
       }
-      mime::SimpleMessage m;
-      m.from = "sender@example.com";
-      m.subject = std::get<0>(rendered).subject;
-      m.text = std::get<0>(rendered).text;
-      m.html = std::get<0>(rendered).html;
-      m.message_id = "<render@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
+      auto built = BuildRendered(std::get<0>(rendered));
       if (!built.ok()) {
         done(V2Error(BadRequest(built.error().message())));
         return;
@@ -1161,12 +1175,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (action == "ListTemplates") {
-      std::string members;
-      for (const auto& n : resources.ListTemplates()) {
-        members += "\n      <member><Name>" + XmlEscape(n) + "</Name></member>";
-      }
-      done(V1Ok(action, "\n    <TemplatesMetadata>" + members +
-                            "\n    </TemplatesMetadata>\n  "));
+      done(V1Ok(action,
+                NamedMembers("TemplatesMetadata", resources.ListTemplates())));
       return;
     }
     if (action == "TestRenderTemplate") {
@@ -1182,14 +1192,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         done(V1Error(std::get<1>(rendered)));
         return;
       }
-      mime::SimpleMessage m;
-      m.from = "sender@example.com";
-      m.subject = std::get<0>(rendered).subject;
-      m.text = std::get<0>(rendered).text;
-      m.html = std::get<0>(rendered).html;
-      m.message_id = "<render@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
+      auto built = BuildRendered(std::get<0>(rendered));
       done(built.ok()
                ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
                                   "</RenderedTemplate>\n  ")
@@ -1241,12 +1244,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (action == "ListConfigurationSets") {
-      std::string members;
-      for (const auto& n : resources.ListConfigurationSets()) {
-        members += "\n      <member><Name>" + XmlEscape(n) + "</Name></member>";
-      }
-      done(V1Ok(action, "\n    <ConfigurationSets>" + members +
-                            "\n    </ConfigurationSets>\n  "));
+      done(V1Ok(action, NamedMembers("ConfigurationSets",
+                                     resources.ListConfigurationSets())));
       return;
     }
     if (action == "VerifyDomainDkim") {
