@@ -365,18 +365,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return "\n    <" + wrapper + ">" + members + "\n    </" + wrapper + ">\n  ";
   }
 
-  // The MIME text TestRenderTemplate / TestRenderEmailTemplate return.
-  static Result<std::string> BuildRendered(const Rendered& r) {
-    mime::SimpleMessage m;
-    m.from = "sender@example.com";
-    m.subject = r.subject;
-    m.text = r.text;
-    m.html = r.html;
-    m.message_id = "<render@email.amazonses.com>";
-    m.date_ms = NowMillis();
-    return mime::Build(m);
-  }
-
   // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
   std::tuple<double, double, double> QuotaFigures() {
     if (!quota) return {-1.0, 0.0, static_cast<double>(sent.load())};
@@ -400,6 +388,18 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   struct Rendered {
     std::string subject, text, html;
   };
+
+  // The MIME text TestRenderTemplate / TestRenderEmailTemplate return.
+  static Result<std::string> BuildRendered(const Rendered& r) {
+    mime::SimpleMessage m;
+    m.from = "sender@example.com";
+    m.subject = r.subject;
+    m.text = r.text;
+    m.html = r.html;
+    m.message_id = "<render@email.amazonses.com>";
+    m.date_ms = NowMillis();
+    return mime::Build(m);
+  }
   // Renders template content with TemplateData (a JSON string).
   std::variant<Rendered, ApiError> Render(const Resources::TemplateContent& t,
                                           const std::string& data_json) {
