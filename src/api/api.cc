@@ -590,6 +590,21 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return CheckVerified(from);
   }
 
+  // A raw message for both APIs: validated and prepared (PrepareRaw), its
+  // sender checked; recipients come from the headers when `use_headers`.
+  std::optional<ApiError> PrepareRawOutgoing(
+      std::string raw, const std::string& id, bool use_headers,
+      const std::string& from, std::vector<std::string>* rcpts, Outgoing* out) {
+    std::string envelope_from = mime::AddrSpec(from);
+    auto prepared =
+        PrepareRaw(std::move(raw), id, use_headers, rcpts, &envelope_from);
+    if (prepared.index() == 1) return std::get<1>(prepared);
+    if (auto e = CheckSender(envelope_from)) return e;
+    out->content = std::move(std::get<0>(prepared));
+    out->envelope_from = envelope_from;
+    return std::nullopt;
+  }
+
   // --- SES v2 ----------------------------------------------------------------
   static std::string Str(const json::object& o, const char* key) {
     auto* v = o.if_contains(key);
@@ -747,19 +762,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
             "Content.Raw.Data must be the base64 of an RFC 5322 message")));
         return;
       }
-      std::string envelope_from = mime::AddrSpec(from);
-      auto prepared = PrepareRaw(std::move(*raw), id, !destination_given,
-                                 &rcpts, &envelope_from);
-      if (prepared.index() == 1) {
-        done(V2Error(std::get<1>(prepared)));
-        return;
-      }
-      if (auto e = CheckSender(envelope_from)) {
+      if (auto e = PrepareRawOutgoing(std::move(*raw), id, !destination_given,
+                                      from, &rcpts, &out)) {
         done(V2Error(*e));
         return;
       }
-      out.content = std::move(std::get<0>(prepared));
-      out.envelope_from = envelope_from;
     } else {
       // Template: by name (or ARN) or inline content.
       const json::value& tv = content.at("Template");
@@ -1361,19 +1368,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
       rcpts = Members(form, "Destinations");
-      std::string envelope_from = mime::AddrSpec(form["Source"]);
-      auto prepared = PrepareRaw(std::move(*raw), id, rcpts.empty(), &rcpts,
-                                 &envelope_from);
-      if (prepared.index() == 1) {
-        done(V1Error(std::get<1>(prepared)));
-        return;
-      }
-      if (auto e = CheckSender(envelope_from)) {
+      bool from_headers = rcpts.empty();
+      if (auto e = PrepareRawOutgoing(std::move(*raw), id, from_headers,
+                                      form["Source"], &rcpts, &out)) {
         done(V1Error(*e));
         return;
       }
-      out.content = std::move(std::get<0>(prepared));
-      out.envelope_from = envelope_from;
     }
     if (auto e = CheckRecipients(rcpts)) {
       done(V1Error(*e));
