@@ -358,6 +358,14 @@ class CustomMailFrom(unittest.TestCase):
                 return bool(got)
             self.assertTrue(wait_until(poll, 10))
             self.assertEqual(got[0]["Source"], "a@mail.mf.test")  # the envelope sender
+            # Bounces come back to the MAIL FROM domain: the MX accepts it, and nothing unrelated.
+            from harness import RawSmtp
+            mx = RawSmtp(server.ports["mx"])
+            mx.cmd("EHLO remote.example")
+            mx.cmd("MAIL FROM:<>")
+            self.assertEqual(mx.cmd("RCPT TO:<a@mail.mf.test>")[0], 250)
+            self.assertEqual(mx.cmd("RCPT TO:<a@other.mf.test>")[0], 550)
+            mx.cmd("QUIT")
         finally:
             server.cleanup()
             dns.stop()

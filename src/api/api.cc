@@ -1572,6 +1572,10 @@ std::string Api::Sign(const std::string& message) {
   return impl_->dkim_keys.SignIfPossible(message, NowMillis() / 1000);
 }
 
+bool Api::IsMailFromDomain(const std::string& domain) {
+  return impl_->resources.IsMailFromDomain(domain);
+}
+
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {
   auto secret = impl_->keys->Lookup(std::string(user));
   return secret &&

@@ -49,6 +49,10 @@ class Api {
   // this).
   std::string Sign(const std::string& message);
 
+  // True when an identity uses `domain` as its custom MAIL FROM domain (the MX
+  // accepts it).
+  bool IsMailFromDomain(const std::string& domain);
+
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);
 

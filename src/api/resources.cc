@@ -255,6 +255,19 @@ Resources::MailFrom Resources::MailFromFor(const std::string& address) {
   return out;
 }
 
+bool Resources::IsMailFromDomain(const std::string& domain) {
+  // The MAIL FROM domain is a subdomain of its identity: look up the parents.
+  for (std::string d = domain; d.find('.') != std::string::npos;) {
+    d = d.substr(d.find('.') + 1);
+    auto doc = store_->Get("identity", d);
+    if (!doc.ok() || !doc->has_value()) continue;
+    json::value v = json::parse(**doc);
+    auto* mf = v.as_object().if_contains("MailFromDomain");
+    if (mf && mf->is_string() && mf->as_string() == domain) return true;
+  }
+  return false;
+}
+
 bool Resources::ConfigurationSetExists(const std::string& name) {
   auto d = store_->Get("configuration-set", name);
   return d.ok() && d->has_value();

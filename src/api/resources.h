@@ -59,6 +59,8 @@ class Resources {
     bool reject_on_failure = false;
   };
   MailFrom MailFromFor(const std::string& address);
+  // True when some identity uses `domain` as its custom MAIL FROM domain.
+  bool IsMailFromDomain(const std::string& domain);
   // v1 configuration set basics (the same documents as v2).
   Status CreateConfigurationSet(const std::string& name);
   Result<bool> DeleteConfigurationSet(const std::string& name);

@@ -227,6 +227,9 @@ int Serve(const Args& args) {
     api.Handle(std::move(r), std::move(done));
   };
   hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
+  hooks.is_mx_domain = [&api](const std::string& d) {
+    return api.IsMailFromDomain(d);
+  };
   hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);

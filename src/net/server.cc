@@ -326,6 +326,7 @@ struct Server::Impl {
     opts.max_recipients = config.limits.max_recipients;
     opts.max_errors = static_cast<int>(config.limits.max_errors);
     opts.local_domains = config.mx_domains;
+    opts.is_local_domain = hooks.is_mx_domain;
     if (kind != Kind::kMx) {
       for (const auto& n : config.relay_networks)
         opts.relay_client |= n.Contains(ip);

@@ -34,6 +34,8 @@ struct AdminHooks {
   // DKIM-signs a submitted message (the From domain's key), once, before
   // commit.
   std::function<std::string(const std::string& message)> sign;
+  // Extra domains the MX accepts (custom MAIL FROM domains of identities).
+  std::function<bool(const std::string& domain)> is_mx_domain;
 };
 
 class Server {

@@ -277,7 +277,8 @@ bool ServerSession::RelayAllowed(const Path& path) const {
     return false;
   std::string domain = AsciiLower(path.domain);
   if (!domain.empty() && domain.back() == '.') domain.pop_back();
-  return DomainMatches(domain, options_.local_domains);
+  return DomainMatches(domain, options_.local_domains) ||
+         (options_.is_local_domain && options_.is_local_domain(domain));
 }
 
 ServerSession::Action ServerSession::HandleRcpt(const Command& cmd) {

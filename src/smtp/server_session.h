@@ -30,6 +30,8 @@ struct SessionOptions {
   // Domains accepted without AUTH (bounce/feedback domains), lower-case.
   // "*.example.com" matches any subdomain of example.com.
   std::vector<std::string> local_domains;
+  // Domains known only at run time (custom MAIL FROM domains), lower-case.
+  std::function<bool(const std::string& domain)> is_local_domain;
 };
 
 // A message accepted by the session and waiting to be made durable.
