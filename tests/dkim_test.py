@@ -4,6 +4,7 @@ verifies each captured message against the published record."""
 import base64
 import os
 import json
+import re
 import smtplib
 import subprocess
 import unittest
@@ -289,6 +290,37 @@ class DomainVerificationByDns(unittest.TestCase):
             self.assertGreaterEqual(info["LastSuccessTimestamp"], info["LastCheckedTimestamp"] - 2)
             send("a@verify.test")
             send("b@sub.verify.test")  # a subdomain inherits its verified parent
+            # Rotation with overlap: the next selector is published first and
+            # the old one keeps signing until the new record resolves.
+            old_selector = records["dkim"]["Name"].split(".")[0]
+            tokens = v2.put_email_identity_dkim_signing_attributes(
+                EmailIdentity="verify.test", SigningAttributesOrigin="AWS_SES")["DkimTokens"]
+            self.assertEqual(len(tokens), 2)
+            self.assertEqual(tokens[0], old_selector)
+            records = {r["Purpose"]: r for r in json.loads(subprocess.run(
+                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
+                capture_output=True, text=True, check=True).stdout)["Records"]}
+            self.assertEqual(records["dkim-next"]["Name"], f"{tokens[1]}._domainkey.verify.test")
+            self.assertEqual(records["dkim-next"]["Status"], "missing")
+            signed_with = lambda mid: re.search(rb"DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", raw_of(mid)).group(0)
+            def raw_of(mid):
+                got = []
+                def poll():
+                    with urllib.request.urlopen(f"http://127.0.0.1:{server.ports['http']}/_aws/ses?id={mid}",
+                                                timeout=5) as r:
+                        got[:] = json.loads(r.read())["messages"]
+                    return bool(got)
+                self.assertTrue(wait_until(poll, 10))
+                return got[0]["RawData"].encode()
+            self.assertIn(f"s={old_selector};".encode(), signed_with(send("c@verify.test")["MessageId"]))
+            self.assertEqual(status("verify.test"), "SUCCESS")
+            dns.stop()
+            dns = Dnsmasq(port=port, txt=[(records["dkim"]["Name"], records["dkim"]["Value"]),
+                                          (records["dkim-next"]["Name"], records["dkim-next"]["Value"])])
+            self.assertTrue(wait_until(
+                lambda: v2.get_email_identity(EmailIdentity="verify.test")["DkimAttributes"]["Tokens"] == [tokens[1]],
+                10))
+            self.assertIn(f"s={tokens[1]};".encode(), signed_with(send("d@verify.test")["MessageId"]))
             # The record disappears: temporary failure, then failure.
             dns.stop()
             dns = Dnsmasq(port=port)

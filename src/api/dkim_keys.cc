@@ -51,6 +51,18 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
           info.dns_name = info.selector + "._domainkey." + domain;
           info.dns_value = key->DnsRecord();
           info.signing_enabled = o["SigningEnabled"].as_bool();
+          if (auto* ns = o.if_contains("NextSealedKey");
+              ns && ns->is_string()) {
+            auto next_pem = auth::Open(*master, std::string(ns->as_string()));
+            auto next = next_pem.ok()
+                            ? dkim::PrivateKey::FromPem(*next_pem)
+                            : Result<dkim::PrivateKey>(next_pem.error());
+            if (next.ok()) {
+              info.next_selector = std::string(o["NextSelector"].as_string());
+              info.next_dns_name = info.next_selector + "._domainkey." + domain;
+              info.next_dns_value = next->DnsRecord();
+            }
+          }
           if (auto* og = o.if_contains("Origin"); og && og->is_string())
             info.origin = std::string(og->as_string());
           loaded = Loaded{info, *key, std::nullopt};
@@ -145,6 +157,21 @@ Result<DkimKeys::Info> DkimKeys::SetExternal(const std::string& raw_domain,
   o["Origin"] = "EXTERNAL";
   o["CreatedTimestamp"] = NowMillis() / 1000;
   std::lock_guard<std::mutex> lock(mu_);
+  return PutLocked(domain, o);
+}
+
+// The stored key document of `domain`. Caller holds mu_.
+Result<json::object> DkimKeys::GetLocked(const std::string& domain) {
+  auto doc = store_->Get("dkim", domain);
+  if (!doc.ok() || !doc->has_value())
+    return Error::Permanent("not_found", "no DKIM key for " + domain);
+  return json::parse(**doc).as_object();
+}
+
+// Stores a key document and reloads it, so what is returned is exactly what
+// signing will use. Caller holds mu_.
+Result<DkimKeys::Info> DkimKeys::PutLocked(const std::string& domain,
+                                           const json::object& o) {
   Status s = store_->Put("dkim", domain, json::serialize(o), false);
   if (!s.ok()) return s.error();
   cache_.erase(domain);
@@ -178,17 +205,51 @@ Result<DkimKeys::Info> DkimKeys::Regenerate(const std::string& raw_domain,
   return l->info;
 }
 
+Result<DkimKeys::Info> DkimKeys::Rotate(const std::string& raw_domain,
+                                        int bits) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, bits);
+  if (!key.ok()) return key.error();
+  auto master = auth::LoadMasterKey(master_key_path_, true);
+  if (!master.ok()) return master.error();
+  auto sealed = auth::Seal(*master, key->ToPem());
+  if (!sealed.ok()) return sealed.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto doc = GetLocked(domain);
+  if (!doc.ok()) return doc.error();
+  json::object& o = *doc;
+  o["NextSelector"] = SelectorFor(key->DnsRecord());
+  o["NextSealedKey"] = *sealed;
+  return PutLocked(domain, o);
+}
+
+Status DkimKeys::Promote(const std::string& raw_domain) {
+  std::string domain = AsciiLowerCopy(raw_domain);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto doc = GetLocked(domain);
+  if (!doc.ok()) return doc.error();
+  json::object& o = *doc;
+  if (!o.contains("NextSealedKey")) return Ok{};
+  o["Selector"] = o["NextSelector"];
+  o["SealedKey"] = o["NextSealedKey"];
+  o["Origin"] = "AWS_SES";
+  o.erase("NextSelector");
+  o.erase("NextSealedKey");
+  auto stored = PutLocked(domain, o);
+  if (!stored.ok()) return stored.error();
+  return Ok{};
+}
+
 Status DkimKeys::SetSigning(const std::string& raw_domain, bool enabled) {
   std::string domain = AsciiLowerCopy(raw_domain);
   std::lock_guard<std::mutex> lock(mu_);
-  auto doc = store_->Get("dkim", domain);
-  if (!doc.ok() || !doc->has_value())
-    return Error::Permanent("not_found", "no DKIM key for " + domain);
-  json::object o = json::parse(**doc).as_object();
+  auto doc = GetLocked(domain);
+  if (!doc.ok()) return doc.error();
+  json::object& o = *doc;
   o["SigningEnabled"] = enabled;
-  Status s = store_->Put("dkim", domain, json::serialize(o), false);
-  cache_.erase(domain);
-  return s;
+  auto stored = PutLocked(domain, o);
+  if (!stored.ok()) return stored.error();
+  return Ok{};
 }
 
 std::string DkimKeys::SignIfPossible(const std::string& message,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/fwd.hpp>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,8 @@ class DkimKeys {
     std::string dns_value;  // v=DKIM1; k=rsa; p=...
     bool signing_enabled = true;
     std::string origin = "AWS_SES";  // or EXTERNAL (BYODKIM)
+    // A pending rotation: published and checked before it signs anything.
+    std::string next_selector, next_dns_name, next_dns_value;
     // The optional Ed25519 key (second signature); empty selector if none.
     std::string ed_selector, ed_dns_name, ed_dns_value;
   };
@@ -47,8 +50,13 @@ class DkimKeys {
   Result<Info> SetExternal(const std::string& domain,
                            const std::string& selector,
                            const dkim::PrivateKey& key);
-  // Easy DKIM again (a new key and selector), e.g. after BYODKIM or to rotate.
+  // Easy DKIM again (a new key and selector) at once, e.g. after BYODKIM.
   Result<Info> Regenerate(const std::string& domain, int bits);
+  // Rotation with overlap: the next key is stored beside the current one and
+  // only used once Promote() is called — by the verifier, after the next
+  // selector's record resolves to it.
+  Result<Info> Rotate(const std::string& domain, int bits);
+  Status Promote(const std::string& domain);
 
   // Prepends a DKIM-Signature when the From domain (or a parent) has an
   // enabled key; returns the message unchanged otherwise.
@@ -61,6 +69,9 @@ class DkimKeys {
     std::optional<dkim::PrivateKey> ed_key;
   };
   std::optional<Loaded> LoadLocked(const std::string& domain);
+  Result<boost::json::object> GetLocked(const std::string& domain);
+  Result<Info> PutLocked(const std::string& domain,
+                         const boost::json::object& o);
 
   store::Store* store_;
   std::string master_key_path_;

@@ -96,6 +96,8 @@ json::object DkimAttributes(DkimKeys* dkim, const std::string& identity,
   d["Status"] = info ? (auto_verify ? "SUCCESS" : "PENDING") : "NOT_STARTED";
   json::array tokens;
   if (info) tokens.push_back(json::string(info->selector));
+  if (info && !info->next_selector.empty())
+    tokens.push_back(json::string(info->next_selector));
   d["Tokens"] = tokens;
   if (info) {
     d["NextSigningKeyLength"] = "RSA_2048_BIT";
@@ -588,7 +590,19 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         std::string len = sa && sa->is_object()
                               ? Str(sa->as_object(), "NextSigningKeyLength")
                               : "";
-        info = dkim_->Regenerate(id, len == "RSA_1024_BIT" ? 1024 : 2048);
+        int bits = len == "RSA_1024_BIT" ? 1024 : 2048;
+        auto current = dkim_->Find(id);
+        if (current && current->origin == "AWS_SES") {
+          // Rotation with overlap: publish the next selector first; it signs
+          // once the verifier sees it resolve (at once when auto-verifying).
+          info = dkim_->Rotate(id, bits);
+          if (info.ok() && auto_verify_) {
+            (void)dkim_->Promote(id);
+            info = dkim_->Ensure(id);
+          }
+        } else {
+          info = dkim_->Regenerate(id, bits);
+        }
       } else {
         return fail(
             BadRequest("SigningAttributesOrigin must be AWS_SES or EXTERNAL"));
@@ -598,6 +612,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       out["DkimStatus"] = auto_verify_ ? "SUCCESS" : "PENDING";
       json::array tokens;
       tokens.push_back(json::string(info->selector));
+      if (!info->next_selector.empty())
+        tokens.push_back(json::string(info->next_selector));
       out["DkimTokens"] = tokens;
       return JsonOk(json::serialize(out));
     }

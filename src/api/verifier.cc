@@ -134,6 +134,20 @@ void IdentityVerifier::CheckAll() {
     if (status != previous)
       SESAME_LOG(kInfo, "identity")
           << name << ": " << previous << " -> " << status;
+    // A pending DKIM rotation is promoted once its record resolves.
+    if (auto info = dkim_->Find(name); info && !info->next_selector.empty()) {
+      auto rec = Txt(resolver_, info->next_dns_name);
+      bool published = false;
+      if (rec.ok()) {
+        for (const auto& t : *rec)
+          published |= PublicKey(t) == PublicKey(info->next_dns_value);
+      }
+      if (published) {
+        (void)dkim_->Promote(name);
+        SESAME_LOG(kInfo, "identity") << name << ": DKIM selector "
+                                      << info->next_selector << " now signs";
+      }
+    }
     if (auto* mf = o.if_contains("MailFromDomain"); mf && mf->is_string()) {
       o["MailFromDomainStatus"] = CheckMailFrom(std::string(mf->as_string()));
     }

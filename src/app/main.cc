@@ -590,13 +590,14 @@ int IdentityRecords(const Args& args) {
        api::VerificationToken(domain)},
       {"dkim", key->dns_name, "TXT", key->dns_value},
       {"dkim-ed25519", key->ed_dns_name, "TXT", key->ed_dns_value},
+      {"dkim-next", key->next_dns_name, "TXT", key->next_dns_value},
       {"spf", domain, "TXT", "v=spf1 a:" + cfg->hostname + " ~all"},
       {"dmarc", "_dmarc." + domain, "TXT",
        "v=DMARC1; p=none; rua=mailto:dmarc-reports@" + domain},
   };
   std::erase_if(records, [](const Record& r) {
     return r.name.empty();
-  });  // no Ed25519 key
+  });  // no Ed25519 key, no rotation pending
   // Does each record resolve as it should right now?
   dns::ResolverOptions ro;
   ro.servers = cfg->delivery.resolver;
