@@ -4,9 +4,12 @@ verifies each captured message against the published record."""
 import base64
 import os
 import json
+import random
 import re
+import shutil
 import smtplib
 import subprocess
+import tempfile
 import unittest
 import urllib.error
 import urllib.request
@@ -21,6 +24,33 @@ except ImportError:  # pragma: no cover
     boto3 = dkim = None
 
 DOMAIN = "signed.example"
+OPENDKIM = "/usr/sbin/opendkim-testmsg"
+
+
+def opendkim_usable():
+    """OpenDKIM resolves through resolv.conf (port 53 only), so the check runs it in a private mount
+    namespace whose resolv.conf names a dnsmasq on a loopback address: that needs root."""
+    if not (os.path.exists(OPENDKIM) and os.geteuid() == 0 and shutil.which("unshare")):
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+def opendkim_verify(raw, txt):
+    """Runs OpenDKIM's verifier on `raw` with the TXT records `txt` ({name: value}) served by a real
+    DNS server; returns (exit code, stderr). Exit 0 with no output means every signature verified."""
+    from dns_helper import Dnsmasq
+    address = f"127.53.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    dns = Dnsmasq(txt=[(n.rstrip("."), v.decode() if isinstance(v, bytes) else v) for n, v in txt.items()], port=53, listen=address)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".resolv.conf") as rc:
+            rc.write(f"nameserver {address}\n")
+            rc.flush()
+            p = subprocess.run(["unshare", "-m", "sh", "-c",
+                                f"mount --bind {rc.name} /etc/resolv.conf && exec {OPENDKIM}"],
+                               input=raw, capture_output=True, timeout=30)
+        return p.returncode, p.stderr.decode()
+    finally:
+        dns.stop()
 
 
 @unittest.skipUnless(boto3 and dkim, "python3-boto3 or python3-dkim missing")
@@ -67,6 +97,20 @@ class DkimEndToEnd(unittest.TestCase):
         self.assertTrue(dkim.verify(raw, dnsfunc=self.dns), raw[:600])
         # Tampering breaks it: the signature covers what it should.
         self.assertFalse(dkim.verify(raw.replace(b"Subject:", b"Subject: x", 1), dnsfunc=self.dns))
+
+    @unittest.skipUnless(opendkim_usable(), "opendkim-tools missing or not root (needs a private resolv.conf)")
+    def test_opendkim_verifies_too(self):
+        """A second, independent verifier: OpenDKIM's library, resolving the key through real DNS."""
+        mid = self.v2.send_email(FromEmailAddress=f"Ünïcode <o@{DOMAIN}>", Destination={"ToAddresses": ["o@example.org"]},
+                                 Content={"Simple": {"Subject": {"Data": "checked by OpenDKIM"},
+                                                     "Body": {"Text": {"Data": "line one\n\nline three  \n"}}}})["MessageId"]
+        raw = self.raw(mid)
+        self.assertEqual(opendkim_verify(raw, self.txt), (0, ""))
+        code, err = opendkim_verify(raw.replace(b"line one", b"line 1", 1), self.txt)
+        self.assertNotEqual(code, 0)
+        self.assertIn("Bad signature", err)
+        # Without the key in DNS it cannot verify: the check above really used the served record.
+        self.assertNotEqual(opendkim_verify(raw, {})[0], 0)
 
     def test_every_api_path_is_signed_and_verifies(self):
         ids = []
@@ -191,6 +235,13 @@ class Ed25519Signatures(unittest.TestCase):
             # dkimpy checks the first signature by default; idx picks each one.
             self.assertTrue(dkim.DKIM(raw).verify(idx=0, dnsfunc=dns))
             self.assertTrue(dkim.DKIM(raw).verify(idx=1, dnsfunc=dns))
+            if opendkim_usable():
+                self.assertEqual(opendkim_verify(raw, txt), (0, ""))
+                # With only the Ed25519 key published, OpenDKIM passes on the Ed25519 signature alone.
+                ed_only = {n: v for n, v in txt.items() if b"k=ed25519" in v}
+                self.assertEqual(len(ed_only), 1)
+                self.assertEqual(opendkim_verify(raw, ed_only), (0, ""))
+                self.assertNotEqual(opendkim_verify(raw.replace(b"hello", b"hellO"), ed_only)[0], 0)
         finally:
             server.cleanup()
 

@@ -13,14 +13,16 @@ def free_udp_port():
 
 
 class Dnsmasq:
-    def __init__(self, mx=(), hosts=(), null_mx=(), slow_domains=(), txt=(), port=None):
+    def __init__(self, mx=(), hosts=(), null_mx=(), slow_domains=(), txt=(), port=None,
+                 listen="127.0.0.1"):
         """mx: (domain, host, preference); hosts: (name, ip); null_mx: domains;
         txt: (name, value) with values over 255 octets split into strings."""
         self.port = port or free_udp_port()
+        self.listen = listen
         self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.blackhole.bind(("127.0.0.1", 0))  # never answers: upstream for slow domains
         hole = self.blackhole.getsockname()[1]
-        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", "--listen-address=127.0.0.1",
+        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", f"--listen-address={listen}",
                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--no-poll", "--user=nobody", "--pid-file=",
                 "--log-facility=/dev/null", "--local=/test/"]
         args += [f"--mx-host={d},{h},{p}" for d, h, p in mx]
@@ -45,7 +47,7 @@ class Dnsmasq:
 
     @property
     def address(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.listen}:{self.port}"
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
