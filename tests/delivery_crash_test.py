@@ -40,7 +40,8 @@ class DeliveryCrashTest(unittest.TestCase):
             server.start()
             self.assertTrue(wait_until(lambda: {sid for sid, _ in sink.pairs()} >= accepted, 300, 0.2),
                             f"{len(accepted - {sid for sid, _ in sink.pairs()})} accepted messages never delivered")
-            self.assertTrue(wait_until(lambda: server.queue()[0] == [], 60))
+            self.assertTrue(wait_until(lambda: server.queue()[0] == [], 60),
+                            f"still queued: {server.queue()[0][:5]} ({len(server.queue()[0])} in all)")
             pairs = sink.pairs()
             dup = len(pairs) - len(set(pairs))
             print(f"\ndelivery crash test: {len(accepted)} accepted, killed after {at_kill} deliveries, "

@@ -221,7 +221,12 @@ struct Engine::Impl {
                     [](const spool::Recipient& r) {
                       return r.status == RecipientStatus::kDeadLetter;
                     });
-    if (by_domain.empty() && !has_dead) return;
+    if (by_domain.empty() && !has_dead) {
+      // Every recipient was settled before a crash, but the removal record
+      // did not become durable: finish the job now, or it stays queued.
+      spool->Remove(info.meta.id, nullptr);
+      return;
+    }
     m.jobs = static_cast<int>(by_domain.size());
     messages[info.meta.id] = std::move(m);
     for (auto& [d, j] : by_domain) Schedule(std::move(j));
