@@ -27,6 +27,25 @@ DOMAIN = "signed.example"
 OPENDKIM = "/usr/sbin/opendkim-testmsg"
 
 
+def captured(test, endpoint, message_id):
+    """The captured message `message_id` from `/_aws/ses`, waiting for it to arrive."""
+    got = []
+
+    def poll():
+        with urllib.request.urlopen(f"{endpoint}/_aws/ses?id={message_id}", timeout=5) as r:
+            got[:] = json.loads(r.read())["messages"]
+        return bool(got)
+    test.assertTrue(wait_until(poll, 10))
+    return got[0]
+
+
+def identity_records(server, domain):
+    """`sesame identity records DOMAIN --json`: the records, in order."""
+    out = subprocess.run([BINARY, "identity", "records", domain, "--json", "--config", server.config_path],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["Records"]
+
+
 def opendkim_usable():
     """OpenDKIM resolves through resolv.conf (port 53 only), so the check runs it in a private mount
     namespace whose resolv.conf names a dnsmasq on a loopback address: that needs root."""
@@ -67,9 +86,7 @@ class DkimEndToEnd(unittest.TestCase):
         cls.v1 = boto3.client("ses", **kw)
         r = cls.v2.create_email_identity(EmailIdentity=DOMAIN)
         cls.selector = r["DkimAttributes"]["Tokens"][0]
-        records = json.loads(subprocess.run([BINARY, "identity", "records", DOMAIN, "--json", "--config",
-                                             cls.server.config_path], capture_output=True, text=True,
-                                            check=True).stdout)["Records"]
+        records = identity_records(cls.server, DOMAIN)
         cls.txt = {r["Name"] + ".": r["Value"] for r in records}
         assert f"{cls.selector}._domainkey.{DOMAIN}." in cls.txt, (cls.selector, cls.txt)
 
@@ -82,14 +99,7 @@ class DkimEndToEnd(unittest.TestCase):
         return value.encode() if value else None
 
     def raw(self, message_id):
-        got = []
-
-        def poll():
-            with urllib.request.urlopen(f"{self.endpoint}/_aws/ses?id={message_id}", timeout=5) as r:
-                got[:] = json.loads(r.read())["messages"]
-            return bool(got)
-        self.assertTrue(wait_until(poll, 10))
-        return got[0]["RawData"].encode()
+        return captured(self, self.endpoint, message_id)["RawData"].encode()
 
     def assert_signed_once(self, raw):
         self.assertEqual(raw.count(b"DKIM-Signature:"), 1, raw[:400])
@@ -212,23 +222,14 @@ class Ed25519Signatures(unittest.TestCase):
             v2 = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
             v2.create_email_identity(EmailIdentity="ed.example")
-            records = json.loads(subprocess.run([BINARY, "identity", "records", "ed.example", "--json", "--config",
-                                                 server.config_path], capture_output=True, text=True,
-                                                check=True).stdout)["Records"]
+            records = identity_records(server, "ed.example")
             txt = {r["Name"] + ".": r["Value"].encode() for r in records}
             self.assertEqual(sorted(r["Purpose"] for r in records), ["dkim", "dkim-ed25519", "dmarc", "spf",
                                                                    "verification"])
             mid = v2.send_email(FromEmailAddress="x@ed.example", Destination={"ToAddresses": ["y@example.org"]},
                                 Content={"Simple": {"Subject": {"Data": "two signatures"},
                                                     "Body": {"Text": {"Data": "hello"}}}})["MessageId"]
-            got = []
-
-            def poll():
-                with urllib.request.urlopen(f"{endpoint}/_aws/ses?id={mid}", timeout=5) as r:
-                    got[:] = json.loads(r.read())["messages"]
-                return bool(got)
-            self.assertTrue(wait_until(poll, 10))
-            raw = got[0]["RawData"].encode()
+            raw = captured(self, endpoint, mid)["RawData"].encode()
             self.assertEqual(raw.count(b"DKIM-Signature:"), 2)
             self.assertIn(b"a=ed25519-sha256", raw)
             dns = lambda name, timeout=5: txt.get(name.decode() if isinstance(name, bytes) else name)
@@ -315,16 +316,12 @@ class DomainVerificationByDns(unittest.TestCase):
             with self.assertRaises(botocore.exceptions.ClientError) as ctx:
                 send("a@verify.test")
             self.assertEqual(ctx.exception.response["Error"]["Code"], "MessageRejected")
-            records = {r["Purpose"]: r for r in json.loads(subprocess.run(
-                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
-                capture_output=True, text=True, check=True).stdout)["Records"]}
+            records = {r["Purpose"]: r for r in identity_records(server, "verify.test")}
             # The DKIM record appears: verified.
             dns.stop()
             dns = Dnsmasq(port=port, txt=[(records["dkim"]["Name"], records["dkim"]["Value"])])
             self.assertTrue(wait_until(lambda: status("verify.test") == "SUCCESS", 10))
-            now = {r["Purpose"]: r["Status"] for r in json.loads(subprocess.run(
-                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
-                capture_output=True, text=True, check=True).stdout)["Records"]}
+            now = {r["Purpose"]: r["Status"] for r in identity_records(server, "verify.test")}
             self.assertEqual(now, {"verification": "missing", "dkim": "ok", "spf": "missing", "dmarc": "missing"})
             got = v2.get_email_identity(EmailIdentity="verify.test")
             self.assertTrue(got["VerifiedForSendingStatus"])
@@ -348,21 +345,12 @@ class DomainVerificationByDns(unittest.TestCase):
                 EmailIdentity="verify.test", SigningAttributesOrigin="AWS_SES")["DkimTokens"]
             self.assertEqual(len(tokens), 2)
             self.assertEqual(tokens[0], old_selector)
-            records = {r["Purpose"]: r for r in json.loads(subprocess.run(
-                [BINARY, "identity", "records", "verify.test", "--json", "--config", server.config_path],
-                capture_output=True, text=True, check=True).stdout)["Records"]}
+            records = {r["Purpose"]: r for r in identity_records(server, "verify.test")}
             self.assertEqual(records["dkim-next"]["Name"], f"{tokens[1]}._domainkey.verify.test")
             self.assertEqual(records["dkim-next"]["Status"], "missing")
-            signed_with = lambda mid: re.search(rb"DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", raw_of(mid)).group(0)
-            def raw_of(mid):
-                got = []
-                def poll():
-                    with urllib.request.urlopen(f"http://127.0.0.1:{server.ports['http']}/_aws/ses?id={mid}",
-                                                timeout=5) as r:
-                        got[:] = json.loads(r.read())["messages"]
-                    return bool(got)
-                self.assertTrue(wait_until(poll, 10))
-                return got[0]["RawData"].encode()
+            endpoint = f"http://127.0.0.1:{server.ports['http']}"
+            signed_with = lambda mid: re.search(rb"DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
+                                                captured(self, endpoint, mid)["RawData"].encode()).group(0)
             self.assertIn(f"s={old_selector};".encode(), signed_with(send("c@verify.test")["MessageId"]))
             self.assertEqual(status("verify.test"), "SUCCESS")
             dns.stop()
@@ -400,9 +388,7 @@ class CustomMailFrom(unittest.TestCase):
         server = Sesame(delivery=f"delivery: {{mode: capture, resolver: {dns.address}}}\n"
                                  "api: {local_mailbox: true}\n"
                                  "identities: {verify_interval_seconds: 1, failure_after_seconds: 3600}\n")
-        token = {r["Purpose"]: r for r in json.loads(subprocess.run(
-            [BINARY, "identity", "records", "mf.test", "--json", "--config", server.config_path],
-            capture_output=True, text=True, check=True).stdout)["Records"]}["verification"]["Value"]
+        token = next(r["Value"] for r in identity_records(server, "mf.test") if r["Purpose"] == "verification")
         base = [("_amazonses.mf.test", token)]
         dns.stop()
         dns = Dnsmasq(port=port, txt=base)
@@ -433,14 +419,7 @@ class CustomMailFrom(unittest.TestCase):
                           mx=[("mail.mf.test", "mx.sesame.test", 10)], hosts=[("mx.sesame.test", "127.0.0.1")])
             self.assertTrue(wait_until(lambda: attrs()["MailFromDomainStatus"] == "SUCCESS", 10), attrs())
             mid = v2.send_email(**args)["MessageId"]
-            got = []
-
-            def poll():
-                with urllib.request.urlopen(f"{endpoint}/_aws/ses?id={mid}", timeout=5) as r:
-                    got[:] = json.loads(r.read())["messages"]
-                return bool(got)
-            self.assertTrue(wait_until(poll, 10))
-            self.assertEqual(got[0]["Source"], "a@mail.mf.test")  # the envelope sender
+            self.assertEqual(captured(self, endpoint, mid)["Source"], "a@mail.mf.test")  # the envelope sender
             # Bounces come back to the MAIL FROM domain: the MX accepts it, and nothing unrelated.
             from harness import RawSmtp
             mx = RawSmtp(server.ports["mx"])
