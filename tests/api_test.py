@@ -467,6 +467,25 @@ class SesApi(unittest.TestCase):
         _, m2 = self.captured(statuses[1]["MessageId"])
         self.assertEqual((str(m1["Subject"]), str(m2["Subject"])), ("Hello P", "Hello all"))
 
+    def test_v1_custom_mail_from(self):
+        self.v1.verify_domain_identity(Domain="mf-v1.example")
+        self.v1.set_identity_mail_from_domain(Identity="mf-v1.example", MailFromDomain="bounce.mf-v1.example",
+                                              BehaviorOnMXFailure="RejectMessage")
+        attrs = self.v1.get_identity_mail_from_domain_attributes(Identities=["mf-v1.example"])
+        a = attrs["MailFromDomainAttributes"]["mf-v1.example"]
+        self.assertEqual(a["MailFromDomain"], "bounce.mf-v1.example")
+        self.assertEqual(a["BehaviorOnMXFailure"], "RejectMessage")
+        self.assertEqual(a["MailFromDomainStatus"], "Pending")
+        # Shared with v2: the same identity shows it.
+        v2 = self.v2.get_email_identity(EmailIdentity="mf-v1.example")["MailFromAttributes"]
+        self.assertEqual(v2["BehaviorOnMxFailure"], "REJECT_MESSAGE")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v1.set_identity_mail_from_domain(Identity="mf-v1.example", MailFromDomain="bounce.elsewhere.example")
+        self.assertIn("subdomain", str(cm.exception))
+        self.v1.set_identity_mail_from_domain(Identity="mf-v1.example")
+        a = self.v1.get_identity_mail_from_domain_attributes(Identities=["mf-v1.example"])
+        self.assertEqual(a["MailFromDomainAttributes"]["mf-v1.example"].get("MailFromDomain", ""), "")
+
     def test_v2_account_settings_and_tags(self):
         args = dict(FromEmailAddress="p@example.com", Destination={"ToAddresses": ["q@example.org"]},
                     Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}})

@@ -372,8 +372,11 @@ class DomainVerificationByDns(unittest.TestCase):
             dns.stop()
             dns = Dnsmasq(port=port, txt=[("_amazonses.token.test", token)])
             self.assertTrue(wait_until(lambda: status("token.test") == "SUCCESS", 10))
-            attrs = v1.get_identity_verification_attributes(Identities=["token.test"])["VerificationAttributes"]
-            self.assertIn("token.test", attrs)
+            attrs = v1.get_identity_verification_attributes(
+                Identities=["token.test", "verify.test"])["VerificationAttributes"]
+            self.assertEqual(attrs["token.test"]["VerificationStatus"], "Success")
+            self.assertEqual(attrs["token.test"]["VerificationToken"], token)
+            self.assertEqual(attrs["verify.test"]["VerificationStatus"], "Failed")
         finally:
             server.cleanup()
             dns.stop()

@@ -13,13 +13,16 @@
 #include "api/common.h"
 #include "api/form.h"
 #include "api/resources.h"
+#include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "mime/mime.h"
 #include "mime/template.h"
+#include "smtp/address.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -46,8 +49,19 @@ bool PlausibleAddress(const std::string& a) {
          domain.back() != '.';
 }
 
+// Who sends, for sending authorization: the key's principal, and what the
+// request names (API version, action, FromEmailAddressIdentityArn/SourceArn).
+struct Caller {
+  auth::Principal who;
+  bool owner = true;         // keys of the owner account skip policy checks
+  std::string api;           // "1" or "2" (ses:ApiVersion)
+  std::string action;        // ses:SendEmail, ses:SendRawEmail, ...
+  std::string identity_arn;  // empty: the From address's own identity
+};
+
 // What a send needs after API-specific parsing.
 struct Outgoing {
+  Caller caller;
   std::string envelope_from;
   std::vector<std::string> recipients;
   std::string content;
@@ -141,6 +155,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         dkim_keys(st, c.MasterKeyFile(), c.dkim_ed25519),
         resources(st, c.api_auto_verify, &dkim_keys),
         quota(q) {
+    resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
+                                   c.api_account_id + ":identity/");
     resources.OnEmailIdentity(
         [this](const std::string& address, const std::string& token) {
           SendVerification(address, token);
@@ -221,7 +237,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                      const std::string& template_name,
                      const json::object& defaults, const BulkEntry& e,
                      const std::string& from, const std::string& config_set,
-                     const std::string& client_ip, EntryDone done) {
+                     const std::string& client_ip, const Caller& caller,
+                     EntryDone done) {
     std::string id = NewMessageId(NowMillis());
     std::vector<std::string> rcpts = e.to;
     rcpts.insert(rcpts.end(), e.cc.begin(), e.cc.end());
@@ -266,6 +283,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     Outgoing out;
+    out.caller = caller;
     out.envelope_from = mime::AddrSpec(from);
     out.recipients = std::move(rcpts);
     out.content = std::move(*built);
@@ -283,7 +301,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   // SendBulkTemplatedEmail (v1).
-  void V1SendBulk(const HttpRequest& req,
+  void V1SendBulk(const HttpRequest& req, Caller caller,
                   std::map<std::string, std::string>& form,
                   std::function<void(HttpResponse)> done) {
     std::string name = form["Template"];
@@ -338,7 +356,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     for (size_t i = 0; i < entries.size(); ++i) {
       SendBulkEntry(
           *tc, name, defaults.as_object(), entries[i], from,
-          form["ConfigurationSetName"], req.remote_ip,
+          form["ConfigurationSetName"], req.remote_ip, caller,
           [gather, i](EntryOutcome o, const std::string& id,
                       const std::string& error) {
             static const char* kNames[] = {
@@ -460,13 +478,18 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   // --- authentication ------------------------------------------------------
-  std::optional<ApiError> Authenticate(const HttpRequest& req) {
+  std::optional<ApiError> Authenticate(const HttpRequest& req, Caller* caller) {
     auth::SignedRequest sr{req.method, req.path, req.query, req.headers,
                            req.body};
     auto r = auth::Verify(
         sr, [this](const std::string& id) { return keys->Lookup(id); },
         NowMillis() / 1000, config.api_max_clock_skew_seconds);
-    if (r.index() == 0) return std::nullopt;
+    if (r.index() == 0) {
+      auto [account, user] = keys->AccountOf(std::get<0>(r));
+      caller->owner = account.empty() || account == config.api_account_id;
+      caller->who = {account.empty() ? config.api_account_id : account, user};
+      return std::nullopt;
+    }
     const auth::AuthError& e = std::get<1>(r);
     switch (e.failure) {
       case auth::AuthFailure::kMissing:
@@ -503,6 +526,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           400, "SendingPausedException",
           "ConfigurationSetSendingPausedException",
           "Sending is paused for configuration set " + out.config_set + "."});
+      return;
+    }
+    if (auto e = Authorize(out)) {
+      done(*e);
       return;
     }
     if (config.api_sandbox) {
@@ -585,6 +612,77 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         });
   }
 
+  static ApiError NotAuthorized(const Caller& c, const std::string& action,
+                                const std::string& resource) {
+    return {403, "AccessDeniedException", "AccessDenied",
+            "User `" + c.who.Arn() + "' is not authorized to perform `" +
+                action + "' on resource `" + resource + "'"};
+  }
+
+  // Sending authorization (SES developer guide, "sending authorization"):
+  // a key of another account may send for an identity of this account only
+  // as the identity's policies allow; an identity ARN in the request names
+  // the identity, otherwise the From address's most specific identity does.
+  std::optional<ApiError> Authorize(const Outgoing& out) {
+    const Caller& c = out.caller;
+    if (c.owner && c.identity_arn.empty()) return std::nullopt;
+    std::string from_header = smtp::HeaderValue(out.content, "From");
+    std::string from = mime::AddrSpec(from_header);
+    std::string display;
+    if (size_t lt = from_header.find('<'); lt != std::string::npos) {
+      display = mime::DecodeWords(TrimCopy(from_header.substr(0, lt)));
+      if (display.size() >= 2 && display.front() == '"' &&
+          display.back() == '"')
+        display = display.substr(1, display.size() - 2);
+    }
+    std::string identity;
+    if (!c.identity_arn.empty()) {
+      std::string prefix = resources.IdentityArn("");
+      if (c.identity_arn.rfind(prefix, 0) != 0)
+        return NotAuthorized(c, c.action, c.identity_arn);
+      identity = AsciiLowerCopy(c.identity_arn.substr(prefix.size()));
+      if (!resources.IdentityExists(identity))
+        return Rejected("Identity " + identity + " does not exist.");
+      // The From address must belong to the named identity.
+      std::string f = AsciiLowerCopy(from);
+      bool belongs = f == identity;
+      size_t at = f.rfind('@');
+      for (std::string d = at == std::string::npos ? "" : f.substr(at + 1);
+           !belongs && !d.empty();
+           d = d.find('.') == std::string::npos ? ""
+                                                : d.substr(d.find('.') + 1))
+        belongs = d == identity;
+      if (!belongs)
+        return Rejected("From address " + from + " does not belong to " +
+                        c.identity_arn);
+      if (c.owner) return std::nullopt;
+    } else {
+      identity = resources.IdentityFor(from);
+    }
+    std::string arn = resources.IdentityArn(identity);
+    if (identity.empty()) return NotAuthorized(c, c.action, from);
+    auto policies = resources.Policies(identity);
+    std::vector<std::string> docs;
+    if (policies.ok()) {
+      for (auto& [name, doc] : *policies) docs.push_back(doc);
+    }
+    auth::AuthzRequest r;
+    r.principal = c.who;
+    r.action = c.action;
+    r.resource = arn;
+    r.context["ses:FromAddress"] = {from};
+    if (!display.empty()) r.context["ses:FromDisplayName"] = {display};
+    for (const auto& rc : out.recipients)
+      r.context["ses:Recipients"].push_back(mime::AddrSpec(rc));
+    r.context["ses:FeedbackAddress"] = {out.envelope_from};
+    r.context["ses:ApiVersion"] = {c.api};
+    r.context["aws:CurrentTime"] = {IsoTime(NowMillis())};
+    r.context["aws:PrincipalAccount"] = {c.who.account};
+    if (auth::Evaluate(docs, r) != auth::Decision::kAllow)
+      return NotAuthorized(c, c.action, arn);
+    return std::nullopt;
+  }
+
   std::optional<ApiError> CheckSender(const std::string& from) {
     if (!PlausibleAddress(from)) return Rejected("Illegal address: " + from);
     return CheckVerified(from);
@@ -625,7 +723,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return out;
   }
 
-  void V2SendEmail(const HttpRequest& req,
+  void V2SendEmail(const HttpRequest& req, Caller caller,
                    std::function<void(HttpResponse)> done) {
     boost::system::error_code ec;
     json::value v = json::parse(req.body, ec);
@@ -649,6 +747,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     Outgoing out;
+    out.caller = std::move(caller);
+    out.caller.action = content.contains("Simple") ? "ses:SendEmail"
+                        : content.contains("Raw")  ? "ses:SendRawEmail"
+                                                   : "ses:SendTemplatedEmail";
+    out.caller.identity_arn = Str(o, "FromEmailAddressIdentityArn");
     out.config_set = Str(o, "ConfigurationSetName");
     std::string from = Str(o, "FromEmailAddress");
     std::vector<std::string> rcpts;
@@ -863,12 +966,23 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   void V2(const HttpRequest& req, std::function<void(HttpResponse)> done) {
-    if (auto e = Authenticate(req)) {
+    Caller caller;
+    caller.api = "2";
+    if (auto e = Authenticate(req, &caller)) {
       done(V2Error(*e));
       return;
     }
+    bool send =
+        req.method == "POST" && (req.path == "/v2/email/outbound-emails" ||
+                                 req.path == "/v2/email/outbound-bulk-emails");
+    if (!caller.owner && !send) {
+      // Keys of other accounts only send, as identity policies allow.
+      done(V2Error(NotAuthorized(caller, req.method + " " + req.path,
+                                 "the account's resources")));
+      return;
+    }
     if (req.method == "POST" && req.path == "/v2/email/outbound-emails") {
-      V2SendEmail(req, std::move(done));
+      V2SendEmail(req, std::move(caller), std::move(done));
       return;
     }
     if (req.method == "GET" && req.path == "/v2/email/account") {
@@ -889,7 +1003,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (req.method == "POST" && req.path == "/v2/email/outbound-bulk-emails") {
-      V2SendBulk(req, std::move(done));
+      caller.action = "ses:SendBulkTemplatedEmail";
+      V2SendBulk(req, std::move(caller), std::move(done));
       return;
     }
     auto seg = PathSegments(req.path);
@@ -931,7 +1046,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   // SendBulkEmail: one message per entry, each committed on its own (they
   // share group commits), one result per entry in input order.
-  void V2SendBulk(const HttpRequest& req,
+  void V2SendBulk(const HttpRequest& req, Caller caller,
                   std::function<void(HttpResponse)> done) {
     boost::system::error_code ec;
     json::value v = json::parse(req.body, ec);
@@ -977,6 +1092,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(V2Error(*e));
       return;
     }
+    caller.identity_arn = Str(o, "FromEmailAddressIdentityArn");
     // Default data, overlaid by each entry's replacement data.
     boost::system::error_code dec;
     json::value defaults = json::parse(
@@ -1029,7 +1145,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     for (size_t i = 0; i < parsed.size(); ++i) {
       SendBulkEntry(
           *tc, name, defaults.as_object(), parsed[i], from, config_set,
-          req.remote_ip,
+          req.remote_ip, caller,
           [gather, i](EntryOutcome o, const std::string& id,
                       const std::string& error) {
             static const char* kNames[] = {
@@ -1049,7 +1165,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   // --- SES v1 ----------------------------------------------------------------
   void V1(const HttpRequest& req, std::function<void(HttpResponse)> done) {
-    if (auto e = Authenticate(req)) {
+    Caller caller;
+    caller.api = "1";
+    if (auto e = Authenticate(req, &caller)) {
       done(V1Error(*e));
       return;
     }
@@ -1059,8 +1177,19 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
       return;
     }
+    caller.action = "ses:" + action;
+    // SourceArn (SendEmail, templated) or FromArn (SendRawEmail) names the
+    // identity a delegate sends for.
+    caller.identity_arn =
+        !form["SourceArn"].empty() ? form["SourceArn"] : form["FromArn"];
+    if (!caller.owner && action != "SendEmail" && action != "SendRawEmail" &&
+        action != "SendTemplatedEmail" && action != "SendBulkTemplatedEmail") {
+      done(V1Error(
+          NotAuthorized(caller, "ses:" + action, "the account's resources")));
+      return;
+    }
     if (action == "SendEmail" || action == "SendRawEmail") {
-      V1Send(req, action, form, std::move(done));
+      V1Send(req, caller, action, form, std::move(done));
       return;
     }
     if (action == "GetSendQuota") {
@@ -1113,11 +1242,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     if (action == "GetIdentityVerificationAttributes") {
       std::string entries;
       for (const auto& i : Members(form, "Identities")) {
-        if (!resources.IdentityExists(i)) continue;
-        entries += "\n      <entry><key>" + XmlEscape(i) +
-                   "</key><value><VerificationStatus>" +
-                   (config.api_auto_verify ? "Success" : "Pending") +
-                   "</VerificationStatus></value></entry>";
+        std::string status = resources.VerificationStatus(i);
+        if (status.empty()) continue;
+        entries +=
+            "\n      <entry><key>" + XmlEscape(i) +
+            "</key><value><VerificationStatus>" + V1Status(status) +
+            "</VerificationStatus>" +
+            (i.find('@') == std::string::npos
+                 ? "<VerificationToken>" + XmlEscape(VerificationToken(i)) +
+                       "</VerificationToken>"
+                 : "") +
+            "</value></entry>";
       }
       done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
                             "\n    </VerificationAttributes>\n  "));
@@ -1207,11 +1342,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (action == "SendTemplatedEmail") {
-      V1Send(req, action, form, std::move(done));
+      V1Send(req, caller, action, form, std::move(done));
       return;
     }
     if (action == "SendBulkTemplatedEmail") {
-      V1SendBulk(req, form, std::move(done));
+      V1SendBulk(req, caller, form, std::move(done));
       return;
     }
     if (action == "CreateConfigurationSet") {
@@ -1271,6 +1406,41 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                             "</member>\n    </DkimTokens>\n  "));
       return;
     }
+    if (action == "SetIdentityMailFromDomain") {
+      std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
+                                 ? "REJECT_MESSAGE"
+                                 : "USE_DEFAULT_VALUE";
+      Status s = resources.SetMailFrom(form["Identity"], form["MailFromDomain"],
+                                       behavior);
+      if (!s.ok()) {
+        done(V1Error(BadRequest(s.error().message())));
+        return;
+      }
+      done(V1Ok(action, ""));
+      return;
+    }
+    if (action == "GetIdentityMailFromDomainAttributes") {
+      std::string entries;
+      for (const auto& i : Members(form, "Identities")) {
+        Resources::MailFrom mf = resources.MailFromFor(i);
+        std::string status = V1Status(mf.status);
+        entries +=
+            "\n      <entry><key>" + XmlEscape(i) +
+            "</key><value><MailFromDomain>" + XmlEscape(mf.domain) +
+            "</MailFromDomain><MailFromDomainStatus>" + status +
+            "</MailFromDomainStatus><BehaviorOnMXFailure>" +
+            (mf.reject_on_failure ? "RejectMessage" : "UseDefaultValue") +
+            "</BehaviorOnMXFailure></value></entry>";
+      }
+      done(V1Ok(action, "\n    <MailFromDomainAttributes>" + entries +
+                            "\n    </MailFromDomainAttributes>\n  "));
+      return;
+    }
+    if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy" ||
+        action == "GetIdentityPolicies" || action == "ListIdentityPolicies") {
+      V1Policy(action, form, std::move(done));
+      return;
+    }
     if (action == "GetIdentityDkimAttributes") {
       std::string entries;
       for (const auto& i : Members(form, "Identities")) {
@@ -1296,11 +1466,67 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
          "The action " + action + " is not valid for this web service."}));
   }
 
-  void V1Send(const HttpRequest& req, const std::string& action,
+  // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.
+  static std::string V1Status(const std::string& v2) {
+    if (v2 == "SUCCESS") return "Success";
+    if (v2 == "FAILED") return "Failed";
+    if (v2 == "TEMPORARY_FAILURE") return "TemporaryFailure";
+    return "Pending";
+  }
+
+  // Sending-authorization policies, v1 flavour.
+  void V1Policy(const std::string& action,
+                std::map<std::string, std::string>& form,
+                std::function<void(HttpResponse)> done) {
+    const std::string& identity = form["Identity"];
+    auto fail = [&](const Error& e) {
+      if (e.code() == "invalid_policy")
+        return V1Error({400, "", "InvalidPolicy", e.message()});
+      if (e.code() == "not_found" || e.code() == "limit")
+        return V1Error(BadRequest(e.message()));
+      return V1Error({500, "", "InternalFailure", e.message()});
+    };
+    if (identity.empty()) {
+      done(V1Error(BadRequest("Identity is required")));
+      return;
+    }
+    if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy") {
+      Status s = action == "PutIdentityPolicy"
+                     ? resources.PutPolicy(identity, form["PolicyName"],
+                                           form["Policy"],
+                                           Resources::PolicyWrite::kUpsert)
+                     : resources.DeletePolicy(identity, form["PolicyName"]);
+      done(s.ok() ? V1Ok(action, "") : fail(s.error()));
+      return;
+    }
+    auto policies = resources.Policies(identity);
+    if (!policies.ok()) {
+      done(fail(policies.error()));
+      return;
+    }
+    std::string body;
+    if (action == "ListIdentityPolicies") {
+      for (const auto& [name, doc] : *policies)
+        body += "\n      <member>" + XmlEscape(name) + "</member>";
+      done(V1Ok(action,
+                "\n    <PolicyNames>" + body + "\n    </PolicyNames>\n  "));
+      return;
+    }
+    for (const auto& name : Members(form, "PolicyNames")) {
+      auto it = policies->find(name);
+      if (it == policies->end()) continue;
+      body += "\n      <entry><key>" + XmlEscape(name) + "</key><value>" +
+              XmlEscape(it->second) + "</value></entry>";
+    }
+    done(V1Ok(action, "\n    <Policies>" + body + "\n    </Policies>\n  "));
+  }
+
+  void V1Send(const HttpRequest& req, Caller caller, const std::string& action,
               std::map<std::string, std::string>& form,
               std::function<void(HttpResponse)> done) {
     std::string id = NewMessageId(NowMillis());
     Outgoing out;
+    out.caller = std::move(caller);
     out.config_set = form["ConfigurationSetName"];
     std::vector<std::string> rcpts;
     if (action == "SendEmail" || action == "SendTemplatedEmail") {
@@ -1574,6 +1800,24 @@ std::string Api::Sign(const std::string& message) {
 
 bool Api::IsMailFromDomain(const std::string& domain) {
   return impl_->resources.IsMailFromDomain(domain);
+}
+
+std::optional<std::string> Api::AuthorizeSmtp(
+    const std::string& user, const std::string& mail_from,
+    const std::vector<std::string>& recipients, const std::string& content) {
+  auto [account, key_user] = impl_->keys->AccountOf(user);
+  if (account.empty() || account == impl_->config.api_account_id)
+    return std::nullopt;  // owner keys and configured SMTP users
+  Outgoing out;
+  out.caller.who = {account, key_user};
+  out.caller.owner = false;
+  out.caller.api = "smtp";
+  out.caller.action = "ses:SendRawEmail";
+  out.envelope_from = mail_from;
+  out.recipients = recipients;
+  out.content = content;
+  if (auto e = impl_->Authorize(out)) return e->message;
+  return std::nullopt;
 }
 
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {

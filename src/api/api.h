@@ -4,8 +4,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/dkim_keys.h"
 #include "auth/keys.h"
@@ -52,6 +54,13 @@ class Api {
   // True when an identity uses `domain` as its custom MAIL FROM domain (the MX
   // accepts it).
   bool IsMailFromDomain(const std::string& domain);
+
+  // Sending authorization of an SMTP submission by access key `user` (needs
+  // ses:SendRawEmail when the key belongs to another account): the reason it
+  // is refused, or nullopt.
+  std::optional<std::string> AuthorizeSmtp(
+      const std::string& user, const std::string& mail_from,
+      const std::vector<std::string>& recipients, const std::string& content);
 
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "api/common.h"
+#include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
 #include "base/strings.h"
@@ -18,6 +19,22 @@ ApiError NotFound(const std::string& m) {
 }
 ApiError Exists(const std::string& m) {
   return {400, "AlreadyExistsException", "AlreadyExists", m};
+}
+
+// An identity's store document; "not_found" when there is none.
+Result<json::object> LoadIdentity(store::Store* store,
+                                  const std::string& identity) {
+  auto doc = store->Get("identity", AsciiLowerCopy(identity));
+  if (!doc.ok()) return doc.error();
+  if (!doc->has_value())
+    return Error::Permanent("not_found",
+                            "Identity " + identity + " does not exist.");
+  boost::system::error_code ec;
+  json::value v = json::parse(**doc, ec);
+  if (ec || !v.is_object())
+    return Error::Permanent(
+        "corrupt", "identity " + identity + " has a malformed document");
+  return std::move(v.as_object());
 }
 
 std::optional<json::object> ParseObject(const std::string& body,
@@ -207,9 +224,115 @@ Result<bool> Resources::DeleteIdentity(const std::string& identity) {
   return store_->Delete("identity", AsciiLowerCopy(identity));
 }
 
+std::string Resources::VerificationStatus(const std::string& identity) {
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return "";
+  auto* st = doc->if_contains("VerificationStatus");
+  if (auto_verify_) return "SUCCESS";
+  return st && st->is_string() ? std::string(st->as_string()) : "PENDING";
+}
+
 bool Resources::IdentityExists(const std::string& identity) {
   auto d = store_->Get("identity", AsciiLowerCopy(identity));
   return d.ok() && d->has_value();
+}
+
+Status Resources::SetMailFrom(const std::string& identity,
+                              const std::string& domain,
+                              const std::string& behavior_in) {
+  std::string key = AsciiLowerCopy(identity);
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return doc.error();
+  json::object& d = *doc;
+  std::string mf = AsciiLowerCopy(domain);
+  std::string behavior =
+      behavior_in.empty() ? "USE_DEFAULT_VALUE" : behavior_in;
+  if (behavior != "USE_DEFAULT_VALUE" && behavior != "REJECT_MESSAGE")
+    return Error::Permanent(
+        "invalid",
+        "BehaviorOnMxFailure must be USE_DEFAULT_VALUE or REJECT_MESSAGE");
+  std::string base = key.substr(key.find('@') + 1);
+  if (!mf.empty() && (mf.size() <= base.size() + 1 ||
+                      mf.compare(mf.size() - base.size() - 1, std::string::npos,
+                                 "." + base) != 0))
+    return Error::Permanent("invalid",
+                            "MailFromDomain must be a subdomain of " + base);
+  if (mf.empty()) {
+    d.erase("MailFromDomain");
+    d.erase("MailFromDomainStatus");
+  } else {
+    d["MailFromDomain"] = mf;
+    d["MailFromDomainStatus"] = "PENDING";
+  }
+  d["BehaviorOnMxFailure"] = behavior;
+  return store_->Put("identity", key, json::serialize(d), false);
+}
+
+std::string Resources::IdentityFor(const std::string& address) {
+  std::string a = AsciiLowerCopy(address);
+  if (IdentityExists(a)) return a;
+  size_t at = a.rfind('@');
+  for (std::string d = at == std::string::npos ? a : a.substr(at + 1);
+       d.find('.') != std::string::npos; d = d.substr(d.find('.') + 1)) {
+    if (IdentityExists(d)) return d;
+  }
+  return "";
+}
+
+Status Resources::PutPolicy(const std::string& identity,
+                            const std::string& name, const std::string& policy,
+                            PolicyWrite mode) {
+  if (name.empty() || name.size() > 64 ||
+      name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+                             "xyz0123456789_-") != std::string::npos)
+    return Error::Permanent(
+        "invalid_policy",
+        "Policy names are 1 to 64 characters of A-Z, a-z, 0-9, _ and -.");
+  std::string key = AsciiLowerCopy(identity);
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return doc.error();
+  Status valid = auth::ValidatePolicy(policy, IdentityArn(key));
+  if (!valid.ok()) return valid;
+  json::object& d = *doc;
+  json::object policies;
+  if (auto* p = d.if_contains("Policies"); p && p->is_object())
+    policies = p->as_object();
+  bool exists = policies.contains(name);
+  if (mode == PolicyWrite::kCreate && exists)
+    return Error::Permanent("exists", "Policy " + name + " already exists.");
+  if (mode == PolicyWrite::kUpdate && !exists)
+    return Error::Permanent("not_found", "Policy " + name + " does not exist.");
+  if (!exists && policies.size() >= 20)
+    return Error::Permanent("limit", "An identity has at most 20 policies.");
+  policies[name] = policy;
+  d["Policies"] = std::move(policies);
+  return store_->Put("identity", key, json::serialize(d), false);
+}
+
+Status Resources::DeletePolicy(const std::string& identity,
+                               const std::string& name) {
+  std::string key = AsciiLowerCopy(identity);
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return doc.error();
+  json::object& d = *doc;
+  auto* p = d.if_contains("Policies");
+  if (!p || !p->is_object() || !p->as_object().contains(name))
+    return Ok{};  // SES: deleting an absent policy succeeds
+  p->as_object().erase(name);
+  return store_->Put("identity", key, json::serialize(d), false);
+}
+
+Result<std::map<std::string, std::string>> Resources::Policies(
+    const std::string& identity) {
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return doc.error();
+  std::map<std::string, std::string> out;
+  if (auto* p = doc->if_contains("Policies"); p && p->is_object()) {
+    for (const auto& [k, val] : p->as_object()) {
+      if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
+    }
+  }
+  return out;
 }
 
 bool Resources::Verified(const std::string& address) {
@@ -250,6 +373,8 @@ Resources::MailFrom Resources::MailFromFor(const std::string& address) {
     out.domain = std::string(mf->as_string());
     out.verified = o.contains("MailFromDomainStatus") &&
                    o["MailFromDomainStatus"] == "SUCCESS";
+    if (auto* st = o.if_contains("MailFromDomainStatus"); st && st->is_string())
+      out.status = std::string(st->as_string());
     out.reject_on_failure = o.contains("BehaviorOnMxFailure") &&
                             o["BehaviorOnMxFailure"] == "REJECT_MESSAGE";
     return out;
@@ -617,40 +742,55 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       out["DkimTokens"] = tokens;
       return JsonOk(json::serialize(out));
     }
+    if (seg.size() >= 5 && seg[4] == "policies") {
+      // Sending authorization (Create/Update/Delete/GetEmailIdentityPolicies).
+      auto policy_fail = [&](const Error& e) {
+        if (e.code() == "not_found") return fail(NotFound(e.message()));
+        if (e.code() == "invalid_policy") return fail(BadRequest(e.message()));
+        if (e.code() == "limit")
+          return fail(
+              {400, "LimitExceededException", "LimitExceeded", e.message()});
+        return store_fail(e);
+      };
+      if (seg.size() == 5 && m == "GET") {
+        auto p = Policies(seg[3]);
+        if (!p.ok()) return policy_fail(p.error());
+        json::object list;
+        for (const auto& [k, v] : *p) list[k] = v;
+        json::object out;
+        out["Policies"] = std::move(list);
+        return JsonOk(json::serialize(out));
+      }
+      if (seg.size() == 6 && m == "DELETE") {
+        Status s = DeletePolicy(seg[3], seg[5]);
+        if (!s.ok()) return policy_fail(s.error());
+        return JsonOk("{}");
+      }
+      if (seg.size() == 6 && (m == "POST" || m == "PUT")) {
+        auto o = ParseObject(req.body, &err);
+        if (!o) return fail(err);
+        auto* policy = o->if_contains("Policy");
+        if (!policy || !policy->is_string())
+          return fail(
+              BadRequest("Policy (a JSON document as a string) is "
+                         "required"));
+        Status s = PutPolicy(
+            seg[3], seg[5], std::string(policy->as_string()),
+            m == "POST" ? PolicyWrite::kCreate : PolicyWrite::kUpdate);
+        if (!s.ok()) return policy_fail(s.error());
+        return JsonOk("{}");
+      }
+    }
     if (seg.size() == 5 && seg[4] == "mail-from" && m == "PUT") {
       // PutEmailIdentityMailFromAttributes; the verifier checks its MX and SPF.
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      auto doc = store_->Get("identity", AsciiLowerCopy(seg[3]));
-      if (!doc.ok() || !doc->has_value())
-        return fail(NotFound("Email identity " + seg[3] + " does not exist."));
-      json::object d = json::parse(**doc).as_object();
-      std::string mf = AsciiLowerCopy(Str(*o, "MailFromDomain"));
-      std::string behavior = Str(*o, "BehaviorOnMxFailure").empty()
-                                 ? "USE_DEFAULT_VALUE"
-                                 : Str(*o, "BehaviorOnMxFailure");
-      if (behavior != "USE_DEFAULT_VALUE" && behavior != "REJECT_MESSAGE") {
-        return fail(BadRequest(
-            "BehaviorOnMxFailure must be USE_DEFAULT_VALUE or REJECT_MESSAGE"));
-      }
-      std::string base = seg[3].substr(seg[3].find('@') + 1);
-      if (!mf.empty() &&
-          (mf.size() <= base.size() + 1 ||
-           mf.compare(mf.size() - base.size() - 1, std::string::npos,
-                      "." + AsciiLowerCopy(base)) != 0)) {
-        return fail(
-            BadRequest("MailFromDomain must be a subdomain of " + base));
-      }
-      if (mf.empty()) {
-        d.erase("MailFromDomain");
-        d.erase("MailFromDomainStatus");
-      } else {
-        d["MailFromDomain"] = mf;
-        d["MailFromDomainStatus"] = "PENDING";
-      }
-      d["BehaviorOnMxFailure"] = behavior;
-      Status s = store_->Put("identity", AsciiLowerCopy(seg[3]),
-                             json::serialize(d), false);
+      Status s = SetMailFrom(seg[3], Str(*o, "MailFromDomain"),
+                             Str(*o, "BehaviorOnMxFailure"));
+      if (!s.ok() && s.error().code() == "not_found")
+        return fail(NotFound(s.error().message()));
+      if (!s.ok() && s.error().code() == "invalid")
+        return fail(BadRequest(s.error().message()));
       if (!s.ok()) return store_fail(s.error());
       return JsonOk("{}");
     }
@@ -688,6 +828,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
         mail_from["BehaviorOnMxFailure"] =
             field("BehaviorOnMxFailure", "USE_DEFAULT_VALUE");
         out["MailFromAttributes"] = mail_from;
+        if (auto* p = d.if_contains("Policies"); p && p->is_object())
+          policies = p->as_object();
         out["Policies"] = policies;
         out["Tags"] = json::array();
         out["VerificationStatus"] = d["VerificationStatus"];

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,32 @@ class Resources {
   Result<bool> DeleteTemplate(const std::string& name);
   std::vector<std::string> ListTemplates();
 
+  // "arn:aws:ses:<region>:<account>:identity/" (set once by the app).
+  void SetIdentityArnPrefix(std::string prefix) {
+    identity_arn_prefix_ = std::move(prefix);
+  }
+  std::string IdentityArn(const std::string& identity) const {
+    return identity_arn_prefix_ + identity;
+  }
+
+  // Sending-authorization policies of an identity (v1 and v2). Errors carry
+  // codes "not_found" (identity or policy), "exists", "invalid_policy" and
+  // "limit".
+  enum class PolicyWrite { kCreate, kUpdate, kUpsert };
+  Status PutPolicy(const std::string& identity, const std::string& name,
+                   const std::string& policy, PolicyWrite mode);
+  Status DeletePolicy(const std::string& identity, const std::string& name);
+  Result<std::map<std::string, std::string>> Policies(
+      const std::string& identity);
+  // PutEmailIdentityMailFromAttributes / SetIdentityMailFromDomain: an empty
+  // domain removes it. Errors: "not_found", "invalid" (not a subdomain, bad
+  // behavior).
+  Status SetMailFrom(const std::string& identity, const std::string& domain,
+                     const std::string& behavior);
+  // The most specific existing identity for an address: the address itself,
+  // else its domain, else the nearest parent domain; empty when none.
+  std::string IdentityFor(const std::string& address);
+
   // Identities (v1 uses these too).
   Status AddIdentity(const std::string& identity);
   // An address identity created outside auto-verify gets a token; this
@@ -49,6 +76,9 @@ class Resources {
   std::vector<std::string> ListIdentities();
   Result<bool> DeleteIdentity(const std::string& identity);
   bool IdentityExists(const std::string& identity);
+  // The identity's own VerificationStatus (PENDING, SUCCESS, FAILED,
+  // TEMPORARY_FAILURE), or "" when it does not exist.
+  std::string VerificationStatus(const std::string& identity);
   // True when the address, its domain or a parent domain is a SUCCESS identity.
   bool Verified(const std::string& address);
   bool ConfigurationSetExists(const std::string& name);
@@ -57,6 +87,7 @@ class Resources {
     std::string domain;  // empty: none
     bool verified = false;
     bool reject_on_failure = false;
+    std::string status;  // PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE
   };
   MailFrom MailFromFor(const std::string& address);
   // True when some identity uses `domain` as its custom MAIL FROM domain.
@@ -78,6 +109,8 @@ class Resources {
   store::Store* store_;
   bool auto_verify_;
   DkimKeys* dkim_;
+  std::string identity_arn_prefix_ =
+      "arn:aws:ses:us-east-1:000000000000:identity/";
   std::function<void(const std::string&, const std::string&)>
       on_email_identity_;
 };

@@ -18,6 +18,7 @@
 #include "api/dkim_keys.h"
 #include "api/verifier.h"
 #include "auth/keys.h"
+#include "auth/policy.h"
 #include "auth/quota.h"
 #include "auth/sigv4.h"
 #include "base/ids.h"
@@ -59,6 +60,7 @@ struct Args {
   std::string data_dir;
   bool json = false;
   bool all = false;
+  std::string account, user;  // keys create
 };
 
 Result<Args> ParseArgs(int argc, char** argv) {
@@ -77,6 +79,9 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.config_path = s.substr(9);
     } else if (s == "--data-dir") {
       Status st = value(&a.data_dir);
+      if (!st.ok()) return st.error();
+    } else if (s == "--account" || s == "--user") {
+      Status st = value(s == "--account" ? &a.account : &a.user);
       if (!st.ok()) return st.error();
     } else if (s == "--json") {
       a.json = true;
@@ -231,6 +236,11 @@ int Serve(const Args& args) {
     return api.IsMailFromDomain(d);
   };
   hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
+  hooks.authorize = [&api](const std::string& user, const std::string& from,
+                           const std::vector<std::string>& rcpts,
+                           const std::string& content) {
+    return api.AuthorizeSmtp(user, from, rcpts, content);
+  };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
   };
@@ -494,14 +504,19 @@ int Keys(const Args& args) {
   ::mkdir(cfg->data_dir.c_str(), 0700);
   auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
   if (sub == "create") {
-    auto k = keys.Create();
+    auto k = keys.Create(args.account, args.user);
     if (!k.ok()) {
       std::fprintf(stderr, "sesame: %s\n", k.error().message().c_str());
       return 1;
     }
+    auth::Principal who{k->account.empty() ? cfg->api_account_id : k->account,
+                        k->user};
     if (args.json) {
-      std::printf("{\"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}\n",
-                  k->id.c_str(), k->secret.c_str());
+      std::printf(
+          "{\"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
+          "\"Account\": \"%s\", \"Arn\": \"%s\"}\n",
+          k->id.c_str(), k->secret.c_str(), who.account.c_str(),
+          who.Arn().c_str());
     } else {
       std::printf(
           "AccessKeyId:     %s\nSecretAccessKey: %s\nSMTP password (%s): %s\n",
@@ -519,15 +534,20 @@ int Keys(const Args& args) {
     if (args.json) {
       std::string out = "[";
       for (size_t i = 0; i < list->size(); ++i) {
-        out += (i ? ", " : "") + std::string("{\"AccessKeyId\": \"") +
-               (*list)[i].id + "\", \"CreatedAt\": \"" +
-               IsoTime((*list)[i].created * 1000) + "\"}";
+        const auth::AccessKey& k = (*list)[i];
+        auth::Principal who{k.account.empty() ? cfg->api_account_id : k.account,
+                            k.user};
+        out += (i ? ", " : "") + std::string("{\"AccessKeyId\": \"") + k.id +
+               "\", \"CreatedAt\": \"" + IsoTime(k.created * 1000) +
+               "\", \"Account\": \"" + who.account + "\", \"Arn\": \"" +
+               who.Arn() + "\"}";
       }
       std::printf("%s]\n", out.c_str());
     } else {
       for (const auto& k : *list)
-        std::printf("%s  created %s\n", k.id.c_str(),
-                    IsoTime(k.created * 1000).c_str());
+        std::printf("%s  created %s  %s\n", k.id.c_str(),
+                    IsoTime(k.created * 1000).c_str(),
+                    k.account.empty() ? "owner" : k.account.c_str());
     }
     return 0;
   }
@@ -544,9 +564,11 @@ int Keys(const Args& args) {
     std::printf("deleted %s\n", pos[2].c_str());
     return 0;
   }
-  std::fprintf(stderr,
-               "sesame: usage: sesame keys create|list|delete ID [--json] "
-               "[--config FILE]\n");
+  std::fprintf(
+      stderr,
+      "sesame: usage: sesame keys create [--account ID [--user NAME]]|list|"
+      "delete ID [--json] "
+      "[--config FILE]\n");
   return 2;
 }
 

@@ -145,6 +145,9 @@ Status KeyStore::LoadLocked() {
                   ": malformed key line");
     }
     e.created = std::atoll(created.c_str());
+    // Optional fields added later: account, user.
+    std::getline(fields, e.account, '\t');
+    std::getline(fields, e.user, '\t');
     entries.push_back(std::move(e));
   }
   entries_ = std::move(entries);
@@ -155,15 +158,29 @@ Status KeyStore::LoadLocked() {
 Status KeyStore::SaveLocked() {
   std::string text =
       "# Sesame access keys: id, created (epoch s), secret sealed with "
-      "AES-256-GCM\n";
-  for (const auto& e : entries_)
-    text += e.id + "\t" + std::to_string(e.created) + "\t" + e.sealed + "\n";
+      "AES-256-GCM, account and user (empty: the owner)\n";
+  for (const auto& e : entries_) {
+    text += e.id + "\t" + std::to_string(e.created) + "\t" + e.sealed;
+    if (!e.account.empty()) text += "\t" + e.account + "\t" + e.user;
+    text += "\n";
+  }
   Status s = WriteFileAtomic(keys_path_, text);
   loaded_mtime_ns_ = -1;  // force a reload of our own write's mtime
   return s;
 }
 
-Result<AccessKey> KeyStore::Create() {
+Result<AccessKey> KeyStore::Create(const std::string& account,
+                                   const std::string& user) {
+  if (!account.empty() &&
+      (account.size() != 12 ||
+       account.find_first_not_of("0123456789") != std::string::npos))
+    return Fail("an account is 12 digits");
+  if (!user.empty() &&
+      (account.empty() ||
+       user.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+                              "ghijklmnopqrstuvwxyz0123456789+="
+                              ",.@_-") != std::string::npos))
+    return Fail("a user needs an account and a name of [A-Za-z0-9+=,.@_-]");
   std::lock_guard<std::mutex> lock(mu_);
   Status s = LoadLocked();
   if (!s.ok()) return s.error();
@@ -177,7 +194,9 @@ Result<AccessKey> KeyStore::Create() {
   k.created = NowMillis() / 1000;
   auto sealed = Seal(*master, k.secret);
   if (!sealed.ok()) return sealed.error();
-  entries_.push_back({k.id, k.created, *sealed});
+  k.account = account;
+  k.user = user;
+  entries_.push_back({k.id, k.created, *sealed, account, user});
   s = SaveLocked();
   if (!s.ok()) return s.error();
   return k;
@@ -188,7 +207,8 @@ Result<std::vector<AccessKey>> KeyStore::List() {
   Status s = LoadLocked();
   if (!s.ok()) return s.error();
   std::vector<AccessKey> out;
-  for (const auto& e : entries_) out.push_back({e.id, "", e.created});
+  for (const auto& e : entries_)
+    out.push_back({e.id, "", e.created, e.account, e.user});
   return out;
 }
 
@@ -202,6 +222,15 @@ Result<bool> KeyStore::Delete(const std::string& id) {
   s = SaveLocked();
   if (!s.ok()) return s.error();
   return true;
+}
+
+std::pair<std::string, std::string> KeyStore::AccountOf(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!LoadLocked().ok()) return {};
+  for (const auto& e : entries_) {
+    if (e.id == id) return {e.account, e.user};
+  }
+  return {};
 }
 
 std::optional<std::string> KeyStore::Lookup(const std::string& id) {

@@ -14,6 +14,11 @@ struct AccessKey {
   std::string id;
   std::string secret;  // only filled by Create() and Lookup()
   int64_t created = 0;
+  // Empty: the owner account (every operation). Otherwise another account
+  // (and optionally a user in it) that may only send, as far as the
+  // identities' sending-authorization policies allow.
+  std::string account;
+  std::string user;
 };
 
 // Access keys on disk. Secrets are sealed with AES-256-GCM under a master
@@ -29,18 +34,22 @@ class KeyStore {
       : keys_path_(std::move(keys_path)),
         master_path_(std::move(master_key_path)) {}
 
-  Result<AccessKey> Create();
+  Result<AccessKey> Create(const std::string& account = "",
+                           const std::string& user = "");
   Result<std::vector<AccessKey>> List();
   // Returns false when the key did not exist.
   Result<bool> Delete(const std::string& id);
   // The secret for an access key id, or nullopt when unknown.
   std::optional<std::string> Lookup(const std::string& id);
+  // The key's account and user (both empty for owner keys and unknown ids).
+  std::pair<std::string, std::string> AccountOf(const std::string& id);
 
  private:
   struct Entry {
     std::string id;
     int64_t created;
     std::string sealed;  // base64(nonce | ciphertext | tag)
+    std::string account, user;
   };
   Status LoadLocked();
   Status SaveLocked();

@@ -52,6 +52,16 @@ TEST(KeyStore, CreateListLookupDeleteAcrossInstances) {
   EXPECT_TRUE(*b.Delete(k->id));
   EXPECT_FALSE(*b.Delete(k->id));
   EXPECT_EQ(a.Lookup(k->id), std::nullopt);
+  // A delegate key remembers its account and user; bad accounts are refused.
+  auto d = a.Create("123456789012", "app");
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  KeyStore e(keys, master);
+  EXPECT_EQ(e.AccountOf(d->id),
+            std::make_pair(std::string("123456789012"), std::string("app")));
+  EXPECT_EQ(e.Lookup(d->id), d->secret);
+  EXPECT_EQ((*e.List())[0].account, "123456789012");
+  EXPECT_FALSE(a.Create("12345").ok());
+  EXPECT_FALSE(a.Create("", "app").ok());
   fs::remove_all(dir);
 }
 

@@ -623,6 +623,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 return w.Map(
                     n, path,
                     {{"region", w.String(&c.api_region)},
+                     {"account_id", w.String(&c.api_account_id)},
                      {"max_clock_skew_seconds",
                       w.Int(&c.api_max_clock_skew_seconds, 1, 86400)},
                      {"local_mailbox", w.Bool(&c.api_local_mailbox)},

@@ -126,6 +126,9 @@ struct Config {
   std::vector<std::string> mx_domains;  // accepted without AUTH, lower-case
   Delivery delivery;
   std::string api_region = "us-east-1";
+  // The owner account: in identity ARNs (arn:aws:ses:<region>:<account>:...)
+  // and the account of access keys created without --account.
+  std::string api_account_id = "000000000000";
   uint32_t api_max_clock_skew_seconds = 900;  // 15 minutes, as AWS
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
   bool api_auto_verify =

@@ -378,6 +378,18 @@ struct Server::Impl {
             throttled =
                 hooks.take_quota(static_cast<int>(meta.recipients.size()));
           }
+          if (!throttled && hooks.authorize && kind != Kind::kMx &&
+              !env.auth_user.empty()) {
+            std::vector<std::string> rcpts;
+            for (const auto& r : meta.recipients) rcpts.push_back(r.address);
+            if (auto denied = hooks.authorize(env.auth_user, meta.mail_from,
+                                              rcpts, env.content)) {
+              ++not_accepted;
+              session.OnCommitResult(Error::Permanent("denied", *denied),
+                                     env.id);
+              continue;
+            }
+          }
           if (throttled) {
             ++not_accepted;
             session.OnCommitResult(Error::Transient("throttled", *throttled),

@@ -34,6 +34,12 @@ struct AdminHooks {
   // DKIM-signs a submitted message (the From domain's key), once, before
   // commit.
   std::function<std::string(const std::string& message)> sign;
+  // Sending authorization for an authenticated submission: the reason it is
+  // refused (SMTP 554 5.7.1), or nullopt.
+  std::function<std::optional<std::string>(
+      const std::string& user, const std::string& mail_from,
+      const std::vector<std::string>& recipients, const std::string& content)>
+      authorize;
   // Extra domains the MX accepts (custom MAIL FROM domains of identities).
   std::function<bool(const std::string& domain)> is_mx_domain;
 };
