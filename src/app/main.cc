@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "api/dkim_keys.h"
 #include "api/verifier.h"
+#include "app/feedback_cli.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/quota.h"
@@ -51,6 +52,10 @@ constexpr char kUsage[] =
     "sealed under the master key)\n"
     "  identity records DOMAIN [--json]      the DNS records to publish "
     "(verification, DKIM, SPF, DMARC)\n"
+    "  bounce-parse FILE...                  classify bounces, complaints and "
+    "auto-replies (JSON lines)\n"
+    "  bounce-eval DIR LABELS [--all]        accuracy on a labelled corpus "
+    "(--all: list disagreements)\n"
     "  config check --config FILE            validate a configuration file\n"
     "  version                               print the version\n";
 
@@ -698,6 +703,17 @@ int Main(int argc, char** argv) {
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
+  if (cmd == "bounce-parse")
+    return app::BounceParse(
+        std::vector<std::string>(pos.begin() + 1, pos.end()));
+  if (cmd == "bounce-eval") {
+    if (pos.size() != 3) {
+      std::fprintf(stderr,
+                   "sesame: usage: sesame bounce-eval DIR LABELS [--all]\n");
+      return 2;
+    }
+    return app::BounceEval(pos[1], pos[2], args->all);
+  }
   if (cmd == "identity" && pos.size() >= 2 && pos[1] == "records")
     return IdentityRecords(*args);
   if (cmd == "queue" && pos.size() >= 2 && pos[1] == "list")
