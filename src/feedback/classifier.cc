@@ -116,8 +116,8 @@ Result<Classifier> Classifier::Parse(std::string_view text,
       return Error::Permanent("rules", where + "unknown reason " + r.reason);
     if (pattern.empty())
       return Error::Permanent("rules", where + "empty pattern");
-    if (field == "text") {
-      r.field = Field::kText;
+    if (field == "text" || field == "text-late") {
+      r.field = field == "text" ? Field::kText : Field::kTextLate;
       if (pattern[0] == '~') {
         r.is_regex = true;
         r.pattern = std::string(pattern.substr(1));
@@ -140,8 +140,8 @@ Result<Classifier> Classifier::Parse(std::string_view text,
       r.pattern = std::string(pattern);
     } else {
       return Error::Permanent("rules", where +
-                                           "field must be text, status "
-                                           "or reply, not " +
+                                           "field must be text, status, "
+                                           "text-late or reply, not " +
                                            std::string(field));
     }
     out.rules_.push_back(std::move(r));
@@ -179,12 +179,14 @@ Classification Classifier::Classify(std::string_view diagnostic,
       Lower(action) == "expanded" || (!status.empty() && status[0] == '2'))
     return ForReason("delivered", false);
   std::string text = Flatten(diagnostic);
-  for (Field f : {Field::kText, Field::kStatus, Field::kReply}) {
+  for (Field f :
+       {Field::kText, Field::kStatus, Field::kTextLate, Field::kReply}) {
     for (const Rule& r : rules_) {
       if (r.field != f) continue;
       bool hit = false;
       switch (f) {
         case Field::kText:
+        case Field::kTextLate:
           if (text.empty()) break;
           hit = r.is_regex ? std::regex_search(text, r.re)
                            : text.find(r.pattern) != std::string::npos;

@@ -23,7 +23,8 @@ struct Classification {
 // substring, or a regular expression with a leading '~'), the enhanced status
 // code (a prefix such as "5.1.1" or "X.2.2") or the reply code. Text rules are
 // tried before status rules, status rules before reply-code rules, because
-// the text is the most specific evidence and 5.0.0 the least.
+// the text is the most specific evidence and 5.0.0 the least; `text-late`
+// rules (generic wording) come after the status rules.
 //
 // Built once and then read-only: thread-safe for concurrent Classify calls.
 class Classifier {
@@ -46,7 +47,7 @@ class Classifier {
   size_t size() const { return rules_.size(); }
 
  private:
-  enum class Field { kText, kStatus, kReply };
+  enum class Field { kText, kStatus, kTextLate, kReply };
   struct Rule {
     std::string reason;
     Field field;

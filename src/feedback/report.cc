@@ -521,6 +521,7 @@ std::string TextAbout(std::string_view text, std::string_view address,
   std::string out;
   size_t pos = begin;
   int lines = 0;
+  bool extended = false;
   while (pos < text.size() && lines < 12) {
     size_t nl = text.find('\n', pos);
     std::string_view line = text.substr(
@@ -533,6 +534,12 @@ std::string TextAbout(std::string_view text, std::string_view address,
         // A blank line or a rule may separate an address from its reason:
         // go on while what was collected says little beyond the address.
         if (Trim(out).size() < address.size() + 24) goto next;
+        // One more paragraph when this one gave no reply or status code.
+        if (!extended && FindReplyCode(out).empty() &&
+            FindStatus(out).empty()) {
+          extended = true;
+          goto next;
+        }
         break;
       }
       bool other = false;
@@ -594,6 +601,7 @@ std::string FailedCommand(const std::string& text) {
       {"[rcpt_to]", "RCPT"},
       {"most progress was rcpt to", "RCPT"},
       {"after data command", "DATA"},
+      {"does not like recipient", "RCPT"},
   };
   size_t best = std::string::npos;
   std::string command;
@@ -1038,15 +1046,17 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
   }
 
   if (report.recipients.empty()) return report;
+  std::set<std::string> all_recipients;
+  for (const auto& r : report.recipients)
+    all_recipients.insert(Lower(r.address));
   bool failed = false;
   for (auto& r : report.recipients) {
     // No Diagnostic-Code: what the notice says about the recipient, or the
     // whole notice.
     if (Trim(r.diagnostic).empty()) {
-      std::set<std::string> none;
-      r.diagnostic = TextAbout(text, r.address, none);
+      r.diagnostic = TextAbout(text, r.address, all_recipients);
       if (Trim(r.diagnostic).empty() && !r.original.empty())
-        r.diagnostic = TextAbout(text, r.original, none);
+        r.diagnostic = TextAbout(text, r.original, all_recipients);
       if (Trim(r.diagnostic).empty()) r.diagnostic = text;
       if (r.diagnostic.size() > 2000) r.diagnostic.resize(2000);
     }
@@ -1067,13 +1077,20 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
     if (r.action == "delayed" && r.classification.reason == "undetermined")
       r.classification = ForReason("expired", false);
     bool temporary_status = !r.status.empty() && r.status[0] == '4';
+    if (r.action == "failed" && temporary_status &&
+        r.classification.reason == "user_unknown") {
+      // A failed (not delayed) recipient with 4.1.1: Postfix's soft_bounce
+      // or retries that ran out; the mailbox is still unknown.
+      r.classification = ForReason("user_unknown", true);
+    }
     const std::string& why = r.classification.reason;
     if (temporary_status && why == "domain_not_found") {
       // A DNS failure that was only temporary: the resolver, not the domain.
       r.classification = ForReason("network_error", false);
     } else if (temporary_status && r.action == "failed" &&
-               (why == "network_error" || why == "system_error" ||
-                why == "undetermined")) {
+               (why == "undetermined" ||
+                (why == "network_error" &&
+                 Lower(r.diagnostic).find("timed out") != std::string::npos))) {
       // A failure report with a temporary status: the retries ran out.
       r.classification = ForReason("expired", false);
     }
@@ -1091,7 +1108,35 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
     // pipelines RCPT TO and DATA, so its transcript ends with DATA).
     bool bad_mailbox_status =
         r.status.size() == 5 && r.status.substr(1) == ".1.1";
-    if (reason == "user_unknown" && command == "DATA" && !bad_mailbox_status) {
+    // A bare "550 unknown user" with no enhanced code and no sign of RCPT TO
+    // is what filtering gateways say after accepting the message.
+    bool generic_status = r.status.empty() || r.status.substr(1) == ".0.0";
+    std::string lower_diag = Lower(r.diagnostic);
+    // The remote's reply naming the recipient ("550 <x@y>: User unknown") is
+    // an RCPT TO answer; look only after the reply code, since Postfix
+    // starts its own paragraph with "<x@y>: host ... said:".
+    size_t reply_at = r.reply_code.empty()
+                          ? std::string::npos
+                          : lower_diag.find(r.reply_code);
+    bool echoes_rcpt =
+        (reply_at != std::string::npos &&
+         lower_diag.find("<" + Lower(r.address) + ">:", reply_at) !=
+             std::string::npos) ||
+        lower_diag.find("doesn't have a") != std::string::npos;
+    bool bare_reply = !r.reply_code.empty() && r.reply_code[0] == '5' &&
+                      FindStatus(r.diagnostic).empty() && command != "RCPT" &&
+                      !echoes_rcpt;
+    // "User unknown" under a security-policy status (X.7.*) or a mailbox
+    // status that names no cause or says disabled (X.2.0, X.2.1), when it
+    // did not answer RCPT TO, is a filter's verdict.
+    bool filter_status =
+        r.status.size() >= 5 && r.status[1] == '.' &&
+        (r.status.substr(2, 2) == "7." || r.status.substr(2) == "2.0" ||
+         r.status.substr(2) == "2.1") &&
+        command != "RCPT";
+    if (reason == "user_unknown" && !echoes_rcpt &&
+        ((generic_status && (command == "DATA" || bare_reply)) ||
+         filter_status)) {
       r.classification = ForReason("filtered", permanent);
     } else if (command == "MAIL" &&
                (reason == "user_unknown" || reason == "domain_not_found" ||
