@@ -152,7 +152,7 @@ def read_spool_bodies(spool_dir):
 
 
 def inject(port, messages, sessions=10):
-    """Sends [(sender, [rcpts], subject)] over `sessions` parallel connections,
+    """Sends [(sender, [rcpts], subject[, extra header lines...])] over `sessions` parallel connections,
     pipelining each transaction; returns {index: server id} for those acked."""
     import threading
     ids = {}
@@ -170,13 +170,14 @@ def inject(port, messages, sessions=10):
                 s = RawSmtp(port)
                 s.cmd("EHLO injector.test")
                 sent = 0
-            sender, rcpts, subject = messages[i]
+            sender, rcpts, subject, *extra = messages[i]
+            extra_headers = "".join(h + "\r\n" for h in extra)
             batch = f"MAIL FROM:<{sender}>\r\n" + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts) + "DATA\r\n"
             s.send(batch)
             replies = [s.reply() for _ in range(len(rcpts) + 2)]
             if replies[-1][0] != 354:
                 raise AssertionError(f"DATA refused: {replies}")
-            s.send(f"Subject: {subject}\r\nFrom: <{sender}>\r\n\r\nbody of {subject}\r\n.\r\n")
+            s.send(f"Subject: {subject}\r\nFrom: <{sender}>\r\n{extra_headers}\r\nbody of {subject}\r\n.\r\n")
             code, text = s.reply()
             if code == 250:
                 with lock:

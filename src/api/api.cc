@@ -1820,6 +1820,8 @@ std::optional<std::string> Api::AuthorizeSmtp(
   return std::nullopt;
 }
 
+Resources* Api::resources() { return &impl_->resources; }
+
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {
   auto secret = impl_->keys->Lookup(std::string(user));
   return secret &&

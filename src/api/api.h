@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/dkim_keys.h"
+#include "api/resources.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "config/config.h"
@@ -61,6 +62,10 @@ class Api {
   std::optional<std::string> AuthorizeSmtp(
       const std::string& user, const std::string& mail_from,
       const std::vector<std::string>& recipients, const std::string& content);
+
+  // The SES resources (identities, suppression list, ...) for the delivery
+  // engine and the feedback loop; thread-safe.
+  Resources* resources();
 
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);

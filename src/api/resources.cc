@@ -429,12 +429,69 @@ bool Resources::AccountSendingEnabled() {
 }
 
 std::string Resources::AccountSuppressedReasonsJson() {
+  // SES turns both reasons on for every account created since 2019.
   auto d = store_->Get("account", "suppression");
-  if (!d.ok() || !d->has_value()) return "[]";
+  if (!d.ok() || !d->has_value()) return "[\"BOUNCE\",\"COMPLAINT\"]";
   json::value v = json::parse(**d);
   if (!v.is_object() || !v.as_object().contains("SuppressedReasons"))
-    return "[]";
+    return "[\"BOUNCE\",\"COMPLAINT\"]";
   return json::serialize(v.as_object()["SuppressedReasons"]);
+}
+
+std::set<std::string> Resources::SuppressedReasonsFor(
+    const std::string& config_set) {
+  std::string reasons = AccountSuppressedReasonsJson();
+  if (!config_set.empty()) {
+    // A configuration set's SuppressionOptions override the account's.
+    auto d = store_->Get("configuration-set", config_set);
+    if (d.ok() && d->has_value()) {
+      json::value v = json::parse(**d);
+      auto* so = v.as_object().if_contains("SuppressionOptions");
+      if (so && so->is_object() &&
+          so->as_object().contains("SuppressedReasons"))
+        reasons = json::serialize(so->as_object().at("SuppressedReasons"));
+    }
+  }
+  std::set<std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(reasons, ec);
+  if (!ec && v.is_array()) {
+    for (const auto& r : v.as_array()) {
+      if (r.is_string()) out.insert(std::string(r.as_string()));
+    }
+  }
+  return out;
+}
+
+bool Resources::SuppressedFor(const std::string& address,
+                              const std::string& config_set) {
+  auto d = store_->Get("suppressed", AsciiLowerCopy(address));
+  if (!d.ok() || !d->has_value()) return false;
+  json::value v = json::parse(**d);
+  auto* reason = v.as_object().if_contains("Reason");
+  return reason && reason->is_string() &&
+         SuppressedReasonsFor(config_set)
+                 .count(std::string(reason->as_string())) > 0;
+}
+
+Result<bool> Resources::AddSuppression(const std::string& address,
+                                       const std::string& reason,
+                                       const std::string& config_set,
+                                       const std::string& message_id,
+                                       const std::string& feedback_id) {
+  if (!SuppressedReasonsFor(config_set).count(reason)) return false;
+  json::object d;
+  d["EmailAddress"] = address;
+  d["Reason"] = reason;
+  d["LastUpdateTime"] = NowMillis() / 1000;
+  json::object attributes;
+  if (!message_id.empty()) attributes["MessageId"] = message_id;
+  if (!feedback_id.empty()) attributes["FeedbackId"] = feedback_id;
+  d["Attributes"] = std::move(attributes);
+  Status s = store_->Put("suppressed", AsciiLowerCopy(address),
+                         json::serialize(d), false);
+  if (!s.ok()) return s.error();
+  return true;
 }
 
 bool Resources::ConfigurationSetSendingEnabled(const std::string& name) {

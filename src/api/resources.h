@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,18 @@ class Resources {
   bool ConfigurationSetSendingEnabled(const std::string& name);
   // True when `address` is on the account suppression list.
   bool Suppressed(const std::string& address);
+  // The reasons (BOUNCE, COMPLAINT) in effect for a configuration set: its
+  // SuppressionOptions, else the account's (both by default, as SES).
+  std::set<std::string> SuppressedReasonsFor(const std::string& config_set);
+  // On the list for a reason in effect for the configuration set.
+  bool SuppressedFor(const std::string& address, const std::string& config_set);
+  // Adds an address automatically (hard bounce, complaint) when `reason` is
+  // in effect for the configuration set; false when it is not.
+  Result<bool> AddSuppression(const std::string& address,
+                              const std::string& reason,
+                              const std::string& config_set,
+                              const std::string& message_id,
+                              const std::string& feedback_id);
 
  private:
   store::Store* store_;

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "config/config.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
+#include "feedback/classifier.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
@@ -181,11 +184,6 @@ int Serve(const Args& args) {
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
   (*sp)->SetCommitListener(
       [&engine](const spool::MessageInfo& info) { engine.Submit(info); });
-  Status es = engine.Start();
-  if (!es.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
-    return 1;
-  }
   auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
   std::string dev_key_line;
   if (c.profile == "local") {
@@ -222,6 +220,52 @@ int Serve(const Args& args) {
   }
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
   api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
+  // The feedback loop: hard bounces and complaints join the suppression
+  // list; suppressed recipients are not delivered.
+  if (!c.feedback_rules_file.empty()) {
+    std::ifstream rf(c.feedback_rules_file);
+    std::string text((std::istreambuf_iterator<char>(rf)), {});
+    auto extra = feedback::Classifier::Parse(text, c.feedback_rules_file);
+    if (!rf || !extra.ok()) {
+      std::fprintf(stderr, "sesame: feedback.rules_file: %s\n",
+                   rf ? extra.error().message().c_str()
+                      : ("cannot read " + c.feedback_rules_file).c_str());
+      return 2;
+    }
+    feedback::Classifier classifier = feedback::Classifier::Default();
+    (void)classifier.Prepend(*extra);
+    engine.SetClassifier(std::move(classifier));
+  }
+  delivery::EngineHooks engine_hooks;
+  engine_hooks.suppressed = [&api](const std::string& address,
+                                   const std::string& config_set) {
+    return api.resources()->SuppressedFor(address, config_set);
+  };
+  engine_hooks.on_event = [&api](delivery::MessageEvent e) {
+    const char* reason = nullptr;
+    if (e.type == delivery::MessageEvent::Type::kComplaint)
+      reason = "COMPLAINT";
+    if (e.type == delivery::MessageEvent::Type::kBounce &&
+        e.classification.bounce_type == "Permanent" &&
+        e.classification.bounce_subtype != "OnAccountSuppressionList")
+      reason = "BOUNCE";
+    if (!reason) return;
+    for (const auto& r : e.recipients) {
+      auto added = api.resources()->AddSuppression(
+          r.address, reason, e.meta.config_set, e.meta.id, e.feedback_id);
+      if (!added.ok()) {
+        SESAME_LOG(kWarn, "feedback")
+            << "suppression of " << r.address
+            << " not stored: " << added.error().message();
+      }
+    }
+  };
+  engine.SetHooks(std::move(engine_hooks));
+  Status es = engine.Start();
+  if (!es.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
+    return 1;
+  }
   // Domain identities are verified by DNS unless the profile auto-verifies.
   std::unique_ptr<api::IdentityVerifier> verifier;
   if (!c.api_auto_verify) {

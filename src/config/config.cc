@@ -632,6 +632,12 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
               }},
+             {"feedback",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"rules_file", w.String(&c.feedback_rules_file)}});
+              }},
              {"spool",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,

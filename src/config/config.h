@@ -137,6 +137,7 @@ struct Config {
                                // from listeners.http
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
+  std::string feedback_rules_file;  // extra bounce classification rules
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period
   uint32_t identity_failure_after_seconds =

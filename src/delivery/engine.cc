@@ -27,6 +27,7 @@
 #include "delivery/dsn.h"
 #include "delivery/policy.h"
 #include "delivery/verp.h"
+#include "feedback/report.h"
 #include "smtp/address.h"
 #include "smtp/client_protocol.h"
 
@@ -127,6 +128,8 @@ struct Engine::Impl {
   std::mt19937_64 rng;
   std::string ehlo_name;
   std::string verp_key;
+  EngineHooks hooks;
+  feedback::Classifier classifier = feedback::Classifier::Default();
   std::atomic<bool> stopping{false};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
       guard;
@@ -143,7 +146,9 @@ struct Engine::Impl {
 
   // Counters for /metrics.
   uint64_t n_delivered = 0, n_deferred = 0, n_failed = 0, n_expired = 0,
-           n_dead = 0, n_dsn = 0, n_attempts = 0;
+           n_dead = 0, n_dsn = 0, n_attempts = 0, n_suppressed = 0;
+  // Inbound feedback by kind: bounce, complaint, auto-reply, none, forged.
+  std::map<std::string, uint64_t> n_inbound;
 
   static int64_t Now() { return NowMillis(); }
 
@@ -198,9 +203,18 @@ struct Engine::Impl {
     ArmTimer();
   }
 
-  void AddMessage(const spool::MessageInfo& info) {
+  void AddMessage(const spool::MessageInfo& info, bool fresh) {
     Msg m;
     m.meta = info.meta;
+    bool outbound = m.meta.source != "mx" && m.meta.source != "dsn";
+    if (fresh && outbound) {
+      MessageEvent send;
+      send.type = MessageEvent::Type::kSend;
+      send.timestamp_ms = m.meta.created_ms;
+      send.meta = m.meta;
+      Emit(std::move(send));
+      Suppress(&m);
+    }
     m.size = info.size;
     m.default_expiry_ms =
         info.meta.created_ms +
@@ -964,53 +978,173 @@ struct Engine::Impl {
   // recorded and the message consumed.
   void Inbound(Job job) {
     Msg& m = messages[job.id];
+    auto body = spool->ReadBody(job.id);
+    feedback::Report report;
+    if (body.ok()) report = feedback::Analyze(*body, classifier);
+    std::string kind = feedback::KindName(report.kind);
     for (int i : job.rcpts) {
       spool::Recipient& rc = m.meta.recipients[i];
-      std::string address = smtp::AsciiLower(rc.address);
-      size_t at = address.rfind('@');
-      std::string local =
-          at == std::string::npos ? address : address.substr(0, at);
-      std::string domain =
-          at == std::string::npos ? "" : address.substr(at + 1);
       std::string line = "{\"timestamp\":\"" + IsoTime(Now()) +
                          "\",\"inboundMessageId\":\"" + JsonEscape(job.id) +
                          "\",\"to\":\"" + JsonEscape(rc.address) +
-                         "\",\"from\":\"" + JsonEscape(m.meta.mail_from) + "\"";
-      std::optional<VerpTarget> target;
-      if (!config.delivery.verp_domain.empty() &&
-          domain == smtp::AsciiLower(config.delivery.verp_domain) &&
-          !verp_key.empty()) {
-        target = ParseVerp(local, verp_key);
-        if (!target) {
-          SESAME_LOG(kWarn, kLog)
-              << "ignoring a bounce with a forged VERP token: " << rc.address;
-          line += ",\"outcome\":\"forged_bounce_ignored\"";
-        }
-      } else {
-        line += ",\"outcome\":\"inbound_unmatched\"";
+                         "\",\"from\":\"" + JsonEscape(m.meta.mail_from) +
+                         "\",\"kind\":\"" + kind + "\"";
+      bool forged = false;
+      std::optional<VerpTarget> target = VerpOf(rc.address, &forged);
+      if (!target && !forged) {
+        // Complaints reach the feedback address, not the VERP return path:
+        // the quoted original's Return-Path or Message-ID names the message.
+        target = VerpOf(
+            smtp::AsciiLower(mime_addr(report.OriginalHeader("return-path"))),
+            &forged);
       }
-      if (target) {
-        std::string original;
-        auto orig = messages.find(target->message_id);
-        if (orig != messages.end() &&
-            target->recipient <
-                static_cast<int>(orig->second.meta.recipients.size())) {
-          original = orig->second.meta.recipients[target->recipient].address;
-        }
-        line += ",\"outcome\":\"bounce_received\",\"messageId\":\"" +
-                JsonEscape(target->message_id) +
-                "\",\"recipientIndex\":" + std::to_string(target->recipient) +
-                ",\"recipient\":\"" + JsonEscape(original) + "\"";
+      std::string message_id = target ? target->message_id : "";
+      if (message_id.empty() && !forged)
+        message_id = OurMessageId(report.OriginalHeader("message-id"));
+      if (forged) {
+        SESAME_LOG(kWarn, kLog)
+            << "ignoring feedback with a forged VERP token: " << rc.address;
+        line += ",\"outcome\":\"forged_bounce_ignored\"";
+        ++n_inbound["forged"];
+      } else if (message_id.empty()) {
+        line += ",\"outcome\":\"inbound_unmatched\"";
+        ++n_inbound[kind];
+      } else {
+        ++n_inbound[kind];
+        // Mail to a VERP return path is a bounce even when its content says
+        // nothing we recognize (then Undetermined).
+        line +=
+            ",\"outcome\":\"" +
+            std::string(report.kind == feedback::ReportKind::kComplaint
+                            ? "complaint_received"
+                        : report.kind == feedback::ReportKind::kAutoReply
+                            ? "auto_reply_received"
+                        : report.kind == feedback::ReportKind::kBounce || target
+                            ? "bounce_received"
+                            : "feedback_received") +
+            "\",\"messageId\":\"" + JsonEscape(message_id) + "\"";
+        if (target)
+          line += ",\"recipientIndex\":" + std::to_string(target->recipient);
+        std::string original = EmitFeedback(report, message_id, target, job.id);
+        line += ",\"recipient\":\"" + JsonEscape(original) + "\"";
       }
       outcome_buf += line + "}\n";
       rc.status = RecipientStatus::kDelivered;  // consumed
       rc.last_response =
-          target ? "250 mapped to " + target->message_id : "250 consumed";
+          message_id.empty() ? "250 consumed" : "250 mapped to " + message_id;
     }
     FlushOutcomes();
     spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
     --m.jobs;
     MaybeRetire(messages.find(job.id));
+  }
+
+  static std::string mime_addr(const std::string& header) {
+    auto found = feedback::FindAddresses(header);
+    return found.empty() ? "" : found[0];
+  }
+
+  // The VERP target of an address at our VERP domain; `forged` when the
+  // address is at the domain but its token does not verify.
+  std::optional<VerpTarget> VerpOf(const std::string& address, bool* forged) {
+    std::string a = smtp::AsciiLower(address);
+    size_t at = a.rfind('@');
+    if (at == std::string::npos || config.delivery.verp_domain.empty() ||
+        verp_key.empty() ||
+        a.substr(at + 1) != smtp::AsciiLower(config.delivery.verp_domain))
+      return std::nullopt;
+    auto t = ParseVerp(a.substr(0, at), verp_key);
+    if (!t) *forged = true;
+    return t;
+  }
+
+  // "<ID@email.amazonses.com>" (our API messages' Message-ID) -> ID, when ID
+  // has the shape of our message ids; "" otherwise.
+  static std::string OurMessageId(const std::string& header) {
+    std::string h = header;
+    size_t lt = h.find('<'), at = h.find('@');
+    if (lt == std::string::npos || at == std::string::npos || at < lt)
+      return "";
+    std::string id = h.substr(lt + 1, at - lt - 1);
+    if (id.size() < 20) return "";
+    for (char c : id) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return "";
+    }
+    return id;
+  }
+
+  // Bounce or Complaint events for the message a report is about. Returns
+  // the recipient address it maps to.
+  std::string EmitFeedback(const feedback::Report& report,
+                           const std::string& message_id,
+                           const std::optional<VerpTarget>& target,
+                           const std::string& inbound_id) {
+    if (report.kind == feedback::ReportKind::kAutoReply ||
+        (report.kind == feedback::ReportKind::kNone && !target))
+      return "";
+    MessageEvent e;
+    e.timestamp_ms = Now();
+    e.feedback_id = inbound_id;
+    e.reporting_mta = report.reporting_mta;
+    auto orig = messages.find(message_id);
+    std::string verp_recipient;
+    if (orig != messages.end()) {
+      e.meta = orig->second.meta;
+      if (target &&
+          target->recipient < static_cast<int>(e.meta.recipients.size()))
+        verp_recipient = e.meta.recipients[target->recipient].address;
+    } else {
+      e.meta.id = message_id;
+      e.meta_complete = false;
+    }
+    // With VERP the token names the one recipient; the report's own
+    // recipient list is the fallback (complaints, or a message no longer
+    // queued).
+    const feedback::ReportRecipient* about = nullptr;
+    for (const auto& r : report.recipients) {
+      if (verp_recipient.empty() ||
+          smtp::AsciiLower(r.address) == smtp::AsciiLower(verp_recipient) ||
+          smtp::AsciiLower(r.original) == smtp::AsciiLower(verp_recipient)) {
+        about = &r;
+        break;
+      }
+    }
+    if (!about && !report.recipients.empty() && target)
+      about = &report.recipients[0];
+    std::string address = !verp_recipient.empty() ? verp_recipient
+                          : about                 ? about->address
+                                                  : "";
+    if (address.empty()) return "";
+    if (!e.meta_complete) {
+      spool::Recipient r;
+      r.address = address;
+      e.meta.recipients.push_back(r);
+    }
+    if (report.kind == feedback::ReportKind::kComplaint) {
+      e.type = MessageEvent::Type::kComplaint;
+      e.feedback_type = report.feedback_type;
+      e.user_agent = report.user_agent;
+      e.arrival_date = report.arrival_date;
+      e.recipients.push_back({address, "complained", "", ""});
+    } else if (!about) {
+      // At a VERP address but unreadable: a bounce of unknown kind.
+      e.type = MessageEvent::Type::kBounce;
+      e.classification = feedback::ForReason("undetermined", true);
+      e.recipients.push_back({address, "failed", "", ""});
+    } else {
+      if (about->action == "delivered" || about->action == "relayed") return "";
+      e.type = MessageEvent::Type::kBounce;
+      e.classification = about->classification;
+      e.recipients.push_back(
+          {address, about->action, about->status, about->diagnostic});
+      if (about->action == "delayed") {
+        // A delay warning is not a bounce: SES publishes DeliveryDelay.
+        e.type = MessageEvent::Type::kDeliveryDelay;
+        e.delay_type = "RecipientServerError";
+      }
+    }
+    Emit(std::move(e));
+    return address;
   }
 
   // --- the SES mailbox simulator -------------------------------------------
@@ -1094,6 +1228,124 @@ struct Engine::Impl {
            false);
   }
 
+  // --- events ---------------------------------------------------------------
+  void Emit(MessageEvent e) {
+    if (hooks.on_event) hooks.on_event(std::move(e));
+  }
+
+  // Recipients on the suppression list in effect are accepted but not
+  // delivered, as SES does: a Bounce Permanent/OnAccountSuppressionList.
+  void Suppress(Msg* m) {
+    if (!hooks.suppressed) return;
+    MessageEvent bounce;
+    bounce.type = MessageEvent::Type::kBounce;
+    bounce.timestamp_ms = Now();
+    bounce.classification = feedback::ForReason("on_suppression_list", true);
+    for (auto& r : m->meta.recipients) {
+      if (r.status != RecipientStatus::kQueued ||
+          !hooks.suppressed(smtp::AsciiLower(r.address), m->meta.config_set))
+        continue;
+      r.status = RecipientStatus::kFailed;
+      r.last_response =
+          "550 5.1.1 <" + r.address + ">: on the account suppression list";
+      bounce.recipients.push_back({r.address, "failed", "5.1.1",
+                                   "Amazon SES did not send the message to "
+                                   "this address because it is on the "
+                                   "suppression list for your account."});
+      Outcome(*m, r, "suppressed", Target{}, 0, false);
+      ++n_suppressed;
+    }
+    if (bounce.recipients.empty()) return;
+    FlushOutcomes();
+    spool->UpdateState(m->meta.id, m->meta.recipients, nullptr);
+    bounce.meta = m->meta;
+    Emit(std::move(bounce));
+  }
+
+  feedback::Classification ClassifyResponse(const std::string& response,
+                                            const char* action) {
+    std::string status = EnhancedStatus(response, response.rfind('5', 0) == 0);
+    return classifier.Classify(response, status, response.substr(0, 3), action);
+  }
+
+  // SES event records for one attempt's results: deliveries, bounces
+  // (permanent failures and expiries, grouped by classification) and delays.
+  void EmitAttemptEvents(const Msg& m, const std::vector<RcptResult>& results,
+                         const std::vector<const char*>& outcomes,
+                         const Target& target, int64_t elapsed_ms) {
+    if (!hooks.on_event || m.meta.source == "mx" || m.meta.source == "dsn")
+      return;
+    int64_t now = Now();
+    MessageEvent delivery, delay;
+    delivery.type = MessageEvent::Type::kDelivery;
+    delay.type = MessageEvent::Type::kDeliveryDelay;
+    std::map<std::string, MessageEvent> bounces;  // by reason and type
+    std::vector<std::string> complained;
+    for (size_t k = 0; k < results.size(); ++k) {
+      const spool::Recipient& rc = m.meta.recipients[results[k].index];
+      std::string outcome = outcomes[k];
+      std::string status =
+          EnhancedStatus(rc.last_response, results[k].code >= 500);
+      EventRecipient er{rc.address, "", status, "smtp; " + rc.last_response};
+      if (outcome == "delivered") {
+        er.action = "delivered";
+        delivery.recipients.push_back(er);
+        if (delivery.smtp_response.empty())
+          delivery.smtp_response = rc.last_response;
+        if (target.host == "simulator.amazonses.com" &&
+            smtp::AsciiLower(rc.address).rfind("complaint", 0) == 0)
+          complained.push_back(rc.address);
+      } else if (outcome == "failed" || outcome == "expired") {
+        er.action = "failed";
+        feedback::Classification c =
+            outcome == "expired" ? ClassifyResponse(rc.last_response, "delayed")
+                                 : ClassifyResponse(rc.last_response, "failed");
+        if (outcome == "expired" && c.bounce_type == "Permanent")
+          c = feedback::ForReason(c.reason, false);
+        MessageEvent& b = bounces[c.bounce_type + "/" + c.bounce_subtype];
+        b.type = MessageEvent::Type::kBounce;
+        b.classification = c;
+        b.recipients.push_back(er);
+      } else if (outcome == "deferred") {
+        er.action = "delayed";
+        feedback::Classification c =
+            ClassifyResponse(rc.last_response, "delayed");
+        delay.delay_type =
+            c.reason == "mailbox_full"       ? "MailboxFull"
+            : c.reason == "content_rejected" ? "SpamDetected"
+            : c.reason == "network_error" || c.reason == "domain_not_found"
+                ? "TransientCommunicationFailure"
+            : results[k].code == 0 ? "Undetermined"
+                                   : "RecipientServerError";
+        delay.expiration_ms =
+            rc.expires_ms ? rc.expires_ms : m.default_expiry_ms;
+        delay.recipients.push_back(er);
+      }
+    }
+    auto finish = [&](MessageEvent& e) {
+      e.timestamp_ms = now;
+      e.meta = m.meta;
+      e.reporting_mta = ehlo_name;
+      e.remote_mta_ip = target.address;
+      e.processing_ms = elapsed_ms ? elapsed_ms : now - m.meta.created_ms;
+      Emit(std::move(e));
+    };
+    if (!delivery.recipients.empty()) finish(delivery);
+    for (auto& [key, b] : bounces) finish(b);
+    if (!delay.recipients.empty()) finish(delay);
+    if (!complained.empty()) {
+      // The mailbox simulator's complaint@ address: delivered, then a
+      // complaint, as SES's simulator does.
+      MessageEvent c;
+      c.type = MessageEvent::Type::kComplaint;
+      c.feedback_type = "abuse";
+      c.user_agent = "Sesame mailbox simulator";
+      for (const auto& a : complained)
+        c.recipients.push_back({a, "complained", "", ""});
+      finish(c);
+    }
+  }
+
   // --- outcomes -----------------------------------------------------------
   void FinishWithoutPeer(Job job, int code, const std::string& response,
                          bool dead_letter) {
@@ -1143,6 +1395,7 @@ struct Engine::Impl {
     retry.id = job.id;
     retry.domain = job.domain;
     std::vector<FailedRecipient> failed;
+    std::vector<const char*> outcomes;
     for (const auto& r : results) {
       spool::Recipient& rc = m.meta.recipients[r.index];
       rc.attempts++;
@@ -1186,9 +1439,11 @@ struct Engine::Impl {
                           now});
       }
       Outcome(m, rc, outcome, target, elapsed_ms, tls);
+      outcomes.push_back(outcome);
     }
     FlushOutcomes();
     spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
+    EmitAttemptEvents(m, results, outcomes, target, elapsed_ms);
     if (!failed.empty()) SendDsn(m, failed);
     --m.jobs;
     if (!retry.rcpts.empty()) {
@@ -1362,6 +1617,20 @@ struct Engine::Impl {
             "Recipients moved to the dead-letter queue.", n_dead);
     counter("sesame_delivery_dsn_total",
             "Delivery status notifications generated.", n_dsn);
+    counter("sesame_delivery_suppressed_total",
+            "Recipients not delivered because they are on the suppression "
+            "list.",
+            n_suppressed);
+    t += "# HELP sesame_feedback_inbound_total Inbound messages at the MX by "
+         "what they are about our mail.\n# TYPE sesame_feedback_inbound_total "
+         "counter\n";
+    for (const char* kind :
+         {"bounce", "complaint", "auto-reply", "none", "forged"}) {
+      auto it = n_inbound.find(kind);
+      t += std::string("sesame_feedback_inbound_total{kind=\"") + kind +
+           "\"} " + std::to_string(it == n_inbound.end() ? 0 : it->second) +
+           "\n";
+    }
     counter("sesame_delivery_connections_opened_total",
             "Outbound SMTP connections established.", opened);
     gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
@@ -1399,7 +1668,7 @@ Status Engine::Start() {
   d->guard.emplace(asio::make_work_guard(d->loop));
   std::vector<spool::MessageInfo> backlog = d->spool->List();
   asio::post(d->loop, [d, backlog = std::move(backlog)] {
-    for (const auto& info : backlog) d->AddMessage(info);
+    for (const auto& info : backlog) d->AddMessage(info, false);
     if (!backlog.empty())
       SESAME_LOG(kInfo, kLog)
           << "scheduled " << d->messages.size() << " queued messages";
@@ -1424,9 +1693,14 @@ void Engine::Stop() {
   if (d->outcomes_fd >= 0) ::close(d->outcomes_fd);
 }
 
+void Engine::SetHooks(EngineHooks hooks) { impl_->hooks = std::move(hooks); }
+void Engine::SetClassifier(feedback::Classifier classifier) {
+  impl_->classifier = std::move(classifier);
+}
+
 void Engine::Submit(const spool::MessageInfo& info) {
   Impl* d = impl_.get();
-  asio::post(d->loop, [d, info] { d->AddMessage(info); });
+  asio::post(d->loop, [d, info] { d->AddMessage(info, true); });
 }
 
 std::string Engine::DeadLettersJson() {

@@ -1,14 +1,58 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "config/config.h"
 #include "dns/resolver.h"
+#include "feedback/classifier.h"
 #include "spool/spool.h"
 
 namespace sesame::delivery {
+
+// One recipient an event is about.
+struct EventRecipient {
+  std::string address;
+  std::string action;      // failed, delayed, delivered, complained
+  std::string status;      // enhanced status code
+  std::string diagnostic;  // "smtp; 550 5.1.1 ..."
+};
+
+// What happened to a message: the raw material of SES events and of the
+// suppression list. Bounces group recipients that share a classification.
+struct MessageEvent {
+  enum class Type { kSend, kDelivery, kBounce, kDeliveryDelay, kComplaint };
+  Type type = Type::kSend;
+  int64_t timestamp_ms = 0;
+  // The message's metadata; for feedback about a message no longer queued,
+  // only id and the recipients the report names are known.
+  spool::MessageMeta meta;
+  bool meta_complete = true;
+  std::vector<EventRecipient> recipients;
+  feedback::Classification classification;  // bounces
+  std::string smtp_response;                // deliveries
+  std::string reporting_mta;
+  std::string remote_mta_ip;
+  int64_t processing_ms = 0;
+  std::string feedback_type, user_agent, arrival_date;  // complaints
+  std::string feedback_id;    // the inbound report's id, when there is one
+  int64_t expiration_ms = 0;  // delays
+  std::string delay_type;
+};
+
+// How the engine reaches the rest of Sesame; set before Start(). Both are
+// called on the engine thread and must not block for long.
+struct EngineHooks {
+  std::function<void(MessageEvent)> on_event;
+  // True when `address` is on the suppression list in effect for the
+  // configuration set: it is then not delivered (Bounce
+  // OnAccountSuppressionList).
+  std::function<bool(const std::string& address, const std::string& config_set)>
+      suppressed;
+};
 
 // The outbound engine: turns queued recipients into delivery attempts.
 //
@@ -32,6 +76,11 @@ class Engine {
   Engine(const config::Config& config, spool::Spool* spool,
          dns::Resolver* resolver, std::string verp_key = "");
   ~Engine();
+
+  void SetHooks(EngineHooks hooks);
+  // The classifier for synchronous and asynchronous bounces (defaults to the
+  // embedded rules); set before Start().
+  void SetClassifier(feedback::Classifier classifier);
 
   // Loads the spool's backlog and starts the engine thread.
   Status Start();
