@@ -1758,6 +1758,14 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       r.body =
           "{\"Redriven\":" + std::to_string(services.redrive(param("id"))) +
           "}";
+    } else if (p == "/admin/events/dlq" && req.method == "GET" &&
+               services.event_dead_letters_json) {
+      r.body = services.event_dead_letters_json();
+    } else if (p == "/admin/events/dlq/redrive" && req.method == "POST" &&
+               services.event_redrive) {
+      r.body = "{\"Redriven\":" +
+               std::to_string(services.event_redrive(param("subscription"))) +
+               "}";
     } else if (p == "/admin/dlq/purge" && req.method == "POST" &&
                services.purge) {
       r.body =

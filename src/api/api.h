@@ -27,6 +27,9 @@ struct Services {
   std::function<std::string()> dead_letters_json;
   std::function<int(const std::string& id)> redrive;
   std::function<int(const std::string& id)> purge;
+  // The event publisher's per-subscription dead-letter store.
+  std::function<std::string()> event_dead_letters_json;
+  std::function<int(const std::string& subscription)> event_redrive;
 };
 
 // The HTTP surface of Sesame: /health, /ready, /metrics, /admin/*, the

@@ -438,6 +438,36 @@ std::string Resources::AccountSuppressedReasonsJson() {
   return json::serialize(v.as_object()["SuppressedReasons"]);
 }
 
+std::vector<std::pair<std::string, std::vector<std::string>>>
+Resources::SnsEventDestinations(const std::string& config_set) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  if (config_set.empty()) return out;
+  auto d = store_->Get("configuration-set", config_set);
+  if (!d.ok() || !d->has_value()) return out;
+  boost::system::error_code ec;
+  json::value v = json::parse(**d, ec);
+  if (ec || !v.is_object()) return out;
+  auto* dests = v.as_object().if_contains("EventDestinations");
+  if (!dests || !dests->is_object()) return out;
+  for (const auto& [name, ed] : dests->as_object()) {
+    if (!ed.is_object()) continue;
+    const json::object& o = ed.as_object();
+    auto* enabled = o.if_contains("Enabled");
+    if (enabled && enabled->is_bool() && !enabled->as_bool()) continue;
+    auto* sns = o.if_contains("SnsDestination");
+    if (!sns || !sns->is_object()) continue;
+    auto* arn = sns->as_object().if_contains("TopicArn");
+    if (!arn || !arn->is_string()) continue;
+    std::vector<std::string> types;
+    if (auto* t = o.if_contains("MatchingEventTypes"); t && t->is_array()) {
+      for (const auto& x : t->as_array())
+        if (x.is_string()) types.emplace_back(x.as_string());
+    }
+    out.emplace_back(std::string(arn->as_string()), std::move(types));
+  }
+  return out;
+}
+
 std::set<std::string> Resources::SuppressedReasonsFor(
     const std::string& config_set) {
   std::string reasons = AccountSuppressedReasonsJson();

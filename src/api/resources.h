@@ -103,6 +103,10 @@ class Resources {
   std::string AccountSuppressedReasonsJson();  // e.g. ["BOUNCE","COMPLAINT"]
   // False when the configuration set's SendingOptions.SendingEnabled is false.
   bool ConfigurationSetSendingEnabled(const std::string& name);
+  // A configuration set's enabled event destinations that publish to an SNS
+  // topic: (TopicArn, MatchingEventTypes).
+  std::vector<std::pair<std::string, std::vector<std::string>>>
+  SnsEventDestinations(const std::string& config_set);
   // True when `address` is on the account suppression list.
   bool Suppressed(const std::string& address);
   // The reasons (BOUNCE, COMPLAINT) in effect for a configuration set: its

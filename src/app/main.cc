@@ -31,6 +31,7 @@
 #include "config/config.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
+#include "events/publisher.h"
 #include "feedback/classifier.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -202,9 +203,11 @@ int Serve(const Args& args) {
     }
   }
   net::Server* server_ptr = nullptr;
+  events::Publisher* publisher_ptr = nullptr;
   api::Services services;
-  services.metrics = [&engine, &server_ptr] {
-    return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics();
+  services.metrics = [&engine, &server_ptr, &publisher_ptr] {
+    return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics() +
+           (publisher_ptr ? publisher_ptr->Metrics() : "");
   };
   services.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
   services.redrive = [&engine](const std::string& id) {
@@ -212,6 +215,12 @@ int Serve(const Args& args) {
   };
   services.purge = [&engine](const std::string& id) {
     return engine.Purge(id);
+  };
+  services.event_dead_letters_json = [&publisher_ptr] {
+    return publisher_ptr ? publisher_ptr->DeadLettersJson() : "[]";
+  };
+  services.event_redrive = [&publisher_ptr](const std::string& sub) {
+    return publisher_ptr ? publisher_ptr->Redrive(sub) : 0;
   };
   auto state = store::Store::Open(c.data_dir + "/state.db");
   if (!state.ok()) {
@@ -236,12 +245,56 @@ int Serve(const Args& args) {
     (void)classifier.Prepend(*extra);
     engine.SetClassifier(std::move(classifier));
   }
+  // SES events: configuration sets' destinations (the config file's and the
+  // API's) name topics; the publisher keeps its own outbox.
+  events::PublisherOptions po;
+  po.dir = c.data_dir + "/events";
+  po.who = {c.api_region, c.api_account_id};
+  po.public_base =
+      !c.api_public_url.empty()
+          ? c.api_public_url
+          : std::string(c.http.tls ? "https" : "http") + "://" +
+                (c.http.address == "0.0.0.0" ? c.hostname : c.http.address) +
+                ":" + std::to_string(c.http.port);
+  po.events = c.events;
+  std::string topic_arn_prefix =
+      "arn:aws:sns:" + c.api_region + ":" + c.api_account_id + ":";
+  events::Publisher publisher(
+      po,
+      [&c, &api, topic_arn_prefix](const std::string& config_set) {
+        std::vector<events::Destination> out;
+        for (const auto& cs : c.delivery.configuration_sets) {
+          if (cs.name != config_set) continue;
+          for (const auto& d : cs.event_destinations) {
+            if (d.enabled) out.push_back({d.topic, d.matching_event_types});
+          }
+        }
+        for (auto& [arn, types] :
+             api.resources()->SnsEventDestinations(config_set)) {
+          if (arn.rfind(topic_arn_prefix, 0) == 0)
+            out.push_back({arn.substr(topic_arn_prefix.size()), types});
+        }
+        return out;
+      },
+      [sp = sp->get()](const std::string& id) -> std::string {
+        auto body = sp->ReadBody(id);
+        if (!body.ok()) return "";
+        size_t end = body->find("\r\n\r\n");
+        return body->substr(0, end == std::string::npos ? 64 * 1024 : end);
+      });
+  Status ps = publisher.Start();
+  if (!ps.ok()) {
+    std::fprintf(stderr, "sesame: events: %s\n", ps.error().message().c_str());
+    return 1;
+  }
+  publisher_ptr = &publisher;
   delivery::EngineHooks engine_hooks;
   engine_hooks.suppressed = [&api](const std::string& address,
                                    const std::string& config_set) {
     return api.resources()->SuppressedFor(address, config_set);
   };
-  engine_hooks.on_event = [&api](delivery::MessageEvent e) {
+  engine_hooks.on_event = [&api, &publisher](delivery::MessageEvent e) {
+    publisher.Publish(e);
     const char* reason = nullptr;
     if (e.type == delivery::MessageEvent::Type::kComplaint)
       reason = "COMPLAINT";
@@ -276,8 +329,12 @@ int Serve(const Args& args) {
     verifier->Start();
   }
   net::AdminHooks hooks;
-  hooks.http = [&api](net::HttpRequest r,
-                      std::function<void(net::HttpResponse)> done) {
+  hooks.http = [&api, &publisher](net::HttpRequest r,
+                                  std::function<void(net::HttpResponse)> done) {
+    if (auto answer = publisher.Http(r)) {
+      done(std::move(*answer));
+      return;
+    }
     api.Handle(std::move(r), std::move(done));
   };
   hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
@@ -362,6 +419,7 @@ int Serve(const Args& args) {
   signals.detach();
   if (verifier) verifier->Stop();
   engine.Stop();
+  publisher.Stop();  // after the engine: it publishes until then
   (*sp)->Close();
   SESAME_LOG(kInfo, "main") << "stopped";
   ::_exit(0);  // the signal thread may still be in sigwait

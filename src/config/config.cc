@@ -580,23 +580,56 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 return Ok{};
               })},
              {"configuration_sets",
-              w.Sequence(
-                  [&](const YAML::Node& item, const std::string& ip) -> Status {
-                    ConfigurationSet cs;
-                    std::string tls = "OPTIONAL";
-                    Status st = w.Map(
-                        item, ip,
-                        {{"name", w.String(&cs.name)},
-                         {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
-                         {"max_delivery_seconds",
-                          w.Int(&cs.max_delivery_seconds, 300, 50400)}});
-                    if (!st.ok()) return st;
-                    if (cs.name.empty())
-                      return w.Fail(item, ip, "needs a name");
-                    cs.tls_required = tls == "REQUIRE";
-                    c.delivery.configuration_sets.push_back(cs);
-                    return Ok{};
-                  })},
+              w.Sequence([&](const YAML::Node& item,
+                             const std::string& ip) -> Status {
+                ConfigurationSet cs;
+                std::string tls = "OPTIONAL";
+                Status st = w.Map(
+                    item, ip,
+                    {{"name", w.String(&cs.name)},
+                     {"event_destinations",
+                      w.Sequence([&](const YAML::Node& ed,
+                                     const std::string& ep) -> Status {
+                        EventDestination d;
+                        Status s = w.Map(
+                            ed, ep,
+                            {{"name", w.String(&d.name)},
+                             {"enabled", w.Bool(&d.enabled)},
+                             {"topic", w.String(&d.topic)},
+                             {"matching_event_types",
+                              w.Sequence([&](const YAML::Node& t,
+                                             const std::string& tp) -> Status {
+                                static const std::set<std::string> kTypes = {
+                                    "SEND",           "REJECT",
+                                    "BOUNCE",         "COMPLAINT",
+                                    "DELIVERY",       "OPEN",
+                                    "CLICK",          "RENDERING_FAILURE",
+                                    "DELIVERY_DELAY", "SUBSCRIPTION"};
+                                if (!t.IsScalar() || !kTypes.count(t.Scalar()))
+                                  return w.Fail(
+                                      t, tp,
+                                      "must be one of SEND, REJECT, "
+                                      "BOUNCE, COMPLAINT, DELIVERY, "
+                                      "OPEN, CLICK, RENDERING_FAILURE, "
+                                      "DELIVERY_DELAY, SUBSCRIPTION");
+                                d.matching_event_types.push_back(t.Scalar());
+                                return Ok{};
+                              })}});
+                        if (!s.ok()) return s;
+                        if (d.name.empty() || d.topic.empty())
+                          return w.Fail(ed, ep, "needs a name and a topic");
+                        cs.event_destinations.push_back(d);
+                        return Ok{};
+                      })},
+                     {"tls_policy", w.OneOf(&tls, {"REQUIRE", "OPTIONAL"})},
+                     {"max_delivery_seconds",
+                      w.Int(&cs.max_delivery_seconds, 300, 50400)}});
+                if (!st.ok()) return st;
+                if (cs.name.empty()) return w.Fail(item, ip, "needs a name");
+                cs.tls_required = tls == "REQUIRE";
+                c.delivery.configuration_sets.push_back(cs);
+                return Ok{};
+              })},
              {"dkim",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path, {{"ed25519", w.Bool(&c.dkim_ed25519)}});
@@ -631,6 +664,68 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"sandbox", w.Bool(&c.api_sandbox)},
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
+              }},
+             {"events",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"min_retry_seconds",
+                      w.Int(&c.events.min_retry_seconds, 1, 3600)},
+                     {"max_retry_seconds",
+                      w.Int(&c.events.max_retry_seconds, 1, 86400)},
+                     {"retry_for_seconds",
+                      w.Int(&c.events.retry_for_seconds, 1, 30 * 86400)},
+                     {"timeout_seconds",
+                      w.Int(&c.events.timeout_seconds, 1, 300)},
+                     {"topics",
+                      w.Sequence([&](const YAML::Node& tn,
+                                     const std::string& tp) -> Status {
+                        Topic t;
+                        Status s = w.Map(
+                            tn, tp,
+                            {{"name", w.String(&t.name)},
+                             {"subscriptions",
+                              w.Sequence([&](const YAML::Node& sn,
+                                             const std::string& sp) -> Status {
+                                Subscription sub;
+                                Status ss = w.Map(
+                                    sn, sp,
+                                    {{"protocol",
+                                      w.OneOf(&sub.protocol,
+                                              {"http", "https", "file"})},
+                                     {"endpoint", w.String(&sub.endpoint)},
+                                     {"raw", w.Bool(&sub.raw)},
+                                     {"confirm", w.Bool(&sub.confirm)},
+                                     {"max_concurrency",
+                                      w.Int(&sub.max_concurrency, 1, 1000)}});
+                                if (!ss.ok()) return ss;
+                                if (sub.protocol.empty() ||
+                                    sub.endpoint.empty())
+                                  return w.Fail(
+                                      sn, sp,
+                                      "needs a protocol and an endpoint");
+                                if (sub.protocol != "file" &&
+                                    sub.endpoint.rfind(sub.protocol + "://",
+                                                       0) != 0)
+                                  return w.Fail(sn, sp,
+                                                "endpoint must be a " +
+                                                    sub.protocol + ":// URL");
+                                if (sub.protocol == "file") sub.raw = true;
+                                t.subscriptions.push_back(sub);
+                                return Ok{};
+                              })}});
+                        if (!s.ok()) return s;
+                        if (t.name.empty() ||
+                            t.name.find_first_not_of(
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+                                "uvwxyz"
+                                "0123456789-_") != std::string::npos)
+                          return w.Fail(
+                              tn, tp,
+                              "needs a name of letters, digits, - and _");
+                        c.events.topics.push_back(t);
+                        return Ok{};
+                      })}});
               }},
              {"feedback",
               [&](const YAML::Node& n, const std::string& path) -> Status {
@@ -679,6 +774,25 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                         " is already used by listeners." + ports[key]);
     }
     ports[key] = name;
+  }
+  // Event destinations name topics of this server.
+  std::set<std::string> topics;
+  for (const auto& t : c.events.topics) {
+    if (!topics.insert(t.name).second)
+      return w.Fail(root["events"]["topics"], "events.topics",
+                    "topic " + t.name + " is declared twice");
+  }
+  for (size_t i = 0; i < c.delivery.configuration_sets.size(); ++i) {
+    const auto& cs = c.delivery.configuration_sets[i];
+    for (size_t j = 0; j < cs.event_destinations.size(); ++j) {
+      if (!topics.count(cs.event_destinations[j].topic)) {
+        return w.Fail(
+            root["configuration_sets"][i]["event_destinations"][j]["topic"],
+            "configuration_sets[" + std::to_string(i) +
+                "].event_destinations[" + std::to_string(j) + "].topic",
+            "no topic " + cs.event_destinations[j].topic + " in events.topics");
+      }
+    }
   }
   return c;
 }

@@ -68,11 +68,44 @@ struct Route {
   uint32_t health_timeout_seconds = 5;
 };
 
+// Where a configuration set publishes events of the matching types: an
+// SNS-style topic of this server (events.topics).
+struct EventDestination {
+  std::string name;
+  bool enabled = true;
+  std::vector<std::string> matching_event_types;  // SEND, BOUNCE, ...
+  std::string topic;                              // a topic name
+};
+
+// A subscriber of a topic: http/https (SNS envelope, signed) or file (JSON
+// lines).
+struct Subscription {
+  std::string protocol;  // http | https | file
+  std::string endpoint;  // URL or path
+  bool raw = false;      // body is the event itself, not the SNS envelope
+  bool confirm = true;   // http(s): SubscriptionConfirmation first
+  uint32_t max_concurrency = 8;
+};
+
+struct Topic {
+  std::string name;
+  std::vector<Subscription> subscriptions;
+};
+
+struct Events {
+  std::vector<Topic> topics;
+  uint32_t min_retry_seconds = 1;
+  uint32_t max_retry_seconds = 300;        // back-off ceiling
+  uint32_t retry_for_seconds = 24 * 3600;  // then the subscription's DLQ
+  uint32_t timeout_seconds = 15;           // per HTTP delivery
+};
+
 struct ConfigurationSet {
   std::string name;
   bool tls_required = false;  // DeliveryOptions.TlsPolicy = REQUIRE
   uint32_t max_delivery_seconds =
       50400;  // DeliveryOptions.MaxDeliverySeconds, 300..50400
+  std::vector<EventDestination> event_destinations;
 };
 
 struct Delivery {
@@ -138,6 +171,7 @@ struct Config {
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
   std::string feedback_rules_file;  // extra bounce classification rules
+  Events events;
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period
   uint32_t identity_failure_after_seconds =

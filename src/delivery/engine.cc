@@ -1066,11 +1066,7 @@ struct Engine::Impl {
     if (lt == std::string::npos || at == std::string::npos || at < lt)
       return "";
     std::string id = h.substr(lt + 1, at - lt - 1);
-    if (id.size() < 20) return "";
-    for (char c : id) {
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return "";
-    }
-    return id;
+    return IsMessageId(id) ? id : "";
   }
 
   // Bounce or Complaint events for the message a report is about. Returns

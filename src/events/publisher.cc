@@ -1,0 +1,1025 @@
+#include "events/publisher.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "auth/sigv4.h"
+#include "base/base64.h"
+#include "base/ids.h"
+#include "base/json.h"
+#include "base/log.h"
+
+namespace sesame::events {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+namespace json = boost::json;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr char kLog[] = "events";
+
+int64_t Now() { return NowMillis(); }
+
+std::string RandomHex(size_t bytes) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned v = static_cast<unsigned>(rng() & 0xff);
+    out += kHex[v >> 4];
+    out += kHex[v & 15];
+  }
+  return out;
+}
+
+std::string Uuid() {
+  std::string h = RandomHex(16);
+  h[12] = '4';
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" +
+         h.substr(16, 4) + "-" + h.substr(20, 12);
+}
+
+std::string Q(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
+
+Status WriteFileAtomic(const std::string& path, const std::string& text,
+                       mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Error::Transient("events", "cannot write " + tmp);
+  bool ok = ::write(fd, text.data(), text.size()) ==
+                static_cast<ssize_t>(text.size()) &&
+            ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::Transient("events", "cannot write " + path);
+  return Ok{};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The RSA key that signs notifications and its self-signed certificate,
+// served at SigningCertURL. Created on first start (key mode 0600).
+class Signer {
+ public:
+  ~Signer() {
+    if (key_) EVP_PKEY_free(key_);
+  }
+  Status Load(const std::string& dir, const std::string& hostname) {
+    std::string key_path = dir + "/signing-key.pem",
+                cert_path = dir + "/signing-cert.pem";
+    if (::access(key_path.c_str(), R_OK) != 0 ||
+        ::access(cert_path.c_str(), R_OK) != 0) {
+      Status s = Create(key_path, cert_path, hostname);
+      if (!s.ok()) return s;
+    }
+    cert_pem_ = ReadFile(cert_path);
+    std::string key_pem = ReadFile(key_path);
+    BIO* bio =
+        BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    key_ = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (!key_ || cert_pem_.empty())
+      return Error::Permanent("events",
+                              "cannot read the signing key in " + dir);
+    return Ok{};
+  }
+  // SignatureVersion 2: RSA PKCS#1 v1.5 with SHA-256, base64.
+  std::string Sign(const std::string& data) const {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    std::string sig;
+    if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_) == 1 &&
+        EVP_DigestSignUpdate(ctx, data.data(), data.size()) == 1 &&
+        EVP_DigestSignFinal(ctx, nullptr, &len) == 1) {
+      sig.resize(len);
+      if (EVP_DigestSignFinal(ctx, reinterpret_cast<unsigned char*>(sig.data()),
+                              &len) == 1)
+        sig.resize(len);
+      else
+        sig.clear();
+    }
+    EVP_MD_CTX_free(ctx);
+    return Base64Encode(sig);
+  }
+  const std::string& cert_pem() const { return cert_pem_; }
+
+ private:
+  static Status Create(const std::string& key_path,
+                       const std::string& cert_path,
+                       const std::string& hostname) {
+    EVP_PKEY* pkey = EVP_RSA_gen(2048);
+    X509* x = X509_new();
+    bool ok = pkey && x;
+    if (ok) {
+      ASN1_INTEGER_set(X509_get_serialNumber(x),
+                       static_cast<long>(Now() / 1000));
+      X509_gmtime_adj(X509_getm_notBefore(x), 0);
+      X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
+      X509_set_pubkey(x, pkey);
+      X509_NAME* name = X509_get_subject_name(x);
+      std::string cn = "sns." + hostname;
+      X509_NAME_add_entry_by_txt(
+          name, "CN", MBSTRING_ASC,
+          reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+      X509_set_issuer_name(x, name);
+      ok = X509_sign(x, pkey, EVP_sha256()) > 0;
+    }
+    std::string key_pem, cert_pem;
+    if (ok) {
+      BIO* kb = BIO_new(BIO_s_mem());
+      BIO* cb = BIO_new(BIO_s_mem());
+      ok = PEM_write_bio_PrivateKey(kb, pkey, nullptr, nullptr, 0, nullptr,
+                                    nullptr) == 1 &&
+           PEM_write_bio_X509(cb, x) == 1;
+      char* p = nullptr;
+      long n = BIO_get_mem_data(kb, &p);
+      key_pem.assign(p, static_cast<size_t>(n));
+      n = BIO_get_mem_data(cb, &p);
+      cert_pem.assign(p, static_cast<size_t>(n));
+      BIO_free(kb);
+      BIO_free(cb);
+    }
+    if (pkey) EVP_PKEY_free(pkey);
+    if (x) X509_free(x);
+    if (!ok) return Error::Permanent("events", "cannot create a signing key");
+    Status s = WriteFileAtomic(key_path, key_pem, 0600);
+    if (!s.ok()) return s;
+    return WriteFileAtomic(cert_path, cert_pem, 0644);
+  }
+
+  EVP_PKEY* key_ = nullptr;
+  std::string cert_pem_;
+};
+
+// One outbox record: a SES event for one topic.
+struct Record {
+  uint64_t seq = 0;
+  std::string topic;
+  std::string json;  // the SES event
+  int64_t created_ms = 0;
+};
+using RecordPtr = std::shared_ptr<const Record>;
+
+struct Url {
+  bool tls = false;
+  std::string host, port, target;
+};
+
+std::optional<Url> ParseUrl(const std::string& s) {
+  Url u;
+  std::string rest;
+  if (s.rfind("https://", 0) == 0) {
+    u.tls = true;
+    rest = s.substr(8);
+  } else if (s.rfind("http://", 0) == 0) {
+    rest = s.substr(7);
+  } else {
+    return std::nullopt;
+  }
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+    u.host = authority.substr(0, colon);
+    u.port = authority.substr(colon + 1);
+  } else {
+    u.host = authority;
+    u.port = u.tls ? "443" : "80";
+  }
+  if (u.host.empty()) return std::nullopt;
+  return u;
+}
+
+struct Sub {
+  std::string id;  // stable: hash of topic, protocol and endpoint
+  std::string arn;
+  std::string topic;
+  config::Subscription config;
+  std::optional<Url> url;
+  // Persistent state.
+  bool confirmed = false;
+  std::string token;
+  uint64_t start_seq = 0;  // records before it were published before it
+  // Delivery state (delivery thread).
+  std::deque<RecordPtr> pending;
+  std::map<uint64_t, RecordPtr> dead;
+  int inflight = 0;
+  int64_t next_try_ms = 0;
+  double delay_s = 0;  // 0: healthy
+  bool confirming = false;
+  uint64_t delivered = 0, failed_attempts = 0, dead_lettered = 0;
+};
+
+enum class AckKind : char { kDelivered = 'A', kDead = 'D', kRedriven = 'R' };
+struct Ack {
+  std::string sub;
+  uint64_t seq;
+  AckKind kind;
+};
+
+}  // namespace
+
+struct Publisher::Impl {
+  PublisherOptions opt;
+  DestinationLookup destinations;
+  HeaderReader read_headers;
+  Signer signer;
+  std::string cert_path;  // "/sns/SimpleNotificationService-<hash>.pem"
+  std::vector<std::unique_ptr<Sub>> subs;
+  std::map<std::string, Sub*> subs_by_id;
+  std::map<std::string, std::vector<Sub*>> subs_by_topic;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  // --- ingest thread: events in, outbox out ----------------------------------
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<delivery::MessageEvent> inbox;
+  std::vector<Ack> acks_in;
+  bool stopping = false;
+  std::thread ingest_thread;
+  int outbox_fd = -1, acks_fd = -1;
+  uint64_t next_seq = 1;
+  std::map<std::string, int> file_fds;  // file subscriptions by sub id
+  // Header blocks by message id, so later events of a message carry them.
+  std::unordered_map<std::string, std::string> header_cache;
+  std::deque<std::string> header_order;
+  std::map<std::string, std::pair<int64_t, std::vector<Destination>>>
+      dest_cache;
+  std::atomic<int64_t> outstanding{0};  // records x subscribers not settled
+  std::atomic<int64_t> dead_total{0};
+  std::atomic<uint64_t> published{0};
+  int64_t last_ack_sync_ms = 0;
+  bool acks_dirty = false;
+
+  // --- delivery thread ------------------------------------------------------
+  asio::io_context loop{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+      guard;
+  std::thread delivery_thread;
+  ssl::context tls{ssl::context::tls_client};
+  asio::steady_timer pump_timer{loop};
+
+  explicit Impl(PublisherOptions o) : opt(std::move(o)) {}
+
+  std::string SubscriptionArn(const std::string& topic, const std::string& id) {
+    return "arn:aws:sns:" + opt.who.region + ":" + opt.who.account + ":" +
+           topic + ":" + id.substr(0, 8) + "-" + id.substr(8, 4) + "-" +
+           id.substr(12, 4) + "-" + id.substr(16, 4) + "-" + id.substr(20, 12);
+  }
+  std::string TopicArn(const std::string& topic) {
+    return "arn:aws:sns:" + opt.who.region + ":" + opt.who.account + ":" +
+           topic;
+  }
+
+  // --- state ----------------------------------------------------------------
+  Status LoadState() {
+    ::mkdir(opt.dir.c_str(), 0700);
+    Status s = signer.Load(opt.dir, "sesame");
+    if (!s.ok()) return s;
+    cert_path = "/sns/SimpleNotificationService-" +
+                auth::Sha256Hex(signer.cert_pem()).substr(0, 32) + ".pem";
+    for (const auto& t : opt.events.topics) {
+      for (const auto& sc : t.subscriptions) {
+        auto sub = std::make_unique<Sub>();
+        sub->id =
+            auth::Sha256Hex(t.name + "|" + sc.protocol + "|" + sc.endpoint)
+                .substr(0, 32);
+        sub->arn = SubscriptionArn(t.name, sub->id);
+        sub->topic = t.name;
+        sub->config = sc;
+        if (sc.protocol != "file") sub->url = ParseUrl(sc.endpoint);
+        sub->confirmed = sc.protocol == "file" || !sc.confirm;
+        subs_by_id[sub->id] = sub.get();
+        subs_by_topic[t.name].push_back(sub.get());
+        subs.push_back(std::move(sub));
+      }
+    }
+    // Subscription state: confirmation and where each one started.
+    std::string state = ReadFile(opt.dir + "/subscriptions.json");
+    boost::system::error_code ec;
+    json::value v = json::parse(state.empty() ? "{}" : state, ec);
+    if (ec || !v.is_object())
+      return Error::Permanent("events",
+                              opt.dir + "/subscriptions.json is malformed");
+    // The outbox: records, then acknowledgements.
+    std::map<uint64_t, RecordPtr> records;
+    {
+      std::ifstream f(opt.dir + "/outbox.log");
+      std::string line;
+      while (std::getline(f, line)) {
+        size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1),
+               t3 = line.find('\t', t2 + 1);
+        if (t3 == std::string::npos) continue;  // a torn last line
+        auto r = std::make_shared<Record>();
+        r->seq = std::stoull(line.substr(0, t1));
+        r->created_ms = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
+        r->topic = line.substr(t2 + 1, t3 - t2 - 1);
+        r->json = line.substr(t3 + 1);
+        next_seq = std::max(next_seq, r->seq + 1);
+        records[r->seq] = std::move(r);
+      }
+    }
+    std::map<std::string, std::set<uint64_t>> acked, dead;
+    {
+      std::ifstream f(opt.dir + "/acks.log");
+      std::string line;
+      while (std::getline(f, line)) {
+        std::istringstream is(line);
+        std::string sub, kind;
+        uint64_t seq = 0;
+        if (!(is >> sub >> seq >> kind) || kind.size() != 1) continue;
+        if (kind[0] == 'A') {
+          acked[sub].insert(seq);
+          dead[sub].erase(seq);
+        } else if (kind[0] == 'D') {
+          dead[sub].insert(seq);
+        } else if (kind[0] == 'R') {
+          dead[sub].erase(seq);
+        }
+      }
+    }
+    const json::object& st = v.as_object();
+    for (auto& sub : subs) {
+      if (auto* e = st.if_contains(sub->id); e && e->is_object()) {
+        const json::object& o = e->as_object();
+        if (auto* c = o.if_contains("confirmed"); c && c->is_bool())
+          sub->confirmed = sub->confirmed || c->as_bool();
+        if (auto* tk = o.if_contains("token"); tk && tk->is_string())
+          sub->token = std::string(tk->as_string());
+        if (auto* ss = o.if_contains("start"); ss && ss->is_int64())
+          sub->start_seq = static_cast<uint64_t>(ss->as_int64());
+      } else {
+        sub->start_seq = next_seq;  // a new subscriber gets new events only
+      }
+      if (sub->token.empty()) sub->token = RandomHex(32);
+      for (const auto& [seq, r] : records) {
+        if (r->topic != sub->topic || seq < sub->start_seq ||
+            acked[sub->id].count(seq))
+          continue;
+        if (dead[sub->id].count(seq)) {
+          sub->dead[seq] = r;
+          ++dead_total;
+        } else {
+          sub->pending.push_back(r);
+          ++outstanding;
+        }
+      }
+    }
+    Status saved = SaveSubscriptions();
+    if (!saved.ok()) return saved;
+    // Nothing left to deliver: start the files afresh.
+    if (outstanding == 0 && dead_total == 0) {
+      ::unlink((opt.dir + "/outbox.log").c_str());
+      ::unlink((opt.dir + "/acks.log").c_str());
+    }
+    outbox_fd = ::open((opt.dir + "/outbox.log").c_str(),
+                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    acks_fd = ::open((opt.dir + "/acks.log").c_str(),
+                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (outbox_fd < 0 || acks_fd < 0)
+      return Error::Permanent("events", "cannot open the outbox in " + opt.dir);
+    for (auto& sub : subs) {
+      if (sub->config.protocol != "file") continue;
+      int fd = ::open(sub->config.endpoint.c_str(),
+                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0)
+        return Error::Permanent("events",
+                                "cannot open " + sub->config.endpoint);
+      file_fds[sub->id] = fd;
+    }
+    return Ok{};
+  }
+
+  Status SaveSubscriptions() {
+    json::object st;
+    for (const auto& sub : subs) {
+      json::object o;
+      o["confirmed"] = sub->confirmed;
+      o["token"] = sub->token;
+      o["start"] = static_cast<int64_t>(sub->start_seq);
+      o["arn"] = sub->arn;
+      o["endpoint"] = sub->config.endpoint;
+      st[sub->id] = std::move(o);
+    }
+    return WriteFileAtomic(opt.dir + "/subscriptions.json", json::serialize(st),
+                           0600);
+  }
+
+  // --- ingest ---------------------------------------------------------------
+  void IngestLoop() {
+    while (true) {
+      std::vector<delivery::MessageEvent> events;
+      std::vector<Ack> acks;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, std::chrono::milliseconds(200), [&] {
+          return stopping || !inbox.empty() || !acks_in.empty();
+        });
+        events.swap(inbox);
+        acks.swap(acks_in);
+        if (stopping && events.empty() && acks.empty()) break;
+      }
+      if (!events.empty()) Ingest(events);
+      if (!acks.empty()) WriteAcks(acks);
+      // Acks are synced lazily: one lost on a crash means one redelivery.
+      if (acks_dirty && Now() - last_ack_sync_ms > 200) {
+        ::fdatasync(acks_fd);
+        acks_dirty = false;
+        last_ack_sync_ms = Now();
+      }
+      MaybeCompact();
+    }
+    if (acks_dirty) ::fdatasync(acks_fd);
+  }
+
+  std::vector<Destination> DestinationsFor(const std::string& config_set) {
+    auto it = dest_cache.find(config_set);
+    int64_t now = Now();
+    if (it != dest_cache.end() && now - it->second.first < 1000)
+      return it->second.second;
+    auto d =
+        destinations ? destinations(config_set) : std::vector<Destination>{};
+    dest_cache[config_set] = {now, d};
+    return d;
+  }
+
+  std::string HeadersOf(const delivery::MessageEvent& e) {
+    auto it = header_cache.find(e.meta.id);
+    if (it != header_cache.end()) return it->second;
+    if (!e.meta_complete || !read_headers) return "";
+    std::string h = read_headers(e.meta.id);
+    header_cache[e.meta.id] = h;
+    header_order.push_back(e.meta.id);
+    while (header_order.size() > 100000) {
+      header_cache.erase(header_order.front());
+      header_order.pop_front();
+    }
+    return h;
+  }
+
+  void Ingest(std::vector<delivery::MessageEvent>& events) {
+    std::string out;
+    std::vector<RecordPtr> fresh;
+    int64_t now = Now();
+    for (auto& e : events) {
+      const char* type = MatchingTypeName(e.type);
+      std::set<std::string> topics;
+      for (const auto& d : DestinationsFor(e.meta.config_set)) {
+        if (!subs_by_topic.count(d.topic)) continue;
+        for (const auto& t : d.types) {
+          if (t == type) topics.insert(d.topic);
+        }
+      }
+      if (topics.empty()) continue;
+      // One record body per event, whatever the number of topics and
+      // subscribers.
+      std::string body = SesEventJson(
+          e, MailHeaders{HeadersOf(e)}, opt.who,
+          e.feedback_id.empty() ? NewMessageId(e.timestamp_ms) : e.feedback_id);
+      for (const auto& topic : topics) {
+        auto r = std::make_shared<Record>();
+        r->seq = next_seq++;
+        r->created_ms = now;
+        r->topic = topic;
+        r->json = body;
+        out += std::to_string(r->seq) + "\t" + std::to_string(now) + "\t" +
+               topic + "\t" + body + "\n";
+        fresh.push_back(std::move(r));
+      }
+    }
+    if (fresh.empty()) return;
+    if (::write(outbox_fd, out.data(), out.size()) !=
+            static_cast<ssize_t>(out.size()) ||
+        ::fdatasync(outbox_fd) != 0) {
+      SESAME_LOG(kError, kLog) << "outbox write failed: events may be lost";
+    }
+    published += fresh.size();
+    std::vector<RecordPtr> for_http;
+    std::vector<Ack> file_acks;
+    std::map<std::string, std::string> file_out;
+    for (const auto& r : fresh) {
+      for (Sub* sub : subs_by_topic[r->topic]) {
+        ++outstanding;
+        if (sub->config.protocol == "file") {
+          file_out[sub->id] += r->json + "\n";
+          file_acks.push_back({sub->id, r->seq, AckKind::kDelivered});
+        }
+      }
+      for_http.push_back(r);
+    }
+    WriteFiles(file_out, file_acks);
+    asio::post(loop, [this, for_http = std::move(for_http)] {
+      for (const auto& r : for_http) {
+        for (Sub* sub : subs_by_topic[r->topic]) {
+          if (sub->config.protocol != "file") sub->pending.push_back(r);
+        }
+      }
+      PumpAll();
+    });
+  }
+
+  void WriteFiles(const std::map<std::string, std::string>& out,
+                  const std::vector<Ack>& acks) {
+    std::set<std::string> failed;
+    for (const auto& [id, text] : out) {
+      int fd = file_fds[id];
+      if (::write(fd, text.data(), text.size()) !=
+              static_cast<ssize_t>(text.size()) ||
+          ::fdatasync(fd) != 0) {
+        SESAME_LOG(kError, kLog)
+            << "file subscription " << subs_by_id[id]->config.endpoint
+            << ": write failed";
+        failed.insert(id);
+        continue;
+      }
+      subs_by_id[id]->delivered += std::count(text.begin(), text.end(), '\n');
+    }
+    std::vector<Ack> ok;
+    for (const auto& a : acks) {
+      if (!failed.count(a.sub)) ok.push_back(a);
+    }
+    WriteAcks(ok);
+  }
+
+  void WriteAcks(const std::vector<Ack>& acks) {
+    std::string text;
+    for (const auto& a : acks) {
+      text += a.sub + " " + std::to_string(a.seq) + " " +
+              static_cast<char>(a.kind) + "\n";
+      if (a.kind == AckKind::kDelivered) --outstanding;
+      if (a.kind == AckKind::kDead) {
+        --outstanding;
+        ++dead_total;
+      }
+      if (a.kind == AckKind::kRedriven) {
+        ++outstanding;
+        --dead_total;
+      }
+    }
+    if (text.empty()) return;
+    if (::write(acks_fd, text.data(), text.size()) !=
+        static_cast<ssize_t>(text.size()))
+      SESAME_LOG(kError, kLog) << "ack log write failed";
+    acks_dirty = true;
+  }
+
+  // When everything written has been settled, the outbox starts afresh
+  // instead of growing forever.
+  void MaybeCompact() {
+    if (outstanding != 0 || dead_total != 0) return;
+    struct stat st;
+    if (::fstat(outbox_fd, &st) != 0 || st.st_size < 16 * 1024 * 1024) return;
+    if (::ftruncate(outbox_fd, 0) == 0 && ::ftruncate(acks_fd, 0) == 0) {
+      ::fdatasync(outbox_fd);
+      ::fdatasync(acks_fd);
+    }
+  }
+
+  void PostAck(const std::string& sub, uint64_t seq, AckKind kind) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      acks_in.push_back({sub, seq, kind});
+    }
+    cv.notify_one();
+  }
+
+  // --- delivery (its own thread) ------------------------------------------
+  std::string SignedEnvelope(const Sub& sub, const std::string& type,
+                             const std::string& message, const std::string& id,
+                             std::string* extra_headers_type) {
+    std::string ts = IsoTime(Now());
+    std::string topic_arn = TopicArn(sub.topic);
+    std::string base = opt.public_base;
+    std::string cert_url = base + cert_path;
+    std::map<std::string, std::string> f;
+    f["Type"] = type;
+    f["MessageId"] = id;
+    f["TopicArn"] = topic_arn;
+    f["Message"] = message;
+    f["Timestamp"] = ts;
+    if (type == "Notification") {
+      f["Subject"] = "Amazon SES Email Event Notification";
+    } else {
+      f["Token"] = sub.token;
+      f["SubscribeURL"] = base + "/sns/confirm?SubscriptionArn=" + sub.arn +
+                          "&Token=" + sub.token;
+    }
+    // The string to sign: "Name\nValue\n" for each key, in byte order.
+    static const std::vector<std::string> kNotification = {
+        "Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"};
+    static const std::vector<std::string> kConfirmation = {
+        "Message", "MessageId", "SubscribeURL", "Timestamp",
+        "Token",   "TopicArn",  "Type"};
+    std::string to_sign;
+    for (const auto& k :
+         type == "Notification" ? kNotification : kConfirmation) {
+      auto it = f.find(k);
+      if (it != f.end()) to_sign += k + "\n" + it->second + "\n";
+    }
+    f["SignatureVersion"] = "2";
+    f["Signature"] = signer.Sign(to_sign);
+    f["SigningCertURL"] = cert_url;
+    if (type == "Notification")
+      f["UnsubscribeURL"] =
+          base + "/sns/unsubscribe?SubscriptionArn=" + sub.arn;
+    std::string out = "{";
+    static const std::vector<std::string> kOrder = {
+        "Type",         "MessageId",      "Token",
+        "TopicArn",     "Subject",        "Message",
+        "SubscribeURL", "Timestamp",      "SignatureVersion",
+        "Signature",    "SigningCertURL", "UnsubscribeURL"};
+    bool first = true;
+    for (const auto& k : kOrder) {
+      auto it = f.find(k);
+      if (it == f.end()) continue;
+      out += std::string(first ? "" : ",") + Q(k) + ":" + Q(it->second);
+      first = false;
+    }
+    *extra_headers_type = type;
+    return out + "}";
+  }
+
+  awaitable<int> Post(
+      Url url, std::string body,
+      std::vector<std::pair<std::string, std::string>> headers) {
+    auto ex = co_await asio::this_coro::executor;
+    http::request<http::string_body> req{http::verb::post, url.target, 11};
+    req.set(http::field::host, url.host);
+    req.set(http::field::content_type, "text/plain; charset=UTF-8");
+    req.set(http::field::user_agent,
+            "Amazon Simple Notification Service Agent");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    auto timeout = std::chrono::seconds(opt.events.timeout_seconds);
+    try {
+      asio::ip::tcp::resolver resolver(ex);
+      auto results =
+          co_await resolver.async_resolve(url.host, url.port, use_awaitable);
+      beast::flat_buffer buf;
+      http::response<http::string_body> res;
+      if (url.tls) {
+        beast::ssl_stream<beast::tcp_stream> stream(ex, tls);
+        SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        co_await beast::get_lowest_layer(stream).async_connect(results,
+                                                               use_awaitable);
+        co_await stream.async_handshake(ssl::stream_base::client,
+                                        use_awaitable);
+        co_await http::async_write(stream, req, use_awaitable);
+        co_await http::async_read(stream, buf, res, use_awaitable);
+      } else {
+        beast::tcp_stream stream(ex);
+        stream.expires_after(timeout);
+        co_await stream.async_connect(results, use_awaitable);
+        co_await http::async_write(stream, req, use_awaitable);
+        co_await http::async_read(stream, buf, res, use_awaitable);
+        boost::system::error_code ignored;
+        stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      }
+      co_return static_cast<int>(res.result_int());
+    } catch (const std::exception& e) {
+      co_return -1;
+    }
+  }
+
+  awaitable<void> Confirm(Sub* sub) {
+    while (!sub->confirmed && !loop.stopped()) {
+      std::string type;
+      std::string body = SignedEnvelope(
+          *sub, "SubscriptionConfirmation",
+          "You have chosen to subscribe to the topic " + TopicArn(sub->topic) +
+              ".\nTo confirm the subscription, visit the SubscribeURL "
+              "included in this message.",
+          Uuid(), &type);
+      // GCC 12: no temporaries in a co_await operand.
+      std::vector<std::pair<std::string, std::string>> headers;
+      headers.emplace_back("x-amz-sns-message-type", type);
+      headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
+      Url url = *sub->url;
+      int code = co_await Post(url, std::move(body), std::move(headers));
+      if (code >= 200 && code < 300) break;  // now waiting for the visit
+      asio::steady_timer t(loop);
+      t.expires_after(std::chrono::seconds(opt.events.max_retry_seconds));
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    sub->confirming = false;
+  }
+
+  awaitable<void> Deliver(Sub* sub, RecordPtr r) {
+    std::string type;
+    std::string id = Uuid();
+    std::string body = sub->config.raw ? r->json
+                                       : SignedEnvelope(*sub, "Notification",
+                                                        r->json, id, &type);
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.emplace_back("x-amz-sns-message-type", "Notification");
+    headers.emplace_back("x-amz-sns-message-id", id);
+    headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
+    headers.emplace_back("x-amz-sns-subscription-arn", sub->arn);
+    Url url = *sub->url;
+    int code = co_await Post(url, std::move(body), std::move(headers));
+    --sub->inflight;
+    int64_t now = Now();
+    if (code >= 200 && code < 300) {
+      ++sub->delivered;
+      sub->delay_s = 0;
+      sub->next_try_ms = 0;
+      PostAck(sub->id, r->seq, AckKind::kDelivered);
+    } else {
+      ++sub->failed_attempts;
+      if (now - r->created_ms > int64_t(opt.events.retry_for_seconds) * 1000) {
+        ++sub->dead_lettered;
+        sub->dead[r->seq] = r;
+        PostAck(sub->id, r->seq, AckKind::kDead);
+        SESAME_LOG(kWarn, kLog)
+            << "event " << r->seq << " for " << sub->arn
+            << " dead-lettered after " << opt.events.retry_for_seconds << " s";
+      } else {
+        sub->pending.push_front(r);
+        // Exponential back-off with full jitter, per subscription: one probe
+        // at a time until the endpoint answers again.
+        double base = std::max<double>(
+            opt.events.min_retry_seconds,
+            std::min<double>(opt.events.max_retry_seconds,
+                             sub->delay_s ? sub->delay_s * 2 : 0));
+        sub->delay_s = base;
+        std::uniform_real_distribution<double> jitter(0.5, 1.0);
+        sub->next_try_ms = now + int64_t(base * jitter(rng) * 1000);
+      }
+    }
+    PumpAll();
+  }
+
+  void Pump(Sub* sub) {
+    if (!sub->url || sub->config.protocol == "file") return;
+    if (!sub->confirmed) {
+      if (!sub->confirming) {
+        sub->confirming = true;
+        asio::co_spawn(loop, Confirm(sub), asio::detached);
+      }
+      return;
+    }
+    int64_t now = Now();
+    int limit =
+        sub->delay_s > 0 ? 1 : static_cast<int>(sub->config.max_concurrency);
+    if (sub->next_try_ms > now) return;
+    while (sub->inflight < limit && !sub->pending.empty()) {
+      RecordPtr r = sub->pending.front();
+      sub->pending.pop_front();
+      ++sub->inflight;
+      asio::co_spawn(loop, Deliver(sub, std::move(r)), asio::detached);
+    }
+  }
+
+  void PumpAll() {
+    int64_t next = 0;
+    for (auto& sub : subs) {
+      Pump(sub.get());
+      if (!sub->pending.empty() && sub->next_try_ms > Now() &&
+          (next == 0 || sub->next_try_ms < next))
+        next = sub->next_try_ms;
+    }
+    if (next) {
+      auto when = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(std::max<int64_t>(1, next - Now()));
+      if (pump_timer.expiry() <= std::chrono::steady_clock::now() ||
+          pump_timer.expiry() > when) {
+        pump_timer.expires_at(when);
+        pump_timer.async_wait([this](boost::system::error_code ec) {
+          if (!ec) PumpAll();
+        });
+      }
+    }
+  }
+
+  template <typename F>
+  auto RunOnLoop(F f) -> decltype(f()) {
+    std::promise<decltype(f())> p;
+    auto fut = p.get_future();
+    asio::post(loop, [&] { p.set_value(f()); });
+    return fut.get();
+  }
+};
+
+Publisher::Publisher(PublisherOptions options, DestinationLookup destinations,
+                     HeaderReader headers)
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->destinations = std::move(destinations);
+  impl_->read_headers = std::move(headers);
+}
+
+Publisher::~Publisher() { Stop(); }
+
+Status Publisher::Start() {
+  Impl* d = impl_.get();
+  Status s = d->LoadState();
+  if (!s.ok()) return s;
+  d->tls.set_default_verify_paths();
+  d->tls.set_verify_mode(ssl::verify_peer);
+  d->guard.emplace(d->loop.get_executor());
+  d->ingest_thread = std::thread([d] { d->IngestLoop(); });
+  d->delivery_thread = std::thread([d] { d->loop.run(); });
+  asio::post(d->loop, [d] { d->PumpAll(); });
+  return Ok{};
+}
+
+void Publisher::Stop() {
+  Impl* d = impl_.get();
+  if (!d->ingest_thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(d->mu);
+    d->stopping = true;
+  }
+  d->cv.notify_one();
+  d->ingest_thread.join();
+  d->guard.reset();
+  d->loop.stop();
+  if (d->delivery_thread.joinable()) d->delivery_thread.join();
+  if (d->outbox_fd >= 0) ::close(d->outbox_fd);
+  if (d->acks_fd >= 0) ::close(d->acks_fd);
+  for (auto& [id, fd] : d->file_fds) ::close(fd);
+}
+
+void Publisher::Publish(delivery::MessageEvent event) {
+  Impl* d = impl_.get();
+  {
+    std::lock_guard<std::mutex> lock(d->mu);
+    d->inbox.push_back(std::move(event));
+  }
+  d->cv.notify_one();
+}
+
+std::optional<net::HttpResponse> Publisher::Http(const net::HttpRequest& req) {
+  Impl* d = impl_.get();
+  if (req.path.rfind("/sns/", 0) != 0) return std::nullopt;
+  net::HttpResponse r;
+  if (req.method == "GET" && req.path == d->cert_path) {
+    r.content_type = "application/x-x509-ca-cert";
+    r.body = d->signer.cert_pem();
+    return r;
+  }
+  auto param = [&](const std::string& name) -> std::string {
+    std::string q = "&" + req.query;
+    size_t p = q.find("&" + name + "=");
+    if (p == std::string::npos) return "";
+    size_t b = p + name.size() + 2, e = q.find('&', b);
+    return q.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  };
+  if (req.method == "GET" && req.path == "/sns/confirm") {
+    std::string arn = param("SubscriptionArn"), token = param("Token");
+    bool ok = d->RunOnLoop([d, &arn, &token] {
+      for (auto& sub : d->subs) {
+        if (sub->arn != arn || !auth::SafeEquals(sub->token, token)) continue;
+        if (!sub->confirmed) {
+          sub->confirmed = true;
+          (void)d->SaveSubscriptions();
+          d->PumpAll();
+        }
+        return true;
+      }
+      return false;
+    });
+    r.content_type = "text/xml";
+    if (!ok) {
+      r.status = 400;
+      r.body =
+          "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</"
+          "Code><Message>Invalid token</Message></Error></ErrorResponse>";
+      return r;
+    }
+    r.body =
+        "<ConfirmSubscriptionResponse><ConfirmSubscriptionResult>"
+        "<SubscriptionArn>" +
+        arn +
+        "</SubscriptionArn></ConfirmSubscriptionResult>"
+        "</ConfirmSubscriptionResponse>";
+    return r;
+  }
+  r.status = 404;
+  r.content_type = "text/plain";
+  r.body = "not found\n";
+  return r;
+}
+
+std::string Publisher::Metrics() {
+  Impl* d = impl_.get();
+  std::string t =
+      "# HELP sesame_events_published_total SES event records written to the "
+      "outbox (one per topic).\n# TYPE sesame_events_published_total "
+      "counter\nsesame_events_published_total " +
+      std::to_string(d->published.load()) + "\n";
+  t += d->RunOnLoop([d] {
+    std::string backlog =
+        "# HELP sesame_events_backlog Records waiting for a subscriber.\n"
+        "# TYPE sesame_events_backlog gauge\n";
+    std::string delivered =
+        "# HELP sesame_events_delivered_total Records a subscriber "
+        "acknowledged.\n# TYPE sesame_events_delivered_total counter\n";
+    std::string failed =
+        "# HELP sesame_events_failed_attempts_total Delivery attempts that "
+        "failed.\n# TYPE sesame_events_failed_attempts_total counter\n";
+    std::string dead =
+        "# HELP sesame_events_dead_letters Records in a subscription's "
+        "dead-letter store.\n# TYPE sesame_events_dead_letters gauge\n";
+    for (const auto& sub : d->subs) {
+      std::string label =
+          "{subscription=\"" + sub->topic + ":" + sub->id.substr(0, 8) + "\"}";
+      backlog += "sesame_events_backlog" + label + " " +
+                 std::to_string(sub->pending.size() + sub->inflight) + "\n";
+      delivered += "sesame_events_delivered_total" + label + " " +
+                   std::to_string(sub->delivered) + "\n";
+      failed += "sesame_events_failed_attempts_total" + label + " " +
+                std::to_string(sub->failed_attempts) + "\n";
+      dead += "sesame_events_dead_letters" + label + " " +
+              std::to_string(sub->dead.size()) + "\n";
+    }
+    return backlog + delivered + failed + dead;
+  });
+  return t;
+}
+
+std::string Publisher::DeadLettersJson() {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d] {
+    std::string out = "[";
+    for (const auto& sub : d->subs) {
+      for (const auto& [seq, r] : sub->dead) {
+        out += std::string(out.size() > 1 ? "," : "") +
+               "{\"subscription\":" + Q(sub->id) +
+               ",\"subscriptionArn\":" + Q(sub->arn) +
+               ",\"seq\":" + std::to_string(seq) + ",\"topic\":" + Q(r->topic) +
+               ",\"event\":" + r->json + "}";
+      }
+    }
+    return out + "]";
+  });
+}
+
+int Publisher::Redrive(const std::string& subscription) {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d, &subscription] {
+    int n = 0;
+    for (auto& sub : d->subs) {
+      if (!subscription.empty() && sub->id != subscription &&
+          sub->arn != subscription)
+        continue;
+      for (auto& [seq, r] : sub->dead) {
+        // A fresh retry window from now.
+        auto copy = std::make_shared<Record>(*r);
+        copy->created_ms = Now();
+        sub->pending.push_back(std::move(copy));
+        d->PostAck(sub->id, seq, AckKind::kRedriven);
+        ++n;
+      }
+      sub->dead.clear();
+      sub->delay_s = 0;
+      sub->next_try_ms = 0;
+    }
+    d->PumpAll();
+    return n;
+  });
+}
+
+size_t Publisher::Backlog() {
+  int64_t n = impl_->outstanding.load();
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+}  // namespace sesame::events

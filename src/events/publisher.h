@@ -1,0 +1,82 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "delivery/engine.h"
+#include "events/event_json.h"
+#include "net/http.h"
+
+namespace sesame::events {
+
+// A configuration set's enabled destinations: topic name and matching types
+// (SEND, BOUNCE, ...).
+struct Destination {
+  std::string topic;
+  std::vector<std::string> types;
+};
+using DestinationLookup =
+    std::function<std::vector<Destination>(const std::string& config_set)>;
+// The header block of a queued message, "" when it is gone.
+using HeaderReader = std::function<std::string(const std::string& message_id)>;
+
+struct PublisherOptions {
+  std::string dir;  // <data_dir>/events: the outbox, apart from the spool
+  Identity who;     // region and account, for ARNs
+  std::string public_base;  // "http://host:port", for SigningCertURL etc.
+  config::Events events;    // topics, subscriptions, retry policy
+};
+
+// SNS-style topics and subscriptions fed by SES events.
+//
+// Publish() takes an engine event; the ingest thread turns it into one SES
+// event record (built once, whatever the number of subscribers) per topic
+// whose destination matches, appends it to a durable outbox (its own files,
+// group-committed with fdatasync, never the mail spool) and hands it to the
+// delivery thread. File subscriptions are written by the ingest thread too.
+// The delivery thread POSTs the SNS envelope (signed, SignatureVersion 2;
+// the certificate is served at SigningCertURL) to http/https subscribers,
+// at most max_concurrency at a time each, after the SubscriptionConfirmation
+// handshake; failures back the subscription off exponentially with jitter,
+// and a record still failing after events.retry_for_seconds moves to the
+// subscription's dead-letter store, from which it can be redriven. Acks are
+// logged, so a restart resends only what was not acknowledged
+// (at-least-once).
+//
+// Owned by the app. Publish(), Http(), Metrics() and the admin calls are
+// thread-safe; everything else runs on the two threads it owns.
+class Publisher {
+ public:
+  Publisher(PublisherOptions options, DestinationLookup destinations,
+            HeaderReader headers);
+  ~Publisher();
+
+  // Loads the outbox and subscription state, starts the threads.
+  Status Start();
+  void Stop();
+
+  void Publish(delivery::MessageEvent event);
+
+  // /sns/... : the signing certificate and subscription confirmation links.
+  std::optional<net::HttpResponse> Http(const net::HttpRequest& req);
+
+  std::string Metrics();
+  // The dead-letter store: [{"subscription","seq","topic","event"}...].
+  std::string DeadLettersJson();
+  // Re-queues dead-lettered records of a subscription (by id; "" = all).
+  int Redrive(const std::string& subscription);
+
+  // Records not yet acknowledged by every subscriber (for tests and /ready).
+  size_t Backlog();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sesame::events

@@ -1,0 +1,213 @@
+"""SES events end to end: configuration sets publish to SNS-style topics whose
+http and file subscribers receive signed notifications, through a webhook
+outage and a restart, at least once."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from dns_helper import Dnsmasq
+from harness import BINARY, Sesame, free_port, inject, metric, wait_until
+from sink import FaultSink
+from webhook import Receiver, verify_sns_signature
+
+try:
+    import boto3
+except ImportError:  # pragma: no cover
+    boto3 = None
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:ses-events"
+OUTAGE_SECONDS = int(os.environ.get("SESAME_OUTAGE_SECONDS", "120"))
+
+
+def events_yaml(receiver_url, file_path, extra_subs="", retry=None):
+    retry = retry or {"min_retry_seconds": 1, "max_retry_seconds": 5}
+    settings = "".join(f"  {k}: {v}\n" for k, v in retry.items())
+    return f"""events:
+{settings}  topics:
+    - name: ses-events
+      subscriptions:
+        - {{protocol: http, endpoint: "{receiver_url}"}}
+        - {{protocol: file, endpoint: "{file_path}"}}
+{extra_subs}"""
+
+
+def delivery_yaml(dns, sink, types):
+    return (f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n  mx_port: {sink.port}\n"
+            "  retry: {first_seconds: 1, factor: 2, max_seconds: 2}\n"
+            "configuration_sets:\n  - name: tracked\n    event_destinations:\n"
+            f"      - {{name: hook, topic: ses-events, matching_event_types: [{types}]}}\n")
+
+
+def send(server, rcpts, subject, config_set="tracked", n=1):
+    msgs = [("app@example.com", rcpts, f"{subject}-{i}", f"X-SES-CONFIGURATION-SET: {config_set}")
+            for i in range(n)]
+    return list(inject(server.ports["smtp"], msgs).values())
+
+
+@unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")
+class Events(unittest.TestCase):
+    def setUp(self):
+        self.sink = FaultSink(host="127.0.0.2", rules=[(r"^hard", "550 5.1.1 <hard@dest.test>: User unknown")]).start()
+        self.dns = Dnsmasq(mx=[("dest.test", "mx.dest.test", 10)], hosts=[("mx.dest.test", "127.0.0.2")])
+        self.receiver = Receiver().start()
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        self.receiver.stop()
+        self.sink.stop()
+        self.dns.stop()
+
+    def start(self, types, extra_subs="", retry=None, data_dir=None, receiver_url=None, destinations=""):
+        self.file_path = os.path.join(tempfile.mkdtemp(prefix="sesame-events-"), "events.jsonl")
+        server = Sesame(delivery=delivery_yaml(self.dns, self.sink, types) + destinations +
+                        events_yaml(receiver_url or self.receiver.url, self.file_path, extra_subs, retry),
+                        relay=True, data_dir=data_dir)
+        self.servers.append(server)
+        return server.start()
+
+    def test_signed_notifications_to_http_and_file(self):
+        server = self.start("SEND, DELIVERY, BOUNCE")
+        self.assertTrue(wait_until(lambda: self.receiver.confirmations, 10), "no SubscriptionConfirmation")
+        headers, confirmation = self.receiver.confirmations[0]
+        self.assertEqual(headers["x-amz-sns-message-type"], "SubscriptionConfirmation")
+        self.assertEqual(confirmation["TopicArn"], TOPIC_ARN)
+        self.assertTrue(verify_sns_signature(confirmation))
+        ids = send(server, ["ok@dest.test", "hard@dest.test"], "mixed")
+        untracked = send(server, ["ok@dest.test"], "untracked", config_set="")
+        self.assertEqual(len(ids), 1)
+        self.assertTrue(wait_until(lambda: len(self.receiver.events()) >= 3, 15), self.receiver.events())
+        time.sleep(0.5)
+        events = self.receiver.events()
+        by_type = {}
+        for e in events:
+            by_type.setdefault(e["eventType"], []).append(e)
+        self.assertEqual(sorted(by_type), ["Bounce", "Delivery", "Send"], events)
+        self.assertTrue(all(e["mail"]["messageId"] == ids[0] for e in events), "untracked mail published")
+        self.assertNotIn(untracked[0], [e["mail"]["messageId"] for e in events])
+        bounce = by_type["Bounce"][0]["bounce"]
+        self.assertEqual((bounce["bounceType"], bounce["bounceSubType"]), ("Permanent", "NoEmail"))
+        self.assertEqual(bounce["bouncedRecipients"][0]["emailAddress"], "hard@dest.test")
+        self.assertEqual(bounce["bouncedRecipients"][0]["status"], "5.1.1")
+        delivery = by_type["Delivery"][0]
+        self.assertEqual(delivery["delivery"]["recipients"], ["ok@dest.test"])
+        mail = delivery["mail"]
+        self.assertEqual(mail["commonHeaders"]["subject"], "mixed-0")
+        self.assertEqual(mail["tags"]["ses:configuration-set"], ["tracked"])
+        self.assertEqual(mail["destination"], ["ok@dest.test", "hard@dest.test"])
+        for headers, msg in self.receiver.notifications:
+            self.assertEqual(msg["Type"], "Notification")
+            self.assertEqual(msg["SignatureVersion"], "2")
+            self.assertEqual(msg["Subject"], "Amazon SES Email Event Notification")
+            self.assertEqual(headers["x-amz-sns-topic-arn"], TOPIC_ARN)
+            self.assertEqual(headers["x-amz-sns-message-id"], msg["MessageId"])
+            self.assertIn("x-amz-sns-subscription-arn", headers)
+            self.assertTrue(headers["user-agent"].startswith("Amazon Simple Notification Service Agent"))
+            self.assertTrue(verify_sns_signature(msg), msg)
+            tampered = dict(msg, Message=msg["Message"].replace("dest.test", "evil.test"))
+            self.assertFalse(verify_sns_signature(tampered))
+        # The file subscriber got the same events as JSON lines.
+        with open(self.file_path) as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual(sorted(e["eventType"] for e in lines), ["Bounce", "Delivery", "Send"])
+
+    @unittest.skipUnless(boto3, "boto3 missing")
+    def test_api_event_destination(self):
+        server = self.start("SEND")
+        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                        capture_output=True, text=True, check=True).stdout)
+        v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
+                          region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"])
+        v2.create_configuration_set(ConfigurationSetName="viaapi")
+        v2.create_configuration_set_event_destination(
+            ConfigurationSetName="viaapi", EventDestinationName="hook",
+            EventDestination={"Enabled": True, "MatchingEventTypes": ["DELIVERY"],
+                              "SnsDestination": {"TopicArn": TOPIC_ARN}})
+        ids = send(server, ["ok@dest.test"], "api", config_set="viaapi")
+        self.assertTrue(wait_until(lambda: any(e["mail"]["messageId"] == ids[0] for e in self.receiver.events()), 15))
+        got = [e["eventType"] for e in self.receiver.events() if e["mail"]["messageId"] == ids[0]]
+        self.assertEqual(got, ["Delivery"])
+
+    def test_outage_loses_nothing_and_signatures_verify(self):
+        port = free_port()
+        receiver = Receiver(port=port).start()
+        server = self.start("DELIVERY", receiver_url=receiver.url)
+        self.assertTrue(wait_until(lambda: receiver.notifications == [] and receiver.confirmations, 10))
+        time.sleep(0.5)
+        receiver.stop()  # down
+        started = time.time()
+        ids = send(server, ["ok@dest.test"], "outage", n=1000)
+        self.assertEqual(len(ids), 1000)
+        self.assertTrue(wait_until(lambda: metric(server.ports["http"], "sesame_events_published_total") >= 1000, 60))
+        time.sleep(max(0, OUTAGE_SECONDS - (time.time() - started)))
+        self.assertGreater(metric(server.ports["http"], "sesame_events_failed_attempts_total"), 0)
+        back = Receiver(port=port).start()  # back up on the same port
+        try:
+            self.assertTrue(wait_until(lambda: len({e["mail"]["messageId"] for e in back.events()}) >= 1000, 90),
+                            len(back.events()))
+            got = {e["mail"]["messageId"] for e in back.events()}
+            self.assertEqual(got, set(ids))
+            bad = [m["MessageId"] for m in back.messages() if not verify_sns_signature(m)]
+            self.assertEqual(bad, [])
+            self.assertEqual(metric(server.ports["http"], "sesame_events_backlog"), 0)
+        finally:
+            back.stop()
+
+    def test_restart_during_backlog_loses_nothing(self):
+        port = free_port()
+        receiver = Receiver(port=port).start()
+        server = self.start("DELIVERY", receiver_url=receiver.url)
+        self.assertTrue(wait_until(lambda: receiver.confirmations, 10))
+        time.sleep(0.5)
+        receiver.stop()
+        ids = send(server, ["ok@dest.test"], "restart", n=200)
+        self.assertTrue(wait_until(lambda: metric(server.ports["http"], "sesame_events_published_total") >= 200, 30))
+        server.kill9()
+        server.start()
+        back = Receiver(port=port).start()
+        try:
+            self.assertTrue(wait_until(lambda: {e["mail"]["messageId"] for e in back.events()} >= set(ids), 60),
+                            len(back.events()))
+            self.assertTrue(all(verify_sns_signature(m) for m in back.messages()))
+        finally:
+            back.stop()
+
+    def test_dead_letter_store_and_redrive(self):
+        failing = Receiver(status=500).start()
+        extra = (f"    - name: flaky\n      subscriptions:\n"
+                 f"        - {{protocol: http, endpoint: \"{failing.url}\", confirm: false}}\n")
+        more = ("      - {name: flaky, topic: flaky, matching_event_types: [DELIVERY]}\n")
+        server = self.start("DELIVERY", extra_subs=extra, destinations=more,
+                            retry={"min_retry_seconds": 1, "max_retry_seconds": 1, "retry_for_seconds": 2})
+        http = server.ports["http"]
+        try:
+            ids = send(server, ["ok@dest.test"], "dlq", n=3)
+
+            def dead():
+                with urllib.request.urlopen(f"http://127.0.0.1:{http}/admin/events/dlq", timeout=5) as r:
+                    return json.loads(r.read())
+            self.assertTrue(wait_until(lambda: len(dead()) == 3, 20), dead())
+            self.assertEqual({d["event"]["mail"]["messageId"] for d in dead()}, set(ids))
+            self.assertTrue(all(d["topic"] == "flaky" for d in dead()))
+            # The healthy subscriber was not held back by the failing one.
+            self.assertTrue(wait_until(lambda: len(self.receiver.events()) >= 3, 10))
+            # Redrive once the endpoint works: the records arrive.
+            failing.status = 200
+            sub = dead()[0]["subscription"]
+            req = urllib.request.Request(f"http://127.0.0.1:{http}/admin/events/dlq/redrive?subscription={sub}",
+                                         method="POST")
+            with urllib.request.urlopen(req, timeout=5) as r:
+                self.assertEqual(json.loads(r.read())["Redriven"], 3)
+            self.assertTrue(wait_until(lambda: len(failing.events()) >= 3, 10), failing.events())
+            self.assertEqual(dead(), [])
+        finally:
+            failing.stop()
+
+if __name__ == "__main__":
+    unittest.main()
