@@ -10,6 +10,7 @@ import unittest
 from dns_helper import Dnsmasq
 from harness import BINARY, RawSmtp, Sesame, inject, metric, read_outcomes, wait_until
 from sink import FaultSink
+from webhook import Receiver, verify_sns_signature
 
 try:
     import boto3
@@ -46,11 +47,17 @@ def send_to_mx(port, rcpt, data):
 class FeedbackLoop(unittest.TestCase):
     def test_bounces_and_complaints_suppress_and_the_next_send_is_not_delivered(self):
         sink = FaultSink(host="127.0.0.2", rules=[(r"^hard", "550 5.1.1 <hard@dest.test>: User unknown"),
-                                                  (r"^defer", "451 4.3.0 try later")]).start()
+                                                  (r"^defer", "452 4.2.2 Mailbox full, try later")]).start()
         dns = Dnsmasq(mx=[("dest.test", "mx.dest.test", 10)], hosts=[("mx.dest.test", "127.0.0.2")])
+        receiver = Receiver().start()
         server = Sesame(delivery=(f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n  mx_port: {sink.port}\n"
                                   "  verp_domain: bounces.sesame.test\n"
-                                  "  retry: {first_seconds: 1, factor: 2, max_seconds: 2}\n"),
+                                  "  retry: {first_seconds: 1, factor: 2, max_seconds: 2}\n"
+                                  "configuration_sets:\n  - name: feedback\n    event_destinations:\n"
+                                  "      - {name: hook, topic: feedback, "
+                                  "matching_event_types: [BOUNCE, COMPLAINT, DELIVERY_DELAY]}\n"
+                                  "events:\n  topics:\n    - name: feedback\n      subscriptions:\n"
+                                  f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"),
                         relay=True).start()
         try:
             key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
@@ -63,8 +70,10 @@ class FeedbackLoop(unittest.TestCase):
                 out = v2.list_suppressed_destinations()["SuppressedDestinationSummaries"]
                 return {d["EmailAddress"]: d["Reason"] for d in out}
 
-            rcpts = ["hard@dest.test", "later@dest.test", "full@dest.test", "complainer@dest.test"]
-            ids = inject(server.ports["smtp"], [("app@example.com", rcpts, "first")])
+            rcpts = ["hard@dest.test", "later@dest.test", "full@dest.test", "complainer@dest.test",
+                     "defer@dest.test"]
+            ids = inject(server.ports["smtp"], [("app@example.com", rcpts, "first",
+                                                  "X-SES-CONFIGURATION-SET: feedback")])
             self.assertTrue(wait_until(lambda: sink.count() >= 3, 15), sink.count())
             # The synchronous 5.1.1 is a hard bounce: suppressed at once.
             self.assertTrue(wait_until(lambda: suppressed().get("hard@dest.test") == "BOUNCE", 10), suppressed())
@@ -100,16 +109,50 @@ class FeedbackLoop(unittest.TestCase):
             self.assertTrue(all(o["messageId"] == ids[0] for o in outcomes
                                 if o.get("outcome") in ("bounce_received", "complaint_received")))
 
+            # The same feedback as SES events at the webhook, signed.
+            def events_for(address):
+                out = []
+                for e in receiver.events():
+                    for key, field in (("bounce", "bouncedRecipients"), ("complaint", "complainedRecipients"),
+                                       ("deliveryDelay", "delayedRecipients")):
+                        if any(r["emailAddress"] == address for r in e.get(key, {}).get(field, [])):
+                            out.append(e)
+                return out
+            self.assertTrue(wait_until(lambda: all(events_for(a) for a in rcpts), 15),
+                            {a: len(events_for(a)) for a in rcpts})
+            hard = events_for("hard@dest.test")[0]["bounce"]
+            self.assertEqual((hard["bounceType"], hard["bounceSubType"]), ("Permanent", "NoEmail"))
+            later = events_for("later@dest.test")[0]["bounce"]
+            self.assertEqual((later["bounceType"], later["bounceSubType"]), ("Permanent", "NoEmail"))
+            self.assertEqual(later["bouncedRecipients"][0]["status"], "5.1.1")
+            full = [e for e in events_for("full@dest.test") if e["eventType"] == "Bounce"][0]["bounce"]
+            self.assertEqual((full["bounceType"], full["bounceSubType"]), ("Transient", "MailboxFull"))
+            complaint = events_for("complainer@dest.test")[0]
+            self.assertEqual(complaint["eventType"], "Complaint")
+            self.assertEqual(complaint["complaint"]["complaintFeedbackType"], "abuse")
+            self.assertEqual(complaint["mail"]["messageId"], ids[0])
+            delay = events_for("defer@dest.test")[0]
+            self.assertEqual(delay["eventType"], "DeliveryDelay")
+            self.assertEqual(delay["deliveryDelay"]["delayType"], "MailboxFull")
+            self.assertTrue(all(verify_sns_signature(m) for m in receiver.messages()))
+
             # The next send: accepted, but only the unsuppressed recipient is delivered.
             before = sink.count()
             second = inject(server.ports["smtp"], [("app@example.com", rcpts[:2] + [rcpts[3], "fresh@dest.test"],
-                                                    "second")])[0]
+                                                    "second", "X-SES-CONFIGURATION-SET: feedback")])[0]
             def results():
                 return {o["recipient"]: o["outcome"] for o in read_outcomes(server.data_dir)
                         if o.get("messageId") == second and "recipient" in o}
             self.assertTrue(wait_until(lambda: len(results()) == 4, 15), results())
             results = results()
             self.assertEqual(sink.count(), before + 1)
+            # SES reports the suppressed recipients as a bounce of its own kind.
+            self.assertTrue(wait_until(lambda: any(
+                e.get("bounce", {}).get("bounceSubType") == "OnAccountSuppressionList"
+                and e["mail"]["messageId"] == second for e in receiver.events()), 10))
+            suppressed_event = [e for e in receiver.events() if e["mail"]["messageId"] == second][0]["bounce"]
+            self.assertEqual(sorted(r["emailAddress"] for r in suppressed_event["bouncedRecipients"]),
+                             ["complainer@dest.test", "hard@dest.test", "later@dest.test"])
             self.assertEqual(results, {"hard@dest.test": "suppressed", "later@dest.test": "suppressed",
                                        "complainer@dest.test": "suppressed", "fresh@dest.test": "delivered"})
             self.assertEqual(metric(server.ports["http"], "sesame_delivery_suppressed_total"), 3)
@@ -129,6 +172,7 @@ class FeedbackLoop(unittest.TestCase):
                                                    for o in read_outcomes(server.data_dir)), 15))
         finally:
             server.cleanup()
+            receiver.stop()
             sink.stop()
             dns.stop()
 
