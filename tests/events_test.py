@@ -63,10 +63,11 @@ class Events(unittest.TestCase):
         self.sink.stop()
         self.dns.stop()
 
-    def start(self, types, extra_subs="", retry=None, data_dir=None, receiver_url=None, destinations=""):
+    def start(self, types, extra_subs="", retry=None, data_dir=None, receiver_url=None, destinations="",
+              extra=""):
         self.file_path = os.path.join(tempfile.mkdtemp(prefix="sesame-events-"), "events.jsonl")
         server = Sesame(delivery=delivery_yaml(self.dns, self.sink, types) + destinations +
-                        events_yaml(receiver_url or self.receiver.url, self.file_path, extra_subs, retry),
+                        events_yaml(receiver_url or self.receiver.url, self.file_path, extra_subs, retry) + extra,
                         relay=True, data_dir=data_dir)
         self.servers.append(server)
         return server.start()
@@ -118,7 +119,7 @@ class Events(unittest.TestCase):
 
     @unittest.skipUnless(boto3, "boto3 missing")
     def test_api_event_destination(self):
-        server = self.start("SEND")
+        server = self.start("SEND", extra="api: {auto_verify: true}\n")
         key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
                                         capture_output=True, text=True, check=True).stdout)
         v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
@@ -127,12 +128,24 @@ class Events(unittest.TestCase):
         v2.create_configuration_set(ConfigurationSetName="viaapi")
         v2.create_configuration_set_event_destination(
             ConfigurationSetName="viaapi", EventDestinationName="hook",
-            EventDestination={"Enabled": True, "MatchingEventTypes": ["DELIVERY"],
+            EventDestination={"Enabled": True, "MatchingEventTypes": ["DELIVERY", "RENDERING_FAILURE"],
                               "SnsDestination": {"TopicArn": TOPIC_ARN}})
         ids = send(server, ["ok@dest.test"], "api", config_set="viaapi")
         self.assertTrue(wait_until(lambda: any(e["mail"]["messageId"] == ids[0] for e in self.receiver.events()), 15))
         got = [e["eventType"] for e in self.receiver.events() if e["mail"]["messageId"] == ids[0]]
         self.assertEqual(got, ["Delivery"])
+        # A template that cannot be rendered: accepted, then a Rendering Failure event.
+        v2.create_email_template(TemplateName="greeting", TemplateContent={
+            "Subject": "Hi {{name}}", "Text": "Hello {{name}}"})
+        failed = v2.send_email(FromEmailAddress="app@example.com", Destination={"ToAddresses": ["x@dest.test"]},
+                               Content={"Template": {"TemplateName": "greeting", "TemplateData": "{}"}},
+                               ConfigurationSetName="viaapi")["MessageId"]
+        self.assertTrue(wait_until(lambda: any(e["mail"]["messageId"] == failed for e in self.receiver.events()), 10))
+        event = [e for e in self.receiver.events() if e["mail"]["messageId"] == failed][0]
+        self.assertEqual(event["eventType"], "Rendering Failure")
+        self.assertEqual(event["failure"]["templateName"], "greeting")
+        self.assertIn("name", event["failure"]["errorMessage"])
+        self.assertEqual(event["mail"]["destination"], ["x@dest.test"])
 
     def test_outage_loses_nothing_and_signatures_verify(self):
         port = free_port()

@@ -262,7 +262,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
     auto rendered = Render(tc, json::serialize(data));
     if (rendered.index() == 1) {
-      RecordRenderingFailure(id, template_name, std::get<1>(rendered).message);
+      RecordRenderingFailure(id, template_name, std::get<1>(rendered).message,
+                             from, config_set, rcpts, client_ip);
       done(EntryOutcome::kSuccess, id,
            "");  // as SES: accepted, then a Rendering Failure
       return;
@@ -392,9 +393,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   // A template that cannot render: SES accepts the request, sends nothing,
   // and reports a Rendering Failure (published by the events work).
+  // Accepted, then not sent: SES's Rendering Failure event.
   void RecordRenderingFailure(const std::string& id,
                               const std::string& template_name,
-                              const std::string& error) {
+                              const std::string& error, const std::string& from,
+                              const std::string& config_set,
+                              const std::vector<std::string>& destinations,
+                              const std::string& client_ip) {
+    if (services.rendering_failure)
+      services.rendering_failure(RenderingFailure{
+          id, template_name, error, from, config_set, destinations, client_ip});
     std::lock_guard<std::mutex> lock(failures_mu);
     std::ofstream f(config.data_dir + "/rendering_failures.jsonl",
                     std::ios::app);
@@ -910,7 +918,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       if (rendered.index() == 1) {
         const ApiError& e = std::get<1>(rendered);
         if (e.v1_code == "MissingRenderingAttribute") {
-          RecordRenderingFailure(id, name, e.message);
+          RecordRenderingFailure(id, name, e.message, from, out.config_set,
+                                 rcpts, req.remote_ip);
           done(JsonOk("{\"MessageId\":\"" + id + "\"}"));
         } else {
           done(V2Error(e));
@@ -1545,7 +1554,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         auto rendered = Render(*t, form["TemplateData"]);
         if (rendered.index() == 1) {
           if (std::get<1>(rendered).v1_code == "MissingRenderingAttribute") {
-            RecordRenderingFailure(id, name, std::get<1>(rendered).message);
+            std::vector<std::string> dests =
+                Members(form, "Destination.ToAddresses");
+            for (const char* k :
+                 {"Destination.CcAddresses", "Destination.BccAddresses"}) {
+              auto more = Members(form, k);
+              dests.insert(dests.end(), more.begin(), more.end());
+            }
+            RecordRenderingFailure(id, name, std::get<1>(rendered).message,
+                                   form["Source"], out.config_set, dests,
+                                   req.remote_ip);
             done(V1Ok(action, "\n    <MessageId>" + id + "</MessageId>\n  "));
           } else {
             done(V1Error(std::get<1>(rendered)));

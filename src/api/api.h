@@ -20,6 +20,13 @@
 
 namespace sesame::api {
 
+// A templated send that was accepted but could not be rendered.
+struct RenderingFailure {
+  std::string message_id, template_name, error, from, config_set;
+  std::vector<std::string> destinations;
+  std::string client_ip;
+};
+
 // Operations of other services the HTTP API exposes (delivery's DLQ, the
 // SMTP server's metrics); supplied by the app.
 struct Services {
@@ -27,6 +34,8 @@ struct Services {
   std::function<std::string()> dead_letters_json;
   std::function<int(const std::string& id)> redrive;
   std::function<int(const std::string& id)> purge;
+  // Publishes SES's "Rendering Failure" event.
+  std::function<void(const RenderingFailure&)> rendering_failure;
   // The event publisher's per-subscription dead-letter store.
   std::function<std::string()> event_dead_letters_json;
   std::function<int(const std::string& subscription)> event_redrive;

@@ -33,6 +33,7 @@
 #include "dns/resolver.h"
 #include "events/publisher.h"
 #include "feedback/classifier.h"
+#include "mime/mime.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
@@ -216,6 +217,28 @@ int Serve(const Args& args) {
   services.purge = [&engine](const std::string& id) {
     return engine.Purge(id);
   };
+  services.rendering_failure =
+      [&publisher_ptr](const api::RenderingFailure& f) {
+        if (!publisher_ptr) return;
+        delivery::MessageEvent e;
+        e.type = delivery::MessageEvent::Type::kRenderingFailure;
+        e.timestamp_ms = NowMillis();
+        e.meta.id = f.message_id;
+        e.meta.created_ms = e.timestamp_ms;
+        e.meta.mail_from = mime::AddrSpec(f.from);
+        e.meta.config_set = f.config_set;
+        e.meta.client_ip = f.client_ip;
+        e.meta.source = "api";
+        for (const auto& d : f.destinations) {
+          spool::Recipient r;
+          r.address = mime::AddrSpec(d);
+          e.meta.recipients.push_back(r);
+        }
+        e.meta_complete = false;  // never queued: no headers to read
+        e.template_name = f.template_name;
+        e.error_message = f.error;
+        publisher_ptr->Publish(std::move(e));
+      };
   services.event_dead_letters_json = [&publisher_ptr] {
     return publisher_ptr ? publisher_ptr->DeadLettersJson() : "[]";
   };

@@ -24,7 +24,14 @@ struct EventRecipient {
 // What happened to a message: the raw material of SES events and of the
 // suppression list. Bounces group recipients that share a classification.
 struct MessageEvent {
-  enum class Type { kSend, kDelivery, kBounce, kDeliveryDelay, kComplaint };
+  enum class Type {
+    kSend,
+    kDelivery,
+    kBounce,
+    kDeliveryDelay,
+    kComplaint,
+    kRenderingFailure  // from the API: accepted, then not renderable
+  };
   Type type = Type::kSend;
   int64_t timestamp_ms = 0;
   // The message's metadata; for feedback about a message no longer queued,
@@ -41,6 +48,7 @@ struct MessageEvent {
   std::string feedback_id;    // the inbound report's id, when there is one
   int64_t expiration_ms = 0;  // delays
   std::string delay_type;
+  std::string template_name, error_message;  // rendering failures
 };
 
 // How the engine reaches the rest of Sesame; set before Start(). Both are

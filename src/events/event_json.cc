@@ -148,6 +148,8 @@ const char* EventTypeName(Type t) {
       return "DeliveryDelay";
     case Type::kComplaint:
       return "Complaint";
+    case Type::kRenderingFailure:
+      return "Rendering Failure";
   }
   return "Send";
 }
@@ -164,6 +166,8 @@ const char* MatchingTypeName(Type t) {
       return "DELIVERY_DELAY";
     case Type::kComplaint:
       return "COMPLAINT";
+    case Type::kRenderingFailure:
+      return "RENDERING_FAILURE";
   }
   return "SEND";
 }
@@ -257,6 +261,10 @@ std::string SesEventJson(const delivery::MessageEvent& e,
       out += "}";
       break;
     }
+    case Type::kRenderingFailure:
+      out += ",\"failure\":{\"templateName\":" + Q(e.template_name) +
+             ",\"errorMessage\":" + Q(e.error_message) + "}";
+      break;
     case Type::kDeliveryDelay: {
       out += ",\"deliveryDelay\":{\"timestamp\":" + ts +
              ",\"delayType\":" + Q(e.delay_type) + ",\"expirationTime\":" +
