@@ -73,3 +73,52 @@ class SisimaiAccuracy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SuppressionCli(unittest.TestCase):
+    def test_import_export_add_remove_and_the_running_server_sees_them(self):
+        from harness import Sesame
+        server = Sesame()
+        try:
+            cfg = ["--config", server.config_path]
+            bad = os.path.join(server.data_dir, "bad.csv")
+            with open(bad, "w") as f:
+                f.write("EmailAddress,Reason\na@example.com,BOUNCE\nnot-an-address,BOUNCE\nb@example.com,SPAM\n")
+            out = run("suppression", "import", bad, *cfg)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("bad.csv:3: not an email address", out.stderr)
+            self.assertIn("bad.csv:4: the reason must be BOUNCE or COMPLAINT", out.stderr)
+            self.assertEqual(run("suppression", "list", "--json", *cfg).stdout, "")  # nothing imported
+            good = os.path.join(server.data_dir, "good.txt")
+            with open(good, "w") as f:
+                f.write("a@example.com,BOUNCE\n{\"EmailAddress\": \"B@Example.com\", \"Reason\": \"COMPLAINT\"}\n\n")
+            out = run("suppression", "import", good, *cfg)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("imported 2", out.stdout)
+            listed = [json.loads(l) for l in run("suppression", "list", "--json", *cfg).stdout.splitlines()]
+            self.assertEqual({(d["EmailAddress"], d["Reason"]) for d in listed},
+                             {("a@example.com", "BOUNCE"), ("B@Example.com", "COMPLAINT")})
+            self.assertEqual(run("suppression", "add", "c@example.com", "COMPLAINT", *cfg).returncode, 0)
+            self.assertEqual(run("suppression", "add", "c@example.com", "OTHER", *cfg).returncode, 2)
+            self.assertEqual(run("suppression", "remove", "a@example.com", *cfg).returncode, 0)
+            self.assertEqual(run("suppression", "remove", "a@example.com", *cfg).returncode, 1)
+            exported = os.path.join(server.data_dir, "export.csv")
+            self.assertEqual(run("suppression", "export", exported, *cfg).returncode, 0)
+            with open(exported) as f:
+                rows = f.read().splitlines()
+            self.assertEqual(rows[0], "EmailAddress,Reason,LastUpdateTime")
+            self.assertEqual(sorted(r.split(",")[0] for r in rows[1:]), ["B@Example.com", "c@example.com"])
+            # The export imports back as it is.
+            self.assertEqual(run("suppression", "import", exported, *cfg).returncode, 0)
+            # A running server serves what the CLI wrote.
+            server.start()
+            import urllib.request
+            key = json.loads(run("keys", "create", "--json", *cfg).stdout)
+            import boto3
+            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
+                              region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"])
+            got = v2.get_suppressed_destination(EmailAddress="c@example.com")["SuppressedDestination"]
+            self.assertEqual(got["Reason"], "COMPLAINT")
+        finally:
+            server.cleanup()

@@ -20,6 +20,7 @@
 #include "api/dkim_keys.h"
 #include "api/verifier.h"
 #include "app/feedback_cli.h"
+#include "app/suppression_cli.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/quota.h"
@@ -57,6 +58,12 @@ constexpr char kUsage[] =
     "sealed under the master key)\n"
     "  identity records DOMAIN [--json]      the DNS records to publish "
     "(verification, DKIM, SPF, DMARC)\n"
+    "  suppression list|add ADDR [REASON]|remove ADDR|import FILE|export "
+    "[FILE] [--json]\n"
+    "                                        the account suppression list "
+    "(CSV or JSON lines)\n"
+    "  events dlq list|redrive [SUBSCRIPTION] the event subscriptions' "
+    "dead-letter store\n"
     "  bounce-parse FILE...                  classify bounces, complaints and "
     "auto-replies (JSON lines)\n"
     "  bounce-eval DIR LABELS [--all]        accuracy on a labelled corpus "
@@ -828,6 +835,37 @@ int Main(int argc, char** argv) {
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
+  if (cmd == "suppression") {
+    auto cfg = LoadConfig(*args);
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+      return 2;
+    }
+    ::mkdir(cfg->data_dir.c_str(), 0700);
+    return app::Suppression(
+        args->data_dir.empty() ? cfg->data_dir : args->data_dir, pos,
+        args->json);
+  }
+  if (cmd == "events" && pos.size() >= 2 && pos[1] == "dlq") {
+    auto cfg = LoadConfig(*args);
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+      return 2;
+    }
+    std::string sub = pos.size() >= 3 ? pos[2] : "list";
+    auto r = sub == "redrive"
+                 ? AdminRequest(*cfg, "POST",
+                                "/admin/events/dlq/redrive" +
+                                    (pos.size() >= 4 ? "?subscription=" + pos[3]
+                                                     : std::string()))
+                 : AdminRequest(*cfg, "GET", "/admin/events/dlq");
+    if (!r.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", r.error().message().c_str());
+      return 1;
+    }
+    std::printf("%s\n", r->second.c_str());
+    return r->first == 200 ? 0 : 1;
+  }
   if (cmd == "bounce-parse")
     return app::BounceParse(
         std::vector<std::string>(pos.begin() + 1, pos.end()));
