@@ -45,6 +45,7 @@ class Receiver:
         self.notifications = []  # (headers dict, parsed body)
         self.confirmations = []
         self.server = None
+        self.conns = set()
 
     def start(self):
         receiver = self
@@ -54,6 +55,16 @@ class Receiver:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.conns.add(self.connection)
+
+            def finish(self):
+                with receiver.lock:
+                    receiver.conns.discard(self.connection)
+                super().finish()
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -83,10 +94,19 @@ class Receiver:
         return self
 
     def stop(self):
+        """Down for real: no new connections, and the kept-alive ones closed."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        import socket
+        with self.lock:
+            conns, self.conns = list(self.conns), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     @property
     def url(self):

@@ -677,6 +677,8 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                       w.Int(&c.events.retry_for_seconds, 1, 30 * 86400)},
                      {"timeout_seconds",
                       w.Int(&c.events.timeout_seconds, 1, 300)},
+                     {"sync_interval_ms",
+                      w.Int(&c.events.sync_interval_ms, 0, 1000)},
                      {"topics",
                       w.Sequence([&](const YAML::Node& tn,
                                      const std::string& tp) -> Status {

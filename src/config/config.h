@@ -98,6 +98,9 @@ struct Events {
   uint32_t max_retry_seconds = 300;        // back-off ceiling
   uint32_t retry_for_seconds = 24 * 3600;  // then the subscription's DLQ
   uint32_t timeout_seconds = 15;           // per HTTP delivery
+  // Outbox group commit: at most one fdatasync per interval (events wait
+  // that long at most; the mail spool keeps the disk to itself).
+  uint32_t sync_interval_ms = 50;
 };
 
 struct ConfigurationSet {

@@ -185,12 +185,18 @@ class Signer {
   std::string cert_pem_;
 };
 
+struct SnsSignature {
+  std::string id, timestamp, signature;
+};
+
 // One outbox record: a SES event for one topic.
 struct Record {
   uint64_t seq = 0;
   std::string topic;
   std::string json;  // the SES event
   int64_t created_ms = 0;
+  // Computed by the delivery thread on first delivery (only it touches it).
+  mutable SnsSignature sns;
 };
 using RecordPtr = std::shared_ptr<const Record>;
 
@@ -225,6 +231,12 @@ std::optional<Url> ParseUrl(const std::string& s) {
   return u;
 }
 
+// A kept-alive connection to a webhook.
+struct Conn {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+};
+
 struct Sub {
   std::string id;  // stable: hash of topic, protocol and endpoint
   std::string arn;
@@ -242,6 +254,7 @@ struct Sub {
   int64_t next_try_ms = 0;
   double delay_s = 0;  // 0: healthy
   bool confirming = false;
+  std::vector<std::unique_ptr<Conn>> idle;
   uint64_t delivered = 0, failed_attempts = 0, dead_lettered = 0;
 };
 
@@ -284,6 +297,7 @@ struct Publisher::Impl {
   std::atomic<int64_t> dead_total{0};
   std::atomic<uint64_t> published{0};
   int64_t last_ack_sync_ms = 0;
+  int64_t last_outbox_sync_ms = 0;
   bool acks_dirty = false;
 
   // --- delivery thread ------------------------------------------------------
@@ -454,7 +468,22 @@ struct Publisher::Impl {
         acks.swap(acks_in);
         if (stopping && events.empty() && acks.empty()) break;
       }
-      if (!events.empty()) Ingest(events);
+      if (!events.empty()) {
+        // Group commit: at most one outbox fdatasync per sync interval, so
+        // the outbox never competes with the mail spool's commits for the
+        // disk; events wait that long at most.
+        int64_t wait =
+            last_outbox_sync_ms + int64_t(opt.events.sync_interval_ms) - Now();
+        if (wait > 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+          std::lock_guard<std::mutex> lock(mu);
+          std::move(inbox.begin(), inbox.end(), std::back_inserter(events));
+          inbox.clear();
+          std::move(acks_in.begin(), acks_in.end(), std::back_inserter(acks));
+          acks_in.clear();
+        }
+        Ingest(events);
+      }
       if (!acks.empty()) WriteAcks(acks);
       // Acks are synced lazily: one lost on a crash means one redelivery.
       if (acks_dirty && Now() - last_ack_sync_ms > 200) {
@@ -528,6 +557,7 @@ struct Publisher::Impl {
         ::fdatasync(outbox_fd) != 0) {
       SESAME_LOG(kError, kLog) << "outbox write failed: events may be lost";
     }
+    last_outbox_sync_ms = Now();
     published += fresh.size();
     std::vector<RecordPtr> for_http;
     std::vector<Ack> file_acks;
@@ -619,10 +649,18 @@ struct Publisher::Impl {
   }
 
   // --- delivery (its own thread) ------------------------------------------
+  // The SNS JSON envelope. `sig` carries MessageId, Timestamp and Signature:
+  // filled on first use, then reused, so that one record is signed once for
+  // all the topic's subscribers and its retries keep their MessageId (none
+  // of the signed fields is per subscription).
   std::string SignedEnvelope(const Sub& sub, const std::string& type,
-                             const std::string& message, const std::string& id,
-                             std::string* extra_headers_type) {
-    std::string ts = IsoTime(Now());
+                             const std::string& message, SnsSignature* sig) {
+    if (sig->id.empty()) {
+      sig->id = Uuid();
+      sig->timestamp = IsoTime(Now());
+    }
+    const std::string& id = sig->id;
+    const std::string& ts = sig->timestamp;
     std::string topic_arn = TopicArn(sub.topic);
     std::string base = opt.public_base;
     std::string cert_url = base + cert_path;
@@ -652,7 +690,8 @@ struct Publisher::Impl {
       if (it != f.end()) to_sign += k + "\n" + it->second + "\n";
     }
     f["SignatureVersion"] = "2";
-    f["Signature"] = signer.Sign(to_sign);
+    if (sig->signature.empty()) sig->signature = signer.Sign(to_sign);
+    f["Signature"] = sig->signature;
     f["SigningCertURL"] = cert_url;
     if (type == "Notification")
       f["UnsubscribeURL"] =
@@ -670,12 +709,15 @@ struct Publisher::Impl {
       out += std::string(first ? "" : ",") + Q(k) + ":" + Q(it->second);
       first = false;
     }
-    *extra_headers_type = type;
     return out + "}";
   }
 
+  // POSTs with HTTP/1.1 keep-alive: each subscription keeps its idle
+  // connections (at most max_concurrency), so a busy webhook is not paid a
+  // TCP (and TLS) handshake per event. A reused connection the peer has
+  // closed meanwhile is retried once on a fresh one.
   awaitable<int> Post(
-      Url url, std::string body,
+      Sub* sub, Url url, std::string body,
       std::vector<std::pair<std::string, std::string>> headers) {
     auto ex = co_await asio::this_coro::executor;
     http::request<http::string_body> req{http::verb::post, url.target, 11};
@@ -686,53 +728,75 @@ struct Publisher::Impl {
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = std::move(body);
     req.prepare_payload();
+    req.keep_alive(true);
     auto timeout = std::chrono::seconds(opt.events.timeout_seconds);
-    try {
-      asio::ip::tcp::resolver resolver(ex);
-      auto results =
-          co_await resolver.async_resolve(url.host, url.port, use_awaitable);
-      beast::flat_buffer buf;
-      http::response<http::string_body> res;
-      if (url.tls) {
-        beast::ssl_stream<beast::tcp_stream> stream(ex, tls);
-        SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
-        beast::get_lowest_layer(stream).expires_after(timeout);
-        co_await beast::get_lowest_layer(stream).async_connect(results,
-                                                               use_awaitable);
-        co_await stream.async_handshake(ssl::stream_base::client,
-                                        use_awaitable);
-        co_await http::async_write(stream, req, use_awaitable);
-        co_await http::async_read(stream, buf, res, use_awaitable);
-      } else {
-        beast::tcp_stream stream(ex);
-        stream.expires_after(timeout);
-        co_await stream.async_connect(results, use_awaitable);
-        co_await http::async_write(stream, req, use_awaitable);
-        co_await http::async_read(stream, buf, res, use_awaitable);
-        boost::system::error_code ignored;
-        stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<Conn> conn;
+      bool reused = false;
+      if (!sub->idle.empty()) {
+        conn = std::move(sub->idle.back());
+        sub->idle.pop_back();
+        reused = true;
       }
-      co_return static_cast<int>(res.result_int());
-    } catch (const std::exception& e) {
-      co_return -1;
+      try {
+        if (!conn) {
+          conn = std::make_unique<Conn>();
+          asio::ip::tcp::resolver resolver(ex);
+          auto results = co_await resolver.async_resolve(url.host, url.port,
+                                                         use_awaitable);
+          if (url.tls) {
+            conn->tls =
+                std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, tls);
+            SSL_set_tlsext_host_name(conn->tls->native_handle(),
+                                     url.host.c_str());
+            beast::get_lowest_layer(*conn->tls).expires_after(timeout);
+            co_await beast::get_lowest_layer(*conn->tls)
+                .async_connect(results, use_awaitable);
+            co_await conn->tls->async_handshake(ssl::stream_base::client,
+                                                use_awaitable);
+          } else {
+            conn->plain = std::make_unique<beast::tcp_stream>(ex);
+            conn->plain->expires_after(timeout);
+            co_await conn->plain->async_connect(results, use_awaitable);
+          }
+        }
+        beast::flat_buffer buf;
+        http::response<http::string_body> res;
+        if (conn->tls) {
+          beast::get_lowest_layer(*conn->tls).expires_after(timeout);
+          co_await http::async_write(*conn->tls, req, use_awaitable);
+          co_await http::async_read(*conn->tls, buf, res, use_awaitable);
+        } else {
+          conn->plain->expires_after(timeout);
+          co_await http::async_write(*conn->plain, req, use_awaitable);
+          co_await http::async_read(*conn->plain, buf, res, use_awaitable);
+        }
+        if (res.keep_alive() && sub->idle.size() < sub->config.max_concurrency)
+          sub->idle.push_back(std::move(conn));
+        co_return static_cast<int>(res.result_int());
+      } catch (const std::exception& e) {
+        if (!reused) co_return -1;
+      }
     }
+    co_return -1;
   }
 
   awaitable<void> Confirm(Sub* sub) {
     while (!sub->confirmed && !loop.stopped()) {
-      std::string type;
+      std::string type = "SubscriptionConfirmation";
+      SnsSignature sig;
       std::string body = SignedEnvelope(
           *sub, "SubscriptionConfirmation",
           "You have chosen to subscribe to the topic " + TopicArn(sub->topic) +
               ".\nTo confirm the subscription, visit the SubscribeURL "
               "included in this message.",
-          Uuid(), &type);
+          &sig);
       // GCC 12: no temporaries in a co_await operand.
       std::vector<std::pair<std::string, std::string>> headers;
       headers.emplace_back("x-amz-sns-message-type", type);
       headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
       Url url = *sub->url;
-      int code = co_await Post(url, std::move(body), std::move(headers));
+      int code = co_await Post(sub, url, std::move(body), std::move(headers));
       if (code >= 200 && code < 300) break;  // now waiting for the visit
       asio::steady_timer t(loop);
       t.expires_after(std::chrono::seconds(opt.events.max_retry_seconds));
@@ -743,18 +807,18 @@ struct Publisher::Impl {
   }
 
   awaitable<void> Deliver(Sub* sub, RecordPtr r) {
-    std::string type;
-    std::string id = Uuid();
     std::string body = sub->config.raw ? r->json
                                        : SignedEnvelope(*sub, "Notification",
-                                                        r->json, id, &type);
+                                                        r->json, &r->sns);
+    if (r->sns.id.empty()) r->sns.id = Uuid();  // raw deliveries too
+    std::string id = r->sns.id;
     std::vector<std::pair<std::string, std::string>> headers;
     headers.emplace_back("x-amz-sns-message-type", "Notification");
     headers.emplace_back("x-amz-sns-message-id", id);
     headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
     headers.emplace_back("x-amz-sns-subscription-arn", sub->arn);
     Url url = *sub->url;
-    int code = co_await Post(url, std::move(body), std::move(headers));
+    int code = co_await Post(sub, url, std::move(body), std::move(headers));
     --sub->inflight;
     int64_t now = Now();
     if (code >= 200 && code < 300) {
