@@ -147,6 +147,44 @@ class Events(unittest.TestCase):
         self.assertIn("name", event["failure"]["errorMessage"])
         self.assertEqual(event["mail"]["destination"], ["x@dest.test"])
 
+    @unittest.skipUnless(boto3, "boto3 missing")
+    def test_identity_notifications(self):
+        server = self.start("SEND", extra="api: {auto_verify: true}\n")
+        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                        capture_output=True, text=True, check=True).stdout)
+        kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        v1 = boto3.client("ses", **kw)
+        v1.verify_domain_identity(Domain="example.com")
+        v1.set_identity_notification_topic(Identity="example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN)
+        v1.set_identity_notification_topic(Identity="example.com", NotificationType="Delivery", SnsTopic=TOPIC_ARN)
+        v1.set_identity_headers_in_notifications_enabled(Identity="example.com", NotificationType="Bounce",
+                                                         Enabled=True)
+        attrs = v1.get_identity_notification_attributes(Identities=["example.com"])["NotificationAttributes"]
+        got = attrs["example.com"]
+        self.assertEqual(got["BounceTopic"], TOPIC_ARN)
+        self.assertEqual(got["DeliveryTopic"], TOPIC_ARN)
+        self.assertNotIn("ComplaintTopic", got)
+        self.assertTrue(got["HeadersInBounceNotificationsEnabled"])
+        self.assertFalse(got["HeadersInDeliveryNotificationsEnabled"])
+        with self.assertRaises(Exception):
+            v1.set_identity_notification_topic(Identity="example.com", NotificationType="Open", SnsTopic=TOPIC_ARN)
+        # No configuration set: only the identity's notifications are published.
+        ids = send(server, ["ok@dest.test", "hard@dest.test"], "notify", config_set="")
+
+        def notes():
+            return [json.loads(m["Message"]) for m in self.receiver.messages()
+                    if "notificationType" in json.loads(m["Message"])]
+        self.assertTrue(wait_until(lambda: len(notes()) >= 2, 15), notes())
+        by_type = {n["notificationType"]: n for n in notes()}
+        self.assertEqual(sorted(by_type), ["Bounce", "Delivery"])
+        self.assertEqual(by_type["Bounce"]["mail"]["messageId"], ids[0])
+        self.assertEqual(by_type["Bounce"]["bounce"]["bounceType"], "Permanent")
+        self.assertIn("headers", by_type["Bounce"]["mail"])
+        self.assertNotIn("headers", by_type["Delivery"]["mail"])
+        self.assertNotIn("tags", by_type["Delivery"]["mail"])
+        self.assertTrue(all(verify_sns_signature(m) for m in self.receiver.messages()))
+
     def test_outage_loses_nothing_and_signatures_verify(self):
         port = free_port()
         receiver = Receiver(port=port).start()

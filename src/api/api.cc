@@ -1445,6 +1445,56 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                             "\n    </MailFromDomainAttributes>\n  "));
       return;
     }
+    if (action == "SetIdentityNotificationTopic" ||
+        action == "SetIdentityHeadersInNotificationsEnabled" ||
+        action == "SetIdentityFeedbackForwardingEnabled") {
+      std::string identity = form["Identity"];
+      if (!resources.IdentityExists(identity)) {
+        done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
+        return;
+      }
+      Status s = action == "SetIdentityNotificationTopic"
+                     ? resources.SetNotification(
+                           identity, "topic:" + form["NotificationType"],
+                           form["SnsTopic"])
+                 : action == "SetIdentityHeadersInNotificationsEnabled"
+                     ? resources.SetNotification(
+                           identity, "headers:" + form["NotificationType"],
+                           form["Enabled"])
+                     : resources.SetNotification(identity, "forwarding",
+                                                 form["ForwardingEnabled"]);
+      done(s.ok() ? V1Ok(action, "")
+                  : V1Error(BadRequest(s.error().message())));
+      return;
+    }
+    if (action == "GetIdentityNotificationAttributes") {
+      std::string entries;
+      for (const auto& i : Members(form, "Identities")) {
+        if (!resources.IdentityExists(i)) continue;
+        auto n = resources.Notifications(i);
+        auto topic = [&](const char* t) {
+          auto it = n.topics.find(t);
+          return it == n.topics.end()
+                     ? std::string()
+                     : "<" + std::string(t) + "Topic>" + XmlEscape(it->second) +
+                           "</" + t + "Topic>";
+        };
+        auto headers = [&](const char* t) {
+          return "<HeadersIn" + std::string(t) + "NotificationsEnabled>" +
+                 (n.with_headers.count(t) ? "true" : "false") + "</HeadersIn" +
+                 t + "NotificationsEnabled>";
+        };
+        entries += "\n      <entry><key>" + XmlEscape(i) + "</key><value>" +
+                   topic("Bounce") + topic("Complaint") + topic("Delivery") +
+                   "<ForwardingEnabled>" + (n.forwarding ? "true" : "false") +
+                   "</ForwardingEnabled>" + headers("Bounce") +
+                   headers("Complaint") + headers("Delivery") +
+                   "</value></entry>";
+      }
+      done(V1Ok(action, "\n    <NotificationAttributes>" + entries +
+                            "\n    </NotificationAttributes>\n  "));
+      return;
+    }
     if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy" ||
         action == "GetIdentityPolicies" || action == "ListIdentityPolicies") {
       V1Policy(action, form, std::move(done));

@@ -438,6 +438,71 @@ std::string Resources::AccountSuppressedReasonsJson() {
   return json::serialize(v.as_object()["SuppressedReasons"]);
 }
 
+Resources::NotificationSettings Resources::Notifications(
+    const std::string& identity) {
+  NotificationSettings out;
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return out;
+  if (auto* n = doc->if_contains("NotificationTopics"); n && n->is_object()) {
+    for (const auto& [k, v] : n->as_object()) {
+      if (v.is_string())
+        out.topics[std::string(k)] = std::string(v.as_string());
+    }
+  }
+  if (auto* h = doc->if_contains("HeadersInNotifications");
+      h && h->is_array()) {
+    for (const auto& v : h->as_array()) {
+      if (v.is_string()) out.with_headers.insert(std::string(v.as_string()));
+    }
+  }
+  if (auto* f = doc->if_contains("FeedbackForwardingEnabled");
+      f && f->is_bool())
+    out.forwarding = f->as_bool();
+  return out;
+}
+
+Status Resources::SetNotification(const std::string& identity,
+                                  const std::string& field,
+                                  const std::string& value) {
+  auto doc = LoadIdentity(store_, identity);
+  if (!doc.ok()) return doc.error();
+  json::object& d = *doc;
+  std::string type = field.substr(field.find(':') + 1);
+  if (field.rfind("topic:", 0) == 0 || field.rfind("headers:", 0) == 0) {
+    if (type != "Bounce" && type != "Complaint" && type != "Delivery")
+      return Error::Permanent("invalid",
+                              "NotificationType must be Bounce, Complaint or "
+                              "Delivery");
+  }
+  if (field.rfind("topic:", 0) == 0) {
+    if (!value.empty() && value.rfind("arn:aws:sns:", 0) != 0)
+      return Error::Permanent("invalid", "SnsTopic must be an SNS topic ARN");
+    json::object topics;
+    if (auto* n = d.if_contains("NotificationTopics"); n && n->is_object())
+      topics = n->as_object();
+    if (value.empty())
+      topics.erase(type);
+    else
+      topics[type] = value;
+    d["NotificationTopics"] = std::move(topics);
+  } else if (field.rfind("headers:", 0) == 0) {
+    std::set<std::string> types = Notifications(identity).with_headers;
+    if (value == "true")
+      types.insert(type);
+    else
+      types.erase(type);
+    json::array list;
+    for (const auto& t : types) list.push_back(json::string(t));
+    d["HeadersInNotifications"] = std::move(list);
+  } else if (field == "forwarding") {
+    d["FeedbackForwardingEnabled"] = value == "true";
+  } else {
+    return Error::Permanent("invalid", "unknown notification setting");
+  }
+  return store_->Put("identity", AsciiLowerCopy(identity), json::serialize(d),
+                     false);
+}
+
 std::vector<std::pair<std::string, std::vector<std::string>>>
 Resources::SnsEventDestinations(const std::string& config_set) {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;

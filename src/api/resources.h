@@ -103,6 +103,20 @@ class Resources {
   std::string AccountSuppressedReasonsJson();  // e.g. ["BOUNCE","COMPLAINT"]
   // False when the configuration set's SendingOptions.SendingEnabled is false.
   bool ConfigurationSetSendingEnabled(const std::string& name);
+  // Identity notifications (v1 SetIdentityNotificationTopic and friends):
+  // per identity, a topic ARN per type (Bounce, Complaint, Delivery), whether
+  // each includes headers, and feedback forwarding.
+  struct NotificationSettings {
+    std::map<std::string, std::string> topics;  // type -> topic ARN
+    std::set<std::string> with_headers;         // types
+    bool forwarding = true;
+  };
+  NotificationSettings Notifications(const std::string& identity);
+  // `field`: "topic:<Type>" (value: ARN, "" removes), "headers:<Type>"
+  // (value "true"/"false"), "forwarding" ("true"/"false").
+  Status SetNotification(const std::string& identity, const std::string& field,
+                         const std::string& value);
+
   // A configuration set's enabled event destinations that publish to an SNS
   // topic: (TopicArn, MatchingEventTypes).
   std::vector<std::pair<std::string, std::vector<std::string>>>

@@ -311,6 +311,18 @@ int Serve(const Args& args) {
         if (!body.ok()) return "";
         size_t end = body->find("\r\n\r\n");
         return body->substr(0, end == std::string::npos ? 64 * 1024 : end);
+      },
+      [&api, topic_arn_prefix](const std::string& sender) {
+        events::IdentityNotifications out;
+        std::string identity = api.resources()->IdentityFor(sender);
+        if (identity.empty()) return out;
+        auto n = api.resources()->Notifications(identity);
+        for (const auto& [type, arn] : n.topics) {
+          if (arn.rfind(topic_arn_prefix, 0) == 0)
+            out.topics[type] = arn.substr(topic_arn_prefix.size());
+        }
+        out.with_headers = n.with_headers;
+        return out;
       });
   Status ps = publisher.Start();
   if (!ps.ok()) {

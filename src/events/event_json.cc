@@ -62,7 +62,7 @@ std::string Header(const ParsedHeaders& h, const std::string& name) {
 }
 
 std::string MailObject(const delivery::MessageEvent& e, const MailHeaders& mh,
-                       const Identity& who) {
+                       const Identity& who, bool tags_too, bool headers_too) {
   const spool::MessageMeta& m = e.meta;
   std::vector<std::string> destination;
   for (const auto& r : m.recipients) destination.push_back(r.address);
@@ -82,7 +82,7 @@ std::string MailObject(const delivery::MessageEvent& e, const MailHeaders& mh,
                     ",\"destination\":" + List(destination);
   if (!m.source.empty()) out += ",\"sourceIp\":" + Q(m.client_ip);
   if (!m.auth_user.empty()) out += ",\"callerIdentity\":" + Q(m.auth_user);
-  if (!mh.header_block.empty()) {
+  if (!mh.header_block.empty() && headers_too) {
     out += ",\"headersTruncated\":" +
            std::string(headers.truncated ? "true" : "false") + ",\"headers\":[";
     for (size_t i = 0; i < headers.all.size(); ++i) {
@@ -115,6 +115,7 @@ std::string MailObject(const delivery::MessageEvent& e, const MailHeaders& mh,
     add_one("subject", "Subject");
     out += common + "}";
   }
+  if (!tags_too) return out + "}";
   // Tags: the message's own (X-SES-MESSAGE-TAGS) and SES's automatic ones.
   std::map<std::string, std::vector<std::string>> tags;
   for (const auto& [k, v] :
@@ -135,6 +136,11 @@ std::string MailObject(const delivery::MessageEvent& e, const MailHeaders& mh,
 }
 
 }  // namespace
+
+std::string RecordJson(const delivery::MessageEvent& e,
+                       const MailHeaders& headers, const Identity& who,
+                       const std::string& feedback_id, bool notification,
+                       bool include_headers);
 
 const char* EventTypeName(Type t) {
   switch (t) {
@@ -197,9 +203,25 @@ std::map<std::string, std::string> ParseMessageTags(const std::string& value) {
 std::string SesEventJson(const delivery::MessageEvent& e,
                          const MailHeaders& headers, const Identity& who,
                          const std::string& feedback_id) {
+  return RecordJson(e, headers, who, feedback_id, false, true);
+}
+
+std::string SesNotificationJson(const delivery::MessageEvent& e,
+                                const MailHeaders& headers, const Identity& who,
+                                const std::string& feedback_id,
+                                bool include_headers) {
+  return RecordJson(e, headers, who, feedback_id, true, include_headers);
+}
+
+std::string RecordJson(const delivery::MessageEvent& e,
+                       const MailHeaders& headers, const Identity& who,
+                       const std::string& feedback_id, bool notification,
+                       bool include_headers) {
   std::string ts = Q(IsoTime(e.timestamp_ms));
-  std::string out = "{\"eventType\":" + Q(EventTypeName(e.type)) +
-                    ",\"mail\":" + MailObject(e, headers, who);
+  std::string out = std::string("{\"") +
+                    (notification ? "notificationType" : "eventType") +
+                    "\":" + Q(EventTypeName(e.type)) + ",\"mail\":" +
+                    MailObject(e, headers, who, !notification, include_headers);
   std::string reporting =
       e.reporting_mta.empty()
           ? ""

@@ -33,6 +33,14 @@ std::string SesEventJson(const delivery::MessageEvent& e,
                          const MailHeaders& headers, const Identity& who,
                          const std::string& feedback_id);
 
+// The identity notification (SetIdentityNotificationTopic) for a Bounce,
+// Complaint or Delivery: `notificationType` instead of `eventType`, no tags,
+// headers only when the identity asks for them. Pure.
+std::string SesNotificationJson(const delivery::MessageEvent& e,
+                                const MailHeaders& headers, const Identity& who,
+                                const std::string& feedback_id,
+                                bool include_headers);
+
 // Message tags from an X-SES-MESSAGE-TAGS header ("k=v, k2=v2").
 std::map<std::string, std::string> ParseMessageTags(const std::string& value);
 

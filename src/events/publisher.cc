@@ -271,6 +271,7 @@ struct Publisher::Impl {
   PublisherOptions opt;
   DestinationLookup destinations;
   HeaderReader read_headers;
+  NotificationLookup notifications;
   Signer signer;
   std::string cert_path;  // "/sns/SimpleNotificationService-<hash>.pem"
   std::vector<std::unique_ptr<Sub>> subs;
@@ -534,12 +535,34 @@ struct Publisher::Impl {
           if (t == type) topics.insert(d.topic);
         }
       }
+      // Identity notifications: Bounce, Complaint and Delivery to the
+      // sending identity's topics, in the notification format.
+      std::string feedback_id =
+          e.feedback_id.empty() ? NewMessageId(e.timestamp_ms) : e.feedback_id;
+      if (notifications && !e.meta.mail_from.empty() &&
+          (e.type == delivery::MessageEvent::Type::kBounce ||
+           e.type == delivery::MessageEvent::Type::kComplaint ||
+           e.type == delivery::MessageEvent::Type::kDelivery)) {
+        IdentityNotifications n = notifications(e.meta.mail_from);
+        auto it = n.topics.find(EventTypeName(e.type));
+        if (it != n.topics.end() && subs_by_topic.count(it->second)) {
+          auto r = std::make_shared<Record>();
+          r->seq = next_seq++;
+          r->created_ms = now;
+          r->topic = it->second;
+          r->json = SesNotificationJson(
+              e, MailHeaders{HeadersOf(e)}, opt.who, feedback_id,
+              n.with_headers.count(EventTypeName(e.type)) > 0);
+          out += std::to_string(r->seq) + "\t" + std::to_string(now) + "\t" +
+                 r->topic + "\t" + r->json + "\n";
+          fresh.push_back(std::move(r));
+        }
+      }
       if (topics.empty()) continue;
       // One record body per event, whatever the number of topics and
       // subscribers.
-      std::string body = SesEventJson(
-          e, MailHeaders{HeadersOf(e)}, opt.who,
-          e.feedback_id.empty() ? NewMessageId(e.timestamp_ms) : e.feedback_id);
+      std::string body =
+          SesEventJson(e, MailHeaders{HeadersOf(e)}, opt.who, feedback_id);
       for (const auto& topic : topics) {
         auto r = std::make_shared<Record>();
         r->seq = next_seq++;
@@ -903,10 +926,11 @@ struct Publisher::Impl {
 };
 
 Publisher::Publisher(PublisherOptions options, DestinationLookup destinations,
-                     HeaderReader headers)
+                     HeaderReader headers, NotificationLookup notifications)
     : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->destinations = std::move(destinations);
   impl_->read_headers = std::move(headers);
+  impl_->notifications = std::move(notifications);
 }
 
 Publisher::~Publisher() { Stop(); }

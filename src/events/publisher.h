@@ -1,8 +1,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,15 @@ struct Destination {
 };
 using DestinationLookup =
     std::function<std::vector<Destination>(const std::string& config_set)>;
+// An identity's notification topics (SetIdentityNotificationTopic): type
+// ("Bounce", "Complaint", "Delivery") -> topic name, and the types that
+// include headers; looked up by the sender's address.
+struct IdentityNotifications {
+  std::map<std::string, std::string> topics;
+  std::set<std::string> with_headers;
+};
+using NotificationLookup =
+    std::function<IdentityNotifications(const std::string& sender)>;
 // The header block of a queued message, "" when it is gone.
 using HeaderReader = std::function<std::string(const std::string& message_id)>;
 
@@ -53,7 +64,7 @@ struct PublisherOptions {
 class Publisher {
  public:
   Publisher(PublisherOptions options, DestinationLookup destinations,
-            HeaderReader headers);
+            HeaderReader headers, NotificationLookup notifications = nullptr);
   ~Publisher();
 
   // Loads the outbox and subscription state, starts the threads.
