@@ -185,6 +185,65 @@ class Events(unittest.TestCase):
         self.assertNotIn("tags", by_type["Delivery"]["mail"])
         self.assertTrue(all(verify_sns_signature(m) for m in self.receiver.messages()))
 
+    @unittest.skipUnless(boto3, "boto3 missing")
+    def test_topics_and_subscriptions_through_the_sns_api(self):
+        server = self.start("SEND", extra="api: {auto_verify: true}\n")
+        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                        capture_output=True, text=True, check=True).stdout)
+        kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        sns, v2 = boto3.client("sns", **kw), boto3.client("sesv2", **kw)
+        hook = Receiver().start()
+        try:
+            topic = sns.create_topic(Name="api-topic")["TopicArn"]
+            self.assertEqual(topic, "arn:aws:sns:us-east-1:000000000000:api-topic")
+            self.assertEqual(sns.create_topic(Name="api-topic")["TopicArn"], topic)  # idempotent
+            arns = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+            self.assertIn(topic, arns)
+            self.assertIn(TOPIC_ARN, arns)
+            with self.assertRaises(sns.exceptions.InvalidParameterException):
+                sns.create_topic(Name="bad name!")
+            sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url)
+            self.assertEqual(sub["SubscriptionArn"], "pending confirmation")
+            with self.assertRaises(sns.exceptions.NotFoundException):
+                sns.subscribe(TopicArn=topic + "-nope", Protocol="http", Endpoint=hook.url)
+
+            def confirmed():
+                subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+                return [s for s in subs if s["SubscriptionArn"].startswith(topic + ":")]
+            self.assertTrue(wait_until(lambda: confirmed(), 10), sns.list_subscriptions_by_topic(TopicArn=topic))
+            self.assertEqual(confirmed()[0]["Endpoint"], hook.url)
+            self.assertTrue(verify_sns_signature(hook.confirmations[0][1]))
+            # A restart keeps the topic and the confirmed subscription.
+            server.kill9()
+            server.start()
+            self.assertIn(topic, [t["TopicArn"] for t in sns.list_topics()["Topics"]])
+            self.assertTrue(confirmed())
+            v2.create_configuration_set(ConfigurationSetName="snsapi")
+            v2.create_configuration_set_event_destination(
+                ConfigurationSetName="snsapi", EventDestinationName="d",
+                EventDestination={"Enabled": True, "MatchingEventTypes": ["DELIVERY"],
+                                  "SnsDestination": {"TopicArn": topic}})
+            ids = send(server, ["ok@dest.test"], "snsapi", config_set="snsapi")
+            self.assertTrue(wait_until(lambda: [e for e in hook.events() if e["mail"]["messageId"] == ids[0]], 15))
+            self.assertTrue(all(verify_sns_signature(m) for m in hook.messages()))
+            # Unsubscribed: nothing more arrives.
+            sns.unsubscribe(SubscriptionArn=confirmed()[0]["SubscriptionArn"])
+            self.assertEqual(confirmed(), [])
+            before = len(hook.events())
+            later = send(server, ["ok@dest.test"], "after", config_set="snsapi")
+            self.assertTrue(wait_until(lambda: any(o.get("messageId") == later[0] and o.get("outcome") == "delivered"
+                                                   for o in __import__("harness").read_outcomes(server.data_dir)), 10))
+            time.sleep(1)
+            self.assertEqual(len(hook.events()), before)
+            # Config-file topics stay; API topics go.
+            with self.assertRaises(sns.exceptions.AuthorizationErrorException):
+                sns.delete_topic(TopicArn=TOPIC_ARN)
+            sns.delete_topic(TopicArn=topic)
+            self.assertNotIn(topic, [t["TopicArn"] for t in sns.list_topics()["Topics"]])
+        finally:
+            hook.stop()
+
     def test_outage_loses_nothing_and_signatures_verify(self):
         port = free_port()
         receiver = Receiver(port=port).start()

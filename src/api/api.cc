@@ -1186,6 +1186,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
       return;
     }
+    if (services.sns && caller.owner) {
+      if (auto r = services.sns(action, form)) {
+        done(std::move(*r));
+        return;
+      }
+    }
     caller.action = "ses:" + action;
     // SourceArn (SendEmail, templated) or FromArn (SendRawEmail) names the
     // identity a delegate sends for.

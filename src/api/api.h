@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,12 @@ struct Services {
   std::function<std::string()> dead_letters_json;
   std::function<int(const std::string& id)> redrive;
   std::function<int(const std::string& id)> purge;
+  // The SNS Query API for topics and subscriptions: the response, or
+  // nullopt when `action` is not an SNS action.
+  std::function<std::optional<net::HttpResponse>(
+      const std::string& action,
+      const std::map<std::string, std::string>& form)>
+      sns;
   // Publishes SES's "Rendering Failure" event.
   std::function<void(const RenderingFailure&)> rendering_failure;
   // The event publisher's per-subscription dead-letter store.

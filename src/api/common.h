@@ -1,4 +1,6 @@
 #pragma once
+
+#include "base/strings.h"
 // Helpers shared by the API's translation units (internal to src/api).
 
 #include <string>
@@ -20,28 +22,7 @@ inline std::string NewRequestId() {
   return id.substr(17, 36);
 }
 
-inline std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+using sesame::XmlEscape;  // base/strings.h
 
 // A failed request, in neutral terms; each API flavour renders it.
 struct ApiError {

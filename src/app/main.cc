@@ -33,6 +33,7 @@
 #include "delivery/engine.h"
 #include "dns/resolver.h"
 #include "events/publisher.h"
+#include "events/sns_api.h"
 #include "feedback/classifier.h"
 #include "mime/mime.h"
 #include "net/server.h"
@@ -246,6 +247,13 @@ int Serve(const Args& args) {
         e.error_message = f.error;
         publisher_ptr->Publish(std::move(e));
       };
+  services.sns = [&publisher_ptr](
+                     const std::string& action,
+                     const std::map<std::string, std::string>& form)
+      -> std::optional<net::HttpResponse> {
+    if (!publisher_ptr) return std::nullopt;
+    return events::HandleSnsAction(publisher_ptr, action, form);
+  };
   services.event_dead_letters_json = [&publisher_ptr] {
     return publisher_ptr ? publisher_ptr->DeadLettersJson() : "[]";
   };

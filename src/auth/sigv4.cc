@@ -234,7 +234,8 @@ bool ParseAuthorization(std::string_view header, Authorization* out,
         "<key>/<yyyymmdd>/<region>/ses/aws4_request";
     return false;
   }
-  if (scope[3] != "ses" && scope[3] != "email") {
+  // SES, and SNS for the topics API (same endpoint, same keys).
+  if (scope[3] != "ses" && scope[3] != "email" && scope[3] != "sns") {
     *why = "Credential should be scoped to correct service: 'ses'";
     return false;
   }

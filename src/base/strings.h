@@ -25,4 +25,28 @@ inline std::string TrimCopy(std::string_view s,
   return std::string(s.substr(b, e - b + 1));
 }
 
+// Escapes &, <, >, " and ' for XML text and attributes. Pure.
+inline std::string XmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace sesame

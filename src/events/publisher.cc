@@ -256,6 +256,8 @@ struct Sub {
   bool confirming = false;
   std::vector<std::unique_ptr<Conn>> idle;
   uint64_t delivered = 0, failed_attempts = 0, dead_lettered = 0;
+  bool from_api = false;  // made by Subscribe (persisted in api.json)
+  bool removed = false;   // unsubscribed: kept alive for in-flight deliveries
 };
 
 enum class AckKind : char { kDelivered = 'A', kDead = 'D', kRedriven = 'R' };
@@ -274,9 +276,16 @@ struct Publisher::Impl {
   NotificationLookup notifications;
   Signer signer;
   std::string cert_path;  // "/sns/SimpleNotificationService-<hash>.pem"
+  // Topics and subscriptions change through the SNS API: the delivery thread
+  // changes them, under subs_mu, which the ingest thread takes to read them.
+  // A Sub is never freed while Sesame runs (in-flight deliveries point to it).
+  std::mutex subs_mu;
   std::vector<std::unique_ptr<Sub>> subs;
+  std::vector<std::unique_ptr<Sub>> retired;
   std::map<std::string, Sub*> subs_by_id;
   std::map<std::string, std::vector<Sub*>> subs_by_topic;
+  std::set<std::string> topic_names;  // config and API topics
+  std::set<std::string> api_topics;   // made by CreateTopic
   std::mt19937_64 rng{std::random_device{}()};
 
   // --- ingest thread: events in, outbox out ----------------------------------
@@ -287,7 +296,7 @@ struct Publisher::Impl {
   bool stopping = false;
   std::thread ingest_thread;
   int outbox_fd = -1, acks_fd = -1;
-  uint64_t next_seq = 1;
+  std::atomic<uint64_t> next_seq{1};
   std::map<std::string, int> file_fds;  // file subscriptions by sub id
   // Header blocks by message id, so later events of a message carry them.
   std::unordered_map<std::string, std::string> header_cache;
@@ -329,19 +338,34 @@ struct Publisher::Impl {
     cert_path = "/sns/SimpleNotificationService-" +
                 auth::Sha256Hex(signer.cert_pem()).substr(0, 32) + ".pem";
     for (const auto& t : opt.events.topics) {
-      for (const auto& sc : t.subscriptions) {
-        auto sub = std::make_unique<Sub>();
-        sub->id =
-            auth::Sha256Hex(t.name + "|" + sc.protocol + "|" + sc.endpoint)
-                .substr(0, 32);
-        sub->arn = SubscriptionArn(t.name, sub->id);
-        sub->topic = t.name;
-        sub->config = sc;
-        if (sc.protocol != "file") sub->url = ParseUrl(sc.endpoint);
-        sub->confirmed = sc.protocol == "file" || !sc.confirm;
-        subs_by_id[sub->id] = sub.get();
-        subs_by_topic[t.name].push_back(sub.get());
-        subs.push_back(std::move(sub));
+      topic_names.insert(t.name);
+      for (const auto& sc : t.subscriptions) AddSub(t.name, sc, false);
+    }
+    // Topics and subscriptions made through the SNS API.
+    {
+      std::string api = ReadFile(opt.dir + "/api.json");
+      boost::system::error_code ec;
+      json::value v = json::parse(api.empty() ? "{}" : api, ec);
+      if (ec || !v.is_object())
+        return Error::Permanent("events", opt.dir + "/api.json is malformed");
+      if (auto* t = v.as_object().if_contains("topics"); t && t->is_array()) {
+        for (const auto& name : t->as_array()) {
+          if (!name.is_string()) continue;
+          topic_names.insert(std::string(name.as_string()));
+          api_topics.insert(std::string(name.as_string()));
+        }
+      }
+      if (auto* l = v.as_object().if_contains("subscriptions");
+          l && l->is_array()) {
+        for (const auto& e : l->as_array()) {
+          if (!e.is_object()) continue;
+          const json::object& o = e.as_object();
+          config::Subscription sc;
+          sc.protocol = std::string(o.at("protocol").as_string());
+          sc.endpoint = std::string(o.at("endpoint").as_string());
+          sc.raw = o.contains("raw") && o.at("raw").as_bool();
+          AddSub(std::string(o.at("topic").as_string()), sc, true);
+        }
       }
     }
     // Subscription state: confirmation and where each one started.
@@ -365,7 +389,7 @@ struct Publisher::Impl {
         r->created_ms = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
         r->topic = line.substr(t2 + 1, t3 - t2 - 1);
         r->json = line.substr(t3 + 1);
-        next_seq = std::max(next_seq, r->seq + 1);
+        next_seq = std::max<uint64_t>(next_seq, r->seq + 1);
         records[r->seq] = std::move(r);
       }
     }
@@ -438,6 +462,84 @@ struct Publisher::Impl {
       file_fds[sub->id] = fd;
     }
     return Ok{};
+  }
+
+  // Registers a subscription (the caller holds subs_mu or runs before the
+  // threads start); returns the existing one for the same endpoint.
+  Sub* AddSub(const std::string& topic, const config::Subscription& sc,
+              bool from_api) {
+    std::string id =
+        auth::Sha256Hex(topic + "|" + sc.protocol + "|" + sc.endpoint)
+            .substr(0, 32);
+    if (auto it = subs_by_id.find(id); it != subs_by_id.end())
+      return it->second;
+    auto sub = std::make_unique<Sub>();
+    sub->id = id;
+    sub->arn = SubscriptionArn(topic, sub->id);
+    sub->topic = topic;
+    sub->config = sc;
+    sub->from_api = from_api;
+    if (sc.protocol != "file") sub->url = ParseUrl(sc.endpoint);
+    sub->confirmed = sc.protocol == "file" || !sc.confirm;
+    Sub* raw = sub.get();
+    subs_by_id[id] = raw;
+    subs_by_topic[topic].push_back(raw);
+    subs.push_back(std::move(sub));
+    return raw;
+  }
+
+  // Unsubscribe (delivery thread): what it still had to deliver is settled.
+  Status RemoveSub(const std::string& arn) {
+    Sub* sub = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(subs_mu);
+      for (auto it = subs.begin(); it != subs.end(); ++it) {
+        if ((*it)->arn != arn) continue;
+        sub = it->get();
+        retired.push_back(std::move(*it));
+        subs.erase(it);
+        break;
+      }
+      if (!sub)
+        return Error::Permanent("NotFound", "Subscription does not exist");
+      sub->removed = true;
+      subs_by_id.erase(sub->id);
+      auto& list = subs_by_topic[sub->topic];
+      list.erase(std::remove(list.begin(), list.end(), sub), list.end());
+      if (auto f = file_fds.find(sub->id); f != file_fds.end()) {
+        ::close(f->second);
+        file_fds.erase(f);
+      }
+    }
+    for (const auto& r : sub->pending)
+      PostAck(sub->id, r->seq, AckKind::kDelivered);
+    for (const auto& [seq, r] : sub->dead) {
+      PostAck(sub->id, seq, AckKind::kRedriven);
+      PostAck(sub->id, seq, AckKind::kDelivered);
+    }
+    sub->pending.clear();
+    sub->dead.clear();
+    Status s = SaveApiState();
+    if (s.ok()) s = SaveSubscriptions();
+    return s;
+  }
+
+  Status SaveApiState() {
+    json::array topics, list;
+    for (const auto& t : api_topics) topics.push_back(json::string(t));
+    for (const auto& sub : subs) {
+      if (!sub->from_api) continue;
+      json::object o;
+      o["topic"] = sub->topic;
+      o["protocol"] = sub->config.protocol;
+      o["endpoint"] = sub->config.endpoint;
+      o["raw"] = sub->config.raw;
+      list.push_back(std::move(o));
+    }
+    json::object st;
+    st["topics"] = std::move(topics);
+    st["subscriptions"] = std::move(list);
+    return WriteFileAtomic(opt.dir + "/api.json", json::serialize(st), 0600);
   }
 
   Status SaveSubscriptions() {
@@ -530,7 +632,7 @@ struct Publisher::Impl {
       const char* type = MatchingTypeName(e.type);
       std::set<std::string> topics;
       for (const auto& d : DestinationsFor(e.meta.config_set)) {
-        if (!subs_by_topic.count(d.topic)) continue;
+        if (!HasSubscribers(d.topic)) continue;
         for (const auto& t : d.types) {
           if (t == type) topics.insert(d.topic);
         }
@@ -545,7 +647,7 @@ struct Publisher::Impl {
            e.type == delivery::MessageEvent::Type::kDelivery)) {
         IdentityNotifications n = notifications(e.meta.mail_from);
         auto it = n.topics.find(EventTypeName(e.type));
-        if (it != n.topics.end() && subs_by_topic.count(it->second)) {
+        if (it != n.topics.end() && HasSubscribers(it->second)) {
           auto r = std::make_shared<Record>();
           r->seq = next_seq++;
           r->created_ms = now;
@@ -582,45 +684,67 @@ struct Publisher::Impl {
     }
     last_outbox_sync_ms = Now();
     published += fresh.size();
-    std::vector<RecordPtr> for_http;
+    // The subscribers of each record, fixed now: what `outstanding` counts
+    // is exactly what the delivery thread will settle.
+    std::vector<std::pair<RecordPtr, Sub*>> for_http;
     std::vector<Ack> file_acks;
     std::map<std::string, std::string> file_out;
-    for (const auto& r : fresh) {
-      for (Sub* sub : subs_by_topic[r->topic]) {
-        ++outstanding;
-        if (sub->config.protocol == "file") {
-          file_out[sub->id] += r->json + "\n";
-          file_acks.push_back({sub->id, r->seq, AckKind::kDelivered});
+    {
+      std::lock_guard<std::mutex> lock(subs_mu);
+      for (const auto& r : fresh) {
+        for (Sub* sub : subs_by_topic[r->topic]) {
+          ++outstanding;
+          if (sub->config.protocol == "file") {
+            file_out[sub->id] += r->json + "\n";
+            file_acks.push_back({sub->id, r->seq, AckKind::kDelivered});
+          } else {
+            for_http.emplace_back(r, sub);
+          }
         }
       }
-      for_http.push_back(r);
     }
     WriteFiles(file_out, file_acks);
     asio::post(loop, [this, for_http = std::move(for_http)] {
-      for (const auto& r : for_http) {
-        for (Sub* sub : subs_by_topic[r->topic]) {
-          if (sub->config.protocol != "file") sub->pending.push_back(r);
+      for (const auto& [r, sub] : for_http) {
+        if (sub->removed) {
+          PostAck(sub->id, r->seq, AckKind::kDelivered);  // settled: gone
+          continue;
         }
+        sub->pending.push_back(r);
       }
       PumpAll();
     });
+  }
+
+  bool HasSubscribers(const std::string& topic) {
+    std::lock_guard<std::mutex> lock(subs_mu);
+    auto it = subs_by_topic.find(topic);
+    return it != subs_by_topic.end() && !it->second.empty();
   }
 
   void WriteFiles(const std::map<std::string, std::string>& out,
                   const std::vector<Ack>& acks) {
     std::set<std::string> failed;
     for (const auto& [id, text] : out) {
-      int fd = file_fds[id];
+      int fd;
+      {
+        std::lock_guard<std::mutex> lock(subs_mu);
+        fd = file_fds[id];
+      }
+      Sub* sub;
+      {
+        std::lock_guard<std::mutex> lock(subs_mu);
+        sub = subs_by_id[id];
+      }
       if (::write(fd, text.data(), text.size()) !=
               static_cast<ssize_t>(text.size()) ||
           ::fdatasync(fd) != 0) {
         SESAME_LOG(kError, kLog)
-            << "file subscription " << subs_by_id[id]->config.endpoint
-            << ": write failed";
+            << "file subscription " << sub->config.endpoint << ": write failed";
         failed.insert(id);
         continue;
       }
-      subs_by_id[id]->delivered += std::count(text.begin(), text.end(), '\n');
+      sub->delivered += std::count(text.begin(), text.end(), '\n');
     }
     std::vector<Ack> ok;
     for (const auto& a : acks) {
@@ -1102,6 +1226,161 @@ int Publisher::Redrive(const std::string& subscription) {
     }
     d->PumpAll();
     return n;
+  });
+}
+
+Result<std::string> Publisher::CreateTopic(const std::string& name) {
+  Impl* d = impl_.get();
+  if (name.empty() || name.size() > 256 ||
+      name.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+          "0123456789-_") != std::string::npos)
+    return Error::Permanent(
+        "InvalidParameter",
+        "Topic names are 1 to 256 letters, digits, - and _");
+  return d->RunOnLoop([d, &name]() -> Result<std::string> {
+    {
+      std::lock_guard<std::mutex> lock(d->subs_mu);
+      if (d->topic_names.count(name)) return d->TopicArn(name);  // idempotent
+      d->topic_names.insert(name);
+      d->api_topics.insert(name);
+    }
+    Status s = d->SaveApiState();
+    if (!s.ok()) return s.error();
+    return d->TopicArn(name);
+  });
+}
+
+Status Publisher::DeleteTopic(const std::string& arn) {
+  Impl* d = impl_.get();
+  std::string prefix = d->TopicArn("");
+  std::string name = arn.rfind(prefix, 0) == 0 ? arn.substr(prefix.size()) : "";
+  return d->RunOnLoop([d, &name]() -> Status {
+    std::vector<std::string> subs;
+    {
+      std::lock_guard<std::mutex> lock(d->subs_mu);
+      if (!d->topic_names.count(name))
+        return Error::Permanent("NotFound", "Topic does not exist");
+      if (!d->api_topics.count(name))
+        return Error::Permanent(
+            "AuthorizationError",
+            "Topic " + name + " is declared in the configuration file");
+      for (Sub* sub : d->subs_by_topic[name]) subs.push_back(sub->arn);
+    }
+    for (const auto& arn : subs) (void)d->RemoveSub(arn);
+    {
+      std::lock_guard<std::mutex> lock(d->subs_mu);
+      d->topic_names.erase(name);
+      d->api_topics.erase(name);
+      d->subs_by_topic.erase(name);
+    }
+    return d->SaveApiState();
+  });
+}
+
+std::vector<Publisher::TopicInfo> Publisher::Topics() {
+  Impl* d = impl_.get();
+  std::lock_guard<std::mutex> lock(d->subs_mu);
+  std::vector<TopicInfo> out;
+  for (const auto& t : d->topic_names)
+    out.push_back({t, d->TopicArn(t), d->api_topics.count(t) > 0});
+  return out;
+}
+
+Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
+    const std::string& topic_arn, const std::string& protocol,
+    const std::string& endpoint, bool raw) {
+  Impl* d = impl_.get();
+  std::string prefix = d->TopicArn("");
+  std::string topic =
+      topic_arn.rfind(prefix, 0) == 0 ? topic_arn.substr(prefix.size()) : "";
+  if (protocol != "http" && protocol != "https" && protocol != "file")
+    return Error::Permanent(
+        "InvalidParameter",
+        "Invalid parameter: Protocol (http, https or file)");
+  if (protocol != "file" &&
+      (endpoint.rfind(protocol + "://", 0) != 0 || !ParseUrl(endpoint)))
+    return Error::Permanent(
+        "InvalidParameter",
+        "Invalid parameter: Endpoint must be a " + protocol + ":// URL");
+  if (protocol == "file" && (endpoint.empty() || endpoint[0] != '/'))
+    return Error::Permanent("InvalidParameter",
+                            "Invalid parameter: Endpoint must be an absolute "
+                            "path");
+  return d->RunOnLoop([&]() -> Result<SubscriptionInfo> {
+    Sub* sub;
+    {
+      std::lock_guard<std::mutex> lock(d->subs_mu);
+      if (!d->topic_names.count(topic))
+        return Error::Permanent("NotFound", "Topic does not exist");
+      config::Subscription sc;
+      sc.protocol = protocol;
+      sc.endpoint = endpoint;
+      sc.raw = raw || protocol == "file";
+      sub = d->AddSub(topic, sc, true);
+      if (sub->token.empty()) {
+        sub->token = RandomHex(32);
+        sub->start_seq = d->next_seq;
+      }
+      if (protocol == "file" && !d->file_fds.count(sub->id)) {
+        int fd = ::open(endpoint.c_str(),
+                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+          return Error::Permanent("InvalidParameter",
+                                  "cannot open " + endpoint);
+        d->file_fds[sub->id] = fd;
+      }
+    }
+    Status s = d->SaveApiState();
+    if (s.ok()) s = d->SaveSubscriptions();
+    if (!s.ok()) return s.error();
+    d->PumpAll();  // http(s): the SubscriptionConfirmation goes out now
+    return SubscriptionInfo{sub->arn,
+                            d->TopicArn(sub->topic),
+                            sub->config.protocol,
+                            sub->config.endpoint,
+                            sub->confirmed,
+                            sub->config.raw};
+  });
+}
+
+Status Publisher::Unsubscribe(const std::string& arn) {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d, &arn] { return d->RemoveSub(arn); });
+}
+
+std::vector<Publisher::SubscriptionInfo> Publisher::Subscriptions(
+    const std::string& topic_arn) {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d, &topic_arn] {
+    std::vector<SubscriptionInfo> out;
+    std::lock_guard<std::mutex> lock(d->subs_mu);
+    for (const auto& sub : d->subs) {
+      std::string t = d->TopicArn(sub->topic);
+      if (!topic_arn.empty() && t != topic_arn) continue;
+      out.push_back({sub->arn, t, sub->config.protocol, sub->config.endpoint,
+                     sub->confirmed, sub->config.raw});
+    }
+    return out;
+  });
+}
+
+Result<std::string> Publisher::ConfirmSubscription(const std::string& topic_arn,
+                                                   const std::string& token) {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([&]() -> Result<std::string> {
+    for (auto& sub : d->subs) {
+      if (d->TopicArn(sub->topic) != topic_arn ||
+          !auth::SafeEquals(sub->token, token))
+        continue;
+      if (!sub->confirmed) {
+        sub->confirmed = true;
+        (void)d->SaveSubscriptions();
+        d->PumpAll();
+      }
+      return sub->arn;
+    }
+    return Error::Permanent("InvalidParameter", "Invalid token");
   });
 }
 

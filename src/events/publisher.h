@@ -82,6 +82,29 @@ class Publisher {
   // Re-queues dead-lettered records of a subscription (by id; "" = all).
   int Redrive(const std::string& subscription);
 
+  // Topics and subscriptions through the SNS API (the config file's are
+  // listed too, but only API-made ones can be deleted). Errors carry SNS
+  // error codes (NotFound, InvalidParameter, AuthorizationError).
+  struct TopicInfo {
+    std::string name, arn;
+    bool from_api = false;
+  };
+  struct SubscriptionInfo {
+    std::string arn, topic_arn, protocol, endpoint;
+    bool confirmed = false, raw = false;
+  };
+  Result<std::string> CreateTopic(const std::string& name);
+  Status DeleteTopic(const std::string& topic_arn);
+  std::vector<TopicInfo> Topics();
+  // http(s) subscriptions start with the SubscriptionConfirmation handshake.
+  Result<SubscriptionInfo> Subscribe(const std::string& topic_arn,
+                                     const std::string& protocol,
+                                     const std::string& endpoint, bool raw);
+  Status Unsubscribe(const std::string& subscription_arn);
+  std::vector<SubscriptionInfo> Subscriptions(const std::string& topic_arn);
+  Result<std::string> ConfirmSubscription(const std::string& topic_arn,
+                                          const std::string& token);
+
   // Records not yet acknowledged by every subscriber (for tests and /ready).
   size_t Backlog();
 
