@@ -7,7 +7,7 @@
 #
 # Env: MSGS SESSIONS SIZE RUNS, SESAME_PORT (3587), SESAME_HTTP_PORT (3580), SINK_PORT (2526),
 #      HOOK_PORT (3590: three ports from here), RAW=1 for raw message delivery (the SES event
-#      as the body: no SNS envelope, no signature).
+#      as the body: no SNS envelope, no signature), SIGNING=ecdsa for a P-256 signing key.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/peers}
@@ -16,6 +16,7 @@ PORT=${SESAME_PORT:-3587}
 HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 HOOK_PORT=${HOOK_PORT:-3590}
 RAW=$([[ ${RAW:-0} == 1 ]] && echo true || echo false)
+SIGNING=${SIGNING:-rsa}
 export SINK_PORT=${SINK_PORT:-2526}
 export WORKDIR=${WORKDIR:-/tmp/sesame-events-bench}
 BIN=$ROOT/build/sesame
@@ -65,6 +66,7 @@ configuration_sets:
     event_destinations:
       - {name: hooks, topic: bench, matching_event_types: [DELIVERY]}
 events:
+  signing: $SIGNING
   topics:
     - name: bench
       subscriptions:
@@ -127,5 +129,5 @@ for ((r = 1; r <= RUNS; r++)); do
       "(${cpu_on} CPU-ms/msg), ${ev[-1]} events/s delivered"
 done
 o=$(median "${off[@]}"); n=$(median "${on[@]}"); e=$(median "${ev[@]}")
-echo "sesame events_off_msgs_per_s=$o events_on_msgs_per_s=$n events_delivered_per_s=$e subscriptions=3 raw=$RAW msgs=$MSGS"
+echo "sesame events_off_msgs_per_s=$o events_on_msgs_per_s=$n events_delivered_per_s=$e subscriptions=3 raw=$RAW signing=$SIGNING msgs=$MSGS"
 awk -v o="$o" -v n="$n" 'BEGIN{ printf "summary events cost=%.1f%% of mail throughput (target < 15%%)\n", (o-n)*100/o }'

@@ -117,6 +117,17 @@ class Events(unittest.TestCase):
             lines = [json.loads(l) for l in f]
         self.assertEqual(sorted(e["eventType"] for e in lines), ["Bounce", "Delivery", "Send"])
 
+    def test_ecdsa_signing_key(self):
+        server = self.start("DELIVERY", retry={"min_retry_seconds": 1, "signing": "ecdsa"})
+        ids = send(server, ["ok@dest.test"], "ecdsa")
+        self.assertTrue(wait_until(lambda: self.receiver.events(), 15))
+        msg = self.receiver.messages()[0]
+        self.assertEqual(json.loads(msg["Message"])["mail"]["messageId"], ids[0])
+        with urllib.request.urlopen(msg["SigningCertURL"], timeout=5) as r:
+            self.assertIn(b"BEGIN CERTIFICATE", r.read())
+        self.assertTrue(verify_sns_signature(msg))
+        self.assertFalse(verify_sns_signature(dict(msg, Timestamp="2001-01-01T00:00:00.000Z")))
+
     @unittest.skipUnless(boto3, "boto3 missing")
     def test_api_event_destination(self):
         server = self.start("SEND", extra="api: {auto_verify: true}\n")

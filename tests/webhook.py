@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 NOTIFICATION_KEYS = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
 CONFIRMATION_KEYS = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
@@ -29,8 +29,12 @@ def verify_sns_signature(msg):
         with urllib.request.urlopen(url, timeout=5) as r:
             _certs[url] = x509.load_pem_x509_certificate(r.read())
     digest = hashes.SHA1() if msg["SignatureVersion"] == "1" else hashes.SHA256()
+    key = _certs[url].public_key()
     try:
-        _certs[url].public_key().verify(base64.b64decode(msg["Signature"]), to_sign, padding.PKCS1v15(), digest)
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(base64.b64decode(msg["Signature"]), to_sign, ec.ECDSA(digest))
+        else:
+            key.verify(base64.b64decode(msg["Signature"]), to_sign, padding.PKCS1v15(), digest)
         return True
     except Exception:
         return False

@@ -679,6 +679,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                       w.Int(&c.events.timeout_seconds, 1, 300)},
                      {"sync_interval_ms",
                       w.Int(&c.events.sync_interval_ms, 0, 1000)},
+                     {"signing", w.OneOf(&c.events.signing, {"rsa", "ecdsa"})},
                      {"topics",
                       w.Sequence([&](const YAML::Node& tn,
                                      const std::string& tp) -> Status {

@@ -101,6 +101,8 @@ struct Events {
   // Outbox group commit: at most one fdatasync per interval (events wait
   // that long at most; the mail spool keeps the disk to itself).
   uint32_t sync_interval_ms = 50;
+  // The SNS signing key: "rsa" (RSA-2048, as SNS) or "ecdsa" (P-256).
+  std::string signing = "rsa";
 };
 
 struct ConfigurationSet {
