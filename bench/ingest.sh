@@ -16,6 +16,8 @@ HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 BIN=$ROOT/build/sesame
 WORK=$(mktemp -d /tmp/sesame-bench.XXXXXX)
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"     # sesame_base_config
 PID=
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -48,21 +50,10 @@ quantile() {
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2 }'; }
 
-cat >"$WORK/sesame.yaml" <<YAML
-profile: production
-data_dir: $WORK/data
-hostname: bench.sesame.test
-log_level: warn
-listeners:
-  smtp: {address: 127.0.0.1, port: $PORT}
-  smtps: {enabled: false}
-  mx: {enabled: false}
-  http: {address: 127.0.0.1, port: $HTTP_PORT}
-smtp:
-  relay_networks: [127.0.0.0/8]   # smtp-source cannot AUTH; this is Postfix's mynetworks
-limits: {max_connections_per_ip: 1000}
+{ sesame_base_config "$WORK/data" "$PORT" "$HTTP_PORT"; cat <<YAML
 spool: {sync: true}
 YAML
+} >"$WORK/sesame.yaml"
 
 rates=() p50s=() p99s=() per_sync=()
 for ((r = 1; r <= RUNS; r++)); do

@@ -17,30 +17,21 @@ export WORKDIR=${WORKDIR:-/tmp/sesame-relay-bench}
 BIN=$ROOT/build/sesame
 # shellcheck source=/dev/null
 source "$PEERS_DIR/common.sh"   # sink_start, sink_count, sink_wait_count, median, fdiv, now
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"     # sesame_base_config
 PID=
 cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; sink_stop; }
 trap cleanup EXIT INT TERM
 [[ -x $BIN ]] || die "build first: make build"
 
-cat >"$WORKDIR/sesame.yaml" <<YAML
-profile: production
-data_dir: $WORKDIR/data
-hostname: bench.sesame.test
-log_level: warn
-listeners:
-  smtp: {address: 127.0.0.1, port: $PORT}
-  smtps: {enabled: false}
-  mx: {enabled: false}
-  http: {address: 127.0.0.1, port: $HTTP_PORT}
-smtp:
-  relay_networks: [127.0.0.0/8]
-limits: {max_connections_per_ip: 1000}
+{ sesame_base_config "$WORKDIR/data" "$PORT" "$HTTP_PORT"; cat <<YAML
 delivery:
   mode: smtp
   shaping: {default: {max_connections: 20, messages_per_connection: 1000}}
 routes:
   - {match: "*", hosts: ["127.0.0.1:$SINK_PORT"], health_check: {interval_seconds: 10}}
 YAML
+} >"$WORKDIR/sesame.yaml"
 
 sink_start
 rates=() inj=()

@@ -996,17 +996,20 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     }
     if (req.method == "GET" && req.path == "/v2/email/account") {
       auto [max24, rate, sent24] = QuotaFigures();
+      std::string enforcement = services.enforcement_status
+                                    ? services.enforcement_status()
+                                    : "HEALTHY";
       char buf[400];
       std::snprintf(buf, sizeof buf,
                     "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
                     "1f,\"SentLast24Hours\":%.1f},"
                     "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
-                    "\"EnforcementStatus\":\"HEALTHY\","
+                    "\"EnforcementStatus\":\"%s\","
                     "\"DedicatedIpAutoWarmupEnabled\":false,"
                     "\"SuppressionAttributes\":{\"SuppressedReasons\":",
                     max24, rate, sent24,
                     resources.AccountSendingEnabled() ? "true" : "false",
-                    config.api_sandbox ? "false" : "true");
+                    config.api_sandbox ? "false" : "true", enforcement.c_str());
       done(JsonOk(std::string(buf) + resources.AccountSuppressedReasonsJson() +
                   "}}"));
       return;
@@ -1219,7 +1222,20 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       return;
     }
     if (action == "GetSendStatistics") {
-      done(V1Ok(action, "\n    <SendDataPoints/>\n  "));
+      std::string points;
+      if (services.send_statistics) {
+        for (const auto& p : services.send_statistics()) {
+          points += "\n      <member><Timestamp>" + IsoTime(p.timestamp_ms) +
+                    "</Timestamp><DeliveryAttempts>" +
+                    std::to_string(p.attempts) +
+                    "</DeliveryAttempts><Bounces>" + std::to_string(p.bounces) +
+                    "</Bounces><Complaints>" + std::to_string(p.complaints) +
+                    "</Complaints><Rejects>" + std::to_string(p.rejects) +
+                    "</Rejects></member>";
+        }
+      }
+      done(V1Ok(action, "\n    <SendDataPoints>" + points +
+                            "\n    </SendDataPoints>\n  "));
       return;
     }
     if (action == "VerifyEmailIdentity" || action == "VerifyEmailAddress" ||
@@ -1299,11 +1315,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
            form["Template.HtmlPart"]},
           action == "CreateTemplate");
       if (!st.ok()) {
-        done(V1Error(
-            st.error().code() == "exists"
-                ? ApiError{400, "", "AlreadyExists",
-                           "Template " + name + " already exists."}
-                : ApiError{500, "", "InternalFailure", st.error().message()}));
+        done(V1Error(StoreError(st.error(), "AlreadyExists",
+                                "Template " + name + " already exists.")));
         return;
       }
       done(V1Ok(action, ""));
@@ -1373,10 +1386,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       Status st = resources.CreateConfigurationSet(name);
       if (!st.ok()) {
         done(V1Error(
-            st.error().code() == "exists"
-                ? ApiError{400, "", "ConfigurationSetAlreadyExists",
-                           "Configuration set <" + name + "> already exists."}
-                : ApiError{500, "", "InternalFailure", st.error().message()}));
+            StoreError(st.error(), "ConfigurationSetAlreadyExists",
+                       "Configuration set <" + name + "> already exists.")));
         return;
       }
       done(V1Ok(action, ""));
@@ -1529,6 +1540,14 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     done(V1Error(
         {400, "", "InvalidAction",
          "The action " + action + " is not valid for this web service."}));
+  }
+
+  // A v1 answer to a failed store write: the named 400 when the document
+  // exists already, else 500 InternalFailure.
+  static ApiError StoreError(const Error& e, const std::string& exists_code,
+                             const std::string& exists_message) {
+    if (e.code() == "exists") return {400, "", exists_code, exists_message};
+    return {500, "", "InternalFailure", e.message()};
   }
 
   // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.
@@ -1832,6 +1851,15 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       r.body =
           "{\"Redriven\":" + std::to_string(services.redrive(param("id"))) +
           "}";
+    } else if (p == "/admin/stats" && req.method == "GET" &&
+               services.statistics_json) {
+      r.body = services.statistics_json(param("resolution"), param("scope"));
+    } else if (p == "/admin/alarms" && req.method == "GET" &&
+               services.alarms_json) {
+      r.body = services.alarms_json();
+    } else if (p == "/admin/alarms/history" && req.method == "GET" &&
+               services.alarm_history_json) {
+      r.body = services.alarm_history_json();
     } else if (p == "/admin/events/dlq" && req.method == "GET" &&
                services.event_dead_letters_json) {
       r.body = services.event_dead_letters_json();

@@ -41,6 +41,21 @@ struct Services {
       const std::string& action,
       const std::map<std::string, std::string>& form)>
       sns;
+  // Reputation enforcement status for GetAccount (HEALTHY, PROBATION,
+  // SHUTDOWN); sending statistics for GetSendStatistics:
+  // [{timestamp_ms, attempts, bounces, complaints, rejects}] in 15-minute
+  // buckets over two weeks; the admin statistics, alarms and history JSON.
+  std::function<std::string()> enforcement_status;
+  struct SendDataPoint {
+    int64_t timestamp_ms;
+    uint64_t attempts, bounces, complaints, rejects;
+  };
+  std::function<std::vector<SendDataPoint>()> send_statistics;
+  std::function<std::string(const std::string& resolution,
+                            const std::string& scope)>
+      statistics_json;
+  std::function<std::string()> alarms_json;
+  std::function<std::string()> alarm_history_json;
   // Publishes SES's "Rendering Failure" event.
   std::function<void(const RenderingFailure&)> rendering_failure;
   // The event publisher's per-subscription dead-letter store.

@@ -589,7 +589,32 @@ Result<bool> Resources::AddSuppression(const std::string& address,
   return true;
 }
 
+void Resources::SetAccountSendingEnabled(bool enabled) {
+  (void)store_->Put(
+      "account", "sending",
+      enabled ? "{\"SendingEnabled\":true}" : "{\"SendingEnabled\":false}",
+      false);
+}
+
+void Resources::SetConfigurationSetSendingEnabled(const std::string& name,
+                                                  bool enabled) {
+  if (enabled) {
+    (void)store_->Delete("paused", name);
+  } else {
+    (void)store_->Put("paused", name, "{}", false);
+  }
+  auto d = store_->Get("configuration-set", name);
+  if (!d.ok() || !d->has_value()) return;
+  json::object cs = json::parse(**d).as_object();
+  json::object so;
+  so["SendingEnabled"] = enabled;
+  cs["SendingOptions"] = std::move(so);
+  (void)store_->Put("configuration-set", name, json::serialize(cs), false);
+}
+
 bool Resources::ConfigurationSetSendingEnabled(const std::string& name) {
+  auto paused = store_->Get("paused", name);
+  if (paused.ok() && paused->has_value()) return false;
   auto d = store_->Get("configuration-set", name);
   if (!d.ok() || !d->has_value()) return true;
   json::value v = json::parse(**d);
@@ -1044,6 +1069,21 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       if (!std::get<0>(page).second.empty())
         out["NextToken"] = std::get<0>(page).second;
       return JsonOk(json::serialize(out));
+    }
+    if (seg.size() == 5 && seg[4] == "sending" && m == "PUT") {
+      // PutConfigurationSetSendingOptions: also for the config file's sets,
+      // and it lifts a pause by an alarm or reputation enforcement.
+      auto o = ParseObject(req.body, &err);
+      if (!o) return fail(err);
+      auto* en = o->if_contains("SendingEnabled");
+      if (en && !en->is_bool())
+        return fail(BadRequest("SendingEnabled must be a boolean"));
+      const std::string& name = seg[3];
+      auto doc = store_->Get("configuration-set", name);
+      if ((!doc.ok() || !doc->has_value()) && !config_file_sets_.count(name))
+        return fail(NotFound("Configuration set " + name + " does not exist."));
+      SetConfigurationSetSendingEnabled(name, !en || en->as_bool());
+      return JsonOk("{}");
     }
     if (seg.size() >= 4) {
       const std::string& name = seg[3];

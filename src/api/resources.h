@@ -101,6 +101,14 @@ class Resources {
   // PutAccountSuppressionAttributes).
   bool AccountSendingEnabled();
   std::string AccountSuppressedReasonsJson();  // e.g. ["BOUNCE","COMPLAINT"]
+  // Pausing by alarms and reputation enforcement (any thread).
+  void SetAccountSendingEnabled(bool enabled);
+  void SetConfigurationSetSendingEnabled(const std::string& name, bool enabled);
+  // Configuration sets declared in the config file (they have no store
+  // document, but can be paused and re-enabled through the API).
+  void SetConfigFileSets(std::set<std::string> names) {
+    config_file_sets_ = std::move(names);
+  }
   // False when the configuration set's SendingOptions.SendingEnabled is false.
   bool ConfigurationSetSendingEnabled(const std::string& name);
   // Identity notifications (v1 SetIdentityNotificationTopic and friends):
@@ -140,6 +148,7 @@ class Resources {
   store::Store* store_;
   bool auto_verify_;
   DkimKeys* dkim_;
+  std::set<std::string> config_file_sets_;
   std::string identity_arn_prefix_ =
       "arn:aws:ses:us-east-1:000000000000:identity/";
   std::function<void(const std::string&, const std::string&)>

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -12,6 +13,8 @@
 #include <future>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +42,8 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
+#include "stats/alarms.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 namespace sesame {
@@ -121,6 +126,17 @@ Result<config::Config> LoadConfig(const Args& args) {
   return config::LoadConfigFile(args.config_path);
 }
 
+// The configuration, or nullopt after printing why it cannot be loaded (the
+// caller exits with status 2).
+std::optional<config::Config> ConfigOrReport(const Args& args) {
+  auto cfg = LoadConfig(args);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
 void ApplyLogLevel(const config::Config& c) {
   if (c.log_level == "debug") SetLogLevel(LogLevel::kDebug);
   if (c.log_level == "warn") SetLogLevel(LogLevel::kWarn);
@@ -128,11 +144,8 @@ void ApplyLogLevel(const config::Config& c) {
 }
 
 int Serve(const Args& args) {
-  auto cfg = LoadConfig(args);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-    return 2;
-  }
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
   const config::Config& c = *cfg;
   ApplyLogLevel(c);
 
@@ -213,6 +226,21 @@ int Serve(const Args& args) {
   }
   net::Server* server_ptr = nullptr;
   events::Publisher* publisher_ptr = nullptr;
+  stats::Alarms* alarms_ptr = nullptr;
+  // Sending statistics (two weeks per minute), reputation and alarms.
+  stats::ReputationOptions ro_rep;
+  ro_rep.window_ms = int64_t(c.reputation.window_hours) * 3600 * 1000;
+  ro_rep.min_sends = c.reputation.min_sends;
+  ro_rep.probation_bounce = c.reputation.probation_bounce_rate;
+  ro_rep.shutdown_bounce = c.reputation.shutdown_bounce_rate;
+  ro_rep.probation_complaint = c.reputation.probation_complaint_rate;
+  ro_rep.shutdown_complaint = c.reputation.shutdown_complaint_rate;
+  stats::Stats sending_stats(ro_rep);
+  std::string stats_path = c.data_dir + "/stats.json";
+  if (Status ls = sending_stats.Load(stats_path); !ls.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", ls.error().message().c_str());
+    return 1;
+  }
   api::Services services;
   services.metrics = [&engine, &server_ptr, &publisher_ptr] {
     return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics() +
@@ -253,6 +281,52 @@ int Serve(const Args& args) {
       -> std::optional<net::HttpResponse> {
     if (!publisher_ptr) return std::nullopt;
     return events::HandleSnsAction(publisher_ptr, action, form);
+  };
+  services.enforcement_status = [&alarms_ptr] {
+    return alarms_ptr ? alarms_ptr->ReputationStatus("") : "HEALTHY";
+  };
+  services.send_statistics = [&sending_stats] {
+    constexpr int64_t kBucket = 15 * 60 * 1000;
+    int64_t now = NowMillis();
+    int64_t from = (now - 14LL * 24 * 3600 * 1000) / kBucket * kBucket;
+    std::vector<api::Services::SendDataPoint> out;
+    for (const auto& b : sending_stats.Series("", from, now + kBucket, kBucket))
+      out.push_back({b.start_ms, b.c.sends, b.c.bounces + b.c.soft_bounces,
+                     b.c.complaints, b.c.rejects});
+    return out;
+  };
+  services.statistics_json = [&sending_stats](const std::string& resolution,
+                                              const std::string& scope) {
+    bool hourly = resolution == "hour";
+    int64_t step = hourly ? 3600 * 1000 : 60 * 1000;
+    int64_t now = NowMillis();
+    int64_t span = hourly ? 14LL * 24 * 3600 * 1000 : 24LL * 3600 * 1000;
+    std::string out = "{\"resolution\":\"" +
+                      std::string(hourly ? "hour" : "minute") +
+                      "\",\"scope\":\"" + JsonEscape(scope) + "\",\"points\":[";
+    bool first = true;
+    for (const auto& b : sending_stats.Series(scope, (now - span) / step * step,
+                                              now + step, step)) {
+      out += std::string(first ? "" : ",") + "{\"timestamp\":\"" +
+             IsoTime(b.start_ms) + "\",\"sends\":" + std::to_string(b.c.sends) +
+             ",\"deliveries\":" + std::to_string(b.c.deliveries) +
+             ",\"bounces\":" + std::to_string(b.c.bounces) +
+             ",\"softBounces\":" + std::to_string(b.c.soft_bounces) +
+             ",\"complaints\":" + std::to_string(b.c.complaints) +
+             ",\"deferrals\":" + std::to_string(b.c.deferrals) +
+             ",\"rejects\":" + std::to_string(b.c.rejects) + "}";
+      first = false;
+    }
+    std::string scopes = "[";
+    for (const auto& s : sending_stats.Scopes())
+      scopes += (scopes.size() > 1 ? ",\"" : "\"") + JsonEscape(s) + "\"";
+    return out + "],\"scopes\":" + scopes + "]}";
+  };
+  services.alarms_json = [&alarms_ptr] {
+    return alarms_ptr ? alarms_ptr->StatesJson() : "[]";
+  };
+  services.alarm_history_json = [&alarms_ptr] {
+    return alarms_ptr ? alarms_ptr->HistoryJson() : "[]";
   };
   services.event_dead_letters_json = [&publisher_ptr] {
     return publisher_ptr ? publisher_ptr->DeadLettersJson() : "[]";
@@ -343,7 +417,79 @@ int Serve(const Args& args) {
                                    const std::string& config_set) {
     return api.resources()->SuppressedFor(address, config_set);
   };
-  engine_hooks.on_event = [&api, &publisher](delivery::MessageEvent e) {
+  {
+    std::set<std::string> names;
+    for (const auto& cs : c.delivery.configuration_sets) names.insert(cs.name);
+    api.resources()->SetConfigFileSets(std::move(names));
+  }
+  stats::AlarmActions alarm_actions;
+  alarm_actions.publish = [&publisher](const std::string& topic,
+                                       const std::string& subject,
+                                       const std::string& message) {
+    publisher.PublishMessage(topic, subject, message);
+  };
+  alarm_actions.pause_config_set = [&api](const std::string& cs) {
+    api.resources()->SetConfigurationSetSendingEnabled(cs, false);
+  };
+  alarm_actions.pause_account = [&api] {
+    api.resources()->SetAccountSendingEnabled(false);
+  };
+  stats::Alarms alarms(c.alarms, c.reputation.enforce, &sending_stats,
+                       alarm_actions, c.data_dir + "/alarm_history.jsonl",
+                       c.api_region, c.api_account_id);
+  alarms_ptr = &alarms;
+  // Evaluates alarms every second and saves the statistics every minute.
+  std::atomic<bool> stats_stop{false};
+  std::thread stats_thread([&] {
+    int64_t last_save = NowMillis();
+    while (!stats_stop) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      alarms.Evaluate(NowMillis());
+      if (NowMillis() - last_save > 60 * 1000) {
+        (void)sending_stats.Save(stats_path);
+        last_save = NowMillis();
+      }
+    }
+    (void)sending_stats.Save(stats_path);
+  });
+  engine_hooks.on_event = [&api, &publisher,
+                           &sending_stats](delivery::MessageEvent e) {
+    {
+      using T = delivery::MessageEvent::Type;
+      stats::Kind kind = stats::Kind::kSend;
+      uint64_t n = e.recipients.size();
+      switch (e.type) {
+        case T::kSend:
+          n = e.meta.recipients.size();
+          break;
+        case T::kDelivery:
+          kind = stats::Kind::kDelivery;
+          break;
+        case T::kBounce:
+          kind = e.classification.bounce_subtype == "OnAccountSuppressionList"
+                     ? stats::Kind::kReject
+                 : e.classification.bounce_type == "Permanent"
+                     ? stats::Kind::kBounce
+                     : stats::Kind::kSoftBounce;
+          break;
+        case T::kComplaint:
+          kind = stats::Kind::kComplaint;
+          break;
+        case T::kDeliveryDelay:
+          kind = stats::Kind::kDeferral;
+          break;
+        case T::kRenderingFailure:
+          kind = stats::Kind::kReject;
+          n = e.meta.recipients.size();
+          break;
+      }
+      std::string from = e.meta.mail_from;
+      std::string domain = from.find('@') == std::string::npos
+                               ? ""
+                               : from.substr(from.rfind('@') + 1);
+      sending_stats.Record(kind, n, e.timestamp_ms, e.meta.config_set,
+                           AsciiLowerCopy(domain));
+    }
     publisher.Publish(e);
     const char* reason = nullptr;
     if (e.type == delivery::MessageEvent::Type::kComplaint)
@@ -392,6 +538,14 @@ int Serve(const Args& args) {
     return api.IsMailFromDomain(d);
   };
   hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
+  hooks.sending_paused =
+      [&api](const std::string& cs) -> std::optional<std::string> {
+    if (!api.resources()->AccountSendingEnabled())
+      return std::string("Sending paused for this account.");
+    if (!cs.empty() && !api.resources()->ConfigurationSetSendingEnabled(cs))
+      return "Sending paused for configuration set " + cs + ".";
+    return std::nullopt;
+  };
   hooks.authorize = [&api](const std::string& user, const std::string& from,
                            const std::vector<std::string>& rcpts,
                            const std::string& content) {
@@ -469,6 +623,8 @@ int Serve(const Args& args) {
   signals.detach();
   if (verifier) verifier->Stop();
   engine.Stop();
+  stats_stop = true;
+  stats_thread.join();
   publisher.Stop();  // after the engine: it publishes until then
   (*sp)->Close();
   SESAME_LOG(kInfo, "main") << "stopped";
@@ -490,11 +646,8 @@ std::string MessageState(const spool::MessageMeta& m) {
 int QueueList(const Args& args) {
   std::string data_dir = args.data_dir;
   if (data_dir.empty()) {
-    auto cfg = LoadConfig(args);
-    if (!cfg.ok()) {
-      std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-      return 2;
-    }
+    auto cfg = ConfigOrReport(args);
+    if (!cfg) return 2;
     data_dir = cfg->data_dir;
   }
   spool::RecoveryReport report;
@@ -595,11 +748,8 @@ Result<std::pair<int, std::string>> AdminRequest(const config::Config& c,
 }
 
 int Dlq(const Args& args) {
-  auto cfg = LoadConfig(args);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-    return 2;
-  }
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
   const auto& pos = args.positional;
   std::string sub = pos.size() >= 2 ? pos[1] : "list";
   std::string id = pos.size() >= 3 ? pos[2] : "";
@@ -651,11 +801,8 @@ int Dlq(const Args& args) {
 }
 
 int Keys(const Args& args) {
-  auto cfg = LoadConfig(args);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-    return 2;
-  }
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
   const auto& pos = args.positional;
   std::string sub = pos.size() >= 2 ? pos[1] : "list";
   ::mkdir(cfg->data_dir.c_str(), 0700);
@@ -731,11 +878,8 @@ int Keys(const Args& args) {
 
 // Every DNS record a domain needs, to paste into its zone.
 int IdentityRecords(const Args& args) {
-  auto cfg = LoadConfig(args);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-    return 2;
-  }
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
   if (args.positional.size() < 3) {
     std::fprintf(stderr,
                  "sesame: usage: sesame identity records DOMAIN [--json] "
@@ -856,22 +1000,16 @@ int Main(int argc, char** argv) {
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
   if (cmd == "suppression") {
-    auto cfg = LoadConfig(*args);
-    if (!cfg.ok()) {
-      std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-      return 2;
-    }
+    auto cfg = ConfigOrReport(*args);
+    if (!cfg) return 2;
     ::mkdir(cfg->data_dir.c_str(), 0700);
     return app::Suppression(
         args->data_dir.empty() ? cfg->data_dir : args->data_dir, pos,
         args->json);
   }
   if (cmd == "events" && pos.size() >= 2 && pos[1] == "dlq") {
-    auto cfg = LoadConfig(*args);
-    if (!cfg.ok()) {
-      std::fprintf(stderr, "sesame: %s\n", cfg.error().message().c_str());
-      return 2;
-    }
+    auto cfg = ConfigOrReport(*args);
+    if (!cfg) return 2;
     std::string sub = pos.size() >= 3 ? pos[2] : "list";
     auto r = sub == "redrive"
                  ? AdminRequest(*cfg, "POST",

@@ -665,6 +665,66 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
               }},
+             {"reputation",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                auto& r = c.reputation;
+                return w.Map(
+                    n, path,
+                    {{"enforce", w.Bool(&r.enforce)},
+                     {"window_hours", w.Int(&r.window_hours, 1, 24 * 14)},
+                     {"min_sends", w.Int(&r.min_sends, 1, 1000000000)},
+                     {"probation_bounce_rate",
+                      w.Double(&r.probation_bounce_rate, 0, 1)},
+                     {"shutdown_bounce_rate",
+                      w.Double(&r.shutdown_bounce_rate, 0, 1)},
+                     {"probation_complaint_rate",
+                      w.Double(&r.probation_complaint_rate, 0, 1)},
+                     {"shutdown_complaint_rate",
+                      w.Double(&r.shutdown_complaint_rate, 0, 1)}});
+              }},
+             {"alarms", w.Sequence([&](const YAML::Node& an,
+                                       const std::string& ap) -> Status {
+                Alarm a;
+                Status s = w.Map(
+                    an, ap,
+                    {{"name", w.String(&a.name)},
+                     {"metric",
+                      w.OneOf(&a.metric,
+                              {"sends", "deliveries", "bounces", "soft_bounces",
+                               "complaints", "deferrals", "rejects",
+                               "bounce_rate", "complaint_rate"})},
+                     {"statistic",
+                      w.OneOf(&a.statistic, {"Sum", "Average", "Maximum"})},
+                     {"period_seconds", w.Int(&a.period_seconds, 60, 86400)},
+                     {"evaluation_periods",
+                      w.Int(&a.evaluation_periods, 1, 1440)},
+                     {"threshold", w.Double(&a.threshold, -1e15, 1e15)},
+                     {"comparison",
+                      w.OneOf(&a.comparison, {"GreaterThanThreshold",
+                                              "GreaterThanOrEqualToThreshold",
+                                              "LessThanThreshold",
+                                              "LessThanOrEqualToThreshold"})},
+                     {"configuration_set", w.String(&a.configuration_set)},
+                     {"actions",
+                      w.Sequence([&](const YAML::Node& xn,
+                                     const std::string& xp) -> Status {
+                        AlarmAction act;
+                        Status xs = w.Map(
+                            xn, xp,
+                            {{"topic", w.String(&act.topic)},
+                             {"pause_configuration_set",
+                              w.String(&act.pause_configuration_set)},
+                             {"pause_account", w.Bool(&act.pause_account)}});
+                        if (!xs.ok()) return xs;
+                        a.actions.push_back(act);
+                        return Ok{};
+                      })}});
+                if (!s.ok()) return s;
+                if (a.name.empty() || a.metric.empty())
+                  return w.Fail(an, ap, "needs a name and a metric");
+                c.alarms.push_back(a);
+                return Ok{};
+              })},
              {"events",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(
@@ -680,6 +740,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"sync_interval_ms",
                       w.Int(&c.events.sync_interval_ms, 0, 1000)},
                      {"signing", w.OneOf(&c.events.signing, {"rsa", "ecdsa"})},
+                     {"nice", w.Int(&c.events.nice, 0, 19)},
                      {"topics",
                       w.Sequence([&](const YAML::Node& tn,
                                      const std::string& tp) -> Status {
@@ -777,6 +838,19 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                         " is already used by listeners." + ports[key]);
     }
     ports[key] = name;
+  }
+  // Alarm actions publish to topics of this server.
+  for (size_t i = 0; i < c.alarms.size(); ++i) {
+    for (size_t j = 0; j < c.alarms[i].actions.size(); ++j) {
+      const std::string& t = c.alarms[i].actions[j].topic;
+      bool known = t.empty();
+      for (const auto& topic : c.events.topics) known |= topic.name == t;
+      if (!known)
+        return w.Fail(root["alarms"][i]["actions"][j]["topic"],
+                      "alarms[" + std::to_string(i) + "].actions[" +
+                          std::to_string(j) + "].topic",
+                      "no topic " + t + " in events.topics");
+    }
   }
   // Event destinations name topics of this server.
   std::set<std::string> topics;

@@ -103,6 +103,38 @@ struct Events {
   uint32_t sync_interval_ms = 50;
   // The SNS signing key: "rsa" (RSA-2048, as SNS) or "ecdsa" (P-256).
   std::string signing = "rsa";
+  // Scheduling priority (nice) of the publisher's threads: mail first.
+  uint32_t nice = 10;
+};
+
+// What an alarm does when it enters ALARM.
+struct AlarmAction {
+  std::string topic;                    // publish the notification there
+  std::string pause_configuration_set;  // stop sending for this set
+  bool pause_account = false;           // stop sending for the account
+};
+
+// A CloudWatch-style alarm on the sending statistics.
+struct Alarm {
+  std::string name;
+  std::string metric;  // sends deliveries bounces soft_bounces complaints
+                       // deferrals rejects bounce_rate complaint_rate
+  std::string statistic = "Sum";  // Sum Average Maximum (per minute)
+  uint32_t period_seconds = 300;
+  uint32_t evaluation_periods = 1;
+  double threshold = 0;
+  std::string comparison = "GreaterThanThreshold";
+  std::string configuration_set;  // dimension; empty: the account
+  std::vector<AlarmAction> actions;
+};
+
+// Reputation: rolling bounce and complaint rates and their enforcement.
+struct ReputationConfig {
+  bool enforce = true;  // SHUTDOWN pauses sending until re-enabled
+  uint32_t window_hours = 24;
+  uint32_t min_sends = 100;
+  double probation_bounce_rate = 0.05, shutdown_bounce_rate = 0.10;
+  double probation_complaint_rate = 0.001, shutdown_complaint_rate = 0.005;
 };
 
 struct ConfigurationSet {
@@ -176,6 +208,8 @@ struct Config {
   bool api_sandbox =
       false;  // recipients must be verified identities too (SES sandbox)
   std::string feedback_rules_file;  // extra bounce classification rules
+  std::vector<Alarm> alarms;
+  ReputationConfig reputation;
   Events events;
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period

@@ -13,7 +13,7 @@ config::Delivery Sample() {
               {"*.wild.test", {"10.0.0.1"}, 5, 2}};
   d.shaping = {{"*.slow.test", 2, 0, 5, 0}, {"mx.shared.test", 0, 10, 0, 100}};
   d.backoff = {{"try again later", 30, 10}};
-  d.configuration_sets = {{"secure", true, 600}};
+  d.configuration_sets = {{"secure", true, 600, {}}};
   return d;
 }
 

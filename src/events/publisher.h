@@ -72,6 +72,9 @@ class Publisher {
   void Stop();
 
   void Publish(delivery::MessageEvent event);
+  // Publishes a message of our own (an alarm notification) to a topic.
+  void PublishMessage(const std::string& topic, const std::string& subject,
+                      const std::string& message);
 
   // /sns/... : the signing certificate and subscription confirmation links.
   std::optional<net::HttpResponse> Http(const net::HttpRequest& req);

@@ -27,16 +27,6 @@ std::string Trim(std::string_view s) {
   size_t e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
 }
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (LowerChar(s[i]) != LowerChar(prefix[i])) return false;
-  }
-  return true;
-}
-bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
-  return Lower(haystack).find(Lower(needle)) != std::string::npos;
-}
 
 // Any of CRLF, CR or LF line ends becomes LF.
 std::string NormalizeLines(std::string_view in) {
@@ -1104,25 +1094,22 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
     bool permanent = r.classification.bounce_type == "Permanent" ||
                      (!r.status.empty() && r.status[0] == '5') ||
                      (!r.reply_code.empty() && r.reply_code[0] == '5');
-    // X.1.1 names a bad mailbox whatever the transcript shows (sendmail
-    // pipelines RCPT TO and DATA, so its transcript ends with DATA).
-    bool bad_mailbox_status =
-        r.status.size() == 5 && r.status.substr(1) == ".1.1";
     // A bare "550 unknown user" with no enhanced code and no sign of RCPT TO
     // is what filtering gateways say after accepting the message.
+    // A specific status (X.1.1 names a bad mailbox) is trusted whatever the
+    // transcript shows: sendmail pipelines RCPT TO and DATA, so its
+    // transcript ends with DATA.
     bool generic_status = r.status.empty() || r.status.substr(1) == ".0.0";
     std::string lower_diag = Lower(r.diagnostic);
     // The remote's reply naming the recipient ("550 <x@y>: User unknown") is
     // an RCPT TO answer; look only after the reply code, since Postfix
     // starts its own paragraph with "<x@y>: host ... said:".
-    size_t reply_at = r.reply_code.empty()
-                          ? std::string::npos
-                          : lower_diag.find(r.reply_code);
-    bool echoes_rcpt =
-        (reply_at != std::string::npos &&
-         lower_diag.find("<" + Lower(r.address) + ">:", reply_at) !=
-             std::string::npos) ||
-        lower_diag.find("doesn't have a") != std::string::npos;
+    size_t reply_at = r.reply_code.empty() ? std::string::npos
+                                           : lower_diag.find(r.reply_code);
+    bool echoes_rcpt = (reply_at != std::string::npos &&
+                        lower_diag.find("<" + Lower(r.address) + ">:",
+                                        reply_at) != std::string::npos) ||
+                       lower_diag.find("doesn't have a") != std::string::npos;
     bool bare_reply = !r.reply_code.empty() && r.reply_code[0] == '5' &&
                       FindStatus(r.diagnostic).empty() && command != "RCPT" &&
                       !echoes_rcpt;

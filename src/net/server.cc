@@ -378,6 +378,14 @@ struct Server::Impl {
             throttled =
                 hooks.take_quota(static_cast<int>(meta.recipients.size()));
           }
+          if (!throttled && hooks.sending_paused && kind != Kind::kMx) {
+            if (auto paused = hooks.sending_paused(meta.config_set)) {
+              ++not_accepted;
+              session.OnCommitResult(Error::Permanent("denied", *paused),
+                                     env.id);
+              continue;
+            }
+          }
           if (!throttled && hooks.authorize && kind != Kind::kMx &&
               !env.auth_user.empty()) {
             std::vector<std::string> rcpts;

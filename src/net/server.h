@@ -40,6 +40,10 @@ struct AdminHooks {
       const std::string& user, const std::string& mail_from,
       const std::vector<std::string>& recipients, const std::string& content)>
       authorize;
+  // Why sending is paused for a submission's configuration set (or the
+  // account): SMTP answers 554 5.7.1 with it; nullopt when sending is on.
+  std::function<std::optional<std::string>(const std::string& config_set)>
+      sending_paused;
   // Extra domains the MX accepts (custom MAIL FROM domains of identities).
   std::function<bool(const std::string& domain)> is_mx_domain;
 };
