@@ -46,6 +46,10 @@ asan: deps
 	  $(PY) -m unittest discover -s tests -p 'dkim_test.py'
 	SESAME_BINARY=$(ASAN_BUILD)/sesame ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
 	  $(PY) -m unittest discover -s tests -p 'authz_test.py'
+	SESAME_BINARY=$(ASAN_BUILD)/sesame ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+	  $(PY) -m unittest discover -s tests -p 'feedback_loop_test.py'
+	SESAME_BINARY=$(ASAN_BUILD)/sesame ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+	  $(PY) -m unittest discover -s tests -p 'alarms_test.py'
 
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
