@@ -354,7 +354,16 @@ class SmtpEndToEnd(unittest.TestCase):
         for path, key in (("/health", "ok"), ("/ready", "ready")):
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port('http')}{path}", timeout=5) as r:
                 self.assertEqual(r.status, 200)
-                self.assertEqual(json.loads(r.read())["status"], key)
+                body = json.loads(r.read())
+                self.assertEqual(body["status"], key)
+        self.assertEqual((body["spool"], body["store"], body["listeners"]), (True, True, True))
+
+    def test_logs_are_json_lines(self):
+        lines = [l for l in self.server.read_log().splitlines() if l.startswith("{")]
+        self.assertTrue(lines)
+        for line in lines:
+            entry = json.loads(line)
+            self.assertEqual(set(entry) - {"messageId"}, {"time", "level", "component", "message"})
 
     def test_queue_list_plain_output(self):
         out = subprocess.run([BINARY, "queue", "list", "--config", self.server.config_path],

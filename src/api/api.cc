@@ -143,6 +143,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   Resources resources;
   std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> throttled{0};
 
   auth::Quota* quota;
 
@@ -559,6 +560,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     if (quota) {
       if (auto over = quota->Take(static_cast<int>(out.recipients.size()),
                                   NowMillis())) {
+        ++throttled;
         done(ApiError{429, "TooManyRequestsException", "Throttling", *over});
         return;
       }
@@ -1812,18 +1814,21 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     if (p == "/health" && (req.method == "GET" || req.method == "HEAD")) {
       r.body = "{\"status\":\"ok\"}";
     } else if (p == "/ready" && req.method == "GET") {
-      r.body =
-          "{\"status\":\"ready\",\"queued\":" + std::to_string(spool->size()) +
-          "}";
+      // Ready: the spool directory is writable, the state store answers
+      // and the listeners are bound; 503 naming what is not.
+      bool spool_ok = ::access((config.data_dir + "/spool").c_str(), W_OK) == 0;
+      bool store_ok = resources.StoreReachable();
+      bool listeners_ok = !services.listeners_up || services.listeners_up();
+      bool ok = spool_ok && store_ok && listeners_ok;
+      r.status = ok ? 200 : 503;
+      r.body = std::string("{\"status\":\"") + (ok ? "ready" : "not ready") +
+               "\",\"spool\":" + (spool_ok ? "true" : "false") +
+               ",\"store\":" + (store_ok ? "true" : "false") +
+               ",\"listeners\":" + (listeners_ok ? "true" : "false") +
+               ",\"queued\":" + std::to_string(spool->size()) + "}";
     } else if (p == "/metrics" && req.method == "GET") {
       r.content_type = "text/plain; version=0.0.4";
       r.body = services.metrics ? services.metrics() : "";
-      r.body +=
-          "# HELP sesame_api_messages_accepted_total Messages accepted through "
-          "the SES APIs.\n"
-          "# TYPE sesame_api_messages_accepted_total "
-          "counter\nsesame_api_messages_accepted_total " +
-          std::to_string(sent.load()) + "\n";
     } else if (p == "/verify-email" && req.method == "GET") {
       auto q = ParseForm(req.query);
       bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
@@ -1931,6 +1936,17 @@ std::optional<std::string> Api::AuthorizeSmtp(
 }
 
 Resources* Api::resources() { return &impl_->resources; }
+
+std::string Api::Metrics() {
+  return "# HELP sesame_api_messages_accepted_total Messages the SES APIs made "
+         "durable.\n# TYPE sesame_api_messages_accepted_total counter\n"
+         "sesame_api_messages_accepted_total " +
+         std::to_string(impl_->sent.load()) +
+         "\n# HELP sesame_api_throttled_total Sends refused by the sending "
+         "quota (429 Throttling).\n# TYPE sesame_api_throttled_total counter\n"
+         "sesame_api_throttled_total " +
+         std::to_string(impl_->throttled.load()) + "\n";
+}
 
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {
   auto secret = impl_->keys->Lookup(std::string(user));

@@ -32,6 +32,7 @@ struct RenderingFailure {
 // SMTP server's metrics); supplied by the app.
 struct Services {
   std::function<std::string()> metrics;  // Prometheus text of everything else
+  std::function<bool()> listeners_up;    // for /ready
   std::function<std::string()> dead_letters_json;
   std::function<int(const std::string& id)> redrive;
   std::function<int(const std::string& id)> purge;
@@ -100,6 +101,9 @@ class Api {
   // The SES resources (identities, suppression list, ...) for the delivery
   // engine and the feedback loop; thread-safe.
   Resources* resources();
+
+  // Prometheus text for the API's own counters.
+  std::string Metrics();
 
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);

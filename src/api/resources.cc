@@ -575,6 +575,8 @@ Result<bool> Resources::AddSuppression(const std::string& address,
                                        const std::string& message_id,
                                        const std::string& feedback_id) {
   if (!SuppressedReasonsFor(config_set).count(reason)) return false;
+  auto existing = store_->Get("suppressed", AsciiLowerCopy(address));
+  bool fresh = existing.ok() && !existing->has_value();
   json::object d;
   d["EmailAddress"] = address;
   d["Reason"] = reason;
@@ -586,7 +588,7 @@ Result<bool> Resources::AddSuppression(const std::string& address,
   Status s = store_->Put("suppressed", AsciiLowerCopy(address),
                          json::serialize(d), false);
   if (!s.ok()) return s.error();
-  return true;
+  return fresh;
 }
 
 void Resources::SetAccountSendingEnabled(bool enabled) {

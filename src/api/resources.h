@@ -125,6 +125,9 @@ class Resources {
   Status SetNotification(const std::string& identity, const std::string& field,
                          const std::string& value);
 
+  // True when the state store answers a read (for /ready).
+  bool StoreReachable() { return store_->Get("account", "sending").ok(); }
+
   // A configuration set's enabled event destinations that publish to an SNS
   // topic: (TopicArn, MatchingEventTypes).
   std::vector<std::pair<std::string, std::vector<std::string>>>
@@ -137,7 +140,8 @@ class Resources {
   // On the list for a reason in effect for the configuration set.
   bool SuppressedFor(const std::string& address, const std::string& config_set);
   // Adds an address automatically (hard bounce, complaint) when `reason` is
-  // in effect for the configuration set; false when it is not.
+  // in effect for the configuration set (an existing entry is refreshed);
+  // true when the address was not on the list before.
   Result<bool> AddSuppression(const std::string& address,
                               const std::string& reason,
                               const std::string& config_set,

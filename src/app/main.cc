@@ -138,6 +138,7 @@ std::optional<config::Config> ConfigOrReport(const Args& args) {
 }
 
 void ApplyLogLevel(const config::Config& c) {
+  SetLogJson(c.log_format == "json");
   if (c.log_level == "debug") SetLogLevel(LogLevel::kDebug);
   if (c.log_level == "warn") SetLogLevel(LogLevel::kWarn);
   if (c.log_level == "error") SetLogLevel(LogLevel::kError);
@@ -227,6 +228,12 @@ int Serve(const Args& args) {
   net::Server* server_ptr = nullptr;
   events::Publisher* publisher_ptr = nullptr;
   stats::Alarms* alarms_ptr = nullptr;
+  api::Api* api_ptr = nullptr;
+  // Feedback counters for /metrics (bounded labels: SES bounce types).
+  struct FeedbackCounters {
+    std::atomic<uint64_t> permanent{0}, transient{0}, undetermined{0},
+        complaints{0}, suppressions{0};
+  } feedback_counters;
   // Sending statistics (two weeks per minute), reputation and alarms.
   stats::ReputationOptions ro_rep;
   ro_rep.window_ms = int64_t(c.reputation.window_hours) * 3600 * 1000;
@@ -242,9 +249,29 @@ int Serve(const Args& args) {
     return 1;
   }
   api::Services services;
-  services.metrics = [&engine, &server_ptr, &publisher_ptr] {
+  services.metrics = [&engine, &server_ptr, &publisher_ptr, &api_ptr,
+                      &feedback_counters] {
+    auto& f = feedback_counters;
+    std::string feedback =
+        "# HELP sesame_bounces_total Bounced recipients by SES bounce type.\n"
+        "# TYPE sesame_bounces_total counter\n"
+        "sesame_bounces_total{type=\"Permanent\"} " +
+        std::to_string(f.permanent.load()) +
+        "\nsesame_bounces_total{type=\"Transient\"} " +
+        std::to_string(f.transient.load()) +
+        "\nsesame_bounces_total{type=\"Undetermined\"} " +
+        std::to_string(f.undetermined.load()) +
+        "\n# HELP sesame_complaints_total Complaints received.\n"
+        "# TYPE sesame_complaints_total counter\nsesame_complaints_total " +
+        std::to_string(f.complaints.load()) +
+        "\n# HELP sesame_suppressions_added_total Addresses added to the "
+        "suppression list by bounces and complaints.\n"
+        "# TYPE sesame_suppressions_added_total counter\n"
+        "sesame_suppressions_added_total " +
+        std::to_string(f.suppressions.load()) + "\n";
     return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics() +
-           (publisher_ptr ? publisher_ptr->Metrics() : "");
+           (publisher_ptr ? publisher_ptr->Metrics() : "") +
+           (api_ptr ? api_ptr->Metrics() : "") + feedback;
   };
   services.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
   services.redrive = [&engine](const std::string& id) {
@@ -282,6 +309,8 @@ int Serve(const Args& args) {
     if (!publisher_ptr) return std::nullopt;
     return events::HandleSnsAction(publisher_ptr, action, form);
   };
+  std::atomic<bool> listening{false};
+  services.listeners_up = [&listening] { return listening.load(); };
   services.enforcement_status = [&alarms_ptr] {
     return alarms_ptr ? alarms_ptr->ReputationStatus("") : "HEALTHY";
   };
@@ -341,6 +370,7 @@ int Serve(const Args& args) {
   }
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
   api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
+  api_ptr = &api;
   // The feedback loop: hard bounces and complaints join the suppression
   // list; suppressed recipients are not delivered.
   if (!c.feedback_rules_file.empty()) {
@@ -452,8 +482,18 @@ int Serve(const Args& args) {
     }
     (void)sending_stats.Save(stats_path);
   });
-  engine_hooks.on_event = [&api, &publisher,
-                           &sending_stats](delivery::MessageEvent e) {
+  engine_hooks.on_event = [&api, &publisher, &sending_stats,
+                           &feedback_counters](delivery::MessageEvent e) {
+    if (e.type == delivery::MessageEvent::Type::kBounce &&
+        e.classification.bounce_subtype != "OnAccountSuppressionList") {
+      const std::string& t = e.classification.bounce_type;
+      (t == "Permanent"   ? feedback_counters.permanent
+       : t == "Transient" ? feedback_counters.transient
+                          : feedback_counters.undetermined) +=
+          e.recipients.size();
+    }
+    if (e.type == delivery::MessageEvent::Type::kComplaint)
+      feedback_counters.complaints += e.recipients.size();
     {
       using T = delivery::MessageEvent::Type;
       stats::Kind kind = stats::Kind::kSend;
@@ -502,12 +542,16 @@ int Serve(const Args& args) {
     for (const auto& r : e.recipients) {
       auto added = api.resources()->AddSuppression(
           r.address, reason, e.meta.config_set, e.meta.id, e.feedback_id);
+      if (added.ok() && *added) ++feedback_counters.suppressions;
       if (!added.ok()) {
         SESAME_LOG(kWarn, "feedback")
             << "suppression of " << r.address
             << " not stored: " << added.error().message();
       }
     }
+  };
+  engine_hooks.want_headers = [&publisher] {
+    return publisher.HasSubscribers();
   };
   engine.SetHooks(std::move(engine_hooks));
   Status es = engine.Start();
@@ -561,6 +605,7 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
     return 1;
   }
+  listening = true;
   std::string smtp_port, http_port;
   std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",
               c.profile.c_str(), c.source.c_str(), c.data_dir.c_str());

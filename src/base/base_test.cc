@@ -4,6 +4,7 @@
 
 #include "base/crc32c.h"
 #include "base/ids.h"
+#include "base/log.h"
 #include "base/result.h"
 
 namespace sesame {
@@ -110,5 +111,34 @@ TEST(Histogram, BucketsAndExposition) {
       << text;
   EXPECT_NE(text.find("x_seconds_count{a=\"b\"} 3\n"), std::string::npos);
 }
+}  // namespace
+}  // namespace sesame
+
+namespace sesame {
+namespace {
+
+TEST(Log, JsonLinesCarryTheMessageId) {
+  SetLogJson(true);
+  std::string id = NewMessageId(1764400000000);
+  testing::internal::CaptureStderr();
+  LogLine(LogLevel::kWarn, "spool", "not accepted " + id + ": \"disk\" full");
+  LogLine(LogLevel::kWarn, "spool", "nothing about a message");
+  std::string out = testing::internal::GetCapturedStderr();
+  size_t nl = out.find('\n');
+  std::string first = out.substr(0, nl), second = out.substr(nl + 1);
+  EXPECT_EQ(first.front(), '{');
+  EXPECT_NE(first.find("\"level\":\"WARN\""), std::string::npos);
+  EXPECT_NE(first.find("\"component\":\"spool\""), std::string::npos);
+  EXPECT_NE(first.find("\\\"disk\\\" full"), std::string::npos);
+  EXPECT_NE(first.find("\"messageId\":\"" + id + "\""), std::string::npos);
+  EXPECT_EQ(second.find("messageId"), std::string::npos);
+  SetLogJson(false);
+  testing::internal::CaptureStderr();
+  LogLine(LogLevel::kInfo, "x", "plain");
+  EXPECT_NE(testing::internal::GetCapturedStderr().find(" INFO x: plain"),
+            std::string::npos);
+  SetLogJson(true);
+}
+
 }  // namespace
 }  // namespace sesame

@@ -9,6 +9,10 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kNone = 4 };
 
 // Sets the minimum level written to stderr. Thread-safe.
 void SetLogLevel(LogLevel level);
+// JSON lines ({"time","level","component","message"[,"messageId"]}; the
+// default) or plain text. A line that names a message carries its id as
+// "messageId", found in the text, so `grep`/`jq` follow one message.
+void SetLogJson(bool json);
 bool LogEnabled(LogLevel level);
 // Writes one line "<time> <level> <component>: <message>" to stderr with a
 // single write(2), so lines from several threads never interleave.

@@ -330,6 +330,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 c.log_level = n.Scalar();
                 return Ok{};
               }},
+             {"log_format", w.OneOf(&c.log_format, {"json", "text"})},
              {"listeners",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,
@@ -580,8 +581,8 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 return Ok{};
               })},
              {"configuration_sets",
-              w.Sequence([&](const YAML::Node& item,
-                             const std::string& ip) -> Status {
+              w.Sequence([&](const YAML::Node& item, const std::string& ip)
+                             -> Status {
                 ConfigurationSet cs;
                 std::string tls = "OPTIONAL";
                 Status st = w.Map(

@@ -181,6 +181,7 @@ struct Config {
   std::string hostname = "sesame.localhost";
   uint32_t threads = 0;  // 0 = one per core
   std::string log_level = "info";
+  std::string log_format = "json";  // json lines, or text
   Listener smtp{true, "127.0.0.1", 2587};
   Listener smtps{true, "127.0.0.1", 2465};
   Listener mx{true, "127.0.0.1", 2525};

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/histogram.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -146,7 +147,10 @@ struct Engine::Impl {
 
   // Counters for /metrics.
   uint64_t n_delivered = 0, n_deferred = 0, n_failed = 0, n_expired = 0,
-           n_dead = 0, n_dsn = 0, n_attempts = 0, n_suppressed = 0;
+           n_dead = 0, n_dsn = 0, n_attempts = 0, n_suppressed = 0,
+           n_tls_connections = 0;
+  // Acceptance to delivery, per delivered recipient.
+  Histogram delivery_latency;
   // Inbound feedback by kind: bounce, complaint, auto-reply, none, forged.
   std::map<std::string, uint64_t> n_inbound;
 
@@ -212,6 +216,14 @@ struct Engine::Impl {
       send.type = MessageEvent::Type::kSend;
       send.timestamp_ms = m.meta.created_ms;
       send.meta = m.meta;
+      if (hooks.want_headers && hooks.want_headers()) {
+        auto body = spool->ReadBody(m.meta.id);
+        if (body.ok()) {
+          size_t end = body->find("\r\n\r\n");
+          send.header_block =
+              body->substr(0, end == std::string::npos ? 64 * 1024 : end);
+        }
+      }
       Emit(std::move(send));
       Suppress(&m);
     }
@@ -643,6 +655,7 @@ struct Engine::Impl {
             continue;
           }
           c->parser = smtp::ReplyParser();
+          ++n_tls_connections;
           ehlo = co_await c->Command("EHLO " + ehlo_name, d.ehlo_timeout);
           if (!ehlo.ok() || ehlo->code != 250) {
             last = t.host + " EHLO after STARTTLS failed";
@@ -1406,6 +1419,7 @@ struct Engine::Impl {
         rc.status = RecipientStatus::kDelivered;
         outcome = "delivered";
         ++n_delivered;
+        delivery_latency.Observe(double(now - m.meta.created_ms) / 1000.0);
       } else if (r.code >= 500) {
         rc.status = RecipientStatus::kFailed;
         outcome = "failed";
@@ -1613,6 +1627,14 @@ struct Engine::Impl {
             "Recipients moved to the dead-letter queue.", n_dead);
     counter("sesame_delivery_dsn_total",
             "Delivery status notifications generated.", n_dsn);
+    counter("sesame_delivery_tls_connections_total",
+            "Outbound connections upgraded with STARTTLS: with "
+            "connections_opened_total, the TLS share.",
+            n_tls_connections);
+    t += "# HELP sesame_delivery_latency_seconds From acceptance to delivery, "
+         "per delivered recipient.\n# TYPE sesame_delivery_latency_seconds "
+         "histogram\n" +
+         delivery_latency.Prometheus("sesame_delivery_latency_seconds", "");
     counter("sesame_delivery_suppressed_total",
             "Recipients not delivered because they are on the suppression "
             "list.",

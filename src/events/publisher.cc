@@ -662,6 +662,13 @@ struct Publisher::Impl {
       fresh.push_back(std::move(r));
     }
     for (auto& e : events) {
+      // The engine read the header block at admission (a bounce or a
+      // notification may come after the message is delivered and gone).
+      if (e.type == delivery::MessageEvent::Type::kSend &&
+          !e.header_block.empty() && !header_cache.count(e.meta.id)) {
+        header_cache[e.meta.id] = std::move(e.header_block);
+        header_order.push_back(e.meta.id);
+      }
       const char* type = MatchingTypeName(e.type);
       std::set<std::string> topics;
       for (const auto& d : DestinationsFor(e.meta.config_set)) {
@@ -1451,6 +1458,11 @@ void Publisher::PublishMessage(const std::string& topic,
     d->messages_in.push_back({topic, subject, message});
   }
   d->cv.notify_one();
+}
+
+bool Publisher::HasSubscribers() {
+  std::lock_guard<std::mutex> lock(impl_->subs_mu);
+  return !impl_->subs.empty();
 }
 
 size_t Publisher::Backlog() {

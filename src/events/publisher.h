@@ -108,6 +108,10 @@ class Publisher {
   Result<std::string> ConfirmSubscription(const std::string& topic_arn,
                                           const std::string& token);
 
+  // True when any topic has a subscriber (the engine then reads header
+  // blocks for the events).
+  bool HasSubscribers();
+
   // Records not yet acknowledged by every subscriber (for tests and /ready).
   size_t Backlog();
 

@@ -98,6 +98,21 @@ struct Server::Impl {
   std::atomic<uint64_t> not_accepted{0};          // spool failures (452/554)
   std::atomic<uint64_t> sessions_total{0};
   std::atomic<uint64_t> sessions_refused{0};
+  std::atomic<uint64_t> tls_sessions{0};
+  std::atomic<uint64_t> rcpt_accepted{0}, rcpt_rejected{0};
+  std::atomic<uint64_t> throttled{0};
+
+  // Adds a session's counts to the totals when its coroutine ends, whatever
+  // path it ends by.
+  struct SessionTally {
+    Impl* impl;
+    const smtp::ServerSession* session;
+    ~SessionTally() {
+      impl->rcpt_accepted += session->rcpt_accepted();
+      impl->rcpt_rejected += session->rcpt_rejected();
+      if (session->tls_active()) ++impl->tls_sessions;
+    }
+  };
 
   // Connection accounting, touched only at accept and close.
   std::mutex conn_mu;
@@ -338,6 +353,7 @@ struct Server::Impl {
     if (c->tls)
       session.OnTlsEstablished(
           std::string(SSL_get_version(c->tls->native_handle())));
+    SessionTally tally{this, &session};
     session.Start();
 
     std::string in;
@@ -400,6 +416,7 @@ struct Server::Impl {
           }
           if (throttled) {
             ++not_accepted;
+            ++this->throttled;
             session.OnCommitResult(Error::Transient("throttled", *throttled),
                                    env.id);
             continue;
@@ -484,6 +501,21 @@ struct Server::Impl {
          "sesame_smtp_sessions_total counter\n";
     m += "sesame_smtp_sessions_total " + std::to_string(sessions_total.load()) +
          "\n";
+    m += "# HELP sesame_smtp_tls_sessions_total SMTP sessions that ran over "
+         "TLS (implicit or STARTTLS): with sessions_total, the TLS share.\n"
+         "# TYPE sesame_smtp_tls_sessions_total counter\n"
+         "sesame_smtp_tls_sessions_total " +
+         std::to_string(tls_sessions.load()) + "\n";
+    m += "# HELP sesame_smtp_recipients_total RCPT commands by result.\n"
+         "# TYPE sesame_smtp_recipients_total counter\n"
+         "sesame_smtp_recipients_total{result=\"accepted\"} " +
+         std::to_string(rcpt_accepted.load()) +
+         "\nsesame_smtp_recipients_total{result=\"rejected\"} " +
+         std::to_string(rcpt_rejected.load()) + "\n";
+    m += "# HELP sesame_smtp_throttled_total Messages refused by the sending "
+         "quota (454).\n# TYPE sesame_smtp_throttled_total counter\n"
+         "sesame_smtp_throttled_total " +
+         std::to_string(throttled.load()) + "\n";
     m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by "
          "connection limits.\n";
     m += "# TYPE sesame_smtp_sessions_refused_total counter\n";

@@ -282,6 +282,13 @@ bool ServerSession::RelayAllowed(const Path& path) const {
 }
 
 ServerSession::Action ServerSession::HandleRcpt(const Command& cmd) {
+  size_t before = recipients_.size();
+  Action a = HandleRcptCommand(cmd);
+  (recipients_.size() > before ? rcpt_accepted_ : rcpt_rejected_)++;
+  return a;
+}
+
+ServerSession::Action ServerSession::HandleRcptCommand(const Command& cmd) {
   if (!in_transaction_) return ReplyError("503", "5.5.1 Need MAIL before RCPT");
   auto rcpt = ParseRcpt(cmd.arg);
   if (!rcpt.ok()) {

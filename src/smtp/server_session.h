@@ -81,6 +81,10 @@ class ServerSession {
   void OnTlsEstablished(std::string description);
   // Idle/command timeout: queues 421 and the caller closes.
   void OnTimeout();
+
+  // RCPT commands this session accepted and refused (for metrics).
+  uint64_t rcpt_accepted() const { return rcpt_accepted_; }
+  uint64_t rcpt_rejected() const { return rcpt_rejected_; }
   // Server shutting down: queues 421 and the caller closes.
   void OnShutdown();
 
@@ -110,6 +114,7 @@ class ServerSession {
   Action HandleEhlo(const Command& cmd, bool extended);
   Action HandleMail(const Command& cmd);
   Action HandleRcpt(const Command& cmd);
+  Action HandleRcptCommand(const Command& cmd);
   Action HandleData(const Command& cmd);
   Action HandleBdat(const Command& cmd);
   Action HandleAuth(const Command& cmd);
@@ -142,6 +147,7 @@ class ServerSession {
   bool in_transaction_ = false;
   MailCommand mail_;
   std::vector<std::string> recipients_;
+  uint64_t rcpt_accepted_ = 0, rcpt_rejected_ = 0;
   std::optional<DataDecoder> decoder_;
   std::string content_;
   std::string message_id_;
