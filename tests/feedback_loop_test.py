@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import unittest
+import urllib.request
 
 from dns_helper import Dnsmasq
 from harness import BINARY, RawSmtp, Sesame, inject, metric, read_outcomes, wait_until
@@ -157,6 +158,20 @@ class FeedbackLoop(unittest.TestCase):
                                        "complainer@dest.test": "suppressed", "fresh@dest.test": "delivered"})
             self.assertEqual(metric(server.ports["http"], "sesame_delivery_suppressed_total"), 3)
             self.assertEqual(metric(server.ports["http"], 'sesame_feedback_inbound_total{kind="forged"}'), 1)
+
+            # Message search: one message's timeline, and one recipient's across messages.
+            def search(q):
+                with urllib.request.urlopen(f"http://127.0.0.1:{server.ports['http']}/admin/messages?{q}",
+                                            timeout=5) as r:
+                    return json.loads(r.read())
+            first = search(f"id={ids[0]}")["records"]
+            outcomes_first = {(o.get("recipient") or o.get("to"), o["outcome"]) for o in first}
+            self.assertIn(("hard@dest.test", "failed"), outcomes_first)
+            self.assertIn(("later@dest.test", "delivered"), outcomes_first)
+            self.assertTrue(any(o["outcome"] == "complaint_received" for o in first), first)
+            hard = search("recipient=hard%40dest.test")["records"]
+            self.assertEqual({o["messageId"] for o in hard}, {ids[0], second})
+            self.assertEqual([o["outcome"] for o in hard if o["messageId"] == second], ["suppressed"])
 
             # A configuration set that turns suppression off delivers anyway.
             v2.create_configuration_set(ConfigurationSetName="nosuppress",

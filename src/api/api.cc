@@ -1552,6 +1552,53 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return {500, "", "InternalFailure", e.message()};
   }
 
+  // Message search (/admin/messages): the outcome records of a message id
+  // or of a recipient address, oldest first, from the tail of
+  // outcomes.jsonl (the last 64 MB; at most 1,000 records).
+  std::string MessageTimeline(const std::string& id,
+                              const std::string& recipient) {
+    if (id.empty() && recipient.empty()) return "";
+    std::string needle = !id.empty() ? "\"" + JsonEscape(id) + "\""
+                                     : "\"" + JsonEscape(recipient) + "\"";
+    std::ifstream f(config.data_dir + "/outcomes.jsonl", std::ios::binary);
+    constexpr std::streamoff kTail = 64 * 1024 * 1024;
+    f.seekg(0, std::ios::end);
+    std::streamoff size = f.tellg();
+    if (size > kTail) {
+      f.seekg(size - kTail);
+      std::string skip;
+      std::getline(f, skip);  // a partial first line
+    } else {
+      f.seekg(0);
+    }
+    std::vector<std::string> found;
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.find(needle) == std::string::npos) continue;
+      // The id must be the messageId (or, for mail at the MX, the inbound
+      // id); the address the recipient or the inbound "to".
+      bool match =
+          !id.empty()
+              ? line.find("\"messageId\":" + needle) != std::string::npos ||
+                    line.find("\"inboundMessageId\":" + needle) !=
+                        std::string::npos
+              : line.find("\"recipient\":" + needle) != std::string::npos ||
+                    line.find("\"to\":" + needle) != std::string::npos;
+      if (!match) continue;
+      found.push_back(line);
+      if (found.size() > 1000) found.erase(found.begin());
+    }
+    std::string out = "{\"records\":[";
+    for (size_t i = 0; i < found.size(); ++i) out += (i ? "," : "") + found[i];
+    out += "]";
+    if (!id.empty()) {
+      // Still queued? Its recipients' current state.
+      out +=
+          ",\"queued\":" + std::string(spool->Find(id).ok() ? "true" : "false");
+    }
+    return out + "}";
+  }
+
   // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.
   static std::string V1Status(const std::string& v2) {
     if (v2 == "SUCCESS") return "Success";
@@ -1848,6 +1895,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       // only.
       r.status = 403;
       r.body = "{\"message\":\"admin endpoints answer loopback clients only\"}";
+    } else if (p == "/admin/messages" && req.method == "GET") {
+      r.body = MessageTimeline(param("id"), param("recipient"));
+      if (r.body.empty()) {
+        r.status = 400;
+        r.body = "{\"message\":\"give id or recipient\"}";
+      }
     } else if (p == "/admin/dlq" && req.method == "GET" &&
                services.dead_letters_json) {
       r.body = services.dead_letters_json();
