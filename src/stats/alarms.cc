@@ -65,9 +65,11 @@ void Alarms::Evaluate(int64_t now_ms) {
           a.configuration_set.empty() ? "" : "cs:" + a.configuration_set;
       int64_t period = int64_t(a.period_seconds) * 1000 *
                        std::max<uint32_t>(1, a.evaluation_periods);
-      // Whole minutes: the statistics are per minute.
+      // Whole minutes (the statistics are per minute): the trailing period,
+      // widened to the start of the minute it begins in, up to the end of
+      // the current minute — a minute boundary does not empty the window.
       int64_t to = now_ms / kMinute * kMinute + kMinute;
-      int64_t from = to - std::max<int64_t>(kMinute, period);
+      int64_t from = (now_ms - period) / kMinute * kMinute;
       Counters c = stats_->Total(scope, from, to);
       bool data = true;
       double value = 0;
