@@ -494,6 +494,9 @@ int Serve(const Args& args) {
     }
     if (e.type == delivery::MessageEvent::Type::kComplaint)
       feedback_counters.complaints += e.recipients.size();
+    // Nothing subscribes: no record to build (the statistics and the
+    // suppression list below still see the event).
+    bool publish = publisher.HasSubscribers();
     {
       using T = delivery::MessageEvent::Type;
       stats::Kind kind = stats::Kind::kSend;
@@ -530,7 +533,7 @@ int Serve(const Args& args) {
       sending_stats.Record(kind, n, e.timestamp_ms, e.meta.config_set,
                            AsciiLowerCopy(domain));
     }
-    publisher.Publish(e);
+    if (publish) publisher.Publish(e);
     const char* reason = nullptr;
     if (e.type == delivery::MessageEvent::Type::kComplaint)
       reason = "COMPLAINT";
@@ -550,9 +553,9 @@ int Serve(const Args& args) {
       }
     }
   };
-  engine_hooks.want_headers = [&publisher] {
-    return publisher.HasSubscribers();
-  };
+  // Events need the messages' headers: the spool cuts them from the body at
+  // commit, while it is still in memory.
+  (*sp)->SetCaptureHeaders([&publisher] { return publisher.HasSubscribers(); });
   engine.SetHooks(std::move(engine_hooks));
   Status es = engine.Start();
   if (!es.ok()) {

@@ -216,14 +216,7 @@ struct Engine::Impl {
       send.type = MessageEvent::Type::kSend;
       send.timestamp_ms = m.meta.created_ms;
       send.meta = m.meta;
-      if (hooks.want_headers && hooks.want_headers()) {
-        auto body = spool->ReadBody(m.meta.id);
-        if (body.ok()) {
-          size_t end = body->find("\r\n\r\n");
-          send.header_block =
-              body->substr(0, end == std::string::npos ? 64 * 1024 : end);
-        }
-      }
+      send.header_block = info.header_block;  // captured at commit
       Emit(std::move(send));
       Suppress(&m);
     }

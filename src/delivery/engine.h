@@ -49,8 +49,8 @@ struct MessageEvent {
   int64_t expiration_ms = 0;  // delays
   std::string delay_type;
   std::string template_name, error_message;  // rendering failures
-  // Send events: the message's header block, when EngineHooks::want_headers
-  // (read at admission, while the message is surely in the spool).
+  // Send events: the message's header block, when the spool captured it at
+  // commit (Spool::SetCaptureHeaders).
   std::string header_block;
 };
 
@@ -58,9 +58,6 @@ struct MessageEvent {
 // called on the engine thread and must not block for long.
 struct EngineHooks {
   std::function<void(MessageEvent)> on_event;
-  // True when Send events should carry the header block (someone publishes
-  // events with headers).
-  std::function<bool()> want_headers;
   // True when `address` is on the suppression list in effect for the
   // configuration set: it is then not delivered (Bounce
   // OnAccountSuppressionList).

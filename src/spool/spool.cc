@@ -552,11 +552,18 @@ void Spool::WriterLoop() {
     }
     std::vector<MessageInfo> committed;
     if (s.ok() && listener_) {
+      bool headers = capture_headers_ && capture_headers_();
       std::lock_guard<std::mutex> lock(index_mu_);
       for (const Request& r : batch) {
         if (r.type != RecordType::kMessage) continue;
         auto it = index_.find(r.id);
-        if (it != index_.end()) committed.push_back(it->second);
+        if (it == index_.end()) continue;
+        committed.push_back(it->second);
+        if (headers) {
+          size_t end = r.body.find("\r\n\r\n");
+          committed.back().header_block =
+              r.body.substr(0, end == std::string::npos ? 64 * 1024 : end);
+        }
       }
     }
     for (Request& r : batch) {

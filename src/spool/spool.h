@@ -31,6 +31,10 @@ struct MessageInfo {
   uint32_t state_segment = 0;  // holds the latest state record, 0 if none
   uint64_t body_offset = 0;
   uint32_t body_crc = 0;
+  // The commit listener's copy of the header block, when the spool was asked
+  // to capture it (events need it; it is cut from the body still in memory
+  // at commit, so nobody reads it back from disk). Empty otherwise.
+  std::string header_block;
 };
 
 struct RecoveryReport {
@@ -77,6 +81,10 @@ class Spool {
 
   // Called on the writer thread for every newly durable message (after its
   // commit callback). Set before traffic starts; used by delivery.
+  // Asked once per batch, on the writer thread: capture header blocks?
+  void SetCaptureHeaders(std::function<bool()> want) {
+    capture_headers_ = std::move(want);
+  }
   void SetCommitListener(std::function<void(const MessageInfo&)> listener) {
     listener_ = std::move(listener);
   }
@@ -133,6 +141,7 @@ class Spool {
   uint64_t active_size_ = 0;
   std::thread writer_;
   std::function<void(const MessageInfo&)> listener_;
+  std::function<bool()> capture_headers_;
 
   // Guards queue_ and stop_.
   std::mutex queue_mu_;
