@@ -23,7 +23,7 @@ BIN=$ROOT/build/sesame
 # shellcheck source=/dev/null
 source "$PEERS_DIR/common.sh"   # sink_start, sink_count, sink_wait_count, median, fdiv, now
 # shellcheck source=lib.sh
-source "$ROOT/bench/lib.sh"     # sesame_base_config
+source "$ROOT/bench/lib.sh"     # sesame_relay_config
 PID= HOOKS=()
 cleanup() {
   [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
@@ -42,14 +42,7 @@ trap cleanup EXIT INT TERM
 } >"$WORKDIR/message.eml"
 
 write_config() {  # $1 = on|off
-  { sesame_base_config "$WORKDIR/data" "$PORT" "$HTTP_PORT"; cat <<YAML
-delivery:
-  mode: smtp
-  shaping: {default: {max_connections: 20, messages_per_connection: 1000}}
-routes:
-  - {match: "*", hosts: ["127.0.0.1:$SINK_PORT"], health_check: {interval_seconds: 10}}
-YAML
-  } >"$WORKDIR/sesame.yaml"
+  sesame_relay_config "$WORKDIR/data" "$PORT" "$HTTP_PORT" "$SINK_PORT" >"$WORKDIR/sesame.yaml"
   if [[ $1 == on ]]; then
     cat >>"$WORKDIR/sesame.yaml" <<YAML
 configuration_sets:

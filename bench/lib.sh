@@ -19,3 +19,16 @@ smtp:
 limits: {max_connections_per_ip: 1000}
 YAML
 }
+
+# sesame_relay_config DATA_DIR SMTP_PORT HTTP_PORT SINK_PORT -> the base config relaying everything
+# through a static route to smtp-sink (Postfix's relayhost in ../shared/peers/bench-postfix.sh).
+sesame_relay_config() {
+  sesame_base_config "$1" "$2" "$3"
+  cat <<YAML
+delivery:
+  mode: smtp
+  shaping: {default: {max_connections: 20, messages_per_connection: 1000}}
+routes:
+  - {match: "*", hosts: ["127.0.0.1:$4"], health_check: {interval_seconds: 10}}
+YAML
+}

@@ -18,20 +18,13 @@ BIN=$ROOT/build/sesame
 # shellcheck source=/dev/null
 source "$PEERS_DIR/common.sh"   # sink_start, sink_count, sink_wait_count, median, fdiv, now
 # shellcheck source=lib.sh
-source "$ROOT/bench/lib.sh"     # sesame_base_config
+source "$ROOT/bench/lib.sh"     # sesame_relay_config
 PID=
 cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; sink_stop; }
 trap cleanup EXIT INT TERM
 [[ -x $BIN ]] || die "build first: make build"
 
-{ sesame_base_config "$WORKDIR/data" "$PORT" "$HTTP_PORT"; cat <<YAML
-delivery:
-  mode: smtp
-  shaping: {default: {max_connections: 20, messages_per_connection: 1000}}
-routes:
-  - {match: "*", hosts: ["127.0.0.1:$SINK_PORT"], health_check: {interval_seconds: 10}}
-YAML
-} >"$WORKDIR/sesame.yaml"
+sesame_relay_config "$WORKDIR/data" "$PORT" "$HTTP_PORT" "$SINK_PORT" >"$WORKDIR/sesame.yaml"
 
 sink_start
 rates=() inj=()

@@ -6,12 +6,11 @@ account's reputation falls to SHUTDOWN and pauses it the same way."""
 import json
 import os
 import smtplib
-import subprocess
 import unittest
 import urllib.request
 
 from dns_helper import Dnsmasq
-from harness import BINARY, Sesame, inject, wait_until
+from harness import Sesame, aws_clients, inject, wait_until
 from sink import FaultSink
 from webhook import Receiver, verify_sns_signature
 
@@ -44,11 +43,7 @@ class Alarms(unittest.TestCase):
             "events:\n  topics:\n    - name: alarms\n      subscriptions:\n"
             f"        - {{protocol: http, endpoint: \"{self.receiver.url}\", confirm: false}}\n" + extra),
             relay=True).start()
-        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", self.server.config_path],
-                                        capture_output=True, text=True, check=True).stdout)
-        kw = dict(endpoint_url=f"http://127.0.0.1:{self.server.ports['http']}", region_name="us-east-1",
-                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-        return boto3.client("sesv2", **kw), boto3.client("ses", **kw)
+        return aws_clients(self.server, "sesv2", "ses")
 
     def admin(self, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.server.ports['http']}{path}", timeout=5) as r:

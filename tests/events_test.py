@@ -3,14 +3,13 @@ http and file subscribers receive signed notifications, through a webhook
 outage and a restart, at least once."""
 import json
 import os
-import subprocess
 import tempfile
 import time
 import unittest
 import urllib.request
 
 from dns_helper import Dnsmasq
-from harness import BINARY, Sesame, free_port, inject, metric, wait_until
+from harness import Sesame, aws_clients, free_port, inject, metric, wait_until
 from sink import FaultSink
 from webhook import Receiver, verify_sns_signature
 
@@ -131,11 +130,7 @@ class Events(unittest.TestCase):
     @unittest.skipUnless(boto3, "boto3 missing")
     def test_api_event_destination(self):
         server = self.start("SEND", extra="api: {auto_verify: true}\n")
-        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
-                                        capture_output=True, text=True, check=True).stdout)
-        v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
-                          region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                          aws_secret_access_key=key["SecretAccessKey"])
+        v2 = aws_clients(server, "sesv2")
         v2.create_configuration_set(ConfigurationSetName="viaapi")
         v2.create_configuration_set_event_destination(
             ConfigurationSetName="viaapi", EventDestinationName="hook",
@@ -161,11 +156,7 @@ class Events(unittest.TestCase):
     @unittest.skipUnless(boto3, "boto3 missing")
     def test_identity_notifications(self):
         server = self.start("SEND", extra="api: {auto_verify: true}\n")
-        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
-                                        capture_output=True, text=True, check=True).stdout)
-        kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
-                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-        v1 = boto3.client("ses", **kw)
+        v1 = aws_clients(server, "ses")
         v1.verify_domain_identity(Domain="example.com")
         v1.set_identity_notification_topic(Identity="example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN)
         v1.set_identity_notification_topic(Identity="example.com", NotificationType="Delivery", SnsTopic=TOPIC_ARN)
@@ -199,11 +190,7 @@ class Events(unittest.TestCase):
     @unittest.skipUnless(boto3, "boto3 missing")
     def test_topics_and_subscriptions_through_the_sns_api(self):
         server = self.start("SEND", extra="api: {auto_verify: true}\n")
-        key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
-                                        capture_output=True, text=True, check=True).stdout)
-        kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
-                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-        sns, v2 = boto3.client("sns", **kw), boto3.client("sesv2", **kw)
+        sns, v2 = aws_clients(server, "sns", "sesv2")
         hook = Receiver().start()
         try:
             topic = sns.create_topic(Name="api-topic")["TopicArn"]

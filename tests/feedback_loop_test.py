@@ -4,12 +4,11 @@ at the MX listener; the recipients land on the suppression list (read back
 with boto3), and the next send to them is accepted but not delivered."""
 import json
 import os
-import subprocess
 import unittest
 import urllib.request
 
 from dns_helper import Dnsmasq
-from harness import BINARY, RawSmtp, Sesame, inject, metric, read_outcomes, wait_until
+from harness import RawSmtp, Sesame, aws_clients, inject, metric, read_outcomes, wait_until
 from sink import FaultSink
 from webhook import Receiver, verify_sns_signature
 
@@ -61,11 +60,7 @@ class FeedbackLoop(unittest.TestCase):
                                   f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"),
                         relay=True).start()
         try:
-            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
-                                            capture_output=True, text=True, check=True).stdout)
-            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
-                              region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                              aws_secret_access_key=key["SecretAccessKey"])
+            v2 = aws_clients(server, "sesv2")
 
             def suppressed():
                 out = v2.list_suppressed_destinations()["SuppressedDestinationSummaries"]

@@ -270,3 +270,17 @@ class RawSmtp:
             self.sock.close()
         except OSError:
             pass
+
+
+def aws_clients(server, *services):
+    """Creates an access key with `sesame keys create --json` and returns boto3
+    clients for `services` ("sesv2", "ses", "sns") against `server`'s HTTP port."""
+    import json
+    import subprocess
+    import boto3
+    key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                    capture_output=True, text=True, check=True).stdout)
+    kw = dict(endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    clients = tuple(boto3.client(name, **kw) for name in services)
+    return clients[0] if len(clients) == 1 else clients
