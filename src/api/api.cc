@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "api/common.h"
+#include "api/dns_records.h"
 #include "api/form.h"
 #include "api/resources.h"
 #include "auth/policy.h"
@@ -1840,6 +1841,108 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return r;
   }
 
+  // --- dashboard data -------------------------------------------------------
+  // /admin/* from the dashboard (a session) or from a local tool: a loopback
+  // client that is no browser, so a page on another site cannot drive it.
+  bool AdminAllowed(const HttpRequest& req) {
+    if (services.admin_session && services.admin_session(req)) return true;
+    std::string site = req.Header("Sec-Fetch-Site");
+    bool browser =
+        !req.Header("Origin").empty() || (!site.empty() && site != "none");
+    return req.loopback && !browser;
+  }
+
+  HttpResponse SearchSuppression(const std::string& q,
+                                 const std::string& after) {
+    HttpResponse r;
+    auto found = resources.SearchSuppressed(q, after, 100);
+    if (!found.ok()) {
+      r.status = 500;
+      r.body = "{\"message\":\"" + JsonEscape(found.error().message()) + "\"}";
+      return r;
+    }
+    r.body = "{\"SuppressedDestinations\":[";
+    for (size_t i = 0; i < found->first.size(); ++i)
+      r.body += (i ? "," : "") + found->first[i];
+    r.body += "],\"Next\":\"" + JsonEscape(found->second) + "\"}";
+    return r;
+  }
+
+  // Every identity with its v2 GetEmailIdentity attributes (verification,
+  // DKIM, MAIL FROM status and when they were last checked).
+  std::string IdentitiesJson() {
+    std::string out = "{\"Identities\":[";
+    bool first = true;
+    for (const auto& id : resources.ListIdentities()) {
+      HttpRequest get;
+      get.method = "GET";
+      get.path = "/v2/email/identities/" + auth::UriEncode(id, false);
+      get.target = get.path;
+      auto answer = resources.HandleV2(get);
+      if (!answer || answer->status != 200) continue;
+      out += std::string(first ? "" : ",") + "{\"IdentityName\":\"" +
+             JsonEscape(id) + "\",\"Attributes\":" + answer->body + "}";
+      first = false;
+    }
+    return out + "]}";
+  }
+
+  // A domain's records, each looked up now (in parallel); answered when the
+  // last lookup returns.
+  void IdentityRecords(const std::string& domain,
+                       std::function<void(HttpResponse)> done) {
+    HttpResponse r;
+    if (domain.find('@') != std::string::npos || domain.empty() ||
+        !resources.IdentityExists(domain)) {
+      r.status = 404;
+      r.body = "{\"message\":\"no such domain identity: " + JsonEscape(domain) +
+               "\"}";
+      done(std::move(r));
+      return;
+    }
+    auto key = dkim_keys.Ensure(domain);
+    if (!key.ok()) {
+      r.status = 500;
+      r.body = "{\"message\":\"" + JsonEscape(key.error().message()) + "\"}";
+      done(std::move(r));
+      return;
+    }
+    struct Pending {
+      std::mutex mu;
+      std::vector<DnsRecord> records;
+      size_t left = 0;
+      std::function<void(HttpResponse)> done;
+      std::string domain;
+    };
+    auto st = std::make_shared<Pending>();
+    st->records = RecordsFor(domain, *key, config.hostname);
+    st->left = st->records.size();
+    st->done = std::move(done);
+    st->domain = domain;
+    auto finish = [](Pending& s) {
+      HttpResponse out;
+      out.body = "{\"Domain\":\"" + JsonEscape(s.domain) +
+                 "\",\"Records\":" + RecordsJson(s.records) + "}";
+      s.done(std::move(out));
+    };
+    if (!services.resolve_txt) {
+      finish(*st);
+      return;
+    }
+    for (size_t i = 0; i < st->records.size(); ++i) {
+      services.resolve_txt(
+          st->records[i].name,
+          [st, i, finish](Result<std::vector<std::string>> txt) {
+            std::unique_lock lock(st->mu);
+            st->records[i].status = RecordStatus(st->records[i], txt);
+            if (--st->left == 0) {
+              lock.unlock();
+              finish(*st);
+            }
+          });
+    }
+  }
+
   // --- dispatch
   // ----------------------------------------------------------------
   void Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
@@ -1890,11 +1993,37 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     } else if (p == "/_aws/ses" && config.api_local_mailbox &&
                (req.method == "GET" || req.method == "DELETE")) {
       r = AwsSes(req);
-    } else if (admin && !req.loopback) {
-      // Until signed admin credentials exist, the admin API answers loopback
-      // only.
+    } else if (admin && !AdminAllowed(req)) {
       r.status = 403;
-      r.body = "{\"message\":\"admin endpoints answer loopback clients only\"}";
+      r.body =
+          "{\"message\":\"admin endpoints need a dashboard session, or a "
+          "loopback client that is not a browser\"}";
+    } else if (p.rfind("/admin/v2/email/", 0) == 0) {
+      // The dashboard edits resources (suppression list, identities) through
+      // the v2 operations, as the owner.
+      HttpRequest inner = req;
+      inner.path = p.substr(6);
+      inner.target = req.target.substr(6);
+      auto answer = resources.HandleV2(inner);
+      if (answer) {
+        r = std::move(*answer);
+      } else {
+        r.status = 404;
+        r.body = "{\"message\":\"not a resource operation\"}";
+      }
+    } else if (p == "/admin/queues" && req.method == "GET" &&
+               services.queues_json) {
+      r.body = services.queues_json();
+    } else if (p == "/admin/reputation" && req.method == "GET" &&
+               services.reputation_json) {
+      r.body = services.reputation_json();
+    } else if (p == "/admin/suppression" && req.method == "GET") {
+      r = SearchSuppression(param("q"), param("after"));
+    } else if (p == "/admin/identities" && req.method == "GET") {
+      r.body = IdentitiesJson();
+    } else if (p == "/admin/identities/records" && req.method == "GET") {
+      IdentityRecords(AsciiLowerCopy(param("domain")), std::move(done));
+      return;
     } else if (p == "/admin/messages" && req.method == "GET") {
       r.body = MessageTimeline(param("id"), param("recipient"));
       if (r.body.empty()) {

@@ -62,6 +62,17 @@ struct Services {
   // The event publisher's per-subscription dead-letter store.
   std::function<std::string()> event_dead_letters_json;
   std::function<int(const std::string& subscription)> event_redrive;
+  // The dashboard's data: delivery queues per site and the reputation of
+  // each scope (JSON); TXT lookups for the identities' record status.
+  std::function<std::string()> queues_json;
+  std::function<std::string()> reputation_json;
+  std::function<void(const std::string& name,
+                     std::function<void(Result<std::vector<std::string>>)>)>
+      resolve_txt;
+  // True when a request to /admin/* carries a dashboard session (and its
+  // CSRF token when it changes something). Without one, /admin/* answers
+  // only loopback clients that are not a browser on another site.
+  std::function<bool(const net::HttpRequest&)> admin_session;
 };
 
 // The HTTP surface of Sesame: /health, /ready, /metrics, /admin/*, the

@@ -631,6 +631,31 @@ bool Resources::Suppressed(const std::string& address) {
   return d.ok() && d->has_value();
 }
 
+Result<std::pair<std::vector<std::string>, std::string>>
+Resources::SearchSuppressed(const std::string& query, const std::string& after,
+                            size_t limit) {
+  std::string needle = AsciiLowerCopy(query);
+  std::vector<std::string> found;
+  std::string cursor = after;
+  // Scan in chunks so a large list is never held at once; stop at `limit`
+  // matches and hand back where the next page starts.
+  while (found.size() < limit) {
+    auto rows = store_->List("suppressed", cursor, 1000);
+    if (!rows.ok()) return rows.error();
+    for (auto& [name, body] : *rows) {
+      cursor = name;
+      if (name.find(needle) == std::string::npos) continue;
+      found.push_back(std::move(body));
+      if (found.size() == limit) break;
+    }
+    if (rows->size() < 1000 && found.size() < limit) {
+      cursor.clear();  // the end of the list
+      break;
+    }
+  }
+  return std::make_pair(std::move(found), cursor);
+}
+
 std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
   auto seg =
       PathSegments(req.path);  // v2 email <collection> [name] [sub] [subname]

@@ -134,6 +134,11 @@ class Resources {
   SnsEventDestinations(const std::string& config_set);
   // True when `address` is on the account suppression list.
   bool Suppressed(const std::string& address);
+  // Suppression entries (their JSON documents) whose address contains `query`,
+  // in address order after `after`; up to `limit`, with the address to
+  // continue after ("" at the end of the list).
+  Result<std::pair<std::vector<std::string>, std::string>> SearchSuppressed(
+      const std::string& query, const std::string& after, size_t limit);
   // The reasons (BOUNCE, COMPLAINT) in effect for a configuration set: its
   // SuppressionOptions, else the account's (both by default, as SES).
   std::set<std::string> SuppressedReasonsFor(const std::string& config_set);

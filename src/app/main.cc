@@ -21,6 +21,7 @@
 
 #include "api/api.h"
 #include "api/dkim_keys.h"
+#include "api/dns_records.h"
 #include "api/verifier.h"
 #include "app/feedback_cli.h"
 #include "app/suppression_cli.h"
@@ -33,6 +34,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "config/config.h"
+#include "dashboard/dashboard.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
 #include "events/publisher.h"
@@ -363,6 +365,54 @@ int Serve(const Args& args) {
   services.event_redrive = [&publisher_ptr](const std::string& sub) {
     return publisher_ptr ? publisher_ptr->Redrive(sub) : 0;
   };
+  services.queues_json = [&engine] { return engine.QueuesJson(); };
+  services.reputation_json = [&sending_stats, &alarms_ptr, &c] {
+    // Rates over the reputation window per scope, with the enforced status
+    // and the thresholds the gauges are drawn against.
+    int64_t now = NowMillis();
+    auto num = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.6g", v);
+      return std::string(b);
+    };
+    std::string out =
+        "{\"windowHours\":" + std::to_string(c.reputation.window_hours) +
+        ",\"minSends\":" + std::to_string(c.reputation.min_sends) +
+        ",\"thresholds\":{\"probationBounce\":" +
+        num(c.reputation.probation_bounce_rate) +
+        ",\"shutdownBounce\":" + num(c.reputation.shutdown_bounce_rate) +
+        ",\"probationComplaint\":" +
+        num(c.reputation.probation_complaint_rate) +
+        ",\"shutdownComplaint\":" + num(c.reputation.shutdown_complaint_rate) +
+        "},\"scopes\":[";
+    std::vector<std::string> scopes = {""};
+    for (const auto& s : sending_stats.Scopes())
+      if (!s.empty()) scopes.push_back(s);
+    for (size_t i = 0; i < scopes.size(); ++i) {
+      auto rep = sending_stats.ReputationOf(scopes[i], now);
+      std::string status =
+          alarms_ptr ? alarms_ptr->ReputationStatus(scopes[i]) : rep.status;
+      out += std::string(i ? "," : "") + "{\"scope\":\"" +
+             JsonEscape(scopes[i]) +
+             "\",\"sends\":" + std::to_string(rep.sends) +
+             ",\"bounces\":" + std::to_string(rep.bounces) +
+             ",\"complaints\":" + std::to_string(rep.complaints) +
+             ",\"bounceRate\":" + num(rep.bounce_rate) +
+             ",\"complaintRate\":" + num(rep.complaint_rate) +
+             ",\"status\":\"" + status + "\"}";
+    }
+    return out + "]}";
+  };
+  services.resolve_txt =
+      [r = resolver->get()](
+          const std::string& name,
+          std::function<void(Result<std::vector<std::string>>)> done) {
+        r->ResolveTxt(name, std::move(done));
+      };
+  dashboard::Dashboard* dashboard_ptr = nullptr;
+  services.admin_session = [&dashboard_ptr](const net::HttpRequest& req) {
+    return dashboard_ptr && dashboard_ptr->Authorized(req);
+  };
   auto state = store::Store::Open(c.data_dir + "/state.db");
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
@@ -371,6 +421,21 @@ int Serve(const Args& args) {
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
   api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
   api_ptr = &api;
+  // The web dashboard: owner access keys or the configured admin log in.
+  dashboard::Options dash_opts;
+  dash_opts.admin_user = c.dashboard_admin_user;
+  dash_opts.admin_password = c.dashboard_admin_password;
+  dash_opts.session_ms = int64_t(c.dashboard_session_hours) * 3600 * 1000;
+  dash_opts.local_mailbox = c.api_local_mailbox;
+  dash_opts.hostname = c.hostname;
+  dashboard::Dashboard dashboard(
+      dash_opts, [&keys, &c](const std::string& id, const std::string& secret) {
+        auto stored = keys.Lookup(id);
+        if (!stored || !auth::SafeEquals(*stored, secret)) return false;
+        std::string account = keys.AccountOf(id).first;
+        return account.empty() || account == c.api_account_id;
+      });
+  if (c.dashboard_enabled) dashboard_ptr = &dashboard;
   // The feedback loop: hard bounces and complaints join the suppression
   // list; suppressed recipients are not delivered.
   if (!c.feedback_rules_file.empty()) {
@@ -572,8 +637,15 @@ int Serve(const Args& args) {
     verifier->Start();
   }
   net::AdminHooks hooks;
-  hooks.http = [&api, &publisher](net::HttpRequest r,
-                                  std::function<void(net::HttpResponse)> done) {
+  hooks.http = [&api, &publisher, dashboard_ptr](
+                   net::HttpRequest r,
+                   std::function<void(net::HttpResponse)> done) {
+    if (dashboard_ptr) {
+      if (auto page = dashboard_ptr->Handle(r)) {
+        done(std::move(*page));
+        return;
+      }
+    }
     if (auto answer = publisher.Http(r)) {
       done(std::move(*answer));
       return;
@@ -952,23 +1024,8 @@ int IdentityRecords(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", key.error().message().c_str());
     return 1;
   }
-  struct Record {
-    std::string purpose, name, type, value;
-    std::string status = "unchecked";
-  };
-  std::vector<Record> records = {
-      {"verification", "_amazonses." + domain, "TXT",
-       api::VerificationToken(domain)},
-      {"dkim", key->dns_name, "TXT", key->dns_value},
-      {"dkim-ed25519", key->ed_dns_name, "TXT", key->ed_dns_value},
-      {"dkim-next", key->next_dns_name, "TXT", key->next_dns_value},
-      {"spf", domain, "TXT", "v=spf1 a:" + cfg->hostname + " ~all"},
-      {"dmarc", "_dmarc." + domain, "TXT",
-       "v=DMARC1; p=none; rua=mailto:dmarc-reports@" + domain},
-  };
-  std::erase_if(records, [](const Record& r) {
-    return r.name.empty();
-  });  // no Ed25519 key, no rotation pending
+  std::vector<api::DnsRecord> records =
+      api::RecordsFor(domain, *key, cfg->hostname);
   // Does each record resolve as it should right now?
   dns::ResolverOptions ro;
   ro.servers = cfg->delivery.resolver;
@@ -976,46 +1033,16 @@ int IdentityRecords(const Args& args) {
   ro.tries = 1;
   auto resolver = dns::Resolver::Create(ro);
   for (auto& r : records) {
-    if (!resolver.ok()) {
-      r.status = "unchecked";
-      continue;
-    }
+    if (!resolver.ok()) continue;
     std::promise<Result<std::vector<std::string>>> p;
     (*resolver)->ResolveTxt(r.name, [&](Result<std::vector<std::string>> res) {
       p.set_value(std::move(res));
     });
-    auto txt = p.get_future().get();
-    if (!txt.ok()) {
-      r.status = "unknown (" + txt.error().message() + ")";
-      continue;
-    }
-    bool exact = false, same_kind = false;
-    std::string kind = r.purpose == "spf"            ? "v=spf1"
-                       : r.purpose == "dmarc"        ? "v=DMARC1"
-                       : r.purpose == "verification" ? ""
-                                                     : "v=DKIM1";
-    for (const auto& t : *txt) {
-      exact |= t == r.value;
-      same_kind |= !kind.empty() && t.rfind(kind, 0) == 0;
-    }
-    // SPF and DMARC are suggestions: any record of the kind counts as
-    // published.
-    bool suggestion = r.purpose == "spf" || r.purpose == "dmarc";
-    r.status = exact || (suggestion && same_kind) ? "ok"
-               : same_kind || !txt->empty()       ? "mismatch"
-                                                  : "missing";
+    r.status = api::RecordStatus(r, p.get_future().get());
   }
   if (args.json) {
-    std::string out =
-        "{\"Domain\": \"" + JsonEscape(domain) + "\", \"Records\": [";
-    for (size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      out += (i ? ", " : "") + std::string("{\"Purpose\": \"") + r.purpose +
-             "\", \"Name\": \"" + JsonEscape(r.name) + "\", \"Type\": \"" +
-             r.type + "\", \"Value\": \"" + JsonEscape(r.value) +
-             "\", \"Status\": \"" + JsonEscape(r.status) + "\"}";
-    }
-    std::printf("%s]}\n", out.c_str());
+    std::printf("{\"Domain\": \"%s\", \"Records\": %s}\n",
+                JsonEscape(domain).c_str(), api::RecordsJson(records).c_str());
     return 0;
   }
   std::printf("DNS records for %s (publish all of them):\n\n", domain.c_str());

@@ -666,6 +666,21 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
               }},
+             {"dashboard",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                Status s = w.Map(
+                    n, path,
+                    {{"enabled", w.Bool(&c.dashboard_enabled)},
+                     {"admin_user", w.String(&c.dashboard_admin_user)},
+                     {"admin_password", w.String(&c.dashboard_admin_password)},
+                     {"session_hours",
+                      w.Int(&c.dashboard_session_hours, 1, 24 * 30)}});
+                if (s.ok() && c.dashboard_admin_user.empty() !=
+                                  c.dashboard_admin_password.empty())
+                  return w.Fail(n, path,
+                                "needs both admin_user and admin_password");
+                return s;
+              }},
              {"reputation",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 auto& r = c.reputation;

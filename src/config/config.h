@@ -211,6 +211,12 @@ struct Config {
   std::string feedback_rules_file;  // extra bounce classification rules
   std::vector<Alarm> alarms;
   ReputationConfig reputation;
+  // The web dashboard at "/": login with an owner access key (id and secret)
+  // or these admin credentials (both empty: access keys only).
+  bool dashboard_enabled = true;
+  std::string dashboard_admin_user;
+  std::string dashboard_admin_password;
+  uint32_t dashboard_session_hours = 12;
   Events events;
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period

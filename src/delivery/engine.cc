@@ -1524,6 +1524,75 @@ struct Engine::Impl {
     return out + (first ? "]\n" : "\n]\n");
   }
 
+  // The queues for the dashboard: per site its ready jobs, connections and
+  // the oldest message waiting there; per scheduled queue its jobs and next
+  // due time; and the oldest message held overall.
+  std::string Queues() {
+    auto created = [&](const std::string& id) -> int64_t {
+      auto it = messages.find(id);
+      return it == messages.end() ? 0 : it->second.meta.created_ms;
+    };
+    int64_t now = Now();
+    std::string out = "{\"sites\":[";
+    bool first = true;
+    for (const auto& [k, s] : sites) {
+      int64_t oldest = 0;
+      std::string oldest_id;
+      for (const auto& j : s->ready) {
+        int64_t c = created(j.id);
+        if (c && (!oldest || c < oldest)) oldest = c, oldest_id = j.id;
+      }
+      out +=
+          std::string(first ? "" : ",") + "{\"site\":\"" + JsonEscape(k) +
+          "\",\"ready\":" + std::to_string(s->ready.size()) +
+          ",\"connections\":" + std::to_string(s->connections) +
+          ",\"delivered\":" + std::to_string(s->deliveries) +
+          ",\"suspended\":" + (s->suspended_until_ms > now ? "true" : "false") +
+          ",\"oldestMessageId\":\"" + JsonEscape(oldest_id) +
+          "\",\"oldestCreatedAt\":" +
+          (oldest ? "\"" + IsoTime(oldest) + "\"" : "null") + "}";
+      first = false;
+    }
+    out += "],\"scheduled\":[";
+    first = true;
+    for (const auto& [k, q] : scheduled) {
+      if (q.empty()) continue;
+      int64_t oldest = 0;
+      for (const auto& [due, j] : q) {
+        int64_t c = created(j.id);
+        if (c && (!oldest || c < oldest)) oldest = c;
+      }
+      out += std::string(first ? "" : ",") + "{\"queue\":\"" + JsonEscape(k) +
+             "\",\"jobs\":" + std::to_string(q.size()) + ",\"nextDue\":\"" +
+             IsoTime(q.begin()->first) + "\",\"oldestCreatedAt\":" +
+             (oldest ? "\"" + IsoTime(oldest) + "\"" : "null") + "}";
+      first = false;
+    }
+    const Msg* oldest = nullptr;
+    std::string oldest_id;
+    size_t dead = 0;
+    for (const auto& [id, m] : messages) {
+      bool live = false;
+      for (const auto& r : m.meta.recipients) {
+        dead += r.status == RecipientStatus::kDeadLetter;
+        live |= r.status == RecipientStatus::kQueued;
+      }
+      if (live && (!oldest || m.meta.created_ms < oldest->meta.created_ms))
+        oldest = &m, oldest_id = id;
+    }
+    out += "],\"messages\":" + std::to_string(messages.size()) +
+           ",\"deadLetters\":" + std::to_string(dead) + ",\"oldest\":";
+    if (oldest) {
+      out += "{\"messageId\":\"" + JsonEscape(oldest_id) +
+             "\",\"createdAt\":\"" + IsoTime(oldest->meta.created_ms) +
+             "\",\"ageSeconds\":" +
+             std::to_string((now - oldest->meta.created_ms) / 1000) + "}";
+    } else {
+      out += "null";
+    }
+    return out + "}";
+  }
+
   int Redrive(const std::string& only) {
     int n = 0;
     int64_t now = Now();
@@ -1581,7 +1650,7 @@ struct Engine::Impl {
     size_t scheduled_jobs = 0, ready = 0;
     int conns = 0;
     for (const auto& [k, q] : scheduled) scheduled_jobs += q.size();
-    std::string per_site;
+    std::string per_site, per_site_ready;
     uint64_t opened = 0;
     for (const auto& [k, s] : sites) {
       opened += s->opened;
@@ -1589,6 +1658,9 @@ struct Engine::Impl {
       conns += s->connections;
       per_site += "sesame_delivery_site_connections{site=\"" + JsonEscape(k) +
                   "\"} " + std::to_string(s->connections) + "\n";
+      per_site_ready += "sesame_delivery_site_ready_jobs{site=\"" +
+                        JsonEscape(k) + "\"} " +
+                        std::to_string(s->ready.size()) + "\n";
     }
     size_t dead = 0;
     for (const auto& [id, m] : messages) {
@@ -1657,6 +1729,9 @@ struct Engine::Impl {
     t += "# HELP sesame_delivery_site_connections Open connections per "
          "site.\n# TYPE sesame_delivery_site_connections gauge\n" +
          per_site;
+    t += "# HELP sesame_delivery_site_ready_jobs Jobs waiting for a connection "
+         "per site.\n# TYPE sesame_delivery_site_ready_jobs gauge\n" +
+         per_site_ready;
     return t;
   }
 };
@@ -1716,6 +1791,9 @@ void Engine::Submit(const spool::MessageInfo& info) {
 
 std::string Engine::DeadLettersJson() {
   return impl_->RunOnLoop([this] { return impl_->DeadLetters(); });
+}
+std::string Engine::QueuesJson() {
+  return impl_->RunOnLoop([this] { return impl_->Queues(); });
 }
 int Engine::Redrive(const std::string& id) {
   return impl_->RunOnLoop([this, &id] { return impl_->Redrive(id); });

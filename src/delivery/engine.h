@@ -102,6 +102,8 @@ class Engine {
 
   // Admin operations (blocking until the engine thread answers).
   std::string DeadLettersJson();
+  // {"sites":[...],"scheduled":[...],"messages","deadLetters","oldest"}.
+  std::string QueuesJson();
   // Re-queues dead-lettered recipients with fresh attempts; "" = all.
   // Returns how many recipients were re-queued.
   int Redrive(const std::string& id);

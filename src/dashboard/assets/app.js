@@ -1,0 +1,540 @@
+// Sesame dashboard: one page, plain DOM and hand-drawn SVG (no framework, no
+// chart library). Everything it shows comes from /admin/* with the session
+// cookie; state changes carry the session's CSRF token. Data is only ever
+// inserted as text (textContent), never as HTML.
+
+const SVG = 'http://www.w3.org/2000/svg';
+const state = { csrf: '', page: '', timer: 0, suppressionNext: '' };
+
+// --- helpers ---------------------------------------------------------------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const $ = (id) => document.getElementById(id);
+
+class HttpError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = {};
+  if (method !== 'GET') headers['X-Sesame-Csrf'] = state.csrf;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (res.status === 401 || res.status === 403) {
+    if (path !== '/ui/login') showLogin();
+  }
+  if (!res.ok) {
+    const msg = (data && (data.message || data.Message)) || res.statusText;
+    throw new HttpError(res.status, msg);
+  }
+  return data;
+}
+
+function toast(message, isError = false) {
+  const m = h('div', { class: 'msg' + (isError ? ' error' : '') }, message);
+  $('toast').append(m);
+  setTimeout(() => m.remove(), isError ? 8000 : 4000);
+}
+
+function fail(e) { toast(e.message || String(e), true); }
+
+function fmtNum(n) { return Number(n || 0).toLocaleString('en-US'); }
+function fmtPct(x) { return (100 * (x || 0)).toFixed(x < 0.01 ? 3 : 2) + '%'; }
+function fmtTime(iso) {
+  if (iso === null || iso === undefined || iso === '') return '—';
+  const d = typeof iso === 'number' ? new Date(iso * 1000) : new Date(iso);
+  return isNaN(d) ? String(iso) : d.toISOString().replace('T', ' ').slice(0, 19);
+}
+function fmtAge(sec) {
+  if (sec < 120) return sec + ' s';
+  if (sec < 7200) return Math.round(sec / 60) + ' min';
+  if (sec < 172800) return (sec / 3600).toFixed(1) + ' h';
+  return (sec / 86400).toFixed(1) + ' d';
+}
+function badge(text) {
+  const t = String(text || '');
+  const cls = /^(SUCCESS|OK|HEALTHY|ok|delivered|ENABLED)$/.test(t) ? 'ok'
+    : /^(PENDING|PROBATION|INSUFFICIENT_DATA|TEMPORARY_FAILURE|deferred|mismatch|unchecked)$/.test(t) ? 'warn'
+    : /^(FAILED|SHUTDOWN|ALARM|missing|failed|bounced|expired|suppressed|complaint)/.test(t) ? 'bad' : '';
+  return h('span', { class: 'badge ' + cls }, t || '—');
+}
+
+// A table from column specs: [{title, cell(row) -> Node|string, class}].
+function table(el, columns, rows, empty = 'Nothing here.') {
+  el.replaceChildren(
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', {}, c.title)))),
+    h('tbody', {}, rows.length === 0
+      ? h('tr', {}, h('td', { class: 'empty', colspan: columns.length }, empty))
+      : rows.map((r) => {
+        const tr = h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(r))));
+        return tr;
+      })));
+  return el;
+}
+
+function card(label, value, id) {
+  return h('div', { class: 'card', 'data-metric': id },
+    h('div', { class: 'label' }, label), h('div', { class: 'value' }, value));
+}
+
+// --- charts ----------------------------------------------------------------
+function niceMax(v) {
+  if (v <= 0) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  // Four grid steps: prefer maxima whose quarters are round numbers.
+  for (const m of [1, 2, 4, 8, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+// A line chart of `series` ([{key, name, values}]) over `times` (ms). The
+// SVG carries each series' total in data-total-<key> so tests (and curious
+// operators) can compare the drawing with the statistics it came from.
+function lineChart(el, times, series) {
+  const W = 960, H = 260, L = 56, R = 12, T = 12, B = 28;
+  const pw = W - L - R, ph = H - T - B;
+  const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)));
+  const n = times.length;
+  const x = (i) => L + (n <= 1 ? pw / 2 : (i * pw) / (n - 1));
+  const y = (v) => T + ph - (v / max) * ph;
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
+  for (let k = 0; k <= 4; k++) {
+    const v = (max * k) / 4;
+    svg.append(s('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+      s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' },
+        v >= 1000 ? (v / 1000).toFixed(v % 1000 ? 1 : 0) + 'k' : +v.toFixed(2)));
+  }
+  svg.append(s('line', { class: 'axis', x1: L, x2: W - R, y1: T + ph, y2: T + ph }));
+  const labels = Math.min(6, n);
+  for (let k = 0; k < labels; k++) {
+    const i = Math.round((k * (n - 1)) / Math.max(1, labels - 1));
+    const d = new Date(times[i]);
+    const span = times[n - 1] - times[0];
+    const text = span > 2 * 86400e3
+      ? d.toISOString().slice(5, 10) + ' ' + d.toISOString().slice(11, 16)
+      : d.toISOString().slice(11, 16);
+    const anchor = k === 0 ? 'start' : k === labels - 1 ? 'end' : 'middle';
+    svg.append(s('text', { x: x(i), y: H - 8, 'text-anchor': anchor }, text));
+  }
+  for (const ser of series) {
+    const pts = ser.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    svg.append(s('polyline', { class: 'line ' + ser.key, points: pts.join(' '),
+      'data-series': ser.key }));
+    svg.setAttribute('data-total-' + ser.key,
+      String(ser.values.reduce((a, b) => a + b, 0)));
+  }
+  // Hover columns: the values of every series at that time.
+  const colW = n <= 1 ? pw : pw / (n - 1);
+  for (let i = 0; i < n; i++) {
+    const tip = fmtTime(new Date(times[i]).toISOString()) + '\n' +
+      series.map((ser) => `${ser.name}: ${fmtNum(ser.values[i])}`).join('\n');
+    svg.append(s('rect', { class: 'hover', x: x(i) - colW / 2, y: T, width: colW, height: ph },
+      s('title', {}, tip)));
+  }
+  const legend = h('div', { class: 'legend' },
+    series.map((ser) => h('span', { class: ser.key }, ser.name)));
+  el.replaceChildren(svg, legend);
+}
+
+// A half-circle gauge of `value` on [0, max] with tick marks at thresholds.
+function gauge(title, value, max, probation, shutdown, note) {
+  const cx = 130, cy = 120, r = 95;
+  const pt = (f) => {
+    const a = Math.PI * (1 - Math.min(1, Math.max(0, f)));
+    return [cx + r * Math.cos(a), cy - r * Math.sin(a)];
+  };
+  const arc = (f) => {
+    const [x1, y1] = pt(0), [x2, y2] = pt(f);
+    return `M ${x1} ${y1} A ${r} ${r} 0 0 1 ${x2.toFixed(2)} ${y2.toFixed(2)}`;
+  };
+  const level = value >= shutdown ? 'bad' : value >= probation ? 'warn' : 'ok';
+  const svg = s('svg', { viewBox: '0 0 260 150', 'data-value': value });
+  svg.append(s('path', { class: 'track', d: arc(1) }));
+  if (value > 0) svg.append(s('path', { class: 'fill ' + level, d: arc(value / max) }));
+  for (const t of [probation, shutdown]) {
+    const a = Math.PI * (1 - t / max);
+    svg.append(s('line', { class: 'tick',
+      x1: cx + (r - 14) * Math.cos(a), y1: cy - (r - 14) * Math.sin(a),
+      x2: cx + (r + 14) * Math.cos(a), y2: cy - (r + 14) * Math.sin(a) },
+    s('title', {}, fmtPct(t))));
+  }
+  svg.append(s('text', { class: 'reading', x: cx, y: cy - 10, 'text-anchor': 'middle' }, fmtPct(value)),
+    s('text', { class: 'caption', x: cx, y: cy + 22, 'text-anchor': 'middle' }, note));
+  return h('div', { class: 'card gauge' }, h('h3', {}, title), svg);
+}
+
+// --- pages -----------------------------------------------------------------
+const SERIES = [
+  ['sends', 'Sent'], ['deliveries', 'Delivered'], ['bounces', 'Bounced'],
+  ['complaints', 'Complained'], ['deferrals', 'Deferred'], ['rejects', 'Rejected'],
+];
+
+async function loadOverview() {
+  const range = $('range').value;
+  const scope = $('scope').value;
+  const resolution = range === '14d' ? 'hour' : 'minute';
+  const data = await api(`/admin/stats?resolution=${resolution}&scope=${encodeURIComponent(scope)}`);
+  const scopes = $('scope');
+  const known = new Set([...scopes.options].map((o) => o.value));
+  for (const sc of data.scopes || []) {
+    if (!known.has(sc)) scopes.append(h('option', { value: sc }, sc));
+  }
+  // The statistics list only minutes (or hours) that saw traffic: lay them
+  // on a full grid so quiet periods are drawn as zeros.
+  const bucketMs = { '1h': 60e3, '24h': 600e3, '14d': 3600e3 }[range];
+  const count = { '1h': 60, '24h': 144, '14d': 336 }[range];
+  const end = Math.floor(Date.now() / bucketMs) * bucketMs;
+  const start = end - (count - 1) * bucketMs;
+  const times = [], sums = Object.fromEntries(SERIES.map(([k]) => [k, new Array(count).fill(0)]));
+  for (let i = 0; i < count; i++) times.push(start + i * bucketMs);
+  for (const p of data.points || []) {
+    const i = Math.floor((Date.parse(p.timestamp) - start) / bucketMs);
+    if (i < 0 || i >= count) continue;
+    for (const [k] of SERIES) sums[k][i] += k === 'bounces' ? p.bounces + p.softBounces : p[k];
+  }
+  const total = (k) => sums[k].reduce((a, b) => a + b, 0);
+  $('totals').replaceChildren(...SERIES.map(([k, name]) => card(name, fmtNum(total(k)), k)));
+  lineChart($('chart-volume'), times,
+    [['sends', 'Sent'], ['deliveries', 'Delivered']].map(([key, name]) => ({ key, name, values: sums[key] })));
+  lineChart($('chart-feedback'), times,
+    [['bounces', 'Bounced'], ['complaints', 'Complained'], ['deferrals', 'Deferred'], ['rejects', 'Rejected']]
+      .map(([key, name]) => ({ key, name, values: sums[key] })));
+}
+
+async function loadReputation() {
+  const [rep, alarms, history] = await Promise.all([
+    api('/admin/reputation'), api('/admin/alarms'), api('/admin/alarms/history')]);
+  const t = rep.thresholds;
+  const account = rep.scopes.find((x) => x.scope === '') || { bounceRate: 0, complaintRate: 0, sends: 0, status: 'HEALTHY' };
+  $('reputation-window').textContent =
+    `Rates over the last ${rep.windowHours} h of sends (${fmtNum(account.sends)} sends; ` +
+    `below ${fmtNum(rep.minSends)} the sample is not representative and the status stays HEALTHY).`;
+  $('gauges').replaceChildren(
+    gauge('Bounce rate', account.bounceRate, Math.max(0.2, t.shutdownBounce * 2),
+      t.probationBounce, t.shutdownBounce, `${fmtNum(account.bounces)} of ${fmtNum(account.sends)}`),
+    gauge('Complaint rate', account.complaintRate, Math.max(0.01, t.shutdownComplaint * 2),
+      t.probationComplaint, t.shutdownComplaint, `${fmtNum(account.complaints)} of ${fmtNum(account.sends)}`),
+    h('div', { class: 'card gauge', id: 'enforcement' }, h('h3', {}, 'Enforcement status'),
+      h('p', {}, badge(account.status))));
+  table($('reputation-scopes'), [
+    { title: 'Scope', cell: (r) => r.scope || 'account' },
+    { title: 'Sends', cell: (r) => fmtNum(r.sends) },
+    { title: 'Bounce rate', cell: (r) => fmtPct(r.bounceRate) },
+    { title: 'Complaint rate', cell: (r) => fmtPct(r.complaintRate) },
+    { title: 'Status', cell: (r) => badge(r.status) },
+  ], rep.scopes);
+  table($('alarms'), [
+    { title: 'Alarm', cell: (a) => a.AlarmName },
+    { title: 'Metric', cell: (a) => `${a.Statistic} of ${a.MetricName} over ${a.Period} s` },
+    { title: 'Threshold', cell: (a) => `${a.ComparisonOperator} ${a.Threshold}` },
+    { title: 'Last value', cell: (a) => a.LastValue },
+    { title: 'State', cell: (a) => badge(a.StateValue) },
+    { title: 'Reason', cell: (a) => a.StateReason || '' },
+    { title: 'Since', cell: (a) => fmtTime(a.StateUpdatedTimestamp) },
+  ], alarms, 'No alarms are configured.');
+  table($('alarm-history'), [
+    { title: 'Time', cell: (x) => fmtTime(x.timestamp) },
+    { title: 'Kind', cell: (x) => x.kind },
+    { title: 'Name', cell: (x) => x.name || 'account' },
+    { title: 'Change', cell: (x) => h('span', {}, badge(x.oldState), ' → ', badge(x.newState)) },
+    { title: 'Reason', cell: (x) => x.reason || '' },
+  ], history.slice().reverse().slice(0, 100), 'No transitions yet.');
+}
+
+async function loadQueues() {
+  const [q, dlq, edlq] = await Promise.all([
+    api('/admin/queues'), api('/admin/dlq'), api('/admin/events/dlq')]);
+  $('queue-summary').replaceChildren(
+    card('Messages held', fmtNum(q.messages), 'messages'),
+    card('Ready jobs', fmtNum(q.sites.reduce((a, x) => a + x.ready, 0)), 'ready'),
+    card('Scheduled jobs', fmtNum(q.scheduled.reduce((a, x) => a + x.jobs, 0)), 'scheduled'),
+    card('Dead letters', fmtNum(q.deadLetters), 'dead'),
+    card('Oldest message', q.oldest ? fmtAge(q.oldest.ageSeconds) : '—', 'oldest'));
+  table($('sites'), [
+    { title: 'Site', cell: (x) => x.site, class: 'mono' },
+    { title: 'Ready', cell: (x) => fmtNum(x.ready) },
+    { title: 'Connections', cell: (x) => x.connections },
+    { title: 'Delivered', cell: (x) => fmtNum(x.delivered) },
+    { title: 'Oldest waiting', cell: (x) => fmtTime(x.oldestCreatedAt) },
+    { title: 'State', cell: (x) => x.suspended ? badge('suspended') : badge('OK') },
+  ], q.sites, 'No sites yet.');
+  table($('scheduled'), [
+    { title: 'Queue (configuration set | domain)', cell: (x) => x.queue, class: 'mono' },
+    { title: 'Jobs', cell: (x) => fmtNum(x.jobs) },
+    { title: 'Next due', cell: (x) => fmtTime(x.nextDue) },
+    { title: 'Oldest message', cell: (x) => fmtTime(x.oldestCreatedAt) },
+  ], q.scheduled, 'Nothing is waiting for a retry.');
+  $('dlq-redrive-all').disabled = dlq.length === 0;
+  $('dlq-purge-all').disabled = dlq.length === 0;
+  table($('dlq'), [
+    { title: 'Message', cell: (x) => x.MessageId, class: 'mono' },
+    { title: 'Recipient', cell: (x) => x.Recipient },
+    { title: 'Reason', cell: (x) => x.Reason },
+    { title: 'Attempts', cell: (x) => x.Attempts },
+    { title: 'Created', cell: (x) => fmtTime(x.CreatedAt) },
+    { title: '', cell: (x) => h('button', { class: 'small', 'data-redrive': x.MessageId,
+      onclick: () => redrive(x.MessageId) }, 'Redrive') },
+  ], dlq, 'The dead-letter queue is empty.');
+  // The event dead letters, one row per subscription.
+  const bySub = new Map();
+  for (const e of edlq) {
+    const row = bySub.get(e.subscription) || { id: e.subscription, arn: e.subscriptionArn, count: 0, topic: e.topic };
+    row.count++;
+    bySub.set(e.subscription, row);
+  }
+  const subs = [...bySub.values()];
+  table($('events-dlq'), [
+    { title: 'Subscription', cell: (x) => x.arn || x.id, class: 'mono' },
+    { title: 'Topic', cell: (x) => x.topic, class: 'mono' },
+    { title: 'Events', cell: (x) => fmtNum(x.count) },
+    { title: '', cell: (x) => h('button', { class: 'small', onclick: () => redriveEvents(x.id) }, 'Redrive') },
+  ], subs, 'No event has been dead-lettered.');
+}
+
+async function redrive(id) {
+  try {
+    const r = await api('/admin/dlq/redrive' + (id ? '?id=' + encodeURIComponent(id) : ''), { method: 'POST' });
+    toast(`Redriven: ${r.Redriven} recipient(s) queued again.`);
+    await loadQueues();
+  } catch (e) { fail(e); }
+}
+
+async function redriveEvents(sub) {
+  try {
+    const r = await api('/admin/events/dlq/redrive?subscription=' + encodeURIComponent(sub), { method: 'POST' });
+    toast(`Redriven: ${r.Redriven} event(s).`);
+    await loadQueues();
+  } catch (e) { fail(e); }
+}
+
+async function loadSuppression(append = false) {
+  const q = $('suppression-q').value.trim();
+  const after = append ? state.suppressionNext : '';
+  const r = await api(`/admin/suppression?q=${encodeURIComponent(q)}&after=${encodeURIComponent(after)}`);
+  state.suppressionRows = (append ? state.suppressionRows : []).concat(r.SuppressedDestinations);
+  state.suppressionNext = r.Next;
+  $('suppression-more').hidden = !r.Next;
+  table($('suppression-table'), [
+    { title: 'Address', cell: (x) => x.EmailAddress },
+    { title: 'Reason', cell: (x) => badge(x.Reason) },
+    { title: 'Last update', cell: (x) => fmtTime(x.LastUpdateTime) },
+    { title: 'Message', cell: (x) => x.MessageId || '', class: 'mono' },
+    { title: '', cell: (x) => h('button', { class: 'small danger', 'data-remove': x.EmailAddress,
+      onclick: () => removeSuppression(x.EmailAddress) }, 'Remove') },
+  ], state.suppressionRows, q ? 'No suppressed address matches.' : 'The suppression list is empty.');
+}
+
+async function removeSuppression(address) {
+  try {
+    await api('/admin/v2/email/suppression/addresses/' + encodeURIComponent(address), { method: 'DELETE' });
+    toast(`${address} removed from the suppression list.`);
+    await loadSuppression();
+  } catch (e) { fail(e); }
+}
+
+async function addSuppression(ev) {
+  ev.preventDefault();
+  const address = $('suppression-address').value.trim();
+  try {
+    await api('/admin/v2/email/suppression/addresses', { method: 'PUT',
+      body: { EmailAddress: address, Reason: $('suppression-reason').value } });
+    toast(`${address} added to the suppression list.`);
+    $('suppression-address').value = '';
+    await loadSuppression();
+  } catch (e) { fail(e); }
+}
+
+async function loadIdentities() {
+  const r = await api('/admin/identities');
+  const list = r.Identities;
+  table($('identities'), [
+    { title: 'Identity', cell: (x) => x.IdentityName },
+    { title: 'Type', cell: (x) => x.Attributes.IdentityType || '' },
+    { title: 'Verification', cell: (x) => badge(x.Attributes.VerificationStatus) },
+    { title: 'DKIM', cell: (x) => badge((x.Attributes.DkimAttributes || {}).Status) },
+    { title: 'MAIL FROM', cell: (x) => {
+      const m = x.Attributes.MailFromAttributes || {};
+      return m.MailFromDomain ? h('span', {}, m.MailFromDomain + ' ', badge(m.MailFromDomainStatus)) : '—';
+    } },
+    { title: 'Last checked', cell: (x) => fmtTime((x.Attributes.VerificationInfo || {}).LastCheckedTimestamp) },
+    { title: 'Sending', cell: (x) => badge(x.Attributes.VerifiedForSendingStatus ? 'ENABLED' : 'not verified') },
+  ], list, 'No identities yet.');
+  // Each domain's records, looked up live.
+  const box = $('identity-records');
+  box.replaceChildren();
+  for (const x of list.filter((i) => !i.IdentityName.includes('@')).slice(0, 25)) {
+    const t = h('table', { 'data-domain': x.IdentityName });
+    box.append(h('h3', {}, `DNS records for ${x.IdentityName}`), t);
+    table(t, [{ title: 'Looking up…', cell: () => '' }], []);
+    api('/admin/identities/records?domain=' + encodeURIComponent(x.IdentityName)).then((rec) => {
+      table(t, [
+        { title: 'Purpose', cell: (y) => y.Purpose },
+        { title: 'Name', cell: (y) => y.Name, class: 'mono' },
+        { title: 'Type', cell: (y) => y.Type },
+        { title: 'Value', cell: (y) => y.Value, class: 'mono' },
+        { title: 'Status', cell: (y) => badge(y.Status) },
+      ], rec.Records);
+    }).catch(fail);
+  }
+}
+
+const OUTCOME_CLASS = { delivered: 'ok', deferred: 'warn', suppressed: 'bad', failed: 'bad', expired: 'bad' };
+
+async function searchMessages(ev) {
+  if (ev) ev.preventDefault();
+  const q = $('message-q').value.trim();
+  if (!q) return;
+  const byRecipient = q.includes('@') && !/^[0-9a-f]{16}-/.test(q);
+  const r = await api('/admin/messages?' + (byRecipient ? 'recipient=' : 'id=') + encodeURIComponent(q));
+  const box = $('message-result');
+  const items = r.records.map((x) => {
+    const what = x.outcome || x.kind || x.type || x.event || 'event';
+    return h('li', { class: OUTCOME_CLASS[what] || (x.bounceType || what === 'complaint' ? 'bad' : '') },
+      h('div', {}, h('strong', {}, what), ' ', h('span', { class: 'muted' }, fmtTime(x.timestamp))),
+      h('div', {}, x.recipient || x.to || '', x.messageId && byRecipient ? h('span', { class: 'mono' }, '  ' + x.messageId) : ''),
+      h('div', { class: 'muted' }, [x.smtpResponse, x.diagnosticCode, x.bounceType && `${x.bounceType}/${x.bounceSubType || ''}`,
+        x.attempt && `attempt ${x.attempt}`, x.remoteHost && `via ${x.remoteHost}`].filter(Boolean).join(' · ')));
+  });
+  box.replaceChildren(
+    r.queued !== undefined ? h('p', {}, r.queued ? 'Still queued (recipients waiting for delivery).' : 'No longer queued.') : '',
+    items.length ? h('ol', { class: 'timeline' }, items) : h('p', { class: 'muted' }, 'No records for this search.'));
+}
+
+async function loadMail() {
+  const r = await api('/_aws/ses');
+  const list = r.messages.slice().reverse();
+  const t = table($('mail-list'), [
+    { title: 'Time', cell: (m) => fmtTime(m.Timestamp) },
+    { title: 'From', cell: (m) => m.Source },
+    { title: 'To', cell: (m) => (m.Destination.ToAddresses || []).join(', ') },
+    { title: 'Subject', cell: (m) => m.Subject },
+  ], list, 'No mail captured yet.');
+  [...t.tBodies[0].rows].forEach((tr, i) => {
+    if (!list[i]) return;
+    tr.classList.add('clickable');
+    tr.addEventListener('click', () => {
+      [...t.tBodies[0].rows].forEach((x) => x.classList.remove('selected'));
+      tr.classList.add('selected');
+      const m = list[i];
+      $('mail-view').replaceChildren(
+        h('h3', {}, m.Subject || '(no subject)'),
+        h('p', { class: 'mono' }, m.Id),
+        h('pre', { class: 'body' }, m.Body.text_part ?? m.Body.html_part ?? ''),
+        h('details', {}, h('summary', {}, 'Raw message'), h('pre', { class: 'body' }, m.RawData)));
+    });
+  });
+}
+
+const PAGES = {
+  overview: loadOverview, reputation: loadReputation, queues: loadQueues,
+  suppression: () => loadSuppression(), identities: loadIdentities,
+  messages: async () => {}, mail: loadMail,
+};
+// Pages that follow live state refresh themselves while shown.
+const LIVE = new Set(['overview', 'reputation', 'queues']);
+
+async function show(page) {
+  if (!PAGES[page]) page = 'overview';
+  state.page = page;
+  for (const sec of document.querySelectorAll('.page')) sec.hidden = sec.id !== 'page-' + page;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
+  clearInterval(state.timer);
+  try { await PAGES[page](); } catch (e) { if (e.status !== 401) fail(e); }
+  document.body.dataset.loaded = page;
+  if (LIVE.has(page)) {
+    state.timer = setInterval(() => PAGES[page]().catch(() => {}), 10000);
+  }
+}
+
+// --- session ---------------------------------------------------------------
+function showLogin() {
+  clearInterval(state.timer);
+  $('app').hidden = true;
+  $('login').hidden = false;
+  $('login-user').focus();
+}
+
+function enter(session) {
+  state.csrf = session.csrf;
+  $('user').textContent = session.user;
+  $('host').textContent = session.hostname || '';
+  $('nav-mail').hidden = !session.localMailbox;
+  $('login').hidden = true;
+  $('app').hidden = false;
+  show(location.hash.slice(1) || 'overview');
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  $('login-error').textContent = '';
+  try {
+    await api('/ui/login', { method: 'POST',
+      body: { user: $('login-user').value.trim(), password: $('login-password').value } });
+    $('login-password').value = '';
+    enter(await api('/ui/session'));
+  } catch (e) {
+    $('login-error').textContent = e.message;
+  }
+}
+
+async function logout() {
+  try { await api('/ui/logout', { method: 'POST' }); } catch { /* gone already */ }
+  state.csrf = '';
+  showLogin();
+}
+
+function init() {
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+  $('range').addEventListener('change', () => loadOverview().catch(fail));
+  $('scope').addEventListener('change', () => loadOverview().catch(fail));
+  $('dlq-redrive-all').addEventListener('click', () => redrive(''));
+  $('dlq-purge-all').addEventListener('click', async () => {
+    if (!confirm('Drop every dead-lettered recipient for good?')) return;
+    try {
+      const r = await api('/admin/dlq/purge', { method: 'POST' });
+      toast(`Purged ${r.Purged} recipient(s).`);
+      await loadQueues();
+    } catch (e) { fail(e); }
+  });
+  $('suppression-search').addEventListener('submit', (ev) => { ev.preventDefault(); loadSuppression().catch(fail); });
+  $('suppression-more').addEventListener('click', () => loadSuppression(true).catch(fail));
+  $('suppression-add').addEventListener('submit', addSuppression);
+  $('message-search').addEventListener('submit', (ev) => searchMessages(ev).catch(fail));
+  $('mail-clear').addEventListener('click', async () => {
+    if (!confirm('Delete every captured message?')) return;
+    try { await api('/_aws/ses', { method: 'DELETE' }); await loadMail(); } catch (e) { fail(e); }
+  });
+  api('/ui/session').then(enter).catch(showLogin);
+}
+
+init();

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "net/http.h"
+
+namespace sesame::dashboard {
+
+struct Options {
+  // Configured admin credentials (both empty: access keys only).
+  std::string admin_user, admin_password;
+  int64_t session_ms = 12 * 3600 * 1000;
+  bool local_mailbox = false;  // the captured-mail page (local profile)
+  std::string hostname;        // shown in the page header
+};
+
+// True when (access key id, secret) is a key of the owner account.
+using KeyCheck =
+    std::function<bool(const std::string& id, const std::string& secret)>;
+
+// The web dashboard: serves the single page and its assets (embedded in the
+// binary), logs operators in with an owner access key or the configured
+// admin credentials, and keeps their sessions (an HttpOnly, SameSite=Strict
+// cookie; a per-session CSRF token that every state-changing admin request
+// must echo in X-Sesame-Csrf). The data it shows comes from /admin/*, which
+// the API serves to requests this class authorizes.
+//
+// Owned by the app. Thread-safe: sessions and login throttling behind one
+// mutex (logins and page loads are rare; nothing here is on the mail path).
+class Dashboard {
+ public:
+  Dashboard(Options options, KeyCheck key_check);
+
+  // The answer for GET "/" and "/ui/..." (assets, session, login, logout),
+  // or nullopt when the request is not the dashboard's (POST / is SES v1).
+  std::optional<net::HttpResponse> Handle(const net::HttpRequest& req);
+
+  // True when the request carries a live session cookie and, unless it is a
+  // GET or HEAD, the session's CSRF token.
+  bool Authorized(const net::HttpRequest& req);
+
+ private:
+  struct Session {
+    std::string user, csrf;
+    int64_t expires_ms = 0;
+  };
+  std::optional<Session> SessionOf(const net::HttpRequest& req);
+  net::HttpResponse Login(const net::HttpRequest& req);
+  net::HttpResponse Logout(const net::HttpRequest& req);
+
+  Options options_;
+  KeyCheck key_check_;
+  std::mutex mu_;
+  std::map<std::string, Session> sessions_;  // token -> session
+  struct Failures {
+    int count = 0;
+    int64_t window_start_ms = 0;
+  };
+  std::map<std::string, Failures> failures_;  // remote ip -> failed logins
+};
+
+// The value of cookie `name` in a Cookie header, or "".
+std::string CookieValue(const std::string& header, const std::string& name);
+
+}  // namespace sesame::dashboard

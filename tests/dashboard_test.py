@@ -1,0 +1,223 @@
+"""The web dashboard in headless Chromium (Debian's `chromium`, driven by
+playwright-core from npm through tests/node/dashboard.mjs): login (a wrong
+password is refused; an access key and the configured admin credentials get
+in), the charts drawn from real sends, bounces and deferrals, reputation and
+alarms, a dead-letter redrive that gets the message delivered, the suppression
+list edited (add, search, remove), identities with live DNS record status,
+message search, captured mail in the local profile, and logout. Screenshots
+land in build/test-artifacts/dashboard/."""
+import json
+import os
+import shutil
+import subprocess
+import unittest
+import urllib.error
+import urllib.request
+
+from dns_helper import Dnsmasq
+from harness import BINARY, Sesame, inject, wait_until
+from sink import FaultSink
+
+try:
+    import boto3
+except ImportError:  # pragma: no cover
+    boto3 = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(HERE, "node")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = os.path.join(HERE, "..", "build", "test-artifacts", "dashboard")
+READY = (shutil.which("node") and os.path.exists(CHROMIUM) and boto3 is not None
+         and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core"))
+         and os.path.exists("/usr/sbin/dnsmasq"))
+
+
+def drive(plan):
+    run = subprocess.run(["node", os.path.join(NODE_DIR, "dashboard.mjs"), json.dumps(plan)],
+                         capture_output=True, text=True, timeout=240, cwd=NODE_DIR,
+                         env=dict(os.environ, CHROMIUM=CHROMIUM))
+    if run.returncode != 0 or not run.stdout.strip():
+        raise AssertionError(f"dashboard.mjs failed ({run.returncode}): {run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def create_key(server):
+    return json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+@unittest.skipUnless(READY, "node, chromium, playwright-core, boto3 or dnsmasq missing")
+class Dashboard(unittest.TestCase):
+    def admin(self, server, path, method="GET"):
+        req = urllib.request.Request(f"http://127.0.0.1:{server.ports['http']}{path}", method=method)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def test_operator_session_in_chromium(self):
+        # 5xx for hard*, 4xx for later* (dead-lettered when it expires).
+        sink = FaultSink(host="127.0.0.2", rules=[(r"^hard", "550 5.1.1 <hard@dest.test>: User unknown"),
+                                                  (r"^later", "451 4.2.0 mailbox busy")]).start()
+        dns = Dnsmasq(mx=[("dest.test", "mx.dest.test", 10)], hosts=[("mx.dest.test", "127.0.0.2")],
+                      txt=[("dash.test", "v=spf1 -all")])
+        server = Sesame(delivery=(
+            f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n  mx_port: {sink.port}\n"
+            "  retry: {first_seconds: 1, factor: 1, max_seconds: 1}\n"
+            "  max_delivery_seconds: 2\n  on_expiry: dead_letter\n"
+            "api: {auto_verify: true}\n"
+            "dashboard: {admin_user: ops, admin_password: ops-password-1}\n"
+            "alarms:\n  - name: bounce-rate\n    metric: bounce_rate\n    statistic: Average\n"
+            "    period_seconds: 300\n    threshold: 0.05\n    comparison: GreaterThanThreshold\n"
+            "    actions: []\n"), relay=True).start()
+        try:
+            key = create_key(server)
+            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
+                              region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"])
+            v2.create_email_identity(EmailIdentity="dash.test")
+            for addr in ("old1@suppressed.test", "old2@suppressed.test", "keep@other.test"):
+                v2.put_suppressed_destination(EmailAddress=addr, Reason="BOUNCE")
+            sent = [v2.send_email(FromEmailAddress="app@dash.test",
+                                  Destination={"ToAddresses": [f"ok{i}@dest.test"]},
+                                  Content={"Simple": {"Subject": {"Data": f"hello {i}"},
+                                                      "Body": {"Text": {"Data": "b"}}}})["MessageId"]
+                    for i in range(12)]
+            hard = inject(server.ports["smtp"], [("app@dash.test", [f"hard{i}@dest.test"], f"h{i}")
+                                                 for i in range(3)])
+            later = inject(server.ports["smtp"], [("app@dash.test", ["later@dest.test"], "later")])[0]
+            self.assertTrue(wait_until(lambda: self.admin(server, "/admin/dlq") != [], 30),
+                            "the deferred message never reached the dead-letter queue")
+            self.assertTrue(wait_until(lambda: sink.count() >= 12, 15))
+            stats = self.admin(server, "/admin/stats?resolution=minute")
+            totals = {k: sum(p[k] for p in stats["points"]) for k in ("sends", "deliveries", "bounces")}
+            self.assertGreaterEqual(totals["sends"], 16)
+            self.assertEqual(totals["deliveries"], 12)
+            self.assertEqual(totals["bounces"], 3)
+            # The deferred recipient is accepted once it is redriven.
+            sink.rules = [r for r in sink.rules if r[0].pattern != "^later"]
+
+            got = drive({
+                "base": f"http://127.0.0.1:{server.ports['http']}", "user": key["AccessKeyId"],
+                "password": key["SecretAccessKey"], "wrongPassword": "not-the-secret",
+                "shots": SHOTS, "admin": {"user": "ops", "password": "ops-password-1"}, "redrive": True,
+                "suppression": {"add": "new@added.test", "remove": "old1@suppressed.test",
+                                "search": "suppressed.test"},
+                "messageId": hard[0], "domain": "dash.test"})
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["consoleErrors"], [])
+            # Login: refused, then in.
+            self.assertTrue(got["loginShownFirst"])
+            self.assertIn("wrong user or password", got["wrongPasswordError"])
+            self.assertTrue(got["appHiddenAfterWrongPassword"])
+            self.assertEqual(got["user"], key["AccessKeyId"])
+            # The charts draw what the statistics say, with raised points.
+            vol, fb = got["overview"]["volume"], got["overview"]["feedback"]
+            self.assertEqual(vol["sends"]["total"], totals["sends"])
+            self.assertEqual(vol["deliveries"]["total"], totals["deliveries"])
+            self.assertEqual(fb["bounces"]["total"], totals["bounces"])
+            self.assertGreater(vol["sends"]["raised"], 0)
+            self.assertGreater(fb["bounces"]["raised"], 0)
+            self.assertGreater(fb["deferrals"]["total"], 0)
+            self.assertEqual(got["overview"]["cards"]["sends"], totals["sends"])
+            self.assertEqual(vol["sends"]["points"], 144)  # 24 hours of 10 minutes
+            self.assertEqual(got["overviewHourPoints"], 60)
+            # Reputation: 3 bounces of 16+ sends is over 5%, so the alarm fires.
+            self.assertAlmostEqual(got["reputation"]["bounceGauge"],
+                                   self.admin(server, "/admin/reputation")["scopes"][0]["bounceRate"], places=4)
+            self.assertGreater(got["reputation"]["bounceGauge"], 0.1)
+            self.assertIn(got["reputation"]["status"], ("HEALTHY", "PROBATION", "SHUTDOWN"))
+            self.assertEqual(got["reputation"]["alarms"][0][0], "bounce-rate")
+            # Queues and the dead-letter queue, redriven from its button.
+            self.assertTrue(any("dest.test" in s or "127.0.0.2" in s for s in got["queues"]["sites"]),
+                            got["queues"])
+            self.assertEqual(got["queues"]["dead"], 1)
+            self.assertEqual(got["queues"]["dlqRows"], [later])
+            self.assertEqual(got["redriven"], later)
+            self.assertIn("1 recipient", got["redriveToast"])
+            self.assertEqual(got["dlqRowsAfter"], 0)
+            self.assertTrue(wait_until(lambda: any(r == "later@dest.test" for _, r in sink.pairs()), 15),
+                            "the redriven message was not delivered")
+            self.assertEqual(self.admin(server, "/admin/dlq"), [])
+            # Suppression list edits reached the store.
+            # The hard bounces joined the list on their own.
+            self.assertEqual(sorted(got["suppressionBefore"]),
+                             ["hard0@dest.test", "hard1@dest.test", "hard2@dest.test", "keep@other.test",
+                              "old1@suppressed.test", "old2@suppressed.test"])
+            self.assertIn("new@added.test", got["suppressionAfterAdd"])
+            self.assertEqual(sorted(got["suppressionSearch"]), ["old1@suppressed.test", "old2@suppressed.test"])
+            self.assertNotIn("old1@suppressed.test", got["suppressionAfterRemove"])
+            listed = {d["EmailAddress"]: d["Reason"] for d in
+                      v2.list_suppressed_destinations()["SuppressedDestinationSummaries"]}
+            self.assertEqual(listed.get("new@added.test"), "COMPLAINT")
+            self.assertNotIn("old1@suppressed.test", listed)
+            self.assertIn("old2@suppressed.test", listed)
+            # Identities: the records as DNS serves them now (only SPF is published).
+            self.assertIn("dash.test", got["identities"]["names"])
+            status = {r["purpose"]: r["status"] for r in got["identities"]["records"]}
+            self.assertEqual(status["spf"], "ok")
+            self.assertEqual(status["dkim"], "missing")
+            self.assertEqual(status["verification"], "missing")
+            # Message search: the bounced message's timeline.
+            self.assertIn("failed", got["timeline"])
+            # Logout ends the session; the admin credentials log in too.
+            self.assertEqual(got["adminAfterLogout"], 403)
+            self.assertEqual(got["adminUser"], "ops")
+            for name in ("02-overview", "04-queues-before-redrive", "07-suppression-edited", "08-identities"):
+                self.assertGreater(os.path.getsize(os.path.join(SHOTS, name + ".png")), 10000)
+        finally:
+            server.cleanup()
+            sink.stop()
+            dns.stop()
+
+    def test_captured_mail_in_the_local_profile(self):
+        server = Sesame(delivery=("delivery: {mode: capture}\napi: {auto_verify: true, local_mailbox: true}\n"
+                                  "dashboard: {admin_user: dev, admin_password: dev-password-1}\n")).start()
+        try:
+            key = create_key(server)
+            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
+                              region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"])
+            v2.send_email(FromEmailAddress="dev@example.com", Destination={"ToAddresses": ["you@example.org"]},
+                          Content={"Simple": {"Subject": {"Data": "Captured subject"},
+                                              "Body": {"Text": {"Data": "The captured body text."}}}})
+            self.assertTrue(wait_until(lambda: self.admin(server, "/_aws/ses")["messages"], 10))
+            got = drive({"base": f"http://127.0.0.1:{server.ports['http']}", "user": "dev",
+                         "password": "dev-password-1", "wrongPassword": "nope", "shots": SHOTS, "mail": True})
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["consoleErrors"], [])
+            self.assertTrue(got["mailNavVisible"])
+            self.assertEqual(got["mailRows"], ["Captured subject"])
+            self.assertIn("The captured body text.", got["mailBody"])
+        finally:
+            server.cleanup()
+
+    def test_admin_api_refuses_other_sites_and_strangers(self):
+        server = Sesame().start()
+        try:
+            base = f"http://127.0.0.1:{server.ports['http']}"
+            # A loopback tool (no browser headers) is served; a page on another
+            # site driving the browser is not, nor is a forged cookie.
+            self.assertIn("sites", self.admin(server, "/admin/queues"))
+            for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                            {"Cookie": "sesame_session=forged", "Origin": "http://evil.example"}):
+                req = urllib.request.Request(base + "/admin/dlq/redrive", method="POST", headers=headers)
+                with self.assertRaises(urllib.error.HTTPError) as ctx:
+                    urllib.request.urlopen(req, timeout=5)
+                self.assertEqual(ctx.exception.code, 403, headers)
+            # No admin credentials configured: the admin login does not exist,
+            # and a key of another account cannot log in.
+            other = json.loads(subprocess.run(
+                [BINARY, "keys", "create", "--account", "111122223333", "--json", "--config", server.config_path],
+                capture_output=True, text=True, check=True).stdout)
+            for body in ({"user": "admin", "password": "admin"},
+                         {"user": other["AccessKeyId"], "password": other["SecretAccessKey"]}):
+                req = urllib.request.Request(base + "/ui/login", data=json.dumps(body).encode(), method="POST",
+                                             headers={"Content-Type": "application/json"})
+                with self.assertRaises(urllib.error.HTTPError) as ctx:
+                    urllib.request.urlopen(req, timeout=5)
+                self.assertEqual(ctx.exception.code, 401)
+        finally:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
