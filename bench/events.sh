@@ -8,6 +8,8 @@
 # Env: MSGS SESSIONS SIZE RUNS, SESAME_PORT (3587), SESAME_HTTP_PORT (3580), SINK_PORT (2526),
 #      HOOK_PORT (3590: three ports from here), RAW=1 for raw message delivery (the SES event
 #      as the body: no SNS envelope, no signature), SIGNING=ecdsa for a P-256 signing key.
+#      PIPELINE=N to pipeline N requests per connection (default 1, as SNS),
+#      CONCURRENCY=N connections per subscription (16).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/peers}
@@ -17,6 +19,8 @@ HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 HOOK_PORT=${HOOK_PORT:-3590}
 RAW=$([[ ${RAW:-0} == 1 ]] && echo true || echo false)
 SIGNING=${SIGNING:-rsa}
+PIPELINE=${PIPELINE:-1}       # requests pipelined per webhook connection
+CONCURRENCY=${CONCURRENCY:-16} # connections per webhook
 export SINK_PORT=${SINK_PORT:-2526}
 export WORKDIR=${WORKDIR:-/tmp/sesame-events-bench}
 BIN=$ROOT/build/sesame
@@ -54,9 +58,9 @@ events:
   topics:
     - name: bench
       subscriptions:
-        - {protocol: http, endpoint: "http://127.0.0.1:$HOOK_PORT/a", confirm: false, raw: $RAW, max_concurrency: 16}
-        - {protocol: http, endpoint: "http://127.0.0.1:$((HOOK_PORT + 1))/b", confirm: false, raw: $RAW, max_concurrency: 16}
-        - {protocol: http, endpoint: "http://127.0.0.1:$((HOOK_PORT + 2))/c", confirm: false, raw: $RAW, max_concurrency: 16}
+        - {protocol: http, endpoint: "http://127.0.0.1:$HOOK_PORT/a", confirm: false, raw: $RAW, max_concurrency: $CONCURRENCY, pipeline: $PIPELINE}
+        - {protocol: http, endpoint: "http://127.0.0.1:$((HOOK_PORT + 1))/b", confirm: false, raw: $RAW, max_concurrency: $CONCURRENCY, pipeline: $PIPELINE}
+        - {protocol: http, endpoint: "http://127.0.0.1:$((HOOK_PORT + 2))/c", confirm: false, raw: $RAW, max_concurrency: $CONCURRENCY, pipeline: $PIPELINE}
 YAML
   else
     cat >>"$WORKDIR/sesame.yaml" <<YAML
@@ -113,5 +117,5 @@ for ((r = 1; r <= RUNS; r++)); do
       "(${cpu_on} CPU-ms/msg), ${ev[-1]} events/s delivered"
 done
 o=$(median "${off[@]}"); n=$(median "${on[@]}"); e=$(median "${ev[@]}")
-echo "sesame events_off_msgs_per_s=$o events_on_msgs_per_s=$n events_delivered_per_s=$e subscriptions=3 raw=$RAW signing=$SIGNING msgs=$MSGS"
+echo "sesame events_off_msgs_per_s=$o events_on_msgs_per_s=$n events_delivered_per_s=$e subscriptions=3 raw=$RAW signing=$SIGNING pipeline=$PIPELINE concurrency=$CONCURRENCY msgs=$MSGS"
 awk -v o="$o" -v n="$n" 'BEGIN{ printf "summary events cost=%.1f%% of mail throughput (target < 15%%)\n", (o-n)*100/o }'

@@ -267,6 +267,29 @@ class Events(unittest.TestCase):
         finally:
             back.stop()
 
+    def test_pipelined_deliveries(self):
+        # Two subscribers pipelining 8 requests per connection: one keeps its
+        # connections, one closes each after 3 answers (the requests it never
+        # read are sent again). Every event arrives, signed, on few connections.
+        steady = Receiver().start()
+        closing = Receiver(close_every=3).start()
+        try:
+            subs = "".join(f"        - {{protocol: http, endpoint: \"{r.url}\", confirm: false, pipeline: 8, "
+                           "max_concurrency: 4}\n" for r in (steady, closing))
+            server = self.start("DELIVERY", extra_subs=subs)
+            ids = send(server, ["ok@dest.test"], "pipelined", n=300)
+            for r in (steady, closing):
+                self.assertTrue(wait_until(lambda: {e["mail"]["messageId"] for e in r.events()} >= set(ids), 60),
+                                len(r.events()))
+                self.assertTrue(all(verify_sns_signature(m) for m in r.messages()))
+            # Nothing failed, so nothing was sent twice to the steady one.
+            self.assertEqual(len(steady.events()), 300)
+            self.assertLessEqual(steady.accepted, 4)
+            self.assertEqual(metric(server.ports["http"], "sesame_events_backlog"), 0)
+        finally:
+            steady.stop()
+            closing.stop()
+
     def test_restart_during_backlog_loses_nothing(self):
         port = free_port()
         receiver = Receiver(port=port).start()

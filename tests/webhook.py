@@ -41,8 +41,12 @@ def verify_sns_signature(msg):
 
 
 class Receiver:
-    def __init__(self, port=0, status=200, confirm=True):
+    def __init__(self, port=0, status=200, confirm=True, close_every=0):
+        """close_every: answer with Connection: close after that many requests
+        on a connection (a server that limits keep-alive)."""
         self.port = port
+        self.close_every = close_every
+        self.accepted = 0
         self.status = status
         self.confirm = confirm
         self.lock = threading.Lock()
@@ -62,8 +66,10 @@ class Receiver:
 
             def setup(self):
                 super().setup()
+                self.served = 0
                 with receiver.lock:
                     receiver.conns.add(self.connection)
+                    receiver.accepted += 1
 
             def finish(self):
                 with receiver.lock:
@@ -81,6 +87,10 @@ class Receiver:
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
+                self.served += 1
+                if receiver.close_every and self.served % receiver.close_every == 0:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 with receiver.lock:
                     if msg.get("Type") == "SubscriptionConfirmation":

@@ -47,6 +47,9 @@ asio::awaitable<void> Serve(tcp::socket s) {
 asio::awaitable<void> Accept(tcp::acceptor a) {
   for (;;) {
     tcp::socket s = co_await a.async_accept(asio::use_awaitable);
+    // As nginx, Node and Go servers do by default: answers to pipelined
+    // requests are not held back by Nagle's algorithm.
+    s.set_option(tcp::no_delay(true));
     asio::co_spawn(a.get_executor(), Serve(std::move(s)), asio::detached);
   }
 }

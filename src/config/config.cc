@@ -777,7 +777,9 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                                      {"raw", w.Bool(&sub.raw)},
                                      {"confirm", w.Bool(&sub.confirm)},
                                      {"max_concurrency",
-                                      w.Int(&sub.max_concurrency, 1, 1000)}});
+                                      w.Int(&sub.max_concurrency, 1, 1000)},
+                                     {"pipeline",
+                                      w.Int(&sub.pipeline, 1, 64)}});
                                 if (!ss.ok()) return ss;
                                 if (sub.protocol.empty() ||
                                     sub.endpoint.empty())

@@ -85,6 +85,11 @@ struct Subscription {
   bool raw = false;      // body is the event itself, not the SNS envelope
   bool confirm = true;   // http(s): SubscriptionConfirmation first
   uint32_t max_concurrency = 8;
+  // Requests pipelined per connection (HTTP/1.1): 1 sends the next only
+  // after the answer, as SNS does; more saves the endpoint and Sesame a
+  // round trip and a wakeup per event. Unanswered requests are sent again
+  // (at-least-once: subscribers dedupe by MessageId).
+  uint32_t pipeline = 1;
 };
 
 struct Topic {

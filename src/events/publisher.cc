@@ -827,12 +827,12 @@ struct Publisher::Impl {
     }
   }
 
+  // Acks are written lazily (a lost one costs one redelivery): they wait for
+  // the ingest thread's next pass (at most 200 ms) instead of waking it for
+  // every delivered event.
   void PostAck(const std::string& sub, uint64_t seq, AckKind kind) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      acks_in.push_back({sub, seq, kind});
-    }
-    cv.notify_one();
+    std::lock_guard<std::mutex> lock(mu);
+    acks_in.push_back({sub, seq, kind});
   }
 
   // --- delivery (its own thread) ------------------------------------------
@@ -907,23 +907,47 @@ struct Publisher::Impl {
     return finish(out);
   }
 
+  // A request's answer: the status code, kNoAnswer when the connection
+  // failed, kUnanswered when it closed after answering earlier requests of
+  // the batch (sent again without counting a failed attempt).
+  static constexpr int kNoAnswer = -1, kUnanswered = -2;
+
+  // Serialised by hand straight into the batch's buffer: a pipelined batch
+  // goes out in one write, and bodies are copied once.
+  static void AppendRequest(
+      std::string& out, const Url& url,
+      std::initializer_list<std::pair<std::string_view, std::string_view>>
+          headers,
+      std::string_view body) {
+    out += "POST ";
+    out += url.target;
+    out += " HTTP/1.1\r\nHost: ";
+    out += url.host;
+    out +=
+        "\r\nContent-Type: text/plain; charset=UTF-8\r\nUser-Agent: "
+        "Amazon Simple Notification Service Agent\r\n";
+    for (const auto& [k, v] : headers) {
+      out += k;
+      out += ": ";
+      out += v;
+      out += "\r\n";
+    }
+    out += "Content-Length: ";
+    out += std::to_string(body.size());
+    out += "\r\n\r\n";
+    out += body;
+  }
+
   // POSTs with HTTP/1.1 keep-alive: each subscription keeps its idle
   // connections (at most max_concurrency), so a busy webhook is not paid a
-  // TCP (and TLS) handshake per event. A reused connection the peer has
-  // closed meanwhile is retried once on a fresh one.
-  awaitable<int> Post(
-      Sub* sub, Url url, std::string body,
-      std::vector<std::pair<std::string, std::string>> headers) {
+  // TCP (and TLS) handshake per event. A batch of several requests is
+  // pipelined (written at once, the answers read in order). A reused
+  // connection the peer has closed meanwhile is retried once on a fresh one.
+  // `wire` holds `count` serialised requests.
+  awaitable<std::vector<int>> PostBatch(Sub* sub, Url url, std::string wire,
+                                        size_t count) {
     auto ex = co_await asio::this_coro::executor;
-    http::request<http::string_body> req{http::verb::post, url.target, 11};
-    req.set(http::field::host, url.host);
-    req.set(http::field::content_type, "text/plain; charset=UTF-8");
-    req.set(http::field::user_agent,
-            "Amazon Simple Notification Service Agent");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    req.keep_alive(true);
+    std::vector<int> codes(count, kNoAnswer);
     auto timeout = std::chrono::seconds(opt.events.timeout_seconds);
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<Conn> conn;
@@ -933,6 +957,7 @@ struct Publisher::Impl {
         sub->idle.pop_back();
         reused = true;
       }
+      size_t answered = 0;
       try {
         if (!conn) {
           conn = std::make_unique<Conn>();
@@ -954,26 +979,62 @@ struct Publisher::Impl {
             conn->plain->expires_after(timeout);
             co_await conn->plain->async_connect(results, use_awaitable);
           }
+          // A batch is written whole; nothing waits to be coalesced.
+          boost::system::error_code ignored;
+          beast::get_lowest_layer(
+              conn->tls ? beast::get_lowest_layer(*conn->tls) : *conn->plain)
+              .socket()
+              .set_option(asio::ip::tcp::no_delay(true), ignored);
+        }
+        beast::tcp_stream& lowest =
+            conn->tls ? beast::get_lowest_layer(*conn->tls) : *conn->plain;
+        lowest.expires_after(timeout);
+        if (conn->tls) {
+          co_await asio::async_write(*conn->tls, asio::buffer(wire),
+                                     use_awaitable);
+        } else {
+          co_await asio::async_write(*conn->plain, asio::buffer(wire),
+                                     use_awaitable);
         }
         beast::flat_buffer buf;
-        http::response<http::string_body> res;
-        if (conn->tls) {
-          beast::get_lowest_layer(*conn->tls).expires_after(timeout);
-          co_await http::async_write(*conn->tls, req, use_awaitable);
-          co_await http::async_read(*conn->tls, buf, res, use_awaitable);
-        } else {
-          conn->plain->expires_after(timeout);
-          co_await http::async_write(*conn->plain, req, use_awaitable);
-          co_await http::async_read(*conn->plain, buf, res, use_awaitable);
+        bool keep = true;
+        for (size_t i = 0; i < count && keep; ++i) {
+          http::response<http::string_body> res;
+          lowest.expires_after(timeout);
+          if (conn->tls) {
+            co_await http::async_read(*conn->tls, buf, res, use_awaitable);
+          } else {
+            co_await http::async_read(*conn->plain, buf, res, use_awaitable);
+          }
+          codes[i] = static_cast<int>(res.result_int());
+          ++answered;
+          keep = res.keep_alive();
         }
-        if (res.keep_alive() && sub->idle.size() < sub->config.max_concurrency)
+        if (keep && sub->idle.size() < sub->config.max_concurrency)
           sub->idle.push_back(std::move(conn));
-        co_return static_cast<int>(res.result_int());
       } catch (const std::exception& e) {
-        if (!reused) co_return -1;
+        if (reused && answered == 0) continue;  // a stale idle connection
       }
+      if (answered > 0) {
+        for (size_t i = answered; i < codes.size(); ++i) codes[i] = kUnanswered;
+      }
+      co_return codes;
     }
-    co_return -1;
+    co_return codes;
+  }
+
+  awaitable<int> Post(
+      Sub* sub, Url url, std::string body,
+      std::vector<std::pair<std::string, std::string>> headers) {
+    std::string wire;
+    AppendRequest(wire, url, {}, body);
+    // The caller's headers go in before the blank line ending the head.
+    std::string extra;
+    for (const auto& [k, v] : headers) extra += k + ": " + v + "\r\n";
+    wire.insert(wire.find("Content-Length: "), extra);
+    std::vector<int> codes =
+        co_await PostBatch(sub, std::move(url), std::move(wire), 1);
+    co_return codes[0];
   }
 
   awaitable<void> Confirm(Sub* sub) {
@@ -1001,47 +1062,72 @@ struct Publisher::Impl {
     sub->confirming = false;
   }
 
-  awaitable<void> Deliver(Sub* sub, RecordPtr r) {
-    std::string body = sub->config.raw ? r->json
-                                       : SignedEnvelope(*sub, "Notification",
-                                                        r->json, &r->sns);
-    if (r->sns.id.empty()) r->sns.id = Uuid();  // raw deliveries too
-    std::string id = r->sns.id;
-    std::vector<std::pair<std::string, std::string>> headers;
-    headers.emplace_back("x-amz-sns-message-type", "Notification");
-    headers.emplace_back("x-amz-sns-message-id", id);
-    headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
-    headers.emplace_back("x-amz-sns-subscription-arn", sub->arn);
+  awaitable<void> Deliver(Sub* sub, std::vector<RecordPtr> rs) {
+    std::string wire;
+    const std::string topic_arn = TopicArn(sub->topic);
+    for (RecordPtr& r : rs) {
+      std::string envelope;
+      if (!sub->config.raw)
+        envelope = SignedEnvelope(*sub, "Notification", r->json, &r->sns);
+      if (r->sns.id.empty()) r->sns.id = Uuid();  // raw deliveries too
+      if (wire.empty())
+        wire.reserve(rs.size() * (512 + (sub->config.raw ? r->json.size()
+                                                         : envelope.size())));
+      AppendRequest(wire, *sub->url,
+                    {{"x-amz-sns-message-type", "Notification"},
+                     {"x-amz-sns-message-id", r->sns.id},
+                     {"x-amz-sns-topic-arn", topic_arn},
+                     {"x-amz-sns-subscription-arn", sub->arn}},
+                    sub->config.raw ? std::string_view(r->json)
+                                    : std::string_view(envelope));
+    }
     Url url = *sub->url;
-    int code = co_await Post(sub, url, std::move(body), std::move(headers));
+    size_t count = rs.size();
+    std::vector<int> codes =
+        co_await PostBatch(sub, std::move(url), std::move(wire), count);
     --sub->inflight;
     int64_t now = Now();
-    if (code >= 200 && code < 300) {
-      ++sub->delivered;
+    std::vector<RecordPtr> again;  // back to the front of the queue, in order
+    bool failed = false;
+    for (size_t i = 0; i < rs.size(); ++i) {
+      RecordPtr& r = rs[i];
+      int code = codes[i];
+      if (code >= 200 && code < 300) {
+        ++sub->delivered;
+        PostAck(sub->id, r->seq, AckKind::kDelivered);
+      } else if (code == kUnanswered) {
+        again.push_back(r);
+      } else {
+        ++sub->failed_attempts;
+        failed = true;
+        if (now - r->created_ms >
+            int64_t(opt.events.retry_for_seconds) * 1000) {
+          ++sub->dead_lettered;
+          sub->dead[r->seq] = r;
+          PostAck(sub->id, r->seq, AckKind::kDead);
+          SESAME_LOG(kWarn, kLog) << "event " << r->seq << " for " << sub->arn
+                                  << " dead-lettered after "
+                                  << opt.events.retry_for_seconds << " s";
+        } else {
+          again.push_back(r);
+        }
+      }
+    }
+    for (auto it = again.rbegin(); it != again.rend(); ++it)
+      sub->pending.push_front(*it);
+    if (!failed) {
       sub->delay_s = 0;
       sub->next_try_ms = 0;
-      PostAck(sub->id, r->seq, AckKind::kDelivered);
     } else {
-      ++sub->failed_attempts;
-      if (now - r->created_ms > int64_t(opt.events.retry_for_seconds) * 1000) {
-        ++sub->dead_lettered;
-        sub->dead[r->seq] = r;
-        PostAck(sub->id, r->seq, AckKind::kDead);
-        SESAME_LOG(kWarn, kLog)
-            << "event " << r->seq << " for " << sub->arn
-            << " dead-lettered after " << opt.events.retry_for_seconds << " s";
-      } else {
-        sub->pending.push_front(r);
-        // Exponential back-off with full jitter, per subscription: one probe
-        // at a time until the endpoint answers again.
-        double base = std::max<double>(
-            opt.events.min_retry_seconds,
-            std::min<double>(opt.events.max_retry_seconds,
-                             sub->delay_s ? sub->delay_s * 2 : 0));
-        sub->delay_s = base;
-        std::uniform_real_distribution<double> jitter(0.5, 1.0);
-        sub->next_try_ms = now + int64_t(base * jitter(rng) * 1000);
-      }
+      // Exponential back-off with full jitter, per subscription: one probe
+      // at a time until the endpoint answers again.
+      double base = std::max<double>(
+          opt.events.min_retry_seconds,
+          std::min<double>(opt.events.max_retry_seconds,
+                           sub->delay_s ? sub->delay_s * 2 : 0));
+      sub->delay_s = base;
+      std::uniform_real_distribution<double> jitter(0.5, 1.0);
+      sub->next_try_ms = now + int64_t(base * jitter(rng) * 1000);
     }
     PumpAll();
   }
@@ -1059,11 +1145,17 @@ struct Publisher::Impl {
     int limit =
         sub->delay_s > 0 ? 1 : static_cast<int>(sub->config.max_concurrency);
     if (sub->next_try_ms > now) return;
+    // Up to `pipeline` records per request batch; one while probing.
+    size_t depth =
+        sub->delay_s > 0 ? 1 : std::max<size_t>(1, sub->config.pipeline);
     while (sub->inflight < limit && !sub->pending.empty()) {
-      RecordPtr r = sub->pending.front();
-      sub->pending.pop_front();
+      std::vector<RecordPtr> rs;
+      while (rs.size() < depth && !sub->pending.empty()) {
+        rs.push_back(std::move(sub->pending.front()));
+        sub->pending.pop_front();
+      }
       ++sub->inflight;
-      asio::co_spawn(loop, Deliver(sub, std::move(r)), asio::detached);
+      asio::co_spawn(loop, Deliver(sub, std::move(rs)), asio::detached);
     }
   }
 

@@ -64,18 +64,40 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return std::unique_ptr<Store>(new Store(db));
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_finalize(get_stmt_);
+  sqlite3_close(db_);
+}
 
 Result<std::optional<std::string>> Store::Get(const std::string& kind,
                                               const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT body FROM documents WHERE kind = ?1 AND name = ?2");
-  s.Bind(1, kind);
-  s.Bind(2, name);
-  int rc = sqlite3_step(s.get());
-  if (rc == SQLITE_ROW) return std::optional<std::string>(s.Text(0));
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
-  return Fail(db_, "get");
+  // Reads are on the mail and event paths (suppression, configuration sets,
+  // event destinations): the statement is prepared once, not parsed per call.
+  if (!get_stmt_ &&
+      sqlite3_prepare_v3(
+          db_, "SELECT body FROM documents WHERE kind = ?1 AND name = ?2", -1,
+          SQLITE_PREPARE_PERSISTENT, &get_stmt_, nullptr) != SQLITE_OK)
+    return Fail(db_, "get");
+  sqlite3_stmt* st = get_stmt_;
+  sqlite3_bind_text(st, 1, kind.data(), static_cast<int>(kind.size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, name.data(), static_cast<int>(name.size()),
+                    SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  Result<std::optional<std::string>> out = std::optional<std::string>();
+  if (rc == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    out = std::optional<std::string>(
+        t ? std::string(reinterpret_cast<const char*>(t),
+                        sqlite3_column_bytes(st, 0))
+          : "");
+  } else if (rc != SQLITE_DONE) {
+    out = Fail(db_, "get");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
 }
 
 Status Store::Put(const std::string& kind, const std::string& name,

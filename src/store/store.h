@@ -11,6 +11,7 @@
 #include "base/result.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace sesame::store {
 
@@ -41,6 +42,7 @@ class Store {
   explicit Store(sqlite3* db) : db_(db) {}
   std::mutex mu_;
   sqlite3* db_;
+  sqlite3_stmt* get_stmt_ = nullptr;  // Get's statement, prepared once
 };
 
 }  // namespace sesame::store
