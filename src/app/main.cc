@@ -598,7 +598,6 @@ int Serve(const Args& args) {
       sending_stats.Record(kind, n, e.timestamp_ms, e.meta.config_set,
                            AsciiLowerCopy(domain));
     }
-    if (publish) publisher.Publish(e);
     const char* reason = nullptr;
     if (e.type == delivery::MessageEvent::Type::kComplaint)
       reason = "COMPLAINT";
@@ -606,17 +605,21 @@ int Serve(const Args& args) {
         e.classification.bounce_type == "Permanent" &&
         e.classification.bounce_subtype != "OnAccountSuppressionList")
       reason = "BOUNCE";
-    if (!reason) return;
-    for (const auto& r : e.recipients) {
-      auto added = api.resources()->AddSuppression(
-          r.address, reason, e.meta.config_set, e.meta.id, e.feedback_id);
-      if (added.ok() && *added) ++feedback_counters.suppressions;
-      if (!added.ok()) {
-        SESAME_LOG(kWarn, "feedback")
-            << "suppression of " << r.address
-            << " not stored: " << added.error().message();
+    if (reason) {
+      for (const auto& r : e.recipients) {
+        auto added = api.resources()->AddSuppression(
+            r.address, reason, e.meta.config_set, e.meta.id, e.feedback_id);
+        if (added.ok() && *added) ++feedback_counters.suppressions;
+        if (!added.ok()) {
+          SESAME_LOG(kWarn, "feedback")
+              << "suppression of " << r.address
+              << " not stored: " << added.error().message();
+        }
       }
     }
+    // Published last, moved: the event's copy of the message's metadata and
+    // header block is not duplicated on the engine thread.
+    if (publish) publisher.Publish(std::move(e));
   };
   // Events need the messages' headers: the spool cuts them from the body at
   // commit, while it is still in memory.

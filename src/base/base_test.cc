@@ -142,3 +142,24 @@ TEST(Log, JsonLinesCarryTheMessageId) {
 
 }  // namespace
 }  // namespace sesame
+
+#include "base/json.h"
+
+namespace sesame {
+namespace {
+
+TEST(Json, EscapesWhatJsonRequiresAndKeepsTheRest) {
+  EXPECT_EQ(JsonEscape("plain ascii"), "plain ascii");
+  EXPECT_EQ(JsonEscape("a\"b\\c"), "a\\\"b\\\\c");
+  EXPECT_EQ(JsonEscape("l1\r\nl2\tx"), "l1\\r\\nl2\\tx");
+  EXPECT_EQ(JsonEscape(std::string_view("\x01\x1f", 2)), "\\u0001\\u001f");
+  EXPECT_EQ(JsonEscape("h\xc3\xa9llo \xe2\x9c\x93"),
+            "h\xc3\xa9llo \xe2\x9c\x93");
+  EXPECT_EQ(JsonEscape(""), "");
+  std::string out = "[";
+  AppendJsonEscaped(out, "\"x\"");
+  EXPECT_EQ(out, "[\\\"x\\\"");
+}
+
+}  // namespace
+}  // namespace sesame

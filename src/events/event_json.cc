@@ -11,7 +11,14 @@ namespace {
 
 using Type = delivery::MessageEvent::Type;
 
-std::string Q(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
+std::string Q(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  AppendJsonEscaped(out, s);
+  out += '"';
+  return out;
+}
 
 std::string List(const std::vector<std::string>& items) {
   std::string out = "[";
@@ -54,9 +61,19 @@ ParsedHeaders SplitHeaders(const std::string& block) {
   return out;
 }
 
-std::string Header(const ParsedHeaders& h, const std::string& name) {
+bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string Header(const ParsedHeaders& h, std::string_view name) {
   for (const auto& [k, v] : h.all) {
-    if (Lower(k) == Lower(name)) return v;
+    if (SameName(k, name)) return v;
   }
   return "";
 }
