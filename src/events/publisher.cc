@@ -840,71 +840,84 @@ struct Publisher::Impl {
   // filled on first use, then reused, so that one record is signed once for
   // all the topic's subscribers and its retries keep their MessageId (none
   // of the signed fields is per subscription).
-  std::string SignedEnvelope(const Sub& sub, const std::string& type,
-                             const std::string& message, SnsSignature* sig) {
-    std::string base = opt.public_base;
-    bool notification = type == "Notification";
-    auto finish = [&](const std::string& prefix) {
-      return prefix + ",\"UnsubscribeURL\":" +
-             Q(base + "/sns/unsubscribe?SubscriptionArn=" + sub.arn) + "}";
-    };
-    // The topic's other subscribers and the retries reuse the JSON too.
-    if (notification && !sig->envelope.empty()) return finish(sig->envelope);
+  // The notification envelope up to its per-subscriber tail: the same JSON
+  // and signature as SignedEnvelope's, built once per record with one
+  // buffer (no map, no intermediate copies) — this runs for every event.
+  const std::string& NotificationEnvelope(const Sub& sub,
+                                          const std::string& message,
+                                          SnsSignature* sig) {
+    if (!sig->envelope.empty()) return sig->envelope;
     if (sig->id.empty()) {
       sig->id = Uuid();
       sig->timestamp = IsoTime(Now());
     }
-    const std::string& id = sig->id;
-    const std::string& ts = sig->timestamp;
+    const std::string topic_arn = TopicArn(sub.topic);
+    static const std::string kSesEventSubject =
+        "Amazon SES Email Event Notification";
+    const std::string& subject =
+        sig->subject.empty() ? kSesEventSubject : sig->subject;
+    if (sig->signature.empty()) {
+      std::string to_sign;
+      to_sign.reserve(message.size() + 256);
+      to_sign.append("Message\n").append(message);
+      to_sign.append("\nMessageId\n").append(sig->id);
+      to_sign.append("\nSubject\n").append(subject);
+      to_sign.append("\nTimestamp\n").append(sig->timestamp);
+      to_sign.append("\nTopicArn\n").append(topic_arn);
+      to_sign.append("\nType\nNotification\n");
+      sig->signature = signer.Sign(to_sign);
+    }
+    std::string& out = sig->envelope;
+    out.reserve(message.size() * 11 / 10 + 1024);
+    auto field = [&out](std::string_view key, std::string_view value,
+                        bool first = false) {
+      if (!first) out += ',';
+      out += '"';
+      out += key;
+      out += "\":\"";
+      AppendJsonEscaped(out, value);
+      out += '"';
+    };
+    out += '{';
+    field("Type", "Notification", true);
+    field("MessageId", sig->id);
+    field("TopicArn", topic_arn);
+    field("Subject", subject);
+    field("Message", message);
+    field("Timestamp", sig->timestamp);
+    field("SignatureVersion", "2");
+    field("Signature", sig->signature);
+    field("SigningCertURL", opt.public_base + cert_path);
+    return out;
+  }
+
+  // `,"UnsubscribeURL":"..."}`: what ends a notification for `sub`.
+  std::string EnvelopeTail(const Sub& sub) {
+    return ",\"UnsubscribeURL\":" +
+           Q(opt.public_base + "/sns/unsubscribe?SubscriptionArn=" + sub.arn) +
+           "}";
+  }
+
+  // The SubscriptionConfirmation message (signed like a notification, with
+  // its own fields: Token and SubscribeURL, no Subject).
+  std::string ConfirmationEnvelope(const Sub& sub, const std::string& message) {
+    std::string id = Uuid(), ts = IsoTime(Now());
     std::string topic_arn = TopicArn(sub.topic);
-    std::string cert_url = base + cert_path;
-    std::map<std::string, std::string> f;
-    f["Type"] = type;
-    f["MessageId"] = id;
-    f["TopicArn"] = topic_arn;
-    f["Message"] = message;
-    f["Timestamp"] = ts;
-    if (type == "Notification") {
-      f["Subject"] = sig->subject.empty()
-                         ? "Amazon SES Email Event Notification"
-                         : sig->subject;
-    } else {
-      f["Token"] = sub.token;
-      f["SubscribeURL"] = base + "/sns/confirm?SubscriptionArn=" + sub.arn +
-                          "&Token=" + sub.token;
-    }
+    std::string subscribe_url = opt.public_base +
+                                "/sns/confirm?SubscriptionArn=" + sub.arn +
+                                "&Token=" + sub.token;
     // The string to sign: "Name\nValue\n" for each key, in byte order.
-    static const std::vector<std::string> kNotification = {
-        "Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"};
-    static const std::vector<std::string> kConfirmation = {
-        "Message", "MessageId", "SubscribeURL", "Timestamp",
-        "Token",   "TopicArn",  "Type"};
-    std::string to_sign;
-    for (const auto& k :
-         type == "Notification" ? kNotification : kConfirmation) {
-      auto it = f.find(k);
-      if (it != f.end()) to_sign += k + "\n" + it->second + "\n";
-    }
-    f["SignatureVersion"] = "2";
-    if (sig->signature.empty()) sig->signature = signer.Sign(to_sign);
-    f["Signature"] = sig->signature;
-    f["SigningCertURL"] = cert_url;
-    std::string out = "{";
-    static const std::vector<std::string> kOrder = {
-        "Type",         "MessageId",     "Token",
-        "TopicArn",     "Subject",       "Message",
-        "SubscribeURL", "Timestamp",     "SignatureVersion",
-        "Signature",    "SigningCertURL"};
-    bool first = true;
-    for (const auto& k : kOrder) {
-      auto it = f.find(k);
-      if (it == f.end()) continue;
-      out += std::string(first ? "" : ",") + Q(k) + ":" + Q(it->second);
-      first = false;
-    }
-    if (!notification) return out + "}";
-    sig->envelope = out;
-    return finish(out);
+    std::string to_sign = "Message\n" + message + "\nMessageId\n" + id +
+                          "\nSubscribeURL\n" + subscribe_url + "\nTimestamp\n" +
+                          ts + "\nToken\n" + sub.token + "\nTopicArn\n" +
+                          topic_arn + "\nType\nSubscriptionConfirmation\n";
+    return "{\"Type\":\"SubscriptionConfirmation\",\"MessageId\":" + Q(id) +
+           ",\"Token\":" + Q(sub.token) + ",\"TopicArn\":" + Q(topic_arn) +
+           ",\"Message\":" + Q(message) +
+           ",\"SubscribeURL\":" + Q(subscribe_url) + ",\"Timestamp\":" + Q(ts) +
+           ",\"SignatureVersion\":\"2\",\"Signature\":" +
+           Q(signer.Sign(to_sign)) +
+           ",\"SigningCertURL\":" + Q(opt.public_base + cert_path) + "}";
   }
 
   // A request's answer: the status code, kNoAnswer when the connection
@@ -918,7 +931,7 @@ struct Publisher::Impl {
       std::string& out, const Url& url,
       std::initializer_list<std::pair<std::string_view, std::string_view>>
           headers,
-      std::string_view body) {
+      std::string_view body, std::string_view body_tail = {}) {
     out += "POST ";
     out += url.target;
     out += " HTTP/1.1\r\nHost: ";
@@ -933,9 +946,10 @@ struct Publisher::Impl {
       out += "\r\n";
     }
     out += "Content-Length: ";
-    out += std::to_string(body.size());
+    out += std::to_string(body.size() + body_tail.size());
     out += "\r\n\r\n";
     out += body;
+    out += body_tail;
   }
 
   // POSTs with HTTP/1.1 keep-alive: each subscription keeps its idle
@@ -1040,13 +1054,11 @@ struct Publisher::Impl {
   awaitable<void> Confirm(Sub* sub) {
     while (!sub->confirmed && !loop.stopped()) {
       std::string type = "SubscriptionConfirmation";
-      SnsSignature sig;
-      std::string body = SignedEnvelope(
-          *sub, "SubscriptionConfirmation",
-          "You have chosen to subscribe to the topic " + TopicArn(sub->topic) +
-              ".\nTo confirm the subscription, visit the SubscribeURL "
-              "included in this message.",
-          &sig);
+      std::string body = ConfirmationEnvelope(
+          *sub, "You have chosen to subscribe to the topic " +
+                    TopicArn(sub->topic) +
+                    ".\nTo confirm the subscription, visit the SubscribeURL "
+                    "included in this message.");
       // GCC 12: no temporaries in a co_await operand.
       std::vector<std::pair<std::string, std::string>> headers;
       headers.emplace_back("x-amz-sns-message-type", type);
@@ -1065,21 +1077,18 @@ struct Publisher::Impl {
   awaitable<void> Deliver(Sub* sub, std::vector<RecordPtr> rs) {
     std::string wire;
     const std::string topic_arn = TopicArn(sub->topic);
+    const std::string tail = sub->config.raw ? "" : EnvelopeTail(*sub);
     for (RecordPtr& r : rs) {
-      std::string envelope;
-      if (!sub->config.raw)
-        envelope = SignedEnvelope(*sub, "Notification", r->json, &r->sns);
+      std::string_view body = r->json;
+      if (!sub->config.raw) body = NotificationEnvelope(*sub, r->json, &r->sns);
       if (r->sns.id.empty()) r->sns.id = Uuid();  // raw deliveries too
-      if (wire.empty())
-        wire.reserve(rs.size() * (512 + (sub->config.raw ? r->json.size()
-                                                         : envelope.size())));
+      if (wire.empty()) wire.reserve(rs.size() * (600 + body.size()));
       AppendRequest(wire, *sub->url,
                     {{"x-amz-sns-message-type", "Notification"},
                      {"x-amz-sns-message-id", r->sns.id},
                      {"x-amz-sns-topic-arn", topic_arn},
                      {"x-amz-sns-subscription-arn", sub->arn}},
-                    sub->config.raw ? std::string_view(r->json)
-                                    : std::string_view(envelope));
+                    body, tail);
     }
     Url url = *sub->url;
     size_t count = rs.size();
