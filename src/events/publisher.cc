@@ -314,6 +314,8 @@ struct Publisher::Impl {
   std::deque<std::string> header_order;
   std::map<std::string, std::pair<int64_t, std::vector<Destination>>>
       dest_cache;
+  std::unordered_map<std::string, std::pair<int64_t, IdentityNotifications>>
+      notification_cache;
   std::atomic<int64_t> outstanding{0};  // records x subscribers not settled
   std::atomic<int64_t> dead_total{0};
   std::atomic<uint64_t> published{0};
@@ -619,6 +621,20 @@ struct Publisher::Impl {
     if (acks_dirty) ::fdatasync(acks_fd);
   }
 
+  // The sender identity's notification topics, cached for a second like the
+  // destinations: every Delivery event asks, and the answer takes several
+  // state-store reads (the address, its domain, the parent domains).
+  const IdentityNotifications& NotificationsFor(const std::string& sender) {
+    int64_t now = Now();
+    auto it = notification_cache.find(sender);
+    if (it != notification_cache.end() && now - it->second.first < 1000)
+      return it->second.second;
+    if (notification_cache.size() > 10000) notification_cache.clear();
+    auto& slot = notification_cache[sender];
+    slot = {now, notifications(sender)};
+    return slot.second;
+  }
+
   std::vector<Destination> DestinationsFor(const std::string& config_set) {
     auto it = dest_cache.find(config_set);
     int64_t now = Now();
@@ -685,7 +701,7 @@ struct Publisher::Impl {
           (e.type == delivery::MessageEvent::Type::kBounce ||
            e.type == delivery::MessageEvent::Type::kComplaint ||
            e.type == delivery::MessageEvent::Type::kDelivery)) {
-        IdentityNotifications n = notifications(e.meta.mail_from);
+        const IdentityNotifications& n = NotificationsFor(e.meta.mail_from);
         auto it = n.topics.find(EventTypeName(e.type));
         if (it != n.topics.end() && HasSubscribers(it->second)) {
           auto r = std::make_shared<Record>();
