@@ -9,7 +9,7 @@
 #      HOOK_PORT (3590: three ports from here), RAW=1 for raw message delivery (the SES event
 #      as the body: no SNS envelope, no signature), SIGNING=ecdsa for a P-256 signing key.
 #      PIPELINE=N to pipeline N requests per connection (default 1, as SNS),
-#      CONCURRENCY=N connections per subscription (16).
+#      CONCURRENCY=N connections per subscription (16), NICE=N for events.nice (10).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/peers}
@@ -19,6 +19,7 @@ HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 HOOK_PORT=${HOOK_PORT:-3590}
 RAW=$([[ ${RAW:-0} == 1 ]] && echo true || echo false)
 SIGNING=${SIGNING:-rsa}
+NICE=${NICE:-10}               # events.nice: the publisher threads' priority
 PIPELINE=${PIPELINE:-1}       # requests pipelined per webhook connection
 CONCURRENCY=${CONCURRENCY:-16} # connections per webhook
 export SINK_PORT=${SINK_PORT:-2526}
@@ -55,6 +56,7 @@ configuration_sets:
       - {name: hooks, topic: bench, matching_event_types: [DELIVERY]}
 events:
   signing: $SIGNING
+  nice: $NICE
   topics:
     - name: bench
       subscriptions:

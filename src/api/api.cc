@@ -133,6 +133,15 @@ std::variant<std::string, ApiError> PrepareRaw(std::string raw,
   return kept + body;
 }
 
+// The RFC 5322 message of a send, with SES's Message-ID for `id` and the
+// current date.
+Result<std::string> BuildSesMessage(mime::SimpleMessage& m,
+                                    const std::string& id) {
+  m.message_id = "<" + id + "@email.amazonses.com>";
+  m.date_ms = NowMillis();
+  return mime::Build(m);
+}
+
 }  // namespace
 
 struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
@@ -278,9 +287,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     m.text = std::get<0>(rendered).text;
     m.html = std::get<0>(rendered).html;
     m.headers = e.headers;
-    m.message_id = "<" + id + "@email.amazonses.com>";
-    m.date_ms = NowMillis();
-    auto built = mime::Build(m);
+    auto built = BuildSesMessage(m, id);
     if (!built.ok()) {
       done(EntryOutcome::kInvalid, "", built.error().message());
       return;
@@ -857,9 +864,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           m.attachments.push_back(std::move(att));
         }
       }
-      m.message_id = "<" + id + "@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
+      auto built = BuildSesMessage(m, id);
       if (!built.ok()) {
         done(V2Error(BadRequest(built.error().message())));
         return;
@@ -946,9 +951,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                                    Str(h.as_object(), "Value"));
         }
       }
-      m.message_id = "<" + id + "@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
+      auto built = BuildSesMessage(m, id);
       if (!built.ok()) {
         done(V2Error(BadRequest(built.error().message())));
         return;
@@ -1714,9 +1717,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       m.subject = form["Message.Subject.Data"];
       m.text = form["Message.Body.Text.Data"];
       m.html = form["Message.Body.Html.Data"];
-      m.message_id = "<" + id + "@email.amazonses.com>";
-      m.date_ms = NowMillis();
-      auto built = mime::Build(m);
+      auto built = BuildSesMessage(m, id);
       if (!built.ok()) {
         done(V1Error(BadRequest(built.error().message())));
         return;
