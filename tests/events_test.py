@@ -291,6 +291,32 @@ class Events(unittest.TestCase):
             steady.stop()
             closing.stop()
 
+    def test_raw_and_enveloped_subscribers_of_one_topic(self):
+        # One record, two shapes: the raw subscriber gets the SES event itself,
+        # the other the signed envelope; both name the same SNS MessageId.
+        raw = Receiver().start()
+        wrapped = Receiver().start()
+        try:
+            subs = (f"        - {{protocol: http, endpoint: \"{raw.url}\", confirm: false, raw: true}}\n"
+                    f"        - {{protocol: http, endpoint: \"{wrapped.url}\", confirm: false}}\n")
+            # The topic's first subscriber never confirms (nothing listens on
+            # port 9), so the raw one is the first to take each record.
+            server = self.start("DELIVERY", extra_subs=subs, receiver_url="http://127.0.0.1:9/nobody")
+            ids = send(server, ["ok@dest.test"], "shapes", n=20)
+            self.assertTrue(wait_until(lambda: len(raw.messages()) >= 20 and len(wrapped.messages()) >= 20, 30))
+            with raw.lock:
+                raw_ids = {h["x-amz-sns-message-id"]: m for h, m in raw.notifications}
+            self.assertEqual({m["mail"]["messageId"] for m in raw_ids.values()}, set(ids))
+            self.assertTrue(all(m["eventType"] == "Delivery" for m in raw_ids.values()))
+            for m in wrapped.messages():
+                self.assertTrue(verify_sns_signature(m))
+                self.assertRegex(m["Timestamp"], r"^\d{4}-\d\d-\d\dT")
+                self.assertIn(m["MessageId"], raw_ids)
+                self.assertEqual(json.loads(m["Message"]), raw_ids[m["MessageId"]])
+        finally:
+            raw.stop()
+            wrapped.stop()
+
     def test_restart_during_backlog_loses_nothing(self):
         port = free_port()
         receiver = Receiver(port=port).start()

@@ -863,10 +863,9 @@ struct Publisher::Impl {
                                           const std::string& message,
                                           SnsSignature* sig) {
     if (!sig->envelope.empty()) return sig->envelope;
-    if (sig->id.empty()) {
-      sig->id = Uuid();
-      sig->timestamp = IsoTime(Now());
-    }
+    // A raw subscriber of the topic may have given the record its id first.
+    if (sig->id.empty()) sig->id = Uuid();
+    if (sig->timestamp.empty()) sig->timestamp = IsoTime(Now());
     const std::string topic_arn = TopicArn(sub.topic);
     static const std::string kSesEventSubject =
         "Amazon SES Email Event Notification";
