@@ -700,7 +700,7 @@ int Serve(const Args& args) {
                        : b.name == "smtps" ? "SMTP submission over implicit TLS"
                        : b.name == "mx"
                            ? "inbound MX (bounces, complaints)"
-                           : "HTTP (/health, /ready, /metrics, /admin)";
+                           : "HTTP (SES APIs, dashboard at /, /metrics)";
     std::printf("  %-6s %s:%u  %s\n", b.name.c_str(), b.address.c_str(), b.port,
                 what);
     if (b.name == "smtp") smtp_port = std::to_string(b.port);
@@ -719,6 +719,11 @@ int Serve(const Args& args) {
           "--text hello\n"
           "  curl http://127.0.0.1:%s/_aws/ses   # captured mail\n",
           http_port.c_str(), c.api_region.c_str(), http_port.c_str());
+      if (c.dashboard_enabled)
+        std::printf(
+            "Dashboard: http://127.0.0.1:%s/ (log in with this key's id and "
+            "secret)\n",
+            http_port.c_str());
     }
   }
   if (!smtp_port.empty() && !c.smtp_users.empty()) {
