@@ -17,6 +17,7 @@ import urllib.request
 from dns_helper import Dnsmasq
 from harness import BINARY, Sesame, inject, wait_until
 from sink import FaultSink
+from webhook import Receiver
 
 try:
     import boto3
@@ -59,6 +60,7 @@ class Dashboard(unittest.TestCase):
                                                   (r"^later", "451 4.2.0 mailbox busy")]).start()
         dns = Dnsmasq(mx=[("dest.test", "mx.dest.test", 10)], hosts=[("mx.dest.test", "127.0.0.2")],
                       txt=[("dash.test", "v=spf1 -all")])
+        hook = Receiver().start()  # a webhook subscribed to the configuration set's events
         server = Sesame(delivery=(
             f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n  mx_port: {sink.port}\n"
             "  retry: {first_seconds: 1, factor: 1, max_seconds: 1}\n"
@@ -67,7 +69,11 @@ class Dashboard(unittest.TestCase):
             "dashboard: {admin_user: ops, admin_password: ops-password-1}\n"
             "alarms:\n  - name: bounce-rate\n    metric: bounce_rate\n    statistic: Average\n"
             "    period_seconds: 300\n    threshold: 0.05\n    comparison: GreaterThanThreshold\n"
-            "    actions: []\n"), relay=True).start()
+            "    actions: []\n"
+            "configuration_sets:\n  - name: dash\n    event_destinations:\n"
+            "      - {name: hooks, topic: dash-events, matching_event_types: [DELIVERY]}\n"
+            "events:\n  topics:\n    - name: dash-events\n      subscriptions:\n"
+            f"        - {{protocol: http, endpoint: \"{hook.url}\", confirm: false}}\n"), relay=True).start()
         try:
             key = create_key(server)
             v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
@@ -79,7 +85,8 @@ class Dashboard(unittest.TestCase):
             sent = [v2.send_email(FromEmailAddress="app@dash.test",
                                   Destination={"ToAddresses": [f"ok{i}@dest.test"]},
                                   Content={"Simple": {"Subject": {"Data": f"hello {i}"},
-                                                      "Body": {"Text": {"Data": "b"}}}})["MessageId"]
+                                                      "Body": {"Text": {"Data": "b"}}}},
+                                  ConfigurationSetName="dash")["MessageId"]
                     for i in range(12)]
             hard = inject(server.ports["smtp"], [("app@dash.test", [f"hard{i}@dest.test"], f"h{i}")
                                                  for i in range(3)])
@@ -87,6 +94,7 @@ class Dashboard(unittest.TestCase):
             self.assertTrue(wait_until(lambda: self.admin(server, "/admin/dlq") != [], 30),
                             "the deferred message never reached the dead-letter queue")
             self.assertTrue(wait_until(lambda: sink.count() >= 12, 15))
+            self.assertTrue(wait_until(lambda: len(hook.events()) >= 12, 15))
             stats = self.admin(server, "/admin/stats?resolution=minute")
             totals = {k: sum(p[k] for p in stats["points"]) for k in ("sends", "deliveries", "bounces")}
             self.assertGreaterEqual(totals["sends"], 16)
@@ -131,6 +139,13 @@ class Dashboard(unittest.TestCase):
                             got["queues"])
             self.assertEqual(got["queues"]["dead"], 1)
             self.assertEqual(got["queues"]["dlqRows"], [later])
+            # The webhook's subscription: healthy, its 12 Delivery events delivered.
+            subs = got["queues"]["eventSubs"]
+            self.assertEqual(len(subs), 1, subs)
+            self.assertEqual(subs[0][1], hook.url)
+            self.assertEqual(subs[0][2], "SNS envelope")
+            self.assertEqual(subs[0][3], "OK")
+            self.assertEqual(subs[0][5], "12")
             self.assertEqual(got["redriven"], later)
             self.assertIn("1 recipient", got["redriveToast"])
             self.assertEqual(got["dlqRowsAfter"], 0)
@@ -167,6 +182,7 @@ class Dashboard(unittest.TestCase):
             server.cleanup()
             sink.stop()
             dns.stop()
+            hook.stop()
 
     def test_captured_mail_in_the_local_profile(self):
         server = Sesame(delivery=("delivery: {mode: capture}\napi: {auto_verify: true, local_mailbox: true}\n"

@@ -2015,6 +2015,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     } else if (p == "/admin/queues" && req.method == "GET" &&
                services.queues_json) {
       r.body = services.queues_json();
+    } else if (p == "/admin/events/subscriptions" && req.method == "GET" &&
+               services.event_subscriptions_json) {
+      r.body = services.event_subscriptions_json();
     } else if (p == "/admin/reputation" && req.method == "GET" &&
                services.reputation_json) {
       r.body = services.reputation_json();

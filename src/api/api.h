@@ -65,6 +65,7 @@ struct Services {
   // The dashboard's data: delivery queues per site and the reputation of
   // each scope (JSON); TXT lookups for the identities' record status.
   std::function<std::string()> queues_json;
+  std::function<std::string()> event_subscriptions_json;
   std::function<std::string()> reputation_json;
   std::function<void(const std::string& name,
                      std::function<void(Result<std::vector<std::string>>)>)>

@@ -366,6 +366,9 @@ int Serve(const Args& args) {
     return publisher_ptr ? publisher_ptr->Redrive(sub) : 0;
   };
   services.queues_json = [&engine] { return engine.QueuesJson(); };
+  services.event_subscriptions_json = [&publisher_ptr] {
+    return publisher_ptr ? publisher_ptr->SubscriptionsJson() : "[]";
+  };
   services.reputation_json = [&sending_stats, &alarms_ptr, &c] {
     // Rates over the reputation window per scope, with the enforced status
     // and the thresholds the gauges are drawn against.

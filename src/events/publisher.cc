@@ -1368,6 +1368,33 @@ std::string Publisher::Metrics() {
   return t;
 }
 
+std::string Publisher::SubscriptionsJson() {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d] {
+    std::string out = "[";
+    for (const auto& sub : d->subs) {
+      if (sub->removed) continue;
+      out += std::string(out.size() > 1 ? "," : "") +
+             "{\"subscription\":" + Q(sub->id) +
+             ",\"subscriptionArn\":" + Q(sub->arn) +
+             ",\"topic\":" + Q(sub->topic) +
+             ",\"protocol\":" + Q(sub->config.protocol) +
+             ",\"endpoint\":" + Q(sub->config.endpoint) +
+             ",\"raw\":" + (sub->config.raw ? "true" : "false") +
+             ",\"confirmed\":" + (sub->confirmed ? "true" : "false") +
+             ",\"backlog\":" + std::to_string(sub->pending.size()) +
+             ",\"inflight\":" + std::to_string(sub->inflight) +
+             ",\"delivered\":" + std::to_string(sub->delivered) +
+             ",\"failedAttempts\":" + std::to_string(sub->failed_attempts) +
+             ",\"deadLetters\":" + std::to_string(sub->dead.size()) +
+             ",\"retryingUntil\":" +
+             (sub->next_try_ms > 0 ? Q(IsoTime(sub->next_try_ms)) : "null") +
+             "}";
+    }
+    return out + "]";
+  });
+}
+
 std::string Publisher::DeadLettersJson() {
   Impl* d = impl_.get();
   return d->RunOnLoop([d] {

@@ -81,6 +81,9 @@ class Publisher {
 
   std::string Metrics();
   // The dead-letter store: [{"subscription","seq","topic","event"}...].
+  // Each subscription's delivery state: backlog, in flight, delivered,
+  // failed attempts, dead letters, and when a backed-off one tries again.
+  std::string SubscriptionsJson();
   std::string DeadLettersJson();
   // Re-queues dead-lettered records of a subscription (by id; "" = all).
   int Redrive(const std::string& subscription);

@@ -103,6 +103,8 @@ try {
     sites: [...document.querySelectorAll('#sites tbody tr')].map((tr) => tr.cells[0].textContent),
     dead: +document.querySelector('[data-metric=dead] .value').textContent.replace(/,/g, ''),
     dlqRows: [...document.querySelectorAll('#dlq [data-redrive]')].map((b) => b.dataset.redrive),
+    eventSubs: [...document.querySelectorAll('#event-subscriptions tbody tr')]
+      .map((tr) => [...tr.cells].map((c) => c.textContent)),
   }));
   await shot('04-queues-before-redrive');
   if (plan.redrive && out.queues.dlqRows.length) {

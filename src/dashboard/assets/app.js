@@ -83,7 +83,7 @@ function fmtAge(sec) {
 function badge(text) {
   const t = String(text || '');
   const cls = /^(SUCCESS|OK|HEALTHY|ok|delivered|ENABLED)$/.test(t) ? 'ok'
-    : /^(PENDING|PROBATION|INSUFFICIENT_DATA|TEMPORARY_FAILURE|deferred|mismatch|unchecked)$/.test(t) ? 'warn'
+    : /^(PENDING|PROBATION|INSUFFICIENT_DATA|TEMPORARY_FAILURE|RETRYING|deferred|mismatch|unchecked)$/.test(t) ? 'warn'
     : /^(FAILED|SHUTDOWN|ALARM|missing|failed|bounced|expired|suppressed|complaint)/.test(t) ? 'bad' : '';
   return h('span', { class: 'badge ' + cls }, t || '—');
 }
@@ -270,8 +270,9 @@ async function loadReputation() {
 }
 
 async function loadQueues() {
-  const [q, dlq, edlq] = await Promise.all([
-    api('/admin/queues'), api('/admin/dlq'), api('/admin/events/dlq')]);
+  const [q, dlq, edlq, subsState] = await Promise.all([
+    api('/admin/queues'), api('/admin/dlq'), api('/admin/events/dlq'),
+    api('/admin/events/subscriptions')]);
   $('queue-summary').replaceChildren(
     card('Messages held', fmtNum(q.messages), 'messages'),
     card('Ready jobs', fmtNum(q.sites.reduce((a, x) => a + x.ready, 0)), 'ready'),
@@ -303,6 +304,17 @@ async function loadQueues() {
     { title: '', cell: (x) => h('button', { class: 'small', 'data-redrive': x.MessageId,
       onclick: () => redrive(x.MessageId) }, 'Redrive') },
   ], dlq, 'The dead-letter queue is empty.');
+  table($('event-subscriptions'), [
+    { title: 'Topic', cell: (x) => x.topic },
+    { title: 'Endpoint', cell: (x) => x.endpoint, class: 'mono' },
+    { title: 'Shape', cell: (x) => x.protocol === 'file' ? 'file' : x.raw ? 'raw' : 'SNS envelope' },
+    { title: 'State', cell: (x) => badge(!x.confirmed ? 'PENDING' : x.retryingUntil ? 'RETRYING' : 'OK') },
+    { title: 'Backlog', cell: (x) => fmtNum(x.backlog + x.inflight) },
+    { title: 'Delivered', cell: (x) => fmtNum(x.delivered) },
+    { title: 'Failed attempts', cell: (x) => fmtNum(x.failedAttempts) },
+    { title: 'Dead letters', cell: (x) => fmtNum(x.deadLetters) },
+    { title: 'Next try', cell: (x) => fmtTime(x.retryingUntil) },
+  ], subsState, 'No topic has subscribers.');
   // The event dead letters, one row per subscription.
   const bySub = new Map();
   for (const e of edlq) {
