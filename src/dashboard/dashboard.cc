@@ -92,9 +92,13 @@ net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
   int64_t now = NowMillis();
   {
     std::lock_guard lock(mu_);
-    auto& f = failures_[req.remote_ip];
-    if (now - f.window_start_ms > kFailureWindowMs) f = {0, now};
-    if (f.count >= kMaxFailures) {
+    auto it = failures_.find(req.remote_ip);
+    if (it != failures_.end() &&
+        now - it->second.window_start_ms > kFailureWindowMs) {
+      failures_.erase(it);
+      it = failures_.end();
+    }
+    if (it != failures_.end() && it->second.count >= kMaxFailures) {
       auto r = JsonResponse(
           429, "{\"message\":\"too many failed logins; try again later\"}");
       r.headers.push_back({"Retry-After", "600"});
@@ -128,7 +132,14 @@ net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
   }
   if (who.empty()) {
     std::lock_guard lock(mu_);
-    ++failures_[req.remote_ip].count;
+    // Bounded: many addresses failing once must not grow the map for ever.
+    if (failures_.size() >= kMaxSessions)
+      std::erase_if(failures_, [&](const auto& kv) {
+        return now - kv.second.window_start_ms > kFailureWindowMs;
+      });
+    auto& f = failures_[req.remote_ip];
+    if (f.window_start_ms == 0) f.window_start_ms = now;
+    ++f.count;
     return JsonResponse(401, "{\"message\":\"wrong user or password\"}");
   }
   Session s{who, RandomHex(16), now + options_.session_ms};

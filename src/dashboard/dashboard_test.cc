@@ -99,6 +99,11 @@ TEST(Dashboard, RefusesWrongPasswordsFormsAndTooManyTries) {
                          R"({"user":"admin","password":"s3cret"})"))
                 ->status,
             429);
+  // Another address is not locked out.
+  auto other =
+      Req("POST", "/ui/login", R"({"user":"admin","password":"s3cret"})");
+  other.remote_ip = "192.0.2.8";
+  EXPECT_EQ(d.Handle(other)->status, 200);
   auto get = Req("GET", "/admin/queues");
   get.headers.push_back({"Cookie", "sesame_session=forged"});
   EXPECT_FALSE(d.Authorized(get));
