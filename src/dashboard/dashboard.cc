@@ -133,10 +133,12 @@ net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
   if (who.empty()) {
     std::lock_guard lock(mu_);
     // Bounded: many addresses failing once must not grow the map for ever.
-    if (failures_.size() >= kMaxSessions)
+    if (failures_.size() >= kMaxSessions) {
       std::erase_if(failures_, [&](const auto& kv) {
         return now - kv.second.window_start_ms > kFailureWindowMs;
       });
+      if (failures_.size() >= kMaxSessions) failures_.erase(failures_.begin());
+    }
     auto& f = failures_[req.remote_ip];
     if (f.window_start_ms == 0) f.window_start_ms = now;
     ++f.count;
