@@ -1052,35 +1052,24 @@ struct Publisher::Impl {
     co_return codes;
   }
 
-  awaitable<int> Post(
-      Sub* sub, Url url, std::string body,
-      std::vector<std::pair<std::string, std::string>> headers) {
-    std::string wire;
-    AppendRequest(wire, url, {}, body);
-    // The caller's headers go in before the blank line ending the head.
-    std::string extra;
-    for (const auto& [k, v] : headers) extra += k + ": " + v + "\r\n";
-    wire.insert(wire.find("Content-Length: "), extra);
-    std::vector<int> codes =
-        co_await PostBatch(sub, std::move(url), std::move(wire), 1);
-    co_return codes[0];
-  }
-
   awaitable<void> Confirm(Sub* sub) {
     while (!sub->confirmed && !loop.stopped()) {
-      std::string type = "SubscriptionConfirmation";
+      const std::string topic_arn = TopicArn(sub->topic);
       std::string body = ConfirmationEnvelope(
-          *sub, "You have chosen to subscribe to the topic " +
-                    TopicArn(sub->topic) +
+          *sub, "You have chosen to subscribe to the topic " + topic_arn +
                     ".\nTo confirm the subscription, visit the SubscribeURL "
                     "included in this message.");
+      std::string wire;
+      AppendRequest(wire, *sub->url,
+                    {{"x-amz-sns-message-type", "SubscriptionConfirmation"},
+                     {"x-amz-sns-topic-arn", topic_arn}},
+                    body);
       // GCC 12: no temporaries in a co_await operand.
-      std::vector<std::pair<std::string, std::string>> headers;
-      headers.emplace_back("x-amz-sns-message-type", type);
-      headers.emplace_back("x-amz-sns-topic-arn", TopicArn(sub->topic));
       Url url = *sub->url;
-      int code = co_await Post(sub, url, std::move(body), std::move(headers));
-      if (code >= 200 && code < 300) break;  // now waiting for the visit
+      std::vector<int> codes =
+          co_await PostBatch(sub, std::move(url), std::move(wire), 1);
+      if (codes[0] >= 200 && codes[0] < 300)
+        break;  // now waiting for the visit
       asio::steady_timer t(loop);
       t.expires_after(std::chrono::seconds(opt.events.max_retry_seconds));
       boost::system::error_code ec;
