@@ -258,11 +258,15 @@ class RawSmtp:
         self.sock = tls_client_context().wrap_socket(self.sock)
         self.buf = b""
 
-    def closed(self):
+    def closed(self, timeout=5):
+        """True when the server closed the connection (EOF or reset) within
+        `timeout`; False when it merely stayed silent or sent more bytes."""
+        self.sock.settimeout(timeout)
         try:
-            self.sock.settimeout(5)
             return self.sock.recv(1) == b""
-        except (ConnectionError, OSError):
+        except TimeoutError:
+            return False
+        except (ConnectionError, ssl.SSLError):
             return True
 
     def close(self):

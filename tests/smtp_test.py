@@ -213,10 +213,9 @@ class SmtpEndToEnd(unittest.TestCase):
         with self.assertRaises(smtplib.SMTPAuthenticationError) as ctx:
             c.login(USER, "not-the-password")
         self.assertEqual(ctx.exception.smtp_code, 535)
-        # Still not authenticated: relaying is refused.
-        c.mail("app@example.com")
-        code, text = c.rcpt("victim@example.org")
-        self.assertEqual((code, text[:5]), (550, b"5.7.1"))
+        # Still not authenticated: the submission port takes no mail at all.
+        code, text = c.mail("app@example.com")
+        self.assertEqual((code, text[:5]), (530, b"5.7.0"))
         c.quit()
 
     def test_oversized_message(self):
@@ -285,7 +284,16 @@ class SmtpEndToEnd(unittest.TestCase):
             "victim@sesame.test",
             "victim@fbl.sesame.test",
         ]
-        for port in ("mx", "smtp"):
+        # The MX refuses every relay trick; the submission port refuses
+        # unauthenticated mail before any recipient.
+        for rcpt in tricks + ["postmaster", BOUNCE]:
+            s = RawSmtp(self.port("smtp"))
+            s.cmd("EHLO relay-tester.test")
+            code, text = s.cmd("MAIL FROM:<spammer@example.net>")
+            self.assertEqual((code, text[4:9]), (530, "5.7.0"), rcpt)
+            self.assertEqual(s.cmd(f"RCPT TO:<{rcpt}>")[0], 503, rcpt)
+            s.close()
+        for port in ("mx",):
             for rcpt in tricks:
                 s = RawSmtp(self.port(port))
                 s.cmd("EHLO relay-tester.test")

@@ -24,6 +24,7 @@
 #include "mime/mime.h"
 #include "mime/template.h"
 #include "smtp/address.h"
+#include "smtp/message_check.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -38,16 +39,60 @@ bool HasCrLf(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
 }
 
+// The mailbox of an address field as SES takes it, "local@domain" or
+// "Display Name <local@domain>", checked as an RFC 5321 path: it reaches
+// MAIL FROM or RCPT TO, so nothing in it may change an SMTP command. No
+// control characters anywhere (CR, LF, NUL), one <...> at the end at most.
+Result<std::string> FieldMailbox(std::string_view field) {
+  for (unsigned char c : field) {
+    if (c < 0x20 || c == 0x7f)
+      return Error::Permanent("address", "control character in address");
+  }
+  std::string spec = mime::AddrSpec(field);
+  size_t lt = field.find('<'), gt = field.find('>');
+  if (lt != std::string_view::npos || gt != std::string_view::npos) {
+    std::string_view t = field.substr(0, field.find_last_not_of(" \t") + 1);
+    if (lt == std::string_view::npos || gt != t.size() - 1 ||
+        field.find('<', lt + 1) != std::string_view::npos)
+      return Error::Permanent("address", "misplaced '<' or '>'");
+  }
+  auto p = smtp::ParseMailbox(spec);
+  if (!p.ok()) return p.error();
+  return spec;
+}
+
 // An address SES would accept as a destination or sender.
 bool PlausibleAddress(const std::string& a) {
-  std::string spec = mime::AddrSpec(a);
-  size_t at = spec.rfind('@');
-  if (HasCrLf(a) || at == std::string::npos || at == 0 || at + 1 >= spec.size())
-    return false;
-  std::string domain = spec.substr(at + 1);
-  if (domain.front() == '[') return domain.back() == ']';
-  return domain.find('.') != std::string::npos && domain.front() != '.' &&
-         domain.back() != '.';
+  auto spec = FieldMailbox(a);
+  if (!spec.ok()) return false;
+  std::string domain = spec->substr(spec->rfind('@') + 1);
+  if (domain.front() == '[') return true;
+  return domain.find('.') != std::string::npos && domain.back() != '.';
+}
+
+// Checks a send's envelope and content once more on the one path to the
+// spool, whatever front end built them: every path must be a valid RFC 5321
+// mailbox, and the content must meet the same rules as SMTP DATA (bare LF is
+// turned into CRLF; bare CR, NUL and duplicate unique headers are refused).
+std::optional<ApiError> CheckSubmittable(std::string* envelope_from,
+                                         const std::vector<std::string>& rcpts,
+                                         std::string* content) {
+  if (!envelope_from->empty()) {
+    auto p = smtp::ParseMailbox(*envelope_from);
+    if (!p.ok())
+      return BadRequest("Invalid return path " + Quoted(*envelope_from) +
+                        ": " + p.error().message());
+  }
+  for (const auto& r : rcpts) {
+    auto spec = FieldMailbox(r);
+    if (!spec.ok())
+      return BadRequest("Illegal address " + Quoted(r) + ": " +
+                        spec.error().message());
+  }
+  *content = smtp::CanonicalLineEndings(*content);
+  if (Status s = smtp::CheckMessage(*content); !s.ok())
+    return Rejected("Illegal message content: " + s.error().message());
+  return std::nullopt;
 }
 
 // Who sends, for sending authorization: the key's principal, and what the
@@ -77,7 +122,7 @@ std::optional<ApiError> CheckRecipients(const std::vector<std::string>& rcpts) {
   if (rcpts.size() > kMaxRecipients)
     return Rejected("Recipient count exceeds 50.");
   for (const auto& r : rcpts) {
-    if (!PlausibleAddress(r)) return Rejected("Illegal address: " + r);
+    if (!PlausibleAddress(r)) return Rejected("Illegal address: " + Quoted(r));
   }
   return std::nullopt;
 }
@@ -89,13 +134,11 @@ std::variant<std::string, ApiError> PrepareRaw(std::string raw,
                                                bool use_headers,
                                                std::vector<std::string>* rcpts,
                                                std::string* from) {
-  // Accept bare LF from clients; the spool and the wire want CRLF.
-  std::string crlf;
-  crlf.reserve(raw.size() + raw.size() / 50);
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) crlf += '\r';
-    crlf += raw[i];
-  }
+  // Accept bare LF from clients (as SES does); the spool and the wire want
+  // CRLF. Bare CR and NUL are refused by CheckMessage.
+  std::string crlf = smtp::CanonicalLineEndings(raw);
+  if (Status s = smtp::CheckMessage(crlf); !s.ok())
+    return Rejected("Illegal message content: " + s.error().message());
   auto parsed = mime::Parse(crlf);
   if (!parsed.ok())
     return Rejected("Invalid raw message: " + parsed.error().message());
@@ -500,7 +543,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                            req.body};
     auto r = auth::Verify(
         sr, [this](const std::string& id) { return keys->Lookup(id); },
-        NowMillis() / 1000, config.api_max_clock_skew_seconds);
+        NowMillis() / 1000, config.api_max_clock_skew_seconds,
+        config.api_region);
     if (r.index() == 0) {
       auto [account, user] = keys->AccountOf(std::get<0>(r));
       caller->owner = account.empty() || account == config.api_account_id;
@@ -519,7 +563,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return ApiError{403, "UnrecognizedClientException",
                         "InvalidClientTokenId", e.message};
       case auth::AuthFailure::kExpired:
-        return ApiError{400, "RequestExpired", "RequestExpired", e.message};
+        // As AWS: 403, InvalidSignatureException ("Signature expired")
+        // for REST-JSON, RequestExpired for the Query API.
+        return ApiError{403, "InvalidSignatureException", "RequestExpired",
+                        e.message};
+      case auth::AuthFailure::kWrongRegion:
+        return ApiError{403, "InvalidSignatureException",
+                        "SignatureDoesNotMatch", e.message};
+      case auth::AuthFailure::kSessionToken:
+        return ApiError{403, "UnrecognizedClientException",
+                        "InvalidClientTokenId", e.message};
       case auth::AuthFailure::kBadSignature:
       case auth::AuthFailure::kBadPayloadHash:
         return ApiError{403, "InvalidSignatureException",
@@ -531,6 +584,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- the one path to disk ------------------------------------------------
   void Commit(Outgoing out, const std::string& id, const std::string& client_ip,
               std::function<void(std::optional<ApiError>)> done) {
+    if (auto e = CheckSubmittable(&out.envelope_from, out.recipients,
+                                  &out.content)) {
+      done(*e);
+      return;
+    }
     if (!resources.AccountSendingEnabled()) {
       done(ApiError{400, "SendingPausedException",
                     "AccountSendingPausedException",
@@ -702,7 +760,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   std::optional<ApiError> CheckSender(const std::string& from) {
-    if (!PlausibleAddress(from)) return Rejected("Illegal address: " + from);
+    if (!PlausibleAddress(from)) return Rejected("Illegal address: " + Quoted(from));
     return CheckVerified(from);
   }
 
@@ -958,6 +1016,18 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       out.content = std::move(*built);
       out.envelope_from = mime::AddrSpec(from);
+    }
+    // Bounces and complaints go to the feedback address: it is the return
+    // path, so it must be a valid mailbox like any other.
+    if (std::string fb = Str(o, "FeedbackForwardingEmailAddress");
+        !fb.empty()) {
+      auto spec = FieldMailbox(fb);
+      if (!spec.ok()) {
+        done(V2Error(BadRequest("Invalid FeedbackForwardingEmailAddress " +
+                                Quoted(fb) + ": " + spec.error().message())));
+        return;
+      }
+      out.envelope_from = *spec;
     }
     if (auto e = CheckConfigSet(out.config_set)) {
       done(V2Error(*e));
@@ -1723,10 +1793,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
       out.content = std::move(*built);
-      out.envelope_from =
-          mime::AddrSpec(form.count("ReturnPath") && !form["ReturnPath"].empty()
-                             ? form["ReturnPath"]
-                             : m.from);
+      out.envelope_from = mime::AddrSpec(m.from);
+      if (form.count("ReturnPath") && !form["ReturnPath"].empty()) {
+        auto rp = FieldMailbox(form["ReturnPath"]);
+        if (!rp.ok()) {
+          done(V1Error(BadRequest("Invalid ReturnPath " +
+                                  Quoted(form["ReturnPath"]) + ": " +
+                                  rp.error().message())));
+          return;
+        }
+        out.envelope_from = *rp;
+      }
       rcpts = m.to;
       rcpts.insert(rcpts.end(), m.cc.begin(), m.cc.end());
       rcpts.insert(rcpts.end(), bcc.begin(), bcc.end());

@@ -631,7 +631,12 @@ int Serve(const Args& args) {
   Status es = engine.Start();
   if (!es.ok()) {
     std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
-    return 1;
+    stats_stop = true;
+    stats_thread.join();
+    publisher.Stop();
+    (*sp)->Close();
+    std::fflush(nullptr);
+    ::_exit(1);
   }
   // Domain identities are verified by DNS unless the profile auto-verifies.
   std::unique_ptr<api::IdentityVerifier> verifier;
@@ -679,12 +684,25 @@ int Serve(const Args& args) {
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
   };
+  // Stops what Serve started, in reverse order: on the way out, and when a
+  // listener cannot be bound (returning with the stats thread still
+  // joinable would std::terminate).
+  auto stop_services = [&] {
+    if (verifier) verifier->Stop();
+    engine.Stop();
+    stats_stop = true;
+    if (stats_thread.joinable()) stats_thread.join();
+    publisher.Stop();  // after the engine: it publishes until then
+    (*sp)->Close();
+  };
   net::Server server(c, sp->get(), hooks);
   server_ptr = &server;
   Status st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
-    return 1;
+    stop_services();
+    std::fflush(nullptr);
+    ::_exit(1);  // other threads (the resolver's) may still be running
   }
   listening = true;
   std::string smtp_port, http_port;
@@ -752,12 +770,7 @@ int Serve(const Args& args) {
   });
   server.Run();
   signals.detach();
-  if (verifier) verifier->Stop();
-  engine.Stop();
-  stats_stop = true;
-  stats_thread.join();
-  publisher.Stop();  // after the engine: it publishes until then
-  (*sp)->Close();
+  stop_services();
   SESAME_LOG(kInfo, "main") << "stopped";
   ::_exit(0);  // the signal thread may still be in sigwait
 }

@@ -260,7 +260,8 @@ bool SafeEquals(std::string_view a, std::string_view b) {
 std::variant<std::string, AuthError> Verify(const SignedRequest& r,
                                             const SecretLookup& secret_for,
                                             int64_t now_epoch,
-                                            int64_t max_skew_seconds) {
+                                            int64_t max_skew_seconds,
+                                            const std::string& region) {
   auto header = [&](std::string_view name) -> std::optional<std::string> {
     for (const auto& [n, v] : r.headers) {
       if (AsciiLowerCopy(n) == name) return v;
@@ -275,6 +276,17 @@ std::variant<std::string, AuthError> Verify(const SignedRequest& r,
   std::string why;
   if (!ParseAuthorization(*auth_header, &a, &why))
     return AuthError{AuthFailure::kMalformed, why};
+  if (!region.empty() && a.region != region) {
+    return AuthError{AuthFailure::kWrongRegion,
+                     "Credential should be scoped to a valid region, not '" +
+                         a.region.substr(0, 64) + "'. This endpoint serves '" +
+                         region + "'."};
+  }
+  if (header("x-amz-security-token")) {
+    return AuthError{AuthFailure::kSessionToken,
+                     "The security token included in the request is invalid: "
+                     "this endpoint issues no temporary credentials."};
+  }
   bool has_host = std::find(a.signed_headers.begin(), a.signed_headers.end(),
                             "host") != a.signed_headers.end();
   bool has_date = std::find(a.signed_headers.begin(), a.signed_headers.end(),

@@ -41,6 +41,8 @@ enum class AuthFailure {
   kExpired,         // RequestExpired (clock skew)
   kBadSignature,    // SignatureDoesNotMatch / InvalidSignatureException
   kBadPayloadHash,  // x-amz-content-sha256 does not match the body
+  kWrongRegion,     // scoped to a region this server does not serve
+  kSessionToken,    // X-Amz-Security-Token: no temporary credentials here
 };
 
 struct AuthError {
@@ -71,13 +73,18 @@ bool ParseAuthorization(std::string_view header, Authorization* out,
 
 // Verifies `r`. `secret_for` returns the secret for an access key id, or
 // false when the key is unknown. `now_epoch` and `max_skew_seconds` bound
-// the X-Amz-Date. On success returns the access key id.
+// the X-Amz-Date. `region`, when not empty, is the one region the server
+// serves: a credential scoped to another is refused, as AWS does. A request
+// carrying X-Amz-Security-Token is refused: Sesame issues no temporary
+// credentials, and an unsigned token must not be silently ignored.
+// On success returns the access key id.
 using SecretLookup =
     std::function<std::optional<std::string>(const std::string& access_key_id)>;
 std::variant<std::string, AuthError> Verify(const SignedRequest& r,
                                             const SecretLookup& secret_for,
                                             int64_t now_epoch,
-                                            int64_t max_skew_seconds);
+                                            int64_t max_skew_seconds,
+                                            const std::string& region = "");
 
 // The SES SMTP password for a secret in a region (spec section 4).
 std::string SmtpPassword(const std::string& secret, const std::string& region);

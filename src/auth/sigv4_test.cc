@@ -156,6 +156,17 @@ TEST_F(VerifyTest, AcceptsAndRejects) {
   EXPECT_EQ(std::get<1>(Verify(unknown, Lookup, Now(), 900)).failure,
             AuthFailure::kUnknownKey);
 
+  // The region in the credential scope must be the server's.
+  EXPECT_EQ(Verify(Signed("{}"), Lookup, Now(), 900, "us-east-1").index(), 0u);
+  auto other_region = Verify(Signed("{}"), Lookup, Now(), 900, "eu-west-1");
+  ASSERT_EQ(other_region.index(), 1u);
+  EXPECT_EQ(std::get<1>(other_region).failure, AuthFailure::kWrongRegion);
+  // An unsigned session token is refused, not ignored.
+  SignedRequest token = Signed("{}");
+  token.headers.push_back({"X-Amz-Security-Token", "FQoGZXIvYXdz"});
+  EXPECT_EQ(std::get<1>(Verify(token, Lookup, Now(), 900)).failure,
+            AuthFailure::kSessionToken);
+
   SignedRequest none{"POST", "/", "", {{"Host", "h"}}, ""};
   EXPECT_EQ(std::get<1>(Verify(none, Lookup, Now(), 900)).failure,
             AuthFailure::kMissing);

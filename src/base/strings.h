@@ -50,3 +50,33 @@ inline std::string XmlEscape(std::string_view s) {
 }
 
 }  // namespace sesame
+
+namespace sesame {
+// `s` quoted for an error message or a log line: control characters, '"',
+// '\' and non-ASCII bytes become escapes (\r, \n, \x00...), and the text is
+// cut at `max` bytes, so hostile input can neither break the message's
+// format nor flood it.
+inline std::string Quoted(std::string_view s, size_t max = 100) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out + "\"";
+}
+}  // namespace sesame

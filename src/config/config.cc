@@ -41,9 +41,18 @@ class Walker {
              const std::map<std::string, Handler>& keys) {
     if (node.IsNull()) return Ok{};
     if (!node.IsMap()) return Fail(node, path, "must be a mapping");
+    std::map<std::string, int> seen;  // key -> line (1-based) of first use
     for (const auto& kv : node) {
       std::string key = kv.first.Scalar();
       std::string sub = path.empty() ? key : path + "." + key;
+      int line = kv.first.Mark().line + 1;
+      if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+        // YAML forbids it, and "the last one wins" hides typos.
+        return Fail(kv.first, sub,
+                    "duplicate key (first given at line " +
+                        std::to_string(it->second) + ", again at line " +
+                        std::to_string(line) + ")");
+      }
       auto it = keys.find(key);
       if (it == keys.end()) {
         std::string known;
@@ -63,6 +72,8 @@ class Walker {
       if (!n.IsScalar()) return Fail(n, path, "must be a string");
       if (!allow_empty && n.Scalar().empty())
         return Fail(n, path, "must not be empty");
+      if (n.Scalar().find('\0') != std::string::npos)
+        return Fail(n, path, "must not contain a NUL character");
       *out = n.Scalar();
       return Ok{};
     };

@@ -170,3 +170,34 @@ TEST(Config, DeliveryErrors) {
 }
 }  // namespace
 }  // namespace sesame::config
+
+namespace sesame::config {
+namespace {
+
+TEST(Config, DuplicateKeysAreAnErrorNamingBothLines) {
+  auto r = ParseConfig("hostname: a.test\nthreads: 1\nhostname: b.test\n",
+                       "dup.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(),
+            "dup.yaml:3:1: hostname: duplicate key (first given at line 1, "
+            "again at line 3)");
+  auto nested = ParseConfig(
+      "listeners:\n  smtp: {port: 1}\n  smtp: {port: 2}\n", "n.yaml");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message().find(
+                "n.yaml:3:3: listeners.smtp: duplicate key (first given at "
+                "line 2"),
+            std::string::npos)
+      << nested.error().message();
+}
+
+TEST(Config, NulInAStringIsRefused) {
+  auto r = ParseConfig("data_dir: \"/var/lib/\\0x\"\n", "nul.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("data_dir: must not contain a NUL"),
+            std::string::npos)
+      << r.error().message();
+}
+
+}  // namespace
+}  // namespace sesame::config

@@ -766,6 +766,13 @@ struct Engine::Impl {
     std::vector<std::string> rcpt_lines;
     for (int i : job.rcpts)
       rcpt_lines.push_back("RCPT TO:<" + m.meta.recipients[i].address + ">");
+    // Defence in depth: addresses are validated before they are stored, but
+    // a command with a line break would be two commands on the wire.
+    bool safe = smtp::SafeCommandText(mail);
+    for (const auto& l : rcpt_lines) safe &= smtp::SafeCommandText(l);
+    if (!safe)
+      co_return all(554, "554 5.1.7 refusing to send an SMTP command with CR, "
+                         "LF or NUL in an address");
 
     auto conn_fail = [&](const Error& e) {
       return all(451, "451 4.4.2 " + c.target.host + ": " + e.message());
@@ -1469,11 +1476,24 @@ struct Engine::Impl {
     messages.erase(it);
   }
 
+  // True when the submission's sender proved itself: SMTP AUTH, or a
+  // client in relay_networks (trusted by configuration).
+  bool SenderAuthenticated(const spool::MessageMeta& meta) const {
+    if (!meta.auth_user.empty()) return true;
+    for (const auto& n : config.relay_networks) {
+      if (n.Contains(meta.client_ip)) return true;
+    }
+    return false;
+  }
+
   void SendDsn(const Msg& m, const std::vector<FailedRecipient>& failed) {
     // Never for bounces themselves, inbound feedback, or a null sender: no
     // loops.
     if (!config.delivery.dsn || m.meta.mail_from.empty()) return;
     if (m.meta.source != "smtp" && m.meta.source != "smtps") return;
+    // Only to senders we know: an unauthenticated sender may be forged, and
+    // its DSN would be backscatter to the victim.
+    if (!SenderAuthenticated(m.meta)) return;
     auto body = spool->ReadBody(m.meta.id);
     std::string original = body.ok() ? *body : "";
     int64_t now = Now();

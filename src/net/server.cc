@@ -17,6 +17,8 @@
 #include <unordered_map>
 
 #include "base/histogram.h"
+#include "auth/login_throttle.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "smtp/server_session.h"
 
@@ -101,6 +103,7 @@ struct Server::Impl {
   std::atomic<uint64_t> tls_sessions{0};
   std::atomic<uint64_t> rcpt_accepted{0}, rcpt_rejected{0};
   std::atomic<uint64_t> throttled{0};
+  auth::LoginThrottle login_throttle;  // failed SMTP AUTH per address/user
 
   // Adds a session's counts to the totals when its coroutine ends, whatever
   // path it ends by.
@@ -336,6 +339,7 @@ struct Server::Impl {
     opts.tls_available = true;
     opts.tls_active = c->tls.has_value();
     opts.allow_auth = kind != Kind::kMx;
+    opts.submission = kind != Kind::kMx;
     opts.auth_requires_tls = !config.auth_without_tls;
     opts.max_message_bytes = config.limits.max_message_bytes;
     opts.max_recipients = config.limits.max_recipients;
@@ -346,10 +350,26 @@ struct Server::Impl {
       for (const auto& n : config.relay_networks)
         opts.relay_client |= n.Contains(ip);
     }
-    smtp::ServerSession session(opts,
-                                [this](std::string_view u, std::string_view p) {
-                                  return Authenticate(u, p);
-                                });
+    // Failed logins are slowed, then the address is locked out: the delay
+    // is served before the 535 reply is written.
+    int64_t auth_delay_ms = 0;
+    opts.auth_gate = [this, ip](std::string_view) -> std::optional<std::string> {
+      int64_t left = login_throttle.LockedFor(ip, NowMillis());
+      if (left == 0) return std::nullopt;
+      return "Too many failed authentications from " + ip + "; try again in " +
+             std::to_string((left + 999) / 1000) + " s";
+    };
+    smtp::ServerSession session(
+        opts, [this, ip, &auth_delay_ms](std::string_view u, std::string_view p) {
+          bool ok = Authenticate(u, p);
+          if (ok) {
+            login_throttle.Succeeded(ip, std::string(u));
+          } else {
+            auth_delay_ms =
+                login_throttle.Failed(ip, std::string(u), NowMillis());
+          }
+          return ok;
+        });
     if (c->tls)
       session.OnTlsEstablished(
           std::string(SSL_get_version(c->tls->native_handle())));
@@ -449,6 +469,13 @@ struct Server::Impl {
           break;
         }
       }
+      if (auth_delay_ms > 0) {
+        asio::steady_timer pause(c->sock.get_executor(),
+                                 std::chrono::milliseconds(auth_delay_ms));
+        auth_delay_ms = 0;
+        c->Arm(timeout + std::chrono::seconds(10));
+        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
       if (!co_await write(session.output())) break;
       auto now = std::chrono::steady_clock::now();
       for (auto t : unreported)
@@ -516,6 +543,15 @@ struct Server::Impl {
          "quota (454).\n# TYPE sesame_smtp_throttled_total counter\n"
          "sesame_smtp_throttled_total " +
          std::to_string(throttled.load()) + "\n";
+    m += "# HELP sesame_smtp_auth_failures_total Failed SMTP AUTH attempts.\n"
+         "# TYPE sesame_smtp_auth_failures_total counter\n"
+         "sesame_smtp_auth_failures_total " +
+         std::to_string(login_throttle.failures()) + "\n";
+    m += "# HELP sesame_smtp_auth_lockouts_total Client addresses locked out "
+         "after repeated failed SMTP AUTH.\n"
+         "# TYPE sesame_smtp_auth_lockouts_total counter\n"
+         "sesame_smtp_auth_lockouts_total " +
+         std::to_string(login_throttle.lockouts()) + "\n";
     m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by "
          "connection limits.\n";
     m += "# TYPE sesame_smtp_sessions_refused_total counter\n";

@@ -160,6 +160,29 @@ std::string HeaderValue(std::string_view message, std::string_view name) {
   return "";
 }
 
+bool IsValidDomain(std::string_view domain) {
+  return ValidUtf8(domain) && ValidDomain(domain);
+}
+
+bool SafeCommandText(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) ==
+         std::string_view::npos;
+}
+
+Result<Path> ParseMailbox(std::string_view address) {
+  if (address.empty()) return Bad("empty address");
+  if (address.front() == '<' || address.back() == '>')
+    return Bad("address must not be enclosed in <>");
+  std::string bracketed;
+  bracketed.reserve(address.size() + 2);
+  bracketed.append("<").append(address).append(">");
+  auto p = ParsePath(bracketed, /*allow_null=*/false,
+                     /*allow_postmaster=*/false);
+  if (!p.ok()) return p;
+  if (p->source_route) return Bad("source routes are not allowed");
+  return p;
+}
+
 bool LocalPartRoutes(std::string_view local) {
   return local.find_first_of("%!@") != std::string_view::npos;
 }

@@ -32,6 +32,22 @@ struct Path {
 Result<Path> ParsePath(std::string_view text, bool allow_null,
                        bool allow_postmaster);
 
+// Validates a bare mailbox ("local@domain", as an API field or a stored
+// setting gives it) as an RFC 5321 path fit for MAIL FROM or RCPT TO: the
+// same grammar as ParsePath, no null path, no source route, no Postmaster
+// without a domain. Anything that would change the meaning of an SMTP command
+// (CR, LF, NUL, '<', '>', a space outside quotes, ESMTP parameters) fails.
+Result<Path> ParseMailbox(std::string_view address);
+
+// True for an RFC 5321 domain: dot-separated letter-digit-hyphen labels of
+// 1..63 octets (UTF-8 allowed, RFC 6531), at most 255 octets in all.
+bool IsValidDomain(std::string_view domain);
+
+// True when `text` may be sent as (part of) one SMTP command line: no CR, LF
+// or NUL. The SMTP client checks every command with it (defence in depth:
+// addresses are validated before they are stored).
+bool SafeCommandText(std::string_view text);
+
 // True when the local part carries a classic relay trick: '%' or '!' routing,
 // or a quoted '@'.
 bool LocalPartRoutes(std::string_view local);

@@ -4,6 +4,7 @@
 
 #include "base/base64.h"
 #include "base/ids.h"
+#include "smtp/message_check.h"
 
 namespace sesame::smtp {
 namespace {
@@ -261,6 +262,10 @@ ServerSession::Action ServerSession::HandleMail(const Command& cmd) {
   }
   if (mail->smtputf8 && !esmtp_)
     return ReplyError("503", "5.5.1 SMTPUTF8 requires EHLO");
+  // Submission without AUTH would let anyone forge a sender and have its
+  // bounce (backscatter) sent to the victim.
+  if (options_.submission && !authenticated() && !options_.relay_client)
+    return ReplyError("530", "5.7.0 Authentication required");
   mail_ = std::move(*mail);
   in_transaction_ = true;
   Reply("250", "2.1.0 Sender ok");
@@ -389,6 +394,17 @@ ServerSession::Action ServerSession::FinishContent() {
                                  DataDecoder::Describe(problem) +
                                  " is not allowed (RFC 5321 2.3.8)");
   }
+  std::string added;  // Date and Message-ID for submissions lacking them
+  if (options_.submission) {
+    if (Status s = CheckMessage(content_); !s.ok()) {
+      ResetTransaction();
+      return ReplyError("554", "5.6.0 Message rejected: " + s.error().message());
+    }
+    if (!HasHeader(content_, "Date"))
+      added += "Date: " + Rfc5322Date(NowMillis()) + "\r\n";
+    if (!HasHeader(content_, "Message-ID"))
+      added += "Message-ID: <" + message_id_ + "@" + options_.hostname + ">\r\n";
+  }
   pending_ = Envelope();
   pending_.id = message_id_;
   pending_.mail_from = mail_.path.Address();
@@ -400,8 +416,8 @@ ServerSession::Action ServerSession::FinishContent() {
   pending_.helo = helo_;
   pending_.received_ms = NowMillis();
   std::string header = ReceivedHeader();
-  pending_.content.reserve(header.size() + content_.size());
-  pending_.content.append(header).append(content_);
+  pending_.content.reserve(header.size() + added.size() + content_.size());
+  pending_.content.append(header).append(added).append(content_);
   ResetTransaction();
   return Action::kCommit;
 }
@@ -538,6 +554,10 @@ ServerSession::Action ServerSession::HandleAuthResponse(std::string_view line) {
 
 ServerSession::Action ServerSession::FinishAuth(std::string_view user,
                                                 std::string_view password) {
+  if (options_.auth_gate) {
+    if (auto refused = options_.auth_gate(user))
+      return ReplyError("454", "4.7.0 " + *refused);
+  }
   if (user.empty() || !authenticator_ || !authenticator_(user, password)) {
     return ReplyError("535", "5.7.8 Authentication credentials invalid");
   }

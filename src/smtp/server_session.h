@@ -24,6 +24,10 @@ struct SessionOptions {
   bool allow_auth = true;         // false on the MX listener
   bool auth_requires_tls = true;  // AUTH only after TLS
   bool relay_client = false;  // client may relay without AUTH (trusted network)
+  // A submission listener (RFC 6409): without AUTH only relay clients may
+  // send; messages must pass CheckMessage and get Date and Message-ID when
+  // they lack them. False on the MX, which takes mail as it comes.
+  bool submission = false;
   uint64_t max_message_bytes = 40ull << 20;
   size_t max_recipients = 50;
   int max_errors = 10;
@@ -32,6 +36,9 @@ struct SessionOptions {
   std::vector<std::string> local_domains;
   // Domains known only at run time (custom MAIL FROM domains), lower-case.
   std::function<bool(const std::string& domain)> is_local_domain;
+  // Asked before a password is checked: a reason to refuse the attempt
+  // outright (454 4.7.0), e.g. an address locked out after failed logins.
+  std::function<std::optional<std::string>(std::string_view user)> auth_gate;
 };
 
 // A message accepted by the session and waiting to be made durable.

@@ -283,3 +283,90 @@ TEST(ServerSession, TimeoutAndShutdown) {
 
 }  // namespace
 }  // namespace sesame::smtp
+
+namespace sesame::smtp {
+namespace {
+
+SessionOptions Submission() {
+  SessionOptions o = Driver::Defaults();
+  o.submission = true;
+  o.tls_active = true;  // AUTH offered without STARTTLS
+  return o;
+}
+
+TEST(Submission, NothingWithoutAuthOutsideRelayNetworks) {
+  // Not even to a local (bounce) domain or postmaster: the forged sender
+  // would receive the bounce (backscatter).
+  for (const char* rcpt : {"<postmaster>", "<x@bounces.test>"}) {
+    for (size_t step : {1, 7, 4096}) {
+      Driver d(Submission());
+      d.Feed(std::string("EHLO c\r\nMAIL FROM:<victim@sink.test>\r\nRCPT TO:") +
+                 rcpt + "\r\nDATA\r\n",
+             step);
+      EXPECT_EQ(Codes(d.Output()),
+                (std::vector<std::string>{"220", "250", "530", "503", "503"}))
+          << rcpt << " step " << step << "\n" << d.Output();
+      EXPECT_TRUE(d.envelopes.empty());
+    }
+  }
+  SessionOptions relay = Submission();
+  relay.relay_client = true;
+  Driver d(relay);
+  d.Feed("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+         "Subject: s\r\n\r\nbody\r\n.\r\n",
+         5);
+  ASSERT_EQ(d.envelopes.size(), 1u) << d.Output();
+}
+
+std::string AuthPlain() {
+  return "AUTH PLAIN " + Base64Encode(std::string("\0user\0secret", 12)) +
+         "\r\n";
+}
+
+TEST(Submission, AddsDateAndMessageIdWhenMissing) {
+  Driver d(Submission());
+  d.Feed("EHLO c\r\n" + AuthPlain() +
+             "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+             "Subject: s\r\n\r\nbody\r\n.\r\n",
+         3);
+  ASSERT_EQ(d.envelopes.size(), 1u) << d.Output();
+  const std::string& c = d.envelopes[0].content;
+  EXPECT_NE(c.find("\r\nDate: "), std::string::npos) << c;
+  EXPECT_NE(c.find("\r\nMessage-ID: <" + d.envelopes[0].id + "@mx.test>\r\n"),
+            std::string::npos)
+      << c;
+  // Present ones are kept, not doubled.
+  Driver k(Submission());
+  k.Feed("EHLO c\r\n" + AuthPlain() +
+             "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+             "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <m@x>\r\n"
+             "\r\nbody\r\n.\r\n",
+         4096);
+  ASSERT_EQ(k.envelopes.size(), 1u);
+  EXPECT_EQ(k.envelopes[0].content.find("Date: ", 0),
+            k.envelopes[0].content.rfind("Date: "));
+  EXPECT_NE(k.envelopes[0].content.find("Message-ID: <m@x>"), std::string::npos);
+  // The MX adds nothing.
+  Driver mx;
+  mx.Feed("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<x@bounces.test>\r\nDATA\r\n"
+          "Subject: s\r\n\r\nbody\r\n.\r\n",
+          4096);
+  ASSERT_EQ(mx.envelopes.size(), 1u);
+  EXPECT_FALSE(mx.envelopes[0].content.find("\r\nDate: ") != std::string::npos);
+}
+
+TEST(Submission, RefusesADuplicateFrom) {
+  Driver d(Submission());
+  d.Feed("EHLO c\r\n" + AuthPlain() +
+             "MAIL FROM:<a@allowed.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+             "From: a@allowed.test\r\nFrom: CEO <ceo@bank.test>\r\n\r\nhi\r\n"
+             ".\r\nQUIT\r\n",
+         1);
+  EXPECT_TRUE(d.envelopes.empty());
+  EXPECT_NE(d.Output().find("554 5.6.0 Message rejected: duplicate From header"),
+            std::string::npos)
+      << d.Output();
+}
+
+}  // namespace
+}  // namespace sesame::smtp
