@@ -46,8 +46,7 @@ class Alarms(unittest.TestCase):
         return aws_clients(self.server, "sesv2", "ses")
 
     def admin(self, path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.server.ports['http']}{path}", timeout=5) as r:
-            return json.loads(r.read())
+        return self.server.admin(path)
 
     def smtp_send(self, rcpt, config_set=None):
         c = smtplib.SMTP("127.0.0.1", self.server.ports["smtp"], timeout=10)

@@ -50,9 +50,7 @@ def create_key(server):
 @unittest.skipUnless(READY, "node, chromium, playwright-core, boto3 or dnsmasq missing")
 class Dashboard(unittest.TestCase):
     def admin(self, server, path, method="GET"):
-        req = urllib.request.Request(f"http://127.0.0.1:{server.ports['http']}{path}", method=method)
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
+        return server.admin(path, method)
 
     def test_operator_session_in_chromium(self):
         # 5xx for hard*, 4xx for later* (dead-lettered when it expires).
@@ -206,13 +204,22 @@ class Dashboard(unittest.TestCase):
         finally:
             server.cleanup()
 
+
+class AdminApiWithoutABrowser(unittest.TestCase):
+    """No browser needed: the admin API's refusals, tested over plain HTTP."""
+
     def test_admin_api_refuses_other_sites_and_strangers(self):
         server = Sesame().start()
         try:
             base = f"http://127.0.0.1:{server.ports['http']}"
-            # A loopback tool (no browser headers) is served; a page on another
-            # site driving the browser is not, nor is a forged cookie.
-            self.assertIn("sites", self.admin(server, "/admin/queues"))
+            # A local tool with the admin token is served; loopback alone is no
+            # credential (a webhook the server itself calls comes from loopback),
+            # nor is a page on another site driving the browser, nor a forged cookie.
+            self.assertIn("sites", server.admin("/admin/queues"))
+            for path, method in (("/admin/queues", "GET"), ("/admin/dlq/purge", "POST")):
+                with self.assertRaises(urllib.error.HTTPError) as ctx:
+                    server.admin(path, method, token=False)
+                self.assertEqual(ctx.exception.code, 403, path)
             for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
                             {"Cookie": "sesame_session=forged", "Origin": "http://evil.example"}):
                 req = urllib.request.Request(base + "/admin/dlq/redrive", method="POST", headers=headers)

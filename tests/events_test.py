@@ -348,8 +348,7 @@ class Events(unittest.TestCase):
             ids = send(server, ["ok@dest.test"], "dlq", n=3)
 
             def dead():
-                with urllib.request.urlopen(f"http://127.0.0.1:{http}/admin/events/dlq", timeout=5) as r:
-                    return json.loads(r.read())
+                return server.admin("/admin/events/dlq")
             self.assertTrue(wait_until(lambda: len(dead()) == 3, 20), dead())
             self.assertEqual({d["event"]["mail"]["messageId"] for d in dead()}, set(ids))
             self.assertTrue(all(d["topic"] == "flaky" for d in dead()))
@@ -358,10 +357,7 @@ class Events(unittest.TestCase):
             # Redrive once the endpoint works: the records arrive.
             failing.status = 200
             sub = dead()[0]["subscription"]
-            req = urllib.request.Request(f"http://127.0.0.1:{http}/admin/events/dlq/redrive?subscription={sub}",
-                                         method="POST")
-            with urllib.request.urlopen(req, timeout=5) as r:
-                self.assertEqual(json.loads(r.read())["Redriven"], 3)
+            self.assertEqual(server.admin(f"/admin/events/dlq/redrive?subscription={sub}", "POST")["Redriven"], 3)
             self.assertTrue(wait_until(lambda: len(failing.events()) >= 3, 10), failing.events())
             self.assertEqual(dead(), [])
         finally:

@@ -156,9 +156,7 @@ class FeedbackLoop(unittest.TestCase):
 
             # Message search: one message's timeline, and one recipient's across messages.
             def search(q):
-                with urllib.request.urlopen(f"http://127.0.0.1:{server.ports['http']}/admin/messages?{q}",
-                                            timeout=5) as r:
-                    return json.loads(r.read())
+                return server.admin(f"/admin/messages?{q}")
             first = search(f"id={ids[0]}")["records"]
             outcomes_first = {(o.get("recipient") or o.get("to"), o["outcome"]) for o in first}
             self.assertIn(("hard@dest.test", "failed"), outcomes_first)

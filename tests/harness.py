@@ -122,6 +122,17 @@ smtp:
     def queued_ids(self):
         return [m["MessageId"] for m in self.queue()[0]]
 
+    def admin(self, path, method="GET", token=True):
+        """Calls /admin/* with the local admin token (<data_dir>/admin.token);
+        returns the decoded JSON answer."""
+        import urllib.request
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports['http']}{path}", method=method)
+        if token:
+            with open(os.path.join(self.data_dir, "admin.token")) as f:
+                req.add_header("Authorization", "Bearer " + f.read().strip())
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
     def body_of(self, message_id):
         """Reads a message body straight from the spool files (test helper)."""
         return read_spool_bodies(os.path.join(self.data_dir, "spool")).get(message_id)

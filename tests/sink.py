@@ -188,8 +188,8 @@ class FaultSink:
             self.delivered.append((sid, r, now))
         self.mail_from.append(mail)
         self.transactions_log.append((mail, list(rcpts), sid))
-        if sid:
-            self.bodies[sid] = data
+        # Messages without Sesame's Received id (API mail) are kept too.
+        self.bodies[sid or f"#{len(self.transactions_log)}"] = data
 
     # --- queries ------------------------------------------------------------
     def pairs(self):

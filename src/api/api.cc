@@ -14,6 +14,7 @@
 #include "api/dns_records.h"
 #include "api/form.h"
 #include "api/resources.h"
+#include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
@@ -199,6 +200,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::atomic<uint64_t> throttled{0};
 
   auth::Quota* quota;
+  std::string admin_token;  // local tools' bearer token for /admin/*
 
   Impl(const config::Config& c, spool::Spool* s, auth::KeyStore* k,
        store::Store* st, auth::Quota* q, Services sv)
@@ -209,6 +211,13 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         dkim_keys(st, c.MasterKeyFile(), c.dkim_ed25519),
         resources(st, c.api_auto_verify, &dkim_keys),
         quota(q) {
+    if (auto t = auth::LoadOrCreateToken(c.AdminTokenFile()); t.ok()) {
+      admin_token = *t;
+    } else {
+      SESAME_LOG(kWarn, kLog) << "admin token: " << t.error().message()
+                              << "; /admin/* is open to dashboard sessions "
+                                 "and owner signatures only";
+    }
     resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
                                    c.api_account_id + ":identity/");
     resources.OnEmailIdentity(
@@ -769,6 +778,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::optional<ApiError> PrepareRawOutgoing(
       std::string raw, const std::string& id, bool use_headers,
       const std::string& from, std::vector<std::string>* rcpts, Outgoing* out) {
+    if (!from.empty()) {
+      if (auto spec = FieldMailbox(from); !spec.ok())
+        return BadRequest("Invalid Source " + Quoted(from) + ": " +
+                          spec.error().message());
+    }
     std::string envelope_from = mime::AddrSpec(from);
     auto prepared =
         PrepareRaw(std::move(raw), id, use_headers, rcpts, &envelope_from);
@@ -1922,12 +1936,19 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- dashboard data -------------------------------------------------------
   // /admin/* from the dashboard (a session) or from a local tool: a loopback
   // client that is no browser, so a page on another site cannot drive it.
+  // Loopback is no credential: a webhook the server itself calls, or any
+  // local process, comes from loopback (server-side request forgery).
   bool AdminAllowed(const HttpRequest& req) {
     if (services.admin_session && services.admin_session(req)) return true;
-    std::string site = req.Header("Sec-Fetch-Site");
-    bool browser =
-        !req.Header("Origin").empty() || (!site.empty() && site != "none");
-    return req.loopback && !browser;
+    std::string authz = req.Header("Authorization");
+    if (authz.rfind("Bearer ", 0) == 0)
+      return !admin_token.empty() &&
+             auth::SafeEquals(TrimCopy(authz.substr(7)), admin_token);
+    if (authz.rfind("AWS4-HMAC-SHA256 ", 0) == 0) {
+      Caller caller;
+      return !Authenticate(req, &caller) && caller.owner;
+    }
+    return false;
   }
 
   HttpResponse SearchSuppression(const std::string& q,
@@ -2074,8 +2095,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     } else if (admin && !AdminAllowed(req)) {
       r.status = 403;
       r.body =
-          "{\"message\":\"admin endpoints need a dashboard session, or a "
-          "loopback client that is not a browser\"}";
+          "{\"message\":\"admin endpoints need a dashboard session, the "
+          "bearer token in <data_dir>/admin.token, or an owner key's SigV4 "
+          "signature\"}";
     } else if (p.rfind("/admin/v2/email/", 0) == 0) {
       // The dashboard edits resources (suppression list, identities) through
       // the v2 operations, as the owner.

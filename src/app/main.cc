@@ -467,6 +467,9 @@ int Serve(const Args& args) {
                 (c.http.address == "0.0.0.0" ? c.hostname : c.http.address) +
                 ":" + std::to_string(c.http.port);
   po.events = c.events;
+  for (const config::Listener* l : {&c.smtp, &c.smtps, &c.mx, &c.http}) {
+    if (l->enabled) po.own_listeners.emplace_back(l->address, l->port);
+  }
   std::string topic_arn_prefix =
       "arn:aws:sns:" + c.api_region + ":" + c.api_account_id + ":";
   events::Publisher publisher(
@@ -871,7 +874,13 @@ Result<std::pair<int, std::string>> AdminRequest(const config::Config& c,
                                          std::to_string(c.http.port) +
                                          " (is it running?)");
   }
+  auto token = auth::ReadToken(c.AdminTokenFile());
+  if (!token.ok()) {
+    ::close(fd);
+    return token.error();
+  }
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host +
+                    "\r\nAuthorization: Bearer " + *token +
                     "\r\nContent-Length: 0\r\n"
                     "Connection: close\r\n\r\n";
   if (::write(fd, req.data(), req.size()) != ssize_t(req.size())) {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -245,6 +247,45 @@ std::optional<std::string> KeyStore::Lookup(const std::string& id) {
     return *secret;
   }
   return std::nullopt;
+}
+
+Result<std::string> ReadToken(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Error::Transient("token", "cannot read " + path + ": " +
+                                         std::strerror(errno));
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  std::string t(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  if (t.size() != 64 || t.find_first_not_of("0123456789abcdef") != t.npos)
+    return Error::Permanent("token", path + " does not hold a token");
+  return t;
+}
+
+Result<std::string> LoadOrCreateToken(const std::string& path) {
+  if (auto t = ReadToken(path); t.ok()) return t;
+  std::string raw(32, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), 32);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string t;
+  for (unsigned char c : raw) {
+    t += kHex[c >> 4];
+    t += kHex[c & 15];
+  }
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Error::Transient("token", "cannot create " + tmp + ": " +
+                                         std::strerror(errno));
+  std::string line = t + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == ssize_t(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::Transient("token", "cannot write " + path);
+  return t;
 }
 
 }  // namespace sesame::auth

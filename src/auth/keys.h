@@ -71,4 +71,10 @@ Result<std::string> LoadMasterKey(const std::string& path, bool create);
 Result<std::string> Seal(const std::string& key, const std::string& plaintext);
 Result<std::string> Open(const std::string& key, const std::string& sealed);
 
+// The local admin token kept in `path` (created, 64 hex digits, mode 0600,
+// when missing). Thread-compatible; called once at start-up.
+Result<std::string> LoadOrCreateToken(const std::string& path);
+// The token in `path`, for clients (the CLI); an error when unreadable.
+Result<std::string> ReadToken(const std::string& path);
+
 }  // namespace sesame::auth

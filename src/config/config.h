@@ -249,6 +249,9 @@ struct Config {
     return master_key_file.empty() ? d + ".master.key" : master_key_file;
   }
   std::string AccessKeysFile() const { return data_dir + "/access-keys"; }
+  // The bearer token of local admin tools (the CLI, scripts): /admin/* needs
+  // it, a dashboard session or an owner's SigV4 signature, from loopback too.
+  std::string AdminTokenFile() const { return data_dir + "/admin.token"; }
 };
 
 // The built-in local profile (design.md): loopback listeners, ./var, a

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 
 #include "auth/sigv4.h"
 #include "base/base64.h"
+#include "base/strings.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -227,7 +229,9 @@ std::optional<Url> ParseUrl(const std::string& s) {
   std::string authority = rest.substr(0, slash);
   u.target = slash == std::string::npos ? "/" : rest.substr(slash);
   size_t colon = authority.rfind(':');
-  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+  size_t bracket = authority.rfind(']');
+  if (colon != std::string::npos &&
+      (bracket == std::string::npos || colon > bracket)) {
     u.host = authority.substr(0, colon);
     u.port = authority.substr(colon + 1);
   } else {
@@ -236,6 +240,51 @@ std::optional<Url> ParseUrl(const std::string& s) {
   }
   if (u.host.empty()) return std::nullopt;
   return u;
+}
+
+// True when `ep` reaches one of `own` (address, port): the same port on a
+// loopback or unspecified address, or on the listener's own address.
+bool IsOwnListener(const asio::ip::tcp::endpoint& ep,
+                   const std::vector<std::pair<std::string, uint16_t>>& own) {
+  asio::ip::address a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  for (const auto& [addr, port] : own) {
+    if (port != ep.port()) continue;
+    boost::system::error_code ec;
+    auto la = asio::ip::make_address(addr, ec);
+    bool local_listener = ec || la.is_unspecified() || la.is_loopback();
+    if (a.is_loopback() || a.is_unspecified() || (!ec && la == a) ||
+        (local_listener && a.is_loopback()))
+      return true;
+  }
+  return false;
+}
+
+// The addresses a subscription endpoint's host stands for without DNS: an
+// IP literal in any form inet_aton takes ("127.1", "2130706433",
+// "0x7f000001"), "localhost", or an IPv6 literal in brackets.
+std::vector<asio::ip::address> LiteralAddresses(std::string host) {
+  std::vector<asio::ip::address> out;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  std::string lower = AsciiLowerCopy(host);
+  if (lower == "localhost" || (lower.size() > 10 &&
+                               lower.ends_with(".localhost"))) {
+    out.push_back(asio::ip::make_address("127.0.0.1"));
+    out.push_back(asio::ip::make_address("::1"));
+    return out;
+  }
+  boost::system::error_code ec;
+  auto a = asio::ip::make_address(host, ec);
+  if (!ec) {
+    out.push_back(a);
+    return out;
+  }
+  in_addr v4{};
+  if (::inet_aton(host.c_str(), &v4))
+    out.push_back(asio::ip::address_v4(ntohl(v4.s_addr)));
+  return out;
 }
 
 // A kept-alive connection to a webhook.
@@ -993,6 +1042,12 @@ struct Publisher::Impl {
           asio::ip::tcp::resolver resolver(ex);
           auto results = co_await resolver.async_resolve(url.host, url.port,
                                                          use_awaitable);
+          // Checked again after DNS: a name may resolve to loopback.
+          for (const auto& r : results) {
+            if (IsOwnListener(r.endpoint(), opt.own_listeners))
+              throw std::runtime_error(
+                  "endpoint resolves to one of this server's own listeners");
+          }
           if (url.tls) {
             conn->tls =
                 std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, tls);
@@ -1491,19 +1546,43 @@ Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
   std::string prefix = d->TopicArn("");
   std::string topic =
       topic_arn.rfind(prefix, 0) == 0 ? topic_arn.substr(prefix.size()) : "";
-  if (protocol != "http" && protocol != "https" && protocol != "file")
+  // File subscriptions exist only in the configuration file: through the
+  // API they would make Sesame write any path its user can.
+  if (protocol == "file")
     return Error::Permanent(
         "InvalidParameter",
-        "Invalid parameter: Protocol (http, https or file)");
-  if (protocol != "file" &&
-      (endpoint.rfind(protocol + "://", 0) != 0 || !ParseUrl(endpoint)))
+        "Invalid parameter: Protocol: file subscriptions are defined in the "
+        "configuration file (events.topics[].subscriptions), not through the "
+        "API");
+  if (protocol != "http" && protocol != "https")
+    return Error::Permanent("InvalidParameter",
+                            "Invalid parameter: Protocol (http or https)");
+  auto url = endpoint.rfind(protocol + "://", 0) == 0 ? ParseUrl(endpoint)
+                                                      : std::nullopt;
+  if (!url)
     return Error::Permanent(
         "InvalidParameter",
         "Invalid parameter: Endpoint must be a " + protocol + ":// URL");
-  if (protocol == "file" && (endpoint.empty() || endpoint[0] != '/'))
+  for (unsigned char c : endpoint) {
+    if (c <= 0x20 || c == 0x7f)
+      return Error::Permanent("InvalidParameter",
+                              "Invalid parameter: Endpoint contains a space or "
+                              "control character");
+  }
+  int port = 0;
+  for (char c : url->port) port = c >= '0' && c <= '9' && port < 65536
+                                      ? port * 10 + (c - '0') : 1 << 20;
+  if (url->port.empty() || port == 0 || port > 65535)
     return Error::Permanent("InvalidParameter",
-                            "Invalid parameter: Endpoint must be an absolute "
-                            "path");
+                            "Invalid parameter: Endpoint port");
+  for (const auto& a : LiteralAddresses(url->host)) {
+    if (IsOwnListener({a, static_cast<uint16_t>(port)},
+                      impl_->opt.own_listeners))
+      return Error::Permanent(
+          "InvalidParameter",
+          "Invalid parameter: Endpoint names one of this server's own "
+          "listeners");
+  }
   return d->RunOnLoop([&]() -> Result<SubscriptionInfo> {
     Sub* sub;
     {

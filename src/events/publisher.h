@@ -41,6 +41,10 @@ struct PublisherOptions {
   Identity who;     // region and account, for ARNs
   std::string public_base;  // "http://host:port", for SigningCertURL etc.
   config::Events events;    // topics, subscriptions, retry policy
+  // This server's own listeners (address, port): a subscription may not
+  // point at them, or the publisher would POST to Sesame's own admin API
+  // with the trust of a local client (server-side request forgery).
+  std::vector<std::pair<std::string, uint16_t>> own_listeners;
 };
 
 // SNS-style topics and subscriptions fed by SES events.

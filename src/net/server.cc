@@ -104,6 +104,7 @@ struct Server::Impl {
   std::atomic<uint64_t> rcpt_accepted{0}, rcpt_rejected{0};
   std::atomic<uint64_t> throttled{0};
   auth::LoginThrottle login_throttle;  // failed SMTP AUTH per address/user
+  std::atomic<uint64_t> auth_locked_out{0};  // attempts refused by lockout
 
   // Adds a session's counts to the totals when its coroutine ends, whatever
   // path it ends by.
@@ -356,6 +357,7 @@ struct Server::Impl {
     opts.auth_gate = [this, ip](std::string_view) -> std::optional<std::string> {
       int64_t left = login_throttle.LockedFor(ip, NowMillis());
       if (left == 0) return std::nullopt;
+      ++auth_locked_out;
       return "Too many failed authentications from " + ip + "; try again in " +
              std::to_string((left + 999) / 1000) + " s";
     };
@@ -543,10 +545,13 @@ struct Server::Impl {
          "quota (454).\n# TYPE sesame_smtp_throttled_total counter\n"
          "sesame_smtp_throttled_total " +
          std::to_string(throttled.load()) + "\n";
-    m += "# HELP sesame_smtp_auth_failures_total Failed SMTP AUTH attempts.\n"
+    m += "# HELP sesame_smtp_auth_failures_total Failed SMTP AUTH attempts: "
+         "wrong credentials, or refused while the address was locked out.\n"
          "# TYPE sesame_smtp_auth_failures_total counter\n"
-         "sesame_smtp_auth_failures_total " +
-         std::to_string(login_throttle.failures()) + "\n";
+         "sesame_smtp_auth_failures_total{reason=\"credentials\"} " +
+         std::to_string(login_throttle.failures()) +
+         "\nsesame_smtp_auth_failures_total{reason=\"locked_out\"} " +
+         std::to_string(auth_locked_out.load()) + "\n";
     m += "# HELP sesame_smtp_auth_lockouts_total Client addresses locked out "
          "after repeated failed SMTP AUTH.\n"
          "# TYPE sesame_smtp_auth_lockouts_total counter\n"
