@@ -1,8 +1,9 @@
+SHELL := /bin/bash
 # Sesame: `make run` starts the server on the local profile; `make test` runs every test.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
 ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py \
@@ -43,13 +44,30 @@ asan: deps
 	  SESAME_BINARY=$(ASAN_BUILD)/sesame ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
 	    $(PY) -m unittest discover -s tests -p "$$t" || exit 1; done
 
+# Every parser of hostile input, each for FUZZ_SECONDS under ASan+UBSan, from
+# its committed seeds (fuzz/seeds/<target>, minimised crashes included) and
+# the labelled corpora in ../shared/corpora. A crash or sanitizer report
+# fails the run (libFuzzer exits non-zero).
+FUZZ_TARGETS := smtp mime feedback dns request template config
+CORPORA := $(abspath ../shared/corpora)
+fuzz_seeds_mime := $(CORPORA)/mime/stalwart
+fuzz_seeds_feedback := $(CORPORA)/bounces/sisimai
+fuzz_seeds_smtp := $(CORPORA)/smtp
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSESAME_ONLY_PROTOCOLS=ON -DSESAME_TESTS=OFF -DSESAME_FUZZ=ON
-	cmake --build $(FUZZ_BUILD) --target smtp_fuzz
-	mkdir -p $(FUZZ_BUILD)/corpus
-	./$(FUZZ_BUILD)/smtp_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	  $(FUZZ_BUILD)/corpus fuzz/seeds
+	cmake --build $(FUZZ_BUILD) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t; \
+	  extra=""; case $$t in mime) extra="$(fuzz_seeds_mime)";; feedback) extra="$(fuzz_seeds_feedback)";; \
+	    smtp) extra="$(fuzz_seeds_smtp)";; esac; \
+	  [ -z "$$extra" ] || [ -d "$$extra" ] || extra=""; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  ./$(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/seeds/$$t $$extra 2>&1 | tail -n 25; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: finding in $(FUZZ_BUILD)/crashes/$$t"; exit 1; }; \
+	done
 
 test: build unit e2e asan fuzz
 
