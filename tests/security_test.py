@@ -284,3 +284,26 @@ class SignatureScope(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BounceParseOutput(unittest.TestCase):
+    def test_json_is_valid_utf8_on_hostile_input(self):
+        import tempfile
+        cases = [
+            b"From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail\r\n\r\n<us\xc3\x28er@exa\xffmple.com>: "
+            b"host said: 550 5.1.1 user unknown \xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80\r\n",
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
+            b"Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; \xff\xfe@\xe2\x82.test\r\n"
+            b"Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 \x00\x01\xc3\r\n--b--\r\n",
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            for i, raw in enumerate(cases):
+                path = os.path.join(d, f"{i}.eml")
+                with open(path, "wb") as f:
+                    f.write(raw)
+                run = subprocess.run([BINARY, "bounce-parse", path], capture_output=True, timeout=30)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                text = run.stdout.decode("utf-8", errors="strict")  # raises on invalid UTF-8
+                report = json.loads(text)
+                self.assertIn("not valid UTF-8", " ".join(report.get("warnings", [])))
+                self.assertNotIn("\ud800", text)

@@ -122,7 +122,16 @@ int BounceParse(const std::vector<std::string>& files) {
       status = 1;
       continue;
     }
-    std::printf("%s\n", ReportJson(f, feedback::Analyze(text)).c_str());
+    std::string json = ReportJson(f, feedback::Analyze(text));
+    if (!IsValidUtf8(text)) {
+      // The output stays valid UTF-8 (ill-formed bytes become U+FFFD); say
+      // so, since addresses and diagnostics may have been altered.
+      json.pop_back();
+      json +=
+          ",\"warnings\":[\"the input is not valid UTF-8: undecodable bytes "
+          "are shown as U+FFFD\"]}";
+    }
+    std::printf("%s\n", json.c_str());
   }
   return status;
 }

@@ -163,3 +163,28 @@ TEST(Json, EscapesWhatJsonRequiresAndKeepsTheRest) {
 
 }  // namespace
 }  // namespace sesame
+
+namespace sesame {
+namespace {
+
+TEST(JsonEscape, OutputIsAlwaysValidUtf8) {
+  EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "caf\xc3\xa9");        // kept
+  EXPECT_EQ(JsonEscape("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // emoji
+  EXPECT_EQ(JsonEscape("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(JsonEscape("us\xc3\x28" "er"), "us\xEF\xBF\xBD(er");
+  EXPECT_EQ(JsonEscape("\xed\xa0\x80"),  // an encoded surrogate
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(JsonEscape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(JsonEscape("\xe2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+  EXPECT_EQ(JsonEscape("\xf4\x90\x80\x80"),  // above U+10FFFF
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  for (int b = 0; b < 256; ++b) {
+    std::string in = "x" + std::string(1, static_cast<char>(b)) + "\x80y";
+    EXPECT_TRUE(IsValidUtf8(JsonEscape(in))) << b;
+  }
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));
+  EXPECT_TRUE(IsValidUtf8("plain"));
+}
+
+}  // namespace
+}  // namespace sesame
