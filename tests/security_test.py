@@ -307,3 +307,44 @@ class BounceParseOutput(unittest.TestCase):
                 report = json.loads(text)
                 self.assertIn("not valid UTF-8", " ".join(report.get("warnings", [])))
                 self.assertNotIn("\ud800", text)
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class ResourceNames(unittest.TestCase):
+    def test_invalid_names_are_refused_with_ses_errors(self):
+        server = Sesame(delivery="delivery: {mode: hold}\napi: {auto_verify: true}\n").start()
+        try:
+            v2, v1, sns = aws_clients(server, "sesv2", "ses", "sns")
+            bad = ["../x", "a\x00b", "x" * 5000, "a/b", "sp ace"]
+
+            def code(call):
+                with self.assertRaises(ClientError) as ctx:
+                    call()
+                return ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], \
+                    ctx.exception.response["Error"]["Code"]
+            for name in bad:
+                self.assertEqual(code(lambda: v2.create_configuration_set(ConfigurationSetName=name)),
+                                 (400, "BadRequestException"), name)
+                self.assertEqual(code(lambda: v1.create_configuration_set(ConfigurationSet={"Name": name})),
+                                 (400, "InvalidConfigurationSet"), name)
+                self.assertEqual(code(lambda: v2.create_email_template(
+                    TemplateName=name, TemplateContent={"Subject": "s", "Text": "t"})),
+                                 (400, "BadRequestException"), name)
+                self.assertEqual(code(lambda: v1.create_template(
+                    Template={"TemplateName": name, "SubjectPart": "s", "TextPart": "t"}))[0], 400, name)
+                self.assertEqual(code(lambda: v2.create_dedicated_ip_pool(PoolName=name))[0], 400, name)
+                self.assertEqual(code(lambda: sns.create_topic(Name=name)), (400, "InvalidParameter"), name)
+            for identity in ["../../../../tmp/x", "x" * 5000 + ".com", "ex\x00ample.com", "Foo <foo@bar.baz>",
+                             "no-dot"]:
+                self.assertEqual(code(lambda: v2.create_email_identity(EmailIdentity=identity)),
+                                 (400, "BadRequestException"), identity)
+                self.assertEqual(code(lambda: v1.verify_domain_identity(Domain=identity))[0], 400, identity)
+                self.assertEqual(code(lambda: v1.verify_email_identity(EmailAddress=identity))[0], 400, identity)
+            listed = [i["IdentityName"] for i in v2.list_email_identities()["EmailIdentities"]]
+            self.assertEqual(listed, [])
+            # Valid names still work.
+            v2.create_configuration_set(ConfigurationSetName="ok-set_1")
+            v2.create_email_identity(EmailIdentity="example.com")
+            v2.create_email_template(TemplateName="ok_t", TemplateContent={"Subject": "s", "Text": "t"})
+        finally:
+            server.cleanup()

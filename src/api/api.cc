@@ -1340,7 +1340,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       Status added = resources.AddIdentity(identity);
       if (!added.ok()) {
-        done(V1Error({500, "", "InternalFailure", added.error().message()}));
+        done(V1Error(StoreError(added.error(), "", "")));
         return;
       }
       if (action == "VerifyDomainIdentity") {
@@ -1474,6 +1474,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         return;
       }
       Status st = resources.CreateConfigurationSet(name);
+      if (!st.ok() && st.error().code() == "invalid") {
+        done(V1Error({400, "", "InvalidConfigurationSet", st.error().message()}));
+        return;
+      }
       if (!st.ok()) {
         done(V1Error(
             StoreError(st.error(), "ConfigurationSetAlreadyExists",
@@ -1512,7 +1516,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         done(V1Error(BadRequest("Domain is required")));
         return;
       }
-      (void)resources.AddIdentity(domain);
+      if (Status added = resources.AddIdentity(domain); !added.ok()) {
+        done(V1Error(StoreError(added.error(), "", "")));
+        return;
+      }
       auto key = dkim_keys.Ensure(domain);
       if (!key.ok()) {
         done(V1Error({500, "", "InternalFailure", key.error().message()}));
@@ -1637,6 +1644,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   static ApiError StoreError(const Error& e, const std::string& exists_code,
                              const std::string& exists_message) {
     if (e.code() == "exists") return {400, "", exists_code, exists_message};
+    if (e.code() == "invalid") return BadRequest(e.message());
     return {500, "", "InternalFailure", e.message()};
   }
 

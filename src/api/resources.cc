@@ -4,10 +4,12 @@
 #include <map>
 
 #include "api/common.h"
+#include "api/names.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
 #include "base/strings.h"
+#include "smtp/address.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -150,6 +152,9 @@ std::optional<Resources::TemplateContent> Resources::GetTemplate(
 
 Status Resources::PutTemplate(const std::string& name, const TemplateContent& c,
                               bool create_only) {
+  if (create_only) {
+    if (Status v = CheckResourceName("template", name); !v.ok()) return v;
+  }
   json::object o;
   o["Subject"] = c.subject;
   o["Text"] = c.text;
@@ -172,6 +177,7 @@ std::vector<std::string> Resources::ListTemplates() {
 }
 
 Status Resources::AddIdentity(const std::string& identity) {
+  if (Status v = CheckIdentityName(identity); !v.ok()) return v;
   json::object o;
   o["IdentityType"] =
       identity.find('@') == std::string::npos ? "DOMAIN" : "EMAIL_ADDRESS";
@@ -252,6 +258,10 @@ Status Resources::SetMailFrom(const std::string& identity,
         "invalid",
         "BehaviorOnMxFailure must be USE_DEFAULT_VALUE or REJECT_MESSAGE");
   std::string base = key.substr(key.find('@') + 1);
+  // It becomes the domain of every return path: a valid domain, nothing else.
+  if (!mf.empty() && !smtp::IsValidDomain(mf))
+    return Error::Permanent("invalid", "MailFromDomain " + Quoted(domain) +
+                                           " is not a valid domain name");
   if (!mf.empty() && (mf.size() <= base.size() + 1 ||
                       mf.compare(mf.size() - base.size() - 1, std::string::npos,
                                  "." + base) != 0))
@@ -401,6 +411,8 @@ bool Resources::ConfigurationSetExists(const std::string& name) {
 }
 
 Status Resources::CreateConfigurationSet(const std::string& name) {
+  if (Status v = CheckResourceName("configuration set", name); !v.ok())
+    return v;
   json::object o;
   o["ConfigurationSetName"] = name;
   o["EventDestinations"] = json::object();
@@ -668,6 +680,7 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
   };
   auto store_fail = [&](const Error& e) {
     if (e.code() == "exists") return fail(Exists(e.message()));
+    if (e.code() == "invalid") return fail(BadRequest(e.message()));
     return fail(
         {500, "InternalServiceErrorException", "InternalFailure", e.message()});
   };
@@ -1066,6 +1079,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       std::string name = Str(*o, "ConfigurationSetName");
       if (name.empty())
         return fail(BadRequest("ConfigurationSetName is required"));
+      if (Status v = CheckResourceName("configuration set", name); !v.ok())
+        return store_fail(v.error());
       if (auto* d = o->if_contains("DeliveryOptions"); d && d->is_object()) {
         if (auto* mds = d->as_object().if_contains("MaxDeliverySeconds");
             mds && mds->is_number()) {
@@ -1263,6 +1278,8 @@ std::optional<HttpResponse> Resources::HandleV2(const HttpRequest& req) {
       if (!o) return fail(err);
       std::string name = Str(*o, "PoolName");
       if (name.empty()) return fail(BadRequest("PoolName is required"));
+      if (Status v = CheckResourceName("dedicated IP pool", name); !v.ok())
+        return store_fail(v.error());
       json::object d;
       d["PoolName"] = name;
       d["ScalingMode"] =

@@ -1,0 +1,55 @@
+#include "api/names.h"
+
+#include <string>
+
+#include "base/strings.h"
+#include "smtp/address.h"
+
+namespace sesame::api {
+namespace {
+
+Error Invalid(std::string message) {
+  return Error::Permanent("invalid", std::move(message));
+}
+
+bool NameChars(std::string_view s) {
+  for (unsigned char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status CheckResourceName(std::string_view kind, std::string_view name) {
+  if (name.empty() || name.size() > 64 || !NameChars(name))
+    return Invalid("Invalid " + std::string(kind) + " name " + Quoted(name) +
+                   ": it must be 1 to 64 characters, only ASCII letters, "
+                   "digits, underscores (_) and dashes (-).");
+  return Ok{};
+}
+
+Status CheckIdentityName(std::string_view identity) {
+  if (identity.find('@') != std::string_view::npos) {
+    auto p = smtp::ParseMailbox(identity);
+    if (!p.ok())
+      return Invalid("Invalid email address " + Quoted(identity) + ": " +
+                     p.error().message() + ".");
+    if (p->domain_literal || p->domain.find('.') == std::string::npos)
+      return Invalid("Invalid email address " + Quoted(identity) +
+                     ": the domain must be a domain name.");
+    return Ok{};
+  }
+  std::string_view d = identity;
+  if (!d.empty() && d.back() == '.') d.remove_suffix(1);
+  if (d.size() > 253 || !smtp::IsValidDomain(d) ||
+      d.find('.') == std::string_view::npos)
+    return Invalid("Invalid domain name " + Quoted(identity) +
+                   ": it must be a domain such as example.com (letters, "
+                   "digits and hyphens in dot-separated labels).");
+  return Ok{};
+}
+
+}  // namespace sesame::api
