@@ -15,10 +15,11 @@ all: build
 
 deps:
 	@scripts/install-deps
-	@if command -v npm >/dev/null && { [ ! -d tests/node/node_modules ] || \
-	  [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; }; then \
+	@command -v npm >/dev/null || { echo "make: npm is missing (scripts/install-deps installs it)" >&2; exit 1; }
+	@if [ ! -d tests/node/node_modules ] || \
+	  [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; then \
 	  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error) || \
-	  echo "WARNING: npm ci failed; the JavaScript client tests will be skipped" >&2; fi
+	  { echo "make: npm ci failed: the JavaScript client and dashboard tests cannot run" >&2; exit 1; }; fi
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
@@ -33,7 +34,7 @@ unit: build
 	ctest --test-dir $(BUILD) --output-on-failure
 
 e2e: build
-	$(PY) -m unittest discover -s tests -p '*_test.py' -v
+	SESAME_REQUIRE_ALL=1 $(PY) -m unittest discover -s tests -p '*_test.py' -v
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSESAME_SANITIZE=ON

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 from dns_helper import Dnsmasq
-from harness import BINARY, Sesame, inject, wait_until
+from harness import BINARY, Sesame, inject, requires, wait_until
 from sink import FaultSink
 from webhook import Receiver
 
@@ -47,7 +47,7 @@ def create_key(server):
                                      capture_output=True, text=True, check=True).stdout)
 
 
-@unittest.skipUnless(READY, "node, chromium, playwright-core, boto3 or dnsmasq missing")
+@requires(READY, "node, chromium, playwright-core, boto3 or dnsmasq missing")
 class Dashboard(unittest.TestCase):
     def admin(self, server, path, method="GET"):
         return server.admin(path, method)

@@ -176,16 +176,30 @@ class DeliveryWithFaults(unittest.TestCase):
         self.assertTrue(tls[0]["smtpResponse"].startswith("454 4.7.5"), tls[0]["smtpResponse"])
 
     def test_backoff_rule_suspends_then_ramps(self):
-        extra = ("  backoff: [{pattern: \"try again later\", suspend_seconds: 2, ramp_seconds: 1}]\n")
-        sink, _, server = self.start(dict(temp_first_attempts={"^slow": 1}), extra=extra)
-        ids = inject(server.ports["smtp"], [("s@example.com", ["slow0@dest.test"], "first")])
-        t0 = time.time()
-        self.assertTrue(wait_until(lambda: sink.count() >= 1, 20))
-        inject(server.ports["smtp"], [("s@example.com", [f"x{i}@dest.test"], f"m{i}") for i in range(5)])
-        self.assertTrue(wait_until(lambda: sink.count() >= 6, 20))
-        first_after = min(t for t in sink.times())
-        self.assertGreaterEqual(first_after - t0, 1.5, "the site was not suspended")
+        extra = ("  backoff: [{pattern: \"try again later\", suspend_seconds: 2, ramp_seconds: 1}]\n"
+                 "  shaping:\n    default: {max_connections: 8}\n")
+        # Every transaction takes 0.3 s at the sink, so more connections matter.
+        sink, _, server = self.start(dict(temp_first_attempts={"^slow": 1}, p_stall=1.0, stall_seconds=0.3),
+                                     extra=extra)
+        inject(server.ports["smtp"], [("s@example.com", ["slow0@dest.test"], "first")])
+        # The throttling reply suspends the site; mail queued meanwhile waits for it.
+        self.assertTrue(wait_until(lambda: sink.rcpt_attempts.get("slow0@dest.test"), 20))
+        t_throttled = time.time()
+        inject(server.ports["smtp"], [("s@example.com", [f"x{i}@dest.test"], f"m{i}") for i in range(40)])
+        self.assertTrue(wait_until(lambda: sink.count() >= 41, 40), sink.count())
         self.assertIn("suspended", server.read_log())
+        log = [(t, n) for t, n in sink.active_log if t > t_throttled]
+        resumed = log[0][0]
+        self.assertGreaterEqual(resumed - t_throttled, 1.5, "the site was not suspended")
+        # The ramp: one connection in the first ramp step, two in the second,
+        # then doubling up to the shaping limit.
+        first = max(n for t, n in log if t < resumed + 0.9)
+        second = max(n for t, n in log if t < resumed + 1.9)
+        self.assertEqual(first, 1, log)
+        self.assertLessEqual(second, 2, log)
+        self.assertGreaterEqual(max(n for _, n in log), 4, log)
+        self.assertLessEqual(max(n for _, n in log), 8, log)
+        print(f"\nramp: {[(round(t - resumed, 2), n) for t, n in log]}")
 
     def test_dns_preference_fallback_null_mx_nxdomain_and_timeout(self):
         sink_b = FaultSink(host="127.0.0.4").start()

@@ -236,13 +236,15 @@ class Ed25519Signatures(unittest.TestCase):
             # dkimpy checks the first signature by default; idx picks each one.
             self.assertTrue(dkim.DKIM(raw).verify(idx=0, dnsfunc=dns))
             self.assertTrue(dkim.DKIM(raw).verify(idx=1, dnsfunc=dns))
-            if opendkim_usable():
-                self.assertEqual(opendkim_verify(raw, txt), (0, ""))
-                # With only the Ed25519 key published, OpenDKIM passes on the Ed25519 signature alone.
-                ed_only = {n: v for n, v in txt.items() if b"k=ed25519" in v}
-                self.assertEqual(len(ed_only), 1)
-                self.assertEqual(opendkim_verify(raw, ed_only), (0, ""))
-                self.assertNotEqual(opendkim_verify(raw.replace(b"hello", b"hellO"), ed_only)[0], 0)
+            if not opendkim_usable():
+                # Reported, not silently dropped: dkimpy verified both above.
+                self.skipTest("OpenDKIM's Ed25519 checks need root and a mount namespace (dnsmasq as resolver)")
+            self.assertEqual(opendkim_verify(raw, txt), (0, ""))
+            # With only the Ed25519 key published, OpenDKIM passes on the Ed25519 signature alone.
+            ed_only = {n: v for n, v in txt.items() if b"k=ed25519" in v}
+            self.assertEqual(len(ed_only), 1)
+            self.assertEqual(opendkim_verify(raw, ed_only), (0, ""))
+            self.assertNotEqual(opendkim_verify(raw.replace(b"hello", b"hellO"), ed_only)[0], 0)
         finally:
             server.cleanup()
 

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 import warnings
 
 # Tests close sockets by dropping them; the server side is what is under test.
@@ -21,6 +22,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # SESAME_BINARY lets `make asan` run the same tests against the sanitizer build.
 BINARY = os.path.abspath(os.environ.get("SESAME_BINARY") or os.path.join(ROOT, "build", "sesame"))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+
+def requires(condition, why):
+    """unittest.skipUnless, except under `make test` (SESAME_REQUIRE_ALL=1),
+    which installs every peer: there a missing one fails the tests instead of
+    silently skipping them."""
+    if condition or not os.environ.get("SESAME_REQUIRE_ALL"):
+        return unittest.skipUnless(condition, why)
+
+    def fail(self):
+        raise AssertionError(f"required under make test but missing: {why}")
+
+    def deco(obj):
+        obj.setUp = fail
+        if "setUpClass" in obj.__dict__:
+            obj.setUpClass = classmethod(lambda cls: None)
+        return obj
+    return deco
 
 
 def free_port():
@@ -68,12 +87,14 @@ smtp:
 {delivery}{extra_yaml}""")
         self.env = dict(os.environ, **(env or {}))
         self.preexec_fn = preexec_fn
+        self.command_prefix = []  # e.g. nsenter into a mount namespace
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
 
     def start(self, timeout=15):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BINARY, "serve", "--config", self.config_path],
+        self.log_start = self.log.tell()  # this start's part of the appended log
+        self.proc = subprocess.Popen(self.command_prefix + [BINARY, "serve", "--config", self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
                                      preexec_fn=self.preexec_fn)
         deadline = time.time() + timeout
@@ -88,9 +109,21 @@ smtp:
                 time.sleep(0.05)
         raise RuntimeError("sesame did not start: " + self.read_log())
 
-    def read_log(self):
+    def read_log(self, this_start_only=False):
         with open(self.log_path, "rb") as f:
+            if this_start_only:
+                f.seek(getattr(self, "log_start", 0))
             return f.read().decode(errors="replace")
+
+    def recovery_report(self):
+        """The spool's recovery line of the current start, as numbers:
+        {"messages", "segments", "quarantined", "torn"}."""
+        import re
+        m = re.search(r"recovered (\d+) queued messages from (\d+) segments \((\d+) corrupt regions "
+                      r"quarantined, (\d+) incomplete tails discarded\)", self.read_log(this_start_only=True))
+        if not m:
+            raise AssertionError("no recovery line in this start's log")
+        return dict(zip(("messages", "segments", "quarantined", "torn"), map(int, m.groups())))
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

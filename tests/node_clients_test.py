@@ -9,12 +9,12 @@ import subprocess
 import unittest
 import urllib.request
 
-from harness import BINARY, ROOT, Sesame, wait_until
+from harness import BINARY, ROOT, Sesame, requires, wait_until
 
 NODE_DIR = os.path.join(ROOT, "tests", "node")
 
 
-@unittest.skipUnless(shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules")),
+@requires(shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules")),
                      "node or tests/node/node_modules missing (make deps installs them)")
 class NodeClients(unittest.TestCase):
     def test_sdk_v3_and_nodemailer(self):

@@ -35,6 +35,7 @@ class FaultSink:
         self.bodies = {}
         self.rcpt_attempts = {}
         self.connections = 0
+        self.active_log = []  # (time, open connections) at each new connection
         self.active = 0
         self.peak = 0
         self.dropped_after_dot = 0
@@ -84,6 +85,7 @@ class FaultSink:
             self.connections += 1
             self.active += 1
             self.peak = max(self.peak, self.active)
+            self.active_log.append((time.time(), self.active))
         try:
             await self.session(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):

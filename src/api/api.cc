@@ -598,6 +598,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(*e);
       return;
     }
+    if (!spool->Accepting()) {
+      done(ApiError{503, "ServiceUnavailable", "ServiceUnavailable",
+                    "Service unavailable: insufficient storage for new mail; "
+                    "retry later"});
+      return;
+    }
     if (!resources.AccountSendingEnabled()) {
       done(ApiError{400, "SendingPausedException",
                     "AccountSendingPausedException",
@@ -688,6 +694,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
           if (s.ok()) {
             ++self->sent;
             done(std::nullopt);
+          } else if (s.error().transient()) {
+            done(ApiError{503, "ServiceUnavailable", "ServiceUnavailable",
+                          "Service unavailable: the message was not stored (" +
+                              s.error().message() + "); retry later"});
           } else {
             done(ApiError{
                 500, "InternalServiceErrorException", "InternalFailure",
@@ -2074,12 +2084,14 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       // Ready: the spool directory is writable, the state store answers
       // and the listeners are bound; 503 naming what is not.
       bool spool_ok = ::access((config.data_dir + "/spool").c_str(), W_OK) == 0;
+      bool accepting = spool->Accepting();  // false on a full disk
       bool store_ok = resources.StoreReachable();
       bool listeners_ok = !services.listeners_up || services.listeners_up();
-      bool ok = spool_ok && store_ok && listeners_ok;
+      bool ok = spool_ok && accepting && store_ok && listeners_ok;
       r.status = ok ? 200 : 503;
       r.body = std::string("{\"status\":\"") + (ok ? "ready" : "not ready") +
                "\",\"spool\":" + (spool_ok ? "true" : "false") +
+               ",\"spoolAccepting\":" + (accepting ? "true" : "false") +
                ",\"store\":" + (store_ok ? "true" : "false") +
                ",\"listeners\":" + (listeners_ok ? "true" : "false") +
                ",\"queued\":" + std::to_string(spool->size()) + "}";

@@ -1,6 +1,7 @@
 // sesame: the daemon (`serve`) and the command-line tools.
 #include <netdb.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,11 +147,27 @@ void ApplyLogLevel(const config::Config& c) {
   if (c.log_level == "error") SetLogLevel(LogLevel::kError);
 }
 
+// Every connection, spool segment and webhook needs a descriptor, and the
+// default soft limit (1024) is far below what the connection limits allow:
+// raise the soft limit to the hard one (and the hard one too, when allowed).
+void RaiseFileLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlimit want = rl;
+  want.rlim_cur = want.rlim_max = std::max<rlim_t>(rl.rlim_max, 1 << 16);
+  if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    want.rlim_cur = want.rlim_max = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) != 0) return;
+  }
+  SESAME_LOG(kInfo, "main") << "open file limit " << want.rlim_cur;
+}
+
 int Serve(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
   const config::Config& c = *cfg;
   ApplyLogLevel(c);
+  RaiseFileLimit();
 
   // Signals: handled by one thread with sigwait; never in an event loop.
   sigset_t set;
@@ -178,6 +195,7 @@ int Serve(const Args& args) {
   so.dir = c.data_dir + "/spool";
   so.sync = c.spool_sync;
   so.segment_bytes = c.spool_segment_bytes;
+  so.min_free_bytes = c.spool_min_free_bytes;
   auto sp = spool::Spool::Open(so);
   if (!sp.ok()) {
     std::fprintf(stderr, "sesame: spool: %s\n", sp.error().message().c_str());
@@ -507,6 +525,55 @@ int Serve(const Args& args) {
         out.with_headers = n.with_headers;
         return out;
       });
+  net::AdminHooks hooks;
+  hooks.http = [&api, &publisher, dashboard_ptr](
+                   net::HttpRequest r,
+                   std::function<void(net::HttpResponse)> done) {
+    if (dashboard_ptr) {
+      if (auto page = dashboard_ptr->Handle(r)) {
+        done(std::move(*page));
+        return;
+      }
+    }
+    if (auto answer = publisher.Http(r)) {
+      done(std::move(*answer));
+      return;
+    }
+    api.Handle(std::move(r), std::move(done));
+  };
+  hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
+  hooks.is_mx_domain = [&api](const std::string& d) {
+    return api.IsMailFromDomain(d);
+  };
+  hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
+  hooks.sending_paused =
+      [&api](const std::string& cs) -> std::optional<std::string> {
+    if (!api.resources()->AccountSendingEnabled())
+      return std::string("Sending paused for this account.");
+    if (!cs.empty() && !api.resources()->ConfigurationSetSendingEnabled(cs))
+      return "Sending paused for configuration set " + cs + ".";
+    return std::nullopt;
+  };
+  hooks.authorize = [&api](const std::string& user, const std::string& from,
+                           const std::vector<std::string>& rcpts,
+                           const std::string& content) {
+    return api.AuthorizeSmtp(user, from, rcpts, content);
+  };
+  hooks.authenticate = [&api](std::string_view u, std::string_view p) {
+    return api.SmtpAuthenticate(u, p);
+  };
+  // Listeners are bound before anything starts that hands out URLs to this
+  // server (subscription confirmations, verification links): a client that
+  // follows one at once waits in the accept backlog instead of being
+  // refused. They are served once Run() starts the loops.
+  net::Server server(c, sp->get(), hooks);
+  server_ptr = &server;
+  if (Status st = server.Start(); !st.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
+    (*sp)->Close();
+    std::fflush(nullptr);
+    ::_exit(1);  // nothing else started, but the resolver thread runs
+  }
   Status ps = publisher.Start();
   if (!ps.ok()) {
     std::fprintf(stderr, "sesame: events: %s\n", ps.error().message().c_str());
@@ -650,43 +717,6 @@ int Serve(const Args& args) {
         c.hostname);
     verifier->Start();
   }
-  net::AdminHooks hooks;
-  hooks.http = [&api, &publisher, dashboard_ptr](
-                   net::HttpRequest r,
-                   std::function<void(net::HttpResponse)> done) {
-    if (dashboard_ptr) {
-      if (auto page = dashboard_ptr->Handle(r)) {
-        done(std::move(*page));
-        return;
-      }
-    }
-    if (auto answer = publisher.Http(r)) {
-      done(std::move(*answer));
-      return;
-    }
-    api.Handle(std::move(r), std::move(done));
-  };
-  hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
-  hooks.is_mx_domain = [&api](const std::string& d) {
-    return api.IsMailFromDomain(d);
-  };
-  hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
-  hooks.sending_paused =
-      [&api](const std::string& cs) -> std::optional<std::string> {
-    if (!api.resources()->AccountSendingEnabled())
-      return std::string("Sending paused for this account.");
-    if (!cs.empty() && !api.resources()->ConfigurationSetSendingEnabled(cs))
-      return "Sending paused for configuration set " + cs + ".";
-    return std::nullopt;
-  };
-  hooks.authorize = [&api](const std::string& user, const std::string& from,
-                           const std::vector<std::string>& rcpts,
-                           const std::string& content) {
-    return api.AuthorizeSmtp(user, from, rcpts, content);
-  };
-  hooks.authenticate = [&api](std::string_view u, std::string_view p) {
-    return api.SmtpAuthenticate(u, p);
-  };
   // Stops what Serve started, in reverse order: on the way out, and when a
   // listener cannot be bound (returning with the stats thread still
   // joinable would std::terminate).
@@ -698,15 +728,6 @@ int Serve(const Args& args) {
     publisher.Stop();  // after the engine: it publishes until then
     (*sp)->Close();
   };
-  net::Server server(c, sp->get(), hooks);
-  server_ptr = &server;
-  Status st = server.Start();
-  if (!st.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
-    stop_services();
-    std::fflush(nullptr);
-    ::_exit(1);  // other threads (the resolver's) may still be running
-  }
   listening = true;
   std::string smtp_port, http_port;
   std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",

@@ -15,11 +15,15 @@ LoginThrottle::Entry& LoginThrottle::Touch(
              kv.second.locked_until_ms <= now_ms;
     });
     if (table.size() >= limits_.max_entries) {
-      auto oldest = std::min_element(
-          table.begin(), table.end(), [](const auto& a, const auto& b) {
-            return a.second.window_start_ms < b.second.window_start_ms;
-          });
-      table.erase(oldest);
+      // The oldest entry that is not locked out goes first: failing from
+      // many addresses must not flush an attacker's own lockout.
+      auto older = [&](const auto& a, const auto& b) {
+        bool la = a.second.locked_until_ms > now_ms,
+             lb = b.second.locked_until_ms > now_ms;
+        if (la != lb) return !la;
+        return a.second.window_start_ms < b.second.window_start_ms;
+      };
+      table.erase(std::min_element(table.begin(), table.end(), older));
     }
   }
   Entry& e = table[key];
@@ -68,6 +72,11 @@ void LoginThrottle::Succeeded(const std::string& ip, const std::string& user) {
   std::lock_guard lock(mu_);
   by_ip_.erase(ip);
   by_user_.erase(user);
+}
+
+size_t LoginThrottle::entries() const {
+  std::lock_guard lock(mu_);
+  return by_ip_.size() + by_user_.size();
 }
 
 uint64_t LoginThrottle::failures() const {

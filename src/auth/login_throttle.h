@@ -41,6 +41,7 @@ class LoginThrottle {
   void Succeeded(const std::string& ip, const std::string& user);
 
   uint64_t failures() const;
+  size_t entries() const;  // addresses and users tracked (bounded)
   uint64_t lockouts() const;
 
  private:

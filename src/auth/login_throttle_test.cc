@@ -57,5 +57,19 @@ TEST(LoginThrottle, WindowsExpireAndTheTablesStayBounded) {
   EXPECT_EQ(t.Failed("192.0.2.999", "", later), 0);
 }
 
+TEST(LoginThrottle, FillingTheTableDoesNotFlushALockout) {
+  LoginThrottle::Limits l;
+  l.max_entries = 50;
+  LoginThrottle t(l);
+  int64_t now = 1'000'000;
+  for (int i = 0; i < 10; ++i) t.Failed("203.0.113.7", "", now);
+  ASSERT_GT(t.LockedFor("203.0.113.7", now), 0);
+  for (int i = 0; i < 1000; ++i)
+    t.Failed("198.51.100." + std::to_string(i), "u" + std::to_string(i),
+             now + 1 + i);
+  EXPECT_LE(t.entries(), 100u);  // 50 addresses + 50 users at most
+  EXPECT_GT(t.LockedFor("203.0.113.7", now + 2000), 0);
+}
+
 }  // namespace
 }  // namespace sesame::auth

@@ -371,7 +371,16 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                      {"command_timeout_seconds",
                       w.Int(&l.command_timeout_seconds, 1, 3600)},
                      {"data_timeout_seconds",
-                      w.Int(&l.data_timeout_seconds, 1, 3600)}});
+                      w.Int(&l.data_timeout_seconds, 1, 3600)},
+                     {"max_http_connections",
+                      w.Int(&l.max_http_connections, 1, 1000000)},
+                     {"max_http_connections_per_ip",
+                      w.Int(&l.max_http_connections_per_ip, 1, 1000000)},
+                     {"http_header_timeout_seconds",
+                      w.Int(&l.http_header_timeout_seconds, 1, 3600)},
+                     {"http_min_body_bytes_per_second",
+                      w.Int(&l.http_min_body_bytes_per_second, 1,
+                            1ull << 30)}});
               }},
              {"smtp",
               [&](const YAML::Node& n, const std::string& path) -> Status {
@@ -831,7 +840,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 return w.Map(n, path,
                              {{"sync", w.Bool(&c.spool_sync)},
                               {"segment_size", w.Size(&c.spool_segment_bytes,
-                                                      1 << 20, 1ull << 40)}});
+                                                      1 << 20, 1ull << 40)},
+                              {"min_free_space",
+                               w.Size(&c.spool_min_free_bytes, 0,
+                                      1ull << 50)}});
               }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.

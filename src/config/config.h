@@ -40,6 +40,14 @@ struct Limits {
   uint32_t command_timeout_seconds = 300;  // RFC 5321 4.5.3.2.7
   uint32_t data_timeout_seconds =
       600;  // between DATA chunks (4.5.3.2.6 is 3 min/block; we are lenient)
+  // HTTP: connections in all and per client address; past them a small
+  // reserve still answers /health and /ready, everything else gets 503.
+  uint32_t max_http_connections = 4000;
+  uint32_t max_http_connections_per_ip = 1000;
+  // The whole request header (idle keep-alive time included) must arrive
+  // within this; the body at no less than http_min_body_bytes_per_second.
+  uint32_t http_header_timeout_seconds = 20;
+  uint32_t http_min_body_bytes_per_second = 16 * 1024;
 };
 
 // Traffic shaping for a destination. In a rule, 0 means "inherit the default".
@@ -234,6 +242,7 @@ struct Config {
                                 // data directory
   bool spool_sync = true;
   uint64_t spool_segment_bytes = 256ull << 20;
+  uint64_t spool_min_free_bytes = 64ull << 20;  // spool.min_free_space
 
   std::string CertFile() const {
     return tls_cert_file.empty() ? data_dir + "/tls/cert.pem" : tls_cert_file;

@@ -17,8 +17,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr char kCookie[] = "sesame_session";
-constexpr int kMaxFailures = 10;  // per address and window
-constexpr int64_t kFailureWindowMs = 10 * 60 * 1000;
 constexpr size_t kMaxSessions = 10000;
 
 std::string RandomHex(size_t bytes) {
@@ -65,7 +63,9 @@ std::string CookieValue(const std::string& header, const std::string& name) {
 }
 
 Dashboard::Dashboard(Options options, KeyCheck key_check)
-    : options_(std::move(options)), key_check_(std::move(key_check)) {}
+    : options_(std::move(options)),
+      key_check_(std::move(key_check)),
+      throttle_(options_.login_limits) {}
 
 std::optional<Dashboard::Session> Dashboard::SessionOf(
     const net::HttpRequest& req) {
@@ -90,20 +90,11 @@ bool Dashboard::Authorized(const net::HttpRequest& req) {
 
 net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
   int64_t now = NowMillis();
-  {
-    std::lock_guard lock(mu_);
-    auto it = failures_.find(req.remote_ip);
-    if (it != failures_.end() &&
-        now - it->second.window_start_ms > kFailureWindowMs) {
-      failures_.erase(it);
-      it = failures_.end();
-    }
-    if (it != failures_.end() && it->second.count >= kMaxFailures) {
-      auto r = JsonResponse(
-          429, "{\"message\":\"too many failed logins; try again later\"}");
-      r.headers.push_back({"Retry-After", "600"});
-      return r;
-    }
+  if (int64_t left = throttle_.LockedFor(req.remote_ip, now); left > 0) {
+    auto r = JsonResponse(
+        429, "{\"message\":\"too many failed logins; try again later\"}");
+    r.headers.push_back({"Retry-After", std::to_string((left + 999) / 1000)});
+    return r;
   }
   // A JSON body only: a cross-site form cannot send one without a preflight,
   // so nobody can log a victim's browser into an attacker's session.
@@ -131,24 +122,14 @@ net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
     who = user;
   }
   if (who.empty()) {
-    std::lock_guard lock(mu_);
-    // Bounded: many addresses failing once must not grow the map for ever.
-    if (failures_.size() >= kMaxSessions) {
-      std::erase_if(failures_, [&](const auto& kv) {
-        return now - kv.second.window_start_ms > kFailureWindowMs;
-      });
-      if (failures_.size() >= kMaxSessions) failures_.erase(failures_.begin());
-    }
-    auto& f = failures_[req.remote_ip];
-    if (f.window_start_ms == 0) f.window_start_ms = now;
-    ++f.count;
+    (void)throttle_.Failed(req.remote_ip, "", now);
     return JsonResponse(401, "{\"message\":\"wrong user or password\"}");
   }
+  throttle_.Succeeded(req.remote_ip, "");
   Session s{who, RandomHex(16), now + options_.session_ms};
   std::string token = RandomHex(32);
   {
     std::lock_guard lock(mu_);
-    failures_.erase(req.remote_ip);
     if (sessions_.size() >= kMaxSessions) {
       std::erase_if(sessions_, [&](const auto& kv) {
         return kv.second.expires_ms <= now;

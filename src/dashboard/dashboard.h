@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/login_throttle.h"
 #include "net/http.h"
 
 namespace sesame::dashboard {
@@ -17,6 +18,17 @@ struct Options {
   int64_t session_ms = 12 * 3600 * 1000;
   bool local_mailbox = false;  // the captured-mail page (local profile)
   std::string hostname;        // shown in the page header
+  // Failed logins: 10 from one address within 10 minutes lock it out for
+  // 10 minutes (429); no delays. The table is bounded by max_entries.
+  auth::LoginThrottle::Limits login_limits = DefaultLoginLimits();
+  static auth::LoginThrottle::Limits DefaultLoginLimits() {
+    auth::LoginThrottle::Limits l;
+    l.free_failures = 1 << 30;
+    l.lockout_failures = 10;
+    l.lockout_ms = l.window_ms = 10 * 60 * 1000;
+    l.max_entries = 10000;
+    return l;
+  }
 };
 
 // True when (access key id, secret) is a key of the owner account.
@@ -57,11 +69,13 @@ class Dashboard {
   KeyCheck key_check_;
   std::mutex mu_;
   std::map<std::string, Session> sessions_;  // token -> session
-  struct Failures {
-    int count = 0;
-    int64_t window_start_ms = 0;
-  };
-  std::map<std::string, Failures> failures_;  // remote ip -> failed logins
+
+ public:
+  // For tests: addresses the login throttle tracks.
+  size_t tracked_addresses() const { return throttle_.entries(); }
+
+ private:
+  auth::LoginThrottle throttle_;  // failed logins per remote address
 };
 
 // The value of cookie `name` in a Cookie header, or "".

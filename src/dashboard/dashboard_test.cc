@@ -110,5 +110,30 @@ TEST(Dashboard, RefusesWrongPasswordsFormsAndTooManyTries) {
   EXPECT_EQ(d.Handle(Req("GET", "/ui/session"))->status, 401);
 }
 
+TEST(Dashboard, TheFailedLoginTableStaysBoundedAndKeepsLockouts) {
+  Options o;
+  o.admin_user = "admin";
+  o.admin_password = "s3cret";
+  o.login_limits.max_entries = 64;
+  Dashboard d(o, nullptr);
+  auto bad = Req("POST", "/ui/login", R"({"user":"admin","password":"x"})");
+  bad.remote_ip = "203.0.113.7";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(d.Handle(bad)->status, 401);
+  EXPECT_EQ(d.Handle(bad)->status, 429);
+  // Thousands of addresses failing once fill the table; it stays at its cap
+  // and the locked-out address stays locked out.
+  for (int i = 0; i < 5000; ++i) {
+    auto r = bad;
+    r.remote_ip = "10." + std::to_string(i / 256) + "." +
+                  std::to_string(i % 256) + ".1";
+    EXPECT_EQ(d.Handle(r)->status, 401);
+  }
+  EXPECT_LE(d.tracked_addresses(), 64u);
+  EXPECT_EQ(d.Handle(bad)->status, 429);
+  auto good = Req("POST", "/ui/login", R"({"user":"admin","password":"s3cret"})");
+  good.remote_ip = "192.0.2.9";
+  EXPECT_EQ(d.Handle(good)->status, 200);
+}
+
 }  // namespace
 }  // namespace sesame::dashboard

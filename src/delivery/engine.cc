@@ -26,6 +26,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "delivery/dsn.h"
+#include "delivery/sent_index.h"
 #include "delivery/policy.h"
 #include "delivery/verp.h"
 #include "feedback/report.h"
@@ -86,6 +87,7 @@ struct Engine::Impl {
   }
 
   // --- state (engine thread only) ---------------------------------------
+  SentIndex sent_index;  // retired outbound messages, for late feedback
   struct Msg {
     spool::MessageMeta meta;
     uint64_t size = 0;
@@ -112,6 +114,7 @@ struct Engine::Impl {
     int64_t suspended_until_ms = 0;
     int64_t ramp_from_ms = 0;
     uint32_t ramp_seconds = 0;
+    bool ramp_pump_armed = false;  // a timer will Pump at the next ramp step
     uint64_t generation =
         0;  // bumped on failback: connections to a non-preferred host retire
     uint64_t opened = 0, deliveries = 0;
@@ -482,7 +485,30 @@ struct Engine::Impl {
       auto t = std::make_shared<asio::steady_timer>(
           loop, std::chrono::milliseconds(at - now));
       t->async_wait([this, t, site](boost::system::error_code) { Pump(site); });
+    } else if (waiting > 0 && !site->ramp_pump_armed) {
+      // Ramping: the limit doubles at the next step even if no new job
+      // arrives to call Pump, so look again then.
+      if (int64_t next = NextRampStep(*site, now); next > 0) {
+        site->ramp_pump_armed = true;
+        auto t = std::make_shared<asio::steady_timer>(
+            loop, std::chrono::milliseconds(next - now));
+        t->async_wait([this, t, site](boost::system::error_code) {
+          site->ramp_pump_armed = false;
+          Pump(site);
+        });
+      }
     }
+  }
+
+  // When a ramping site's connection limit next grows; 0 when it does not
+  // ramp (any more).
+  int64_t NextRampStep(const Site& s, int64_t now) const {
+    if (s.ramp_seconds == 0 || now < s.ramp_from_ms) return 0;
+    int64_t step_ms = int64_t(s.ramp_seconds) * 1000;
+    int64_t steps = (now - s.ramp_from_ms) / step_ms;
+    if (steps >= 20 || (int64_t(1) << steps) >= s.shaping.max_connections)
+      return 0;
+    return s.ramp_from_ms + (steps + 1) * step_ms;
   }
 
   void Suspend(Site& s, const config::BackoffRule& rule,
@@ -1096,9 +1122,16 @@ struct Engine::Impl {
     e.feedback_id = inbound_id;
     e.reporting_mta = report.reporting_mta;
     auto orig = messages.find(message_id);
+    std::optional<SentIndex::Entry> sent;
+    if (orig == messages.end()) sent = sent_index.Lookup(message_id);
     std::string verp_recipient;
-    if (orig != messages.end()) {
-      e.meta = orig->second.meta;
+    if (orig != messages.end() || sent) {
+      if (sent) {
+        e.meta = std::move(sent->meta);
+        e.header_block = std::move(sent->header_block);
+      } else {
+        e.meta = orig->second.meta;
+      }
       if (target &&
           target->recipient < static_cast<int>(e.meta.recipients.size()))
         verp_recipient = e.meta.recipients[target->recipient].address;
@@ -1472,8 +1505,26 @@ struct Engine::Impl {
       queued |= r.status == RecipientStatus::kQueued;
     }
     if (dead || queued) return;
+    RememberSent(m);
     spool->Remove(m.meta.id, nullptr);
     messages.erase(it);
+  }
+
+  // Outbound mail leaves the queue long before its feedback arrives: keep
+  // what a late bounce or complaint needs (configuration set, recipients,
+  // headers) in the sent index.
+  void RememberSent(const Msg& m) {
+    if (m.meta.source == "mx" || m.meta.source == "dsn" ||
+        m.meta.source == "verification")
+      return;
+    std::string headers;
+    if (m.size <= 256 * 1024) {
+      if (auto body = spool->ReadBody(m.meta.id); body.ok()) {
+        size_t end = body->find("\r\n\r\n");
+        headers = body->substr(0, std::min<size_t>(end, 16 * 1024));
+      }
+    }
+    sent_index.Record(m.meta, std::move(headers));
   }
 
   // True when the submission's sender proved itself: SMTP AUTH, or a
@@ -1771,6 +1822,13 @@ Status Engine::Start() {
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (d->outcomes_fd < 0)
     return Error::Permanent("delivery", "cannot open " + path);
+  constexpr int64_t kFeedbackWindowMs = 7 * 24 * 3600 * 1000LL;
+  if (Status s = d->sent_index.Open(d->config.data_dir + "/sent.db",
+                                    kFeedbackWindowMs);
+      !s.ok())
+    SESAME_LOG(kWarn, kLog) << "late feedback will not be mapped to its "
+                               "configuration set: "
+                            << s.error().message();
   d->guard.emplace(asio::make_work_guard(d->loop));
   std::vector<spool::MessageInfo> backlog = d->spool->List();
   asio::post(d->loop, [d, backlog = std::move(backlog)] {
@@ -1796,6 +1854,7 @@ void Engine::Stop() {
   d->guard.reset();
   d->loop.stop();
   if (d->thread.joinable()) d->thread.join();
+  d->sent_index.Close();
   if (d->outcomes_fd >= 0) ::close(d->outcomes_fd);
 }
 

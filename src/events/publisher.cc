@@ -507,8 +507,11 @@ struct Publisher::Impl {
         }
       }
     }
-    Status saved = SaveSubscriptions();
-    if (!saved.ok()) return saved;
+    // Not fatal: it is written again on the next change, and a full disk
+    // must not keep the server (and its delivery) from starting.
+    if (Status saved = SaveSubscriptions(); !saved.ok())
+      SESAME_LOG(kWarn, kLog) << saved.error().message()
+                              << " (kept in memory; written on the next change)";
     // Nothing left to deliver: start the files afresh.
     if (outstanding == 0 && dead_total == 0) {
       ::unlink((opt.dir + "/outbox.log").c_str());
@@ -729,8 +732,8 @@ struct Publisher::Impl {
     for (auto& e : events) {
       // The engine read the header block at admission (a bounce or a
       // notification may come after the message is delivered and gone).
-      if (e.type == delivery::MessageEvent::Type::kSend &&
-          !e.header_block.empty() && !header_cache.count(e.meta.id)) {
+      // Late feedback carries the header block kept in the sent index.
+      if (!e.header_block.empty() && !header_cache.count(e.meta.id)) {
         header_cache[e.meta.id] = std::move(e.header_block);
         header_order.push_back(e.meta.id);
       }

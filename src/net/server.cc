@@ -122,6 +122,13 @@ struct Server::Impl {
   std::mutex conn_mu;
   size_t connections = 0;
   std::unordered_map<std::string, size_t> per_ip;
+  // HTTP's own, under the same mutex: past its limits a small reserve of
+  // connections may still ask /health or /ready.
+  static constexpr size_t kHttpReserve = 32;
+  size_t http_connections = 0, http_reserve_in_use = 0;
+  std::unordered_map<std::string, size_t> http_per_ip;
+  std::atomic<uint64_t> http_refused{0}, accept_errors{0};
+  enum class HttpSlot { kNormal, kReserve, kNone };
 
   asio::io_context& PickLoop() { return *loops[next_loop++ % loops.size()]; }
 
@@ -167,6 +174,8 @@ struct Server::Impl {
   }
 
   awaitable<void> AcceptLoop(Kind kind, tcp::acceptor* acc) {
+    int64_t backoff_ms = 0, last_accept_log_ms = 0;
+    uint64_t logged_accept_errors = 0;
     while (!stopping) {
       asio::io_context& loop = PickLoop();
       tcp::socket sock(loop);
@@ -174,13 +183,26 @@ struct Server::Impl {
       co_await acc->async_accept(sock, asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping) co_return;
-        SESAME_LOG(kWarn, kLog)
-            << "accept on " << KindName(kind) << ": " << ec.message();
+        // EMFILE and friends: back off (doubling up to 1 s) instead of
+        // spinning, and log once per 10 s with a count, not per failure.
+        ++accept_errors;
+        backoff_ms = std::min<int64_t>(backoff_ms ? backoff_ms * 2 : 10, 1000);
+        int64_t now = NowMillis();
+        if (now - last_accept_log_ms >= 10'000) {
+          SESAME_LOG(kWarn, kLog)
+              << "accept on " << KindName(kind) << ": " << ec.message() << " ("
+              << accept_errors - logged_accept_errors
+              << " accept errors since the last report; backing off "
+              << backoff_ms << " ms)";
+          last_accept_log_ms = now;
+          logged_accept_errors = accept_errors;
+        }
         asio::steady_timer t(co_await asio::this_coro::executor,
-                             std::chrono::milliseconds(50));
-        co_await t.async_wait(use_awaitable);  // e.g. EMFILE: do not spin
+                             std::chrono::milliseconds(backoff_ms));
+        co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
+      backoff_ms = 0;
       sock.set_option(tcp::no_delay(true), ec);
       if (kind == Kind::kHttp) {
         asio::co_spawn(loop, HttpConnection(std::move(sock)), asio::detached);
@@ -204,6 +226,31 @@ struct Server::Impl {
     std::lock_guard<std::mutex> lock(conn_mu);
     --connections;
     if (--per_ip[ip] == 0) per_ip.erase(ip);
+  }
+
+  HttpSlot AdmitHttp(const std::string& ip) {
+    std::lock_guard<std::mutex> lock(conn_mu);
+    if (http_connections < config.limits.max_http_connections &&
+        http_per_ip[ip] < config.limits.max_http_connections_per_ip) {
+      ++http_connections;
+      ++http_per_ip[ip];
+      return HttpSlot::kNormal;
+    }
+    if (http_per_ip[ip] == 0) http_per_ip.erase(ip);
+    if (http_reserve_in_use < kHttpReserve) {
+      ++http_reserve_in_use;
+      return HttpSlot::kReserve;
+    }
+    return HttpSlot::kNone;
+  }
+  void ReleaseHttp(const std::string& ip, HttpSlot slot) {
+    std::lock_guard<std::mutex> lock(conn_mu);
+    if (slot == HttpSlot::kReserve) {
+      --http_reserve_in_use;
+      return;
+    }
+    --http_connections;
+    if (--http_per_ip[ip] == 0) http_per_ip.erase(ip);
   }
 
   bool Authenticate(std::string_view user, std::string_view pass) const {
@@ -341,6 +388,7 @@ struct Server::Impl {
     opts.tls_active = c->tls.has_value();
     opts.allow_auth = kind != Kind::kMx;
     opts.submission = kind != Kind::kMx;
+    opts.storage_available = [sp = spool] { return sp->Accepting(); };
     opts.auth_requires_tls = !config.auth_without_tls;
     opts.max_message_bytes = config.limits.max_message_bytes;
     opts.max_recipients = config.limits.max_recipients;
@@ -484,7 +532,15 @@ struct Server::Impl {
         commit_latency.Observe(std::chrono::duration<double>(now - t).count());
       unreported.clear();
       if (close) break;
-      c->Arm(session.in_content() ? data_timeout : timeout);
+      // A command must arrive whole within the command timeout: while one
+      // is partly read, more bytes do not move its deadline (a client
+      // sending a byte at a time cannot hold the connection forever).
+      // Content (DATA/BDAT) gets the per-read data timeout of RFC 5321.
+      if (session.in_content()) {
+        c->Arm(data_timeout);
+      } else if (!session.partial_line()) {
+        c->Arm(timeout);
+      }
       size_t n = 0;
       if (c->tls) {
         n = co_await c->tls->async_read_some(
@@ -509,6 +565,18 @@ struct Server::Impl {
       co_await c->tls->async_shutdown(asio::redirect_error(use_awaitable, ec));
     }
     c->lowest().close(ec);
+  }
+
+  // One Prometheus family: HELP, TYPE and a sample per (labels, value).
+  static void Family(std::string& m, const char* name, const char* type,
+                     const char* help,
+                     std::initializer_list<std::pair<const char*, uint64_t>>
+                         samples) {
+    m.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    m.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    for (const auto& [labels, value] : samples)
+      m.append(name).append(labels).append(" ").append(std::to_string(value))
+          .append("\n");
   }
 
   std::string Metrics() {
@@ -545,18 +613,14 @@ struct Server::Impl {
          "quota (454).\n# TYPE sesame_smtp_throttled_total counter\n"
          "sesame_smtp_throttled_total " +
          std::to_string(throttled.load()) + "\n";
-    m += "# HELP sesame_smtp_auth_failures_total Failed SMTP AUTH attempts: "
-         "wrong credentials, or refused while the address was locked out.\n"
-         "# TYPE sesame_smtp_auth_failures_total counter\n"
-         "sesame_smtp_auth_failures_total{reason=\"credentials\"} " +
-         std::to_string(login_throttle.failures()) +
-         "\nsesame_smtp_auth_failures_total{reason=\"locked_out\"} " +
-         std::to_string(auth_locked_out.load()) + "\n";
-    m += "# HELP sesame_smtp_auth_lockouts_total Client addresses locked out "
-         "after repeated failed SMTP AUTH.\n"
-         "# TYPE sesame_smtp_auth_lockouts_total counter\n"
-         "sesame_smtp_auth_lockouts_total " +
-         std::to_string(login_throttle.lockouts()) + "\n";
+    Family(m, "sesame_smtp_auth_failures_total", "counter",
+           "Failed SMTP AUTH attempts: wrong credentials, or refused while "
+           "the address was locked out.",
+           {{"{reason=\"credentials\"}", login_throttle.failures()},
+            {"{reason=\"locked_out\"}", auth_locked_out.load()}});
+    Family(m, "sesame_smtp_auth_lockouts_total", "counter",
+           "Client addresses locked out after repeated failed SMTP AUTH.",
+           {{"", login_throttle.lockouts()}});
     m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by "
          "connection limits.\n";
     m += "# TYPE sesame_smtp_sessions_refused_total counter\n";
@@ -567,7 +631,16 @@ struct Server::Impl {
       m += "# HELP sesame_smtp_connections Open SMTP connections.\n# TYPE "
            "sesame_smtp_connections gauge\n";
       m += "sesame_smtp_connections " + std::to_string(connections) + "\n";
+      Family(m, "sesame_http_connections", "gauge", "Open HTTP connections.",
+             {{"", http_connections + http_reserve_in_use}});
     }
+    Family(m, "sesame_http_connections_refused_total", "counter",
+           "HTTP connections over the connection limits (closed, or served "
+           "only /health and /ready).",
+           {{"", http_refused.load()}});
+    Family(m, "sesame_accept_errors_total", "counter",
+           "Failed accept() calls (e.g. out of file descriptors).",
+           {{"", accept_errors.load()}});
     m += "# HELP sesame_smtp_commit_seconds From the end of DATA to the 250 "
          "reply written (spool sync included).\n";
     m += "# TYPE sesame_smtp_commit_seconds histogram\n";
@@ -599,25 +672,47 @@ struct Server::Impl {
     auto remote = sock.remote_endpoint(ec);
     std::string ip = ec ? "" : remote.address().to_string();
     bool loopback = !ec && remote.address().is_loopback();
+    HttpSlot slot = AdmitHttp(ip);
+    if (slot == HttpSlot::kNone) {
+      ++http_refused;
+      sock.close(ec);  // over every limit: the descriptor goes back at once
+      co_return;
+    }
+    if (slot == HttpSlot::kReserve) ++http_refused;
+    struct HttpReleaser {
+      Impl* impl;
+      std::string ip;
+      HttpSlot slot;
+      ~HttpReleaser() { impl->ReleaseHttp(ip, slot); }
+    } releaser{this, ip, slot};
+    bool reserve = slot == HttpSlot::kReserve;
     if (config.http.tls) {
       beast::ssl_stream<beast::tcp_stream> stream(
           beast::tcp_stream(std::move(sock)), ssl_ctx);
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      beast::get_lowest_layer(stream).expires_after(
+          reserve ? std::chrono::milliseconds(500)
+                  : std::chrono::seconds(config.limits.http_header_timeout_seconds));
       co_await stream.async_handshake(ssl::stream_base::server,
                                       asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
-      co_await ServeHttp(stream, ip, loopback);
+      co_await ServeHttp(stream, ip, loopback, reserve);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
     } else {
       beast::tcp_stream stream(std::move(sock));
-      co_await ServeHttp(stream, ip, loopback);
+      co_await ServeHttp(stream, ip, loopback, reserve);
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
   }
 
+  // Serves requests on one connection. The header of each request (the
+  // idle wait before it included) must arrive within the header timeout;
+  // a trickle of bytes does not extend it. The body then gets a deadline
+  // from its declared length and the minimum rate. A reserve connection
+  // (over the limits) is answered once: /health and /ready, or 503.
   template <typename Stream>
-  awaitable<void> ServeHttp(Stream& stream, std::string ip, bool loopback) {
+  awaitable<void> ServeHttp(Stream& stream, std::string ip, bool loopback,
+                            bool reserve) {
     namespace beast = boost::beast;
     namespace bhttp = boost::beast::http;
     boost::system::error_code ec;
@@ -627,21 +722,47 @@ struct Server::Impl {
       parser.header_limit(16 * 1024);
       parser.body_limit(config.limits.max_message_bytes * 4 / 3 +
                         1024 * 1024);  // base64 of the largest message
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
-      co_await bhttp::async_read(stream, buffer, parser,
-                                 asio::redirect_error(use_awaitable, ec));
+      const auto& lim = config.limits;
+      beast::get_lowest_layer(stream).expires_after(
+          reserve ? std::chrono::milliseconds(500)
+                  : std::chrono::seconds(lim.http_header_timeout_seconds));
+      co_await bhttp::async_read_header(stream, buffer, parser,
+                                        asio::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
           ec == beast::error::timeout)
         break;
+      if (!ec && !parser.is_done()) {
+        uint64_t expected = parser.content_length()
+                                ? *parser.content_length()
+                                : config.limits.max_message_bytes * 4 / 3;
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(
+            lim.http_header_timeout_seconds +
+            expected / std::max<uint64_t>(1, lim.http_min_body_bytes_per_second)));
+        co_await bhttp::async_read(stream, buffer, parser,
+                                   asio::redirect_error(use_awaitable, ec));
+        // Too slow: the stream closed the socket on its deadline.
+        if (ec == beast::error::timeout) break;
+      }
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
+      if (reserve && !ec) {
+        std::string_view target = parser.get().target();
+        target = target.substr(0, target.find('?'));
+        if (target != "/health" && target != "/ready")
+          ec = beast::error::timeout;  // answered 503 below
+      }
       if (ec) {
-        int status = ec == bhttp::error::body_limit     ? 413
-                     : ec == bhttp::error::header_limit ? 431
-                                                        : 400;
-        std::string msg = ec == bhttp::error::body_limit
-                              ? "Request body is larger than the limit"
-                          : ec == bhttp::error::header_limit
-                              ? "Request headers are larger than 16 KB"
-                              : "Malformed HTTP request: " + ec.message();
+        int status = reserve && ec == beast::error::timeout ? 503
+                     : ec == bhttp::error::body_limit        ? 413
+                     : ec == bhttp::error::header_limit      ? 431
+                                                             : 400;
+        std::string msg =
+            status == 503 ? "Too many connections; try again later"
+            : ec == bhttp::error::body_limit
+                ? "Request body is larger than the limit"
+            : ec == bhttp::error::header_limit
+                ? "Request headers are larger than 16 KB"
+                : "Malformed HTTP request: " + ec.message();
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
         bhttp::response<bhttp::string_body> res{
             static_cast<bhttp::status>(status), 11};
         res.set(bhttp::field::content_type, "application/json");
@@ -696,7 +817,7 @@ struct Server::Impl {
       res.set(bhttp::field::server, "Sesame");
       for (const auto& [k, v] : resp.headers) res.set(k, v);
       res.body() = std::move(resp.body);
-      res.keep_alive(keep_alive && !stopping);
+      res.keep_alive(keep_alive && !stopping && !reserve);
       res.prepare_payload();
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       co_await bhttp::async_write(stream, res,

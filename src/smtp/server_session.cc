@@ -266,6 +266,8 @@ ServerSession::Action ServerSession::HandleMail(const Command& cmd) {
   // bounce (backscatter) sent to the victim.
   if (options_.submission && !authenticated() && !options_.relay_client)
     return ReplyError("530", "5.7.0 Authentication required");
+  if (options_.storage_available && !options_.storage_available())
+    return ReplyError("452", "4.3.1 Insufficient system storage");
   mail_ = std::move(*mail);
   in_transaction_ = true;
   Reply("250", "2.1.0 Sender ok");

@@ -39,6 +39,9 @@ struct SessionOptions {
   // Asked before a password is checked: a reason to refuse the attempt
   // outright (454 4.7.0), e.g. an address locked out after failed logins.
   std::function<std::optional<std::string>(std::string_view user)> auth_gate;
+  // False while the spool cannot take new mail (a full disk): MAIL gets
+  // 452 4.3.1 rather than a transaction that would fail at the end of DATA.
+  std::function<bool()> storage_available;
 };
 
 // A message accepted by the session and waiting to be made durable.
@@ -101,6 +104,8 @@ class ServerSession {
   bool tls_active() const { return options_.tls_active; }
   int errors() const { return errors_; }
   // True while message content (DATA or a BDAT chunk) is being received.
+  // True while a command line has begun but its CRLF has not arrived.
+  bool partial_line() const { return !line_.empty(); }
   bool in_content() const {
     return mode_ == Mode::kData || mode_ == Mode::kBdat;
   }

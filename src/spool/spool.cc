@@ -4,15 +4,18 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 
 #include "base/crc32c.h"
+#include "base/ids.h"
 #include "base/log.h"
 
 namespace sesame::spool {
@@ -22,7 +25,9 @@ constexpr char kLog[] = "spool";
 
 Error IoError(const std::string& what, int err) {
   // Every I/O failure is transient for the client: it may retry later.
-  return Error::Transient("io", what + ": " + std::strerror(err));
+  bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
+  return Error::Transient(full ? "no_space" : "io",
+                          what + ": " + std::strerror(err));
 }
 
 Status PreadAll(int fd, char* buf, size_t n, uint64_t off) {
@@ -366,8 +371,16 @@ Status Spool::Recover() {
   }
   recovery_.messages = index_.size();
   uint32_t next = segments->empty() ? 1 : segments->back() + 1;
-  Status s = OpenActiveSegment(next);
-  if (!s.ok()) return s;
+  // Recovery needs no free space: a full disk must not keep Sesame from
+  // starting and delivering (which frees space). Without an active segment
+  // the writer opens one when the first batch comes, and new mail is
+  // refused until then.
+  active_segment_ = next - 1;
+  if (Status s = OpenActiveSegment(next); !s.ok()) {
+    SESAME_LOG(kWarn, kLog) << "no active segment yet (" << s.error().message()
+                            << "); new mail is refused until space returns";
+    accepting_ = false;
+  }
   for (uint32_t n : *segments) existing_segments_.insert(n);
   for (const auto& [id, info] : index_) Pin(info);
   for (auto [tomb, body] : replayer.tombstones) {
@@ -466,6 +479,50 @@ void Spool::Remove(const std::string& id, Callback done) {
   Enqueue(std::move(r));
 }
 
+bool Spool::Accepting() const {
+  int64_t now = NowMillis();
+  int64_t last = space_checked_ms_.load(std::memory_order_relaxed);
+  if (now - last >= 250 &&
+      space_checked_ms_.compare_exchange_strong(last, now)) {
+    struct statvfs st {};
+    if (::statvfs(options_.dir.c_str(), &st) == 0) {
+      uint64_t free_bytes = uint64_t(st.f_bavail) * st.f_frsize;
+      accepting_ = free_bytes >= std::max<uint64_t>(options_.min_free_bytes,
+                                                    1 << 20);
+    }
+  }
+  return accepting_.load(std::memory_order_relaxed);
+}
+
+// Fails the batch's new messages at once (transient: the client retries
+// later) and keeps its state and removal records.
+void Spool::RefuseMessages(std::vector<Request>& batch) {
+  std::vector<Request> kept;
+  for (Request& r : batch) {
+    if (r.type != RecordType::kMessage) {
+      kept.push_back(std::move(r));
+    } else if (r.done) {
+      r.done(Error::Transient(
+          "no_space", "insufficient system storage: the spool's filesystem "
+                      "is (nearly) full"));
+    }
+  }
+  batch.swap(kept);
+}
+
+// After a failed batch: its messages stay in `batch` and are refused
+// (their callbacks get the error), but state and removal records describe
+// deliveries that happened: they move to retry_ and are written again with
+// the next batch (at most every 500 ms while nothing else comes, so a full
+// disk is not spun on). Their callbacks wait until then.
+void Spool::KeepForRetry(std::vector<Request>& batch) {
+  std::vector<Request> messages;
+  for (Request& r : batch) {
+    (r.type == RecordType::kMessage ? messages : retry_).push_back(std::move(r));
+  }
+  batch.swap(messages);
+}
+
 void Spool::Enqueue(Request req) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -499,11 +556,28 @@ void Spool::WriterLoop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
-      if (queue_.empty() && stop_) return;
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] {
+        return !queue_.empty() || stop_;
+      });
+      if (queue_.empty() && stop_) {
+        for (Request& r : retry_) {
+          if (r.done) r.done(Error::Transient("closed", "spool closed"));
+        }
+        return;
+      }
+      if (queue_.empty() && retry_.empty()) continue;
       batch.swap(queue_);
     }
+    if (!retry_.empty()) {
+      // Earlier states and removals first, in their order.
+      batch.insert(batch.begin(), std::make_move_iterator(retry_.begin()),
+                   std::make_move_iterator(retry_.end()));
+      retry_.clear();
+    }
+    if (!Accepting()) RefuseMessages(batch);
+    if (batch.empty()) continue;
     Status s = WriteBatch(batch, &offsets, &crcs);
+    if (!s.ok() && s.error().code() == "no_space") accepting_ = false;
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(index_mu_);
       ++batches_;
@@ -549,6 +623,7 @@ void Spool::WriterLoop() {
     } else {
       SESAME_LOG(kError, kLog)
           << "batch of " << batch.size() << " failed: " << s.error().message();
+      KeepForRetry(batch);
     }
     std::vector<MessageInfo> committed;
     if (s.ok() && listener_) {

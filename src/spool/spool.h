@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,10 @@ struct SpoolOptions {
   std::string dir;                        // <data_dir>/spool
   uint64_t segment_bytes = 256ull << 20;  // rotate the active segment past this
   bool sync = true;  // fdatasync before acknowledging (tests may not)
+  // New messages are refused (transient "no_space") while the filesystem
+  // has less free space than this; state updates and removals still go
+  // through, so delivery can go on and free space.
+  uint64_t min_free_bytes = 64ull << 20;
 };
 
 // One queued message as the index knows it: metadata and where the body is.
@@ -89,6 +94,11 @@ class Spool {
     listener_ = std::move(listener);
   }
 
+  // False while the disk is too full for new messages (checked at most
+  // four times a second; a failed write clears it at once). Thread-safe,
+  // cheap: SMTP checks it at MAIL, the API before a send, /ready always.
+  bool Accepting() const;
+
   std::vector<MessageInfo> List() const;
   size_t size() const;
   Result<MessageInfo> Find(const std::string& id) const;
@@ -121,6 +131,8 @@ class Spool {
   Status OpenActiveSegment(uint32_t number);
   void Enqueue(Request req);
   void WriterLoop();
+  void RefuseMessages(std::vector<Request>& batch);
+  void KeepForRetry(std::vector<Request>& batch);
   Status WriteBatch(std::vector<Request>& batch,
                     std::vector<uint64_t>* body_offsets,
                     std::vector<uint32_t>* crcs);
@@ -152,6 +164,13 @@ class Spool {
   // Guards index_ and stats.
   mutable std::mutex index_mu_;
   std::unordered_map<std::string, MessageInfo> index_;
+  // Free-space state (see Accepting()); lock-free.
+  mutable std::atomic<bool> accepting_{true};
+  mutable std::atomic<int64_t> space_checked_ms_{0};
+  // State and removal records whose batch failed (a full disk): written
+  // again before the next batch, so delivery progress is not lost.
+  // Writer thread only.
+  std::vector<Request> retry_;
   std::set<uint32_t> existing_segments_;
   std::map<uint32_t, int64_t> live_pins_;
   std::map<uint32_t, int64_t> tomb_pins_;

@@ -1,0 +1,73 @@
+"""A bounce that arrives after the message was delivered and left the queue
+(the normal case for asynchronous DSNs) still becomes a Bounce event at the
+configuration set's destination, for mail sent through the API
+(ConfigurationSetName) and through SMTP (X-SES-CONFIGURATION-SET)."""
+import os
+import smtplib
+import unittest
+
+from feedback_loop_test import CORPUS, sample, send_to_mx
+from harness import Sesame, aws_clients, tls_client_context, wait_until
+from sink import FaultSink
+from webhook import Receiver
+
+try:
+    import boto3
+except ImportError:  # pragma: no cover
+    boto3 = None
+
+
+@unittest.skipUnless(boto3 and os.path.isdir(CORPUS), "boto3 or the corpus missing")
+class LateBounce(unittest.TestCase):
+    def test_late_dsn_produces_a_bounce_event(self):
+        sink = FaultSink(host="127.0.0.2").start()
+        receiver = Receiver().start()
+        server = Sesame(delivery=(
+            "delivery:\n  mode: smtp\n  verp_domain: bounces.sesame.test\n"
+            "configuration_sets:\n  - name: late\n    event_destinations:\n"
+            "      - {name: hook, topic: late, matching_event_types: [DELIVERY, BOUNCE]}\n"
+            "events:\n  topics:\n    - name: late\n      subscriptions:\n"
+            f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"
+            "api: {auto_verify: true}\n"
+            f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink.port}\"]}}\n")).start()
+        try:
+            v2 = aws_clients(server, "sesv2")
+            api_id = v2.send_email(FromEmailAddress="app@example.com", ConfigurationSetName="late",
+                                   Destination={"ToAddresses": ["api@dest.test"]},
+                                   Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}
+                                   )["MessageId"]
+            c = smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10)
+            c.starttls(context=tls_client_context())
+            c.login("app", "app-secret")
+            reply = c.sendmail("app@example.com", ["smtp@dest.test"],
+                               "From: app@example.com\r\nTo: smtp@dest.test\r\nSubject: s\r\n"
+                               "X-SES-CONFIGURATION-SET: late\r\n\r\nbody\r\n")
+            self.assertEqual(reply, {})
+            c.quit()
+
+            def of(kind):
+                return {e["mail"]["messageId"]: e for e in receiver.events() if e.get("eventType") == kind}
+            self.assertTrue(wait_until(lambda: len(of("Delivery")) == 2, 20), receiver.events())
+            smtp_id = next(i for i in of("Delivery") if i != api_id)
+            # Delivered and gone from the queue.
+            self.assertTrue(wait_until(lambda: server.queue()[0] == [], 10), server.queue())
+            verp = {rcpts[0]: mail for mail, rcpts, _ in sink.transactions_log}
+            self.assertTrue(all(v.endswith("@bounces.sesame.test") for v in verp.values()), verp)
+            for rcpt in ("api@dest.test", "smtp@dest.test"):
+                send_to_mx(server.ports["mx"], verp[rcpt],
+                           sample("lhost-postfix-04.eml", [("kijitora@example.co.jp", rcpt)]))
+            self.assertTrue(wait_until(lambda: {api_id, smtp_id} <= set(of("Bounce")), 15),
+                            [e.get("eventType") for e in receiver.events()])
+            for mid, rcpt in ((api_id, "api@dest.test"), (smtp_id, "smtp@dest.test")):
+                bounce = of("Bounce")[mid]
+                self.assertEqual(bounce["bounce"]["bouncedRecipients"][0]["emailAddress"], rcpt)
+                self.assertEqual(bounce["bounce"]["bounceType"], "Permanent")
+                self.assertEqual(bounce["mail"]["tags"]["ses:configuration-set"], ["late"])
+        finally:
+            server.cleanup()
+            receiver.stop()
+            sink.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
