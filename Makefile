@@ -2,6 +2,7 @@ SHELL := /bin/bash
 # Sesame: `make run` starts the server on the local profile; `make test` runs every test.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -9,7 +10,12 @@ PY := /usr/bin/python3
 ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py \
   feedback_loop_test.py alarms_test.py dashboard_test.py
 
-.PHONY: all deps build run test unit e2e asan fuzz bench format clean
+# ccache across clones of the repository (CI builds a fresh clone here):
+# paths are hashed relative to the checkout.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
+.PHONY: all deps build run test unit e2e asan tsan fuzz bench format clean
 
 all: build
 
@@ -70,7 +76,26 @@ fuzz: deps
 	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: finding in $(FUZZ_BUILD)/crashes/$$t"; exit 1; }; \
 	done
 
-test: build unit e2e asan fuzz
+# ThreadSanitizer: the unit tests, then the delivery (SMTP ingestion and
+# delivery) and events suites against the instrumented binary. Reports go
+# to $(TSAN_BUILD)/reports; any report fails the run (and is printed).
+# tsan.supp lists the suppressions, each with its reason.
+TSAN_E2E := delivery_test.py events_test.py
+TSAN_REPORTS := $(CURDIR)/$(TSAN_BUILD)/reports
+TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_REPORTS)/$(1) second_deadlock_stack=1 suppressions=$(CURDIR)/tsan.supp"
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSESAME_TSAN=ON
+	cmake --build $(TSAN_BUILD)
+	rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	$(call TSAN_ENV,unit) ctest --test-dir $(TSAN_BUILD) --output-on-failure
+	for t in $(TSAN_E2E); do \
+	  SESAME_BINARY=$(TSAN_BUILD)/sesame SESAME_OUTAGE_SECONDS=20 $(call TSAN_ENV,e2e) \
+	    $(PY) -m unittest discover -s tests -p "$$t" || exit 1; done
+	@if ls $(TSAN_REPORTS)/* >/dev/null 2>&1; then cat $(TSAN_REPORTS)/*; \
+	  echo "ThreadSanitizer reported the races above" >&2; exit 1; fi
+	@echo "ThreadSanitizer: no reports"
+
+test: build unit e2e asan tsan fuzz
 
 bench: build
 	bench/ingest.sh
@@ -79,4 +104,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'fuzz/*.cc')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

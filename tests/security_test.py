@@ -348,3 +348,28 @@ class ResourceNames(unittest.TestCase):
             v2.create_email_template(TemplateName="ok_t", TemplateContent={"Subject": "s", "Text": "t"})
         finally:
             server.cleanup()
+
+
+class SubmissionHeaders(unittest.TestCase):
+    def test_date_and_message_id_are_added_at_submission_only(self):
+        import urllib.request
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true}\n").start()
+        try:
+            c = smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10)
+            c.starttls(context=tls_client_context())
+            c.login("app", "app-secret")
+            c.sendmail("app@example.com", ["to@example.org"], "Subject: bare\r\n\r\nno date, no id\r\n")
+            c.quit()
+            url = f"http://127.0.0.1:{server.ports['http']}/_aws/ses"
+
+            def captured():
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    return json.loads(r.read())["messages"]
+            self.assertTrue(wait_until(lambda: captured(), 10))
+            raw = captured()[0]["RawData"]
+            head = raw.split("\r\n\r\n", 1)[0]
+            self.assertRegex(head, r"(?m)^Date: \w{3}, \d{1,2} \w{3} \d{4} ")
+            self.assertRegex(head, r"(?m)^Message-ID: <[^>]+@mx\.sesame\.test>")
+            self.assertEqual(head.count("\nDate:"), 1)
+        finally:
+            server.cleanup()

@@ -311,7 +311,10 @@ struct Sub {
   double delay_s = 0;  // 0: healthy
   bool confirming = false;
   std::vector<std::unique_ptr<Conn>> idle;
-  uint64_t delivered = 0, failed_attempts = 0, dead_lettered = 0;
+  // File subscriptions are written by the ingest thread, http ones by the
+  // delivery thread, and metrics read them there: relaxed atomics.
+  std::atomic<uint64_t> delivered{0};
+  uint64_t failed_attempts = 0, dead_lettered = 0;  // delivery thread only
   bool from_api = false;  // made by Subscribe (persisted in api.json)
   bool removed = false;   // unsubscribed: kept alive for in-flight deliveries
 };
@@ -1404,7 +1407,7 @@ std::string Publisher::Metrics() {
       backlog += "sesame_events_backlog" + label + " " +
                  std::to_string(sub->pending.size() + sub->inflight) + "\n";
       delivered += "sesame_events_delivered_total" + label + " " +
-                   std::to_string(sub->delivered) + "\n";
+                   std::to_string(sub->delivered.load()) + "\n";
       failed += "sesame_events_failed_attempts_total" + label + " " +
                 std::to_string(sub->failed_attempts) + "\n";
       dead += "sesame_events_dead_letters" + label + " " +
@@ -1431,7 +1434,7 @@ std::string Publisher::SubscriptionsJson() {
              ",\"confirmed\":" + (sub->confirmed ? "true" : "false") +
              ",\"backlog\":" + std::to_string(sub->pending.size()) +
              ",\"inflight\":" + std::to_string(sub->inflight) +
-             ",\"delivered\":" + std::to_string(sub->delivered) +
+             ",\"delivered\":" + std::to_string(sub->delivered.load()) +
              ",\"failedAttempts\":" + std::to_string(sub->failed_attempts) +
              ",\"deadLetters\":" + std::to_string(sub->dead.size()) +
              ",\"retryingUntil\":" +
