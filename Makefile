@@ -65,6 +65,7 @@ fuzz: deps
 	  -DSESAME_ONLY_PROTOCOLS=ON -DSESAME_TESTS=OFF -DSESAME_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
 	set -e; for t in $(FUZZ_TARGETS); do \
+	  test -n "$$(ls fuzz/seeds/$$t)" || { echo "fuzz/seeds/$$t has no seeds" >&2; exit 1; }; \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t; \
 	  extra=""; case $$t in mime) extra="$(fuzz_seeds_mime)";; feedback) extra="$(fuzz_seeds_feedback)";; \
 	    smtp) extra="$(fuzz_seeds_smtp)";; esac; \
@@ -73,7 +74,7 @@ fuzz: deps
 	  ./$(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
 	    $(FUZZ_BUILD)/corpus/$$t fuzz/seeds/$$t $$extra 2>&1 | tail -n 25; \
-	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: finding in $(FUZZ_BUILD)/crashes/$$t"; exit 1; }; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t failed: a finding is in $(FUZZ_BUILD)/crashes/$$t" >&2; exit 1; }; \
 	done
 
 # ThreadSanitizer: the unit tests, then the delivery (SMTP ingestion and
