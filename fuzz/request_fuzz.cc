@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.method = "POST";
   r.raw_path = std::string(target.substr(0, q));
   r.raw_query = q == target.npos ? "" : std::string(target.substr(q + 1));
-  r.headers = {{"Host", "127.0.0.1"}, {"X-Amz-Date", "20261129T051200Z"},
+  r.headers = {{"Host", "127.0.0.1"},
+               {"X-Amz-Date", "20261129T051200Z"},
                {"Authorization", std::string(header)}};
   r.body = body;
   (void)auth::CanonicalUri(r.raw_path);

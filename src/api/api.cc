@@ -81,8 +81,8 @@ std::optional<ApiError> CheckSubmittable(std::string* envelope_from,
   if (!envelope_from->empty()) {
     auto p = smtp::ParseMailbox(*envelope_from);
     if (!p.ok())
-      return BadRequest("Invalid return path " + Quoted(*envelope_from) +
-                        ": " + p.error().message());
+      return BadRequest("Invalid return path " + Quoted(*envelope_from) + ": " +
+                        p.error().message());
   }
   for (const auto& r : rcpts) {
     auto spec = FieldMailbox(r);
@@ -779,7 +779,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   std::optional<ApiError> CheckSender(const std::string& from) {
-    if (!PlausibleAddress(from)) return Rejected("Illegal address: " + Quoted(from));
+    if (!PlausibleAddress(from))
+      return Rejected("Illegal address: " + Quoted(from));
     return CheckVerified(from);
   }
 
@@ -1485,7 +1486,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       Status st = resources.CreateConfigurationSet(name);
       if (!st.ok() && st.error().code() == "invalid") {
-        done(V1Error({400, "", "InvalidConfigurationSet", st.error().message()}));
+        done(V1Error(
+            {400, "", "InvalidConfigurationSet", st.error().message()}));
         return;
       }
       if (!st.ok()) {

@@ -11,9 +11,15 @@ TEST(Names, ResourceNames) {
   for (const char* ok : {"a", "my-set_1", "ABC"})
     EXPECT_TRUE(CheckResourceName("configuration set", ok).ok()) << ok;
   EXPECT_TRUE(CheckResourceName("template", std::string(64, 'x')).ok());
-  const std::string bad[] = {"",          "../x",         "a/b",
-                             "a b",       "dot.ted",      std::string(65, 'x'),
-                             "caf\xc3\xa9", std::string("a\0b", 3), "a\r\n"};
+  const std::string bad[] = {"",
+                             "../x",
+                             "a/b",
+                             "a b",
+                             "dot.ted",
+                             std::string(65, 'x'),
+                             "caf\xc3\xa9",
+                             std::string("a\0b", 3),
+                             "a\r\n"};
   for (const auto& b : bad) {
     Status s = CheckResourceName("configuration set", b);
     ASSERT_FALSE(s.ok()) << b;

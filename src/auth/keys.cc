@@ -252,8 +252,8 @@ std::optional<std::string> KeyStore::Lookup(const std::string& id) {
 Result<std::string> ReadToken(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Error::Transient("token", "cannot read " + path + ": " +
-                                         std::strerror(errno));
+    return Error::Transient(
+        "token", "cannot read " + path + ": " + std::strerror(errno));
   char buf[128];
   ssize_t n = ::read(fd, buf, sizeof buf);
   ::close(fd);
@@ -277,8 +277,8 @@ Result<std::string> LoadOrCreateToken(const std::string& path) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
-    return Error::Transient("token", "cannot create " + tmp + ": " +
-                                         std::strerror(errno));
+    return Error::Transient(
+        "token", "cannot create " + tmp + ": " + std::strerror(errno));
   std::string line = t + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == ssize_t(line.size()) &&
             ::fsync(fd) == 0;

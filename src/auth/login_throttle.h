@@ -21,13 +21,13 @@ namespace sesame::auth {
 class LoginThrottle {
  public:
   struct Limits {
-    int free_failures = 3;           // per address or user, no delay
-    int64_t base_delay_ms = 500;     // doubled for each further failure
+    int free_failures = 3;        // per address or user, no delay
+    int64_t base_delay_ms = 500;  // doubled for each further failure
     int64_t max_delay_ms = 8000;
-    int lockout_failures = 10;       // per address within the window
+    int lockout_failures = 10;  // per address within the window
     int64_t lockout_ms = 15 * 60 * 1000;
     int64_t window_ms = 15 * 60 * 1000;
-    size_t max_entries = 100000;     // per table; the oldest go first
+    size_t max_entries = 100000;  // per table; the oldest go first
   };
   LoginThrottle() : LoginThrottle(Limits{}) {}
   explicit LoginThrottle(Limits limits) : limits_(limits) {}

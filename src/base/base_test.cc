@@ -168,10 +168,15 @@ namespace sesame {
 namespace {
 
 TEST(JsonEscape, OutputIsAlwaysValidUtf8) {
-  EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "caf\xc3\xa9");        // kept
+  EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "caf\xc3\xa9");            // kept
   EXPECT_EQ(JsonEscape("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // emoji
-  EXPECT_EQ(JsonEscape("a\xff" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(JsonEscape("us\xc3\x28" "er"), "us\xEF\xBF\xBD(er");
+  EXPECT_EQ(JsonEscape("a\xff"
+                       "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(JsonEscape("us\xc3\x28"
+                       "er"),
+            "us\xEF\xBF\xBD(er");
   EXPECT_EQ(JsonEscape("\xed\xa0\x80"),  // an encoded surrogate
             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(JsonEscape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong

@@ -9,8 +9,11 @@ namespace sesame {
 // overlongs, no surrogates, nothing above U+10FFFF), or 0.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                          : (c >> 3) == 30 ? 4 : 0;
+  size_t n = c < 0x80         ? 1
+             : (c >> 5) == 6  ? 2
+             : (c >> 4) == 14 ? 3
+             : (c >> 3) == 30 ? 4
+                              : 0;
   if (n == 0 || i + n > s.size()) return 0;
   if (n == 1) return 1;
   uint32_t cp = c & (0x7f >> n);
@@ -20,8 +23,7 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     cp = (cp << 6) | (cc & 0x3F);
   }
   static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
   return n;
 }
 

@@ -841,9 +841,8 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                              {{"sync", w.Bool(&c.spool_sync)},
                               {"segment_size", w.Size(&c.spool_segment_bytes,
                                                       1 << 20, 1ull << 40)},
-                              {"min_free_space",
-                               w.Size(&c.spool_min_free_bytes, 0,
-                                      1ull << 50)}});
+                              {"min_free_space", w.Size(&c.spool_min_free_bytes,
+                                                        0, 1ull << 50)}});
               }}});
   if (!s.ok()) return s.error();
   // Cross-field checks.

@@ -124,13 +124,14 @@ TEST(Dashboard, TheFailedLoginTableStaysBoundedAndKeepsLockouts) {
   // and the locked-out address stays locked out.
   for (int i = 0; i < 5000; ++i) {
     auto r = bad;
-    r.remote_ip = "10." + std::to_string(i / 256) + "." +
-                  std::to_string(i % 256) + ".1";
+    r.remote_ip =
+        "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1";
     EXPECT_EQ(d.Handle(r)->status, 401);
   }
   EXPECT_LE(d.tracked_addresses(), 64u);
   EXPECT_EQ(d.Handle(bad)->status, 429);
-  auto good = Req("POST", "/ui/login", R"({"user":"admin","password":"s3cret"})");
+  auto good =
+      Req("POST", "/ui/login", R"({"user":"admin","password":"s3cret"})");
   good.remote_ip = "192.0.2.9";
   EXPECT_EQ(d.Handle(good)->status, 200);
 }

@@ -26,8 +26,8 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "delivery/dsn.h"
-#include "delivery/sent_index.h"
 #include "delivery/policy.h"
+#include "delivery/sent_index.h"
 #include "delivery/verp.h"
 #include "feedback/report.h"
 #include "smtp/address.h"
@@ -797,8 +797,9 @@ struct Engine::Impl {
     bool safe = smtp::SafeCommandText(mail);
     for (const auto& l : rcpt_lines) safe &= smtp::SafeCommandText(l);
     if (!safe)
-      co_return all(554, "554 5.1.7 refusing to send an SMTP command with CR, "
-                         "LF or NUL in an address");
+      co_return all(554,
+                    "554 5.1.7 refusing to send an SMTP command with CR, "
+                    "LF or NUL in an address");
 
     auto conn_fail = [&](const Error& e) {
       return all(451, "451 4.4.2 " + c.target.host + ": " + e.message());

@@ -25,10 +25,10 @@ Status Exec(sqlite3* db, const char* sql) {
 
 Result<sqlite3*> OpenDb(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                          SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(
+          path.c_str(), &db,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+          nullptr) != SQLITE_OK) {
     std::string m = db ? sqlite3_errmsg(db) : "cannot open";
     sqlite3_close(db);
     return Error::Transient("sent-index", path + ": " + m);
@@ -54,11 +54,12 @@ Status SentIndex::Open(const std::string& path, int64_t retention_ms) {
   auto w = OpenDb(path);
   if (!w.ok()) return w.error();
   write_db_ = *w;
-  Status s = Exec(write_db_,
-                  "CREATE TABLE IF NOT EXISTS sent (id TEXT PRIMARY KEY, "
-                  "created_ms INTEGER NOT NULL, meta BLOB NOT NULL, "
-                  "headers BLOB NOT NULL);"
-                  "CREATE INDEX IF NOT EXISTS sent_created ON sent(created_ms);");
+  Status s =
+      Exec(write_db_,
+           "CREATE TABLE IF NOT EXISTS sent (id TEXT PRIMARY KEY, "
+           "created_ms INTEGER NOT NULL, meta BLOB NOT NULL, "
+           "headers BLOB NOT NULL);"
+           "CREATE INDEX IF NOT EXISTS sent_created ON sent(created_ms);");
   if (!s.ok()) return s;
   auto r = OpenDb(path);
   if (!r.ok()) return r.error();
@@ -70,7 +71,8 @@ Status SentIndex::Open(const std::string& path, int64_t retention_ms) {
 void SentIndex::Record(const spool::MessageMeta& meta,
                        std::string header_block) {
   if (!write_db_) return;
-  if (header_block.size() > kMaxHeaderBlock) header_block.resize(kMaxHeaderBlock);
+  if (header_block.size() > kMaxHeaderBlock)
+    header_block.resize(kMaxHeaderBlock);
   std::lock_guard lock(mu_);
   queue_.emplace_back(meta.id, Entry{meta, std::move(header_block)});
   if (queue_.size() == 1) cv_.notify_one();
@@ -143,9 +145,8 @@ std::optional<SentIndex::Entry> SentIndex::Lookup(const std::string& id) {
                     SQLITE_STATIC);
   std::optional<Entry> out;
   if (sqlite3_step(st) == SQLITE_ROW) {
-    std::string_view meta(
-        static_cast<const char*>(sqlite3_column_blob(st, 0)),
-        static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    std::string_view meta(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                          static_cast<size_t>(sqlite3_column_bytes(st, 0)));
     auto m = spool::DecodeMeta(meta);
     if (m.ok()) {
       const char* h = static_cast<const char*>(sqlite3_column_blob(st, 1));

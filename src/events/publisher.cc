@@ -1,5 +1,6 @@
 #include "events/publisher.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -7,7 +8,6 @@
 #include <openssl/x509.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,10 +32,10 @@
 
 #include "auth/sigv4.h"
 #include "base/base64.h"
-#include "base/strings.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace sesame::events {
 
@@ -269,8 +269,8 @@ std::vector<asio::ip::address> LiteralAddresses(std::string host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   std::string lower = AsciiLowerCopy(host);
-  if (lower == "localhost" || (lower.size() > 10 &&
-                               lower.ends_with(".localhost"))) {
+  if (lower == "localhost" ||
+      (lower.size() > 10 && lower.ends_with(".localhost"))) {
     out.push_back(asio::ip::make_address("127.0.0.1"));
     out.push_back(asio::ip::make_address("::1"));
     return out;
@@ -513,8 +513,9 @@ struct Publisher::Impl {
     // Not fatal: it is written again on the next change, and a full disk
     // must not keep the server (and its delivery) from starting.
     if (Status saved = SaveSubscriptions(); !saved.ok())
-      SESAME_LOG(kWarn, kLog) << saved.error().message()
-                              << " (kept in memory; written on the next change)";
+      SESAME_LOG(kWarn, kLog)
+          << saved.error().message()
+          << " (kept in memory; written on the next change)";
     // Nothing left to deliver: start the files afresh.
     if (outstanding == 0 && dead_total == 0) {
       ::unlink((opt.dir + "/outbox.log").c_str());
@@ -1576,8 +1577,9 @@ Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
                               "control character");
   }
   int port = 0;
-  for (char c : url->port) port = c >= '0' && c <= '9' && port < 65536
-                                      ? port * 10 + (c - '0') : 1 << 20;
+  for (char c : url->port)
+    port =
+        c >= '0' && c <= '9' && port < 65536 ? port * 10 + (c - '0') : 1 << 20;
   if (url->port.empty() || port == 0 || port > 65535)
     return Error::Permanent("InvalidParameter",
                             "Invalid parameter: Endpoint port");

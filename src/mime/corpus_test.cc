@@ -79,7 +79,8 @@ bool ExpectedText(const json::array& parts, std::string* text) {
       const json::object& ho = h.as_object();
       if (ho.at("name") != "content_type") continue;
       const json::value& val = ho.at("value");
-      if (!val.is_object() || !val.as_object().contains("ContentType")) continue;
+      if (!val.is_object() || !val.as_object().contains("ContentType"))
+        continue;
       const json::object& ct = val.as_object().at("ContentType").as_object();
       type = std::string(ct.at("c_type").as_string());
       if (auto* sub = ct.if_contains("c_subtype"); sub && sub->is_string())
@@ -129,10 +130,9 @@ TEST(MimeCorpus, AgreesWithMailParserOnStructureAndText) {
       if (Shape(*got) == ExpectedShape(parts, 0)) {
         ++shape_ok;
       } else {
-        disagreements.push_back(std::string(dir) + "/" +
-                                e.path().filename().string() + ": shape " +
-                                Shape(*got) + " want " +
-                                ExpectedShape(parts, 0));
+        disagreements.push_back(
+            std::string(dir) + "/" + e.path().filename().string() + ": shape " +
+            Shape(*got) + " want " + ExpectedShape(parts, 0));
       }
       std::string want_text, text, html;
       if (ExpectedText(parts, &want_text)) {

@@ -16,8 +16,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "base/histogram.h"
 #include "auth/login_throttle.h"
+#include "base/histogram.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "smtp/server_session.h"
@@ -402,7 +402,8 @@ struct Server::Impl {
     // Failed logins are slowed, then the address is locked out: the delay
     // is served before the 535 reply is written.
     int64_t auth_delay_ms = 0;
-    opts.auth_gate = [this, ip](std::string_view) -> std::optional<std::string> {
+    opts.auth_gate = [this,
+                      ip](std::string_view) -> std::optional<std::string> {
       int64_t left = login_throttle.LockedFor(ip, NowMillis());
       if (left == 0) return std::nullopt;
       ++auth_locked_out;
@@ -410,7 +411,8 @@ struct Server::Impl {
              std::to_string((left + 999) / 1000) + " s";
     };
     smtp::ServerSession session(
-        opts, [this, ip, &auth_delay_ms](std::string_view u, std::string_view p) {
+        opts,
+        [this, ip, &auth_delay_ms](std::string_view u, std::string_view p) {
           bool ok = Authenticate(u, p);
           if (ok) {
             login_throttle.Succeeded(ip, std::string(u));
@@ -568,14 +570,16 @@ struct Server::Impl {
   }
 
   // One Prometheus family: HELP, TYPE and a sample per (labels, value).
-  static void Family(std::string& m, const char* name, const char* type,
-                     const char* help,
-                     std::initializer_list<std::pair<const char*, uint64_t>>
-                         samples) {
+  static void Family(
+      std::string& m, const char* name, const char* type, const char* help,
+      std::initializer_list<std::pair<const char*, uint64_t>> samples) {
     m.append("# HELP ").append(name).append(" ").append(help).append("\n");
     m.append("# TYPE ").append(name).append(" ").append(type).append("\n");
     for (const auto& [labels, value] : samples)
-      m.append(name).append(labels).append(" ").append(std::to_string(value))
+      m.append(name)
+          .append(labels)
+          .append(" ")
+          .append(std::to_string(value))
           .append("\n");
   }
 
@@ -691,7 +695,8 @@ struct Server::Impl {
           beast::tcp_stream(std::move(sock)), ssl_ctx);
       beast::get_lowest_layer(stream).expires_after(
           reserve ? std::chrono::milliseconds(500)
-                  : std::chrono::seconds(config.limits.http_header_timeout_seconds));
+                  : std::chrono::seconds(
+                        config.limits.http_header_timeout_seconds));
       co_await stream.async_handshake(ssl::stream_base::server,
                                       asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
@@ -726,8 +731,8 @@ struct Server::Impl {
       beast::get_lowest_layer(stream).expires_after(
           reserve ? std::chrono::milliseconds(500)
                   : std::chrono::seconds(lim.http_header_timeout_seconds));
-      co_await bhttp::async_read_header(stream, buffer, parser,
-                                        asio::redirect_error(use_awaitable, ec));
+      co_await bhttp::async_read_header(
+          stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
           ec == beast::error::timeout)
         break;
@@ -737,7 +742,8 @@ struct Server::Impl {
                                 : config.limits.max_message_bytes * 4 / 3;
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(
             lim.http_header_timeout_seconds +
-            expected / std::max<uint64_t>(1, lim.http_min_body_bytes_per_second)));
+            expected /
+                std::max<uint64_t>(1, lim.http_min_body_bytes_per_second)));
         co_await bhttp::async_read(stream, buffer, parser,
                                    asio::redirect_error(use_awaitable, ec));
         // Too slow: the stream closed the socket on its deadline.
@@ -752,16 +758,16 @@ struct Server::Impl {
       }
       if (ec) {
         int status = reserve && ec == beast::error::timeout ? 503
-                     : ec == bhttp::error::body_limit        ? 413
-                     : ec == bhttp::error::header_limit      ? 431
-                                                             : 400;
-        std::string msg =
-            status == 503 ? "Too many connections; try again later"
-            : ec == bhttp::error::body_limit
-                ? "Request body is larger than the limit"
-            : ec == bhttp::error::header_limit
-                ? "Request headers are larger than 16 KB"
-                : "Malformed HTTP request: " + ec.message();
+                     : ec == bhttp::error::body_limit       ? 413
+                     : ec == bhttp::error::header_limit     ? 431
+                                                            : 400;
+        std::string msg = status == 503
+                              ? "Too many connections; try again later"
+                          : ec == bhttp::error::body_limit
+                              ? "Request body is larger than the limit"
+                          : ec == bhttp::error::header_limit
+                              ? "Request headers are larger than 16 KB"
+                              : "Malformed HTTP request: " + ec.message();
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
         bhttp::response<bhttp::string_body> res{
             static_cast<bhttp::status>(status), 11};

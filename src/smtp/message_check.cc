@@ -28,7 +28,9 @@ std::string Spelling(std::string_view lower) {
   return s;
 }
 
-bool IsFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
+bool IsFieldNameChar(unsigned char c) {
+  return c >= 33 && c <= 126 && c != ':';
+}
 
 }  // namespace
 
@@ -45,9 +47,11 @@ Status CheckMessage(std::string_view m) {
                  "content with base64)");
     }
     if (eol < m.size() && m[eol] == '\n')
-      return Bad("line " + std::to_string(line) + ": bare LF (lines end in CRLF)");
+      return Bad("line " + std::to_string(line) +
+                 ": bare LF (lines end in CRLF)");
     if (eol < m.size() && (eol + 1 >= m.size() || m[eol + 1] != '\n'))
-      return Bad("line " + std::to_string(line) + ": bare CR (lines end in CRLF)");
+      return Bad("line " + std::to_string(line) +
+                 ": bare CR (lines end in CRLF)");
     std::string_view text = m.substr(pos, eol - pos);
     pos = eol == m.size() ? eol : eol + 2;
     if (!in_header) continue;

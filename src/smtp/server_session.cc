@@ -400,12 +400,14 @@ ServerSession::Action ServerSession::FinishContent() {
   if (options_.submission) {
     if (Status s = CheckMessage(content_); !s.ok()) {
       ResetTransaction();
-      return ReplyError("554", "5.6.0 Message rejected: " + s.error().message());
+      return ReplyError("554",
+                        "5.6.0 Message rejected: " + s.error().message());
     }
     if (!HasHeader(content_, "Date"))
       added += "Date: " + Rfc5322Date(NowMillis()) + "\r\n";
     if (!HasHeader(content_, "Message-ID"))
-      added += "Message-ID: <" + message_id_ + "@" + options_.hostname + ">\r\n";
+      added +=
+          "Message-ID: <" + message_id_ + "@" + options_.hostname + ">\r\n";
   }
   pending_ = Envelope();
   pending_.id = message_id_;

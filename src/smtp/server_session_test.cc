@@ -305,16 +305,18 @@ TEST(Submission, NothingWithoutAuthOutsideRelayNetworks) {
              step);
       EXPECT_EQ(Codes(d.Output()),
                 (std::vector<std::string>{"220", "250", "530", "503", "503"}))
-          << rcpt << " step " << step << "\n" << d.Output();
+          << rcpt << " step " << step << "\n"
+          << d.Output();
       EXPECT_TRUE(d.envelopes.empty());
     }
   }
   SessionOptions relay = Submission();
   relay.relay_client = true;
   Driver d(relay);
-  d.Feed("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
-         "Subject: s\r\n\r\nbody\r\n.\r\n",
-         5);
+  d.Feed(
+      "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+      "Subject: s\r\n\r\nbody\r\n.\r\n",
+      5);
   ASSERT_EQ(d.envelopes.size(), 1u) << d.Output();
 }
 
@@ -345,12 +347,14 @@ TEST(Submission, AddsDateAndMessageIdWhenMissing) {
   ASSERT_EQ(k.envelopes.size(), 1u);
   EXPECT_EQ(k.envelopes[0].content.find("Date: ", 0),
             k.envelopes[0].content.rfind("Date: "));
-  EXPECT_NE(k.envelopes[0].content.find("Message-ID: <m@x>"), std::string::npos);
+  EXPECT_NE(k.envelopes[0].content.find("Message-ID: <m@x>"),
+            std::string::npos);
   // The MX adds nothing.
   Driver mx;
-  mx.Feed("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<x@bounces.test>\r\nDATA\r\n"
-          "Subject: s\r\n\r\nbody\r\n.\r\n",
-          4096);
+  mx.Feed(
+      "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<x@bounces.test>\r\nDATA\r\n"
+      "Subject: s\r\n\r\nbody\r\n.\r\n",
+      4096);
   ASSERT_EQ(mx.envelopes.size(), 1u);
   EXPECT_FALSE(mx.envelopes[0].content.find("\r\nDate: ") != std::string::npos);
 }
@@ -363,8 +367,9 @@ TEST(Submission, RefusesADuplicateFrom) {
              ".\r\nQUIT\r\n",
          1);
   EXPECT_TRUE(d.envelopes.empty());
-  EXPECT_NE(d.Output().find("554 5.6.0 Message rejected: duplicate From header"),
-            std::string::npos)
+  EXPECT_NE(
+      d.Output().find("554 5.6.0 Message rejected: duplicate From header"),
+      std::string::npos)
       << d.Output();
 }
 

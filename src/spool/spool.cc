@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 
@@ -487,8 +487,8 @@ bool Spool::Accepting() const {
     struct statvfs st {};
     if (::statvfs(options_.dir.c_str(), &st) == 0) {
       uint64_t free_bytes = uint64_t(st.f_bavail) * st.f_frsize;
-      accepting_ = free_bytes >= std::max<uint64_t>(options_.min_free_bytes,
-                                                    1 << 20);
+      accepting_ =
+          free_bytes >= std::max<uint64_t>(options_.min_free_bytes, 1 << 20);
     }
   }
   return accepting_.load(std::memory_order_relaxed);
@@ -503,8 +503,9 @@ void Spool::RefuseMessages(std::vector<Request>& batch) {
       kept.push_back(std::move(r));
     } else if (r.done) {
       r.done(Error::Transient(
-          "no_space", "insufficient system storage: the spool's filesystem "
-                      "is (nearly) full"));
+          "no_space",
+          "insufficient system storage: the spool's filesystem "
+          "is (nearly) full"));
     }
   }
   batch.swap(kept);
@@ -518,7 +519,8 @@ void Spool::RefuseMessages(std::vector<Request>& batch) {
 void Spool::KeepForRetry(std::vector<Request>& batch) {
   std::vector<Request> messages;
   for (Request& r : batch) {
-    (r.type == RecordType::kMessage ? messages : retry_).push_back(std::move(r));
+    (r.type == RecordType::kMessage ? messages : retry_)
+        .push_back(std::move(r));
   }
   batch.swap(messages);
 }
@@ -556,9 +558,8 @@ void Spool::WriterLoop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] {
-        return !queue_.empty() || stop_;
-      });
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                         [&] { return !queue_.empty() || stop_; });
       if (queue_.empty() && stop_) {
         for (Request& r : retry_) {
           if (r.done) r.done(Error::Transient("closed", "spool closed"));
