@@ -697,6 +697,9 @@ int Serve(const Args& args) {
   // Events need the messages' headers: the spool cuts them from the body at
   // commit, while it is still in memory.
   (*sp)->SetCaptureHeaders([&publisher] { return publisher.HasSubscribers(); });
+  engine_hooks.remember_sent = [&publisher] {
+    return publisher.HasSubscribers();
+  };
   engine.SetHooks(std::move(engine_hooks));
   Status es = engine.Start();
   if (!es.ok()) {

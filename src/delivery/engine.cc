@@ -1518,15 +1518,19 @@ struct Engine::Impl {
     if (m.meta.source == "mx" || m.meta.source == "dsn" ||
         m.meta.source == "verification")
       return;
-    std::string headers;
-    if (m.size <= 256 * 1024) {
-      if (auto body = spool->ReadBody(m.meta.id); body.ok()) {
-        size_t end = body->find("\r\n\r\n");
-        headers = body->substr(0, std::min<size_t>(end, 16 * 1024));
-      }
+    // Only while events are published: otherwise late feedback needs no
+    // more than its VERP token (suppression, statistics).
+    int64_t now = Now();
+    if (now - remember_checked_ms >= 1000) {
+      remember_checked_ms = now;
+      remember = hooks.remember_sent && hooks.remember_sent();
     }
-    sent_index.Record(m.meta, std::move(headers));
+    if (!remember) return;
+    auto headers = spool->ReadHeaderBlock(m.meta.id, 16 * 1024);
+    sent_index.Record(m.meta, headers.ok() ? std::move(*headers) : "");
   }
+  bool remember = false;  // cached hooks.remember_sent()
+  int64_t remember_checked_ms = -1'000'000;
 
   // True when the submission's sender proved itself: SMTP AUTH, or a
   // client in relay_networks (trusted by configuration).

@@ -63,6 +63,10 @@ struct EngineHooks {
   // OnAccountSuppressionList).
   std::function<bool(const std::string& address, const std::string& config_set)>
       suppressed;
+  // True when events are published (someone subscribes): feedback arriving
+  // after a message left the queue must then find it, so retired messages
+  // go to the sent index. Asked at most once a second.
+  std::function<bool()> remember_sent;
 };
 
 // The outbound engine: turns queued recipients into delivery attempts.

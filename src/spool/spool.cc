@@ -815,6 +815,21 @@ Result<std::string> Spool::ReadBody(const std::string& id) const {
   return body;
 }
 
+Result<std::string> Spool::ReadHeaderBlock(const std::string& id,
+                                           size_t max_bytes) const {
+  auto info = Find(id);
+  if (!info.ok()) return info.error();
+  std::string path = SegmentPath(info->segment);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + path, errno);
+  std::string head(std::min<uint64_t>(info->size, max_bytes), '\0');
+  Status s = PreadAll(fd, head.data(), head.size(), info->body_offset);
+  ::close(fd);
+  if (!s.ok()) return s.error();
+  head.resize(std::min(head.size(), head.find("\r\n\r\n")));
+  return head;
+}
+
 uint64_t Spool::batches() const {
   std::lock_guard<std::mutex> lock(index_mu_);
   return batches_;

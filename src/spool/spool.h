@@ -104,6 +104,11 @@ class Spool {
   Result<MessageInfo> Find(const std::string& id) const;
   // Reads and verifies a body (blocking I/O: call off the event loop).
   Result<std::string> ReadBody(const std::string& id) const;
+  // The header block of a message (up to max_bytes, not checksummed: the
+  // whole body's CRC needs the whole body), for records that want headers
+  // only.
+  Result<std::string> ReadHeaderBlock(const std::string& id,
+                                      size_t max_bytes) const;
   const RecoveryReport& recovery() const { return recovery_; }
 
   // Statistics for metrics and benchmarks.

@@ -384,6 +384,19 @@ TEST_F(SpoolTest, WithoutFreeSpaceNewMailIsRefusedButDeliveryProgresses) {
   EXPECT_TRUE(spool_->Find(ids[1]).ok());
 }
 
+TEST_F(SpoolTest, ReadHeaderBlockReadsOnlyTheHeaders) {
+  Open();
+  MessageMeta m = Meta(3);
+  ASSERT_TRUE(CommitSync(m, Body(3)).ok());
+  auto head = spool_->ReadHeaderBlock(m.id, 16 * 1024);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(*head, "Subject: 3");
+  auto cut = spool_->ReadHeaderBlock(m.id, 4);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(*cut, "Subj");
+  EXPECT_FALSE(spool_->ReadHeaderBlock("nope", 100).ok());
+}
+
 TEST_F(SpoolTest, SegmentsAreReclaimedWithoutResurrection) {
   // Every batch in a segment of its own, so records land where we say.
   auto opts = Options();
