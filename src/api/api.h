@@ -71,8 +71,9 @@ struct Services {
                      std::function<void(Result<std::vector<std::string>>)>)>
       resolve_txt;
   // True when a request to /admin/* carries a dashboard session (and its
-  // CSRF token when it changes something). Without one, /admin/* answers
-  // only loopback clients that are not a browser on another site.
+  // CSRF token when it changes something). Without one, /admin/* needs the
+  // bearer token of <data_dir>/admin.token or an owner's SigV4 signature;
+  // loopback alone is no credential.
   std::function<bool(const net::HttpRequest&)> admin_session;
 };
 
