@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)sesame::mime::DecodeWords(part->Header("Subject"));
     (void)sesame::mime::AddrSpec(part->Header("From"));
   }
-  std::string canonical = sesame::smtp::CanonicalLineEndings(in);
+  std::string canonical = sesame::smtp::CanonicalLineEndings(std::string(in));
   (void)sesame::smtp::CheckMessage(canonical);
   return 0;
 }

@@ -62,6 +62,14 @@ Result<std::string> FieldMailbox(std::string_view field) {
   return spec;
 }
 
+// The 400 for an address field that is not a valid mailbox, naming the
+// field and quoting the value (it may hold control characters).
+ApiError InvalidAddress(std::string_view what, std::string_view value,
+                        const Error& e) {
+  return BadRequest(std::string(what) + " " + Quoted(value) + ": " +
+                    e.message());
+}
+
 // An address SES would accept as a destination or sender.
 bool PlausibleAddress(const std::string& a) {
   auto spec = FieldMailbox(a);
@@ -81,16 +89,13 @@ std::optional<ApiError> CheckSubmittable(std::string* envelope_from,
   if (!envelope_from->empty()) {
     auto p = smtp::ParseMailbox(*envelope_from);
     if (!p.ok())
-      return BadRequest("Invalid return path " + Quoted(*envelope_from) + ": " +
-                        p.error().message());
+      return InvalidAddress("Invalid return path", *envelope_from, p.error());
   }
   for (const auto& r : rcpts) {
     auto spec = FieldMailbox(r);
-    if (!spec.ok())
-      return BadRequest("Illegal address " + Quoted(r) + ": " +
-                        spec.error().message());
+    if (!spec.ok()) return InvalidAddress("Illegal address", r, spec.error());
   }
-  *content = smtp::CanonicalLineEndings(*content);
+  *content = smtp::CanonicalLineEndings(std::move(*content));
   if (Status s = smtp::CheckMessage(*content); !s.ok())
     return Rejected("Illegal message content: " + s.error().message());
   return std::nullopt;
@@ -137,7 +142,7 @@ std::variant<std::string, ApiError> PrepareRaw(std::string raw,
                                                std::string* from) {
   // Accept bare LF from clients (as SES does); the spool and the wire want
   // CRLF. Bare CR and NUL are refused by CheckMessage.
-  std::string crlf = smtp::CanonicalLineEndings(raw);
+  std::string crlf = smtp::CanonicalLineEndings(std::move(raw));
   if (Status s = smtp::CheckMessage(crlf); !s.ok())
     return Rejected("Illegal message content: " + s.error().message());
   auto parsed = mime::Parse(crlf);
@@ -791,8 +796,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       const std::string& from, std::vector<std::string>* rcpts, Outgoing* out) {
     if (!from.empty()) {
       if (auto spec = FieldMailbox(from); !spec.ok())
-        return BadRequest("Invalid Source " + Quoted(from) + ": " +
-                          spec.error().message());
+        return InvalidAddress("Invalid Source", from, spec.error());
     }
     std::string envelope_from = mime::AddrSpec(from);
     auto prepared =
@@ -1048,8 +1052,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         !fb.empty()) {
       auto spec = FieldMailbox(fb);
       if (!spec.ok()) {
-        done(V2Error(BadRequest("Invalid FeedbackForwardingEmailAddress " +
-                                Quoted(fb) + ": " + spec.error().message())));
+        done(V2Error(InvalidAddress("Invalid FeedbackForwardingEmailAddress",
+                                    fb, spec.error())));
         return;
       }
       out.envelope_from = *spec;
@@ -1831,9 +1835,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       if (form.count("ReturnPath") && !form["ReturnPath"].empty()) {
         auto rp = FieldMailbox(form["ReturnPath"]);
         if (!rp.ok()) {
-          done(V1Error(BadRequest("Invalid ReturnPath " +
-                                  Quoted(form["ReturnPath"]) + ": " +
-                                  rp.error().message())));
+          done(V1Error(InvalidAddress("Invalid ReturnPath", form["ReturnPath"],
+                                      rp.error())));
           return;
         }
         out.envelope_from = *rp;
@@ -1954,10 +1957,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 
   // --- dashboard data -------------------------------------------------------
-  // /admin/* from the dashboard (a session) or from a local tool: a loopback
-  // client that is no browser, so a page on another site cannot drive it.
-  // Loopback is no credential: a webhook the server itself calls, or any
-  // local process, comes from loopback (server-side request forgery).
+  // /admin/* for the dashboard (a session), local tools (the bearer token in
+  // <data_dir>/admin.token) and owner keys (SigV4). Loopback is no
+  // credential: a webhook the server itself calls, or any local process,
+  // comes from loopback (server-side request forgery).
   bool AdminAllowed(const HttpRequest& req) {
     if (services.admin_session && services.admin_session(req)) return true;
     std::string authz = req.Header("Authorization");

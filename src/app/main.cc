@@ -701,28 +701,10 @@ int Serve(const Args& args) {
     return publisher.HasSubscribers();
   };
   engine.SetHooks(std::move(engine_hooks));
-  Status es = engine.Start();
-  if (!es.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
-    stats_stop = true;
-    stats_thread.join();
-    publisher.Stop();
-    (*sp)->Close();
-    std::fflush(nullptr);
-    ::_exit(1);
-  }
-  // Domain identities are verified by DNS unless the profile auto-verifies.
   std::unique_ptr<api::IdentityVerifier> verifier;
-  if (!c.api_auto_verify) {
-    verifier = std::make_unique<api::IdentityVerifier>(
-        state->get(), api.dkim_keys(), resolver->get(),
-        c.identity_verify_interval_seconds, c.identity_failure_after_seconds,
-        c.hostname);
-    verifier->Start();
-  }
-  // Stops what Serve started, in reverse order: on the way out, and when a
-  // listener cannot be bound (returning with the stats thread still
-  // joinable would std::terminate).
+  // Stops what Serve started, in reverse order: on the way out, and when the
+  // engine cannot start (returning with the stats thread still joinable
+  // would std::terminate).
   auto stop_services = [&] {
     if (verifier) verifier->Stop();
     engine.Stop();
@@ -731,6 +713,21 @@ int Serve(const Args& args) {
     publisher.Stop();  // after the engine: it publishes until then
     (*sp)->Close();
   };
+  Status es = engine.Start();
+  if (!es.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
+    stop_services();
+    std::fflush(nullptr);
+    ::_exit(1);  // the resolver thread may still be running
+  }
+  // Domain identities are verified by DNS unless the profile auto-verifies.
+  if (!c.api_auto_verify) {
+    verifier = std::make_unique<api::IdentityVerifier>(
+        state->get(), api.dkim_keys(), resolver->get(),
+        c.identity_verify_interval_seconds, c.identity_failure_after_seconds,
+        c.hostname);
+    verifier->Start();
+  }
   listening = true;
   std::string smtp_port, http_port;
   std::printf("Sesame is running (%s profile, config: %s, data: %s)\n",

@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -251,12 +252,9 @@ bool IsOwnListener(const asio::ip::tcp::endpoint& ep,
     a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
   for (const auto& [addr, port] : own) {
     if (port != ep.port()) continue;
+    if (a.is_loopback() || a.is_unspecified()) return true;
     boost::system::error_code ec;
-    auto la = asio::ip::make_address(addr, ec);
-    bool local_listener = ec || la.is_unspecified() || la.is_loopback();
-    if (a.is_loopback() || a.is_unspecified() || (!ec && la == a) ||
-        (local_listener && a.is_loopback()))
-      return true;
+    if (asio::ip::make_address(addr, ec) == a && !ec) return true;
   }
   return false;
 }
@@ -1576,16 +1574,14 @@ Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
                               "Invalid parameter: Endpoint contains a space or "
                               "control character");
   }
-  int port = 0;
-  for (char c : url->port)
-    port =
-        c >= '0' && c <= '9' && port < 65536 ? port * 10 + (c - '0') : 1 << 20;
-  if (url->port.empty() || port == 0 || port > 65535)
+  uint16_t port = 0;
+  const char* end = url->port.data() + url->port.size();
+  if (auto [p, err] = std::from_chars(url->port.data(), end, port);
+      err != std::errc() || p != end || port == 0)
     return Error::Permanent("InvalidParameter",
                             "Invalid parameter: Endpoint port");
   for (const auto& a : LiteralAddresses(url->host)) {
-    if (IsOwnListener({a, static_cast<uint16_t>(port)},
-                      impl_->opt.own_listeners))
+    if (IsOwnListener({a, port}, impl_->opt.own_listeners))
       return Error::Permanent(
           "InvalidParameter",
           "Invalid parameter: Endpoint names one of this server's own "

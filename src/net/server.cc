@@ -693,10 +693,7 @@ struct Server::Impl {
     if (config.http.tls) {
       beast::ssl_stream<beast::tcp_stream> stream(
           beast::tcp_stream(std::move(sock)), ssl_ctx);
-      beast::get_lowest_layer(stream).expires_after(
-          reserve ? std::chrono::milliseconds(500)
-                  : std::chrono::seconds(
-                        config.limits.http_header_timeout_seconds));
+      beast::get_lowest_layer(stream).expires_after(HeaderDeadline(reserve));
       co_await stream.async_handshake(ssl::stream_base::server,
                                       asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
@@ -708,6 +705,14 @@ struct Server::Impl {
       co_await ServeHttp(stream, ip, loopback, reserve);
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
+  }
+
+  // How long the TLS handshake, and each request's header (idle time
+  // included), may take: a reserve connection must ask at once.
+  std::chrono::milliseconds HeaderDeadline(bool reserve) const {
+    return reserve ? std::chrono::milliseconds(500)
+                   : std::chrono::seconds(
+                         config.limits.http_header_timeout_seconds);
   }
 
   // Serves requests on one connection. The header of each request (the
@@ -728,9 +733,7 @@ struct Server::Impl {
       parser.body_limit(config.limits.max_message_bytes * 4 / 3 +
                         1024 * 1024);  // base64 of the largest message
       const auto& lim = config.limits;
-      beast::get_lowest_layer(stream).expires_after(
-          reserve ? std::chrono::milliseconds(500)
-                  : std::chrono::seconds(lim.http_header_timeout_seconds));
+      beast::get_lowest_layer(stream).expires_after(HeaderDeadline(reserve));
       co_await bhttp::async_read_header(
           stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
@@ -750,17 +753,18 @@ struct Server::Impl {
         if (ec == beast::error::timeout) break;
       }
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
+      // A reserve connection serves only the health endpoints.
+      bool refused = false;
       if (reserve && !ec) {
         std::string_view target = parser.get().target();
         target = target.substr(0, target.find('?'));
-        if (target != "/health" && target != "/ready")
-          ec = beast::error::timeout;  // answered 503 below
+        refused = target != "/health" && target != "/ready";
       }
-      if (ec) {
-        int status = reserve && ec == beast::error::timeout ? 503
-                     : ec == bhttp::error::body_limit       ? 413
-                     : ec == bhttp::error::header_limit     ? 431
-                                                            : 400;
+      if (ec || refused) {
+        int status = refused                            ? 503
+                     : ec == bhttp::error::body_limit   ? 413
+                     : ec == bhttp::error::header_limit ? 431
+                                                        : 400;
         std::string msg = status == 503
                               ? "Too many connections; try again later"
                           : ec == bhttp::error::body_limit

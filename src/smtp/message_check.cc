@@ -82,7 +82,12 @@ Status CheckMessage(std::string_view m) {
   return Ok{};
 }
 
-std::string CanonicalLineEndings(std::string_view raw) {
+std::string CanonicalLineEndings(std::string raw) {
+  bool bare_lf = false;
+  for (size_t i = raw.find('\n'); i != std::string::npos && !bare_lf;
+       i = raw.find('\n', i + 1))
+    bare_lf = i == 0 || raw[i - 1] != '\r';
+  if (!bare_lf) return raw;
   std::string out;
   out.reserve(raw.size() + raw.size() / 50);
   for (size_t i = 0; i < raw.size(); ++i) {

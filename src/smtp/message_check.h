@@ -19,8 +19,9 @@ namespace sesame::smtp {
 Status CheckMessage(std::string_view message);
 
 // Turns every bare LF into CRLF (SES does this for Raw messages). Bare CRs
-// are left for CheckMessage to refuse.
-std::string CanonicalLineEndings(std::string_view raw);
+// are left for CheckMessage to refuse. A message that has no bare LF (what
+// the builder and PrepareRaw produce) is returned as it came, uncopied.
+std::string CanonicalLineEndings(std::string raw);
 
 // True when the header block of `message` has field `name`
 // (case-insensitive), even with an empty value.

@@ -65,6 +65,7 @@ TEST(CanonicalLineEndings, BareLfBecomesCrLf) {
   EXPECT_EQ(CanonicalLineEndings("\n"), "\r\n");
   // A bare CR stays, for CheckMessage to refuse.
   EXPECT_EQ(CanonicalLineEndings("a\rb"), "a\rb");
+  EXPECT_EQ(CanonicalLineEndings("a\r\nb\r\n"), "a\r\nb\r\n");  // unchanged
 }
 
 TEST(HasHeader, OnlyInTheHeaderBlock) {

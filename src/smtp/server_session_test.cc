@@ -325,12 +325,17 @@ std::string AuthPlain() {
          "\r\n";
 }
 
+// An authenticated submission of `content` (header and body, without the
+// final dot) from `from`.
+std::string AuthedSubmission(const std::string& from,
+                             const std::string& content) {
+  return "EHLO c\r\n" + AuthPlain() + "MAIL FROM:<" + from +
+         ">\r\nRCPT TO:<x@y.test>\r\nDATA\r\n" + content + ".\r\n";
+}
+
 TEST(Submission, AddsDateAndMessageIdWhenMissing) {
   Driver d(Submission());
-  d.Feed("EHLO c\r\n" + AuthPlain() +
-             "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
-             "Subject: s\r\n\r\nbody\r\n.\r\n",
-         3);
+  d.Feed(AuthedSubmission("a@b.test", "Subject: s\r\n\r\nbody\r\n"), 3);
   ASSERT_EQ(d.envelopes.size(), 1u) << d.Output();
   const std::string& c = d.envelopes[0].content;
   EXPECT_NE(c.find("\r\nDate: "), std::string::npos) << c;
@@ -339,10 +344,9 @@ TEST(Submission, AddsDateAndMessageIdWhenMissing) {
       << c;
   // Present ones are kept, not doubled.
   Driver k(Submission());
-  k.Feed("EHLO c\r\n" + AuthPlain() +
-             "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
-             "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <m@x>\r\n"
-             "\r\nbody\r\n.\r\n",
+  k.Feed(AuthedSubmission("a@b.test",
+                          "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+                          "Message-ID: <m@x>\r\n\r\nbody\r\n"),
          4096);
   ASSERT_EQ(k.envelopes.size(), 1u);
   EXPECT_EQ(k.envelopes[0].content.find("Date: ", 0),
@@ -356,15 +360,15 @@ TEST(Submission, AddsDateAndMessageIdWhenMissing) {
       "Subject: s\r\n\r\nbody\r\n.\r\n",
       4096);
   ASSERT_EQ(mx.envelopes.size(), 1u);
-  EXPECT_FALSE(mx.envelopes[0].content.find("\r\nDate: ") != std::string::npos);
+  EXPECT_EQ(mx.envelopes[0].content.find("\r\nDate: "), std::string::npos);
 }
 
 TEST(Submission, RefusesADuplicateFrom) {
   Driver d(Submission());
-  d.Feed("EHLO c\r\n" + AuthPlain() +
-             "MAIL FROM:<a@allowed.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
-             "From: a@allowed.test\r\nFrom: CEO <ceo@bank.test>\r\n\r\nhi\r\n"
-             ".\r\nQUIT\r\n",
+  d.Feed(AuthedSubmission("a@allowed.test",
+                          "From: a@allowed.test\r\nFrom: CEO <ceo@bank.test>"
+                          "\r\n\r\nhi\r\n") +
+             "QUIT\r\n",
          1);
   EXPECT_TRUE(d.envelopes.empty());
   EXPECT_NE(

@@ -494,21 +494,28 @@ bool Spool::Accepting() const {
   return accepting_.load(std::memory_order_relaxed);
 }
 
+// Moves the new-message requests of `batch` out (and returns them), or,
+// with messages=false, everything else; the order of both is kept.
+std::vector<Spool::Request> Spool::TakeRequests(std::vector<Request>& batch,
+                                                bool messages) {
+  std::vector<Request> taken, kept;
+  for (Request& r : batch)
+    ((r.type == RecordType::kMessage) == messages ? taken : kept)
+        .push_back(std::move(r));
+  batch.swap(kept);
+  return taken;
+}
+
 // Fails the batch's new messages at once (transient: the client retries
 // later) and keeps its state and removal records.
 void Spool::RefuseMessages(std::vector<Request>& batch) {
-  std::vector<Request> kept;
-  for (Request& r : batch) {
-    if (r.type != RecordType::kMessage) {
-      kept.push_back(std::move(r));
-    } else if (r.done) {
+  for (Request& r : TakeRequests(batch, /*messages=*/true)) {
+    if (r.done)
       r.done(Error::Transient(
           "no_space",
           "insufficient system storage: the spool's filesystem "
           "is (nearly) full"));
-    }
   }
-  batch.swap(kept);
 }
 
 // After a failed batch: its messages stay in `batch` and are refused
@@ -517,12 +524,8 @@ void Spool::RefuseMessages(std::vector<Request>& batch) {
 // the next batch (at most every 500 ms while nothing else comes, so a full
 // disk is not spun on). Their callbacks wait until then.
 void Spool::KeepForRetry(std::vector<Request>& batch) {
-  std::vector<Request> messages;
-  for (Request& r : batch) {
-    (r.type == RecordType::kMessage ? messages : retry_)
-        .push_back(std::move(r));
-  }
-  batch.swap(messages);
+  for (Request& r : TakeRequests(batch, /*messages=*/false))
+    retry_.push_back(std::move(r));
 }
 
 void Spool::Enqueue(Request req) {
@@ -558,8 +561,14 @@ void Spool::WriterLoop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
-                         [&] { return !queue_.empty() || stop_; });
+      // Idle, the writer sleeps until work comes; with records to retry
+      // (a full disk) it looks again every 500 ms.
+      auto ready = [&] { return !queue_.empty() || stop_; };
+      if (retry_.empty()) {
+        queue_cv_.wait(lock, ready);
+      } else {
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(500), ready);
+      }
       if (queue_.empty() && stop_) {
         for (Request& r : retry_) {
           if (r.done) r.done(Error::Transient("closed", "spool closed"));

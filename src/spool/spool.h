@@ -136,6 +136,8 @@ class Spool {
   Status OpenActiveSegment(uint32_t number);
   void Enqueue(Request req);
   void WriterLoop();
+  static std::vector<Request> TakeRequests(std::vector<Request>& batch,
+                                           bool messages);
   void RefuseMessages(std::vector<Request>& batch);
   void KeepForRetry(std::vector<Request>& batch);
   Status WriteBatch(std::vector<Request>& batch,
