@@ -11,9 +11,8 @@
 #include <tuple>
 
 #include "api/common.h"
-#include "api/dns_records.h"
 #include "api/form.h"
-#include "api/resources.h"
+#include "api/v2_resources.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
@@ -24,10 +23,21 @@
 #include "base/strings.h"
 #include "mime/mime.h"
 #include "mime/template.h"
+#include "ses/dns_records.h"
+#include "ses/names.h"
+#include "ses/resources.h"
 #include "smtp/address.h"
 #include "smtp/message_check.h"
 
 namespace sesame::api {
+using ses::CheckIdentityName;
+using ses::CheckResourceName;
+using ses::DkimKeys;
+using ses::DnsRecord;
+using ses::RecordsJson;
+using ses::RecordStatus;
+using ses::Resources;
+using ses::VerificationToken;
 namespace json = boost::json;
 using net::HttpRequest;
 using net::HttpResponse;
@@ -1152,7 +1162,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(JsonOk(json::serialize(out)));
       return;
     }
-    if (auto r = resources.HandleV2(req)) {
+    if (auto r = HandleV2Resources(&resources, req)) {
       done(std::move(*r));
       return;
     }
@@ -2000,7 +2010,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       get.method = "GET";
       get.path = "/v2/email/identities/" + auth::UriEncode(id, false);
       get.target = get.path;
-      auto answer = resources.HandleV2(get);
+      auto answer = HandleV2Resources(&resources, get);
       if (!answer || answer->status != 200) continue;
       out += std::string(first ? "" : ",") + "{\"IdentityName\":\"" +
              JsonEscape(id) + "\",\"Attributes\":" + answer->body + "}";
@@ -2037,7 +2047,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       std::string domain;
     };
     auto st = std::make_shared<Pending>();
-    st->records = RecordsFor(domain, *key, config.hostname);
+    st->records = ses::RecordsFor(domain, *key, config.hostname);
     st->left = st->records.size();
     st->done = std::move(done);
     st->domain = domain;
@@ -2129,7 +2139,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       HttpRequest inner = req;
       inner.path = p.substr(6);
       inner.target = req.target.substr(6);
-      auto answer = resources.HandleV2(inner);
+      auto answer = HandleV2Resources(&resources, inner);
       if (answer) {
         r = std::move(*answer);
       } else {

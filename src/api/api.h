@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "api/dkim_keys.h"
-#include "api/resources.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "config/config.h"
 #include "net/http.h"
+#include "ses/dkim_keys.h"
+#include "ses/resources.h"
 #include "spool/spool.h"
 #include "store/store.h"
 
@@ -94,7 +94,7 @@ class Api {
               std::function<void(net::HttpResponse)> done);
 
   // The DKIM key service (the identity verifier reads the published keys).
-  DkimKeys* dkim_keys();
+  ses::DkimKeys* dkim_keys();
 
   // Signs with the From domain's DKIM key when it has one (SMTP submissions use
   // this).
@@ -113,7 +113,7 @@ class Api {
 
   // The SES resources (identities, suppression list, ...) for the delivery
   // engine and the feedback loop; thread-safe.
-  Resources* resources();
+  ses::Resources* resources();
 
   // Prometheus text for the API's own counters.
   std::string Metrics();

@@ -21,9 +21,6 @@
 #include <vector>
 
 #include "api/api.h"
-#include "api/dkim_keys.h"
-#include "api/dns_records.h"
-#include "api/verifier.h"
 #include "app/feedback_cli.h"
 #include "app/suppression_cli.h"
 #include "auth/keys.h"
@@ -44,6 +41,9 @@
 #include "mime/mime.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "ses/dkim_keys.h"
+#include "ses/dns_records.h"
+#include "ses/verifier.h"
 #include "spool/spool.h"
 #include "stats/alarms.h"
 #include "stats/stats.h"
@@ -701,7 +701,7 @@ int Serve(const Args& args) {
     return publisher.HasSubscribers();
   };
   engine.SetHooks(std::move(engine_hooks));
-  std::unique_ptr<api::IdentityVerifier> verifier;
+  std::unique_ptr<ses::IdentityVerifier> verifier;
   // Stops what Serve started, in reverse order: on the way out, and when the
   // engine cannot start (returning with the stats thread still joinable
   // would std::terminate).
@@ -722,7 +722,7 @@ int Serve(const Args& args) {
   }
   // Domain identities are verified by DNS unless the profile auto-verifies.
   if (!c.api_auto_verify) {
-    verifier = std::make_unique<api::IdentityVerifier>(
+    verifier = std::make_unique<ses::IdentityVerifier>(
         state->get(), api.dkim_keys(), resolver->get(),
         c.identity_verify_interval_seconds, c.identity_failure_after_seconds,
         c.hostname);
@@ -1072,14 +1072,14 @@ int IdentityRecords(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
   }
-  api::DkimKeys dkim(state->get(), cfg->MasterKeyFile(), cfg->dkim_ed25519);
+  ses::DkimKeys dkim(state->get(), cfg->MasterKeyFile(), cfg->dkim_ed25519);
   auto key = dkim.Ensure(domain);
   if (!key.ok()) {
     std::fprintf(stderr, "sesame: %s\n", key.error().message().c_str());
     return 1;
   }
-  std::vector<api::DnsRecord> records =
-      api::RecordsFor(domain, *key, cfg->hostname);
+  std::vector<ses::DnsRecord> records =
+      ses::RecordsFor(domain, *key, cfg->hostname);
   // Does each record resolve as it should right now?
   dns::ResolverOptions ro;
   ro.servers = cfg->delivery.resolver;
@@ -1092,11 +1092,11 @@ int IdentityRecords(const Args& args) {
     (*resolver)->ResolveTxt(r.name, [&](Result<std::vector<std::string>> res) {
       p.set_value(std::move(res));
     });
-    r.status = api::RecordStatus(r, p.get_future().get());
+    r.status = ses::RecordStatus(r, p.get_future().get());
   }
   if (args.json) {
     std::printf("{\"Domain\": \"%s\", \"Records\": %s}\n",
-                JsonEscape(domain).c_str(), api::RecordsJson(records).c_str());
+                JsonEscape(domain).c_str(), ses::RecordsJson(records).c_str());
     return 0;
   }
   std::printf("DNS records for %s (publish all of them):\n\n", domain.c_str());

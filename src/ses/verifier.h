@@ -5,11 +5,11 @@
 #include <string>
 #include <thread>
 
-#include "api/dkim_keys.h"
 #include "dns/resolver.h"
+#include "ses/dkim_keys.h"
 #include "store/store.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
 // Verifies domain identities by DNS and keeps re-checking them: a domain is
 // SUCCESS when its `_amazonses.<domain>` TXT holds the verification token
@@ -56,4 +56,4 @@ class IdentityVerifier {
   bool stop_ = false;
 };
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

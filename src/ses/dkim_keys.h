@@ -11,7 +11,7 @@
 #include "dkim/dkim.h"
 #include "store/store.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
 // Easy DKIM: one RSA-2048 key per domain identity, kept in the state store
 // with the private key sealed under the master key; messages are signed
@@ -84,4 +84,4 @@ class DkimKeys {
 // The `_amazonses.<domain>` TXT verification token for a domain (stable).
 std::string VerificationToken(const std::string& domain);
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

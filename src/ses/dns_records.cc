@@ -1,10 +1,10 @@
-#include "api/dns_records.h"
+#include "ses/dns_records.h"
 
 #include <algorithm>
 
 #include "base/json.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
 std::vector<DnsRecord> RecordsFor(const std::string& domain,
                                   const DkimKeys::Info& key,
@@ -54,4 +54,4 @@ std::string RecordsJson(const std::vector<DnsRecord>& records) {
   return out + "]";
 }
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -1,11 +1,11 @@
-#include "api/names.h"
+#include "ses/names.h"
 
 #include <string>
 
 #include "base/strings.h"
 #include "smtp/address.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 namespace {
 
 Error Invalid(std::string message) {
@@ -52,4 +52,4 @@ Status CheckIdentityName(std::string_view identity) {
   return Ok{};
 }
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/fwd.hpp>
 #include <functional>
 #include <map>
 #include <optional>
@@ -7,25 +8,30 @@
 #include <string>
 #include <vector>
 
-#include "api/dkim_keys.h"
-#include "net/http.h"
+#include "ses/dkim_keys.h"
 #include "store/store.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
-// SES v2 resources kept in the state store: email identities, configuration
-// sets (with options and event destinations), templates, the suppression
-// list, dedicated IP pools. Request and response shapes follow spec/ses.md
-// section 1.3; DKIM and MAIL FROM behaviour arrive with the identities work,
-// but their fields are present now. Thread-safe (the store is).
+// The SES domain: resources kept in the state store: email identities,
+// configuration sets (with options and event destinations), templates, the
+// suppression list, dedicated IP pools. Request and response shapes follow
+// spec/ses.md section 1.3; DKIM and MAIL FROM behaviour arrive with the
+// identities work, but their fields are present now. Thread-safe (the store
+// is).
 class Resources {
  public:
   Resources(store::Store* store, bool auto_verify, DkimKeys* dkim)
       : store_(store), auto_verify_(auto_verify), dkim_(dkim) {}
 
-  // Handles an authenticated /v2/email request, or returns nullopt when the
-  // path is not a resource operation.
-  std::optional<net::HttpResponse> HandleV2(const net::HttpRequest& req);
+  // The documents behind the resources, for the v2 REST handlers
+  // (api/v2_resources.cc) that edit them in place.
+  store::Store* store() { return store_; }
+  DkimKeys* dkim() { return dkim_; }
+  bool auto_verify() const { return auto_verify_; }
+  const std::set<std::string>& config_file_sets() const {
+    return config_file_sets_;
+  }
 
   // Template content by name: {Subject, Text, Html}; nullopt if absent.
   struct TemplateContent {
@@ -164,8 +170,9 @@ class Resources {
       on_email_identity_;
 };
 
-// Percent-decoded path segments of "/v2/email/a/b%40c" ->
-// {"v2","email","a","b@c"}.
-std::vector<std::string> PathSegments(const std::string& path);
+// An identity's store document; "not_found" when there is none, "corrupt"
+// when it is not a JSON object.
+Result<boost::json::object> LoadIdentityDocument(store::Store* store,
+                                                 const std::string& identity);
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -1,4 +1,4 @@
-#include "api/dkim_keys.h"
+#include "ses/dkim_keys.h"
 
 #include <boost/json.hpp>
 
@@ -9,7 +9,7 @@
 #include "base/strings.h"
 #include "mime/mime.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 namespace json = boost::json;
 
 namespace {
@@ -296,4 +296,4 @@ std::string DkimKeys::SignIfPossible(const std::string& message,
   return ed_field + *field + message;
 }
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -4,7 +4,7 @@
 
 #include "base/result.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
 // SES's and SNS's published rules for the names a caller gives resources.
 // A name is used as a store key, in ARNs, logs and (for identities) in DNS
@@ -20,4 +20,4 @@ Status CheckResourceName(std::string_view kind, std::string_view name);
 // most 253 characters.
 Status CheckIdentityName(std::string_view identity);
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -1,4 +1,4 @@
-#include "api/verifier.h"
+#include "ses/verifier.h"
 
 #include <boost/json.hpp>
 #include <future>
@@ -7,7 +7,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 namespace json = boost::json;
 
 namespace {
@@ -155,4 +155,4 @@ void IdentityVerifier::CheckAll() {
   }
 }
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

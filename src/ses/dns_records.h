@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "api/dkim_keys.h"
 #include "base/result.h"
+#include "ses/dkim_keys.h"
 
-namespace sesame::api {
+namespace sesame::ses {
 
 // One DNS record a domain identity should publish, and whether it does.
 struct DnsRecord {
@@ -31,4 +31,4 @@ std::string RecordStatus(const DnsRecord& record,
 // [{"Purpose","Name","Type","Value","Status"}, ...]
 std::string RecordsJson(const std::vector<DnsRecord>& records);
 
-}  // namespace sesame::api
+}  // namespace sesame::ses

@@ -1,10 +1,10 @@
-#include "api/names.h"
+#include "ses/names.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace sesame::api {
+namespace sesame::ses {
 namespace {
 
 TEST(Names, ResourceNames) {
@@ -48,4 +48,4 @@ TEST(Names, Identities) {
 }
 
 }  // namespace
-}  // namespace sesame::api
+}  // namespace sesame::ses
