@@ -44,7 +44,7 @@ e2e: build
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSESAME_SANITIZE=ON
-	cmake --build $(ASAN_BUILD) --target base_test smtp_test mime_test spool_test config_test dns_test delivery_test auth_test store_test api_unit_test dkim_test feedback_test events_test stats_test dashboard_test sesame
+	cmake --build $(ASAN_BUILD) --target base_test smtp_test mime_test spool_test config_test dns_test delivery_test auth_test store_test api_unit_test ses_unit_test metrics_test dkim_test feedback_test events_test stats_test dashboard_test sesame
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 	# End-to-end suites again, against the sanitized binary.
 	for t in $(ASAN_E2E); do \

@@ -7,7 +7,7 @@
 # Env: CONNECTIONS (20), DURATION (10 s), SESAME_HTTP_PORT (3590), SMTP=0 to skip the SMTP run.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/sesame
+BIN=${SESAME_BIN:-$ROOT/build/sesame}  # SESAME_BIN: another build (bench/compare.sh)
 CONNECTIONS=${CONNECTIONS:-20}
 DURATION=${DURATION:-10}
 HTTP_PORT=${SESAME_HTTP_PORT:-3590}

@@ -24,7 +24,7 @@ PIPELINE=${PIPELINE:-1}       # requests pipelined per webhook connection
 CONCURRENCY=${CONCURRENCY:-16} # connections per webhook
 export SINK_PORT=${SINK_PORT:-2526}
 export WORKDIR=${WORKDIR:-/tmp/sesame-events-bench}
-BIN=$ROOT/build/sesame
+BIN=${SESAME_BIN:-$ROOT/build/sesame}  # SESAME_BIN: another build (bench/compare.sh)
 # shellcheck source=/dev/null
 source "$PEERS_DIR/common.sh"   # sink_start, sink_count, sink_wait_count, median, fdiv, now
 # shellcheck source=lib.sh

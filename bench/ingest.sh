@@ -14,7 +14,7 @@ export MSGS=${MSGS:-20000} SESSIONS=${SESSIONS:-20} SIZE=${SIZE:-5000} RUNS=${RU
 PORT=${SESAME_PORT:-3587}
 HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-BIN=$ROOT/build/sesame
+BIN=${SESAME_BIN:-$ROOT/build/sesame}  # SESAME_BIN: another build (bench/compare.sh)
 WORK=$(mktemp -d /tmp/sesame-bench.XXXXXX)
 # shellcheck source=lib.sh
 source "$ROOT/bench/lib.sh"     # sesame_base_config

@@ -14,7 +14,7 @@ PORT=${SESAME_PORT:-3587}
 HTTP_PORT=${SESAME_HTTP_PORT:-3580}
 export SINK_PORT=${SINK_PORT:-2526}
 export WORKDIR=${WORKDIR:-/tmp/sesame-relay-bench}
-BIN=$ROOT/build/sesame
+BIN=${SESAME_BIN:-$ROOT/build/sesame}  # SESAME_BIN: another build (bench/compare.sh)
 # shellcheck source=/dev/null
 source "$PEERS_DIR/common.sh"   # sink_start, sink_count, sink_wait_count, median, fdiv, now
 # shellcheck source=lib.sh

@@ -123,7 +123,7 @@ class Alarms(unittest.TestCase):
         self.assertTrue(wait_until(lambda: not v2.get_account()["SendingEnabled"], 5))
         with self.assertRaises(smtplib.SMTPDataError) as cm:
             self.smtp_send("ok@dest.test")
-        self.assertIn(b"Sending paused for this account", cm.exception.smtp_error)
+        self.assertIn(b"Sending is paused for this account", cm.exception.smtp_error)
         with self.assertRaises(v2.exceptions.SendingPausedException):
             self.api_send(v2, config_set=None)
         history = self.admin("/admin/alarms/history")

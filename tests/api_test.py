@@ -652,7 +652,7 @@ class VerifiedSenders(unittest.TestCase):
             server.cleanup()
 
     def test_unverified_sender_is_rejected_with_ses_text(self):
-        server = Sesame(delivery="delivery: {mode: capture}\n").start()
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: false}\n").start()
         try:
             key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", server.config_path],
                                             capture_output=True, text=True, check=True).stdout)

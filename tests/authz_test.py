@@ -1,16 +1,13 @@
 """SES sending authorization end to end: identity policies managed through the
 v1 and v2 APIs (boto3), and keys of another account that may send only as
 those policies allow, over both APIs and SMTP."""
-import base64
-import hashlib
-import hmac
 import json
 import smtplib
 import subprocess
 import unittest
 import urllib.request
 
-from harness import BINARY, Sesame, tls_client_context, wait_until
+from harness import BINARY, Sesame, smtp_password, tls_client_context, wait_until
 
 try:
     import boto3
@@ -30,15 +27,6 @@ def policy(actions, condition=None, principal=PARTNER, effect="Allow", resource=
     if condition:
         st["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [st]})
-
-
-def smtp_password(secret):
-    def h(key, msg):
-        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-    k = h(("AWS4" + secret).encode(), "11111111")
-    for part in ("us-east-1", "ses", "aws4_request", "SendRawEmail"):
-        k = h(k, part)
-    return base64.b64encode(b"\x04" + k).decode()
 
 
 @unittest.skipUnless(boto3, "python3-boto3 missing")

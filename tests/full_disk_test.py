@@ -2,22 +2,14 @@
 new mail is refused with 452 and /ready says so, a restart on the full disk
 comes up anyway, queued mail is delivered, and mail is accepted again once
 space returns. Needs root (mount namespaces); skipped otherwise."""
-import os
-import shutil
 import subprocess
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from harness import RawSmtp, Sesame, free_port, inject, wait_until
+from harness import RawSmtp, Sesame, can_mount, free_port, inject, private_tmpfs, wait_until
 from sink import FaultSink
-
-
-def can_mount():
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"):
-        return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
 
 
 def ready(port):
@@ -36,18 +28,7 @@ class FullDisk(unittest.TestCase):
                                   f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink_port}\"]}}\n"
                                   "spool: {min_free_space: 1MB}\n"),
                         relay=True)
-        fs = os.path.join(server.data_dir, "fs")
-        os.mkdir(fs)
-        holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                   f"mount -t tmpfs -o size=48m tmpfs {fs} && echo mounted && exec sleep 900"],
-                                  stdout=subprocess.PIPE, text=True)
-        self.assertEqual(holder.stdout.readline().strip(), "mounted")
-        ns = ["nsenter", "-t", str(holder.pid), "-m", "--"]
-        with open(server.config_path) as f:
-            text = f.read()
-        with open(server.config_path, "w") as f:
-            f.write(text.replace(f"data_dir: {server.data_dir}\n", f"data_dir: {fs}/data\n"))
-        server.command_prefix = ns
+        holder, ns, fs = private_tmpfs(server, "48m")
         sink = None
         try:
             server.start()

@@ -353,7 +353,7 @@ class ResourceNames(unittest.TestCase):
 class SubmissionHeaders(unittest.TestCase):
     def test_date_and_message_id_are_added_at_submission_only(self):
         import urllib.request
-        server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true}\n").start()
+        server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true, auto_verify: true}\n").start()
         try:
             c = smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10)
             c.starttls(context=tls_client_context())

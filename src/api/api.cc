@@ -10,8 +10,10 @@
 #include <sstream>
 #include <tuple>
 
+#include "admission/admission.h"
 #include "api/common.h"
 #include "api/form.h"
+#include "api/router.h"
 #include "api/v2_resources.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
@@ -34,6 +36,7 @@ using ses::CheckIdentityName;
 using ses::CheckResourceName;
 using ses::DkimKeys;
 using ses::DnsRecord;
+using ses::FieldMailbox;
 using ses::RecordsJson;
 using ses::RecordStatus;
 using ses::Resources;
@@ -48,28 +51,6 @@ constexpr char kLog[] = "api";
 
 bool HasCrLf(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-// The mailbox of an address field as SES takes it, "local@domain" or
-// "Display Name <local@domain>", checked as an RFC 5321 path: it reaches
-// MAIL FROM or RCPT TO, so nothing in it may change an SMTP command. No
-// control characters anywhere (CR, LF, NUL), one <...> at the end at most.
-Result<std::string> FieldMailbox(std::string_view field) {
-  for (unsigned char c : field) {
-    if (c < 0x20 || c == 0x7f)
-      return Error::Permanent("address", "control character in address");
-  }
-  std::string spec = mime::AddrSpec(field);
-  size_t lt = field.find('<'), gt = field.find('>');
-  if (lt != std::string_view::npos || gt != std::string_view::npos) {
-    std::string_view t = field.substr(0, field.find_last_not_of(" \t") + 1);
-    if (lt == std::string_view::npos || gt != t.size() - 1 ||
-        field.find('<', lt + 1) != std::string_view::npos)
-      return Error::Permanent("address", "misplaced '<' or '>'");
-  }
-  auto p = smtp::ParseMailbox(spec);
-  if (!p.ok()) return p.error();
-  return spec;
 }
 
 // The 400 for an address field that is not a valid mailbox, naming the
@@ -89,41 +70,12 @@ bool PlausibleAddress(const std::string& a) {
   return domain.find('.') != std::string::npos && domain.back() != '.';
 }
 
-// Checks a send's envelope and content once more on the one path to the
-// spool, whatever front end built them: every path must be a valid RFC 5321
-// mailbox, and the content must meet the same rules as SMTP DATA (bare LF is
-// turned into CRLF; bare CR, NUL and duplicate unique headers are refused).
-std::optional<ApiError> CheckSubmittable(std::string* envelope_from,
-                                         const std::vector<std::string>& rcpts,
-                                         std::string* content) {
-  if (!envelope_from->empty()) {
-    auto p = smtp::ParseMailbox(*envelope_from);
-    if (!p.ok())
-      return InvalidAddress("Invalid return path", *envelope_from, p.error());
-  }
-  for (const auto& r : rcpts) {
-    auto spec = FieldMailbox(r);
-    if (!spec.ok()) return InvalidAddress("Illegal address", r, spec.error());
-  }
-  *content = smtp::CanonicalLineEndings(std::move(*content));
-  if (Status s = smtp::CheckMessage(*content); !s.ok())
-    return Rejected("Illegal message content: " + s.error().message());
-  return std::nullopt;
-}
-
-// Who sends, for sending authorization: the key's principal, and what the
-// request names (API version, action, FromEmailAddressIdentityArn/SourceArn).
-struct Caller {
-  auth::Principal who;
-  bool owner = true;         // keys of the owner account skip policy checks
-  std::string api;           // "1" or "2" (ses:ApiVersion)
-  std::string action;        // ses:SendEmail, ses:SendRawEmail, ...
-  std::string identity_arn;  // empty: the From address's own identity
-};
+using admission::Caller;
 
 // What a send needs after API-specific parsing.
 struct Outgoing {
   Caller caller;
+  std::string sender;  // whose identity must be verified (Source, From)
   std::string envelope_from;
   std::vector<std::string> recipients;
   std::string content;
@@ -208,8 +160,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   spool::Spool* spool;
   auth::KeyStore* keys;
   Services services;
-  DkimKeys dkim_keys;
-  Resources resources;
+  DkimKeys& dkim_keys;
+  Resources& resources;
+  admission::Admission* admission;
+  capture::Mailbox* mailbox;
   std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> throttled{0};
@@ -217,15 +171,16 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   auth::Quota* quota;
   std::string admin_token;  // local tools' bearer token for /admin/*
 
-  Impl(const config::Config& c, spool::Spool* s, auth::KeyStore* k,
-       store::Store* st, auth::Quota* q, Services sv)
+  Impl(const config::Config& c, const Deps& d, Services sv)
       : config(c),
-        spool(s),
-        keys(k),
+        spool(d.spool),
+        keys(d.keys),
         services(std::move(sv)),
-        dkim_keys(st, c.MasterKeyFile(), c.dkim_ed25519),
-        resources(st, c.api_auto_verify, &dkim_keys),
-        quota(q) {
+        dkim_keys(*d.dkim),
+        resources(*d.resources),
+        admission(d.admission),
+        mailbox(d.mailbox),
+        quota(d.quota) {
     if (auto t = auth::LoadOrCreateToken(c.AdminTokenFile()); t.ok()) {
       admin_token = *t;
     } else {
@@ -233,8 +188,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                               << "; /admin/* is open to dashboard sessions "
                                  "and owner signatures only";
     }
-    resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
-                                   c.api_account_id + ":identity/");
     resources.OnEmailIdentity(
         [this](const std::string& address, const std::string& token) {
           SendVerification(address, token);
@@ -267,16 +220,23 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     m.date_ms = now;
     auto built = mime::Build(m);
     if (!built.ok()) return;
-    spool::MessageMeta meta;
-    meta.id = id;
-    meta.created_ms = now;
-    meta.mail_from = "";  // like a DSN: nothing bounces back to a sender
+    admission::Submission s;
+    s.source = admission::Source::kInternal;
+    s.meta.id = id;
+    s.meta.created_ms = now;
+    s.meta.mail_from = "";  // like a DSN: nothing bounces back to a sender
     spool::Recipient r;
     r.address = address;
-    meta.recipients.push_back(r);
-    meta.source = "verification";
-    meta.client_ip = "127.0.0.1";
-    spool->Commit(std::move(meta), std::move(*built), nullptr);
+    s.meta.recipients.push_back(r);
+    s.meta.source = "verification";
+    s.meta.client_ip = "127.0.0.1";
+    s.content = std::move(*built);
+    admission->Submit(
+        std::move(s), [address](std::optional<admission::Refusal> r) {
+          if (r)
+            SESAME_LOG(kWarn, kLog) << "verification mail to " << address
+                                    << " not stored: " << r->message;
+        });
   }
 
   // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
@@ -362,6 +322,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     Outgoing out;
     out.caller = caller;
     out.envelope_from = mime::AddrSpec(from);
+    out.sender = out.envelope_from;
     out.recipients = std::move(rcpts);
     out.content = std::move(*built);
     out.config_set = config_set;
@@ -535,17 +496,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return out;
   }
 
-  // The sender must be a verified identity (address or its domain) unless
-  // identities are auto-verified (the local profile).
-  std::optional<ApiError> CheckVerified(const std::string& from) {
-    if (config.api_auto_verify) return std::nullopt;
-    std::string spec = mime::AddrSpec(from);
-    if (resources.Verified(spec)) return std::nullopt;
-    return Rejected(
-        "Email address is not verified. The following identities failed the "
-        "check in region " +
-        Upper(config.api_region) + ": " + spec);
-  }
   static std::string Upper(std::string s) {
     for (char& c : s)
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -605,121 +555,74 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     return ApiError{403, "AccessDeniedException", "AccessDenied", e.message};
   }
 
-  // --- the one path to disk ------------------------------------------------
+  // --- the one path to disk: admission ------------------------------------
   void Commit(Outgoing out, const std::string& id, const std::string& client_ip,
               std::function<void(std::optional<ApiError>)> done) {
-    if (auto e = CheckSubmittable(&out.envelope_from, out.recipients,
-                                  &out.content)) {
-      done(*e);
-      return;
-    }
-    if (!spool->Accepting()) {
-      done(ApiError{503, "ServiceUnavailable", "ServiceUnavailable",
-                    "Service unavailable: insufficient storage for new mail; "
-                    "retry later"});
-      return;
-    }
-    if (!resources.AccountSendingEnabled()) {
-      done(ApiError{400, "SendingPausedException",
-                    "AccountSendingPausedException",
-                    "Sending is paused for this account."});
-      return;
-    }
-    if (!out.config_set.empty() &&
-        !resources.ConfigurationSetSendingEnabled(out.config_set)) {
-      done(ApiError{
-          400, "SendingPausedException",
-          "ConfigurationSetSendingPausedException",
-          "Sending is paused for configuration set " + out.config_set + "."});
-      return;
-    }
-    if (auto e = Authorize(out)) {
-      done(*e);
-      return;
-    }
-    if (config.api_sandbox) {
-      std::string unverified;
-      for (const auto& r : out.recipients) {
-        std::string spec = mime::AddrSpec(r);
-        if (!resources.Verified(spec)) {
-          unverified += (unverified.empty() ? "" : ", ") + spec;
-        }
-      }
-      if (!unverified.empty()) {
-        done(
-            Rejected("Email address is not verified. The following identities "
-                     "failed the check in region " +
-                     Upper(config.api_region) + ": " + unverified));
-        return;
-      }
-    }
-    if (quota) {
-      if (auto over = quota->Take(static_cast<int>(out.recipients.size()),
-                                  NowMillis())) {
-        ++throttled;
-        done(ApiError{429, "TooManyRequestsException", "Throttling", *over});
-        return;
-      }
-    }
-    // Custom MAIL FROM: the return path moves to the identity's MAIL FROM
-    // domain once its MX and SPF check out; until then, the default, or a
-    // rejection when the identity asks for one.
-    if (!out.envelope_from.empty()) {
-      Resources::MailFrom mf = resources.MailFromFor(out.envelope_from);
-      if (!mf.domain.empty() && mf.verified) {
-        out.envelope_from =
-            out.envelope_from.substr(0, out.envelope_from.rfind('@')) + "@" +
-            mf.domain;
-      } else if (!mf.domain.empty() && mf.reject_on_failure) {
-        done(ApiError{
-            400, "MailFromDomainNotVerifiedException",
-            "MailFromDomainNotVerifiedException",
-            "The custom MAIL FROM domain " + mf.domain + " is not verified."});
-        return;
-      }
-    }
-    // DKIM: once per message, before it is durable, so every retry and every
-    // recipient sends the same signed bytes.
-    out.content = dkim_keys.SignIfPossible(out.content, NowMillis() / 1000);
-    spool::MessageMeta meta;
-    meta.id = id;
-    meta.created_ms = NowMillis();
-    meta.mail_from = out.envelope_from;
+    admission::Submission s;
+    s.source = admission::Source::kApi;
+    s.caller = std::move(out.caller);
+    s.sender = std::move(out.sender);
+    s.meta.id = id;
+    s.meta.created_ms = NowMillis();
+    s.meta.mail_from = std::move(out.envelope_from);
     for (auto& r : out.recipients) {
       spool::Recipient rc;
       rc.address = mime::AddrSpec(r);
-      meta.recipients.push_back(std::move(rc));
+      s.meta.recipients.push_back(std::move(rc));
     }
-    for (unsigned char c : out.content) {
-      if (c >= 0x80) {
-        meta.eight_bit = true;
-        break;
-      }
-    }
-    for (const auto& r : meta.recipients) {
-      for (unsigned char c : r.address) meta.smtputf8 |= c >= 0x80;
-    }
-    meta.source = "api";
-    meta.config_set = out.config_set;
-    meta.client_ip = client_ip;
-    auto self = shared_from_this();
-    spool->Commit(
-        std::move(meta), std::move(out.content),
-        [self, done = std::move(done)](Status s) {
-          if (s.ok()) {
-            ++self->sent;
-            done(std::nullopt);
-          } else if (s.error().transient()) {
-            done(ApiError{503, "ServiceUnavailable", "ServiceUnavailable",
-                          "Service unavailable: the message was not stored (" +
-                              s.error().message() + "); retry later"});
-          } else {
-            done(ApiError{
-                500, "InternalServiceErrorException", "InternalFailure",
+    s.meta.source = "api";
+    s.meta.config_set = std::move(out.config_set);
+    s.meta.client_ip = client_ip;
+    s.content = std::move(out.content);
+    admission->Submit(std::move(s),
+                      [self = shared_from_this(), done = std::move(done)](
+                          std::optional<admission::Refusal> r) {
+                        if (!r) {
+                          ++self->sent;
+                          done(std::nullopt);
+                          return;
+                        }
+                        if (r->kind == admission::Refusal::Kind::kThrottled)
+                          ++self->throttled;
+                        done(ErrorFor(*r));
+                      });
+  }
+
+  // A refusal in SES's words, for both APIs.
+  static ApiError ErrorFor(const admission::Refusal& r) {
+    using K = admission::Refusal::Kind;
+    switch (r.kind) {
+      case K::kInvalidAddress:
+        return BadRequest(r.message);
+      case K::kInvalidContent:
+      case K::kRejected:
+        return Rejected(r.message);
+      case K::kStorageFull:
+        return {503, "ServiceUnavailable", "ServiceUnavailable",
+                "Service unavailable: " + r.message};
+      case K::kAccountPaused:
+        return {400, "SendingPausedException", "AccountSendingPausedException",
+                r.message};
+      case K::kConfigSetPaused:
+        return {400, "SendingPausedException",
+                "ConfigurationSetSendingPausedException", r.message};
+      case K::kNotAuthorized:
+        return {403, "AccessDeniedException", "AccessDenied", r.message};
+      case K::kThrottled:
+        return {429, "TooManyRequestsException", "Throttling", r.message};
+      case K::kMailFromNotVerified:
+        return {400, "MailFromDomainNotVerifiedException",
+                "MailFromDomainNotVerifiedException", r.message};
+      case K::kNotStored:
+        if (r.transient)
+          return {503, "ServiceUnavailable", "ServiceUnavailable",
+                  "Service unavailable: the message was not stored (" +
+                      r.message + "); retry later"};
+        return {500, "InternalServiceErrorException", "InternalFailure",
                 "Temporary service failure: the message was not stored (" +
-                    s.error().message() + ")"});
-          }
-        });
+                    r.message + ")"};
+    }
+    return {500, "InternalServiceErrorException", "InternalFailure", r.message};
   }
 
   static ApiError NotAuthorized(const Caller& c, const std::string& action,
@@ -729,74 +632,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                 action + "' on resource `" + resource + "'"};
   }
 
-  // Sending authorization (SES developer guide, "sending authorization"):
-  // a key of another account may send for an identity of this account only
-  // as the identity's policies allow; an identity ARN in the request names
-  // the identity, otherwise the From address's most specific identity does.
-  std::optional<ApiError> Authorize(const Outgoing& out) {
-    const Caller& c = out.caller;
-    if (c.owner && c.identity_arn.empty()) return std::nullopt;
-    std::string from_header = smtp::HeaderValue(out.content, "From");
-    std::string from = mime::AddrSpec(from_header);
-    std::string display;
-    if (size_t lt = from_header.find('<'); lt != std::string::npos) {
-      display = mime::DecodeWords(TrimCopy(from_header.substr(0, lt)));
-      if (display.size() >= 2 && display.front() == '"' &&
-          display.back() == '"')
-        display = display.substr(1, display.size() - 2);
-    }
-    std::string identity;
-    if (!c.identity_arn.empty()) {
-      std::string prefix = resources.IdentityArn("");
-      if (c.identity_arn.rfind(prefix, 0) != 0)
-        return NotAuthorized(c, c.action, c.identity_arn);
-      identity = AsciiLowerCopy(c.identity_arn.substr(prefix.size()));
-      if (!resources.IdentityExists(identity))
-        return Rejected("Identity " + identity + " does not exist.");
-      // The From address must belong to the named identity.
-      std::string f = AsciiLowerCopy(from);
-      bool belongs = f == identity;
-      size_t at = f.rfind('@');
-      for (std::string d = at == std::string::npos ? "" : f.substr(at + 1);
-           !belongs && !d.empty();
-           d = d.find('.') == std::string::npos ? ""
-                                                : d.substr(d.find('.') + 1))
-        belongs = d == identity;
-      if (!belongs)
-        return Rejected("From address " + from + " does not belong to " +
-                        c.identity_arn);
-      if (c.owner) return std::nullopt;
-    } else {
-      identity = resources.IdentityFor(from);
-    }
-    std::string arn = resources.IdentityArn(identity);
-    if (identity.empty()) return NotAuthorized(c, c.action, from);
-    auto policies = resources.Policies(identity);
-    std::vector<std::string> docs;
-    if (policies.ok()) {
-      for (auto& [name, doc] : *policies) docs.push_back(doc);
-    }
-    auth::AuthzRequest r;
-    r.principal = c.who;
-    r.action = c.action;
-    r.resource = arn;
-    r.context["ses:FromAddress"] = {from};
-    if (!display.empty()) r.context["ses:FromDisplayName"] = {display};
-    for (const auto& rc : out.recipients)
-      r.context["ses:Recipients"].push_back(mime::AddrSpec(rc));
-    r.context["ses:FeedbackAddress"] = {out.envelope_from};
-    r.context["ses:ApiVersion"] = {c.api};
-    r.context["aws:CurrentTime"] = {IsoTime(NowMillis())};
-    r.context["aws:PrincipalAccount"] = {c.who.account};
-    if (auth::Evaluate(docs, r) != auth::Decision::kAllow)
-      return NotAuthorized(c, c.action, arn);
-    return std::nullopt;
-  }
-
-  std::optional<ApiError> CheckSender(const std::string& from) {
+  // The sender's syntax; whether its identity is verified is admission's
+  // check, in its fixed order.
+  static std::optional<ApiError> CheckSender(const std::string& from) {
     if (!PlausibleAddress(from))
       return Rejected("Illegal address: " + Quoted(from));
-    return CheckVerified(from);
+    return std::nullopt;
   }
 
   // A raw message for both APIs: validated and prepared (PrepareRaw), its
@@ -815,6 +656,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     if (auto e = CheckSender(envelope_from)) return e;
     out->content = std::move(std::get<0>(prepared));
     out->envelope_from = envelope_from;
+    out->sender = envelope_from;
     return std::nullopt;
   }
 
@@ -968,6 +810,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       out.content = std::move(*built);
       out.envelope_from = mime::AddrSpec(from);
+      out.sender = out.envelope_from;
+      out.sender = out.envelope_from;
     } else if (content.contains("Raw")) {
       const json::value& raw_v = content.at("Raw");
       std::string data =
@@ -1055,6 +899,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       out.content = std::move(*built);
       out.envelope_from = mime::AddrSpec(from);
+      out.sender = out.envelope_from;
+      out.sender = out.envelope_from;
     }
     // Bounces and complaints go to the feedback address: it is the return
     // path, so it must be a valid mailbox like any other.
@@ -1089,6 +935,32 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
            });
   }
 
+  // One v2 request on its way to its operation.
+  struct V2Call {
+    const HttpRequest& req;
+    Caller caller;
+    std::vector<std::string> params;  // the route pattern's {name} segments
+    std::function<void(HttpResponse)> done;
+  };
+  using V2Handler = void (Impl::*)(V2Call&);
+
+  // The v2 operations this file answers: method, path, owner only?,
+  // handler. The resource operations (identities, configuration sets,
+  // templates, suppression, pools, tags) are api/v2_resources.cc's.
+  static const Router<V2Handler>& V2Routes() {
+    static const Router<V2Handler> routes = [] {
+      Router<V2Handler> r;
+      r.Rest("POST", "/v2/email/outbound-emails", false, &Impl::V2OpSendEmail);
+      r.Rest("POST", "/v2/email/outbound-bulk-emails", false,
+             &Impl::V2OpSendBulkEmail);
+      r.Rest("GET", "/v2/email/account", true, &Impl::V2OpGetAccount);
+      r.Rest("POST", "/v2/email/templates/{name}/render", true,
+             &Impl::V2OpTestRenderEmailTemplate);
+      return r;
+    }();
+    return routes;
+  }
+
   void V2(const HttpRequest& req, std::function<void(HttpResponse)> done) {
     Caller caller;
     caller.api = "2";
@@ -1096,70 +968,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(V2Error(*e));
       return;
     }
-    bool send =
-        req.method == "POST" && (req.path == "/v2/email/outbound-emails" ||
-                                 req.path == "/v2/email/outbound-bulk-emails");
-    if (!caller.owner && !send) {
+    auto match = V2Routes().FindRest(req.method, PathSegments(req.path));
+    if (!caller.owner && (!match || match->route->owner_only)) {
       // Keys of other accounts only send, as identity policies allow.
       done(V2Error(NotAuthorized(caller, req.method + " " + req.path,
                                  "the account's resources")));
       return;
     }
-    if (req.method == "POST" && req.path == "/v2/email/outbound-emails") {
-      V2SendEmail(req, std::move(caller), std::move(done));
-      return;
-    }
-    if (req.method == "GET" && req.path == "/v2/email/account") {
-      auto [max24, rate, sent24] = QuotaFigures();
-      std::string enforcement = services.enforcement_status
-                                    ? services.enforcement_status()
-                                    : "HEALTHY";
-      char buf[400];
-      std::snprintf(buf, sizeof buf,
-                    "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
-                    "1f,\"SentLast24Hours\":%.1f},"
-                    "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
-                    "\"EnforcementStatus\":\"%s\","
-                    "\"DedicatedIpAutoWarmupEnabled\":false,"
-                    "\"SuppressionAttributes\":{\"SuppressedReasons\":",
-                    max24, rate, sent24,
-                    resources.AccountSendingEnabled() ? "true" : "false",
-                    config.api_sandbox ? "false" : "true", enforcement.c_str());
-      done(JsonOk(std::string(buf) + resources.AccountSuppressedReasonsJson() +
-                  "}}"));
-      return;
-    }
-    if (req.method == "POST" && req.path == "/v2/email/outbound-bulk-emails") {
-      caller.action = "ses:SendBulkTemplatedEmail";
-      V2SendBulk(req, std::move(caller), std::move(done));
-      return;
-    }
-    auto seg = PathSegments(req.path);
-    if (req.method == "POST" && seg.size() == 5 && seg[2] == "templates" &&
-        seg[4] == "render") {
-      auto tc = resources.GetTemplate(seg[3]);
-      if (!tc) {
-        done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
-                      "Template " + seg[3] + " does not exist."}));
-        return;
-      }
-      boost::system::error_code ec;
-      json::value body = json::parse(req.body, ec);
-      std::string data =
-          !ec && body.is_object() ? Str(body.as_object(), "TemplateData") : "";
-      auto rendered = Render(*tc, data);
-      if (rendered.index() == 1) {
-        done(V2Error(std::get<1>(rendered)));
-        return;
-      }
-      auto built = BuildRendered(std::get<0>(rendered));
-      if (!built.ok()) {
-        done(V2Error(BadRequest(built.error().message())));
-        return;
-      }
-      json::object out;
-      out["RenderedTemplate"] = *built;
-      done(JsonOk(json::serialize(out)));
+    if (match) {
+      V2Call call{req, std::move(caller), std::move(match->params),
+                  std::move(done)};
+      (this->*(match->route->handler))(call);
       return;
     }
     if (auto r = HandleV2Resources(&resources, req)) {
@@ -1169,6 +988,61 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     done(V2Error({404, "NotFoundException", "InvalidAction",
                   "Operation " + req.method + " " + req.path +
                       " is not supported by this Sesame version"}));
+  }
+
+  void V2OpSendEmail(V2Call& c) {
+    V2SendEmail(c.req, std::move(c.caller), std::move(c.done));
+  }
+
+  void V2OpSendBulkEmail(V2Call& c) {
+    c.caller.action = "ses:SendBulkTemplatedEmail";
+    V2SendBulk(c.req, std::move(c.caller), std::move(c.done));
+  }
+
+  void V2OpGetAccount(V2Call& c) {
+    auto [max24, rate, sent24] = QuotaFigures();
+    std::string enforcement =
+        services.enforcement_status ? services.enforcement_status() : "HEALTHY";
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
+                  "1f,\"SentLast24Hours\":%.1f},"
+                  "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
+                  "\"EnforcementStatus\":\"%s\","
+                  "\"DedicatedIpAutoWarmupEnabled\":false,"
+                  "\"SuppressionAttributes\":{\"SuppressedReasons\":",
+                  max24, rate, sent24,
+                  resources.AccountSendingEnabled() ? "true" : "false",
+                  config.api_sandbox ? "false" : "true", enforcement.c_str());
+    c.done(JsonOk(std::string(buf) + resources.AccountSuppressedReasonsJson() +
+                  "}}"));
+  }
+
+  void V2OpTestRenderEmailTemplate(V2Call& c) {
+    const std::string& name = c.params[0];
+    auto tc = resources.GetTemplate(name);
+    if (!tc) {
+      c.done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
+                      "Template " + name + " does not exist."}));
+      return;
+    }
+    boost::system::error_code ec;
+    json::value body = json::parse(c.req.body, ec);
+    std::string data =
+        !ec && body.is_object() ? Str(body.as_object(), "TemplateData") : "";
+    auto rendered = Render(*tc, data);
+    if (rendered.index() == 1) {
+      c.done(V2Error(std::get<1>(rendered)));
+      return;
+    }
+    auto built = BuildRendered(std::get<0>(rendered));
+    if (!built.ok()) {
+      c.done(V2Error(BadRequest(built.error().message())));
+      return;
+    }
+    json::object out;
+    out["RenderedTemplate"] = *built;
+    c.done(JsonOk(json::serialize(out)));
   }
 
   // SendBulkEmail: one message per entry, each committed on its own (they
@@ -1304,365 +1178,517 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
       return;
     }
-    if (services.sns && caller.owner) {
-      if (auto r = services.sns(action, form)) {
-        done(std::move(*r));
-        return;
-      }
-    }
+    if (services.sns && caller.owner && services.sns(action, form, done))
+      return;
     caller.action = "ses:" + action;
     // SourceArn (SendEmail, templated) or FromArn (SendRawEmail) names the
     // identity a delegate sends for.
     caller.identity_arn =
         !form["SourceArn"].empty() ? form["SourceArn"] : form["FromArn"];
-    if (!caller.owner && action != "SendEmail" && action != "SendRawEmail" &&
-        action != "SendTemplatedEmail" && action != "SendBulkTemplatedEmail") {
+    const auto* route = V1Routes().FindAction(action);
+    if (!route) {
+      done(V1Error(
+          {400, "", "InvalidAction",
+           "The action " + action + " is not valid for this web service."}));
+      return;
+    }
+    if (!caller.owner && route->owner_only) {
       done(V1Error(
           NotAuthorized(caller, "ses:" + action, "the account's resources")));
       return;
     }
-    if (action == "SendEmail" || action == "SendRawEmail") {
-      V1Send(req, caller, action, form, std::move(done));
+    V1Call call{req, caller, action, form, std::move(done)};
+    (this->*(route->handler))(call);
+  }
+
+  // One v1 request on its way to its operation.
+  struct V1Call {
+    const HttpRequest& req;
+    Caller& caller;
+    const std::string& action;
+    std::map<std::string, std::string>& form;
+    std::function<void(HttpResponse)> done;
+  };
+  using V1Handler = void (Impl::*)(V1Call&);
+
+  // The v1 Query API's operations: Action, owner only?, handler. Keys of
+  // other accounts may call the send operations only.
+  static const Router<V1Handler>& V1Routes() {
+    static const Router<V1Handler> routes = [] {
+      Router<V1Handler> r;
+      r.Action("SendEmail", false, &Impl::V1SendEmail);
+      r.Action("SendRawEmail", false, &Impl::V1SendEmail);
+      r.Action("GetSendQuota", true, &Impl::V1GetSendQuota);
+      r.Action("GetSendStatistics", true, &Impl::V1GetSendStatistics);
+      r.Action("VerifyEmailIdentity", true, &Impl::V1VerifyIdentity);
+      r.Action("VerifyEmailAddress", true, &Impl::V1VerifyIdentity);
+      r.Action("VerifyDomainIdentity", true, &Impl::V1VerifyIdentity);
+      r.Action("ListIdentities", true, &Impl::V1ListIdentities);
+      r.Action("GetIdentityVerificationAttributes", true,
+               &Impl::V1GetIdentityVerificationAttributes);
+      r.Action("DeleteIdentity", true, &Impl::V1DeleteIdentity);
+      r.Action("CreateTemplate", true, &Impl::V1PutTemplate);
+      r.Action("UpdateTemplate", true, &Impl::V1PutTemplate);
+      r.Action("GetTemplate", true, &Impl::V1GetTemplate);
+      r.Action("DeleteTemplate", true, &Impl::V1DeleteTemplate);
+      r.Action("ListTemplates", true, &Impl::V1ListTemplates);
+      r.Action("TestRenderTemplate", true, &Impl::V1TestRenderTemplate);
+      r.Action("SendTemplatedEmail", false, &Impl::V1SendTemplatedEmail);
+      r.Action("SendBulkTemplatedEmail", false,
+               &Impl::V1SendBulkTemplatedEmail);
+      r.Action("CreateConfigurationSet", true, &Impl::V1CreateConfigurationSet);
+      r.Action("DeleteConfigurationSet", true,
+               &Impl::V1DeleteOrDescribeConfigurationSet);
+      r.Action("DescribeConfigurationSet", true,
+               &Impl::V1DeleteOrDescribeConfigurationSet);
+      r.Action("ListConfigurationSets", true, &Impl::V1ListConfigurationSets);
+      r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim);
+      r.Action("SetIdentityMailFromDomain", true,
+               &Impl::V1SetIdentityMailFromDomain);
+      r.Action("GetIdentityMailFromDomainAttributes", true,
+               &Impl::V1GetIdentityMailFromDomainAttributes);
+      r.Action("SetIdentityNotificationTopic", true,
+               &Impl::V1SetNotificationAttribute);
+      r.Action("SetIdentityHeadersInNotificationsEnabled", true,
+               &Impl::V1SetNotificationAttribute);
+      r.Action("SetIdentityFeedbackForwardingEnabled", true,
+               &Impl::V1SetNotificationAttribute);
+      r.Action("GetIdentityNotificationAttributes", true,
+               &Impl::V1GetIdentityNotificationAttributes);
+      r.Action("PutIdentityPolicy", true, &Impl::V1IdentityPolicy);
+      r.Action("DeleteIdentityPolicy", true, &Impl::V1IdentityPolicy);
+      r.Action("GetIdentityPolicies", true, &Impl::V1IdentityPolicy);
+      r.Action("ListIdentityPolicies", true, &Impl::V1IdentityPolicy);
+      r.Action("GetIdentityDkimAttributes", true,
+               &Impl::V1GetIdentityDkimAttributes);
+      return r;
+    }();
+    return routes;
+  }
+
+  void V1SendEmail(V1Call& c) {
+    const HttpRequest& req = c.req;
+    Caller& caller = c.caller;
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    V1Send(req, caller, action, form, std::move(done));
+    return;
+  }
+
+  void V1GetSendQuota(V1Call& c) {
+    const std::string& action = c.action;
+    std::function<void(HttpResponse)>& done = c.done;
+    auto [max24, rate, sent24] = QuotaFigures();
+    char buf[300];
+    std::snprintf(buf, sizeof buf,
+                  "\n    <Max24HourSend>%.1f</Max24HourSend>\n    "
+                  "<MaxSendRate>%.1f</MaxSendRate>\n"
+                  "    <SentLast24Hours>%.1f</SentLast24Hours>\n  ",
+                  max24, rate, sent24);
+    done(V1Ok(action, buf));
+    return;
+  }
+
+  void V1GetSendStatistics(V1Call& c) {
+    const std::string& action = c.action;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string points;
+    if (services.send_statistics) {
+      for (const auto& p : services.send_statistics()) {
+        points += "\n      <member><Timestamp>" + IsoTime(p.timestamp_ms) +
+                  "</Timestamp><DeliveryAttempts>" +
+                  std::to_string(p.attempts) + "</DeliveryAttempts><Bounces>" +
+                  std::to_string(p.bounces) + "</Bounces><Complaints>" +
+                  std::to_string(p.complaints) + "</Complaints><Rejects>" +
+                  std::to_string(p.rejects) + "</Rejects></member>";
+      }
+    }
+    done(V1Ok(action, "\n    <SendDataPoints>" + points +
+                          "\n    </SendDataPoints>\n  "));
+    return;
+  }
+
+  void V1VerifyIdentity(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string key = action == "VerifyDomainIdentity" ? "Domain"
+                      : action == "VerifyEmailAddress" ? "EmailAddress"
+                                                       : "EmailAddress";
+    std::string identity = form.count(key) ? form[key] : "";
+    if (identity.empty() || HasCrLf(identity)) {
+      done(V1Error(BadRequest("Missing or invalid " + key)));
       return;
     }
-    if (action == "GetSendQuota") {
-      auto [max24, rate, sent24] = QuotaFigures();
-      char buf[300];
-      std::snprintf(buf, sizeof buf,
-                    "\n    <Max24HourSend>%.1f</Max24HourSend>\n    "
-                    "<MaxSendRate>%.1f</MaxSendRate>\n"
-                    "    <SentLast24Hours>%.1f</SentLast24Hours>\n  ",
-                    max24, rate, sent24);
-      done(V1Ok(action, buf));
+    Status added = resources.AddIdentity(identity);
+    if (!added.ok()) {
+      done(V1Error(StoreError(added.error(), "", "")));
       return;
     }
-    if (action == "GetSendStatistics") {
-      std::string points;
-      if (services.send_statistics) {
-        for (const auto& p : services.send_statistics()) {
-          points += "\n      <member><Timestamp>" + IsoTime(p.timestamp_ms) +
-                    "</Timestamp><DeliveryAttempts>" +
-                    std::to_string(p.attempts) +
-                    "</DeliveryAttempts><Bounces>" + std::to_string(p.bounces) +
-                    "</Bounces><Complaints>" + std::to_string(p.complaints) +
-                    "</Complaints><Rejects>" + std::to_string(p.rejects) +
-                    "</Rejects></member>";
-        }
-      }
-      done(V1Ok(action, "\n    <SendDataPoints>" + points +
-                            "\n    </SendDataPoints>\n  "));
-      return;
-    }
-    if (action == "VerifyEmailIdentity" || action == "VerifyEmailAddress" ||
-        action == "VerifyDomainIdentity") {
-      std::string key = action == "VerifyDomainIdentity" ? "Domain"
-                        : action == "VerifyEmailAddress" ? "EmailAddress"
-                                                         : "EmailAddress";
-      std::string identity = form.count(key) ? form[key] : "";
-      if (identity.empty() || HasCrLf(identity)) {
-        done(V1Error(BadRequest("Missing or invalid " + key)));
-        return;
-      }
-      Status added = resources.AddIdentity(identity);
-      if (!added.ok()) {
-        done(V1Error(StoreError(added.error(), "", "")));
-        return;
-      }
-      if (action == "VerifyDomainIdentity") {
-        std::string token = VerificationToken(identity);
-        done(V1Ok(action, "\n    <VerificationToken>" + XmlEscape(token) +
-                              "</VerificationToken>\n  "));
-      } else {
-        done(V1Ok(action, ""));
-      }
-      return;
-    }
-    if (action == "ListIdentities") {
-      std::string members;
-      for (const auto& i : resources.ListIdentities())
-        members += "\n      <member>" + XmlEscape(i) + "</member>";
-      done(V1Ok(action,
-                "\n    <Identities>" + members + "\n    </Identities>\n  "));
-      return;
-    }
-    if (action == "GetIdentityVerificationAttributes") {
-      std::string entries;
-      for (const auto& i : Members(form, "Identities")) {
-        std::string status = resources.VerificationStatus(i);
-        if (status.empty()) continue;
-        entries +=
-            "\n      <entry><key>" + XmlEscape(i) +
-            "</key><value><VerificationStatus>" + V1Status(status) +
-            "</VerificationStatus>" +
-            (i.find('@') == std::string::npos
-                 ? "<VerificationToken>" + XmlEscape(VerificationToken(i)) +
-                       "</VerificationToken>"
-                 : "") +
-            "</value></entry>";
-      }
-      done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
-                            "\n    </VerificationAttributes>\n  "));
-      return;
-    }
-    if (action == "DeleteIdentity") {
-      auto r = resources.DeleteIdentity(form["Identity"]);
-      if (!r.ok()) {
-        done(V1Error({500, "", "InternalFailure", r.error().message()}));
-        return;
-      }
+    if (action == "VerifyDomainIdentity") {
+      std::string token = VerificationToken(identity);
+      done(V1Ok(action, "\n    <VerificationToken>" + XmlEscape(token) +
+                            "</VerificationToken>\n  "));
+    } else {
       done(V1Ok(action, ""));
+    }
+    return;
+  }
+
+  void V1ListIdentities(V1Call& c) {
+    const std::string& action = c.action;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string members;
+    for (const auto& i : resources.ListIdentities())
+      members += "\n      <member>" + XmlEscape(i) + "</member>";
+    done(V1Ok(action,
+              "\n    <Identities>" + members + "\n    </Identities>\n  "));
+    return;
+  }
+
+  void V1GetIdentityVerificationAttributes(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string entries;
+    for (const auto& i : Members(form, "Identities")) {
+      std::string status = resources.VerificationStatus(i);
+      if (status.empty()) continue;
+      entries +=
+          "\n      <entry><key>" + XmlEscape(i) +
+          "</key><value><VerificationStatus>" + V1Status(status) +
+          "</VerificationStatus>" +
+          (i.find('@') == std::string::npos
+               ? "<VerificationToken>" + XmlEscape(VerificationToken(i)) +
+                     "</VerificationToken>"
+               : "") +
+          "</value></entry>";
+    }
+    done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
+                          "\n    </VerificationAttributes>\n  "));
+    return;
+  }
+
+  void V1DeleteIdentity(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    auto r = resources.DeleteIdentity(form["Identity"]);
+    if (!r.ok()) {
+      done(V1Error({500, "", "InternalFailure", r.error().message()}));
       return;
     }
-    if (action == "CreateTemplate" || action == "UpdateTemplate") {
-      std::string name = form["Template.TemplateName"];
-      if (name.empty()) {
-        done(V1Error(BadRequest("Template.TemplateName is required")));
-        return;
-      }
-      if (action == "UpdateTemplate" && !resources.GetTemplate(name)) {
-        done(V1Error({400, "", "TemplateDoesNotExist",
-                      "Template " + name + " does not exist."}));
-        return;
-      }
-      Status st = resources.PutTemplate(
-          name,
-          {form["Template.SubjectPart"], form["Template.TextPart"],
-           form["Template.HtmlPart"]},
-          action == "CreateTemplate");
-      if (!st.ok()) {
-        done(V1Error(StoreError(st.error(), "AlreadyExists",
-                                "Template " + name + " already exists.")));
-        return;
-      }
-      done(V1Ok(action, ""));
+    done(V1Ok(action, ""));
+    return;
+  }
+
+  void V1PutTemplate(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string name = form["Template.TemplateName"];
+    if (name.empty()) {
+      done(V1Error(BadRequest("Template.TemplateName is required")));
       return;
     }
-    if (action == "GetTemplate") {
-      std::string name = form["TemplateName"];
-      auto t = resources.GetTemplate(name);
-      if (!t) {
-        done(V1Error({400, "", "TemplateDoesNotExist",
-                      "Template " + name + " does not exist."}));
-        return;
-      }
-      done(V1Ok(action,
-                "\n    <Template>\n      <TemplateName>" + XmlEscape(name) +
-                    "</TemplateName>\n      <SubjectPart>" +
-                    XmlEscape(t->subject) + "</SubjectPart>\n      <TextPart>" +
-                    XmlEscape(t->text) + "</TextPart>\n      <HtmlPart>" +
-                    XmlEscape(t->html) + "</HtmlPart>\n    </Template>\n  "));
+    if (action == "UpdateTemplate" && !resources.GetTemplate(name)) {
+      done(V1Error({400, "", "TemplateDoesNotExist",
+                    "Template " + name + " does not exist."}));
       return;
     }
-    if (action == "DeleteTemplate") {
-      auto r = resources.DeleteTemplate(form["TemplateName"]);
+    Status st = resources.PutTemplate(
+        name,
+        {form["Template.SubjectPart"], form["Template.TextPart"],
+         form["Template.HtmlPart"]},
+        action == "CreateTemplate");
+    if (!st.ok()) {
+      done(V1Error(StoreError(st.error(), "AlreadyExists",
+                              "Template " + name + " already exists.")));
+      return;
+    }
+    done(V1Ok(action, ""));
+    return;
+  }
+
+  void V1GetTemplate(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string name = form["TemplateName"];
+    auto t = resources.GetTemplate(name);
+    if (!t) {
+      done(V1Error({400, "", "TemplateDoesNotExist",
+                    "Template " + name + " does not exist."}));
+      return;
+    }
+    done(V1Ok(action,
+              "\n    <Template>\n      <TemplateName>" + XmlEscape(name) +
+                  "</TemplateName>\n      <SubjectPart>" +
+                  XmlEscape(t->subject) + "</SubjectPart>\n      <TextPart>" +
+                  XmlEscape(t->text) + "</TextPart>\n      <HtmlPart>" +
+                  XmlEscape(t->html) + "</HtmlPart>\n    </Template>\n  "));
+    return;
+  }
+
+  void V1DeleteTemplate(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    auto r = resources.DeleteTemplate(form["TemplateName"]);
+    (void)r;
+    done(V1Ok(action, ""));
+    return;
+  }
+
+  void V1ListTemplates(V1Call& c) {
+    const std::string& action = c.action;
+    std::function<void(HttpResponse)>& done = c.done;
+    done(V1Ok(action,
+              NamedMembers("TemplatesMetadata", resources.ListTemplates())));
+    return;
+  }
+
+  void V1TestRenderTemplate(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string name = form["TemplateName"];
+    auto t = resources.GetTemplate(name);
+    if (!t) {
+      done(V1Error({400, "", "TemplateDoesNotExist",
+                    "Template " + name + " does not exist."}));
+      return;
+    }
+    auto rendered = Render(*t, form["TemplateData"]);
+    if (rendered.index() == 1) {
+      done(V1Error(std::get<1>(rendered)));
+      return;
+    }
+    auto built = BuildRendered(std::get<0>(rendered));
+    done(built.ok()
+             ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
+                                "</RenderedTemplate>\n  ")
+             : V1Error(BadRequest(built.error().message())));
+    return;
+  }
+
+  void V1SendTemplatedEmail(V1Call& c) {
+    const HttpRequest& req = c.req;
+    Caller& caller = c.caller;
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    V1Send(req, caller, action, form, std::move(done));
+    return;
+  }
+
+  void V1SendBulkTemplatedEmail(V1Call& c) {
+    const HttpRequest& req = c.req;
+    Caller& caller = c.caller;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    V1SendBulk(req, caller, form, std::move(done));
+    return;
+  }
+
+  void V1CreateConfigurationSet(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string name = form["ConfigurationSet.Name"];
+    if (name.empty()) {
+      done(V1Error(BadRequest("ConfigurationSet.Name is required")));
+      return;
+    }
+    Status st = resources.CreateConfigurationSet(name);
+    if (!st.ok() && st.error().code() == "invalid") {
+      done(V1Error({400, "", "InvalidConfigurationSet", st.error().message()}));
+      return;
+    }
+    if (!st.ok()) {
+      done(V1Error(
+          StoreError(st.error(), "ConfigurationSetAlreadyExists",
+                     "Configuration set <" + name + "> already exists.")));
+      return;
+    }
+    done(V1Ok(action, ""));
+    return;
+  }
+
+  void V1DeleteOrDescribeConfigurationSet(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string name = form["ConfigurationSetName"];
+    if (!resources.ConfigurationSetExists(name)) {
+      done(V1Error({400, "", "ConfigurationSetDoesNotExist",
+                    "Configuration set <" + name + "> does not exist."}));
+      return;
+    }
+    if (action == "DeleteConfigurationSet") {
+      auto r = resources.DeleteConfigurationSet(name);
       (void)r;
       done(V1Ok(action, ""));
+    } else {
+      done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
+                            "</Name></ConfigurationSet>\n  "));
+    }
+    return;
+  }
+
+  void V1ListConfigurationSets(V1Call& c) {
+    const std::string& action = c.action;
+    std::function<void(HttpResponse)>& done = c.done;
+    done(V1Ok(action, NamedMembers("ConfigurationSets",
+                                   resources.ListConfigurationSets())));
+    return;
+  }
+
+  void V1VerifyDomainDkim(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string domain = form["Domain"];
+    if (domain.empty() || HasCrLf(domain)) {
+      done(V1Error(BadRequest("Domain is required")));
       return;
     }
-    if (action == "ListTemplates") {
-      done(V1Ok(action,
-                NamedMembers("TemplatesMetadata", resources.ListTemplates())));
+    if (Status added = resources.AddIdentity(domain); !added.ok()) {
+      done(V1Error(StoreError(added.error(), "", "")));
       return;
     }
-    if (action == "TestRenderTemplate") {
-      std::string name = form["TemplateName"];
-      auto t = resources.GetTemplate(name);
-      if (!t) {
-        done(V1Error({400, "", "TemplateDoesNotExist",
-                      "Template " + name + " does not exist."}));
-        return;
-      }
-      auto rendered = Render(*t, form["TemplateData"]);
-      if (rendered.index() == 1) {
-        done(V1Error(std::get<1>(rendered)));
-        return;
-      }
-      auto built = BuildRendered(std::get<0>(rendered));
-      done(built.ok()
-               ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
-                                  "</RenderedTemplate>\n  ")
-               : V1Error(BadRequest(built.error().message())));
+    auto key = dkim_keys.Ensure(domain);
+    if (!key.ok()) {
+      done(V1Error({500, "", "InternalFailure", key.error().message()}));
       return;
     }
-    if (action == "SendTemplatedEmail") {
-      V1Send(req, caller, action, form, std::move(done));
+    done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
+                          "</member>\n    </DkimTokens>\n  "));
+    return;
+  }
+
+  void V1SetIdentityMailFromDomain(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
+                               ? "REJECT_MESSAGE"
+                               : "USE_DEFAULT_VALUE";
+    Status s = resources.SetMailFrom(form["Identity"], form["MailFromDomain"],
+                                     behavior);
+    if (!s.ok()) {
+      done(V1Error(BadRequest(s.error().message())));
       return;
     }
-    if (action == "SendBulkTemplatedEmail") {
-      V1SendBulk(req, caller, form, std::move(done));
+    done(V1Ok(action, ""));
+    return;
+  }
+
+  void V1GetIdentityMailFromDomainAttributes(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string entries;
+    for (const auto& i : Members(form, "Identities")) {
+      Resources::MailFrom mf = resources.MailFromFor(i);
+      std::string status = V1Status(mf.status);
+      entries += "\n      <entry><key>" + XmlEscape(i) +
+                 "</key><value><MailFromDomain>" + XmlEscape(mf.domain) +
+                 "</MailFromDomain><MailFromDomainStatus>" + status +
+                 "</MailFromDomainStatus><BehaviorOnMXFailure>" +
+                 (mf.reject_on_failure ? "RejectMessage" : "UseDefaultValue") +
+                 "</BehaviorOnMXFailure></value></entry>";
+    }
+    done(V1Ok(action, "\n    <MailFromDomainAttributes>" + entries +
+                          "\n    </MailFromDomainAttributes>\n  "));
+    return;
+  }
+
+  void V1SetNotificationAttribute(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string identity = form["Identity"];
+    if (!resources.IdentityExists(identity)) {
+      done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
       return;
     }
-    if (action == "CreateConfigurationSet") {
-      std::string name = form["ConfigurationSet.Name"];
-      if (name.empty()) {
-        done(V1Error(BadRequest("ConfigurationSet.Name is required")));
-        return;
-      }
-      Status st = resources.CreateConfigurationSet(name);
-      if (!st.ok() && st.error().code() == "invalid") {
-        done(V1Error(
-            {400, "", "InvalidConfigurationSet", st.error().message()}));
-        return;
-      }
-      if (!st.ok()) {
-        done(V1Error(
-            StoreError(st.error(), "ConfigurationSetAlreadyExists",
-                       "Configuration set <" + name + "> already exists.")));
-        return;
-      }
-      done(V1Ok(action, ""));
-      return;
+    Status s = action == "SetIdentityNotificationTopic"
+                   ? resources.SetNotification(
+                         identity, "topic:" + form["NotificationType"],
+                         form["SnsTopic"])
+               : action == "SetIdentityHeadersInNotificationsEnabled"
+                   ? resources.SetNotification(
+                         identity, "headers:" + form["NotificationType"],
+                         form["Enabled"])
+                   : resources.SetNotification(identity, "forwarding",
+                                               form["ForwardingEnabled"]);
+    done(s.ok() ? V1Ok(action, "") : V1Error(BadRequest(s.error().message())));
+    return;
+  }
+
+  void V1GetIdentityNotificationAttributes(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string entries;
+    for (const auto& i : Members(form, "Identities")) {
+      if (!resources.IdentityExists(i)) continue;
+      auto n = resources.Notifications(i);
+      auto topic = [&](const char* t) {
+        auto it = n.topics.find(t);
+        return it == n.topics.end()
+                   ? std::string()
+                   : "<" + std::string(t) + "Topic>" + XmlEscape(it->second) +
+                         "</" + t + "Topic>";
+      };
+      auto headers = [&](const char* t) {
+        return "<HeadersIn" + std::string(t) + "NotificationsEnabled>" +
+               (n.with_headers.count(t) ? "true" : "false") + "</HeadersIn" +
+               t + "NotificationsEnabled>";
+      };
+      entries += "\n      <entry><key>" + XmlEscape(i) + "</key><value>" +
+                 topic("Bounce") + topic("Complaint") + topic("Delivery") +
+                 "<ForwardingEnabled>" + (n.forwarding ? "true" : "false") +
+                 "</ForwardingEnabled>" + headers("Bounce") +
+                 headers("Complaint") + headers("Delivery") +
+                 "</value></entry>";
     }
-    if (action == "DeleteConfigurationSet" ||
-        action == "DescribeConfigurationSet") {
-      std::string name = form["ConfigurationSetName"];
-      if (!resources.ConfigurationSetExists(name)) {
-        done(V1Error({400, "", "ConfigurationSetDoesNotExist",
-                      "Configuration set <" + name + "> does not exist."}));
-        return;
-      }
-      if (action == "DeleteConfigurationSet") {
-        auto r = resources.DeleteConfigurationSet(name);
-        (void)r;
-        done(V1Ok(action, ""));
-      } else {
-        done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
-                              "</Name></ConfigurationSet>\n  "));
-      }
-      return;
+    done(V1Ok(action, "\n    <NotificationAttributes>" + entries +
+                          "\n    </NotificationAttributes>\n  "));
+    return;
+  }
+
+  void V1IdentityPolicy(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    V1Policy(action, form, std::move(done));
+    return;
+  }
+
+  void V1GetIdentityDkimAttributes(V1Call& c) {
+    const std::string& action = c.action;
+    std::map<std::string, std::string>& form = c.form;
+    std::function<void(HttpResponse)>& done = c.done;
+    std::string entries;
+    for (const auto& i : Members(form, "Identities")) {
+      std::optional<DkimKeys::Info> info;
+      if (i.find('@') == std::string::npos) info = dkim_keys.Find(i);
+      entries += "\n      <entry><key>" + XmlEscape(i) +
+                 "</key><value><DkimEnabled>" +
+                 std::string(info && info->signing_enabled ? "true" : "false") +
+                 "</DkimEnabled><DkimVerificationStatus>" +
+                 (info ? (config.api_auto_verify ? "Success" : "Pending")
+                       : "NotStarted") +
+                 "</DkimVerificationStatus><DkimTokens>" +
+                 (info ? "<member>" + info->selector + "</member>" : "") +
+                 "</DkimTokens></value></entry>";
     }
-    if (action == "ListConfigurationSets") {
-      done(V1Ok(action, NamedMembers("ConfigurationSets",
-                                     resources.ListConfigurationSets())));
-      return;
-    }
-    if (action == "VerifyDomainDkim") {
-      std::string domain = form["Domain"];
-      if (domain.empty() || HasCrLf(domain)) {
-        done(V1Error(BadRequest("Domain is required")));
-        return;
-      }
-      if (Status added = resources.AddIdentity(domain); !added.ok()) {
-        done(V1Error(StoreError(added.error(), "", "")));
-        return;
-      }
-      auto key = dkim_keys.Ensure(domain);
-      if (!key.ok()) {
-        done(V1Error({500, "", "InternalFailure", key.error().message()}));
-        return;
-      }
-      done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
-                            "</member>\n    </DkimTokens>\n  "));
-      return;
-    }
-    if (action == "SetIdentityMailFromDomain") {
-      std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
-                                 ? "REJECT_MESSAGE"
-                                 : "USE_DEFAULT_VALUE";
-      Status s = resources.SetMailFrom(form["Identity"], form["MailFromDomain"],
-                                       behavior);
-      if (!s.ok()) {
-        done(V1Error(BadRequest(s.error().message())));
-        return;
-      }
-      done(V1Ok(action, ""));
-      return;
-    }
-    if (action == "GetIdentityMailFromDomainAttributes") {
-      std::string entries;
-      for (const auto& i : Members(form, "Identities")) {
-        Resources::MailFrom mf = resources.MailFromFor(i);
-        std::string status = V1Status(mf.status);
-        entries +=
-            "\n      <entry><key>" + XmlEscape(i) +
-            "</key><value><MailFromDomain>" + XmlEscape(mf.domain) +
-            "</MailFromDomain><MailFromDomainStatus>" + status +
-            "</MailFromDomainStatus><BehaviorOnMXFailure>" +
-            (mf.reject_on_failure ? "RejectMessage" : "UseDefaultValue") +
-            "</BehaviorOnMXFailure></value></entry>";
-      }
-      done(V1Ok(action, "\n    <MailFromDomainAttributes>" + entries +
-                            "\n    </MailFromDomainAttributes>\n  "));
-      return;
-    }
-    if (action == "SetIdentityNotificationTopic" ||
-        action == "SetIdentityHeadersInNotificationsEnabled" ||
-        action == "SetIdentityFeedbackForwardingEnabled") {
-      std::string identity = form["Identity"];
-      if (!resources.IdentityExists(identity)) {
-        done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
-        return;
-      }
-      Status s = action == "SetIdentityNotificationTopic"
-                     ? resources.SetNotification(
-                           identity, "topic:" + form["NotificationType"],
-                           form["SnsTopic"])
-                 : action == "SetIdentityHeadersInNotificationsEnabled"
-                     ? resources.SetNotification(
-                           identity, "headers:" + form["NotificationType"],
-                           form["Enabled"])
-                     : resources.SetNotification(identity, "forwarding",
-                                                 form["ForwardingEnabled"]);
-      done(s.ok() ? V1Ok(action, "")
-                  : V1Error(BadRequest(s.error().message())));
-      return;
-    }
-    if (action == "GetIdentityNotificationAttributes") {
-      std::string entries;
-      for (const auto& i : Members(form, "Identities")) {
-        if (!resources.IdentityExists(i)) continue;
-        auto n = resources.Notifications(i);
-        auto topic = [&](const char* t) {
-          auto it = n.topics.find(t);
-          return it == n.topics.end()
-                     ? std::string()
-                     : "<" + std::string(t) + "Topic>" + XmlEscape(it->second) +
-                           "</" + t + "Topic>";
-        };
-        auto headers = [&](const char* t) {
-          return "<HeadersIn" + std::string(t) + "NotificationsEnabled>" +
-                 (n.with_headers.count(t) ? "true" : "false") + "</HeadersIn" +
-                 t + "NotificationsEnabled>";
-        };
-        entries += "\n      <entry><key>" + XmlEscape(i) + "</key><value>" +
-                   topic("Bounce") + topic("Complaint") + topic("Delivery") +
-                   "<ForwardingEnabled>" + (n.forwarding ? "true" : "false") +
-                   "</ForwardingEnabled>" + headers("Bounce") +
-                   headers("Complaint") + headers("Delivery") +
-                   "</value></entry>";
-      }
-      done(V1Ok(action, "\n    <NotificationAttributes>" + entries +
-                            "\n    </NotificationAttributes>\n  "));
-      return;
-    }
-    if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy" ||
-        action == "GetIdentityPolicies" || action == "ListIdentityPolicies") {
-      V1Policy(action, form, std::move(done));
-      return;
-    }
-    if (action == "GetIdentityDkimAttributes") {
-      std::string entries;
-      for (const auto& i : Members(form, "Identities")) {
-        std::optional<DkimKeys::Info> info;
-        if (i.find('@') == std::string::npos) info = dkim_keys.Find(i);
-        entries +=
-            "\n      <entry><key>" + XmlEscape(i) +
-            "</key><value><DkimEnabled>" +
-            std::string(info && info->signing_enabled ? "true" : "false") +
-            "</DkimEnabled><DkimVerificationStatus>" +
-            (info ? (config.api_auto_verify ? "Success" : "Pending")
-                  : "NotStarted") +
-            "</DkimVerificationStatus><DkimTokens>" +
-            (info ? "<member>" + info->selector + "</member>" : "") +
-            "</DkimTokens></value></entry>";
-      }
-      done(V1Ok(action, "\n    <DkimAttributes>" + entries +
-                            "\n    </DkimAttributes>\n  "));
-      return;
-    }
-    done(V1Error(
-        {400, "", "InvalidAction",
-         "The action " + action + " is not valid for this web service."}));
+    done(V1Ok(action, "\n    <DkimAttributes>" + entries +
+                          "\n    </DkimAttributes>\n  "));
+    return;
   }
 
   // A v1 answer to a failed store write: the named 400 when the document
@@ -1842,6 +1868,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
       out.content = std::move(*built);
       out.envelope_from = mime::AddrSpec(m.from);
+      out.sender = out.envelope_from;
       if (form.count("ReturnPath") && !form["ReturnPath"].empty()) {
         auto rp = FieldMailbox(form["ReturnPath"]);
         if (!rp.ok()) {
@@ -1892,56 +1919,46 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         });
   }
 
-  // --- LocalStack-style captured mail (/_aws/ses) ---------------------------
-  std::string MailboxDir() const { return config.data_dir + "/mailbox"; }
-
-  std::vector<json::object> MailboxIndex() {
-    std::vector<json::object> out;
-    std::ifstream f(MailboxDir() + "/index.jsonl");
-    std::string line;
-    while (std::getline(f, line)) {
-      boost::system::error_code ec;
-      json::value v = json::parse(line, ec);
-      if (!ec && v.is_object()) out.push_back(v.as_object());
-    }
-    return out;
+  // Answers of services that call back from their own thread.
+  static TextDone JsonDone(std::function<void(HttpResponse)> done) {
+    return [done = std::move(done)](std::string body) {
+      HttpResponse r;
+      r.body = std::move(body);
+      done(std::move(r));
+    };
+  }
+  static CountDone CountJsonDone(std::string field,
+                                 std::function<void(HttpResponse)> done) {
+    return [field = std::move(field), done = std::move(done)](int n) {
+      HttpResponse r;
+      r.body = "{\"" + field + "\":" + std::to_string(n) + "}";
+      done(std::move(r));
+    };
   }
 
+  // --- LocalStack-style captured mail (/_aws/ses) ---------------------------
+  // Read-your-writes: a message is listed once its send has been answered
+  // (admission lists it before the answer; capture::Mailbox).
   HttpResponse AwsSes(const HttpRequest& req) {
     std::map<std::string, std::string> q = ParseForm(req.query);
-    std::string only_id = q["id"], only_email = q["email"];
-    std::vector<json::object> index = MailboxIndex();
     if (req.method == "DELETE") {
-      std::string kept;
-      for (auto& e : index) {
-        std::string id(e["MessageId"].as_string());
-        if (only_id.empty() || id == only_id) {
-          ::unlink((MailboxDir() + "/" + id + ".eml").c_str());
-        } else {
-          kept += json::serialize(e) + "\n";
-        }
-      }
-      std::ofstream f(MailboxDir() + "/index.jsonl", std::ios::trunc);
-      f << kept;
+      mailbox->Delete(q["id"]);
       HttpResponse r;
       r.status = 204;
       return r;
     }
     json::array messages;
-    for (auto& e : index) {
-      std::string id(e["MessageId"].as_string());
-      std::string from(e["From"].as_string());
-      if (!only_id.empty() && id != only_id) continue;
-      if (!only_email.empty() && mime::AddrSpec(from) != only_email) continue;
-      std::ifstream f(MailboxDir() + "/" + id + ".eml", std::ios::binary);
-      std::string raw((std::istreambuf_iterator<char>(f)), {});
+    for (const auto& e : mailbox->List(q["id"], q["email"])) {
+      std::string raw = mailbox->Raw(e);
       json::object m;
-      m["Id"] = id;
+      m["Id"] = e.id;
       m["Region"] = config.api_region;
-      m["Timestamp"] = e["Timestamp"];
-      m["Source"] = from;
+      m["Timestamp"] = e.timestamp;
+      m["Source"] = e.from;
+      json::array to;
+      for (const auto& d : e.destinations) to.emplace_back(d);
       json::object dest;
-      dest["ToAddresses"] = e["Destination"];
+      dest["ToAddresses"] = std::move(to);
       m["Destination"] = dest;
       std::string subject, text, html;
       auto parsed = mime::Parse(raw);
@@ -2110,9 +2127,14 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                ",\"store\":" + (store_ok ? "true" : "false") +
                ",\"listeners\":" + (listeners_ok ? "true" : "false") +
                ",\"queued\":" + std::to_string(spool->size()) + "}";
-    } else if (p == "/metrics" && req.method == "GET") {
-      r.content_type = "text/plain; version=0.0.4";
-      r.body = services.metrics ? services.metrics() : "";
+    } else if (p == "/metrics" && req.method == "GET" && services.metrics) {
+      services.metrics([done](std::string text) {
+        HttpResponse m;
+        m.content_type = "text/plain; version=0.0.4";
+        m.body = std::move(text);
+        done(std::move(m));
+      });
+      return;
     } else if (p == "/verify-email" && req.method == "GET") {
       auto q = ParseForm(req.query);
       bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
@@ -2148,10 +2170,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
     } else if (p == "/admin/queues" && req.method == "GET" &&
                services.queues_json) {
-      r.body = services.queues_json();
+      services.queues_json(JsonDone(done));
+      return;
     } else if (p == "/admin/events/subscriptions" && req.method == "GET" &&
                services.event_subscriptions_json) {
-      r.body = services.event_subscriptions_json();
+      services.event_subscriptions_json(JsonDone(done));
+      return;
     } else if (p == "/admin/reputation" && req.method == "GET" &&
                services.reputation_json) {
       r.body = services.reputation_json();
@@ -2170,12 +2194,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       }
     } else if (p == "/admin/dlq" && req.method == "GET" &&
                services.dead_letters_json) {
-      r.body = services.dead_letters_json();
+      services.dead_letters_json(JsonDone(done));
+      return;
     } else if (p == "/admin/dlq/redrive" && req.method == "POST" &&
                services.redrive) {
-      r.body =
-          "{\"Redriven\":" + std::to_string(services.redrive(param("id"))) +
-          "}";
+      services.redrive(param("id"), CountJsonDone("Redriven", done));
+      return;
     } else if (p == "/admin/stats" && req.method == "GET" &&
                services.statistics_json) {
       r.body = services.statistics_json(param("resolution"), param("scope"));
@@ -2187,16 +2211,21 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       r.body = services.alarm_history_json();
     } else if (p == "/admin/events/dlq" && req.method == "GET" &&
                services.event_dead_letters_json) {
-      r.body = services.event_dead_letters_json();
+      services.event_dead_letters_json(JsonDone(done));
+      return;
     } else if (p == "/admin/events/dlq/redrive" && req.method == "POST" &&
                services.event_redrive) {
-      r.body = "{\"Redriven\":" +
-               std::to_string(services.event_redrive(param("subscription"))) +
-               "}";
+      services.event_redrive(param("subscription"),
+                             CountJsonDone("Redriven", done));
+      return;
     } else if (p == "/admin/dlq/purge" && req.method == "POST" &&
                services.purge) {
-      r.body =
-          "{\"Purged\":" + std::to_string(services.purge(param("id"))) + "}";
+      services.purge(param("id"), CountJsonDone("Purged", done));
+      return;
+    } else if (p == "/admin/debug/hold-engine" && req.method == "POST" &&
+               services.hold_engine) {
+      services.hold_engine(std::atoi(param("ms").c_str()));
+      r.body = "{}";
     } else {
       r.status = 404;
       r.body = "{\"message\":\"not found: " + JsonEscape(req.method + " " + p) +
@@ -2206,11 +2235,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
 };
 
-Api::Api(const config::Config& config, spool::Spool* spool,
-         auth::KeyStore* keys, store::Store* store, auth::Quota* quota,
-         Services services)
-    : impl_(std::make_shared<Impl>(config, spool, keys, store, quota,
-                                   std::move(services))) {}
+Api::Api(const config::Config& config, Deps deps, Services services)
+    : impl_(std::make_shared<Impl>(config, deps, std::move(services))) {}
 
 void Api::Handle(net::HttpRequest req,
                  std::function<void(net::HttpResponse)> done) {
@@ -2227,45 +2253,14 @@ void Api::Handle(net::HttpRequest req,
   }
 }
 
-DkimKeys* Api::dkim_keys() { return &impl_->dkim_keys; }
-
-std::string Api::Sign(const std::string& message) {
-  return impl_->dkim_keys.SignIfPossible(message, NowMillis() / 1000);
-}
-
-bool Api::IsMailFromDomain(const std::string& domain) {
-  return impl_->resources.IsMailFromDomain(domain);
-}
-
-std::optional<std::string> Api::AuthorizeSmtp(
-    const std::string& user, const std::string& mail_from,
-    const std::vector<std::string>& recipients, const std::string& content) {
-  auto [account, key_user] = impl_->keys->AccountOf(user);
-  if (account.empty() || account == impl_->config.api_account_id)
-    return std::nullopt;  // owner keys and configured SMTP users
-  Outgoing out;
-  out.caller.who = {account, key_user};
-  out.caller.owner = false;
-  out.caller.api = "smtp";
-  out.caller.action = "ses:SendRawEmail";
-  out.envelope_from = mail_from;
-  out.recipients = recipients;
-  out.content = content;
-  if (auto e = impl_->Authorize(out)) return e->message;
-  return std::nullopt;
-}
-
-Resources* Api::resources() { return &impl_->resources; }
-
-std::string Api::Metrics() {
-  return "# HELP sesame_api_messages_accepted_total Messages the SES APIs made "
-         "durable.\n# TYPE sesame_api_messages_accepted_total counter\n"
-         "sesame_api_messages_accepted_total " +
-         std::to_string(impl_->sent.load()) +
-         "\n# HELP sesame_api_throttled_total Sends refused by the sending "
-         "quota (429 Throttling).\n# TYPE sesame_api_throttled_total counter\n"
-         "sesame_api_throttled_total " +
-         std::to_string(impl_->throttled.load()) + "\n";
+void Api::RegisterMetrics(metrics::Registry* registry) {
+  registry->Add([d = impl_.get()](metrics::Writer& w) {
+    w.Counter("sesame_api_messages_accepted_total",
+              "Messages the SES APIs made durable.", d->sent.load());
+    w.Counter("sesame_api_throttled_total",
+              "Sends refused by the sending quota (429 Throttling).",
+              d->throttled.load());
+  });
 }
 
 bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {

@@ -10,9 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "admission/admission.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
+#include "capture/mailbox.h"
 #include "config/config.h"
+#include "metrics/registry.h"
 #include "net/http.h"
 #include "ses/dkim_keys.h"
 #include "ses/resources.h"
@@ -30,17 +33,24 @@ struct RenderingFailure {
 
 // Operations of other services the HTTP API exposes (delivery's DLQ, the
 // SMTP server's metrics); supplied by the app.
+//
+// What another thread owns (the engine's queues, the publisher's
+// subscriptions, the metrics they render) is asked for asynchronously: the
+// service posts to its owner and calls back from there, so a network loop
+// never waits for it.
+using TextDone = std::function<void(std::string)>;
+using CountDone = std::function<void(int)>;
 struct Services {
-  std::function<std::string()> metrics;  // Prometheus text of everything else
-  std::function<bool()> listeners_up;    // for /ready
-  std::function<std::string()> dead_letters_json;
-  std::function<int(const std::string& id)> redrive;
-  std::function<int(const std::string& id)> purge;
-  // The SNS Query API for topics and subscriptions: the response, or
-  // nullopt when `action` is not an SNS action.
-  std::function<std::optional<net::HttpResponse>(
-      const std::string& action,
-      const std::map<std::string, std::string>& form)>
+  std::function<void(TextDone)> metrics;  // Prometheus text of everything
+  std::function<bool()> listeners_up;     // for /ready
+  std::function<void(TextDone)> dead_letters_json;
+  std::function<void(const std::string& id, CountDone)> redrive;
+  std::function<void(const std::string& id, CountDone)> purge;
+  // The SNS Query API for topics and subscriptions: false when `action` is
+  // not an SNS action; otherwise `done` gets the response.
+  std::function<bool(const std::string& action,
+                     const std::map<std::string, std::string>& form,
+                     std::function<void(net::HttpResponse)> done)>
       sns;
   // Reputation enforcement status for GetAccount (HEALTHY, PROBATION,
   // SHUTDOWN); sending statistics for GetSendStatistics:
@@ -60,12 +70,12 @@ struct Services {
   // Publishes SES's "Rendering Failure" event.
   std::function<void(const RenderingFailure&)> rendering_failure;
   // The event publisher's per-subscription dead-letter store.
-  std::function<std::string()> event_dead_letters_json;
-  std::function<int(const std::string& subscription)> event_redrive;
+  std::function<void(TextDone)> event_dead_letters_json;
+  std::function<void(const std::string& subscription, CountDone)> event_redrive;
   // The dashboard's data: delivery queues per site and the reputation of
   // each scope (JSON); TXT lookups for the identities' record status.
-  std::function<std::string()> queues_json;
-  std::function<std::string()> event_subscriptions_json;
+  std::function<void(TextDone)> queues_json;
+  std::function<void(TextDone)> event_subscriptions_json;
   std::function<std::string()> reputation_json;
   std::function<void(const std::string& name,
                      std::function<void(Result<std::vector<std::string>>)>)>
@@ -75,6 +85,9 @@ struct Services {
   // bearer token of <data_dir>/admin.token or an owner's SigV4 signature;
   // loopback alone is no credential.
   std::function<bool(const net::HttpRequest&)> admin_session;
+  // Test hook (SESAME_DEBUG_HOOKS=1 only): keeps the engine thread busy for
+  // `ms`, to show that no network loop waits for it.
+  std::function<void(int ms)> hold_engine;
 };
 
 // The HTTP surface of Sesame: /health, /ready, /metrics, /admin/*, the
@@ -87,36 +100,23 @@ struct Services {
 // delivered through the callback, possibly from the spool writer thread.
 class Api {
  public:
-  Api(const config::Config& config, spool::Spool* spool, auth::KeyStore* keys,
-      store::Store* store, auth::Quota* quota, Services services);
+  // What the API works on; owned by the app, outliving the Api.
+  struct Deps {
+    spool::Spool* spool = nullptr;
+    auth::KeyStore* keys = nullptr;
+    auth::Quota* quota = nullptr;  // null: unlimited
+    ses::Resources* resources = nullptr;
+    ses::DkimKeys* dkim = nullptr;
+    admission::Admission* admission = nullptr;
+    capture::Mailbox* mailbox = nullptr;  // null unless api.local_mailbox
+  };
+  Api(const config::Config& config, Deps deps, Services services);
 
   void Handle(net::HttpRequest req,
               std::function<void(net::HttpResponse)> done);
 
-  // The DKIM key service (the identity verifier reads the published keys).
-  ses::DkimKeys* dkim_keys();
-
-  // Signs with the From domain's DKIM key when it has one (SMTP submissions use
-  // this).
-  std::string Sign(const std::string& message);
-
-  // True when an identity uses `domain` as its custom MAIL FROM domain (the MX
-  // accepts it).
-  bool IsMailFromDomain(const std::string& domain);
-
-  // Sending authorization of an SMTP submission by access key `user` (needs
-  // ses:SendRawEmail when the key belongs to another account): the reason it
-  // is refused, or nullopt.
-  std::optional<std::string> AuthorizeSmtp(
-      const std::string& user, const std::string& mail_from,
-      const std::vector<std::string>& recipients, const std::string& content);
-
-  // The SES resources (identities, suppression list, ...) for the delivery
-  // engine and the feedback loop; thread-safe.
-  ses::Resources* resources();
-
-  // Prometheus text for the API's own counters.
-  std::string Metrics();
+  // The API's own families (atomics).
+  void RegisterMetrics(metrics::Registry* registry);
 
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);

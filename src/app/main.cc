@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "admission/admission.h"
 #include "api/api.h"
 #include "app/feedback_cli.h"
 #include "app/suppression_cli.h"
@@ -31,13 +32,16 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "capture/mailbox.h"
 #include "config/config.h"
 #include "dashboard/dashboard.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
+#include "events/fanout.h"
 #include "events/publisher.h"
 #include "events/sns_api.h"
 #include "feedback/classifier.h"
+#include "metrics/registry.h"
 #include "mime/mime.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -47,6 +51,7 @@
 #include "spool/spool.h"
 #include "stats/alarms.h"
 #include "stats/stats.h"
+#include "store/snapshot_store.h"
 #include "store/store.h"
 
 namespace sesame {
@@ -245,15 +250,9 @@ int Serve(const Args& args) {
                      "create` makes another)";
     }
   }
-  net::Server* server_ptr = nullptr;
   events::Publisher* publisher_ptr = nullptr;
   stats::Alarms* alarms_ptr = nullptr;
-  api::Api* api_ptr = nullptr;
   // Feedback counters for /metrics (bounded labels: SES bounce types).
-  struct FeedbackCounters {
-    std::atomic<uint64_t> permanent{0}, transient{0}, undetermined{0},
-        complaints{0}, suppressions{0};
-  } feedback_counters;
   // Sending statistics (two weeks per minute), reputation and alarms.
   stats::ReputationOptions ro_rep;
   ro_rep.window_ms = int64_t(c.reputation.window_hours) * 3600 * 1000;
@@ -269,37 +268,43 @@ int Serve(const Args& args) {
     return 1;
   }
   api::Services services;
-  services.metrics = [&engine, &server_ptr, &publisher_ptr, &api_ptr,
-                      &feedback_counters] {
-    auto& f = feedback_counters;
-    std::string feedback =
-        "# HELP sesame_bounces_total Bounced recipients by SES bounce type.\n"
-        "# TYPE sesame_bounces_total counter\n"
-        "sesame_bounces_total{type=\"Permanent\"} " +
-        std::to_string(f.permanent.load()) +
-        "\nsesame_bounces_total{type=\"Transient\"} " +
-        std::to_string(f.transient.load()) +
-        "\nsesame_bounces_total{type=\"Undetermined\"} " +
-        std::to_string(f.undetermined.load()) +
-        "\n# HELP sesame_complaints_total Complaints received.\n"
-        "# TYPE sesame_complaints_total counter\nsesame_complaints_total " +
-        std::to_string(f.complaints.load()) +
-        "\n# HELP sesame_suppressions_added_total Addresses added to the "
-        "suppression list by bounces and complaints.\n"
-        "# TYPE sesame_suppressions_added_total counter\n"
-        "sesame_suppressions_added_total " +
-        std::to_string(f.suppressions.load()) + "\n";
-    return (server_ptr ? server_ptr->Metrics() : "") + engine.Metrics() +
-           (publisher_ptr ? publisher_ptr->Metrics() : "") +
-           (api_ptr ? api_ptr->Metrics() : "") + feedback;
+  // Asked of the thread that owns the answer (the engine's, the
+  // publisher's); the answer comes back through the callback, so no network
+  // loop waits (see api::Services).
+  auto on_engine = [&engine](auto f) {
+    return [&engine, f](auto done) {
+      engine.Run([f, done = std::move(done)] { done(f()); });
+    };
   };
-  services.dead_letters_json = [&engine] { return engine.DeadLettersJson(); };
-  services.redrive = [&engine](const std::string& id) {
-    return engine.Redrive(id);
+  auto on_publisher = [&publisher_ptr](auto f, auto fallback) {
+    return [&publisher_ptr, f, fallback](auto done) {
+      if (!publisher_ptr) return done(fallback);
+      publisher_ptr->Run([f, done = std::move(done)] { done(f()); });
+    };
   };
-  services.purge = [&engine](const std::string& id) {
-    return engine.Purge(id);
+  // /metrics: every module registers its families in one registry (below,
+  // as each is built); rendering visits the thread-owned ones on their
+  // threads, so no network loop waits.
+  metrics::Registry registry;
+  (*sp)->RegisterMetrics(&registry);
+  engine.RegisterMetrics(&registry);
+  services.metrics = [&registry](api::TextDone done) {
+    registry.Render(std::move(done));
   };
+  services.dead_letters_json =
+      on_engine([&engine] { return engine.DeadLettersJson(); });
+  services.redrive = [&engine](const std::string& id, api::CountDone done) {
+    engine.Run([&engine, id, done] { done(engine.Redrive(id)); });
+  };
+  services.purge = [&engine](const std::string& id, api::CountDone done) {
+    engine.Run([&engine, id, done] { done(engine.Purge(id)); });
+  };
+  if (std::getenv("SESAME_DEBUG_HOOKS")) {
+    services.hold_engine = [&engine](int ms) {
+      engine.Run(
+          [ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
+    };
+  }
   services.rendering_failure =
       [&publisher_ptr](const api::RenderingFailure& f) {
         if (!publisher_ptr) return;
@@ -324,10 +329,13 @@ int Serve(const Args& args) {
       };
   services.sns = [&publisher_ptr](
                      const std::string& action,
-                     const std::map<std::string, std::string>& form)
-      -> std::optional<net::HttpResponse> {
-    if (!publisher_ptr) return std::nullopt;
-    return events::HandleSnsAction(publisher_ptr, action, form);
+                     const std::map<std::string, std::string>& form,
+                     std::function<void(net::HttpResponse)> done) {
+    if (!publisher_ptr || !events::IsSnsAction(action)) return false;
+    publisher_ptr->Run([&publisher_ptr, action, form, done] {
+      done(*events::HandleSnsAction(publisher_ptr, action, form));
+    });
+    return true;
   };
   std::atomic<bool> listening{false};
   services.listeners_up = [&listening] { return listening.load(); };
@@ -377,16 +385,19 @@ int Serve(const Args& args) {
   services.alarm_history_json = [&alarms_ptr] {
     return alarms_ptr ? alarms_ptr->HistoryJson() : "[]";
   };
-  services.event_dead_letters_json = [&publisher_ptr] {
-    return publisher_ptr ? publisher_ptr->DeadLettersJson() : "[]";
+  services.event_dead_letters_json = on_publisher(
+      [&publisher_ptr] { return publisher_ptr->DeadLettersJson(); },
+      std::string("[]"));
+  services.event_redrive = [&publisher_ptr](const std::string& sub,
+                                            api::CountDone done) {
+    if (!publisher_ptr) return done(0);
+    publisher_ptr->Run(
+        [&publisher_ptr, sub, done] { done(publisher_ptr->Redrive(sub)); });
   };
-  services.event_redrive = [&publisher_ptr](const std::string& sub) {
-    return publisher_ptr ? publisher_ptr->Redrive(sub) : 0;
-  };
-  services.queues_json = [&engine] { return engine.QueuesJson(); };
-  services.event_subscriptions_json = [&publisher_ptr] {
-    return publisher_ptr ? publisher_ptr->SubscriptionsJson() : "[]";
-  };
+  services.queues_json = on_engine([&engine] { return engine.QueuesJson(); });
+  services.event_subscriptions_json = on_publisher(
+      [&publisher_ptr] { return publisher_ptr->SubscriptionsJson(); },
+      std::string("[]"));
   services.reputation_json = [&sending_stats, &alarms_ptr, &c] {
     // Rates over the reputation window per scope, with the enforced status
     // and the thresholds the gauges are drawn against.
@@ -434,14 +445,51 @@ int Serve(const Args& args) {
   services.admin_session = [&dashboard_ptr](const net::HttpRequest& req) {
     return dashboard_ptr && dashboard_ptr->Authorized(req);
   };
-  auto state = store::Store::Open(c.data_dir + "/state.db");
+  // The state store, with the documents every send reads held in memory:
+  // no event loop waits on SQLite (the suppression list, which may be
+  // large, is read through the backend's own reader connection).
+  auto backend = store::Store::Open(c.data_dir + "/state.db");
+  if (!backend.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", backend.error().message().c_str());
+    return 1;
+  }
+  auto state = store::SnapshotStore::Wrap(
+      std::move(*backend), {"account", "identity", "configuration-set", "dkim",
+                            "template", "paused", "tags", "ip-pool"});
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
   }
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
-  api::Api api(c, sp->get(), &keys, state->get(), &quota, services);
-  api_ptr = &api;
+  // The SES domain, and the one way mail enters (every front end and the
+  // engine's own DSNs go through admission).
+  ses::DkimKeys dkim_keys(state->get(), c.MasterKeyFile(), c.dkim_ed25519);
+  ses::Resources resources(state->get(), c.api_auto_verify, &dkim_keys);
+  resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
+                                 c.api_account_id + ":identity/");
+  capture::Mailbox mailbox(c.data_dir + "/mailbox", sp->get());
+  admission::SigningPool signing_pool(c.dkim_signing_threads);
+  admission::Admission::Options adm_opts;
+  adm_opts.account_id = c.api_account_id;
+  adm_opts.region = c.api_region;
+  adm_opts.sandbox = c.api_sandbox;
+  adm_opts.auto_verify = c.api_auto_verify;
+  const bool capture_mode = c.delivery.mode == "capture";
+  admission::Admission admission(
+      adm_opts, sp->get(), &resources, &dkim_keys, &keys, &quota,
+      capture_mode ? &mailbox : nullptr, &signing_pool);
+  engine.SetOutputs(&admission, &mailbox);
+  api::Api::Deps api_deps;
+  api_deps.spool = sp->get();
+  api_deps.keys = &keys;
+  api_deps.quota = &quota;
+  api_deps.resources = &resources;
+  api_deps.dkim = &dkim_keys;
+  api_deps.admission = &admission;
+  api_deps.mailbox = &mailbox;
+  api::Api api(c, api_deps, services);
+  api.RegisterMetrics(&registry);
+  admission.RegisterMetrics(&registry);
   // The web dashboard: owner access keys or the configured admin log in.
   dashboard::Options dash_opts;
   dash_opts.admin_user = c.dashboard_admin_user;
@@ -492,7 +540,7 @@ int Serve(const Args& args) {
       "arn:aws:sns:" + c.api_region + ":" + c.api_account_id + ":";
   events::Publisher publisher(
       po,
-      [&c, &api, topic_arn_prefix](const std::string& config_set) {
+      [&c, &resources, topic_arn_prefix](const std::string& config_set) {
         std::vector<events::Destination> out;
         for (const auto& cs : c.delivery.configuration_sets) {
           if (cs.name != config_set) continue;
@@ -500,8 +548,7 @@ int Serve(const Args& args) {
             if (d.enabled) out.push_back({d.topic, d.matching_event_types});
           }
         }
-        for (auto& [arn, types] :
-             api.resources()->SnsEventDestinations(config_set)) {
+        for (auto& [arn, types] : resources.SnsEventDestinations(config_set)) {
           if (arn.rfind(topic_arn_prefix, 0) == 0)
             out.push_back({arn.substr(topic_arn_prefix.size()), types});
         }
@@ -513,11 +560,11 @@ int Serve(const Args& args) {
         size_t end = body->find("\r\n\r\n");
         return body->substr(0, end == std::string::npos ? 64 * 1024 : end);
       },
-      [&api, topic_arn_prefix](const std::string& sender) {
+      [&resources, topic_arn_prefix](const std::string& sender) {
         events::IdentityNotifications out;
-        std::string identity = api.resources()->IdentityFor(sender);
+        std::string identity = resources.IdentityFor(sender);
         if (identity.empty()) return out;
-        auto n = api.resources()->Notifications(identity);
+        auto n = resources.Notifications(identity);
         for (const auto& [type, arn] : n.topics) {
           if (arn.rfind(topic_arn_prefix, 0) == 0)
             out.topics[type] = arn.substr(topic_arn_prefix.size());
@@ -535,29 +582,18 @@ int Serve(const Args& args) {
         return;
       }
     }
-    if (auto answer = publisher.Http(r)) {
-      done(std::move(*answer));
+    if (r.path.rfind("/sns/", 0) == 0) {
+      // The publisher's own pages, answered on its thread.
+      auto req = std::make_shared<net::HttpRequest>(std::move(r));
+      publisher.Run([&publisher, req, done = std::move(done)] {
+        done(*publisher.Http(*req));
+      });
       return;
     }
     api.Handle(std::move(r), std::move(done));
   };
-  hooks.sign = [&api](const std::string& m) { return api.Sign(m); };
-  hooks.is_mx_domain = [&api](const std::string& d) {
-    return api.IsMailFromDomain(d);
-  };
-  hooks.take_quota = [&quota](int n) { return quota.Take(n, NowMillis()); };
-  hooks.sending_paused =
-      [&api](const std::string& cs) -> std::optional<std::string> {
-    if (!api.resources()->AccountSendingEnabled())
-      return std::string("Sending paused for this account.");
-    if (!cs.empty() && !api.resources()->ConfigurationSetSendingEnabled(cs))
-      return "Sending paused for configuration set " + cs + ".";
-    return std::nullopt;
-  };
-  hooks.authorize = [&api](const std::string& user, const std::string& from,
-                           const std::vector<std::string>& rcpts,
-                           const std::string& content) {
-    return api.AuthorizeSmtp(user, from, rcpts, content);
+  hooks.is_mx_domain = [&resources](const std::string& d) {
+    return resources.IsMailFromDomain(d);
   };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
@@ -566,8 +602,8 @@ int Serve(const Args& args) {
   // server (subscription confirmations, verification links): a client that
   // follows one at once waits in the accept backlog instead of being
   // refused. They are served once Run() starts the loops.
-  net::Server server(c, sp->get(), hooks);
-  server_ptr = &server;
+  net::Server server(c, sp->get(), &admission, hooks);
+  server.RegisterMetrics(&registry);
   if (Status st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
     (*sp)->Close();
@@ -580,15 +616,16 @@ int Serve(const Args& args) {
     return 1;
   }
   publisher_ptr = &publisher;
+  publisher.RegisterMetrics(&registry);
   delivery::EngineHooks engine_hooks;
-  engine_hooks.suppressed = [&api](const std::string& address,
-                                   const std::string& config_set) {
-    return api.resources()->SuppressedFor(address, config_set);
+  engine_hooks.suppressed = [&resources](const std::string& address,
+                                         const std::string& config_set) {
+    return resources.SuppressedFor(address, config_set);
   };
   {
     std::set<std::string> names;
     for (const auto& cs : c.delivery.configuration_sets) names.insert(cs.name);
-    api.resources()->SetConfigFileSets(std::move(names));
+    resources.SetConfigFileSets(std::move(names));
   }
   stats::AlarmActions alarm_actions;
   alarm_actions.publish = [&publisher](const std::string& topic,
@@ -596,11 +633,11 @@ int Serve(const Args& args) {
                                        const std::string& message) {
     publisher.PublishMessage(topic, subject, message);
   };
-  alarm_actions.pause_config_set = [&api](const std::string& cs) {
-    api.resources()->SetConfigurationSetSendingEnabled(cs, false);
+  alarm_actions.pause_config_set = [&resources](const std::string& cs) {
+    resources.SetConfigurationSetSendingEnabled(cs, false);
   };
-  alarm_actions.pause_account = [&api] {
-    api.resources()->SetAccountSendingEnabled(false);
+  alarm_actions.pause_account = [&resources] {
+    resources.SetAccountSendingEnabled(false);
   };
   stats::Alarms alarms(c.alarms, c.reputation.enforce, &sending_stats,
                        alarm_actions, c.data_dir + "/alarm_history.jsonl",
@@ -620,79 +657,12 @@ int Serve(const Args& args) {
     }
     (void)sending_stats.Save(stats_path);
   });
-  engine_hooks.on_event = [&api, &publisher, &sending_stats,
-                           &feedback_counters](delivery::MessageEvent e) {
-    if (e.type == delivery::MessageEvent::Type::kBounce &&
-        e.classification.bounce_subtype != "OnAccountSuppressionList") {
-      const std::string& t = e.classification.bounce_type;
-      (t == "Permanent"   ? feedback_counters.permanent
-       : t == "Transient" ? feedback_counters.transient
-                          : feedback_counters.undetermined) +=
-          e.recipients.size();
-    }
-    if (e.type == delivery::MessageEvent::Type::kComplaint)
-      feedback_counters.complaints += e.recipients.size();
-    // Nothing subscribes: no record to build (the statistics and the
-    // suppression list below still see the event).
-    bool publish = publisher.HasSubscribers();
-    {
-      using T = delivery::MessageEvent::Type;
-      stats::Kind kind = stats::Kind::kSend;
-      uint64_t n = e.recipients.size();
-      switch (e.type) {
-        case T::kSend:
-          n = e.meta.recipients.size();
-          break;
-        case T::kDelivery:
-          kind = stats::Kind::kDelivery;
-          break;
-        case T::kBounce:
-          kind = e.classification.bounce_subtype == "OnAccountSuppressionList"
-                     ? stats::Kind::kReject
-                 : e.classification.bounce_type == "Permanent"
-                     ? stats::Kind::kBounce
-                     : stats::Kind::kSoftBounce;
-          break;
-        case T::kComplaint:
-          kind = stats::Kind::kComplaint;
-          break;
-        case T::kDeliveryDelay:
-          kind = stats::Kind::kDeferral;
-          break;
-        case T::kRenderingFailure:
-          kind = stats::Kind::kReject;
-          n = e.meta.recipients.size();
-          break;
-      }
-      std::string from = e.meta.mail_from;
-      std::string domain = from.find('@') == std::string::npos
-                               ? ""
-                               : from.substr(from.rfind('@') + 1);
-      sending_stats.Record(kind, n, e.timestamp_ms, e.meta.config_set,
-                           AsciiLowerCopy(domain));
-    }
-    const char* reason = nullptr;
-    if (e.type == delivery::MessageEvent::Type::kComplaint)
-      reason = "COMPLAINT";
-    if (e.type == delivery::MessageEvent::Type::kBounce &&
-        e.classification.bounce_type == "Permanent" &&
-        e.classification.bounce_subtype != "OnAccountSuppressionList")
-      reason = "BOUNCE";
-    if (reason) {
-      for (const auto& r : e.recipients) {
-        auto added = api.resources()->AddSuppression(
-            r.address, reason, e.meta.config_set, e.meta.id, e.feedback_id);
-        if (added.ok() && *added) ++feedback_counters.suppressions;
-        if (!added.ok()) {
-          SESAME_LOG(kWarn, "feedback")
-              << "suppression of " << r.address
-              << " not stored: " << added.error().message();
-        }
-      }
-    }
-    // Published last, moved: the event's copy of the message's metadata and
-    // header block is not duplicated on the engine thread.
-    if (publish) publisher.Publish(std::move(e));
+  // Counters, statistics, the suppression list and publishing: one class.
+  events::FanOut fanout(&resources, &sending_stats, &publisher);
+  fanout.RegisterMetrics(&registry);
+  fanout.Start();
+  engine_hooks.on_event = [&fanout](delivery::MessageEvent e) {
+    fanout.OnEvent(std::move(e));
   };
   // Events need the messages' headers: the spool cuts them from the body at
   // commit, while it is still in memory.
@@ -708,9 +678,11 @@ int Serve(const Args& args) {
   auto stop_services = [&] {
     if (verifier) verifier->Stop();
     engine.Stop();
+    fanout.Stop();  // after the engine: the last events' suppressions
     stats_stop = true;
     if (stats_thread.joinable()) stats_thread.join();
-    publisher.Stop();  // after the engine: it publishes until then
+    publisher.Stop();     // after the engine: it publishes until then
+    signing_pool.Stop();  // signed mail still commits before the spool closes
     (*sp)->Close();
   };
   Status es = engine.Start();
@@ -723,7 +695,7 @@ int Serve(const Args& args) {
   // Domain identities are verified by DNS unless the profile auto-verifies.
   if (!c.api_auto_verify) {
     verifier = std::make_unique<ses::IdentityVerifier>(
-        state->get(), api.dkim_keys(), resolver->get(),
+        state->get(), &dkim_keys, resolver->get(),
         c.identity_verify_interval_seconds, c.identity_failure_after_seconds,
         c.hostname);
     verifier->Start();

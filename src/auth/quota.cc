@@ -36,6 +36,18 @@ std::optional<std::string> Quota::Take(int recipients, int64_t now_ms) {
   return std::nullopt;
 }
 
+void Quota::GiveBack(int recipients, int64_t taken_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t minute = taken_ms / 60000;
+  if (minute > current_minute_ - 1440 && minute <= current_minute_) {
+    int64_t back = std::min<int64_t>(recipients, minutes_[minute % 1440]);
+    minutes_[minute % 1440] -= back;
+    total_ -= back;
+  }
+  if (rate_ > 0 && tokens_ >= 0)
+    tokens_ = std::min(std::max(1.0, rate_), tokens_ + recipients);
+}
+
 double Quota::SentLast24Hours(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   Roll(now_ms / 60000);

@@ -23,6 +23,11 @@ class Quota {
   // message: "Maximum sending rate exceeded." / "Daily message quota exceeded."
   std::optional<std::string> Take(int recipients, int64_t now_ms);
 
+  // Returns what Take(recipients, taken_ms) took, when the send it paid for
+  // was not committed after all: the 24-hour count of the minute it was
+  // taken in (if still in the window) and the rate bucket (up to its burst).
+  void GiveBack(int recipients, int64_t taken_ms);
+
   double max_send_rate() const { return rate_; }
   double max_24_hour_send() const { return max24_; }
   double SentLast24Hours(int64_t now_ms);

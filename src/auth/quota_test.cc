@@ -34,3 +34,21 @@ TEST(Quota, Unlimited) {
 
 }  // namespace
 }  // namespace sesame::auth
+
+namespace sesame::auth {
+namespace {
+TEST(Quota, GiveBackRestoresTheDailyCountAndTheRate) {
+  Quota q(2, 3);
+  int64_t t = 1'000'000'000;
+  ASSERT_FALSE(q.Take(2, t).has_value());
+  EXPECT_EQ(q.SentLast24Hours(t), 2);
+  EXPECT_TRUE(q.Take(1, t).has_value());  // the bucket is empty
+  q.GiveBack(2, t);
+  EXPECT_EQ(q.SentLast24Hours(t), 0);
+  ASSERT_FALSE(q.Take(2, t).has_value());  // the tokens came back too
+  // A give-back older than the window changes nothing.
+  q.GiveBack(2, t - 25LL * 3600 * 1000);
+  EXPECT_EQ(q.SentLast24Hours(t), 2);
+}
+}  // namespace
+}  // namespace sesame::auth

@@ -653,7 +653,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
               })},
              {"dkim",
               [&](const YAML::Node& n, const std::string& path) -> Status {
-                return w.Map(n, path, {{"ed25519", w.Bool(&c.dkim_ed25519)}});
+                return w.Map(n, path,
+                             {{"ed25519", w.Bool(&c.dkim_ed25519)},
+                              {"signing_threads",
+                               w.Int(&c.dkim_signing_threads, 0, 256)}});
               }},
              {"identities",
               [&](const YAML::Node& n, const std::string& path) -> Status {

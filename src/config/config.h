@@ -232,6 +232,8 @@ struct Config {
   uint32_t dashboard_session_hours = 12;
   Events events;
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
+  // dkim.signing_threads: the signing pool (0 = one per core).
+  int dkim_signing_threads = 0;
   uint32_t identity_verify_interval_seconds = 300;  // DNS re-check period
   uint32_t identity_failure_after_seconds =
       72 * 3600;                   // PENDING/TEMPORARY_FAILURE -> FAILED

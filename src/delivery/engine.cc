@@ -32,6 +32,7 @@
 #include "feedback/report.h"
 #include "smtp/address.h"
 #include "smtp/client_protocol.h"
+#include "smtp/client_session.h"
 
 namespace sesame::delivery {
 
@@ -125,6 +126,8 @@ struct Engine::Impl {
   Policy policy;
   spool::Spool* spool;
   dns::Resolver* resolver;
+  admission::Admission* admission = nullptr;  // DSNs enter through it
+  capture::Mailbox* mailbox = nullptr;        // capture mode files here
   asio::io_context loop{1};
   ssl::context ssl_ctx;
   asio::steady_timer timer;  // fires at the earliest scheduled job
@@ -523,52 +526,91 @@ struct Engine::Impl {
   }
 
   // --- SMTP client ------------------------------------------------------
+  // One outbound connection: the socket (TLS once STARTTLS succeeds) and
+  // the pure protocol state machine it drives (smtp::ClientSession).
   struct Client {
-    explicit Client(asio::io_context& io) : sock(io), timer(io) {}
+    Client(asio::io_context& io, smtp::ClientSession::Options o)
+        : sock(io), timer(io), session(std::move(o)) {}
     tcp::socket sock;
     std::optional<ssl::stream<tcp::socket>> tls;
     asio::steady_timer timer;
-    smtp::ReplyParser parser;
-    smtp::Capabilities caps;
+    smtp::ClientSession session;
     Target target;
-    bool usable = false;
     std::string last_error;
+    std::array<char, 16384> buf;
 
-    awaitable<Result<smtp::Reply>> Read(uint32_t seconds) {
-      std::array<char, 16384> buf;
-      while (!parser.HasReply()) {
-        boost::system::error_code ec, tec;
-        timer.expires_after(std::chrono::seconds(seconds));
-        std::variant<size_t, std::monostate> r;
-        if (tls) {
-          r = co_await (
-              tls->async_read_some(asio::buffer(buf),
-                                   asio::redirect_error(use_awaitable, ec)) ||
-              timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+    bool usable() const { return session.usable(); }
+
+    // How long the session may wait in its current phase (RFC 5321 4.5.3.2).
+    static uint32_t WaitFor(smtp::ClientSession::Phase p,
+                            const config::Delivery& d) {
+      using P = smtp::ClientSession::Phase;
+      switch (p) {
+        case P::kGreeting:
+          return d.greeting_timeout;
+        case P::kMail:
+        case P::kRset:
+          return d.mail_timeout;
+        case P::kRcpt:
+          return d.rcpt_timeout;
+        case P::kData:
+          return d.data_timeout;
+        case P::kDataEnd:
+          return d.data_end_timeout;
+        case P::kQuit:
+          return 10;
+        default:
+          return d.ehlo_timeout;
+      }
+    }
+
+    // Writes what the session has to say and feeds it the server's bytes
+    // until it reports an event (anything but kNone).
+    awaitable<smtp::ClientSession::Event> Drive(const config::Delivery& d) {
+      using E = smtp::ClientSession::Event;
+      E ev = E::kNone;
+      while (true) {
+        if (!session.output().empty()) {
+          std::string out = std::move(session.output());
+          session.output().clear();
+          // The body goes out under the data block timeout.
+          uint32_t t = out.size() > 4096 ? d.data_block_timeout
+                                         : WaitFor(session.phase(), d);
+          Status w = co_await Write(out, t);
+          if (!w.ok()) co_return session.OnDisconnect(w.error().message());
+        }
+        if (ev != E::kNone) co_return ev;
+        boost::system::error_code ec;
+        auto n = co_await ReadSome(WaitFor(session.phase(), d), &ec);
+        if (!n) {
+          ev = session.OnTimeout();
+        } else if (ec) {
+          ev = session.OnDisconnect(ec.message());
         } else {
-          r = co_await (
-              sock.async_read_some(asio::buffer(buf),
-                                   asio::redirect_error(use_awaitable, ec)) ||
-              timer.async_wait(asio::redirect_error(use_awaitable, tec)));
-        }
-        if (r.index() == 1) {
-          usable = false;
-          co_return Error::Transient("timeout", "timeout after " +
-                                                    std::to_string(seconds) +
-                                                    "s waiting for reply");
-        }
-        if (ec) {
-          usable = false;
-          co_return Error::Transient("connection",
-                                     "connection lost: " + ec.message());
-        }
-        Status s = parser.Feed(std::string_view(buf.data(), std::get<0>(r)));
-        if (!s.ok()) {
-          usable = false;
-          co_return Error::Transient("protocol", s.error().message());
+          ev = session.Feed(std::string_view(buf.data(), *n));
         }
       }
-      co_return parser.TakeReply();
+    }
+
+    // Bytes read, or nullopt on timeout (errors in *ec).
+    awaitable<std::optional<size_t>> ReadSome(uint32_t seconds,
+                                              boost::system::error_code* ec) {
+      boost::system::error_code tec;
+      timer.expires_after(std::chrono::seconds(seconds));
+      std::variant<size_t, std::monostate> r;
+      if (tls) {
+        r = co_await (
+            tls->async_read_some(asio::buffer(buf),
+                                 asio::redirect_error(use_awaitable, *ec)) ||
+            timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+      } else {
+        r = co_await (
+            sock.async_read_some(asio::buffer(buf),
+                                 asio::redirect_error(use_awaitable, *ec)) ||
+            timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+      }
+      if (r.index() == 1) co_return std::nullopt;
+      co_return std::get<0>(r);
     }
 
     awaitable<Status> Write(const std::string& data, uint32_t seconds) {
@@ -587,7 +629,6 @@ struct Engine::Impl {
             timer.async_wait(asio::redirect_error(use_awaitable, tec)));
       }
       if (r.index() == 1 || ec) {
-        usable = false;
         co_return Error::Transient(
             "connection", r.index() == 1 ? "timeout while sending"
                                          : "send failed: " + ec.message());
@@ -595,19 +636,28 @@ struct Engine::Impl {
       co_return Ok{};
     }
 
-    awaitable<Result<smtp::Reply>> Command(const std::string& line,
-                                           uint32_t seconds) {
-      Status w = co_await Write(line + "\r\n", seconds);
-      if (!w.ok()) co_return w.error();
-      co_return co_await Read(seconds);
+    awaitable<void> Quit(const config::Delivery& d) {
+      session.Quit();
+      if (!session.output().empty()) co_await Drive(d);
     }
 
     void Close() {
       boost::system::error_code ec;
       (tls ? tls->next_layer() : sock).close(ec);
-      usable = false;
     }
   };
+
+  smtp::ClientSession::Options SessionOptions(const Target& t,
+                                              bool tls_available) const {
+    smtp::ClientSession::Options o;
+    o.ehlo_name = ehlo_name;
+    o.peer = t.host;
+    o.tls_available = tls_available;
+    // TLS a configuration set requires is checked per message (454 4.7.5);
+    // the connection itself is opportunistic.
+    o.tls_required = false;
+    return o;
+  }
 
   // Connects to the first target that greets with 220 and completes EHLO
   // (or HELO) and, when offered, STARTTLS.
@@ -617,7 +667,7 @@ struct Engine::Impl {
     // A copy: routing callbacks may replace site.targets while we wait.
     const std::vector<Target> targets = site.targets;
     for (const Target& t : targets) {
-      auto c = std::make_unique<Client>(loop);
+      auto c = std::make_unique<Client>(loop, SessionOptions(t, true));
       c->target = t;
       boost::system::error_code ec, tec;
       tcp::endpoint ep(asio::ip::make_address(t.address, ec), t.port);
@@ -638,57 +688,34 @@ struct Engine::Impl {
         continue;
       }
       c->sock.set_option(tcp::no_delay(true), ec);
-      c->usable = true;
-      auto greet = co_await c->Read(d.greeting_timeout);
-      if (!greet.ok() || greet->code != 220) {
-        last = t.host + "[" + t.address + "] greeting: " +
-               (greet.ok() ? greet->ToString() : greet.error().message());
-        if (greet.ok()) co_await c->Command("QUIT", 10);
-        c->Close();
-        continue;
-      }
-      auto ehlo = co_await c->Command("EHLO " + ehlo_name, d.ehlo_timeout);
-      if (ehlo.ok() && ehlo->code >= 500)
-        ehlo = co_await c->Command("HELO " + ehlo_name, d.ehlo_timeout);
-      if (!ehlo.ok() || ehlo->code != 250) {
-        last = t.host + "[" + t.address + "] EHLO: " +
-               (ehlo.ok() ? ehlo->ToString() : ehlo.error().message());
-        c->Close();
-        continue;
-      }
-      c->caps = smtp::ParseCapabilities(*ehlo);
-      if (c->caps.starttls) {
-        auto st = co_await c->Command("STARTTLS", d.ehlo_timeout);
-        if (st.ok() && st->code == 220) {
-          c->tls.emplace(std::move(c->sock), ssl_ctx);
-          SSL_set_tlsext_host_name(c->tls->native_handle(), t.host.c_str());
-          c->timer.expires_after(std::chrono::seconds(d.ehlo_timeout));
-          auto hs = co_await (
-              c->tls->async_handshake(
-                  ssl::stream_base::client,
-                  asio::redirect_error(use_awaitable, ec)) ||
-              c->timer.async_wait(asio::redirect_error(use_awaitable, tec)));
-          if (hs.index() == 1 || ec) {
-            last = t.host + "[" + t.address + "] TLS handshake failed";
-            c->Close();
-            continue;
-          }
-          c->parser = smtp::ReplyParser();
-          ++n_tls_connections;
-          ehlo = co_await c->Command("EHLO " + ehlo_name, d.ehlo_timeout);
-          if (!ehlo.ok() || ehlo->code != 250) {
-            last = t.host + " EHLO after STARTTLS failed";
-            c->Close();
-            continue;
-          }
-          c->caps = smtp::ParseCapabilities(*ehlo);
+      auto ev = co_await c->Drive(d);
+      if (ev == smtp::ClientSession::Event::kStartTls) {
+        c->tls.emplace(std::move(c->sock), ssl_ctx);
+        SSL_set_tlsext_host_name(c->tls->native_handle(), t.host.c_str());
+        c->timer.expires_after(std::chrono::seconds(d.ehlo_timeout));
+        auto hs = co_await (
+            c->tls->async_handshake(ssl::stream_base::client,
+                                    asio::redirect_error(use_awaitable, ec)) ||
+            c->timer.async_wait(asio::redirect_error(use_awaitable, tec)));
+        if (hs.index() == 1 || ec) {
+          last = t.host + "[" + t.address + "] TLS handshake failed";
+          c->Close();
+          continue;
         }
+        ++n_tls_connections;
+        c->session.OnTlsEstablished();
+        ev = co_await c->Drive(d);
+      }
+      if (ev != smtp::ClientSession::Event::kReady) {
+        last = t.host + "[" + t.address + "] " + c->session.error();
+        c->Close();
+        continue;
       }
       MarkHost(site, t, true);
       ++site.opened;
       co_return c;
     }
-    auto none = std::make_unique<Client>(loop);
+    auto none = std::make_unique<Client>(loop, SessionOptions(Target{}, false));
     none->last_error = last;
     co_return none;
   }
@@ -730,7 +757,7 @@ struct Engine::Impl {
       Job one = job;
       one.rcpts = {i};
       std::vector<RcptResult> r;
-      if (c.usable) {
+      if (c.usable()) {
         // Named, not a temporary in the co_await operand (GCC 12 coroutine
         // bugs).
         std::string from =
@@ -764,140 +791,31 @@ struct Engine::Impl {
                     "454 4.7.5 TLS required by the configuration set but " +
                         c.target.host + " does not offer STARTTLS");
     }
-    if (m.meta.smtputf8 && !c.caps.smtputf8) {
-      co_return all(553,
-                    "553 5.6.7 " + c.target.host +
-                        " does not support SMTPUTF8, required by this message");
-    }
-    if (m.meta.eight_bit && !c.caps.eight_bit_mime) {
-      co_return all(
-          554, "554 5.6.3 " + c.target.host +
-                   " does not support 8BITMIME and conversion is not done");
-    }
-    if (c.caps.size && *c.caps.size > 0 && m.size > *c.caps.size) {
-      co_return all(552, "552 5.3.4 message size " + std::to_string(m.size) +
-                             " exceeds " + c.target.host + "'s limit of " +
-                             std::to_string(*c.caps.size));
-    }
     auto body = spool->ReadBody(job.id);
     if (!body.ok())
       co_return all(
           451, "451 4.3.0 unreadable spool record: " + body.error().message(),
           true);
-
-    std::string mail = "MAIL FROM:<" + envelope_from + ">";
-    if (c.caps.size) mail += " SIZE=" + std::to_string(m.size);
-    if (m.meta.eight_bit) mail += " BODY=8BITMIME";
-    if (m.meta.smtputf8) mail += " SMTPUTF8";
-    std::vector<std::string> rcpt_lines;
-    for (int i : job.rcpts)
-      rcpt_lines.push_back("RCPT TO:<" + m.meta.recipients[i].address + ">");
-    // Defence in depth: addresses are validated before they are stored, but
-    // a command with a line break would be two commands on the wire.
-    bool safe = smtp::SafeCommandText(mail);
-    for (const auto& l : rcpt_lines) safe &= smtp::SafeCommandText(l);
-    if (!safe)
-      co_return all(554,
-                    "554 5.1.7 refusing to send an SMTP command with CR, "
-                    "LF or NUL in an address");
-
-    auto conn_fail = [&](const Error& e) {
-      return all(451, "451 4.4.2 " + c.target.host + ": " + e.message());
-    };
-    smtp::Reply mail_reply, data_reply;
-    std::vector<smtp::Reply> rcpt_replies;
-    if (c.caps.pipelining) {
-      std::string batch = mail + "\r\n";
-      for (const auto& l : rcpt_lines) batch += l + "\r\n";
-      batch += "DATA\r\n";
-      Status w = co_await c.Write(batch, d.mail_timeout);
-      if (!w.ok()) co_return conn_fail(w.error());
-      auto r = co_await c.Read(d.mail_timeout);
-      if (!r.ok()) co_return conn_fail(r.error());
-      mail_reply = *r;
-      for (size_t k = 0; k < rcpt_lines.size(); ++k) {
-        r = co_await c.Read(d.rcpt_timeout);
-        if (!r.ok()) co_return conn_fail(r.error());
-        rcpt_replies.push_back(*r);
-      }
-      r = co_await c.Read(d.data_timeout);
-      if (!r.ok()) co_return conn_fail(r.error());
-      data_reply = *r;
-    } else {
-      auto r = co_await c.Command(mail, d.mail_timeout);
-      if (!r.ok()) co_return conn_fail(r.error());
-      mail_reply = *r;
-      if (mail_reply.positive()) {
-        for (const auto& l : rcpt_lines) {
-          r = co_await c.Command(l, d.rcpt_timeout);
-          if (!r.ok()) co_return conn_fail(r.error());
-          rcpt_replies.push_back(*r);
-        }
-        bool any =
-            std::any_of(rcpt_replies.begin(), rcpt_replies.end(),
-                        [](const smtp::Reply& x) { return x.positive(); });
-        if (any) {
-          r = co_await c.Command("DATA", d.data_timeout);
-          if (!r.ok()) co_return conn_fail(r.error());
-          data_reply = *r;
-        }
-      }
+    smtp::ClientSession::Message msg;
+    msg.mail_from = std::move(envelope_from);
+    for (int i : job.rcpts) {
+      msg.recipients.push_back(m.meta.recipients[i].address);
+      msg.indexes.push_back(i);
     }
-    auto reset = [&]() -> awaitable<void> {
-      auto r = co_await c.Command("RSET", d.mail_timeout);
-      if (!r.ok() || r->code != 250) c.usable = false;
-    };
-    if (!mail_reply.positive()) {
-      all(mail_reply.code, mail_reply.ToString());
-      co_await reset();
-      co_return results;
-    }
-    std::vector<int> accepted;
-    results.clear();
-    for (size_t k = 0; k < job.rcpts.size(); ++k) {
-      const smtp::Reply& rr = rcpt_replies[k];
-      if (rr.positive()) {
-        accepted.push_back(job.rcpts[k]);
-      } else {
-        results.push_back({job.rcpts[k], rr.code, rr.ToString(), false});
-      }
-    }
-    if (accepted.empty() || data_reply.code != 354) {
-      for (int i : accepted)
-        results.push_back({i, data_reply.code ? data_reply.code : 451,
-                           data_reply.code ? data_reply.ToString()
-                                           : "451 4.3.0 DATA not reached",
-                           false});
-      co_await reset();
-      co_return results;
-    }
-    Status w = co_await c.Write(smtp::DotStuff(*body), d.data_block_timeout);
-    if (!w.ok()) {
-      for (int i : accepted)
-        results.push_back(
-            {i, 451, "451 4.4.2 " + c.target.host + ": " + w.error().message(),
-             false});
-      co_return results;
-    }
-    auto fin = co_await c.Read(d.data_end_timeout);
-    for (int i : accepted) {
-      if (fin.ok()) {
-        results.push_back({i, fin->code, fin->ToString(), false});
-      } else {
-        // The message may have been taken: a retry can duplicate it.
-        results.push_back(
-            {i, 451,
-             "451 4.4.2 " + c.target.host +
-                 ": no reply after end of data: " + fin.error().message(),
-             false});
-      }
-    }
+    msg.body = *body;
+    msg.size = m.size;
+    msg.eight_bit = m.meta.eight_bit;
+    msg.smtputf8 = m.meta.smtputf8;
+    auto ev = c.session.Send(std::move(msg));
+    if (ev == smtp::ClientSession::Event::kNone) ev = co_await c.Drive(d);
+    for (auto& o : c.session.TakeOutcomes())
+      results.push_back({o.index, o.code, std::move(o.text), false});
     co_return results;
   }
 
   awaitable<void> Connection(std::shared_ptr<Site> site) {
     auto client = co_await Open(*site);
-    if (!client->usable) {
+    if (!client->usable()) {
       // Nothing reachable: every job waiting for this site is deferred.
       std::string why = "451 4.4.1 no reachable host for " + site->key + ": " +
                         client->last_error;
@@ -910,7 +828,7 @@ struct Engine::Impl {
     uint64_t generation = site->generation;
     uint32_t sent = 0;
     asio::steady_timer wait(loop);
-    while (sent < site->shaping.messages_per_connection && client->usable &&
+    while (sent < site->shaping.messages_per_connection && client->usable() &&
            !stopping) {
       if (site->ready.empty()) {
         site->idle.push_back(&wait);
@@ -950,10 +868,7 @@ struct Engine::Impl {
       Finish(std::move(job), results, client->target, elapsed,
              client->tls.has_value());
     }
-    if (client->usable) {
-      auto q = co_await client->Command("QUIT", 10);
-      (void)q;
-    }
+    if (client->usable()) co_await client->Quit(config.delivery);
     client->Close();
     --site->connections;
     Pump(site);
@@ -970,7 +885,7 @@ struct Engine::Impl {
       boost::system::error_code ec, tec;
       auto addr = asio::ip::make_address(host, ec);
       if (!ec) {
-        Client c(loop);
+        Client c(loop, SessionOptions(Target{host, host, port}, false));
         tcp::endpoint ep(addr, port);
         c.timer.expires_after(
             std::chrono::seconds(route->health_timeout_seconds));
@@ -978,15 +893,12 @@ struct Engine::Impl {
             c.sock.async_connect(ep, asio::redirect_error(use_awaitable, ec)) ||
             c.timer.async_wait(asio::redirect_error(use_awaitable, tec)));
         if (r.index() == 0 && !ec) {
-          c.usable = true;
-          auto g = co_await c.Read(route->health_timeout_seconds);
-          if (g.ok() && g->code == 220) {
-            auto e = co_await c.Command("EHLO " + ehlo_name,
-                                        route->health_timeout_seconds);
-            up = e.ok() && e->code == 250;
-            if (e.ok())
-              co_await c.Command("QUIT", route->health_timeout_seconds);
-          }
+          // Greeting and EHLO (no STARTTLS) under the health timeout.
+          config::Delivery quick = config.delivery;
+          quick.greeting_timeout = quick.ehlo_timeout =
+              route->health_timeout_seconds;
+          up = co_await c.Drive(quick) == smtp::ClientSession::Event::kReady;
+          if (up) co_await c.Quit(quick);
         }
         c.Close();
       } else {
@@ -1224,48 +1136,18 @@ struct Engine::Impl {
   // --- capture mode -------------------------------------------------------
   void Capture(Job job) {
     const Msg& m = messages[job.id];
-    std::string dir = config.data_dir + "/mailbox";
-    ::mkdir(dir.c_str(), 0700);
-    std::string path = dir + "/" + job.id + ".eml";
     std::vector<RcptResult> results;
     auto body = spool->ReadBody(job.id);
-    if (!body.ok()) {
-      for (int i : job.rcpts)
-        results.push_back(
-            {i, 451,
-             "451 4.3.0 unreadable spool record: " + body.error().message(),
-             true});
-    } else {
-      struct stat st;
-      if (::stat(path.c_str(), &st) != 0) {
-        int fd = ::open((path + ".tmp").c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-          ssize_t n = ::write(fd, body->data(), body->size());
-          ::close(fd);
-          if (n == ssize_t(body->size()))
-            ::rename((path + ".tmp").c_str(), path.c_str());
-        }
-        std::string line = "{\"MessageId\":\"" + JsonEscape(job.id) +
-                           "\",\"From\":\"" + JsonEscape(m.meta.mail_from) +
-                           "\",\"Destination\":[";
-        for (size_t k = 0; k < m.meta.recipients.size(); ++k) {
-          line += (k ? ",\"" : "\"") +
-                  JsonEscape(m.meta.recipients[k].address) + "\"";
-        }
-        line += "],\"Timestamp\":\"" + IsoTime(Now()) +
-                "\",\"Size\":" + std::to_string(body->size()) + "}\n";
-        int idx = ::open((dir + "/index.jsonl").c_str(),
-                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (idx >= 0) {
-          ssize_t unused = ::write(idx, line.data(), line.size());
-          (void)unused;
-          ::close(idx);
-        }
-      }
-      for (int i : job.rcpts)
+    Status filed = body.ok() ? mailbox->File(m.meta, *body) : body.error();
+    for (int i : job.rcpts) {
+      if (filed.ok()) {
         results.push_back(
             {i, 250, "250 2.0.0 captured in the local mailbox", false});
+      } else {
+        results.push_back({i, 451,
+                           "451 4.3.0 not captured: " + filed.error().message(),
+                           true});
+      }
     }
     Finish(std::move(job), results, Target{"mailbox", "127.0.0.1", 0}, 0,
            false);
@@ -1568,13 +1450,23 @@ struct Engine::Impl {
     dsn = "Received: by " + config.hostname + " (Sesame)\r\n\tid " + meta.id +
           "; " + Rfc5322Date(now) + "\r\n" + dsn;
     ++n_dsn;
-    spool->Commit(std::move(meta), std::move(dsn),
-                  nullptr);  // the commit listener submits it
+    // Internal mail enters like any other (the commit listener submits it
+    // back to this engine once durable).
+    admission::Submission s;
+    s.source = admission::Source::kInternal;
+    s.meta = std::move(meta);
+    s.content = std::move(dsn);
+    admission->Submit(std::move(s), [](std::optional<admission::Refusal> r) {
+      if (r) SESAME_LOG(kWarn, kLog) << "DSN not stored: " << r->message;
+    });
   }
 
   // --- admin ---------------------------------------------------------------
   template <typename F>
   auto RunOnLoop(F f) -> decltype(f()) {
+    // Already on the engine thread (an admin call posted through Run()):
+    // answer at once.
+    if (loop.get_executor().running_in_this_thread()) return f();
     std::promise<decltype(f())> p;
     asio::post(loop, [&] { p.set_value(f()); });
     return p.get_future().get();
@@ -1722,93 +1614,80 @@ struct Engine::Impl {
     return n;
   }
 
-  std::string MetricsText() {
+  // On the engine thread (the registry's owned family).
+  void WriteMetrics(metrics::Writer& w) {
     size_t scheduled_jobs = 0, ready = 0;
     int conns = 0;
-    for (const auto& [k, q] : scheduled) scheduled_jobs += q.size();
-    std::string per_site, per_site_ready;
     uint64_t opened = 0;
+    for (const auto& [k, q] : scheduled) scheduled_jobs += q.size();
     for (const auto& [k, s] : sites) {
       opened += s->opened;
       ready += s->ready.size();
       conns += s->connections;
-      per_site += "sesame_delivery_site_connections{site=\"" + JsonEscape(k) +
-                  "\"} " + std::to_string(s->connections) + "\n";
-      per_site_ready += "sesame_delivery_site_ready_jobs{site=\"" +
-                        JsonEscape(k) + "\"} " +
-                        std::to_string(s->ready.size()) + "\n";
     }
     size_t dead = 0;
     for (const auto& [id, m] : messages) {
       for (const auto& r : m.meta.recipients)
         dead += r.status == RecipientStatus::kDeadLetter;
     }
-    std::string t;
-    auto counter = [&](const char* name, const char* help, uint64_t v) {
-      t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-           " counter\n" + name + " " + std::to_string(v) + "\n";
-    };
-    auto gauge = [&](const char* name, const char* help, uint64_t v) {
-      t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-           " gauge\n" + name + " " + std::to_string(v) + "\n";
-    };
-    counter("sesame_delivery_attempts_total",
-            "Delivery attempts (one per job: a message's recipients at one "
-            "domain).",
-            n_attempts);
-    counter("sesame_delivery_delivered_total", "Recipients delivered.",
-            n_delivered);
-    counter("sesame_delivery_deferred_total",
-            "Recipient attempts deferred for retry.", n_deferred);
-    counter("sesame_delivery_failed_total",
-            "Recipients failed permanently (5xx).", n_failed);
-    counter("sesame_delivery_expired_total",
-            "Recipients failed after their lifetime ran out.", n_expired);
-    counter("sesame_delivery_dead_lettered_total",
-            "Recipients moved to the dead-letter queue.", n_dead);
-    counter("sesame_delivery_dsn_total",
-            "Delivery status notifications generated.", n_dsn);
-    counter("sesame_delivery_tls_connections_total",
-            "Outbound connections upgraded with STARTTLS: with "
-            "connections_opened_total, the TLS share.",
-            n_tls_connections);
-    t += "# HELP sesame_delivery_latency_seconds From acceptance to delivery, "
-         "per delivered recipient.\n# TYPE sesame_delivery_latency_seconds "
-         "histogram\n" +
-         delivery_latency.Prometheus("sesame_delivery_latency_seconds", "");
-    counter("sesame_delivery_suppressed_total",
-            "Recipients not delivered because they are on the suppression "
-            "list.",
-            n_suppressed);
-    t += "# HELP sesame_feedback_inbound_total Inbound messages at the MX by "
-         "what they are about our mail.\n# TYPE sesame_feedback_inbound_total "
-         "counter\n";
+    w.Counter("sesame_delivery_attempts_total",
+              "Delivery attempts (one per job: a message's recipients at one "
+              "domain).",
+              n_attempts);
+    w.Counter("sesame_delivery_delivered_total", "Recipients delivered.",
+              n_delivered);
+    w.Counter("sesame_delivery_deferred_total",
+              "Recipient attempts deferred for retry.", n_deferred);
+    w.Counter("sesame_delivery_failed_total",
+              "Recipients failed permanently (5xx).", n_failed);
+    w.Counter("sesame_delivery_expired_total",
+              "Recipients failed after their lifetime ran out.", n_expired);
+    w.Counter("sesame_delivery_dead_lettered_total",
+              "Recipients moved to the dead-letter queue.", n_dead);
+    w.Counter("sesame_delivery_dsn_total",
+              "Delivery status notifications generated.", n_dsn);
+    w.Counter("sesame_delivery_tls_connections_total",
+              "Outbound connections upgraded with STARTTLS: with "
+              "connections_opened_total, the TLS share.",
+              n_tls_connections);
+    w.HistogramFamily("sesame_delivery_latency_seconds",
+                      "From acceptance to delivery, per delivered recipient.",
+                      delivery_latency);
+    w.Counter("sesame_delivery_suppressed_total",
+              "Recipients not delivered because they are on the suppression "
+              "list.",
+              n_suppressed);
+    w.Family("sesame_feedback_inbound_total",
+             "Inbound messages at the MX by what they are about our mail.",
+             "counter");
     for (const char* kind :
          {"bounce", "complaint", "auto-reply", "none", "forged"}) {
       auto it = n_inbound.find(kind);
-      t += std::string("sesame_feedback_inbound_total{kind=\"") + kind +
-           "\"} " + std::to_string(it == n_inbound.end() ? 0 : it->second) +
-           "\n";
+      w.Sample("sesame_feedback_inbound_total", {{"kind", kind}},
+               it == n_inbound.end() ? 0 : it->second);
     }
-    counter("sesame_delivery_connections_opened_total",
-            "Outbound SMTP connections established.", opened);
-    gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
-          messages.size());
-    gauge("sesame_delivery_scheduled_jobs", "Jobs waiting for their due time.",
-          scheduled_jobs);
-    gauge("sesame_delivery_ready_jobs", "Jobs waiting for a connection.",
-          ready);
-    gauge("sesame_delivery_connections", "Open outbound SMTP connections.",
-          conns);
-    gauge("sesame_dead_letter_recipients",
-          "Recipients in the dead-letter queue.", dead);
-    t += "# HELP sesame_delivery_site_connections Open connections per "
-         "site.\n# TYPE sesame_delivery_site_connections gauge\n" +
-         per_site;
-    t += "# HELP sesame_delivery_site_ready_jobs Jobs waiting for a connection "
-         "per site.\n# TYPE sesame_delivery_site_ready_jobs gauge\n" +
-         per_site_ready;
-    return t;
+    w.Counter("sesame_delivery_connections_opened_total",
+              "Outbound SMTP connections established.", opened);
+    w.Gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
+            messages.size());
+    w.Gauge("sesame_delivery_scheduled_jobs",
+            "Jobs waiting for their due time.", scheduled_jobs);
+    w.Gauge("sesame_delivery_ready_jobs", "Jobs waiting for a connection.",
+            ready);
+    w.Gauge("sesame_delivery_connections", "Open outbound SMTP connections.",
+            conns);
+    w.Gauge("sesame_dead_letter_recipients",
+            "Recipients in the dead-letter queue.", dead);
+    w.Family("sesame_delivery_site_connections", "Open connections per site.",
+             "gauge");
+    for (const auto& [k, s] : sites)
+      w.Sample("sesame_delivery_site_connections", {{"site", k}},
+               s->connections);
+    w.Family("sesame_delivery_site_ready_jobs",
+             "Jobs waiting for a connection per site.", "gauge");
+    for (const auto& [k, s] : sites)
+      w.Sample("sesame_delivery_site_ready_jobs", {{"site", k}},
+               s->ready.size());
   }
 };
 
@@ -1864,6 +1743,11 @@ void Engine::Stop() {
 }
 
 void Engine::SetHooks(EngineHooks hooks) { impl_->hooks = std::move(hooks); }
+void Engine::SetOutputs(admission::Admission* admission,
+                        capture::Mailbox* mailbox) {
+  impl_->admission = admission;
+  impl_->mailbox = mailbox;
+}
 void Engine::SetClassifier(feedback::Classifier classifier) {
   impl_->classifier = std::move(classifier);
 }
@@ -1871,6 +1755,10 @@ void Engine::SetClassifier(feedback::Classifier classifier) {
 void Engine::Submit(const spool::MessageInfo& info) {
   Impl* d = impl_.get();
   asio::post(d->loop, [d, info] { d->AddMessage(info, true); });
+}
+
+void Engine::Run(std::function<void()> fn) {
+  asio::post(impl_->loop, std::move(fn));
 }
 
 std::string Engine::DeadLettersJson() {
@@ -1885,8 +1773,11 @@ int Engine::Redrive(const std::string& id) {
 int Engine::Purge(const std::string& id) {
   return impl_->RunOnLoop([this, &id] { return impl_->Purge(id); });
 }
-std::string Engine::Metrics() {
-  return impl_->RunOnLoop([this] { return impl_->MetricsText(); });
+void Engine::RegisterMetrics(metrics::Registry* registry) {
+  Impl* d = impl_.get();
+  registry->AddOwned(
+      [d](std::function<void()> f) { asio::post(d->loop, std::move(f)); },
+      [d](metrics::Writer& w) { d->WriteMetrics(w); });
 }
 
 }  // namespace sesame::delivery

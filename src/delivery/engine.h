@@ -5,10 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "admission/admission.h"
 #include "base/result.h"
+#include "capture/mailbox.h"
 #include "config/config.h"
 #include "dns/resolver.h"
 #include "feedback/classifier.h"
+#include "metrics/registry.h"
 #include "spool/spool.h"
 
 namespace sesame::delivery {
@@ -93,6 +96,9 @@ class Engine {
   ~Engine();
 
   void SetHooks(EngineHooks hooks);
+  // Where the engine's own mail goes (DSNs enter through admission like any
+  // other) and where capture mode files messages; set before Start().
+  void SetOutputs(admission::Admission* admission, capture::Mailbox* mailbox);
   // The classifier for synchronous and asynchronous bounces (defaults to the
   // embedded rules); set before Start().
   void SetClassifier(feedback::Classifier classifier);
@@ -104,7 +110,11 @@ class Engine {
   // A newly durable message (called from the spool writer thread).
   void Submit(const spool::MessageInfo& info);
 
-  // Admin operations (blocking until the engine thread answers).
+  // Runs `fn` on the engine thread, later; never blocks the caller. Network
+  // loops ask the admin operations below through it, so they never wait.
+  void Run(std::function<void()> fn);
+  // Admin operations: immediate on the engine thread (inside Run()),
+  // blocking until the engine answers from any other thread (the CLI).
   std::string DeadLettersJson();
   // {"sites":[...],"scheduled":[...],"messages","deadLetters","oldest"}.
   std::string QueuesJson();
@@ -113,8 +123,9 @@ class Engine {
   int Redrive(const std::string& id);
   // Drops dead-lettered recipients for good; "" = all. Returns how many.
   int Purge(const std::string& id);
-  // Prometheus text for the delivery counters and queues.
-  std::string Metrics();
+  // The delivery families, written on the engine thread when /metrics
+  // renders (the registry posts there; nobody waits).
+  void RegisterMetrics(metrics::Registry* registry);
 
  private:
   struct Impl;

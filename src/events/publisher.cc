@@ -1255,6 +1255,9 @@ struct Publisher::Impl {
 
   template <typename F>
   auto RunOnLoop(F f) -> decltype(f()) {
+    // Already on the delivery thread (a call posted through Run()): answer
+    // at once.
+    if (loop.get_executor().running_in_this_thread()) return f();
     std::promise<decltype(f())> p;
     auto fut = p.get_future();
     asio::post(loop, [&] { p.set_value(f()); });
@@ -1380,41 +1383,55 @@ std::optional<net::HttpResponse> Publisher::Http(const net::HttpRequest& req) {
   return r;
 }
 
-std::string Publisher::Metrics() {
+void Publisher::Run(std::function<void()> fn) {
+  asio::post(impl_->loop, std::move(fn));
+}
+
+void Publisher::RegisterMetrics(metrics::Registry* registry) {
   Impl* d = impl_.get();
-  std::string t =
-      "# HELP sesame_events_published_total SES event records written to the "
-      "outbox (one per topic).\n# TYPE sesame_events_published_total "
-      "counter\nsesame_events_published_total " +
-      std::to_string(d->published.load()) + "\n";
-  t += d->RunOnLoop([d] {
-    std::string backlog =
-        "# HELP sesame_events_backlog Records waiting for a subscriber.\n"
-        "# TYPE sesame_events_backlog gauge\n";
-    std::string delivered =
-        "# HELP sesame_events_delivered_total Records a subscriber "
-        "acknowledged.\n# TYPE sesame_events_delivered_total counter\n";
-    std::string failed =
-        "# HELP sesame_events_failed_attempts_total Delivery attempts that "
-        "failed.\n# TYPE sesame_events_failed_attempts_total counter\n";
-    std::string dead =
-        "# HELP sesame_events_dead_letters Records in a subscription's "
-        "dead-letter store.\n# TYPE sesame_events_dead_letters gauge\n";
-    for (const auto& sub : d->subs) {
-      std::string label =
-          "{subscription=\"" + sub->topic + ":" + sub->id.substr(0, 8) + "\"}";
-      backlog += "sesame_events_backlog" + label + " " +
-                 std::to_string(sub->pending.size() + sub->inflight) + "\n";
-      delivered += "sesame_events_delivered_total" + label + " " +
-                   std::to_string(sub->delivered.load()) + "\n";
-      failed += "sesame_events_failed_attempts_total" + label + " " +
-                std::to_string(sub->failed_attempts) + "\n";
-      dead += "sesame_events_dead_letters" + label + " " +
-              std::to_string(sub->dead.size()) + "\n";
-    }
-    return backlog + delivered + failed + dead;
+  registry->Add([d](metrics::Writer& w) {
+    w.Counter("sesame_events_published_total",
+              "SES event records written to the outbox (one per topic).",
+              d->published.load());
   });
-  return t;
+  // Subscriptions belong to the delivery thread: written there.
+  registry->AddOwned(
+      [d](std::function<void()> f) { asio::post(d->loop, std::move(f)); },
+      [d](metrics::Writer& w) {
+        struct Family {
+          const char* name;
+          const char* help;
+          const char* type;
+          std::function<double(const Sub&)> value;
+        };
+        const Family families[] = {
+            {"sesame_events_backlog", "Records waiting for a subscriber.",
+             "gauge",
+             [](const Sub& s) {
+               return static_cast<double>(s.pending.size() + s.inflight);
+             }},
+            {"sesame_events_delivered_total",
+             "Records a subscriber acknowledged.", "counter",
+             [](const Sub& s) {
+               return static_cast<double>(s.delivered.load());
+             }},
+            {"sesame_events_failed_attempts_total",
+             "Delivery attempts that failed.", "counter",
+             [](const Sub& s) {
+               return static_cast<double>(s.failed_attempts);
+             }},
+            {"sesame_events_dead_letters",
+             "Records in a subscription's dead-letter store.", "gauge",
+             [](const Sub& s) { return static_cast<double>(s.dead.size()); }},
+        };
+        for (const auto& f : families) {
+          w.Family(f.name, f.help, f.type);
+          for (const auto& sub : d->subs) {
+            std::string label = sub->topic + ":" + sub->id.substr(0, 8);
+            w.Sample(f.name, {{"subscription", label}}, f.value(*sub));
+          }
+        }
+      });
 }
 
 std::string Publisher::SubscriptionsJson() {

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "delivery/engine.h"
 #include "events/event_json.h"
+#include "metrics/registry.h"
 #include "net/http.h"
 
 namespace sesame::events {
@@ -83,7 +84,14 @@ class Publisher {
   // /sns/... : the signing certificate and subscription confirmation links.
   std::optional<net::HttpResponse> Http(const net::HttpRequest& req);
 
-  std::string Metrics();
+  // Runs `fn` on the delivery thread, later; never blocks the caller. The
+  // HTTP front end calls everything below through it, so that a network
+  // loop never waits for the publisher (the calls are immediate there).
+  void Run(std::function<void()> fn);
+
+  // The events families; per-subscription ones are written on the delivery
+  // thread when /metrics renders.
+  void RegisterMetrics(metrics::Registry* registry);
   // The dead-letter store: [{"subscription","seq","topic","event"}...].
   // Each subscription's delivery state: backlog, in flight, delivered,
   // failed attempts, dead letters, and when a backed-off one tries again.

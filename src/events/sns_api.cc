@@ -1,6 +1,7 @@
 #include "events/sns_api.h"
 
 #include <random>
+#include <set>
 
 #include "base/strings.h"
 
@@ -78,6 +79,18 @@ std::string SubscriptionsXml(
 }
 
 }  // namespace
+
+bool IsSnsAction(const std::string& action) {
+  static const std::set<std::string> kActions = {"CreateTopic",
+                                                 "DeleteTopic",
+                                                 "ListTopics",
+                                                 "Subscribe",
+                                                 "Unsubscribe",
+                                                 "ConfirmSubscription",
+                                                 "ListSubscriptionsByTopic",
+                                                 "ListSubscriptions"};
+  return kActions.count(action) > 0;
+}
 
 std::optional<net::HttpResponse> HandleSnsAction(
     Publisher* p, const std::string& action,

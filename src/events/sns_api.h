@@ -14,6 +14,9 @@ namespace sesame::events {
 // ListSubscriptionsByTopic, ConfirmSubscription), answered in SNS's XML, on
 // the publisher's topics. nullopt when `action` is not one of them.
 // Authentication is the caller's. Thread-safe (the publisher is).
+// True when `action` is one of them (HandleSnsAction then answers it).
+bool IsSnsAction(const std::string& action);
+
 std::optional<net::HttpResponse> HandleSnsAction(
     Publisher* publisher, const std::string& action,
     const std::map<std::string, std::string>& form);

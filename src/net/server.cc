@@ -56,33 +56,39 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
          CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// Completes with the spool's status on the calling coroutine's executor.
+// Completes with admission's verdict on the calling coroutine's executor
+// (admission answers from the spool writer or a signing thread).
 template <typename Token>
-auto AsyncCommit(spool::Spool* sp, spool::MessageMeta meta, std::string body,
+auto AsyncSubmit(admission::Admission* adm, admission::Submission sub,
                  Token&& token) {
   return asio::async_initiate<Token, void(Status)>(
-      [sp](auto handler, spool::MessageMeta meta, std::string body) {
+      [adm](auto handler, admission::Submission sub) {
         auto ex = asio::get_associated_executor(handler);
         using H = decltype(handler);
         auto shared = std::make_shared<H>(std::move(handler));
-        sp->Commit(std::move(meta), std::move(body), [shared, ex](Status s) {
+        adm->Submit(std::move(sub), [shared,
+                                     ex](std::optional<admission::Refusal> r) {
+          Status s = r ? admission::ToStatus(*r) : Status();
           asio::post(ex, [shared, s]() mutable { (*shared)(std::move(s)); });
         });
       },
-      token, std::move(meta), std::move(body));
+      token, std::move(sub));
 }
 
 }  // namespace
 
 struct Server::Impl {
-  Impl(const config::Config& c, spool::Spool* s, AdminHooks h)
+  Impl(const config::Config& c, spool::Spool* s, admission::Admission* a,
+       AdminHooks h)
       : config(c),
         spool(s),
+        admission(a),
         hooks(std::move(h)),
         ssl_ctx(ssl::context::tls_server) {}
 
   const config::Config& config;
   spool::Spool* spool;
+  admission::Admission* admission;
   AdminHooks hooks;
   ssl::context ssl_ctx;
   std::vector<std::unique_ptr<asio::io_context>> loops;
@@ -459,48 +465,21 @@ struct Server::Impl {
           meta.client_ip = env.client_ip;
           meta.source = KindName(kind);
           // SES SMTP: the configuration set is named by a header.
-          meta.config_set =
-              smtp::HeaderValue(env.content, "X-SES-CONFIGURATION-SET");
-          std::optional<std::string> throttled;
-          if (hooks.take_quota && kind != Kind::kMx) {
-            throttled =
-                hooks.take_quota(static_cast<int>(meta.recipients.size()));
-          }
-          if (!throttled && hooks.sending_paused && kind != Kind::kMx) {
-            if (auto paused = hooks.sending_paused(meta.config_set)) {
-              ++not_accepted;
-              session.OnCommitResult(Error::Permanent("denied", *paused),
-                                     env.id);
-              continue;
-            }
-          }
-          if (!throttled && hooks.authorize && kind != Kind::kMx &&
-              !env.auth_user.empty()) {
-            std::vector<std::string> rcpts;
-            for (const auto& r : meta.recipients) rcpts.push_back(r.address);
-            if (auto denied = hooks.authorize(env.auth_user, meta.mail_from,
-                                              rcpts, env.content)) {
-              ++not_accepted;
-              session.OnCommitResult(Error::Permanent("denied", *denied),
-                                     env.id);
-              continue;
-            }
-          }
-          if (throttled) {
-            ++not_accepted;
-            ++this->throttled;
-            session.OnCommitResult(Error::Transient("throttled", *throttled),
-                                   env.id);
-            continue;
-          }
-          if (hooks.sign && kind != Kind::kMx)
-            env.content = hooks.sign(env.content);
-          Status s = co_await AsyncCommit(
-              spool, std::move(meta), std::move(env.content), use_awaitable);
+          if (kind != Kind::kMx)
+            meta.config_set =
+                smtp::HeaderValue(env.content, "X-SES-CONFIGURATION-SET");
+          admission::Submission sub;
+          sub.source = kind == Kind::kMx ? admission::Source::kInbound
+                                         : admission::Source::kSubmission;
+          sub.meta = std::move(meta);
+          sub.content = std::move(env.content);
+          Status s =
+              co_await AsyncSubmit(admission, std::move(sub), use_awaitable);
           if (s.ok()) {
             ++accepted[static_cast<int>(kind)];
           } else {
             ++not_accepted;
+            if (s.error().code() == "throttled") ++throttled;
             SESAME_LOG(kWarn, kLog)
                 << "not accepted " << env.id << ": " << s.error().ToString();
           }
@@ -569,102 +548,63 @@ struct Server::Impl {
     c->lowest().close(ec);
   }
 
-  // One Prometheus family: HELP, TYPE and a sample per (labels, value).
-  static void Family(
-      std::string& m, const char* name, const char* type, const char* help,
-      std::initializer_list<std::pair<const char*, uint64_t>> samples) {
-    m.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    m.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-    for (const auto& [labels, value] : samples)
-      m.append(name)
-          .append(labels)
-          .append(" ")
-          .append(std::to_string(value))
-          .append("\n");
-  }
-
-  std::string Metrics() {
-    std::string m;
-    m += "# HELP sesame_smtp_messages_accepted_total Messages made durable and "
-         "answered 250.\n";
-    m += "# TYPE sesame_smtp_messages_accepted_total counter\n";
+  void WriteMetrics(metrics::Writer& w) {
+    w.Family("sesame_smtp_messages_accepted_total",
+             "Messages made durable and answered 250.", "counter");
     for (Kind k : {Kind::kSubmission, Kind::kImplicitTls, Kind::kMx}) {
-      m += std::string("sesame_smtp_messages_accepted_total{listener=\"") +
-           KindName(k) + "\"} " +
-           std::to_string(accepted[static_cast<int>(k)].load()) + "\n";
+      w.Sample("sesame_smtp_messages_accepted_total",
+               {{"listener", KindName(k)}},
+               accepted[static_cast<int>(k)].load());
     }
-    m += "# HELP sesame_smtp_messages_not_accepted_total Messages refused "
-         "because the spool failed (452/554).\n";
-    m += "# TYPE sesame_smtp_messages_not_accepted_total counter\n";
-    m += "sesame_smtp_messages_not_accepted_total " +
-         std::to_string(not_accepted.load()) + "\n";
-    m += "# HELP sesame_smtp_sessions_total SMTP sessions admitted.\n# TYPE "
-         "sesame_smtp_sessions_total counter\n";
-    m += "sesame_smtp_sessions_total " + std::to_string(sessions_total.load()) +
-         "\n";
-    m += "# HELP sesame_smtp_tls_sessions_total SMTP sessions that ran over "
-         "TLS (implicit or STARTTLS): with sessions_total, the TLS share.\n"
-         "# TYPE sesame_smtp_tls_sessions_total counter\n"
-         "sesame_smtp_tls_sessions_total " +
-         std::to_string(tls_sessions.load()) + "\n";
-    m += "# HELP sesame_smtp_recipients_total RCPT commands by result.\n"
-         "# TYPE sesame_smtp_recipients_total counter\n"
-         "sesame_smtp_recipients_total{result=\"accepted\"} " +
-         std::to_string(rcpt_accepted.load()) +
-         "\nsesame_smtp_recipients_total{result=\"rejected\"} " +
-         std::to_string(rcpt_rejected.load()) + "\n";
-    m += "# HELP sesame_smtp_throttled_total Messages refused by the sending "
-         "quota (454).\n# TYPE sesame_smtp_throttled_total counter\n"
-         "sesame_smtp_throttled_total " +
-         std::to_string(throttled.load()) + "\n";
-    Family(m, "sesame_smtp_auth_failures_total", "counter",
-           "Failed SMTP AUTH attempts: wrong credentials, or refused while "
-           "the address was locked out.",
-           {{"{reason=\"credentials\"}", login_throttle.failures()},
-            {"{reason=\"locked_out\"}", auth_locked_out.load()}});
-    Family(m, "sesame_smtp_auth_lockouts_total", "counter",
-           "Client addresses locked out after repeated failed SMTP AUTH.",
-           {{"", login_throttle.lockouts()}});
-    m += "# HELP sesame_smtp_sessions_refused_total SMTP sessions refused by "
-         "connection limits.\n";
-    m += "# TYPE sesame_smtp_sessions_refused_total counter\n";
-    m += "sesame_smtp_sessions_refused_total " +
-         std::to_string(sessions_refused.load()) + "\n";
+    w.Counter("sesame_smtp_messages_not_accepted_total",
+              "Messages refused at the end of DATA: by admission, or because "
+              "the spool failed.",
+              not_accepted.load());
+    w.Counter("sesame_smtp_sessions_total", "SMTP sessions admitted.",
+              sessions_total.load());
+    w.Counter("sesame_smtp_tls_sessions_total",
+              "SMTP sessions that ran over TLS (implicit or STARTTLS): with "
+              "sessions_total, the TLS share.",
+              tls_sessions.load());
+    w.Family("sesame_smtp_recipients_total", "RCPT commands by result.",
+             "counter");
+    w.Sample("sesame_smtp_recipients_total", {{"result", "accepted"}},
+             rcpt_accepted.load());
+    w.Sample("sesame_smtp_recipients_total", {{"result", "rejected"}},
+             rcpt_rejected.load());
+    w.Counter("sesame_smtp_throttled_total",
+              "Messages refused by the sending quota (454).", throttled.load());
+    w.Family("sesame_smtp_auth_failures_total",
+             "Failed SMTP AUTH attempts: wrong credentials, or refused while "
+             "the address was locked out.",
+             "counter");
+    w.Sample("sesame_smtp_auth_failures_total", {{"reason", "credentials"}},
+             login_throttle.failures());
+    w.Sample("sesame_smtp_auth_failures_total", {{"reason", "locked_out"}},
+             auth_locked_out.load());
+    w.Counter("sesame_smtp_auth_lockouts_total",
+              "Client addresses locked out after repeated failed SMTP AUTH.",
+              login_throttle.lockouts());
+    w.Counter("sesame_smtp_sessions_refused_total",
+              "SMTP sessions refused by connection limits.",
+              sessions_refused.load());
     {
-      std::lock_guard<std::mutex> lock(conn_mu);
-      m += "# HELP sesame_smtp_connections Open SMTP connections.\n# TYPE "
-           "sesame_smtp_connections gauge\n";
-      m += "sesame_smtp_connections " + std::to_string(connections) + "\n";
-      Family(m, "sesame_http_connections", "gauge", "Open HTTP connections.",
-             {{"", http_connections + http_reserve_in_use}});
+      std::lock_guard<std::mutex> lock(conn_mu);  // two ints: held briefly
+      w.Gauge("sesame_smtp_connections", "Open SMTP connections.", connections);
+      w.Gauge("sesame_http_connections", "Open HTTP connections.",
+              http_connections + http_reserve_in_use);
     }
-    Family(m, "sesame_http_connections_refused_total", "counter",
-           "HTTP connections over the connection limits (closed, or served "
-           "only /health and /ready).",
-           {{"", http_refused.load()}});
-    Family(m, "sesame_accept_errors_total", "counter",
-           "Failed accept() calls (e.g. out of file descriptors).",
-           {{"", accept_errors.load()}});
-    m += "# HELP sesame_smtp_commit_seconds From the end of DATA to the 250 "
-         "reply written (spool sync included).\n";
-    m += "# TYPE sesame_smtp_commit_seconds histogram\n";
-    m += commit_latency.Prometheus("sesame_smtp_commit_seconds", "");
-    m += "# HELP sesame_queue_depth Messages in the spool.\n# TYPE "
-         "sesame_queue_depth gauge\n";
-    m += "sesame_queue_depth " + std::to_string(spool->size()) + "\n";
-    m += "# HELP sesame_spool_syncs_total Group commits (one write and one "
-         "fdatasync each).\n";
-    m += "# TYPE sesame_spool_syncs_total counter\n";
-    m += "sesame_spool_syncs_total " + std::to_string(spool->batches()) + "\n";
-    m += "# HELP sesame_spool_records_total Records made durable.\n# TYPE "
-         "sesame_spool_records_total counter\n";
-    m += "sesame_spool_records_total " +
-         std::to_string(spool->synced_records()) + "\n";
-    m += "# HELP sesame_spool_segments Spool segment files on disk.\n";
-    m += "# TYPE sesame_spool_segments gauge\n";
-    m += "sesame_spool_segments " + std::to_string(spool->segment_count()) +
-         "\n";
-    return m;
+    w.Counter("sesame_http_connections_refused_total",
+              "HTTP connections over the connection limits (closed, or served "
+              "only /health and /ready).",
+              http_refused.load());
+    w.Counter("sesame_accept_errors_total",
+              "Failed accept() calls (e.g. out of file descriptors).",
+              accept_errors.load());
+    w.HistogramFamily("sesame_smtp_commit_seconds",
+                      "From the end of DATA to the 250 reply written (spool "
+                      "sync included).",
+                      commit_latency);
   }
 
   // HTTP/1.1 with keep-alive on Boost.Beast (the only Beast code in Sesame).
@@ -837,11 +777,14 @@ struct Server::Impl {
   }
 };
 
-std::string Server::Metrics() const { return impl_->Metrics(); }
+void Server::RegisterMetrics(metrics::Registry* registry) {
+  registry->Add([d = impl_.get()](metrics::Writer& w) { d->WriteMetrics(w); });
+}
 
 Server::Server(const config::Config& config, spool::Spool* spool,
-               AdminHooks hooks)
-    : impl_(std::make_unique<Impl>(config, spool, std::move(hooks))) {}
+               admission::Admission* admission, AdminHooks hooks)
+    : impl_(
+          std::make_unique<Impl>(config, spool, admission, std::move(hooks))) {}
 
 Server::~Server() { Stop(); }
 

@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "admission/admission.h"
 #include "base/result.h"
 #include "config/config.h"
+#include "metrics/registry.h"
 #include "net/http.h"
 #include "spool/spool.h"
 
@@ -29,29 +31,16 @@ struct AdminHooks {
   // Additional SMTP AUTH check (SES SMTP passwords of access keys).
   std::function<bool(std::string_view user, std::string_view password)>
       authenticate;
-  // Account quota for `recipients`; returns SES's message when exceeded.
-  std::function<std::optional<std::string>(int recipients)> take_quota;
-  // DKIM-signs a submitted message (the From domain's key), once, before
-  // commit.
-  std::function<std::string(const std::string& message)> sign;
-  // Sending authorization for an authenticated submission: the reason it is
-  // refused (SMTP 554 5.7.1), or nullopt.
-  std::function<std::optional<std::string>(
-      const std::string& user, const std::string& mail_from,
-      const std::vector<std::string>& recipients, const std::string& content)>
-      authorize;
-  // Why sending is paused for a submission's configuration set (or the
-  // account): SMTP answers 554 5.7.1 with it; nullopt when sending is on.
-  std::function<std::optional<std::string>(const std::string& config_set)>
-      sending_paused;
   // Extra domains the MX accepts (custom MAIL FROM domains of identities).
   std::function<bool(const std::string& domain)> is_mx_domain;
 };
 
 class Server {
  public:
+  // Every message a session accepts goes to `admission` (MX mail as
+  // inbound); `spool` answers whether there is room before DATA.
   Server(const config::Config& config, spool::Spool* spool,
-         AdminHooks hooks = {});
+         admission::Admission* admission, AdminHooks hooks = {});
   ~Server();
 
   // Creates the TLS context and binds every enabled listener.
@@ -67,8 +56,8 @@ class Server {
     uint16_t port;
   };
   std::vector<Bound> bound() const;
-  // Prometheus text for the SMTP listeners and the spool. Thread-safe.
-  std::string Metrics() const;
+  // The SMTP and HTTP listeners' families (atomics: read from any thread).
+  void RegisterMetrics(metrics::Registry* registry);
 
  private:
   struct Impl;

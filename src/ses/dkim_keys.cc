@@ -252,6 +252,31 @@ Status DkimKeys::SetSigning(const std::string& raw_domain, bool enabled) {
   return Ok{};
 }
 
+std::optional<DkimKeys::Loaded> DkimKeys::KeyForAddress(
+    const std::string& address) {
+  size_t at = address.rfind('@');
+  if (at == std::string::npos) return std::nullopt;
+  std::string domain = AsciiLowerCopy(address.substr(at + 1));
+  std::lock_guard<std::mutex> lock(mu_);
+  // The most specific domain with a key: a.b.example.com, b.example.com,
+  // example.com.
+  for (std::string d = domain; !d.empty();) {
+    if (auto l = LoadLocked(d)) {
+      if (!l->info.signing_enabled) return std::nullopt;
+      return l;
+    }
+    size_t dot = d.find('.');
+    if (dot == std::string::npos) break;
+    d = d.substr(dot + 1);
+    if (d.find('.') == std::string::npos) break;  // never a bare TLD
+  }
+  return std::nullopt;
+}
+
+bool DkimKeys::SignsFor(const std::string& address) {
+  return KeyForAddress(address).has_value();
+}
+
 std::string DkimKeys::SignIfPossible(const std::string& message,
                                      int64_t now_seconds) {
   auto parsed = dkim::SplitMessage(message);
@@ -263,26 +288,8 @@ std::string DkimKeys::SignIfPossible(const std::string& message,
       break;
     }
   }
-  size_t at = from.rfind('@');
-  if (at == std::string::npos) return message;
-  std::string domain = AsciiLowerCopy(from.substr(at + 1));
-  std::optional<Loaded> key;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // The most specific domain with a key: a.b.example.com, b.example.com,
-    // example.com.
-    for (std::string d = domain; !d.empty();) {
-      if (auto l = LoadLocked(d)) {
-        key = l;
-        break;
-      }
-      size_t dot = d.find('.');
-      if (dot == std::string::npos) break;
-      d = d.substr(dot + 1);
-      if (d.find('.') == std::string::npos) break;  // never a bare TLD
-    }
-  }
-  if (!key || !key->info.signing_enabled) return message;
+  std::optional<Loaded> key = KeyForAddress(from);
+  if (!key) return message;
   dkim::SignOptions o{key->info.domain, key->info.selector, now_seconds, {}};
   auto field = dkim::Sign(message, o, key->key);
   if (!field.ok()) return message;

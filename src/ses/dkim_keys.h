@@ -61,6 +61,9 @@ class DkimKeys {
   // Prepends a DKIM-Signature when the From domain (or a parent) has an
   // enabled key; returns the message unchanged otherwise.
   std::string SignIfPossible(const std::string& message, int64_t now_seconds);
+  // True when SignIfPossible would sign mail from `address` (cached: cheap
+  // enough for every send, so unsigned mail skips the signing pool).
+  bool SignsFor(const std::string& address);
 
  private:
   struct Loaded {
@@ -69,6 +72,8 @@ class DkimKeys {
     std::optional<dkim::PrivateKey> ed_key;
   };
   std::optional<Loaded> LoadLocked(const std::string& domain);
+  // The enabled key of the address's most specific domain that has one.
+  std::optional<Loaded> KeyForAddress(const std::string& address);
   Result<boost::json::object> GetLocked(const std::string& domain);
   Result<Info> PutLocked(const std::string& domain,
                          const boost::json::object& o);

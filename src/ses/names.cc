@@ -3,6 +3,7 @@
 #include <string>
 
 #include "base/strings.h"
+#include "mime/mime.h"
 #include "smtp/address.h"
 
 namespace sesame::ses {
@@ -50,6 +51,28 @@ Status CheckIdentityName(std::string_view identity) {
                    ": it must be a domain such as example.com (letters, "
                    "digits and hyphens in dot-separated labels).");
   return Ok{};
+}
+
+// The mailbox of an address field as SES takes it, "local@domain" or
+// "Display Name <local@domain>", checked as an RFC 5321 path: it reaches
+// MAIL FROM or RCPT TO, so nothing in it may change an SMTP command. No
+// control characters anywhere (CR, LF, NUL), one <...> at the end at most.
+Result<std::string> FieldMailbox(std::string_view field) {
+  for (unsigned char c : field) {
+    if (c < 0x20 || c == 0x7f)
+      return Error::Permanent("address", "control character in address");
+  }
+  std::string spec = mime::AddrSpec(field);
+  size_t lt = field.find('<'), gt = field.find('>');
+  if (lt != std::string_view::npos || gt != std::string_view::npos) {
+    std::string_view t = field.substr(0, field.find_last_not_of(" \t") + 1);
+    if (lt == std::string_view::npos || gt != t.size() - 1 ||
+        field.find('<', lt + 1) != std::string_view::npos)
+      return Error::Permanent("address", "misplaced '<' or '>'");
+  }
+  auto p = smtp::ParseMailbox(spec);
+  if (!p.ok()) return p.error();
+  return spec;
 }
 
 }  // namespace sesame::ses

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -19,5 +20,10 @@ Status CheckResourceName(std::string_view kind, std::string_view name);
 // name); a domain identity an RFC 5321 domain of at least two labels, at
 // most 253 characters.
 Status CheckIdentityName(std::string_view identity);
+
+// The addr-spec of an address field as SES takes it ("local@domain" or
+// "Display Name <local@domain>"), checked as an RFC 5321 path: it reaches
+// MAIL FROM or RCPT TO, so nothing in it may change an SMTP command.
+Result<std::string> FieldMailbox(std::string_view field);
 
 }  // namespace sesame::ses

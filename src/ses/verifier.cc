@@ -6,6 +6,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "ses/resources.h"
 
 namespace sesame::ses {
 namespace json = boost::json;
@@ -128,9 +129,6 @@ void IdentityVerifier::CheckAll() {
     int64_t success_at = last_success;
     std::string status =
         Check(name, previous, created, last_success, now, &success_at);
-    o["VerificationStatus"] = status;
-    o["LastCheckedTimestamp"] = now;
-    if (success_at > 0) o["LastSuccessTimestamp"] = success_at;
     if (status != previous)
       SESAME_LOG(kInfo, "identity")
           << name << ": " << previous << " -> " << status;
@@ -148,10 +146,25 @@ void IdentityVerifier::CheckAll() {
                                       << info->next_selector << " now signs";
       }
     }
+    std::string mail_from, mail_from_status;
     if (auto* mf = o.if_contains("MailFromDomain"); mf && mf->is_string()) {
-      o["MailFromDomainStatus"] = CheckMailFrom(std::string(mf->as_string()));
+      mail_from = std::string(mf->as_string());
+      mail_from_status = CheckMailFrom(mail_from);
     }
-    (void)store_->Put("identity", name, json::serialize(o), false);
+    // The checks took DNS round trips: write the results into the document
+    // as it is now, not as it was read (a MAIL FROM domain or DKIM setting
+    // changed meanwhile through the API must not be lost).
+    auto current = LoadIdentityDocument(store_, name);
+    if (!current.ok()) continue;  // deleted meanwhile
+    json::object& d = *current;
+    d["VerificationStatus"] = status;
+    d["LastCheckedTimestamp"] = now;
+    if (success_at > 0) d["LastSuccessTimestamp"] = success_at;
+    if (auto* mf = d.if_contains("MailFromDomain");
+        mf && mf->is_string() && mf->as_string() == mail_from &&
+        !mail_from.empty())
+      d["MailFromDomainStatus"] = mail_from_status;
+    (void)store_->Put("identity", name, json::serialize(d), false);
   }
 }
 

@@ -849,4 +849,16 @@ uint64_t Spool::synced_records() const {
   return synced_records_;
 }
 
+void Spool::RegisterMetrics(metrics::Registry* registry) const {
+  registry->Add([this](metrics::Writer& w) {
+    w.Gauge("sesame_queue_depth", "Messages in the spool.", size());
+    w.Counter("sesame_spool_syncs_total",
+              "Group commits (one write and one fdatasync each).", batches());
+    w.Counter("sesame_spool_records_total", "Records made durable.",
+              synced_records());
+    w.Gauge("sesame_spool_segments", "Spool segment files on disk.",
+            segment_count());
+  });
+}
+
 }  // namespace sesame::spool

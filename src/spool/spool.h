@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "metrics/registry.h"
 #include "spool/record.h"
 
 namespace sesame::spool {
@@ -116,6 +117,9 @@ class Spool {
   // Segment files present (for tests and metrics).
   size_t segment_count() const;
   uint64_t synced_records() const;
+  // The spool's families for /metrics (all read lock-free or under the
+  // counters' own short locks).
+  void RegisterMetrics(metrics::Registry* registry) const;
 
   // Stops the writer after draining queued requests.
   void Close();

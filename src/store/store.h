@@ -1,8 +1,6 @@
 #pragma once
 
-#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,39 +8,33 @@
 
 #include "base/result.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace sesame::store {
 
 // The state store: named JSON documents by kind (identity, template,
-// configuration set, suppressed destination, ...). SQLite in WAL mode; the
-// SQL is plain enough to move to PostgreSQL unchanged. Writes are durable
-// when they return.
+// configuration set, suppressed destination, ...). Writes are durable when
+// they return. An interface, as leveldb's Env is a seam: SqliteStore is the
+// backend today (the cluster work adds PostgreSQL), SnapshotStore serves
+// hot reads from memory in front of either.
 //
-// Owned by the app. Thread-safe: one connection behind a mutex (state
-// changes are rare; sends read cached copies in the services).
+// Implementations are thread-safe.
 class Store {
  public:
+  virtual ~Store() = default;
+
+  // Opens the SQLite backend at `path` (created if absent).
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
-  ~Store();
 
-  Result<std::optional<std::string>> Get(const std::string& kind,
-                                         const std::string& name);
+  virtual Result<std::optional<std::string>> Get(const std::string& kind,
+                                                 const std::string& name) = 0;
   // create_only: fail with code "exists" when the document is already there.
-  Status Put(const std::string& kind, const std::string& name,
-             const std::string& json, bool create_only);
+  virtual Status Put(const std::string& kind, const std::string& name,
+                     const std::string& json, bool create_only) = 0;
   // Returns false when there was nothing to delete.
-  Result<bool> Delete(const std::string& kind, const std::string& name);
+  virtual Result<bool> Delete(const std::string& kind,
+                              const std::string& name) = 0;
   // Documents of a kind in name order, starting after `after` (pagination).
-  Result<std::vector<std::pair<std::string, std::string>>> List(
-      const std::string& kind, const std::string& after, size_t limit);
-
- private:
-  explicit Store(sqlite3* db) : db_(db) {}
-  std::mutex mu_;
-  sqlite3* db_;
-  sqlite3_stmt* get_stmt_ = nullptr;  // Get's statement, prepared once
+  virtual Result<std::vector<std::pair<std::string, std::string>>> List(
+      const std::string& kind, const std::string& after, size_t limit) = 0;
 };
 
 }  // namespace sesame::store

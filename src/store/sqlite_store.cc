@@ -1,4 +1,4 @@
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
 #include <sqlite3.h>
 
@@ -37,6 +37,13 @@ class Stmt {
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  auto s = SqliteStore::Open(path);
+  if (!s.ok()) return s.error();
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(
           path.c_str(), &db,
@@ -61,24 +68,36 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
     sqlite3_close(db);
     return Error::Permanent("store", "cannot initialise " + path + ": " + msg);
   }
-  return std::unique_ptr<Store>(new Store(db));
+  sqlite3* reader = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &reader,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK ||
+      sqlite3_exec(reader, "PRAGMA busy_timeout=5000;", nullptr, nullptr,
+                   nullptr) != SQLITE_OK) {
+    Error e = Fail(reader, "cannot open " + path + " for reading");
+    sqlite3_close(reader);
+    sqlite3_close(db);
+    return e;
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(db, reader));
 }
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   sqlite3_finalize(get_stmt_);
+  sqlite3_close(reader_);
   sqlite3_close(db_);
 }
 
-Result<std::optional<std::string>> Store::Get(const std::string& kind,
-                                              const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+Result<std::optional<std::string>> SqliteStore::Get(const std::string& kind,
+                                                    const std::string& name) {
+  std::lock_guard<std::mutex> lock(read_mu_);
   // Reads are on the mail and event paths (suppression, configuration sets,
   // event destinations): the statement is prepared once, not parsed per call.
   if (!get_stmt_ &&
       sqlite3_prepare_v3(
-          db_, "SELECT body FROM documents WHERE kind = ?1 AND name = ?2", -1,
-          SQLITE_PREPARE_PERSISTENT, &get_stmt_, nullptr) != SQLITE_OK)
-    return Fail(db_, "get");
+          reader_, "SELECT body FROM documents WHERE kind = ?1 AND name = ?2",
+          -1, SQLITE_PREPARE_PERSISTENT, &get_stmt_, nullptr) != SQLITE_OK)
+    return Fail(reader_, "get");
   sqlite3_stmt* st = get_stmt_;
   sqlite3_bind_text(st, 1, kind.data(), static_cast<int>(kind.size()),
                     SQLITE_STATIC);
@@ -93,15 +112,15 @@ Result<std::optional<std::string>> Store::Get(const std::string& kind,
                         sqlite3_column_bytes(st, 0))
           : "");
   } else if (rc != SQLITE_DONE) {
-    out = Fail(db_, "get");
+    out = Fail(reader_, "get");
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return out;
 }
 
-Status Store::Put(const std::string& kind, const std::string& name,
-                  const std::string& json, bool create_only) {
+Status SqliteStore::Put(const std::string& kind, const std::string& name,
+                        const std::string& json, bool create_only) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, create_only ? "INSERT INTO documents (kind, name, body, "
                             "updated_ms) VALUES (?1, ?2, ?3, ?4)"
@@ -120,7 +139,8 @@ Status Store::Put(const std::string& kind, const std::string& name,
   return Ok{};
 }
 
-Result<bool> Store::Delete(const std::string& kind, const std::string& name) {
+Result<bool> SqliteStore::Delete(const std::string& kind,
+                                 const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, "DELETE FROM documents WHERE kind = ?1 AND name = ?2");
   s.Bind(1, kind);
@@ -129,10 +149,10 @@ Result<bool> Store::Delete(const std::string& kind, const std::string& name) {
   return sqlite3_changes(db_) > 0;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> Store::List(
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::List(
     const std::string& kind, const std::string& after, size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Stmt s(reader_,
          "SELECT name, body FROM documents WHERE kind = ?1 AND name > ?2 ORDER "
          "BY name LIMIT ?3");
   s.Bind(1, kind);
@@ -142,7 +162,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::List(
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
     out.emplace_back(s.Text(0), s.Text(1));
-  if (rc != SQLITE_DONE) return Fail(db_, "list");
+  if (rc != SQLITE_DONE) return Fail(reader_, "list");
   return out;
 }
 

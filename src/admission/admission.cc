@@ -1,0 +1,363 @@
+#include "admission/admission.h"
+
+#include "base/ids.h"
+#include "base/json.h"
+#include "base/strings.h"
+#include "mime/mime.h"
+#include "ses/names.h"
+#include "smtp/address.h"
+#include "smtp/message_check.h"
+
+namespace sesame::admission {
+
+namespace {
+
+Refusal Refuse(Refusal::Kind kind, std::string message) {
+  return Refusal{kind, std::move(message), false};
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The From header's address and its display name (for ses:FromAddress and
+// ses:FromDisplayName).
+std::pair<std::string, std::string> FromOf(const std::string& content) {
+  std::string header = smtp::HeaderValue(content, "From");
+  std::string display;
+  if (size_t lt = header.find('<'); lt != std::string::npos) {
+    display = mime::DecodeWords(TrimCopy(header.substr(0, lt)));
+    if (display.size() >= 2 && display.front() == '"' && display.back() == '"')
+      display = display.substr(1, display.size() - 2);
+  }
+  return {mime::AddrSpec(header), display};
+}
+
+// True when `address` is the identity or lies within it (a domain identity
+// covers its subdomains' addresses).
+bool BelongsTo(const std::string& address, const std::string& identity) {
+  std::string f = AsciiLowerCopy(address);
+  if (f == identity) return true;
+  size_t at = f.rfind('@');
+  for (std::string d = at == std::string::npos ? "" : f.substr(at + 1);
+       !d.empty();
+       d = d.find('.') == std::string::npos ? "" : d.substr(d.find('.') + 1)) {
+    if (d == identity) return true;
+  }
+  return false;
+}
+
+// Envelope paths and content, for front ends that did not check them as an
+// SMTP session does: every path a valid RFC 5321 mailbox; content with
+// CRLF line endings (bare LF converted, as SES), no bare CR or NUL, unique
+// header fields once.
+std::optional<Refusal> CheckWellFormed(Submission& s) {
+  if (!s.meta.mail_from.empty()) {
+    if (auto p = smtp::ParseMailbox(s.meta.mail_from); !p.ok())
+      return Refuse(Refusal::Kind::kInvalidAddress,
+                    "Invalid return path " + Quoted(s.meta.mail_from) + ": " +
+                        p.error().message());
+  }
+  for (const auto& r : s.meta.recipients) {
+    if (auto p = ses::FieldMailbox(r.address); !p.ok())
+      return Refuse(
+          Refusal::Kind::kInvalidAddress,
+          "Illegal address " + Quoted(r.address) + ": " + p.error().message());
+  }
+  s.content = smtp::CanonicalLineEndings(std::move(s.content));
+  if (Status st = smtp::CheckMessage(s.content); !st.ok())
+    return Refuse(Refusal::Kind::kInvalidContent,
+                  "Illegal message content: " + st.error().message());
+  return std::nullopt;
+}
+
+void MarkEncodings(spool::MessageMeta* meta, const std::string& content) {
+  for (unsigned char c : content) {
+    if (c >= 0x80) {
+      meta->eight_bit = true;
+      break;
+    }
+  }
+  for (const auto& r : meta->recipients) {
+    for (unsigned char c : r.address) meta->smtputf8 |= c >= 0x80;
+  }
+}
+
+}  // namespace
+
+Status ToStatus(const Refusal& r) {
+  switch (r.kind) {
+    case Refusal::Kind::kThrottled:
+      return Error::Transient("throttled", r.message);
+    case Refusal::Kind::kStorageFull:
+      return Error::Transient("no_space", r.message);
+    case Refusal::Kind::kNotStored:
+      return r.transient ? Error::Transient("io", r.message)
+                         : Error::Permanent("io", r.message);
+    case Refusal::Kind::kInvalidAddress:
+    case Refusal::Kind::kInvalidContent:
+      return Error::Permanent("invalid", r.message);
+    default:
+      return Error::Permanent("denied", r.message);
+  }
+}
+
+void Admission::RegisterMetrics(metrics::Registry* registry) const {
+  registry->Add([this](metrics::Writer& w) {
+    static const char* kSourceNames[kSources] = {"submission", "api",
+                                                 "internal", "inbound"};
+    static const char* kReasons[kKinds] = {
+        "invalid_address", "invalid_content",   "storage_full",
+        "account_paused",  "config_set_paused", "not_authorized",
+        "rejected",        "throttled",         "mail_from_not_verified",
+        "not_stored"};
+    w.Family("sesame_admission_admitted_total",
+             "Messages admitted and made durable, by how they entered.",
+             "counter");
+    for (int i = 0; i < kSources; ++i)
+      w.Sample("sesame_admission_admitted_total", {{"source", kSourceNames[i]}},
+               admitted_[i].load(std::memory_order_relaxed));
+    w.Family("sesame_admission_refused_total",
+             "Messages not admitted, by the check that refused them.",
+             "counter");
+    for (int i = 0; i < kKinds; ++i)
+      w.Sample("sesame_admission_refused_total", {{"reason", kReasons[i]}},
+               refused_[i].load(std::memory_order_relaxed));
+    w.Counter("sesame_admission_quota_returned_total",
+              "Sends whose quota was given back because the commit failed.",
+              quota_returned_.load(std::memory_order_relaxed));
+  });
+}
+
+Admission::Admission(Options options, spool::Spool* spool,
+                     ses::Resources* resources, ses::DkimKeys* dkim,
+                     auth::KeyStore* keys, auth::Quota* quota,
+                     capture::Mailbox* mailbox, SigningPool* pool)
+    : options_(std::move(options)),
+      spool_(spool),
+      resources_(resources),
+      dkim_(dkim),
+      keys_(keys),
+      quota_(quota),
+      mailbox_(mailbox),
+      pool_(pool) {}
+
+void Admission::Submit(Submission s, Done done) {
+  if (auto r = Check(s)) {
+    Count(*r);
+    done(std::move(r));
+    return;
+  }
+  int64_t taken_ms = 0;
+  if (quota_ && (s.source == Source::kApi || s.source == Source::kSubmission)) {
+    taken_ms = NowMillis();
+    if (auto over = quota_->Take(static_cast<int>(s.meta.recipients.size()),
+                                 taken_ms)) {
+      Refusal r = Refuse(Refusal::Kind::kThrottled, *over);
+      Count(r);
+      done(std::move(r));
+      return;
+    }
+  }
+  if (auto r = ApplyMailFrom(s)) {
+    if (taken_ms)
+      quota_->GiveBack(static_cast<int>(s.meta.recipients.size()), taken_ms);
+    Count(*r);
+    done(std::move(r));
+    return;
+  }
+  SignAndCommit(std::move(s), taken_ms, std::move(done));
+}
+
+// Steps 1–5; the quota (6) is taken by Submit once they pass.
+std::optional<Refusal> Admission::Check(Submission& s) {
+  if (s.source == Source::kApi) {
+    if (auto r = CheckWellFormed(s)) return r;
+  }
+  if (!spool_->Accepting())
+    return Refuse(Refusal::Kind::kStorageFull,
+                  "insufficient storage for new mail; retry later");
+  if (s.source == Source::kInternal || s.source == Source::kInbound)
+    return std::nullopt;
+  if (s.source == Source::kSubmission) s.caller = SmtpCaller(s.meta.auth_user);
+  if (auto r = CheckPaused(s)) return r;
+  if (auto r = Authorize(s)) return r;
+  return CheckVerified(s);
+}
+
+std::optional<Refusal> Admission::CheckPaused(const Submission& s) {
+  if (!resources_->AccountSendingEnabled())
+    return Refuse(Refusal::Kind::kAccountPaused,
+                  "Sending is paused for this account.");
+  if (!s.meta.config_set.empty() &&
+      !resources_->ConfigurationSetSendingEnabled(s.meta.config_set))
+    return Refuse(
+        Refusal::Kind::kConfigSetPaused,
+        "Sending is paused for configuration set " + s.meta.config_set + ".");
+  return std::nullopt;
+}
+
+// An SMTP user is an access key (SES SMTP credentials) or a configured SMTP
+// user; keys of another account send under sending authorization.
+Caller Admission::SmtpCaller(const std::string& auth_user) const {
+  Caller c;
+  c.api = "smtp";
+  c.action = "ses:SendRawEmail";
+  if (auth_user.empty() || !keys_) return c;
+  auto [account, key_user] = keys_->AccountOf(auth_user);
+  if (account.empty() || account == options_.account_id) return c;
+  c.who = {account, key_user};
+  c.owner = false;
+  return c;
+}
+
+// Sending authorization (SES developer guide, "sending authorization"): a
+// key of another account may send for an identity of this account only as
+// the identity's policies allow; an identity ARN in the request names the
+// identity, otherwise the From address's most specific identity does.
+std::optional<Refusal> Admission::Authorize(const Submission& s) {
+  const Caller& c = s.caller;
+  if (c.owner && c.identity_arn.empty()) return std::nullopt;
+  auto [from, display] = FromOf(s.content);
+  auto denied = [&c](const std::string& resource) {
+    return Refuse(Refusal::Kind::kNotAuthorized,
+                  "User `" + c.who.Arn() + "' is not authorized to perform `" +
+                      c.action + "' on resource `" + resource + "'");
+  };
+  std::string identity;
+  if (!c.identity_arn.empty()) {
+    std::string prefix = resources_->IdentityArn("");
+    if (c.identity_arn.rfind(prefix, 0) != 0) return denied(c.identity_arn);
+    identity = AsciiLowerCopy(c.identity_arn.substr(prefix.size()));
+    if (!resources_->IdentityExists(identity))
+      return Refuse(Refusal::Kind::kRejected,
+                    "Identity " + identity + " does not exist.");
+    if (!BelongsTo(from, identity))
+      return Refuse(
+          Refusal::Kind::kRejected,
+          "From address " + from + " does not belong to " + c.identity_arn);
+    if (c.owner) return std::nullopt;
+  } else {
+    identity = resources_->IdentityFor(from);
+  }
+  if (identity.empty()) return denied(from);
+  std::string arn = resources_->IdentityArn(identity);
+  std::vector<std::string> docs;
+  if (auto policies = resources_->Policies(identity); policies.ok()) {
+    for (auto& [name, doc] : *policies) docs.push_back(doc);
+  }
+  auth::AuthzRequest r;
+  r.principal = c.who;
+  r.action = c.action;
+  r.resource = arn;
+  r.context["ses:FromAddress"] = {from};
+  if (!display.empty()) r.context["ses:FromDisplayName"] = {display};
+  for (const auto& rc : s.meta.recipients)
+    r.context["ses:Recipients"].push_back(rc.address);
+  r.context["ses:FeedbackAddress"] = {s.meta.mail_from};
+  r.context["ses:ApiVersion"] = {c.api};
+  r.context["aws:CurrentTime"] = {IsoTime(NowMillis())};
+  r.context["aws:PrincipalAccount"] = {c.who.account};
+  if (auth::Evaluate(docs, r) != auth::Decision::kAllow) return denied(arn);
+  return std::nullopt;
+}
+
+// Production: the sender must be a verified identity (the address, its
+// domain or a parent) unless identities are auto-verified. The sandbox:
+// every recipient too.
+std::optional<Refusal> Admission::CheckVerified(const Submission& s) {
+  auto not_verified = [this](const std::string& list) {
+    return Refuse(Refusal::Kind::kRejected,
+                  "Email address is not verified. The following identities "
+                  "failed the check in region " +
+                      Upper(options_.region) + ": " + list);
+  };
+  if (!options_.auto_verify) {
+    std::string sender =
+        s.sender.empty() ? FromOf(s.content).first : mime::AddrSpec(s.sender);
+    if (sender.empty()) sender = s.meta.mail_from;
+    if (!resources_->Verified(sender)) return not_verified(sender);
+  }
+  if (!options_.sandbox) return std::nullopt;
+  std::string unverified;
+  for (const auto& r : s.meta.recipients) {
+    if (!resources_->Verified(r.address))
+      unverified += (unverified.empty() ? "" : ", ") + r.address;
+  }
+  if (!unverified.empty()) return not_verified(unverified);
+  return std::nullopt;
+}
+
+// Custom MAIL FROM: the return path moves to the identity's MAIL FROM
+// domain once its MX and SPF check out; until then, the default, or a
+// refusal when the identity asks for one.
+std::optional<Refusal> Admission::ApplyMailFrom(Submission& s) {
+  if (s.source == Source::kInternal || s.source == Source::kInbound ||
+      s.meta.mail_from.empty())
+    return std::nullopt;
+  ses::Resources::MailFrom mf = resources_->MailFromFor(s.meta.mail_from);
+  if (mf.domain.empty()) return std::nullopt;
+  if (mf.verified) {
+    std::string& from = s.meta.mail_from;
+    from = from.substr(0, from.rfind('@')) + "@" + mf.domain;
+    return std::nullopt;
+  }
+  if (!mf.reject_on_failure) return std::nullopt;
+  return Refuse(
+      Refusal::Kind::kMailFromNotVerified,
+      "The custom MAIL FROM domain " + mf.domain + " is not verified.");
+}
+
+// DKIM: once per message, before it is durable, so every retry and every
+// recipient sends the same signed bytes. RSA signing is ~1 ms of CPU, so it
+// runs on the signing pool, never on the caller's event loop.
+void Admission::SignAndCommit(Submission s, int64_t taken_ms, Done done) {
+  bool sign = dkim_ && s.source != Source::kInbound &&
+              dkim_->SignsFor(FromOf(s.content).first);
+  if (!sign) {
+    Commit(std::move(s), taken_ms, std::move(done));
+    return;
+  }
+  auto work = [this, s = std::move(s), taken_ms,
+               done = std::move(done)]() mutable {
+    s.content = dkim_->SignIfPossible(s.content, NowMillis() / 1000);
+    Commit(std::move(s), taken_ms, std::move(done));
+  };
+  if (pool_) {
+    pool_->Post(std::move(work));
+  } else {
+    work();
+  }
+}
+
+void Admission::Commit(Submission s, int64_t taken_ms, Done done) {
+  if (s.source == Source::kApi) MarkEncodings(&s.meta, s.content);
+  int recipients = static_cast<int>(s.meta.recipients.size());
+  // The mailbox entry needs the meta after the spool has taken it.
+  std::optional<spool::MessageMeta> listed;
+  if (mailbox_ && s.source != Source::kInbound) listed = s.meta;
+  int source = static_cast<int>(s.source);
+  spool_->Commit(
+      std::move(s.meta), std::move(s.content),
+      [this, taken_ms, recipients, source, listed = std::move(listed),
+       done = std::move(done)](Status st) {
+        if (st.ok()) {
+          if (listed) mailbox_->Admitted(*listed);
+          admitted_[source].fetch_add(1, std::memory_order_relaxed);
+          done(std::nullopt);
+          return;
+        }
+        if (taken_ms) {
+          quota_->GiveBack(recipients, taken_ms);
+          quota_returned_.fetch_add(1, std::memory_order_relaxed);
+        }
+        Refusal r{Refusal::Kind::kNotStored, st.error().message(),
+                  st.error().transient()};
+        Count(r);
+        done(std::move(r));
+      });
+}
+
+}  // namespace sesame::admission

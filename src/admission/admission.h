@@ -1,0 +1,144 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admission/signing_pool.h"
+#include "auth/keys.h"
+#include "auth/policy.h"
+#include "auth/quota.h"
+#include "base/result.h"
+#include "capture/mailbox.h"
+#include "metrics/registry.h"
+#include "ses/dkim_keys.h"
+#include "ses/resources.h"
+#include "spool/spool.h"
+
+namespace sesame::admission {
+
+// How a message entered.
+enum class Source {
+  kSubmission,  // SMTP submission (587 with STARTTLS, 465): SES's SMTP
+  kApi,         // SES v1 and v2 sends
+  kInternal,    // mail Sesame writes itself: DSNs, verification links
+  kInbound,     // the MX: feedback for us, not a send
+};
+
+// Who sends, for sending authorization: the key's principal, and what the
+// request names (API version, action, FromEmailAddressIdentityArn/SourceArn).
+struct Caller {
+  auth::Principal who;
+  bool owner = true;         // keys of the owner account skip policy checks
+  std::string api;           // "1", "2" or "smtp" (ses:ApiVersion)
+  std::string action;        // ses:SendEmail, ses:SendRawEmail, ...
+  std::string identity_arn;  // empty: the From address's own identity
+};
+
+// One message to admit. meta.recipients hold addr-specs; meta.id is set.
+struct Submission {
+  Source source = Source::kApi;
+  Caller caller;
+  // The address whose identity must be verified (v1 Source, v2
+  // FromEmailAddress); empty: the From header's address.
+  std::string sender;
+  spool::MessageMeta meta;
+  std::string content;
+};
+
+// Why a message was not admitted: a value each front end maps to its own
+// answer (SMTP reply codes through ToStatus, SES error names in api/).
+struct Refusal {
+  enum class Kind {
+    kInvalidAddress,       // an envelope path that is no RFC 5321 mailbox
+    kInvalidContent,       // bare CR/LF, NUL, duplicate unique headers
+    kStorageFull,          // the spool refuses new mail (disk nearly full)
+    kAccountPaused,        // PutAccountSendingAttributes / enforcement
+    kConfigSetPaused,      // the configuration set's SendingEnabled
+    kNotAuthorized,        // sending authorization denied
+    kRejected,             // unverified sender / recipient (sandbox), ...
+    kThrottled,            // MaxSendRate or Max24HourSend
+    kMailFromNotVerified,  // custom MAIL FROM under REJECT_MESSAGE
+    kNotStored,            // the spool commit failed
+  };
+  Kind kind;
+  std::string message;
+  bool transient = false;  // kNotStored only: try again later
+};
+
+// The SMTP-side view of a refusal, as smtp::ServerSession::OnCommitResult
+// reads it: "throttled" → 454 4.7.0, "denied" → 554 5.7.1, transient → 452
+// 4.3.1, anything else → 554 5.3.0.
+Status ToStatus(const Refusal& r);
+
+// The one way mail enters Sesame. Every front end (SMTP submission, both SES
+// APIs, internal mail, the MX) hands a Submission to Submit(), which runs
+// the checks in this fixed order and commits:
+//   1. content and envelope well-formed (API; SMTP's session checked them)
+//   2. spool accepting (free space)
+//   3. sending paused (account, then configuration set)
+//   4. caller's authorization (sending-authorization policies)
+//   5. sender identity verified (production) / recipients verified (sandbox)
+//   6. quota (taken now, given back if the commit fails)
+//   7. MAIL FROM behaviour (custom domain, or REJECT_MESSAGE)
+//   8. DKIM signing (on the signing pool when a key will sign)
+//   9. spool commit; in capture mode the message is listed at once
+// Internal and inbound mail skip 3–7. Suppressed recipients are admitted
+// and then not delivered (the engine's Bounce OnAccountSuppressionList), as
+// SES does.
+//
+// Owned by the app. Submit() is thread-safe and never blocks on I/O: `done`
+// runs on the spool writer thread, a signing thread, or the caller's thread
+// for refusals before the commit.
+class Admission {
+ public:
+  struct Options {
+    std::string account_id = "000000000000";
+    std::string region = "us-east-1";
+    bool sandbox = false;      // recipients must be verified too
+    bool auto_verify = false;  // every sender counts as verified
+  };
+  // quota, mailbox and pool may be null (unlimited, no capture, sign
+  // inline).
+  Admission(Options options, spool::Spool* spool, ses::Resources* resources,
+            ses::DkimKeys* dkim, auth::KeyStore* keys, auth::Quota* quota,
+            capture::Mailbox* mailbox, SigningPool* pool);
+
+  using Done = std::function<void(std::optional<Refusal>)>;
+  void Submit(Submission s, Done done);
+
+  // sesame_admission_* families: admitted by source, refused by reason,
+  // quota given back (relaxed atomics, any thread).
+  void RegisterMetrics(metrics::Registry* registry) const;
+
+ private:
+  std::optional<Refusal> Check(Submission& s);
+  std::optional<Refusal> CheckPaused(const Submission& s);
+  std::optional<Refusal> Authorize(const Submission& s);
+  std::optional<Refusal> CheckVerified(const Submission& s);
+  std::optional<Refusal> ApplyMailFrom(Submission& s);
+  void SignAndCommit(Submission s, int64_t quota_taken_ms, Done done);
+  void Commit(Submission s, int64_t quota_taken_ms, Done done);
+  Caller SmtpCaller(const std::string& auth_user) const;
+
+  const Options options_;
+  spool::Spool* spool_;
+  ses::Resources* resources_;
+  ses::DkimKeys* dkim_;
+  auth::KeyStore* keys_;
+  auth::Quota* quota_;
+  capture::Mailbox* mailbox_;
+  SigningPool* pool_;
+  void Count(const Refusal& r) {
+    refused_[static_cast<int>(r.kind)].fetch_add(1, std::memory_order_relaxed);
+  }
+  static constexpr int kKinds = 10;
+  static constexpr int kSources = 4;
+  std::atomic<uint64_t> admitted_[kSources] = {};
+  std::atomic<uint64_t> refused_[kKinds] = {};
+  std::atomic<uint64_t> quota_returned_{0};
+};
+
+}  // namespace sesame::admission

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sesame::api {
+
+// The API's route table, in the manner of Postfix's smtpd_cmd_table: each
+// operation is one row — how a request is recognised (a v1 Query Action,
+// or a REST method and path pattern), whether only owner keys may call it
+// (keys of other accounts only send, under sending authorization), and the
+// handler. Adding an operation is one row and one function.
+//
+// Built once at start, then read-only: thread-safe for lookups.
+template <typename Handler>
+class Router {
+ public:
+  struct Route {
+    bool owner_only = true;
+    Handler handler{};
+  };
+  struct Match {
+    const Route* route;
+    std::vector<std::string> params;  // the pattern's {name} segments
+  };
+
+  // v1: Action=<action>.
+  void Action(std::string action, bool owner_only, Handler h) {
+    actions_[std::move(action)] = Route{owner_only, h};
+  }
+  // REST: "/v2/email/templates/{name}/render"; {x} matches one segment.
+  void Rest(std::string method, const std::string& pattern, bool owner_only,
+            Handler h) {
+    rest_.push_back({std::move(method), Split(pattern), Route{owner_only, h}});
+  }
+
+  const Route* FindAction(const std::string& action) const {
+    auto it = actions_.find(action);
+    return it == actions_.end() ? nullptr : &it->second;
+  }
+  // `segments`: the percent-decoded path segments ("v2","email",...).
+  std::optional<Match> FindRest(
+      const std::string& method,
+      const std::vector<std::string>& segments) const {
+    for (const auto& r : rest_) {
+      if (r.method != method || r.pattern.size() != segments.size()) continue;
+      Match m{&r.route, {}};
+      bool ok = true;
+      for (size_t i = 0; ok && i < segments.size(); ++i) {
+        const std::string& p = r.pattern[i];
+        if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+          m.params.push_back(segments[i]);
+        } else {
+          ok = p == segments[i];
+        }
+      }
+      if (ok) return m;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static std::vector<std::string> Split(const std::string& pattern) {
+    std::vector<std::string> out;
+    size_t start = 1;
+    while (start <= pattern.size()) {
+      size_t slash = pattern.find('/', start);
+      std::string seg =
+          pattern.substr(start, slash == std::string::npos ? std::string::npos
+                                                           : slash - start);
+      if (!seg.empty()) out.push_back(seg);
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    return out;
+  }
+  struct RestRoute {
+    std::string method;
+    std::vector<std::string> pattern;
+    Route route;
+  };
+  std::map<std::string, Route> actions_;
+  std::vector<RestRoute> rest_;
+};
+
+}  // namespace sesame::api

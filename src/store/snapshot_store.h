@@ -1,0 +1,51 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace sesame::store {
+
+// An in-memory snapshot of chosen kinds in front of a backend: the small,
+// hot documents every send reads (account settings, identities and their
+// policies and MAIL FROM, configuration sets, DKIM keys, templates). Reads
+// of those kinds never touch the backend; a write goes to the backend first
+// (durable), then replaces the snapshot's copy, so the next send sees it.
+// Other kinds (the suppression list, which may hold millions) pass through.
+//
+// Thread-safe. Readers take a shared lock that a writer holds only to swap
+// one entry — never across the backend's fsync; writers are serialised
+// among themselves so the snapshot follows the backend's order.
+class SnapshotStore : public Store {
+ public:
+  // Loads every document of `kinds` from `backend`.
+  static Result<std::unique_ptr<SnapshotStore>> Wrap(
+      std::unique_ptr<Store> backend, std::set<std::string> kinds);
+
+  Result<std::optional<std::string>> Get(const std::string& kind,
+                                         const std::string& name) override;
+  Status Put(const std::string& kind, const std::string& name,
+             const std::string& json, bool create_only) override;
+  Result<bool> Delete(const std::string& kind,
+                      const std::string& name) override;
+  Result<std::vector<std::pair<std::string, std::string>>> List(
+      const std::string& kind, const std::string& after, size_t limit) override;
+
+ private:
+  SnapshotStore(std::unique_ptr<Store> backend, std::set<std::string> kinds)
+      : backend_(std::move(backend)), kinds_(std::move(kinds)) {}
+  bool Cached(const std::string& kind) const { return kinds_.count(kind) > 0; }
+
+  std::unique_ptr<Store> backend_;
+  const std::set<std::string> kinds_;
+  std::mutex write_mu_;           // one writer at a time: backend write + swap
+  mutable std::shared_mutex mu_;  // guards docs_
+  std::map<std::string, std::map<std::string, std::string>> docs_;
+};
+
+}  // namespace sesame::store
