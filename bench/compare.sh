@@ -7,7 +7,7 @@
 #   e.g. git worktree add /tmp/base main && (cd /tmp/base && make build) &&
 #        bench/compare.sh /tmp/base/build/sesame
 #
-# Env: ROUNDS (3), MSGS (20000), DURATION (10, the API's wrk seconds).
+# Env: ROUNDS (3), MSGS (20000), DURATION (10, the API's wrk seconds), BENCHES ("ingest relay api").
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 A=${1:?usage: bench/compare.sh BASE_BINARY [NEW_BINARY]}
@@ -28,7 +28,7 @@ run() { # bench field binary -> value
   esac
   field "$2" <<<"$out"
 }
-for bench in ingest relay api; do
+for bench in ${BENCHES:-ingest relay api}; do
   case $bench in ingest) f=inject_msgs_per_s ;; relay) f=e2e_msgs_per_s ;; api) f=sendemail_per_s ;; esac
   for ((r = 1; r <= ROUNDS; r++)); do
     for side in A B; do
@@ -41,7 +41,7 @@ for bench in ingest relay api; do
   done
 done
 printf '%-8s %-18s %12s %12s %8s\n' bench metric base new change
-for bench in ingest relay api; do
+for bench in ${BENCHES:-ingest relay api}; do
   case $bench in ingest) f=inject_msgs_per_s ;; relay) f=e2e_msgs_per_s ;; api) f=sendemail_per_s ;; esac
   # shellcheck disable=SC2086
   a=$(median ${results[$bench.A]}); b=$(median ${results[$bench.B]})

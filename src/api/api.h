@@ -20,6 +20,7 @@
 #include "ses/dkim_keys.h"
 #include "ses/resources.h"
 #include "spool/spool.h"
+#include "stats/report.h"
 #include "store/store.h"
 
 namespace sesame::api {
@@ -57,11 +58,7 @@ struct Services {
   // [{timestamp_ms, attempts, bounces, complaints, rejects}] in 15-minute
   // buckets over two weeks; the admin statistics, alarms and history JSON.
   std::function<std::string()> enforcement_status;
-  struct SendDataPoint {
-    int64_t timestamp_ms;
-    uint64_t attempts, bounces, complaints, rejects;
-  };
-  std::function<std::vector<SendDataPoint>()> send_statistics;
+  std::function<std::vector<stats::SendDataPoint>()> send_statistics;
   std::function<std::string(const std::string& resolution,
                             const std::string& scope)>
       statistics_json;

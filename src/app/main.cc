@@ -50,6 +50,7 @@
 #include "ses/verifier.h"
 #include "spool/spool.h"
 #include "stats/alarms.h"
+#include "stats/report.h"
 #include "stats/stats.h"
 #include "store/snapshot_store.h"
 #include "store/store.h"
@@ -343,41 +344,11 @@ int Serve(const Args& args) {
     return alarms_ptr ? alarms_ptr->ReputationStatus("") : "HEALTHY";
   };
   services.send_statistics = [&sending_stats] {
-    constexpr int64_t kBucket = 15 * 60 * 1000;
-    int64_t now = NowMillis();
-    int64_t from = (now - 14LL * 24 * 3600 * 1000) / kBucket * kBucket;
-    std::vector<api::Services::SendDataPoint> out;
-    for (const auto& b : sending_stats.Series("", from, now + kBucket, kBucket))
-      out.push_back({b.start_ms, b.c.sends, b.c.bounces + b.c.soft_bounces,
-                     b.c.complaints, b.c.rejects});
-    return out;
+    return stats::SendDataPoints(sending_stats, NowMillis());
   };
   services.statistics_json = [&sending_stats](const std::string& resolution,
                                               const std::string& scope) {
-    bool hourly = resolution == "hour";
-    int64_t step = hourly ? 3600 * 1000 : 60 * 1000;
-    int64_t now = NowMillis();
-    int64_t span = hourly ? 14LL * 24 * 3600 * 1000 : 24LL * 3600 * 1000;
-    std::string out = "{\"resolution\":\"" +
-                      std::string(hourly ? "hour" : "minute") +
-                      "\",\"scope\":\"" + JsonEscape(scope) + "\",\"points\":[";
-    bool first = true;
-    for (const auto& b : sending_stats.Series(scope, (now - span) / step * step,
-                                              now + step, step)) {
-      out += std::string(first ? "" : ",") + "{\"timestamp\":\"" +
-             IsoTime(b.start_ms) + "\",\"sends\":" + std::to_string(b.c.sends) +
-             ",\"deliveries\":" + std::to_string(b.c.deliveries) +
-             ",\"bounces\":" + std::to_string(b.c.bounces) +
-             ",\"softBounces\":" + std::to_string(b.c.soft_bounces) +
-             ",\"complaints\":" + std::to_string(b.c.complaints) +
-             ",\"deferrals\":" + std::to_string(b.c.deferrals) +
-             ",\"rejects\":" + std::to_string(b.c.rejects) + "}";
-      first = false;
-    }
-    std::string scopes = "[";
-    for (const auto& s : sending_stats.Scopes())
-      scopes += (scopes.size() > 1 ? ",\"" : "\"") + JsonEscape(s) + "\"";
-    return out + "],\"scopes\":" + scopes + "]}";
+    return stats::StatisticsJson(sending_stats, resolution, scope, NowMillis());
   };
   services.alarms_json = [&alarms_ptr] {
     return alarms_ptr ? alarms_ptr->StatesJson() : "[]";
@@ -399,41 +370,8 @@ int Serve(const Args& args) {
       [&publisher_ptr] { return publisher_ptr->SubscriptionsJson(); },
       std::string("[]"));
   services.reputation_json = [&sending_stats, &alarms_ptr, &c] {
-    // Rates over the reputation window per scope, with the enforced status
-    // and the thresholds the gauges are drawn against.
-    int64_t now = NowMillis();
-    auto num = [](double v) {
-      char b[32];
-      std::snprintf(b, sizeof b, "%.6g", v);
-      return std::string(b);
-    };
-    std::string out =
-        "{\"windowHours\":" + std::to_string(c.reputation.window_hours) +
-        ",\"minSends\":" + std::to_string(c.reputation.min_sends) +
-        ",\"thresholds\":{\"probationBounce\":" +
-        num(c.reputation.probation_bounce_rate) +
-        ",\"shutdownBounce\":" + num(c.reputation.shutdown_bounce_rate) +
-        ",\"probationComplaint\":" +
-        num(c.reputation.probation_complaint_rate) +
-        ",\"shutdownComplaint\":" + num(c.reputation.shutdown_complaint_rate) +
-        "},\"scopes\":[";
-    std::vector<std::string> scopes = {""};
-    for (const auto& s : sending_stats.Scopes())
-      if (!s.empty()) scopes.push_back(s);
-    for (size_t i = 0; i < scopes.size(); ++i) {
-      auto rep = sending_stats.ReputationOf(scopes[i], now);
-      std::string status =
-          alarms_ptr ? alarms_ptr->ReputationStatus(scopes[i]) : rep.status;
-      out += std::string(i ? "," : "") + "{\"scope\":\"" +
-             JsonEscape(scopes[i]) +
-             "\",\"sends\":" + std::to_string(rep.sends) +
-             ",\"bounces\":" + std::to_string(rep.bounces) +
-             ",\"complaints\":" + std::to_string(rep.complaints) +
-             ",\"bounceRate\":" + num(rep.bounce_rate) +
-             ",\"complaintRate\":" + num(rep.complaint_rate) +
-             ",\"status\":\"" + status + "\"}";
-    }
-    return out + "]}";
+    return stats::ReputationJson(sending_stats, alarms_ptr, c.reputation,
+                                 NowMillis());
   };
   services.resolve_txt =
       [r = resolver->get()](
