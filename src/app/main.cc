@@ -41,6 +41,7 @@
 #include "events/publisher.h"
 #include "events/sns_api.h"
 #include "feedback/classifier.h"
+#include "inbound/processor.h"
 #include "metrics/registry.h"
 #include "mime/mime.h"
 #include "net/server.h"
@@ -232,8 +233,6 @@ int Serve(const Args& args) {
     verp_key = auth::HmacSha256(*master, "sesame-verp");
   }
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
-  (*sp)->SetCommitListener(
-      [&engine](const spool::MessageInfo& info) { engine.Submit(info); });
   auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
   std::string dev_key_line;
   if (c.profile == "local") {
@@ -416,7 +415,16 @@ int Serve(const Args& args) {
   admission::Admission admission(
       adm_opts, sp->get(), &resources, &dkim_keys, &keys, &quota,
       capture_mode ? &mailbox : nullptr, &signing_pool);
-  engine.SetOutputs(&admission, &mailbox);
+  // Retired outbound messages, for feedback arriving after they left the
+  // queue (7 days).
+  delivery::SentIndex sent_index;
+  if (Status s =
+          sent_index.Open(c.data_dir + "/sent.db", 7 * 24 * 3600 * 1000LL);
+      !s.ok())
+    SESAME_LOG(kWarn, "delivery")
+        << "late feedback will not be mapped to its configuration set: "
+        << s.error().message();
+  engine.SetOutputs(&admission, &mailbox, &sent_index);
   api::Api::Deps api_deps;
   api_deps.spool = sp->get();
   api_deps.keys = &keys;
@@ -445,6 +453,7 @@ int Serve(const Args& args) {
   if (c.dashboard_enabled) dashboard_ptr = &dashboard;
   // The feedback loop: hard bounces and complaints join the suppression
   // list; suppressed recipients are not delivered.
+  feedback::Classifier classifier = feedback::Classifier::Default();
   if (!c.feedback_rules_file.empty()) {
     std::ifstream rf(c.feedback_rules_file);
     std::string text((std::istreambuf_iterator<char>(rf)), {});
@@ -455,10 +464,9 @@ int Serve(const Args& args) {
                       : ("cannot read " + c.feedback_rules_file).c_str());
       return 2;
     }
-    feedback::Classifier classifier = feedback::Classifier::Default();
     (void)classifier.Prepend(*extra);
-    engine.SetClassifier(std::move(classifier));
   }
+  engine.SetClassifier(classifier);
   // SES events: configuration sets' destinations (the config file's and the
   // API's) name topics; the publisher keeps its own outbox.
   events::PublisherOptions po;
@@ -602,6 +610,22 @@ int Serve(const Args& args) {
   engine_hooks.on_event = [&fanout](delivery::MessageEvent e) {
     fanout.OnEvent(std::move(e));
   };
+  // Mail at the MX is feedback: the inbound processor's, never the engine's.
+  inbound::Processor::Options io;
+  io.outcomes_path = c.data_dir + "/outcomes.jsonl";
+  io.verp_domain = c.delivery.verp_domain;
+  io.verp_key = verp_key;
+  inbound::Processor inbound_processor(io, sp->get(), &sent_index, &fanout);
+  inbound_processor.SetClassifier(classifier);
+  inbound_processor.RegisterMetrics(&registry);
+  (*sp)->SetCommitListener(
+      [&engine, &inbound_processor](const spool::MessageInfo& info) {
+        if (info.meta.source == "mx") {
+          inbound_processor.Submit(info);
+        } else {
+          engine.Submit(info);
+        }
+      });
   // Events need the messages' headers: the spool cuts them from the body at
   // commit, while it is still in memory.
   (*sp)->SetCaptureHeaders([&publisher] { return publisher.HasSubscribers(); });
@@ -615,8 +639,10 @@ int Serve(const Args& args) {
   // would std::terminate).
   auto stop_services = [&] {
     if (verifier) verifier->Stop();
+    inbound_processor.Stop();
     engine.Stop();
     fanout.Stop();  // after the engine: the last events' suppressions
+    sent_index.Close();
     stats_stop = true;
     if (stats_thread.joinable()) stats_thread.join();
     publisher.Stop();     // after the engine: it publishes until then
@@ -624,6 +650,7 @@ int Serve(const Args& args) {
     (*sp)->Close();
   };
   Status es = engine.Start();
+  if (es.ok()) es = inbound_processor.Start();
   if (!es.ok()) {
     std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());
     stop_services();

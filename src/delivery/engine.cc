@@ -28,6 +28,7 @@
 #include "delivery/dsn.h"
 #include "delivery/policy.h"
 #include "delivery/sent_index.h"
+#include "delivery/ses_events.h"
 #include "delivery/verp.h"
 #include "feedback/report.h"
 #include "smtp/address.h"
@@ -88,7 +89,7 @@ struct Engine::Impl {
   }
 
   // --- state (engine thread only) ---------------------------------------
-  SentIndex sent_index;  // retired outbound messages, for late feedback
+  SentIndex* sent_index = nullptr;  // retired outbound messages (the app's)
   struct Msg {
     spool::MessageMeta meta;
     uint64_t size = 0;
@@ -157,8 +158,6 @@ struct Engine::Impl {
            n_tls_connections = 0;
   // Acceptance to delivery, per delivered recipient.
   Histogram delivery_latency;
-  // Inbound feedback by kind: bounce, complaint, auto-reply, none, forged.
-  std::map<std::string, uint64_t> n_inbound;
 
   static int64_t Now() { return NowMillis(); }
 
@@ -214,6 +213,7 @@ struct Engine::Impl {
   }
 
   void AddMessage(const spool::MessageInfo& info, bool fresh) {
+    if (info.meta.source == "mx") return;  // inbound::Processor's
     Msg m;
     m.meta = info.meta;
     bool outbound = m.meta.source != "mx" && m.meta.source != "dsn";
@@ -268,11 +268,7 @@ struct Engine::Impl {
       Schedule(std::move(job));
       return;
     }
-    if (it->second.meta.source == "mx") {
-      Inbound(std::move(job));
-      return;
-    }
-    if (job.domain == "simulator.amazonses.com") {
+    if (job.domain == kSimulatorHost) {
       Simulate(std::move(job));
       return;
     }
@@ -922,215 +918,16 @@ struct Engine::Impl {
     }
   }
 
-  // --- inbound mail (the MX listener)
-  // ----------------------------------------- Mail to the MX is never relayed.
-  // A message to a VERP return path is a bounce for one recipient of one of our
-  // messages: the token maps it back, and a forged token is ignored.
-  // Classifying DSN/ARF content is the feedback work's; here the mapping is
-  // recorded and the message consumed.
-  void Inbound(Job job) {
-    Msg& m = messages[job.id];
-    auto body = spool->ReadBody(job.id);
-    feedback::Report report;
-    if (body.ok()) report = feedback::Analyze(*body, classifier);
-    std::string kind = feedback::KindName(report.kind);
-    for (int i : job.rcpts) {
-      spool::Recipient& rc = m.meta.recipients[i];
-      std::string line = "{\"timestamp\":\"" + IsoTime(Now()) +
-                         "\",\"inboundMessageId\":\"" + JsonEscape(job.id) +
-                         "\",\"to\":\"" + JsonEscape(rc.address) +
-                         "\",\"from\":\"" + JsonEscape(m.meta.mail_from) +
-                         "\",\"kind\":\"" + kind + "\"";
-      bool forged = false;
-      std::optional<VerpTarget> target = VerpOf(rc.address, &forged);
-      if (!target && !forged) {
-        // Complaints reach the feedback address, not the VERP return path:
-        // the quoted original's Return-Path or Message-ID names the message.
-        target = VerpOf(
-            smtp::AsciiLower(mime_addr(report.OriginalHeader("return-path"))),
-            &forged);
-      }
-      std::string message_id = target ? target->message_id : "";
-      if (message_id.empty() && !forged)
-        message_id = OurMessageId(report.OriginalHeader("message-id"));
-      if (forged) {
-        SESAME_LOG(kWarn, kLog)
-            << "ignoring feedback with a forged VERP token: " << rc.address;
-        line += ",\"outcome\":\"forged_bounce_ignored\"";
-        ++n_inbound["forged"];
-      } else if (message_id.empty()) {
-        line += ",\"outcome\":\"inbound_unmatched\"";
-        ++n_inbound[kind];
-      } else {
-        ++n_inbound[kind];
-        // Mail to a VERP return path is a bounce even when its content says
-        // nothing we recognize (then Undetermined).
-        line +=
-            ",\"outcome\":\"" +
-            std::string(report.kind == feedback::ReportKind::kComplaint
-                            ? "complaint_received"
-                        : report.kind == feedback::ReportKind::kAutoReply
-                            ? "auto_reply_received"
-                        : report.kind == feedback::ReportKind::kBounce || target
-                            ? "bounce_received"
-                            : "feedback_received") +
-            "\",\"messageId\":\"" + JsonEscape(message_id) + "\"";
-        if (target)
-          line += ",\"recipientIndex\":" + std::to_string(target->recipient);
-        std::string original = EmitFeedback(report, message_id, target, job.id);
-        line += ",\"recipient\":\"" + JsonEscape(original) + "\"";
-      }
-      outcome_buf += line + "}\n";
-      rc.status = RecipientStatus::kDelivered;  // consumed
-      rc.last_response =
-          message_id.empty() ? "250 consumed" : "250 mapped to " + message_id;
-    }
-    FlushOutcomes();
-    spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
-    --m.jobs;
-    MaybeRetire(messages.find(job.id));
-  }
-
-  static std::string mime_addr(const std::string& header) {
-    auto found = feedback::FindAddresses(header);
-    return found.empty() ? "" : found[0];
-  }
-
-  // The VERP target of an address at our VERP domain; `forged` when the
-  // address is at the domain but its token does not verify.
-  std::optional<VerpTarget> VerpOf(const std::string& address, bool* forged) {
-    std::string a = smtp::AsciiLower(address);
-    size_t at = a.rfind('@');
-    if (at == std::string::npos || config.delivery.verp_domain.empty() ||
-        verp_key.empty() ||
-        a.substr(at + 1) != smtp::AsciiLower(config.delivery.verp_domain))
-      return std::nullopt;
-    auto t = ParseVerp(a.substr(0, at), verp_key);
-    if (!t) *forged = true;
-    return t;
-  }
-
-  // "<ID@email.amazonses.com>" (our API messages' Message-ID) -> ID, when ID
-  // has the shape of our message ids; "" otherwise.
-  static std::string OurMessageId(const std::string& header) {
-    std::string h = header;
-    size_t lt = h.find('<'), at = h.find('@');
-    if (lt == std::string::npos || at == std::string::npos || at < lt)
-      return "";
-    std::string id = h.substr(lt + 1, at - lt - 1);
-    return IsMessageId(id) ? id : "";
-  }
-
-  // Bounce or Complaint events for the message a report is about. Returns
-  // the recipient address it maps to.
-  std::string EmitFeedback(const feedback::Report& report,
-                           const std::string& message_id,
-                           const std::optional<VerpTarget>& target,
-                           const std::string& inbound_id) {
-    if (report.kind == feedback::ReportKind::kAutoReply ||
-        (report.kind == feedback::ReportKind::kNone && !target))
-      return "";
-    MessageEvent e;
-    e.timestamp_ms = Now();
-    e.feedback_id = inbound_id;
-    e.reporting_mta = report.reporting_mta;
-    auto orig = messages.find(message_id);
-    std::optional<SentIndex::Entry> sent;
-    if (orig == messages.end()) sent = sent_index.Lookup(message_id);
-    std::string verp_recipient;
-    if (orig != messages.end() || sent) {
-      if (sent) {
-        e.meta = std::move(sent->meta);
-        e.header_block = std::move(sent->header_block);
-      } else {
-        e.meta = orig->second.meta;
-      }
-      if (target &&
-          target->recipient < static_cast<int>(e.meta.recipients.size()))
-        verp_recipient = e.meta.recipients[target->recipient].address;
-    } else {
-      e.meta.id = message_id;
-      e.meta_complete = false;
-    }
-    // With VERP the token names the one recipient; the report's own
-    // recipient list is the fallback (complaints, or a message no longer
-    // queued).
-    const feedback::ReportRecipient* about = nullptr;
-    for (const auto& r : report.recipients) {
-      if (verp_recipient.empty() ||
-          smtp::AsciiLower(r.address) == smtp::AsciiLower(verp_recipient) ||
-          smtp::AsciiLower(r.original) == smtp::AsciiLower(verp_recipient)) {
-        about = &r;
-        break;
-      }
-    }
-    if (!about && !report.recipients.empty() && target)
-      about = &report.recipients[0];
-    std::string address = !verp_recipient.empty() ? verp_recipient
-                          : about                 ? about->address
-                                                  : "";
-    if (address.empty()) return "";
-    if (!e.meta_complete) {
-      spool::Recipient r;
-      r.address = address;
-      e.meta.recipients.push_back(r);
-    }
-    if (report.kind == feedback::ReportKind::kComplaint) {
-      e.type = MessageEvent::Type::kComplaint;
-      e.feedback_type = report.feedback_type;
-      e.user_agent = report.user_agent;
-      e.arrival_date = report.arrival_date;
-      e.recipients.push_back({address, "complained", "", ""});
-    } else if (!about) {
-      // At a VERP address but unreadable: a bounce of unknown kind.
-      e.type = MessageEvent::Type::kBounce;
-      e.classification = feedback::ForReason("undetermined", true);
-      e.recipients.push_back({address, "failed", "", ""});
-    } else {
-      if (about->action == "delivered" || about->action == "relayed") return "";
-      e.type = MessageEvent::Type::kBounce;
-      e.classification = about->classification;
-      e.recipients.push_back(
-          {address, about->action, about->status, about->diagnostic});
-      if (about->action == "delayed") {
-        // A delay warning is not a bounce: SES publishes DeliveryDelay.
-        e.type = MessageEvent::Type::kDeliveryDelay;
-        e.delay_type = "RecipientServerError";
-      }
-    }
-    Emit(std::move(e));
-    return address;
-  }
-
-  // --- the SES mailbox simulator -------------------------------------------
-  // success@, ooto@ and complaint@ are delivered (complaints are reported by
-  // the feedback work); bounce@ and suppressionlist@ bounce hard. No network.
+  // --- the SES mailbox simulator (delivery/ses_events.h): no network ------
   void Simulate(Job job) {
     const Msg& m = messages[job.id];
     std::vector<RcptResult> results;
     for (int i : job.rcpts) {
-      std::string local = smtp::AsciiLower(m.meta.recipients[i].address);
-      local = local.substr(0, local.find('@'));
-      if (size_t plus = local.find('+'); plus != std::string::npos)
-        local = local.substr(0, plus);
-      if (local == "success" || local == "ooto" || local == "complaint") {
-        results.push_back(
-            {i, 250, "250 2.0.0 Ok (mailbox simulator: " + local + ")", false});
-      } else if (local == "suppressionlist") {
-        results.push_back(
-            {i, 550,
-             "550 5.1.1 Address is on the suppression list (mailbox simulator)",
-             false});
-      } else {
-        results.push_back(
-            {i, 550,
-             "550 5.1.1 Mailbox does not exist (mailbox simulator: " + local +
-                 ")",
-             false});
-      }
+      SimulatorReply v = SimulatorVerdict(m.meta.recipients[i].address);
+      results.push_back({i, v.code, std::move(v.response), false});
     }
-    Finish(std::move(job), results,
-           Target{"simulator.amazonses.com", "127.0.0.1", 0}, 0, false);
+    Finish(std::move(job), results, Target{kSimulatorHost, "127.0.0.1", 0}, 0,
+           false);
   }
 
   // --- capture mode -------------------------------------------------------
@@ -1187,88 +984,25 @@ struct Engine::Impl {
     Emit(std::move(bounce));
   }
 
-  feedback::Classification ClassifyResponse(const std::string& response,
-                                            const char* action) {
-    std::string status = EnhancedStatus(response, response.rfind('5', 0) == 0);
-    return classifier.Classify(response, status, response.substr(0, 3), action);
-  }
-
-  // SES event records for one attempt's results: deliveries, bounces
-  // (permanent failures and expiries, grouped by classification) and delays.
+  // SES event records for one attempt's results (delivery/ses_events.h).
   void EmitAttemptEvents(const Msg& m, const std::vector<RcptResult>& results,
                          const std::vector<const char*>& outcomes,
                          const Target& target, int64_t elapsed_ms) {
-    if (!hooks.on_event || m.meta.source == "mx" || m.meta.source == "dsn")
-      return;
-    int64_t now = Now();
-    MessageEvent delivery, delay;
-    delivery.type = MessageEvent::Type::kDelivery;
-    delay.type = MessageEvent::Type::kDeliveryDelay;
-    std::map<std::string, MessageEvent> bounces;  // by reason and type
-    std::vector<std::string> complained;
+    if (!hooks.on_event) return;
+    Attempt a;
+    a.meta = m.meta;
+    a.remote_host = target.host;
+    a.remote_ip = target.address;
+    a.reporting_mta = ehlo_name;
+    a.now_ms = Now();
+    a.processing_ms = elapsed_ms ? elapsed_ms : a.now_ms - m.meta.created_ms;
+    std::vector<AttemptRecipient> rs;
     for (size_t k = 0; k < results.size(); ++k) {
       const spool::Recipient& rc = m.meta.recipients[results[k].index];
-      std::string outcome = outcomes[k];
-      std::string status =
-          EnhancedStatus(rc.last_response, results[k].code >= 500);
-      EventRecipient er{rc.address, "", status, "smtp; " + rc.last_response};
-      if (outcome == "delivered") {
-        er.action = "delivered";
-        delivery.recipients.push_back(er);
-        if (delivery.smtp_response.empty())
-          delivery.smtp_response = rc.last_response;
-        if (target.host == "simulator.amazonses.com" &&
-            smtp::AsciiLower(rc.address).rfind("complaint", 0) == 0)
-          complained.push_back(rc.address);
-      } else if (outcome == "failed" || outcome == "expired") {
-        er.action = "failed";
-        feedback::Classification c =
-            outcome == "expired" ? ClassifyResponse(rc.last_response, "delayed")
-                                 : ClassifyResponse(rc.last_response, "failed");
-        if (outcome == "expired" && c.bounce_type == "Permanent")
-          c = feedback::ForReason(c.reason, false);
-        MessageEvent& b = bounces[c.bounce_type + "/" + c.bounce_subtype];
-        b.type = MessageEvent::Type::kBounce;
-        b.classification = c;
-        b.recipients.push_back(er);
-      } else if (outcome == "deferred") {
-        er.action = "delayed";
-        feedback::Classification c =
-            ClassifyResponse(rc.last_response, "delayed");
-        delay.delay_type =
-            c.reason == "mailbox_full"       ? "MailboxFull"
-            : c.reason == "content_rejected" ? "SpamDetected"
-            : c.reason == "network_error" || c.reason == "domain_not_found"
-                ? "TransientCommunicationFailure"
-            : results[k].code == 0 ? "Undetermined"
-                                   : "RecipientServerError";
-        delay.expiration_ms =
-            rc.expires_ms ? rc.expires_ms : m.default_expiry_ms;
-        delay.recipients.push_back(er);
-      }
+      rs.push_back({rc.address, results[k].code, rc.last_response, outcomes[k],
+                    rc.expires_ms ? rc.expires_ms : m.default_expiry_ms});
     }
-    auto finish = [&](MessageEvent& e) {
-      e.timestamp_ms = now;
-      e.meta = m.meta;
-      e.reporting_mta = ehlo_name;
-      e.remote_mta_ip = target.address;
-      e.processing_ms = elapsed_ms ? elapsed_ms : now - m.meta.created_ms;
-      Emit(std::move(e));
-    };
-    if (!delivery.recipients.empty()) finish(delivery);
-    for (auto& [key, b] : bounces) finish(b);
-    if (!delay.recipients.empty()) finish(delay);
-    if (!complained.empty()) {
-      // The mailbox simulator's complaint@ address: delivered, then a
-      // complaint, as SES's simulator does.
-      MessageEvent c;
-      c.type = MessageEvent::Type::kComplaint;
-      c.feedback_type = "abuse";
-      c.user_agent = "Sesame mailbox simulator";
-      for (const auto& a : complained)
-        c.recipients.push_back({a, "complained", "", ""});
-      finish(c);
-    }
+    for (auto& e : AttemptEvents(a, rs, classifier)) Emit(std::move(e));
   }
 
   // --- outcomes -----------------------------------------------------------
@@ -1407,9 +1141,9 @@ struct Engine::Impl {
       remember_checked_ms = now;
       remember = hooks.remember_sent && hooks.remember_sent();
     }
-    if (!remember) return;
+    if (!remember || !sent_index) return;
     auto headers = spool->ReadHeaderBlock(m.meta.id, 16 * 1024);
-    sent_index.Record(m.meta, headers.ok() ? std::move(*headers) : "");
+    sent_index->Record(m.meta, headers.ok() ? std::move(*headers) : "");
   }
   bool remember = false;  // cached hooks.remember_sent()
   int64_t remember_checked_ms = -1'000'000;
@@ -1657,15 +1391,6 @@ struct Engine::Impl {
               "Recipients not delivered because they are on the suppression "
               "list.",
               n_suppressed);
-    w.Family("sesame_feedback_inbound_total",
-             "Inbound messages at the MX by what they are about our mail.",
-             "counter");
-    for (const char* kind :
-         {"bounce", "complaint", "auto-reply", "none", "forged"}) {
-      auto it = n_inbound.find(kind);
-      w.Sample("sesame_feedback_inbound_total", {{"kind", kind}},
-               it == n_inbound.end() ? 0 : it->second);
-    }
     w.Counter("sesame_delivery_connections_opened_total",
               "Outbound SMTP connections established.", opened);
     w.Gauge("sesame_delivery_messages", "Messages held by the delivery engine.",
@@ -1706,13 +1431,6 @@ Status Engine::Start() {
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (d->outcomes_fd < 0)
     return Error::Permanent("delivery", "cannot open " + path);
-  constexpr int64_t kFeedbackWindowMs = 7 * 24 * 3600 * 1000LL;
-  if (Status s = d->sent_index.Open(d->config.data_dir + "/sent.db",
-                                    kFeedbackWindowMs);
-      !s.ok())
-    SESAME_LOG(kWarn, kLog) << "late feedback will not be mapped to its "
-                               "configuration set: "
-                            << s.error().message();
   d->guard.emplace(asio::make_work_guard(d->loop));
   std::vector<spool::MessageInfo> backlog = d->spool->List();
   asio::post(d->loop, [d, backlog = std::move(backlog)] {
@@ -1738,15 +1456,15 @@ void Engine::Stop() {
   d->guard.reset();
   d->loop.stop();
   if (d->thread.joinable()) d->thread.join();
-  d->sent_index.Close();
   if (d->outcomes_fd >= 0) ::close(d->outcomes_fd);
 }
 
 void Engine::SetHooks(EngineHooks hooks) { impl_->hooks = std::move(hooks); }
 void Engine::SetOutputs(admission::Admission* admission,
-                        capture::Mailbox* mailbox) {
+                        capture::Mailbox* mailbox, SentIndex* sent_index) {
   impl_->admission = admission;
   impl_->mailbox = mailbox;
+  impl_->sent_index = sent_index;
 }
 void Engine::SetClassifier(feedback::Classifier classifier) {
   impl_->classifier = std::move(classifier);

@@ -9,6 +9,7 @@
 #include "base/result.h"
 #include "capture/mailbox.h"
 #include "config/config.h"
+#include "delivery/sent_index.h"
 #include "dns/resolver.h"
 #include "feedback/classifier.h"
 #include "metrics/registry.h"
@@ -97,8 +98,10 @@ class Engine {
 
   void SetHooks(EngineHooks hooks);
   // Where the engine's own mail goes (DSNs enter through admission like any
-  // other) and where capture mode files messages; set before Start().
-  void SetOutputs(admission::Admission* admission, capture::Mailbox* mailbox);
+  // other), where capture mode files messages, and the sent index retired
+  // messages go to (for late feedback); set before Start().
+  void SetOutputs(admission::Admission* admission, capture::Mailbox* mailbox,
+                  SentIndex* sent_index);
   // The classifier for synchronous and asynchronous bounces (defaults to the
   // embedded rules); set before Start().
   void SetClassifier(feedback::Classifier classifier);
