@@ -37,6 +37,9 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "events/files.h"
+#include "events/signer.h"
+#include "events/webhook_target.h"
 
 namespace sesame::events {
 
@@ -75,124 +78,6 @@ std::string Uuid() {
 
 std::string Q(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
 
-Status WriteFileAtomic(const std::string& path, const std::string& text,
-                       mode_t mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Error::Transient("events", "cannot write " + tmp);
-  bool ok = ::write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size()) &&
-            ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error::Transient("events", "cannot write " + path);
-  return Ok{};
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// The RSA key that signs notifications and its self-signed certificate,
-// served at SigningCertURL. Created on first start (key mode 0600).
-class Signer {
- public:
-  ~Signer() {
-    if (key_) EVP_PKEY_free(key_);
-  }
-  // `ecdsa`: a P-256 key instead of RSA-2048 (a tenth of the signing cost;
-  // Node's sns-validator and PHP's validator accept it, .NET's does not).
-  Status Load(const std::string& dir, const std::string& hostname, bool ecdsa) {
-    std::string suffix = ecdsa ? "-ec" : "";
-    std::string key_path = dir + "/signing-key" + suffix + ".pem",
-                cert_path = dir + "/signing-cert" + suffix + ".pem";
-    if (::access(key_path.c_str(), R_OK) != 0 ||
-        ::access(cert_path.c_str(), R_OK) != 0) {
-      Status s = Create(key_path, cert_path, hostname, ecdsa);
-      if (!s.ok()) return s;
-    }
-    cert_pem_ = ReadFile(cert_path);
-    std::string key_pem = ReadFile(key_path);
-    BIO* bio =
-        BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
-    key_ = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (!key_ || cert_pem_.empty())
-      return Error::Permanent("events",
-                              "cannot read the signing key in " + dir);
-    return Ok{};
-  }
-  // SignatureVersion 2: RSA PKCS#1 v1.5 with SHA-256, base64.
-  std::string Sign(const std::string& data) const {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    size_t len = 0;
-    std::string sig;
-    if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_) == 1 &&
-        EVP_DigestSignUpdate(ctx, data.data(), data.size()) == 1 &&
-        EVP_DigestSignFinal(ctx, nullptr, &len) == 1) {
-      sig.resize(len);
-      if (EVP_DigestSignFinal(ctx, reinterpret_cast<unsigned char*>(sig.data()),
-                              &len) == 1)
-        sig.resize(len);
-      else
-        sig.clear();
-    }
-    EVP_MD_CTX_free(ctx);
-    return Base64Encode(sig);
-  }
-  const std::string& cert_pem() const { return cert_pem_; }
-
- private:
-  static Status Create(const std::string& key_path,
-                       const std::string& cert_path,
-                       const std::string& hostname, bool ecdsa) {
-    EVP_PKEY* pkey = ecdsa ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
-    X509* x = X509_new();
-    bool ok = pkey && x;
-    if (ok) {
-      ASN1_INTEGER_set(X509_get_serialNumber(x),
-                       static_cast<long>(Now() / 1000));
-      X509_gmtime_adj(X509_getm_notBefore(x), 0);
-      X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
-      X509_set_pubkey(x, pkey);
-      X509_NAME* name = X509_get_subject_name(x);
-      std::string cn = "sns." + hostname;
-      X509_NAME_add_entry_by_txt(
-          name, "CN", MBSTRING_ASC,
-          reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-      X509_set_issuer_name(x, name);
-      ok = X509_sign(x, pkey, EVP_sha256()) > 0;
-    }
-    std::string key_pem, cert_pem;
-    if (ok) {
-      BIO* kb = BIO_new(BIO_s_mem());
-      BIO* cb = BIO_new(BIO_s_mem());
-      ok = PEM_write_bio_PrivateKey(kb, pkey, nullptr, nullptr, 0, nullptr,
-                                    nullptr) == 1 &&
-           PEM_write_bio_X509(cb, x) == 1;
-      char* p = nullptr;
-      long n = BIO_get_mem_data(kb, &p);
-      key_pem.assign(p, static_cast<size_t>(n));
-      n = BIO_get_mem_data(cb, &p);
-      cert_pem.assign(p, static_cast<size_t>(n));
-      BIO_free(kb);
-      BIO_free(cb);
-    }
-    if (pkey) EVP_PKEY_free(pkey);
-    if (x) X509_free(x);
-    if (!ok) return Error::Permanent("events", "cannot create a signing key");
-    Status s = WriteFileAtomic(key_path, key_pem, 0600);
-    if (!s.ok()) return s;
-    return WriteFileAtomic(cert_path, cert_pem, 0644);
-  }
-
-  EVP_PKEY* key_ = nullptr;
-  std::string cert_pem_;
-};
-
 struct SnsSignature {
   std::string subject;  // "" = SES's event subject
   std::string id, timestamp, signature;
@@ -209,81 +94,6 @@ struct Record {
   mutable SnsSignature sns;
 };
 using RecordPtr = std::shared_ptr<const Record>;
-
-struct Url {
-  bool tls = false;
-  std::string host, port, target;
-};
-
-std::optional<Url> ParseUrl(const std::string& s) {
-  Url u;
-  std::string rest;
-  if (s.rfind("https://", 0) == 0) {
-    u.tls = true;
-    rest = s.substr(8);
-  } else if (s.rfind("http://", 0) == 0) {
-    rest = s.substr(7);
-  } else {
-    return std::nullopt;
-  }
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  size_t colon = authority.rfind(':');
-  size_t bracket = authority.rfind(']');
-  if (colon != std::string::npos &&
-      (bracket == std::string::npos || colon > bracket)) {
-    u.host = authority.substr(0, colon);
-    u.port = authority.substr(colon + 1);
-  } else {
-    u.host = authority;
-    u.port = u.tls ? "443" : "80";
-  }
-  if (u.host.empty()) return std::nullopt;
-  return u;
-}
-
-// True when `ep` reaches one of `own` (address, port): the same port on a
-// loopback or unspecified address, or on the listener's own address.
-bool IsOwnListener(const asio::ip::tcp::endpoint& ep,
-                   const std::vector<std::pair<std::string, uint16_t>>& own) {
-  asio::ip::address a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped())
-    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  for (const auto& [addr, port] : own) {
-    if (port != ep.port()) continue;
-    if (a.is_loopback() || a.is_unspecified()) return true;
-    boost::system::error_code ec;
-    if (asio::ip::make_address(addr, ec) == a && !ec) return true;
-  }
-  return false;
-}
-
-// The addresses a subscription endpoint's host stands for without DNS: an
-// IP literal in any form inet_aton takes ("127.1", "2130706433",
-// "0x7f000001"), "localhost", or an IPv6 literal in brackets.
-std::vector<asio::ip::address> LiteralAddresses(std::string host) {
-  std::vector<asio::ip::address> out;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  std::string lower = AsciiLowerCopy(host);
-  if (lower == "localhost" ||
-      (lower.size() > 10 && lower.ends_with(".localhost"))) {
-    out.push_back(asio::ip::make_address("127.0.0.1"));
-    out.push_back(asio::ip::make_address("::1"));
-    return out;
-  }
-  boost::system::error_code ec;
-  auto a = asio::ip::make_address(host, ec);
-  if (!ec) {
-    out.push_back(a);
-    return out;
-  }
-  in_addr v4{};
-  if (::inet_aton(host.c_str(), &v4))
-    out.push_back(asio::ip::address_v4(ntohl(v4.s_addr)));
-  return out;
-}
 
 // A kept-alive connection to a webhook.
 struct Conn {

@@ -1,0 +1,225 @@
+// /admin/* data for the dashboard and local tools, and /_aws/ses.
+#include "api/impl.h"
+
+namespace sesame::api {
+
+// Message search (/admin/messages): the outcome records of a message id
+// or of a recipient address, oldest first, from the tail of
+// outcomes.jsonl (the last 64 MB; at most 1,000 records).
+std::string Api::Impl::MessageTimeline(const std::string& id,
+                                       const std::string& recipient) {
+  if (id.empty() && recipient.empty()) return "";
+  std::string needle = !id.empty() ? "\"" + JsonEscape(id) + "\""
+                                   : "\"" + JsonEscape(recipient) + "\"";
+  std::ifstream f(config.data_dir + "/outcomes.jsonl", std::ios::binary);
+  constexpr std::streamoff kTail = 64 * 1024 * 1024;
+  f.seekg(0, std::ios::end);
+  std::streamoff size = f.tellg();
+  if (size > kTail) {
+    f.seekg(size - kTail);
+    std::string skip;
+    std::getline(f, skip);  // a partial first line
+  } else {
+    f.seekg(0);
+  }
+  std::vector<std::string> found;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.find(needle) == std::string::npos) continue;
+    // The id must be the messageId (or, for mail at the MX, the inbound
+    // id); the address the recipient or the inbound "to".
+    bool match =
+        !id.empty()
+            ? line.find("\"messageId\":" + needle) != std::string::npos ||
+                  line.find("\"inboundMessageId\":" + needle) !=
+                      std::string::npos
+            : line.find("\"recipient\":" + needle) != std::string::npos ||
+                  line.find("\"to\":" + needle) != std::string::npos;
+    if (!match) continue;
+    found.push_back(line);
+    if (found.size() > 1000) found.erase(found.begin());
+  }
+  std::string out = "{\"records\":[";
+  for (size_t i = 0; i < found.size(); ++i) out += (i ? "," : "") + found[i];
+  out += "]";
+  if (!id.empty()) {
+    // Still queued? Its recipients' current state.
+    out +=
+        ",\"queued\":" + std::string(spool->Find(id).ok() ? "true" : "false");
+  }
+  return out + "}";
+}
+
+// Answers of services that call back from their own thread.
+TextDone Api::Impl::JsonDone(std::function<void(HttpResponse)> done) {
+  return [done = std::move(done)](std::string body) {
+    HttpResponse r;
+    r.body = std::move(body);
+    done(std::move(r));
+  };
+}
+
+CountDone Api::Impl::CountJsonDone(std::string field,
+                                   std::function<void(HttpResponse)> done) {
+  return [field = std::move(field), done = std::move(done)](int n) {
+    HttpResponse r;
+    r.body = "{\"" + field + "\":" + std::to_string(n) + "}";
+    done(std::move(r));
+  };
+}
+
+// --- LocalStack-style captured mail (/_aws/ses) ---------------------------
+// Read-your-writes: a message is listed once its send has been answered
+// (admission lists it before the answer; capture::Mailbox).
+HttpResponse Api::Impl::AwsSes(const HttpRequest& req) {
+  std::map<std::string, std::string> q = ParseForm(req.query);
+  if (req.method == "DELETE") {
+    mailbox->Delete(q["id"]);
+    HttpResponse r;
+    r.status = 204;
+    return r;
+  }
+  json::array messages;
+  for (const auto& e : mailbox->List(q["id"], q["email"])) {
+    std::string raw = mailbox->Raw(e);
+    json::object m;
+    m["Id"] = e.id;
+    m["Region"] = config.api_region;
+    m["Timestamp"] = e.timestamp;
+    m["Source"] = e.from;
+    json::array to;
+    for (const auto& d : e.destinations) to.emplace_back(d);
+    json::object dest;
+    dest["ToAddresses"] = std::move(to);
+    m["Destination"] = dest;
+    std::string subject, text, html;
+    auto parsed = mime::Parse(raw);
+    if (parsed.ok()) {
+      subject = mime::DecodeWords(parsed->Header("Subject"));
+      mime::FindBodies(*parsed, &text, &html);
+    }
+    m["Subject"] = subject;
+    json::object body;
+    body["text_part"] = text.empty() ? json::value(nullptr) : json::value(text);
+    body["html_part"] = html.empty() ? json::value(nullptr) : json::value(html);
+    m["Body"] = body;
+    m["RawData"] = raw;
+    messages.push_back(m);
+  }
+  json::object root;
+  root["messages"] = messages;
+  HttpResponse r;
+  r.body = json::serialize(root);
+  return r;
+}
+
+// --- dashboard data -------------------------------------------------------
+// /admin/* for the dashboard (a session), local tools (the bearer token in
+// <data_dir>/admin.token) and owner keys (SigV4). Loopback is no
+// credential: a webhook the server itself calls, or any local process,
+// comes from loopback (server-side request forgery).
+bool Api::Impl::AdminAllowed(const HttpRequest& req) {
+  if (services.admin_session && services.admin_session(req)) return true;
+  std::string authz = req.Header("Authorization");
+  if (authz.rfind("Bearer ", 0) == 0)
+    return !admin_token.empty() &&
+           auth::SafeEquals(TrimCopy(authz.substr(7)), admin_token);
+  if (authz.rfind("AWS4-HMAC-SHA256 ", 0) == 0) {
+    Caller caller;
+    return !Authenticate(req, &caller) && caller.owner;
+  }
+  return false;
+}
+
+HttpResponse Api::Impl::SearchSuppression(const std::string& q,
+                                          const std::string& after) {
+  HttpResponse r;
+  auto found = resources.SearchSuppressed(q, after, 100);
+  if (!found.ok()) {
+    r.status = 500;
+    r.body = "{\"message\":\"" + JsonEscape(found.error().message()) + "\"}";
+    return r;
+  }
+  r.body = "{\"SuppressedDestinations\":[";
+  for (size_t i = 0; i < found->first.size(); ++i)
+    r.body += (i ? "," : "") + found->first[i];
+  r.body += "],\"Next\":\"" + JsonEscape(found->second) + "\"}";
+  return r;
+}
+
+// Every identity with its v2 GetEmailIdentity attributes (verification,
+// DKIM, MAIL FROM status and when they were last checked).
+std::string Api::Impl::IdentitiesJson() {
+  std::string out = "{\"Identities\":[";
+  bool first = true;
+  for (const auto& id : resources.ListIdentities()) {
+    HttpRequest get;
+    get.method = "GET";
+    get.path = "/v2/email/identities/" + auth::UriEncode(id, false);
+    get.target = get.path;
+    auto answer = HandleV2Resources(&resources, get);
+    if (!answer || answer->status != 200) continue;
+    out += std::string(first ? "" : ",") + "{\"IdentityName\":\"" +
+           JsonEscape(id) + "\",\"Attributes\":" + answer->body + "}";
+    first = false;
+  }
+  return out + "]}";
+}
+
+// A domain's records, each looked up now (in parallel); answered when the
+// last lookup returns.
+void Api::Impl::IdentityRecords(const std::string& domain,
+                                std::function<void(HttpResponse)> done) {
+  HttpResponse r;
+  if (domain.find('@') != std::string::npos || domain.empty() ||
+      !resources.IdentityExists(domain)) {
+    r.status = 404;
+    r.body =
+        "{\"message\":\"no such domain identity: " + JsonEscape(domain) + "\"}";
+    done(std::move(r));
+    return;
+  }
+  auto key = dkim_keys.Ensure(domain);
+  if (!key.ok()) {
+    r.status = 500;
+    r.body = "{\"message\":\"" + JsonEscape(key.error().message()) + "\"}";
+    done(std::move(r));
+    return;
+  }
+  struct Pending {
+    std::mutex mu;
+    std::vector<DnsRecord> records;
+    size_t left = 0;
+    std::function<void(HttpResponse)> done;
+    std::string domain;
+  };
+  auto st = std::make_shared<Pending>();
+  st->records = ses::RecordsFor(domain, *key, config.hostname);
+  st->left = st->records.size();
+  st->done = std::move(done);
+  st->domain = domain;
+  auto finish = [](Pending& s) {
+    HttpResponse out;
+    out.body = "{\"Domain\":\"" + JsonEscape(s.domain) +
+               "\",\"Records\":" + RecordsJson(s.records) + "}";
+    s.done(std::move(out));
+  };
+  if (!services.resolve_txt) {
+    finish(*st);
+    return;
+  }
+  for (size_t i = 0; i < st->records.size(); ++i) {
+    services.resolve_txt(st->records[i].name,
+                         [st, i, finish](Result<std::vector<std::string>> txt) {
+                           std::unique_lock lock(st->mu);
+                           st->records[i].status =
+                               RecordStatus(st->records[i], txt);
+                           if (--st->left == 0) {
+                             lock.unlock();
+                             finish(*st);
+                           }
+                         });
+  }
+}
+
+}  // namespace sesame::api

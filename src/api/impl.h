@@ -1,0 +1,392 @@
+#pragma once
+
+// Internal to src/api: the API's state and operations, shared by its
+// translation units (one per operation group: api.cc the front door and
+// authentication, v1_send.cc, v1_resources.cc, v2_send.cc,
+// v2_resources.cc, sending.cc for what every send shares, admin.cc).
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "admission/admission.h"
+#include "api/api.h"
+#include "api/common.h"
+#include "api/form.h"
+#include "api/router.h"
+#include "api/v2_resources.h"
+#include "auth/keys.h"
+#include "auth/policy.h"
+#include "auth/sigv4.h"
+#include "base/base64.h"
+#include "base/ids.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "mime/mime.h"
+#include "mime/template.h"
+#include "ses/dns_records.h"
+#include "ses/names.h"
+#include "ses/resources.h"
+#include "smtp/address.h"
+#include "smtp/message_check.h"
+
+namespace sesame::api {
+using ses::CheckIdentityName;
+using ses::CheckResourceName;
+using ses::DkimKeys;
+using ses::DnsRecord;
+using ses::FieldMailbox;
+using ses::RecordsJson;
+using ses::RecordStatus;
+using ses::Resources;
+using ses::VerificationToken;
+namespace json = boost::json;
+using net::HttpRequest;
+using net::HttpResponse;
+
+inline constexpr char kLog[] = "api";
+
+using admission::Caller;
+
+// What a send needs after API-specific parsing.
+struct Outgoing {
+  Caller caller;
+  std::string sender;  // whose identity must be verified (Source, From)
+  std::string envelope_from;
+  std::vector<std::string> recipients;
+  std::string content;
+  std::string config_set;
+};
+
+bool HasCrLf(std::string_view s);
+
+// The 400 for an address field that is not a valid mailbox, naming the
+// field and quoting the value (it may hold control characters).
+ApiError InvalidAddress(std::string_view what, std::string_view value,
+                        const Error& e);
+
+// An address SES would accept as a destination or sender.
+bool PlausibleAddress(const std::string& a);
+
+// Destinations SES accepts: 1 to 50 plausible addresses.
+std::optional<ApiError> CheckRecipients(const std::vector<std::string>& rcpts);
+
+// Validates a raw message and prepares it: Bcc removed, Date and Message-ID
+// added when missing.
+std::variant<std::string, ApiError> PrepareRaw(std::string raw,
+                                               const std::string& id,
+                                               bool use_headers,
+                                               std::vector<std::string>* rcpts,
+                                               std::string* from);
+
+// The RFC 5322 message of a send, with SES's Message-ID for `id` and the
+// current date.
+Result<std::string> BuildSesMessage(mime::SimpleMessage& m,
+                                    const std::string& id);
+
+struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
+  const config::Config& config;
+  spool::Spool* spool;
+  auth::KeyStore* keys;
+  Services services;
+  DkimKeys& dkim_keys;
+  Resources& resources;
+  admission::Admission* admission;
+  capture::Mailbox* mailbox;
+  std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> throttled{0};
+
+  auth::Quota* quota;
+  std::string admin_token;  // local tools' bearer token for /admin/*
+
+  Impl(const config::Config& c, const Deps& d, Services sv)
+      : config(c),
+        spool(d.spool),
+        keys(d.keys),
+        services(std::move(sv)),
+        dkim_keys(*d.dkim),
+        resources(*d.resources),
+        admission(d.admission),
+        mailbox(d.mailbox),
+        quota(d.quota) {
+    if (auto t = auth::LoadOrCreateToken(c.AdminTokenFile()); t.ok()) {
+      admin_token = *t;
+    } else {
+      SESAME_LOG(kWarn, kLog) << "admin token: " << t.error().message()
+                              << "; /admin/* is open to dashboard sessions "
+                                 "and owner signatures only";
+    }
+    resources.OnEmailIdentity(
+        [this](const std::string& address, const std::string& token) {
+          SendVerification(address, token);
+        });
+  }
+
+  // The message that verifies an address identity: a link to this server.
+  void SendVerification(const std::string& address, const std::string& token);
+
+  // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
+  enum class EntryOutcome {
+    kSuccess,
+    kRejected,
+    kInvalid,
+    kTransient,
+    kThrottled
+  };
+  struct BulkEntry {
+    std::vector<std::string> to, cc, bcc;
+    std::string replacement_data;  // a JSON object as text, or ""
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  using EntryDone = std::function<void(EntryOutcome, const std::string& id,
+                                       const std::string& error)>;
+
+  // Collects one result per entry from any thread; answers once all arrived.
+  struct Gather {
+    std::mutex mu;
+    std::vector<std::string> results;
+    size_t pending;
+    std::function<void(const std::vector<std::string>&)> done;
+    void Set(size_t i, std::string result) {
+      std::lock_guard<std::mutex> lock(mu);
+      results[i] = std::move(result);
+      if (--pending == 0) done(results);
+    }
+  };
+
+  // Renders the template with defaults overlaid by the entry's replacement
+  // data, builds the message and commits it. Each entry is its own message;
+  // the entries share the spool's group commits.
+  void SendBulkEntry(const Resources::TemplateContent& tc,
+                     const std::string& template_name,
+                     const json::object& defaults, const BulkEntry& e,
+                     const std::string& from, const std::string& config_set,
+                     const std::string& client_ip, const Caller& caller,
+                     EntryDone done);
+
+  // SendBulkTemplatedEmail (v1).
+  void V1SendBulk(const HttpRequest& req, Caller caller,
+                  std::map<std::string, std::string>& form,
+                  std::function<void(HttpResponse)> done);
+
+  // <Wrapper><member><Name>n</Name></member>...</Wrapper> (v1 list shapes).
+  static std::string NamedMembers(const std::string& wrapper,
+                                  const std::vector<std::string>& names);
+
+  // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
+  std::tuple<double, double, double> QuotaFigures();
+
+  // A template that cannot render: SES accepts the request, sends nothing,
+  // and reports a Rendering Failure (published by the events work).
+  // Accepted, then not sent: SES's Rendering Failure event.
+  void RecordRenderingFailure(const std::string& id,
+                              const std::string& template_name,
+                              const std::string& error, const std::string& from,
+                              const std::string& config_set,
+                              const std::vector<std::string>& destinations,
+                              const std::string& client_ip);
+
+  struct Rendered {
+    std::string subject, text, html;
+  };
+
+  // The MIME text TestRenderTemplate / TestRenderEmailTemplate return.
+  static Result<std::string> BuildRendered(const Rendered& r);
+  // Renders template content with TemplateData (a JSON string).
+  std::variant<Rendered, ApiError> Render(const Resources::TemplateContent& t,
+                                          const std::string& data_json);
+
+  static std::string Upper(std::string s);
+  std::optional<ApiError> CheckConfigSet(const std::string& name);
+
+  // --- authentication ------------------------------------------------------
+  std::optional<ApiError> Authenticate(const HttpRequest& req, Caller* caller);
+
+  // --- the one path to disk: admission ------------------------------------
+  void Commit(Outgoing out, const std::string& id, const std::string& client_ip,
+              std::function<void(std::optional<ApiError>)> done);
+
+  // A refusal in SES's words, for both APIs.
+  static ApiError ErrorFor(const admission::Refusal& r);
+
+  static ApiError NotAuthorized(const Caller& c, const std::string& action,
+                                const std::string& resource);
+
+  // The sender's syntax; whether its identity is verified is admission's
+  // check, in its fixed order.
+  static std::optional<ApiError> CheckSender(const std::string& from);
+
+  // A raw message for both APIs: validated and prepared (PrepareRaw), its
+  // sender checked; recipients come from the headers when `use_headers`.
+  std::optional<ApiError> PrepareRawOutgoing(
+      std::string raw, const std::string& id, bool use_headers,
+      const std::string& from, std::vector<std::string>* rcpts, Outgoing* out);
+
+  // --- SES v2 ----------------------------------------------------------------
+  static std::string Str(const json::object& o, const char* key);
+  static std::variant<std::vector<std::string>, ApiError> StrList(
+      const json::object& o, const char* key);
+
+  void V2SendEmail(const HttpRequest& req, Caller caller,
+                   std::function<void(HttpResponse)> done);
+
+  // One v2 request on its way to its operation.
+  struct V2Call {
+    const HttpRequest& req;
+    Caller caller;
+    std::vector<std::string> params;  // the route pattern's {name} segments
+    std::function<void(HttpResponse)> done;
+  };
+  using V2Handler = void (Impl::*)(V2Call&);
+
+  // The v2 operations this file answers: method, path, owner only?,
+  // handler. The resource operations (identities, configuration sets,
+  // templates, suppression, pools, tags) are api/v2_resources.cc's.
+  static const Router<V2Handler>& V2Routes();
+
+  void V2(const HttpRequest& req, std::function<void(HttpResponse)> done);
+
+  void V2OpSendEmail(V2Call& c);
+
+  void V2OpSendBulkEmail(V2Call& c);
+
+  void V2OpGetAccount(V2Call& c);
+
+  void V2OpTestRenderEmailTemplate(V2Call& c);
+
+  // SendBulkEmail: one message per entry, each committed on its own (they
+  // share group commits), one result per entry in input order.
+  void V2SendBulk(const HttpRequest& req, Caller caller,
+                  std::function<void(HttpResponse)> done);
+
+  // --- SES v1 ----------------------------------------------------------------
+  void V1(const HttpRequest& req, std::function<void(HttpResponse)> done);
+
+  // One v1 request on its way to its operation.
+  struct V1Call {
+    const HttpRequest& req;
+    Caller& caller;
+    const std::string& action;
+    std::map<std::string, std::string>& form;
+    std::function<void(HttpResponse)> done;
+  };
+  using V1Handler = void (Impl::*)(V1Call&);
+
+  // The v1 Query API's operations: Action, owner only?, handler. Keys of
+  // other accounts may call the send operations only.
+  static const Router<V1Handler>& V1Routes();
+
+  void V1SendEmail(V1Call& c);
+
+  void V1GetSendQuota(V1Call& c);
+
+  void V1GetSendStatistics(V1Call& c);
+
+  void V1VerifyIdentity(V1Call& c);
+
+  void V1ListIdentities(V1Call& c);
+
+  void V1GetIdentityVerificationAttributes(V1Call& c);
+
+  void V1DeleteIdentity(V1Call& c);
+
+  void V1PutTemplate(V1Call& c);
+
+  void V1GetTemplate(V1Call& c);
+
+  void V1DeleteTemplate(V1Call& c);
+
+  void V1ListTemplates(V1Call& c);
+
+  void V1TestRenderTemplate(V1Call& c);
+
+  void V1SendTemplatedEmail(V1Call& c);
+
+  void V1SendBulkTemplatedEmail(V1Call& c);
+
+  void V1CreateConfigurationSet(V1Call& c);
+
+  void V1DeleteOrDescribeConfigurationSet(V1Call& c);
+
+  void V1ListConfigurationSets(V1Call& c);
+
+  void V1VerifyDomainDkim(V1Call& c);
+
+  void V1SetIdentityMailFromDomain(V1Call& c);
+
+  void V1GetIdentityMailFromDomainAttributes(V1Call& c);
+
+  void V1SetNotificationAttribute(V1Call& c);
+
+  void V1GetIdentityNotificationAttributes(V1Call& c);
+
+  void V1IdentityPolicy(V1Call& c);
+
+  void V1GetIdentityDkimAttributes(V1Call& c);
+
+  // A v1 answer to a failed store write: the named 400 when the document
+  // exists already, else 500 InternalFailure.
+  static ApiError StoreError(const Error& e, const std::string& exists_code,
+                             const std::string& exists_message);
+
+  // Message search (/admin/messages): the outcome records of a message id
+  // or of a recipient address, oldest first, from the tail of
+  // outcomes.jsonl (the last 64 MB; at most 1,000 records).
+  std::string MessageTimeline(const std::string& id,
+                              const std::string& recipient);
+
+  // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.
+  static std::string V1Status(const std::string& v2);
+
+  // Sending-authorization policies, v1 flavour.
+  void V1Policy(const std::string& action,
+                std::map<std::string, std::string>& form,
+                std::function<void(HttpResponse)> done);
+
+  void V1Send(const HttpRequest& req, Caller caller, const std::string& action,
+              std::map<std::string, std::string>& form,
+              std::function<void(HttpResponse)> done);
+
+  // Answers of services that call back from their own thread.
+  static TextDone JsonDone(std::function<void(HttpResponse)> done);
+  static CountDone CountJsonDone(std::string field,
+                                 std::function<void(HttpResponse)> done);
+
+  // --- LocalStack-style captured mail (/_aws/ses) ---------------------------
+  // Read-your-writes: a message is listed once its send has been answered
+  // (admission lists it before the answer; capture::Mailbox).
+  HttpResponse AwsSes(const HttpRequest& req);
+
+  // --- dashboard data -------------------------------------------------------
+  // /admin/* for the dashboard (a session), local tools (the bearer token in
+  // <data_dir>/admin.token) and owner keys (SigV4). Loopback is no
+  // credential: a webhook the server itself calls, or any local process,
+  // comes from loopback (server-side request forgery).
+  bool AdminAllowed(const HttpRequest& req);
+
+  HttpResponse SearchSuppression(const std::string& q,
+                                 const std::string& after);
+
+  // Every identity with its v2 GetEmailIdentity attributes (verification,
+  // DKIM, MAIL FROM status and when they were last checked).
+  std::string IdentitiesJson();
+
+  // A domain's records, each looked up now (in parallel); answered when the
+  // last lookup returns.
+  void IdentityRecords(const std::string& domain,
+                       std::function<void(HttpResponse)> done);
+
+  // --- dispatch
+  // ----------------------------------------------------------------
+  void Handle(HttpRequest req, std::function<void(HttpResponse)> done);
+};
+
+}  // namespace sesame::api

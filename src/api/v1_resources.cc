@@ -1,0 +1,548 @@
+// SES v1 Query API: the route table and its non-send operations
+// (identities, templates, configuration sets, MAIL FROM, notifications,
+// policies, DKIM).
+#include "api/impl.h"
+
+namespace sesame::api {
+
+// --- SES v1 ----------------------------------------------------------------
+void Api::Impl::V1(const HttpRequest& req,
+                   std::function<void(HttpResponse)> done) {
+  Caller caller;
+  caller.api = "1";
+  if (auto e = Authenticate(req, &caller)) {
+    done(V1Error(*e));
+    return;
+  }
+  auto form = ParseForm(req.body);
+  std::string action = form.count("Action") ? form["Action"] : "";
+  if (action.empty()) {
+    done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
+    return;
+  }
+  if (services.sns && caller.owner && services.sns(action, form, done)) return;
+  caller.action = "ses:" + action;
+  // SourceArn (SendEmail, templated) or FromArn (SendRawEmail) names the
+  // identity a delegate sends for.
+  caller.identity_arn =
+      !form["SourceArn"].empty() ? form["SourceArn"] : form["FromArn"];
+  const auto* route = V1Routes().FindAction(action);
+  if (!route) {
+    done(V1Error(
+        {400, "", "InvalidAction",
+         "The action " + action + " is not valid for this web service."}));
+    return;
+  }
+  if (!caller.owner && route->owner_only) {
+    done(V1Error(
+        NotAuthorized(caller, "ses:" + action, "the account's resources")));
+    return;
+  }
+  V1Call call{req, caller, action, form, std::move(done)};
+  (this->*(route->handler))(call);
+}
+
+// The v1 Query API's operations: Action, owner only?, handler. Keys of
+// other accounts may call the send operations only.
+const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
+  static const Router<V1Handler> routes = [] {
+    Router<V1Handler> r;
+    r.Action("SendEmail", false, &Impl::V1SendEmail);
+    r.Action("SendRawEmail", false, &Impl::V1SendEmail);
+    r.Action("GetSendQuota", true, &Impl::V1GetSendQuota);
+    r.Action("GetSendStatistics", true, &Impl::V1GetSendStatistics);
+    r.Action("VerifyEmailIdentity", true, &Impl::V1VerifyIdentity);
+    r.Action("VerifyEmailAddress", true, &Impl::V1VerifyIdentity);
+    r.Action("VerifyDomainIdentity", true, &Impl::V1VerifyIdentity);
+    r.Action("ListIdentities", true, &Impl::V1ListIdentities);
+    r.Action("GetIdentityVerificationAttributes", true,
+             &Impl::V1GetIdentityVerificationAttributes);
+    r.Action("DeleteIdentity", true, &Impl::V1DeleteIdentity);
+    r.Action("CreateTemplate", true, &Impl::V1PutTemplate);
+    r.Action("UpdateTemplate", true, &Impl::V1PutTemplate);
+    r.Action("GetTemplate", true, &Impl::V1GetTemplate);
+    r.Action("DeleteTemplate", true, &Impl::V1DeleteTemplate);
+    r.Action("ListTemplates", true, &Impl::V1ListTemplates);
+    r.Action("TestRenderTemplate", true, &Impl::V1TestRenderTemplate);
+    r.Action("SendTemplatedEmail", false, &Impl::V1SendTemplatedEmail);
+    r.Action("SendBulkTemplatedEmail", false, &Impl::V1SendBulkTemplatedEmail);
+    r.Action("CreateConfigurationSet", true, &Impl::V1CreateConfigurationSet);
+    r.Action("DeleteConfigurationSet", true,
+             &Impl::V1DeleteOrDescribeConfigurationSet);
+    r.Action("DescribeConfigurationSet", true,
+             &Impl::V1DeleteOrDescribeConfigurationSet);
+    r.Action("ListConfigurationSets", true, &Impl::V1ListConfigurationSets);
+    r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim);
+    r.Action("SetIdentityMailFromDomain", true,
+             &Impl::V1SetIdentityMailFromDomain);
+    r.Action("GetIdentityMailFromDomainAttributes", true,
+             &Impl::V1GetIdentityMailFromDomainAttributes);
+    r.Action("SetIdentityNotificationTopic", true,
+             &Impl::V1SetNotificationAttribute);
+    r.Action("SetIdentityHeadersInNotificationsEnabled", true,
+             &Impl::V1SetNotificationAttribute);
+    r.Action("SetIdentityFeedbackForwardingEnabled", true,
+             &Impl::V1SetNotificationAttribute);
+    r.Action("GetIdentityNotificationAttributes", true,
+             &Impl::V1GetIdentityNotificationAttributes);
+    r.Action("PutIdentityPolicy", true, &Impl::V1IdentityPolicy);
+    r.Action("DeleteIdentityPolicy", true, &Impl::V1IdentityPolicy);
+    r.Action("GetIdentityPolicies", true, &Impl::V1IdentityPolicy);
+    r.Action("ListIdentityPolicies", true, &Impl::V1IdentityPolicy);
+    r.Action("GetIdentityDkimAttributes", true,
+             &Impl::V1GetIdentityDkimAttributes);
+    return r;
+  }();
+  return routes;
+}
+
+void Api::Impl::V1GetSendQuota(V1Call& c) {
+  const std::string& action = c.action;
+  std::function<void(HttpResponse)>& done = c.done;
+  auto [max24, rate, sent24] = QuotaFigures();
+  char buf[300];
+  std::snprintf(buf, sizeof buf,
+                "\n    <Max24HourSend>%.1f</Max24HourSend>\n    "
+                "<MaxSendRate>%.1f</MaxSendRate>\n"
+                "    <SentLast24Hours>%.1f</SentLast24Hours>\n  ",
+                max24, rate, sent24);
+  done(V1Ok(action, buf));
+  return;
+}
+
+void Api::Impl::V1GetSendStatistics(V1Call& c) {
+  const std::string& action = c.action;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string points;
+  if (services.send_statistics) {
+    for (const auto& p : services.send_statistics()) {
+      points += "\n      <member><Timestamp>" + IsoTime(p.timestamp_ms) +
+                "</Timestamp><DeliveryAttempts>" + std::to_string(p.attempts) +
+                "</DeliveryAttempts><Bounces>" + std::to_string(p.bounces) +
+                "</Bounces><Complaints>" + std::to_string(p.complaints) +
+                "</Complaints><Rejects>" + std::to_string(p.rejects) +
+                "</Rejects></member>";
+    }
+  }
+  done(V1Ok(action,
+            "\n    <SendDataPoints>" + points + "\n    </SendDataPoints>\n  "));
+  return;
+}
+
+void Api::Impl::V1VerifyIdentity(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string key = action == "VerifyDomainIdentity" ? "Domain"
+                    : action == "VerifyEmailAddress" ? "EmailAddress"
+                                                     : "EmailAddress";
+  std::string identity = form.count(key) ? form[key] : "";
+  if (identity.empty() || HasCrLf(identity)) {
+    done(V1Error(BadRequest("Missing or invalid " + key)));
+    return;
+  }
+  Status added = resources.AddIdentity(identity);
+  if (!added.ok()) {
+    done(V1Error(StoreError(added.error(), "", "")));
+    return;
+  }
+  if (action == "VerifyDomainIdentity") {
+    std::string token = VerificationToken(identity);
+    done(V1Ok(action, "\n    <VerificationToken>" + XmlEscape(token) +
+                          "</VerificationToken>\n  "));
+  } else {
+    done(V1Ok(action, ""));
+  }
+  return;
+}
+
+void Api::Impl::V1ListIdentities(V1Call& c) {
+  const std::string& action = c.action;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string members;
+  for (const auto& i : resources.ListIdentities())
+    members += "\n      <member>" + XmlEscape(i) + "</member>";
+  done(
+      V1Ok(action, "\n    <Identities>" + members + "\n    </Identities>\n  "));
+  return;
+}
+
+void Api::Impl::V1GetIdentityVerificationAttributes(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string entries;
+  for (const auto& i : Members(form, "Identities")) {
+    std::string status = resources.VerificationStatus(i);
+    if (status.empty()) continue;
+    entries += "\n      <entry><key>" + XmlEscape(i) +
+               "</key><value><VerificationStatus>" + V1Status(status) +
+               "</VerificationStatus>" +
+               (i.find('@') == std::string::npos
+                    ? "<VerificationToken>" + XmlEscape(VerificationToken(i)) +
+                          "</VerificationToken>"
+                    : "") +
+               "</value></entry>";
+  }
+  done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
+                        "\n    </VerificationAttributes>\n  "));
+  return;
+}
+
+void Api::Impl::V1DeleteIdentity(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  auto r = resources.DeleteIdentity(form["Identity"]);
+  if (!r.ok()) {
+    done(V1Error({500, "", "InternalFailure", r.error().message()}));
+    return;
+  }
+  done(V1Ok(action, ""));
+  return;
+}
+
+void Api::Impl::V1PutTemplate(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string name = form["Template.TemplateName"];
+  if (name.empty()) {
+    done(V1Error(BadRequest("Template.TemplateName is required")));
+    return;
+  }
+  if (action == "UpdateTemplate" && !resources.GetTemplate(name)) {
+    done(V1Error({400, "", "TemplateDoesNotExist",
+                  "Template " + name + " does not exist."}));
+    return;
+  }
+  Status st = resources.PutTemplate(
+      name,
+      {form["Template.SubjectPart"], form["Template.TextPart"],
+       form["Template.HtmlPart"]},
+      action == "CreateTemplate");
+  if (!st.ok()) {
+    done(V1Error(StoreError(st.error(), "AlreadyExists",
+                            "Template " + name + " already exists.")));
+    return;
+  }
+  done(V1Ok(action, ""));
+  return;
+}
+
+void Api::Impl::V1GetTemplate(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string name = form["TemplateName"];
+  auto t = resources.GetTemplate(name);
+  if (!t) {
+    done(V1Error({400, "", "TemplateDoesNotExist",
+                  "Template " + name + " does not exist."}));
+    return;
+  }
+  done(V1Ok(action,
+            "\n    <Template>\n      <TemplateName>" + XmlEscape(name) +
+                "</TemplateName>\n      <SubjectPart>" + XmlEscape(t->subject) +
+                "</SubjectPart>\n      <TextPart>" + XmlEscape(t->text) +
+                "</TextPart>\n      <HtmlPart>" + XmlEscape(t->html) +
+                "</HtmlPart>\n    </Template>\n  "));
+  return;
+}
+
+void Api::Impl::V1DeleteTemplate(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  auto r = resources.DeleteTemplate(form["TemplateName"]);
+  (void)r;
+  done(V1Ok(action, ""));
+  return;
+}
+
+void Api::Impl::V1ListTemplates(V1Call& c) {
+  const std::string& action = c.action;
+  std::function<void(HttpResponse)>& done = c.done;
+  done(V1Ok(action,
+            NamedMembers("TemplatesMetadata", resources.ListTemplates())));
+  return;
+}
+
+void Api::Impl::V1TestRenderTemplate(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string name = form["TemplateName"];
+  auto t = resources.GetTemplate(name);
+  if (!t) {
+    done(V1Error({400, "", "TemplateDoesNotExist",
+                  "Template " + name + " does not exist."}));
+    return;
+  }
+  auto rendered = Render(*t, form["TemplateData"]);
+  if (rendered.index() == 1) {
+    done(V1Error(std::get<1>(rendered)));
+    return;
+  }
+  auto built = BuildRendered(std::get<0>(rendered));
+  done(built.ok()
+           ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
+                              "</RenderedTemplate>\n  ")
+           : V1Error(BadRequest(built.error().message())));
+  return;
+}
+
+void Api::Impl::V1CreateConfigurationSet(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string name = form["ConfigurationSet.Name"];
+  if (name.empty()) {
+    done(V1Error(BadRequest("ConfigurationSet.Name is required")));
+    return;
+  }
+  Status st = resources.CreateConfigurationSet(name);
+  if (!st.ok() && st.error().code() == "invalid") {
+    done(V1Error({400, "", "InvalidConfigurationSet", st.error().message()}));
+    return;
+  }
+  if (!st.ok()) {
+    done(V1Error(
+        StoreError(st.error(), "ConfigurationSetAlreadyExists",
+                   "Configuration set <" + name + "> already exists.")));
+    return;
+  }
+  done(V1Ok(action, ""));
+  return;
+}
+
+void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string name = form["ConfigurationSetName"];
+  if (!resources.ConfigurationSetExists(name)) {
+    done(V1Error({400, "", "ConfigurationSetDoesNotExist",
+                  "Configuration set <" + name + "> does not exist."}));
+    return;
+  }
+  if (action == "DeleteConfigurationSet") {
+    auto r = resources.DeleteConfigurationSet(name);
+    (void)r;
+    done(V1Ok(action, ""));
+  } else {
+    done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
+                          "</Name></ConfigurationSet>\n  "));
+  }
+  return;
+}
+
+void Api::Impl::V1ListConfigurationSets(V1Call& c) {
+  const std::string& action = c.action;
+  std::function<void(HttpResponse)>& done = c.done;
+  done(V1Ok(action, NamedMembers("ConfigurationSets",
+                                 resources.ListConfigurationSets())));
+  return;
+}
+
+void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string domain = form["Domain"];
+  if (domain.empty() || HasCrLf(domain)) {
+    done(V1Error(BadRequest("Domain is required")));
+    return;
+  }
+  if (Status added = resources.AddIdentity(domain); !added.ok()) {
+    done(V1Error(StoreError(added.error(), "", "")));
+    return;
+  }
+  auto key = dkim_keys.Ensure(domain);
+  if (!key.ok()) {
+    done(V1Error({500, "", "InternalFailure", key.error().message()}));
+    return;
+  }
+  done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
+                        "</member>\n    </DkimTokens>\n  "));
+  return;
+}
+
+void Api::Impl::V1SetIdentityMailFromDomain(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
+                             ? "REJECT_MESSAGE"
+                             : "USE_DEFAULT_VALUE";
+  Status s =
+      resources.SetMailFrom(form["Identity"], form["MailFromDomain"], behavior);
+  if (!s.ok()) {
+    done(V1Error(BadRequest(s.error().message())));
+    return;
+  }
+  done(V1Ok(action, ""));
+  return;
+}
+
+void Api::Impl::V1GetIdentityMailFromDomainAttributes(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string entries;
+  for (const auto& i : Members(form, "Identities")) {
+    Resources::MailFrom mf = resources.MailFromFor(i);
+    std::string status = V1Status(mf.status);
+    entries += "\n      <entry><key>" + XmlEscape(i) +
+               "</key><value><MailFromDomain>" + XmlEscape(mf.domain) +
+               "</MailFromDomain><MailFromDomainStatus>" + status +
+               "</MailFromDomainStatus><BehaviorOnMXFailure>" +
+               (mf.reject_on_failure ? "RejectMessage" : "UseDefaultValue") +
+               "</BehaviorOnMXFailure></value></entry>";
+  }
+  done(V1Ok(action, "\n    <MailFromDomainAttributes>" + entries +
+                        "\n    </MailFromDomainAttributes>\n  "));
+  return;
+}
+
+void Api::Impl::V1SetNotificationAttribute(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string identity = form["Identity"];
+  if (!resources.IdentityExists(identity)) {
+    done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
+    return;
+  }
+  Status s =
+      action == "SetIdentityNotificationTopic"
+          ? resources.SetNotification(
+                identity, "topic:" + form["NotificationType"], form["SnsTopic"])
+      : action == "SetIdentityHeadersInNotificationsEnabled"
+          ? resources.SetNotification(identity,
+                                      "headers:" + form["NotificationType"],
+                                      form["Enabled"])
+          : resources.SetNotification(identity, "forwarding",
+                                      form["ForwardingEnabled"]);
+  done(s.ok() ? V1Ok(action, "") : V1Error(BadRequest(s.error().message())));
+  return;
+}
+
+void Api::Impl::V1GetIdentityNotificationAttributes(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string entries;
+  for (const auto& i : Members(form, "Identities")) {
+    if (!resources.IdentityExists(i)) continue;
+    auto n = resources.Notifications(i);
+    auto topic = [&](const char* t) {
+      auto it = n.topics.find(t);
+      return it == n.topics.end()
+                 ? std::string()
+                 : "<" + std::string(t) + "Topic>" + XmlEscape(it->second) +
+                       "</" + t + "Topic>";
+    };
+    auto headers = [&](const char* t) {
+      return "<HeadersIn" + std::string(t) + "NotificationsEnabled>" +
+             (n.with_headers.count(t) ? "true" : "false") + "</HeadersIn" + t +
+             "NotificationsEnabled>";
+    };
+    entries += "\n      <entry><key>" + XmlEscape(i) + "</key><value>" +
+               topic("Bounce") + topic("Complaint") + topic("Delivery") +
+               "<ForwardingEnabled>" + (n.forwarding ? "true" : "false") +
+               "</ForwardingEnabled>" + headers("Bounce") +
+               headers("Complaint") + headers("Delivery") + "</value></entry>";
+  }
+  done(V1Ok(action, "\n    <NotificationAttributes>" + entries +
+                        "\n    </NotificationAttributes>\n  "));
+  return;
+}
+
+void Api::Impl::V1IdentityPolicy(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  V1Policy(action, form, std::move(done));
+  return;
+}
+
+void Api::Impl::V1GetIdentityDkimAttributes(V1Call& c) {
+  const std::string& action = c.action;
+  std::map<std::string, std::string>& form = c.form;
+  std::function<void(HttpResponse)>& done = c.done;
+  std::string entries;
+  for (const auto& i : Members(form, "Identities")) {
+    std::optional<DkimKeys::Info> info;
+    if (i.find('@') == std::string::npos) info = dkim_keys.Find(i);
+    entries += "\n      <entry><key>" + XmlEscape(i) +
+               "</key><value><DkimEnabled>" +
+               std::string(info && info->signing_enabled ? "true" : "false") +
+               "</DkimEnabled><DkimVerificationStatus>" +
+               (info ? (config.api_auto_verify ? "Success" : "Pending")
+                     : "NotStarted") +
+               "</DkimVerificationStatus><DkimTokens>" +
+               (info ? "<member>" + info->selector + "</member>" : "") +
+               "</DkimTokens></value></entry>";
+  }
+  done(V1Ok(action, "\n    <DkimAttributes>" + entries +
+                        "\n    </DkimAttributes>\n  "));
+  return;
+}
+
+// v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.
+std::string Api::Impl::V1Status(const std::string& v2) {
+  if (v2 == "SUCCESS") return "Success";
+  if (v2 == "FAILED") return "Failed";
+  if (v2 == "TEMPORARY_FAILURE") return "TemporaryFailure";
+  return "Pending";
+}
+
+// Sending-authorization policies, v1 flavour.
+void Api::Impl::V1Policy(const std::string& action,
+                         std::map<std::string, std::string>& form,
+                         std::function<void(HttpResponse)> done) {
+  const std::string& identity = form["Identity"];
+  auto fail = [&](const Error& e) {
+    if (e.code() == "invalid_policy")
+      return V1Error({400, "", "InvalidPolicy", e.message()});
+    if (e.code() == "not_found" || e.code() == "limit")
+      return V1Error(BadRequest(e.message()));
+    return V1Error({500, "", "InternalFailure", e.message()});
+  };
+  if (identity.empty()) {
+    done(V1Error(BadRequest("Identity is required")));
+    return;
+  }
+  if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy") {
+    Status s =
+        action == "PutIdentityPolicy"
+            ? resources.PutPolicy(identity, form["PolicyName"], form["Policy"],
+                                  Resources::PolicyWrite::kUpsert)
+            : resources.DeletePolicy(identity, form["PolicyName"]);
+    done(s.ok() ? V1Ok(action, "") : fail(s.error()));
+    return;
+  }
+  auto policies = resources.Policies(identity);
+  if (!policies.ok()) {
+    done(fail(policies.error()));
+    return;
+  }
+  std::string body;
+  if (action == "ListIdentityPolicies") {
+    for (const auto& [name, doc] : *policies)
+      body += "\n      <member>" + XmlEscape(name) + "</member>";
+    done(V1Ok(action,
+              "\n    <PolicyNames>" + body + "\n    </PolicyNames>\n  "));
+    return;
+  }
+  for (const auto& name : Members(form, "PolicyNames")) {
+    auto it = policies->find(name);
+    if (it == policies->end()) continue;
+    body += "\n      <entry><key>" + XmlEscape(name) + "</key><value>" +
+            XmlEscape(it->second) + "</value></entry>";
+  }
+  done(V1Ok(action, "\n    <Policies>" + body + "\n    </Policies>\n  "));
+}
+
+}  // namespace sesame::api
