@@ -222,4 +222,157 @@ void Api::Impl::IdentityRecords(const std::string& domain,
   }
 }
 
+// The admin endpoints: method, path, handler (all need an admin credential:
+// Handle checks it first). A service that is not wired (a CLI build, the
+// debug hook without SESAME_DEBUG_HOOKS) answers 404.
+const Router<Api::Impl::AdminHandler>& Api::Impl::AdminRoutes() {
+  static const Router<AdminHandler> routes = [] {
+    Router<AdminHandler> r;
+    r.Rest("GET", "/admin/queues", true, &Impl::AdminQueues);
+    r.Rest("GET", "/admin/events/subscriptions", true,
+           &Impl::AdminEventSubscriptions);
+    r.Rest("GET", "/admin/reputation", true, &Impl::AdminReputation);
+    r.Rest("GET", "/admin/suppression", true, &Impl::AdminSuppression);
+    r.Rest("GET", "/admin/identities", true, &Impl::AdminIdentities);
+    r.Rest("GET", "/admin/identities/records", true,
+           &Impl::AdminIdentityRecords);
+    r.Rest("GET", "/admin/messages", true, &Impl::AdminMessages);
+    r.Rest("GET", "/admin/dlq", true, &Impl::AdminDeadLetters);
+    r.Rest("POST", "/admin/dlq/redrive", true, &Impl::AdminRedrive);
+    r.Rest("POST", "/admin/dlq/purge", true, &Impl::AdminPurge);
+    r.Rest("GET", "/admin/stats", true, &Impl::AdminStats);
+    r.Rest("GET", "/admin/alarms", true, &Impl::AdminAlarms);
+    r.Rest("GET", "/admin/alarms/history", true, &Impl::AdminAlarmHistory);
+    r.Rest("GET", "/admin/events/dlq", true, &Impl::AdminEventDeadLetters);
+    r.Rest("POST", "/admin/events/dlq/redrive", true, &Impl::AdminEventRedrive);
+    r.Rest("POST", "/admin/debug/hold-engine", true, &Impl::AdminHoldEngine);
+    return r;
+  }();
+  return routes;
+}
+
+void Api::Impl::Admin(const HttpRequest& req,
+                      std::function<void(HttpResponse)> done) {
+  AdminCall call{req, ParseForm(req.query), std::move(done)};
+  // The dashboard edits resources (suppression list, identities) through
+  // the v2 operations, as the owner.
+  if (req.path.rfind("/admin/v2/email/", 0) == 0) {
+    AdminV2Resources(call);
+    return;
+  }
+  auto match = AdminRoutes().FindRest(req.method, PathSegments(req.path));
+  if (!match) {
+    HttpResponse r;
+    r.status = 404;
+    r.body =
+        "{\"message\":\"not found: " + JsonEscape(req.method + " " + req.path) +
+        "\"}";
+    call.done(std::move(r));
+    return;
+  }
+  (this->*(match->route->handler))(call);
+}
+
+void Api::Impl::NotWired(AdminCall& c) {
+  HttpResponse r;
+  r.status = 404;
+  r.body = "{\"message\":\"not available in this server\"}";
+  c.done(std::move(r));
+}
+
+void Api::Impl::AdminV2Resources(AdminCall& c) {
+  HttpRequest inner = c.req;
+  inner.path = c.req.path.substr(6);
+  inner.target = c.req.target.substr(6);
+  if (auto answer = HandleV2Resources(&resources, inner)) {
+    c.done(std::move(*answer));
+    return;
+  }
+  HttpResponse r;
+  r.status = 404;
+  r.body = "{\"message\":\"not a resource operation\"}";
+  c.done(std::move(r));
+}
+
+void Api::Impl::AdminQueues(AdminCall& c) {
+  if (!services.queues_json) return NotWired(c);
+  services.queues_json(JsonDone(std::move(c.done)));
+}
+
+void Api::Impl::AdminEventSubscriptions(AdminCall& c) {
+  if (!services.event_subscriptions_json) return NotWired(c);
+  services.event_subscriptions_json(JsonDone(std::move(c.done)));
+}
+
+void Api::Impl::AdminReputation(AdminCall& c) {
+  if (!services.reputation_json) return NotWired(c);
+  c.Json(services.reputation_json());
+}
+
+void Api::Impl::AdminSuppression(AdminCall& c) {
+  c.done(SearchSuppression(c.param("q"), c.param("after")));
+}
+
+void Api::Impl::AdminIdentities(AdminCall& c) { c.Json(IdentitiesJson()); }
+
+void Api::Impl::AdminIdentityRecords(AdminCall& c) {
+  IdentityRecords(AsciiLowerCopy(c.param("domain")), std::move(c.done));
+}
+
+void Api::Impl::AdminMessages(AdminCall& c) {
+  std::string body = MessageTimeline(c.param("id"), c.param("recipient"));
+  if (!body.empty()) return c.Json(std::move(body));
+  HttpResponse r;
+  r.status = 400;
+  r.body = "{\"message\":\"give id or recipient\"}";
+  c.done(std::move(r));
+}
+
+void Api::Impl::AdminDeadLetters(AdminCall& c) {
+  if (!services.dead_letters_json) return NotWired(c);
+  services.dead_letters_json(JsonDone(std::move(c.done)));
+}
+
+void Api::Impl::AdminRedrive(AdminCall& c) {
+  if (!services.redrive) return NotWired(c);
+  services.redrive(c.param("id"), CountJsonDone("Redriven", std::move(c.done)));
+}
+
+void Api::Impl::AdminPurge(AdminCall& c) {
+  if (!services.purge) return NotWired(c);
+  services.purge(c.param("id"), CountJsonDone("Purged", std::move(c.done)));
+}
+
+void Api::Impl::AdminStats(AdminCall& c) {
+  if (!services.statistics_json) return NotWired(c);
+  c.Json(services.statistics_json(c.param("resolution"), c.param("scope")));
+}
+
+void Api::Impl::AdminAlarms(AdminCall& c) {
+  if (!services.alarms_json) return NotWired(c);
+  c.Json(services.alarms_json());
+}
+
+void Api::Impl::AdminAlarmHistory(AdminCall& c) {
+  if (!services.alarm_history_json) return NotWired(c);
+  c.Json(services.alarm_history_json());
+}
+
+void Api::Impl::AdminEventDeadLetters(AdminCall& c) {
+  if (!services.event_dead_letters_json) return NotWired(c);
+  services.event_dead_letters_json(JsonDone(std::move(c.done)));
+}
+
+void Api::Impl::AdminEventRedrive(AdminCall& c) {
+  if (!services.event_redrive) return NotWired(c);
+  services.event_redrive(c.param("subscription"),
+                         CountJsonDone("Redriven", std::move(c.done)));
+}
+
+void Api::Impl::AdminHoldEngine(AdminCall& c) {
+  if (!services.hold_engine) return NotWired(c);
+  services.hold_engine(std::atoi(c.param("ms").c_str()));
+  c.Json("{}");
+}
+
 }  // namespace sesame::api

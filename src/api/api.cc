@@ -217,9 +217,6 @@ void Api::Impl::Handle(HttpRequest req,
     return;
   }
   HttpResponse r;
-  auto param = [&](const std::string& key) {
-    return ParseForm(req.query)[key];
-  };
   bool admin = p.rfind("/admin/", 0) == 0;
   if (p == "/health" && (req.method == "GET" || req.method == "HEAD")) {
     r.body = "{\"status\":\"ok\"}";
@@ -265,77 +262,9 @@ void Api::Impl::Handle(HttpRequest req,
         "{\"message\":\"admin endpoints need a dashboard session, the "
         "bearer token in <data_dir>/admin.token, or an owner key's SigV4 "
         "signature\"}";
-  } else if (p.rfind("/admin/v2/email/", 0) == 0) {
-    // The dashboard edits resources (suppression list, identities) through
-    // the v2 operations, as the owner.
-    HttpRequest inner = req;
-    inner.path = p.substr(6);
-    inner.target = req.target.substr(6);
-    auto answer = HandleV2Resources(&resources, inner);
-    if (answer) {
-      r = std::move(*answer);
-    } else {
-      r.status = 404;
-      r.body = "{\"message\":\"not a resource operation\"}";
-    }
-  } else if (p == "/admin/queues" && req.method == "GET" &&
-             services.queues_json) {
-    services.queues_json(JsonDone(done));
+  } else if (admin) {
+    Admin(req, std::move(done));
     return;
-  } else if (p == "/admin/events/subscriptions" && req.method == "GET" &&
-             services.event_subscriptions_json) {
-    services.event_subscriptions_json(JsonDone(done));
-    return;
-  } else if (p == "/admin/reputation" && req.method == "GET" &&
-             services.reputation_json) {
-    r.body = services.reputation_json();
-  } else if (p == "/admin/suppression" && req.method == "GET") {
-    r = SearchSuppression(param("q"), param("after"));
-  } else if (p == "/admin/identities" && req.method == "GET") {
-    r.body = IdentitiesJson();
-  } else if (p == "/admin/identities/records" && req.method == "GET") {
-    IdentityRecords(AsciiLowerCopy(param("domain")), std::move(done));
-    return;
-  } else if (p == "/admin/messages" && req.method == "GET") {
-    r.body = MessageTimeline(param("id"), param("recipient"));
-    if (r.body.empty()) {
-      r.status = 400;
-      r.body = "{\"message\":\"give id or recipient\"}";
-    }
-  } else if (p == "/admin/dlq" && req.method == "GET" &&
-             services.dead_letters_json) {
-    services.dead_letters_json(JsonDone(done));
-    return;
-  } else if (p == "/admin/dlq/redrive" && req.method == "POST" &&
-             services.redrive) {
-    services.redrive(param("id"), CountJsonDone("Redriven", done));
-    return;
-  } else if (p == "/admin/stats" && req.method == "GET" &&
-             services.statistics_json) {
-    r.body = services.statistics_json(param("resolution"), param("scope"));
-  } else if (p == "/admin/alarms" && req.method == "GET" &&
-             services.alarms_json) {
-    r.body = services.alarms_json();
-  } else if (p == "/admin/alarms/history" && req.method == "GET" &&
-             services.alarm_history_json) {
-    r.body = services.alarm_history_json();
-  } else if (p == "/admin/events/dlq" && req.method == "GET" &&
-             services.event_dead_letters_json) {
-    services.event_dead_letters_json(JsonDone(done));
-    return;
-  } else if (p == "/admin/events/dlq/redrive" && req.method == "POST" &&
-             services.event_redrive) {
-    services.event_redrive(param("subscription"),
-                           CountJsonDone("Redriven", done));
-    return;
-  } else if (p == "/admin/dlq/purge" && req.method == "POST" &&
-             services.purge) {
-    services.purge(param("id"), CountJsonDone("Purged", done));
-    return;
-  } else if (p == "/admin/debug/hold-engine" && req.method == "POST" &&
-             services.hold_engine) {
-    services.hold_engine(std::atoi(param("ms").c_str()));
-    r.body = "{}";
   } else {
     r.status = 404;
     r.body =

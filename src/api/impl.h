@@ -387,6 +387,43 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- dispatch
   // ----------------------------------------------------------------
   void Handle(HttpRequest req, std::function<void(HttpResponse)> done);
+
+  // /admin/* (admin.cc): one row per endpoint.
+  struct AdminCall {
+    const HttpRequest& req;
+    std::map<std::string, std::string> query;
+    std::function<void(HttpResponse)> done;
+    std::string param(const std::string& k) {
+      auto it = query.find(k);
+      return it == query.end() ? "" : it->second;
+    }
+    void Json(std::string body) {
+      HttpResponse r;
+      r.body = std::move(body);
+      done(std::move(r));
+    }
+  };
+  using AdminHandler = void (Impl::*)(AdminCall&);
+  static const Router<AdminHandler>& AdminRoutes();
+  void Admin(const HttpRequest& req, std::function<void(HttpResponse)> done);
+  void AdminV2Resources(AdminCall& c);
+  void AdminQueues(AdminCall& c);
+  void AdminEventSubscriptions(AdminCall& c);
+  void AdminReputation(AdminCall& c);
+  void AdminSuppression(AdminCall& c);
+  void AdminIdentities(AdminCall& c);
+  void AdminIdentityRecords(AdminCall& c);
+  void AdminMessages(AdminCall& c);
+  void AdminDeadLetters(AdminCall& c);
+  void AdminRedrive(AdminCall& c);
+  void AdminPurge(AdminCall& c);
+  void AdminStats(AdminCall& c);
+  void AdminAlarms(AdminCall& c);
+  void AdminAlarmHistory(AdminCall& c);
+  void AdminEventDeadLetters(AdminCall& c);
+  void AdminEventRedrive(AdminCall& c);
+  void AdminHoldEngine(AdminCall& c);
+  static void NotWired(AdminCall& c);
 };
 
 }  // namespace sesame::api
