@@ -23,6 +23,7 @@
 #include "admission/admission.h"
 #include "api/api.h"
 #include "app/feedback_cli.h"
+#include "app/services.h"
 #include "app/suppression_cli.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
@@ -250,8 +251,6 @@ int Serve(const Args& args) {
                      "create` makes another)";
     }
   }
-  events::Publisher* publisher_ptr = nullptr;
-  stats::Alarms* alarms_ptr = nullptr;
   // Feedback counters for /metrics (bounded labels: SES bounce types).
   // Sending statistics (two weeks per minute), reputation and alarms.
   stats::ReputationOptions ro_rep;
@@ -267,121 +266,12 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", ls.error().message().c_str());
     return 1;
   }
-  api::Services services;
-  // Asked of the thread that owns the answer (the engine's, the
-  // publisher's); the answer comes back through the callback, so no network
-  // loop waits (see api::Services).
-  auto on_engine = [&engine](auto f) {
-    return [&engine, f](auto done) {
-      engine.Run([f, done = std::move(done)] { done(f()); });
-    };
-  };
-  auto on_publisher = [&publisher_ptr](auto f, auto fallback) {
-    return [&publisher_ptr, f, fallback](auto done) {
-      if (!publisher_ptr) return done(fallback);
-      publisher_ptr->Run([f, done = std::move(done)] { done(f()); });
-    };
-  };
-  // /metrics: every module registers its families in one registry (below,
-  // as each is built); rendering visits the thread-owned ones on their
-  // threads, so no network loop waits.
+  // /metrics: every module registers its families in one registry (as each
+  // is built); rendering visits the thread-owned ones on their threads, so
+  // no network loop waits.
   metrics::Registry registry;
   (*sp)->RegisterMetrics(&registry);
   engine.RegisterMetrics(&registry);
-  services.metrics = [&registry](api::TextDone done) {
-    registry.Render(std::move(done));
-  };
-  services.dead_letters_json =
-      on_engine([&engine] { return engine.DeadLettersJson(); });
-  services.redrive = [&engine](const std::string& id, api::CountDone done) {
-    engine.Run([&engine, id, done] { done(engine.Redrive(id)); });
-  };
-  services.purge = [&engine](const std::string& id, api::CountDone done) {
-    engine.Run([&engine, id, done] { done(engine.Purge(id)); });
-  };
-  if (std::getenv("SESAME_DEBUG_HOOKS")) {
-    services.hold_engine = [&engine](int ms) {
-      engine.Run(
-          [ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
-    };
-  }
-  services.rendering_failure =
-      [&publisher_ptr](const api::RenderingFailure& f) {
-        if (!publisher_ptr) return;
-        delivery::MessageEvent e;
-        e.type = delivery::MessageEvent::Type::kRenderingFailure;
-        e.timestamp_ms = NowMillis();
-        e.meta.id = f.message_id;
-        e.meta.created_ms = e.timestamp_ms;
-        e.meta.mail_from = mime::AddrSpec(f.from);
-        e.meta.config_set = f.config_set;
-        e.meta.client_ip = f.client_ip;
-        e.meta.source = "api";
-        for (const auto& d : f.destinations) {
-          spool::Recipient r;
-          r.address = mime::AddrSpec(d);
-          e.meta.recipients.push_back(r);
-        }
-        e.meta_complete = false;  // never queued: no headers to read
-        e.template_name = f.template_name;
-        e.error_message = f.error;
-        publisher_ptr->Publish(std::move(e));
-      };
-  services.sns = [&publisher_ptr](
-                     const std::string& action,
-                     const std::map<std::string, std::string>& form,
-                     std::function<void(net::HttpResponse)> done) {
-    if (!publisher_ptr || !events::IsSnsAction(action)) return false;
-    publisher_ptr->Run([&publisher_ptr, action, form, done] {
-      done(*events::HandleSnsAction(publisher_ptr, action, form));
-    });
-    return true;
-  };
-  std::atomic<bool> listening{false};
-  services.listeners_up = [&listening] { return listening.load(); };
-  services.enforcement_status = [&alarms_ptr] {
-    return alarms_ptr ? alarms_ptr->ReputationStatus("") : "HEALTHY";
-  };
-  services.send_statistics = [&sending_stats] {
-    return stats::SendDataPoints(sending_stats, NowMillis());
-  };
-  services.statistics_json = [&sending_stats](const std::string& resolution,
-                                              const std::string& scope) {
-    return stats::StatisticsJson(sending_stats, resolution, scope, NowMillis());
-  };
-  services.alarms_json = [&alarms_ptr] {
-    return alarms_ptr ? alarms_ptr->StatesJson() : "[]";
-  };
-  services.alarm_history_json = [&alarms_ptr] {
-    return alarms_ptr ? alarms_ptr->HistoryJson() : "[]";
-  };
-  services.event_dead_letters_json = on_publisher(
-      [&publisher_ptr] { return publisher_ptr->DeadLettersJson(); },
-      std::string("[]"));
-  services.event_redrive = [&publisher_ptr](const std::string& sub,
-                                            api::CountDone done) {
-    if (!publisher_ptr) return done(0);
-    publisher_ptr->Run(
-        [&publisher_ptr, sub, done] { done(publisher_ptr->Redrive(sub)); });
-  };
-  services.queues_json = on_engine([&engine] { return engine.QueuesJson(); });
-  services.event_subscriptions_json = on_publisher(
-      [&publisher_ptr] { return publisher_ptr->SubscriptionsJson(); },
-      std::string("[]"));
-  services.reputation_json = [&sending_stats, &alarms_ptr, &c] {
-    return stats::ReputationJson(sending_stats, alarms_ptr, c.reputation,
-                                 NowMillis());
-  };
-  services.resolve_txt =
-      [r = resolver->get()](
-          const std::string& name,
-          std::function<void(Result<std::vector<std::string>>)> done) {
-        r->ResolveTxt(name, std::move(done));
-      };
-  dashboard::Dashboard* dashboard_ptr = nullptr;
-  services.admin_session = [&dashboard_ptr](const net::HttpRequest& req) {
-    return dashboard_ptr && dashboard_ptr->Authorized(req);
-  };
   // The state store, with the documents every send reads held in memory:
   // no event loop waits on SQLite (the suppression list, which may be
   // large, is read through the backend's own reader connection).
@@ -425,17 +315,6 @@ int Serve(const Args& args) {
         << "late feedback will not be mapped to its configuration set: "
         << s.error().message();
   engine.SetOutputs(&admission, &mailbox, &sent_index);
-  api::Api::Deps api_deps;
-  api_deps.spool = sp->get();
-  api_deps.keys = &keys;
-  api_deps.quota = &quota;
-  api_deps.resources = &resources;
-  api_deps.dkim = &dkim_keys;
-  api_deps.admission = &admission;
-  api_deps.mailbox = &mailbox;
-  api::Api api(c, api_deps, services);
-  api.RegisterMetrics(&registry);
-  admission.RegisterMetrics(&registry);
   // The web dashboard: owner access keys or the configured admin log in.
   dashboard::Options dash_opts;
   dash_opts.admin_user = c.dashboard_admin_user;
@@ -450,7 +329,6 @@ int Serve(const Args& args) {
         std::string account = keys.AccountOf(id).first;
         return account.empty() || account == c.api_account_id;
       });
-  if (c.dashboard_enabled) dashboard_ptr = &dashboard;
   // The feedback loop: hard bounces and complaints join the suppression
   // list; suppressed recipients are not delivered.
   feedback::Classifier classifier = feedback::Classifier::Default();
@@ -518,12 +396,44 @@ int Serve(const Args& args) {
         out.with_headers = n.with_headers;
         return out;
       });
+  stats::AlarmActions alarm_actions;
+  alarm_actions.publish = [&publisher](const std::string& topic,
+                                       const std::string& subject,
+                                       const std::string& message) {
+    publisher.PublishMessage(topic, subject, message);
+  };
+  alarm_actions.pause_config_set = [&resources](const std::string& cs) {
+    resources.SetConfigurationSetSendingEnabled(cs, false);
+  };
+  alarm_actions.pause_account = [&resources] {
+    resources.SetAccountSendingEnabled(false);
+  };
+  stats::Alarms alarms(c.alarms, c.reputation.enforce, &sending_stats,
+                       alarm_actions, c.data_dir + "/alarm_history.jsonl",
+                       c.api_region, c.api_account_id);
+  api::Api::Deps api_deps;
+  api_deps.spool = sp->get();
+  api_deps.keys = &keys;
+  api_deps.quota = &quota;
+  api_deps.resources = &resources;
+  api_deps.dkim = &dkim_keys;
+  api_deps.admission = &admission;
+  api_deps.mailbox = &mailbox;
+  std::atomic<bool> listening{false};
+  dashboard::Dashboard* enabled_dashboard =
+      c.dashboard_enabled ? &dashboard : nullptr;
+  api::Api api(
+      c, api_deps,
+      app::WireServices({c, engine, publisher, sending_stats, alarms, registry,
+                         resolver->get(), enabled_dashboard, listening}));
+  api.RegisterMetrics(&registry);
+  admission.RegisterMetrics(&registry);
   net::AdminHooks hooks;
-  hooks.http = [&api, &publisher, dashboard_ptr](
+  hooks.http = [&api, &publisher, enabled_dashboard](
                    net::HttpRequest r,
                    std::function<void(net::HttpResponse)> done) {
-    if (dashboard_ptr) {
-      if (auto page = dashboard_ptr->Handle(r)) {
+    if (enabled_dashboard) {
+      if (auto page = enabled_dashboard->Handle(r)) {
         done(std::move(*page));
         return;
       }
@@ -561,7 +471,6 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: events: %s\n", ps.error().message().c_str());
     return 1;
   }
-  publisher_ptr = &publisher;
   publisher.RegisterMetrics(&registry);
   delivery::EngineHooks engine_hooks;
   engine_hooks.suppressed = [&resources](const std::string& address,
@@ -573,22 +482,6 @@ int Serve(const Args& args) {
     for (const auto& cs : c.delivery.configuration_sets) names.insert(cs.name);
     resources.SetConfigFileSets(std::move(names));
   }
-  stats::AlarmActions alarm_actions;
-  alarm_actions.publish = [&publisher](const std::string& topic,
-                                       const std::string& subject,
-                                       const std::string& message) {
-    publisher.PublishMessage(topic, subject, message);
-  };
-  alarm_actions.pause_config_set = [&resources](const std::string& cs) {
-    resources.SetConfigurationSetSendingEnabled(cs, false);
-  };
-  alarm_actions.pause_account = [&resources] {
-    resources.SetAccountSendingEnabled(false);
-  };
-  stats::Alarms alarms(c.alarms, c.reputation.enforce, &sending_stats,
-                       alarm_actions, c.data_dir + "/alarm_history.jsonl",
-                       c.api_region, c.api_account_id);
-  alarms_ptr = &alarms;
   // Evaluates alarms every second and saves the statistics every minute.
   std::atomic<bool> stats_stop{false};
   std::thread stats_thread([&] {
@@ -615,6 +508,7 @@ int Serve(const Args& args) {
   io.outcomes_path = c.data_dir + "/outcomes.jsonl";
   io.verp_domain = c.delivery.verp_domain;
   io.verp_key = verp_key;
+  io.hold = c.delivery.mode == "hold";
   inbound::Processor inbound_processor(io, sp->get(), &sent_index, &fanout);
   inbound_processor.SetClassifier(classifier);
   inbound_processor.RegisterMetrics(&registry);

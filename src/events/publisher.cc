@@ -14,9 +14,6 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <condition_variable>
@@ -39,13 +36,12 @@
 #include "base/strings.h"
 #include "events/files.h"
 #include "events/signer.h"
+#include "events/webhook_client.h"
 #include "events/webhook_target.h"
 
 namespace sesame::events {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 namespace json = boost::json;
 using asio::awaitable;
@@ -95,12 +91,6 @@ struct Record {
 };
 using RecordPtr = std::shared_ptr<const Record>;
 
-// A kept-alive connection to a webhook.
-struct Conn {
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-};
-
 struct Sub {
   std::string id;  // stable: hash of topic, protocol and endpoint
   std::string arn;
@@ -118,7 +108,7 @@ struct Sub {
   int64_t next_try_ms = 0;
   double delay_s = 0;  // 0: healthy
   bool confirming = false;
-  std::vector<std::unique_ptr<Conn>> idle;
+  WebhookClient::Pool idle;  // kept-alive connections
   // File subscriptions are written by the ingest thread, http ones by the
   // delivery thread, and metrics read them there: relaxed atomics.
   std::atomic<uint64_t> delivered{0};
@@ -189,6 +179,7 @@ struct Publisher::Impl {
       guard;
   std::thread delivery_thread;
   ssl::context tls{ssl::context::tls_client};
+  WebhookClient webhooks{&tls, opt.events.timeout_seconds, opt.own_listeners};
   asio::steady_timer pump_timer{loop};
 
   explicit Impl(PublisherOptions o) : opt(std::move(o)) {}
@@ -799,129 +790,6 @@ struct Publisher::Impl {
            ",\"SigningCertURL\":" + Q(opt.public_base + cert_path) + "}";
   }
 
-  // A request's answer: the status code, kNoAnswer when the connection
-  // failed, kUnanswered when it closed after answering earlier requests of
-  // the batch (sent again without counting a failed attempt).
-  static constexpr int kNoAnswer = -1, kUnanswered = -2;
-
-  // Serialised by hand straight into the batch's buffer: a pipelined batch
-  // goes out in one write, and bodies are copied once.
-  static void AppendRequest(
-      std::string& out, const Url& url,
-      std::initializer_list<std::pair<std::string_view, std::string_view>>
-          headers,
-      std::string_view body, std::string_view body_tail = {}) {
-    out += "POST ";
-    out += url.target;
-    out += " HTTP/1.1\r\nHost: ";
-    out += url.host;
-    out +=
-        "\r\nContent-Type: text/plain; charset=UTF-8\r\nUser-Agent: "
-        "Amazon Simple Notification Service Agent\r\n";
-    for (const auto& [k, v] : headers) {
-      out += k;
-      out += ": ";
-      out += v;
-      out += "\r\n";
-    }
-    out += "Content-Length: ";
-    out += std::to_string(body.size() + body_tail.size());
-    out += "\r\n\r\n";
-    out += body;
-    out += body_tail;
-  }
-
-  // POSTs with HTTP/1.1 keep-alive: each subscription keeps its idle
-  // connections (at most max_concurrency), so a busy webhook is not paid a
-  // TCP (and TLS) handshake per event. A batch of several requests is
-  // pipelined (written at once, the answers read in order). A reused
-  // connection the peer has closed meanwhile is retried once on a fresh one.
-  // `wire` holds `count` serialised requests.
-  awaitable<std::vector<int>> PostBatch(Sub* sub, Url url, std::string wire,
-                                        size_t count) {
-    auto ex = co_await asio::this_coro::executor;
-    std::vector<int> codes(count, kNoAnswer);
-    auto timeout = std::chrono::seconds(opt.events.timeout_seconds);
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      std::unique_ptr<Conn> conn;
-      bool reused = false;
-      if (!sub->idle.empty()) {
-        conn = std::move(sub->idle.back());
-        sub->idle.pop_back();
-        reused = true;
-      }
-      size_t answered = 0;
-      try {
-        if (!conn) {
-          conn = std::make_unique<Conn>();
-          asio::ip::tcp::resolver resolver(ex);
-          auto results = co_await resolver.async_resolve(url.host, url.port,
-                                                         use_awaitable);
-          // Checked again after DNS: a name may resolve to loopback.
-          for (const auto& r : results) {
-            if (IsOwnListener(r.endpoint(), opt.own_listeners))
-              throw std::runtime_error(
-                  "endpoint resolves to one of this server's own listeners");
-          }
-          if (url.tls) {
-            conn->tls =
-                std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, tls);
-            SSL_set_tlsext_host_name(conn->tls->native_handle(),
-                                     url.host.c_str());
-            beast::get_lowest_layer(*conn->tls).expires_after(timeout);
-            co_await beast::get_lowest_layer(*conn->tls)
-                .async_connect(results, use_awaitable);
-            co_await conn->tls->async_handshake(ssl::stream_base::client,
-                                                use_awaitable);
-          } else {
-            conn->plain = std::make_unique<beast::tcp_stream>(ex);
-            conn->plain->expires_after(timeout);
-            co_await conn->plain->async_connect(results, use_awaitable);
-          }
-          // A batch is written whole; nothing waits to be coalesced.
-          boost::system::error_code ignored;
-          beast::get_lowest_layer(
-              conn->tls ? beast::get_lowest_layer(*conn->tls) : *conn->plain)
-              .socket()
-              .set_option(asio::ip::tcp::no_delay(true), ignored);
-        }
-        beast::tcp_stream& lowest =
-            conn->tls ? beast::get_lowest_layer(*conn->tls) : *conn->plain;
-        lowest.expires_after(timeout);
-        if (conn->tls) {
-          co_await asio::async_write(*conn->tls, asio::buffer(wire),
-                                     use_awaitable);
-        } else {
-          co_await asio::async_write(*conn->plain, asio::buffer(wire),
-                                     use_awaitable);
-        }
-        beast::flat_buffer buf;
-        bool keep = true;
-        for (size_t i = 0; i < count && keep; ++i) {
-          http::response<http::string_body> res;
-          lowest.expires_after(timeout);
-          if (conn->tls) {
-            co_await http::async_read(*conn->tls, buf, res, use_awaitable);
-          } else {
-            co_await http::async_read(*conn->plain, buf, res, use_awaitable);
-          }
-          codes[i] = static_cast<int>(res.result_int());
-          ++answered;
-          keep = res.keep_alive();
-        }
-        if (keep && sub->idle.size() < sub->config.max_concurrency)
-          sub->idle.push_back(std::move(conn));
-      } catch (const std::exception& e) {
-        if (reused && answered == 0) continue;  // a stale idle connection
-      }
-      if (answered > 0) {
-        for (size_t i = answered; i < codes.size(); ++i) codes[i] = kUnanswered;
-      }
-      co_return codes;
-    }
-    co_return codes;
-  }
-
   awaitable<void> Confirm(Sub* sub) {
     while (!sub->confirmed && !loop.stopped()) {
       const std::string topic_arn = TopicArn(sub->topic);
@@ -930,14 +798,16 @@ struct Publisher::Impl {
                     ".\nTo confirm the subscription, visit the SubscribeURL "
                     "included in this message.");
       std::string wire;
-      AppendRequest(wire, *sub->url,
-                    {{"x-amz-sns-message-type", "SubscriptionConfirmation"},
-                     {"x-amz-sns-topic-arn", topic_arn}},
-                    body);
+      WebhookClient::AppendRequest(
+          wire, *sub->url,
+          {{"x-amz-sns-message-type", "SubscriptionConfirmation"},
+           {"x-amz-sns-topic-arn", topic_arn}},
+          body);
       // GCC 12: no temporaries in a co_await operand.
       Url url = *sub->url;
       std::vector<int> codes =
-          co_await PostBatch(sub, std::move(url), std::move(wire), 1);
+          co_await webhooks.PostBatch(&sub->idle, sub->config.max_concurrency,
+                                      std::move(url), std::move(wire), 1);
       if (codes[0] >= 200 && codes[0] < 300)
         break;  // now waiting for the visit
       asio::steady_timer t(loop);
@@ -957,17 +827,18 @@ struct Publisher::Impl {
       if (!sub->config.raw) body = NotificationEnvelope(*sub, r->json, &r->sns);
       if (r->sns.id.empty()) r->sns.id = Uuid();  // raw deliveries too
       if (wire.empty()) wire.reserve(rs.size() * (600 + body.size()));
-      AppendRequest(wire, *sub->url,
-                    {{"x-amz-sns-message-type", "Notification"},
-                     {"x-amz-sns-message-id", r->sns.id},
-                     {"x-amz-sns-topic-arn", topic_arn},
-                     {"x-amz-sns-subscription-arn", sub->arn}},
-                    body, tail);
+      WebhookClient::AppendRequest(wire, *sub->url,
+                                   {{"x-amz-sns-message-type", "Notification"},
+                                    {"x-amz-sns-message-id", r->sns.id},
+                                    {"x-amz-sns-topic-arn", topic_arn},
+                                    {"x-amz-sns-subscription-arn", sub->arn}},
+                                   body, tail);
     }
     Url url = *sub->url;
     size_t count = rs.size();
     std::vector<int> codes =
-        co_await PostBatch(sub, std::move(url), std::move(wire), count);
+        co_await webhooks.PostBatch(&sub->idle, sub->config.max_concurrency,
+                                    std::move(url), std::move(wire), count);
     --sub->inflight;
     int64_t now = Now();
     std::vector<RecordPtr> again;  // back to the front of the queue, in order
@@ -978,7 +849,7 @@ struct Publisher::Impl {
       if (code >= 200 && code < 300) {
         ++sub->delivered;
         PostAck(sub->id, r->seq, AckKind::kDelivered);
-      } else if (code == kUnanswered) {
+      } else if (code == WebhookClient::kUnanswered) {
         again.push_back(r);
       } else {
         ++sub->failed_attempts;

@@ -214,7 +214,7 @@ Status Processor::Start() {
                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (outcomes_fd_ < 0)
     return Error::Permanent("inbound", "cannot open " + options_.outcomes_path);
-  {
+  if (!options_.hold) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& info : spool_->List())
       if (info.meta.source == "mx") queue_.push_back(std::move(info));
@@ -235,6 +235,7 @@ void Processor::Stop() {
 }
 
 void Processor::Submit(const spool::MessageInfo& info) {
+  if (options_.hold) return;  // stays in the spool for a later start
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(info);

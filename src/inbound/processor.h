@@ -37,6 +37,9 @@ class Processor {
     std::string outcomes_path;  // <data_dir>/outcomes.jsonl (shared, O_APPEND)
     std::string verp_domain;
     std::string verp_key;
+    // delivery.mode: hold — maintenance: MX mail stays queued too, untouched,
+    // until a start without hold processes it.
+    bool hold = false;
   };
   Processor(Options options, spool::Spool* spool,
             delivery::SentIndex* sent_index, events::FanOut* fanout);

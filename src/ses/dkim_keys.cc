@@ -8,6 +8,7 @@
 #include "base/ids.h"
 #include "base/strings.h"
 #include "mime/mime.h"
+#include "ses/resources.h"
 
 namespace sesame::ses {
 namespace json = boost::json;
@@ -38,7 +39,7 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
   std::optional<Loaded> loaded;
   auto doc = store_->Get("dkim", domain);
   if (doc.ok() && doc->has_value()) {
-    json::object o = json::parse(**doc).as_object();
+    json::object o = DocumentObject(**doc);
     auto master = auth::LoadMasterKey(master_key_path_, false);
     if (master.ok()) {
       auto pem = auth::Open(*master, std::string(o["SealedKey"].as_string()));
@@ -96,8 +97,7 @@ Result<DkimKeys::Info> DkimKeys::Ensure(const std::string& raw_domain) {
   json::object o;
   if (auto existing = store_->Get("dkim", domain);
       existing.ok() && existing->has_value()) {
-    o = json::parse(**existing)
-            .as_object();  // keep the RSA key; add what is missing
+    o = DocumentObject(**existing);  // keep the RSA key; add what is missing
   }
   auto master = auth::LoadMasterKey(master_key_path_, true);
   if (!master.ok()) return master.error();
@@ -165,7 +165,7 @@ Result<json::object> DkimKeys::GetLocked(const std::string& domain) {
   auto doc = store_->Get("dkim", domain);
   if (!doc.ok() || !doc->has_value())
     return Error::Permanent("not_found", "no DKIM key for " + domain);
-  return json::parse(**doc).as_object();
+  return DocumentObject(**doc);
 }
 
 // Stores a key document and reloads it, so what is returned is exactly what
@@ -197,7 +197,7 @@ Result<DkimKeys::Info> DkimKeys::Regenerate(const std::string& raw_domain,
   // Mark it ours again.
   std::lock_guard<std::mutex> lock(mu_);
   auto doc = store_->Get("dkim", domain);
-  json::object o = json::parse(**doc).as_object();
+  json::object o = DocumentObject(**doc);
   o["Origin"] = "AWS_SES";
   (void)store_->Put("dkim", domain, json::serialize(o), false);
   cache_.erase(domain);

@@ -22,6 +22,13 @@ std::string Str(const json::object& o, const char* k) {
 }  // namespace
 
 // An identity's store document; "not_found" when there is none.
+json::object DocumentObject(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
 Result<json::object> LoadIdentityDocument(store::Store* store,
                                           const std::string& identity) {
   auto doc = store->Get("identity", AsciiLowerCopy(identity));
@@ -41,7 +48,7 @@ std::optional<Resources::TemplateContent> Resources::GetTemplate(
     const std::string& name) {
   auto doc = store_->Get("template", name);
   if (!doc.ok() || !doc->has_value()) return std::nullopt;
-  json::value v = json::parse(**doc);
+  json::value v = json::value(DocumentObject(**doc));
   const auto& o = v.as_object();
   return TemplateContent{Str(o, "Subject"), Str(o, "Text"), Str(o, "Html")};
 }
@@ -100,7 +107,7 @@ bool Resources::ConfirmEmail(const std::string& identity,
                              const std::string& token) {
   auto d = store_->Get("identity", AsciiLowerCopy(identity));
   if (!d.ok() || !d->has_value() || token.empty()) return false;
-  json::object o = json::parse(**d).as_object();
+  json::object o = DocumentObject(**d);
   auto* t = o.if_contains("EmailVerificationToken");
   if (!t || !t->is_string() ||
       !auth::SafeEquals(std::string(t->as_string()), token))
@@ -245,7 +252,7 @@ bool Resources::Verified(const std::string& address) {
   auto ok = [&](const std::string& identity) {
     auto d = store_->Get("identity", AsciiLowerCopy(identity));
     if (!d.ok() || !d->has_value()) return false;
-    json::value v = json::parse(**d);
+    json::value v = json::value(DocumentObject(**d));
     auto* st = v.as_object().if_contains("VerificationStatus");
     return st && st->is_string() && st->as_string() == "SUCCESS";
   };
@@ -273,7 +280,7 @@ Resources::MailFrom Resources::MailFromFor(const std::string& address) {
   for (const auto& c : candidates) {
     auto doc = store_->Get("identity", c);
     if (!doc.ok() || !doc->has_value()) continue;
-    json::object o = json::parse(**doc).as_object();
+    json::object o = DocumentObject(**doc);
     auto* mf = o.if_contains("MailFromDomain");
     if (!mf || !mf->is_string()) continue;
     out.domain = std::string(mf->as_string());
@@ -294,7 +301,7 @@ bool Resources::IsMailFromDomain(const std::string& domain) {
     d = d.substr(d.find('.') + 1);
     auto doc = store_->Get("identity", d);
     if (!doc.ok() || !doc->has_value()) continue;
-    json::value v = json::parse(**doc);
+    json::value v = json::value(DocumentObject(**doc));
     auto* mf = v.as_object().if_contains("MailFromDomain");
     if (mf && mf->is_string() && mf->as_string() == domain) return true;
   }
@@ -331,7 +338,7 @@ std::vector<std::string> Resources::ListConfigurationSets() {
 bool Resources::AccountSendingEnabled() {
   auto d = store_->Get("account", "sending");
   if (!d.ok() || !d->has_value()) return true;
-  json::value v = json::parse(**d);
+  json::value v = json::value(DocumentObject(**d));
   return !v.is_object() || !v.as_object().contains("SendingEnabled") ||
          v.as_object()["SendingEnabled"].as_bool();
 }
@@ -340,7 +347,7 @@ std::string Resources::AccountSuppressedReasonsJson() {
   // SES turns both reasons on for every account created since 2019.
   auto d = store_->Get("account", "suppression");
   if (!d.ok() || !d->has_value()) return "[\"BOUNCE\",\"COMPLAINT\"]";
-  json::value v = json::parse(**d);
+  json::value v = json::value(DocumentObject(**d));
   if (!v.is_object() || !v.as_object().contains("SuppressedReasons"))
     return "[\"BOUNCE\",\"COMPLAINT\"]";
   return json::serialize(v.as_object()["SuppressedReasons"]);
@@ -448,7 +455,7 @@ std::set<std::string> Resources::SuppressedReasonsFor(
     // A configuration set's SuppressionOptions override the account's.
     auto d = store_->Get("configuration-set", config_set);
     if (d.ok() && d->has_value()) {
-      json::value v = json::parse(**d);
+      json::value v = json::value(DocumentObject(**d));
       auto* so = v.as_object().if_contains("SuppressionOptions");
       if (so && so->is_object() &&
           so->as_object().contains("SuppressedReasons"))
@@ -470,7 +477,7 @@ bool Resources::SuppressedFor(const std::string& address,
                               const std::string& config_set) {
   auto d = store_->Get("suppressed", AsciiLowerCopy(address));
   if (!d.ok() || !d->has_value()) return false;
-  json::value v = json::parse(**d);
+  json::value v = json::value(DocumentObject(**d));
   auto* reason = v.as_object().if_contains("Reason");
   return reason && reason->is_string() &&
          SuppressedReasonsFor(config_set)
@@ -515,7 +522,7 @@ void Resources::SetConfigurationSetSendingEnabled(const std::string& name,
   }
   auto d = store_->Get("configuration-set", name);
   if (!d.ok() || !d->has_value()) return;
-  json::object cs = json::parse(**d).as_object();
+  json::object cs = DocumentObject(**d);
   json::object so;
   so["SendingEnabled"] = enabled;
   cs["SendingOptions"] = std::move(so);
@@ -527,7 +534,7 @@ bool Resources::ConfigurationSetSendingEnabled(const std::string& name) {
   if (paused.ok() && paused->has_value()) return false;
   auto d = store_->Get("configuration-set", name);
   if (!d.ok() || !d->has_value()) return true;
-  json::value v = json::parse(**d);
+  json::value v = json::value(DocumentObject(**d));
   auto* so = v.as_object().if_contains("SendingOptions");
   if (!so || !so->is_object()) return true;
   auto* en = so->as_object().if_contains("SendingEnabled");

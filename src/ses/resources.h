@@ -170,6 +170,12 @@ class Resources {
       on_email_identity_;
 };
 
+// A stored document as a JSON object; an empty object when it is not one.
+// Documents are Sesame's own, but a corrupt one must read as missing
+// fields, never as an exception on a send path (admission runs on the
+// network loops).
+boost::json::object DocumentObject(const std::string& text);
+
 // An identity's store document; "not_found" when there is none, "corrupt"
 // when it is not a JSON object.
 Result<boost::json::object> LoadIdentityDocument(store::Store* store,

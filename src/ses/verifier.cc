@@ -115,7 +115,7 @@ void IdentityVerifier::CheckAll() {
   for (auto& [name, body] : *rows) {
     if (name.find('@') != std::string::npos)
       continue;  // addresses are verified by link, not DNS
-    json::object o = json::parse(body).as_object();
+    json::object o = DocumentObject(body);
     std::string previous =
         o.contains("VerificationStatus")
             ? std::string(o["VerificationStatus"].as_string())
