@@ -1,5 +1,6 @@
-// libFuzzer target for the SMTP command parser, DATA framing and the server
-// session. The first input byte picks the fragment size, so the same bytes
+// libFuzzer target for the SMTP command parser, DATA framing, the server
+// session, and the client session (the same bytes as a hostile server's
+// replies). The first input byte picks the fragment size, so the same bytes
 // are also exercised split at different points.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "smtp/command.h"
 #include "smtp/data_decoder.h"
+#include "smtp/client_session.h"
 #include "smtp/server_session.h"
 
 using namespace sesame::smtp;
@@ -84,6 +86,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (closed) break;
     off += frag.size();
     s.output().clear();
+  }
+  // The client session fed the input as server replies: every transaction
+  // ends with exactly one outcome per recipient, whatever the server says.
+  ClientSession c({"client.example", "mx.example"});
+  std::string body = "Subject: f\r\n\r\n.x\r\n";
+  bool in_txn = false;
+  for (size_t off = 0; off < in.size(); off += step) {
+    auto ev = c.Feed(in.substr(off, step));
+    c.output().clear();
+    if (ev == ClientSession::Event::kStartTls) ev = c.OnTlsEstablished();
+    if (ev == ClientSession::Event::kDone ||
+        (ev == ClientSession::Event::kClosed && in_txn)) {
+      if (in_txn && c.TakeOutcomes().size() != 2) std::abort();
+      in_txn = false;
+    }
+    if (c.usable() && !in_txn) {
+      ClientSession::Message m;
+      m.mail_from = "b@s.example";
+      m.recipients = {"a@d.example", "b@d.example"};
+      m.body = body;
+      m.size = body.size();
+      ev = c.Send(std::move(m));
+      in_txn = true;
+      if (ev == ClientSession::Event::kDone) {
+        if (c.TakeOutcomes().size() != 2) std::abort();
+        in_txn = false;
+      }
+    }
+    if (c.phase() == ClientSession::Phase::kClosed) break;
   }
   return 0;
 }
