@@ -38,6 +38,7 @@
 #include "dashboard/dashboard.h"
 #include "delivery/engine.h"
 #include "dns/resolver.h"
+#include "events/destinations.h"
 #include "events/fanout.h"
 #include "events/publisher.h"
 #include "events/sns_api.h"
@@ -363,39 +364,9 @@ int Serve(const Args& args) {
   std::string topic_arn_prefix =
       "arn:aws:sns:" + c.api_region + ":" + c.api_account_id + ":";
   events::Publisher publisher(
-      po,
-      [&c, &resources, topic_arn_prefix](const std::string& config_set) {
-        std::vector<events::Destination> out;
-        for (const auto& cs : c.delivery.configuration_sets) {
-          if (cs.name != config_set) continue;
-          for (const auto& d : cs.event_destinations) {
-            if (d.enabled) out.push_back({d.topic, d.matching_event_types});
-          }
-        }
-        for (auto& [arn, types] : resources.SnsEventDestinations(config_set)) {
-          if (arn.rfind(topic_arn_prefix, 0) == 0)
-            out.push_back({arn.substr(topic_arn_prefix.size()), types});
-        }
-        return out;
-      },
-      [sp = sp->get()](const std::string& id) -> std::string {
-        auto body = sp->ReadBody(id);
-        if (!body.ok()) return "";
-        size_t end = body->find("\r\n\r\n");
-        return body->substr(0, end == std::string::npos ? 64 * 1024 : end);
-      },
-      [&resources, topic_arn_prefix](const std::string& sender) {
-        events::IdentityNotifications out;
-        std::string identity = resources.IdentityFor(sender);
-        if (identity.empty()) return out;
-        auto n = resources.Notifications(identity);
-        for (const auto& [type, arn] : n.topics) {
-          if (arn.rfind(topic_arn_prefix, 0) == 0)
-            out.topics[type] = arn.substr(topic_arn_prefix.size());
-        }
-        out.with_headers = n.with_headers;
-        return out;
-      });
+      po, events::ConfigSetDestinations(c, &resources, topic_arn_prefix),
+      events::SpoolHeaders(sp->get()),
+      events::IdentityNotificationTopics(&resources, topic_arn_prefix));
   stats::AlarmActions alarm_actions;
   alarm_actions.publish = [&publisher](const std::string& topic,
                                        const std::string& subject,
