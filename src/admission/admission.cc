@@ -134,7 +134,7 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
 Admission::Admission(Options options, spool::Spool* spool,
                      ses::Resources* resources, ses::DkimKeys* dkim,
                      auth::KeyStore* keys, auth::Quota* quota,
-                     capture::Mailbox* mailbox, SigningPool* pool)
+                     capture::Mailbox* mailbox, ThreadPool* signing_pool)
     : options_(std::move(options)),
       spool_(spool),
       resources_(resources),
@@ -142,7 +142,7 @@ Admission::Admission(Options options, spool::Spool* spool,
       keys_(keys),
       quota_(quota),
       mailbox_(mailbox),
-      pool_(pool) {}
+      pool_(signing_pool) {}
 
 void Admission::Submit(Submission s, Done done) {
   if (auto r = Check(s)) {

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "admission/signing_pool.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/quota.h"
 #include "base/result.h"
+#include "base/thread_pool.h"
 #include "capture/mailbox.h"
 #include "metrics/registry.h"
 #include "ses/dkim_keys.h"
@@ -104,7 +104,7 @@ class Admission {
   // inline).
   Admission(Options options, spool::Spool* spool, ses::Resources* resources,
             ses::DkimKeys* dkim, auth::KeyStore* keys, auth::Quota* quota,
-            capture::Mailbox* mailbox, SigningPool* pool);
+            capture::Mailbox* mailbox, ThreadPool* signing_pool);
 
   using Done = std::function<void(std::optional<Refusal>)>;
   void Submit(Submission s, Done done);
@@ -130,7 +130,7 @@ class Admission {
   auth::KeyStore* keys_;
   auth::Quota* quota_;
   capture::Mailbox* mailbox_;
-  SigningPool* pool_;
+  ThreadPool* pool_;  // the signing pool
   void Count(const Refusal& r) {
     refused_[static_cast<int>(r.kind)].fetch_add(1, std::memory_order_relaxed);
   }

@@ -244,15 +244,22 @@ void Api::Impl::Handle(HttpRequest req,
     });
     return;
   } else if (p == "/verify-email" && req.method == "GET") {
-    auto q = ParseForm(req.query);
-    bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
-    r.status = ok ? 200 : 400;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = ok ? "<!doctype html><title>Verified</title><p>" +
-                      XmlEscape(q["identity"]) + " is verified for sending.</p>"
-                : "<!doctype html><title>Not verified</title><p>This "
-                  "verification link is invalid or was used "
-                  "already.</p>";
+    // Writes the identity: on the store thread.
+    store_thread.Post(
+        [this, q = ParseForm(req.query), done = std::move(done)]() mutable {
+          bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
+          HttpResponse v;
+          v.status = ok ? 200 : 400;
+          v.content_type = "text/html; charset=utf-8";
+          v.body = ok ? "<!doctype html><title>Verified</title><p>" +
+                            XmlEscape(q["identity"]) +
+                            " is verified for sending.</p>"
+                      : "<!doctype html><title>Not verified</title><p>This "
+                        "verification link is invalid or was used "
+                        "already.</p>";
+          done(std::move(v));
+        });
+    return;
   } else if (p == "/_aws/ses" && config.api_local_mailbox &&
              (req.method == "GET" || req.method == "DELETE")) {
     r = AwsSes(req);
@@ -263,7 +270,12 @@ void Api::Impl::Handle(HttpRequest req,
         "bearer token in <data_dir>/admin.token, or an owner key's SigV4 "
         "signature\"}";
   } else if (admin) {
-    Admin(req, std::move(done));
+    // The dashboard's reads and edits (suppression, identities, resources)
+    // touch the store: on the store thread; the rest posts onward anyway.
+    auto owned = std::make_shared<HttpRequest>(std::move(req));
+    store_thread.Post([this, owned, done = std::move(done)]() mutable {
+      Admin(*owned, std::move(done));
+    });
     return;
   } else {
     r.status = 404;

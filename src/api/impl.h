@@ -29,6 +29,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "base/thread_pool.h"
 #include "mime/mime.h"
 #include "mime/template.h"
 #include "ses/dns_records.h"
@@ -106,6 +107,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   auth::Quota* quota;
   std::string admin_token;  // local tools' bearer token for /admin/*
+  // Operations that read or write the state store (resources, admin,
+  // verification links) run here, one at a time, so no network loop waits
+  // on SQLite; declared last, so it drains and joins before the rest goes.
+  ThreadPool store_thread{1};
 
   Impl(const config::Config& c, const Deps& d, Services sv)
       : config(c),

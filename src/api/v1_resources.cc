@@ -38,8 +38,26 @@ void Api::Impl::V1(const HttpRequest& req,
         NotAuthorized(caller, "ses:" + action, "the account's resources")));
     return;
   }
-  V1Call call{req, caller, action, form, std::move(done)};
-  (this->*(route->handler))(call);
+  if (!route->owner_only) {  // the sends: admission, then the spool
+    V1Call call{req, caller, action, form, std::move(done)};
+    (this->*(route->handler))(call);
+    return;
+  }
+  // Everything else reads or writes the state store: on the store thread,
+  // never the network loop (a write waits on SQLite's fsync).
+  struct Owned {
+    HttpRequest req;
+    Caller caller;
+    std::string action;
+    std::map<std::string, std::string> form;
+  };
+  auto owned = std::make_shared<Owned>(Owned{req, caller, action, form});
+  store_thread.Post([this, owned, handler = route->handler,
+                     done = std::move(done)]() mutable {
+    V1Call call{owned->req, owned->caller, owned->action, owned->form,
+                std::move(done)};
+    (this->*handler)(call);
+  });
 }
 
 // The v1 Query API's operations: Action, owner only?, handler. Keys of

@@ -294,13 +294,18 @@ void Api::Impl::V2(const HttpRequest& req,
     (this->*(match->route->handler))(call);
     return;
   }
-  if (auto r = HandleV2Resources(&resources, req)) {
-    done(std::move(*r));
-    return;
-  }
-  done(V2Error({404, "NotFoundException", "InvalidAction",
-                "Operation " + req.method + " " + req.path +
-                    " is not supported by this Sesame version"}));
+  // Resource operations read and write the state store: on the store
+  // thread, never the network loop (a write waits on SQLite's fsync).
+  auto owned = std::make_shared<HttpRequest>(req);
+  store_thread.Post([this, owned, done = std::move(done)] {
+    if (auto r = HandleV2Resources(&resources, *owned)) {
+      done(std::move(*r));
+      return;
+    }
+    done(V2Error({404, "NotFoundException", "InvalidAction",
+                  "Operation " + owned->method + " " + owned->path +
+                      " is not supported by this Sesame version"}));
+  });
 }
 
 void Api::Impl::V2OpSendEmail(V2Call& c) {

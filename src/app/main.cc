@@ -33,6 +33,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "base/thread_pool.h"
 #include "capture/mailbox.h"
 #include "config/config.h"
 #include "dashboard/dashboard.h"
@@ -296,7 +297,7 @@ int Serve(const Args& args) {
   resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
                                  c.api_account_id + ":identity/");
   capture::Mailbox mailbox(c.data_dir + "/mailbox", sp->get());
-  admission::SigningPool signing_pool(c.dkim_signing_threads);
+  ThreadPool signing_pool(c.dkim_signing_threads);  // DKIM, off the loops
   admission::Admission::Options adm_opts;
   adm_opts.account_id = c.api_account_id;
   adm_opts.region = c.api_region;

@@ -1,17 +1,19 @@
-#include "admission/signing_pool.h"
+#include "base/thread_pool.h"
 
-namespace sesame::admission {
+#include <algorithm>
 
-SigningPool::SigningPool(int threads) {
+namespace sesame {
+
+ThreadPool::ThreadPool(int threads) {
   if (threads <= 0)
     threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
-SigningPool::~SigningPool() { Stop(); }
+ThreadPool::~ThreadPool() { Stop(); }
 
-void SigningPool::Stop() {
+void ThreadPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -21,7 +23,7 @@ void SigningPool::Stop() {
     if (t.joinable()) t.join();
 }
 
-void SigningPool::Post(std::function<void()> work) {
+void ThreadPool::Post(std::function<void()> work) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(work));
@@ -29,7 +31,7 @@ void SigningPool::Post(std::function<void()> work) {
   cv_.notify_one();
 }
 
-void SigningPool::Run() {
+void ThreadPool::Run() {
   while (true) {
     std::function<void()> work;
     {
@@ -43,4 +45,4 @@ void SigningPool::Run() {
   }
 }
 
-}  // namespace sesame::admission
+}  // namespace sesame
