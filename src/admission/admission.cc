@@ -22,18 +22,24 @@ std::string Upper(std::string s) {
   return s;
 }
 
-// The From header's address and its display name (for ses:FromAddress and
-// ses:FromDisplayName).
-std::pair<std::string, std::string> FromOf(const std::string& content) {
+}  // namespace
+
+// The From header's address and display name (for ses:FromAddress and
+// ses:FromDisplayName), parsed once per submission.
+Admission::From Admission::FromOf(const std::string& content) {
+  From f;
   std::string header = smtp::HeaderValue(content, "From");
-  std::string display;
   if (size_t lt = header.find('<'); lt != std::string::npos) {
-    display = mime::DecodeWords(TrimCopy(header.substr(0, lt)));
-    if (display.size() >= 2 && display.front() == '"' && display.back() == '"')
-      display = display.substr(1, display.size() - 2);
+    f.display = mime::DecodeWords(TrimCopy(header.substr(0, lt)));
+    if (f.display.size() >= 2 && f.display.front() == '"' &&
+        f.display.back() == '"')
+      f.display = f.display.substr(1, f.display.size() - 2);
   }
-  return {mime::AddrSpec(header), display};
+  f.address = mime::AddrSpec(header);
+  return f;
 }
+
+namespace {
 
 // True when `address` is the identity or lies within it (a domain identity
 // covers its subdomains' addresses).
@@ -145,37 +151,34 @@ Admission::Admission(Options options, spool::Spool* spool,
       pool_(signing_pool) {}
 
 void Admission::Submit(Submission s, Done done) {
-  if (auto r = Check(s)) {
-    Count(*r);
+  auto refuse = [this, &done](Refusal r) {
+    Count(r);
     done(std::move(r));
-    return;
+  };
+  if (s.source == Source::kApi) {
+    if (auto r = CheckWellFormed(s)) return refuse(std::move(*r));
   }
+  // Parsed once, from the content as it will be stored (step 1 may have
+  // turned bare LF into CRLF); inbound mail is neither checked nor signed.
+  const From from = s.source == Source::kInbound ? From{} : FromOf(s.content);
+  if (auto r = Check(s, from)) return refuse(std::move(*r));
+  int recipients = static_cast<int>(s.meta.recipients.size());
   int64_t taken_ms = 0;
   if (quota_ && (s.source == Source::kApi || s.source == Source::kSubmission)) {
     taken_ms = NowMillis();
-    if (auto over = quota_->Take(static_cast<int>(s.meta.recipients.size()),
-                                 taken_ms)) {
-      Refusal r = Refuse(Refusal::Kind::kThrottled, *over);
-      Count(r);
-      done(std::move(r));
-      return;
-    }
+    if (auto over = quota_->Take(recipients, taken_ms))
+      return refuse(Refuse(Refusal::Kind::kThrottled, *over));
   }
   if (auto r = ApplyMailFrom(s)) {
-    if (taken_ms)
-      quota_->GiveBack(static_cast<int>(s.meta.recipients.size()), taken_ms);
-    Count(*r);
-    done(std::move(r));
-    return;
+    if (taken_ms) quota_->GiveBack(recipients, taken_ms);
+    return refuse(std::move(*r));
   }
-  SignAndCommit(std::move(s), taken_ms, std::move(done));
+  SignAndCommit(std::move(s), from.address, taken_ms, std::move(done));
 }
 
-// Steps 1–5; the quota (6) is taken by Submit once they pass.
-std::optional<Refusal> Admission::Check(Submission& s) {
-  if (s.source == Source::kApi) {
-    if (auto r = CheckWellFormed(s)) return r;
-  }
+// Steps 2–5 (Submit runs step 1 first); the quota (6) is taken by Submit
+// once they pass.
+std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   if (!spool_->Accepting())
     return Refuse(Refusal::Kind::kStorageFull,
                   "insufficient storage for new mail; retry later");
@@ -183,8 +186,8 @@ std::optional<Refusal> Admission::Check(Submission& s) {
     return std::nullopt;
   if (s.source == Source::kSubmission) s.caller = SmtpCaller(s.meta.auth_user);
   if (auto r = CheckPaused(s)) return r;
-  if (auto r = Authorize(s)) return r;
-  return CheckVerified(s);
+  if (auto r = Authorize(s, from)) return r;
+  return CheckVerified(s, from);
 }
 
 std::optional<Refusal> Admission::CheckPaused(const Submission& s) {
@@ -217,10 +220,12 @@ Caller Admission::SmtpCaller(const std::string& auth_user) const {
 // key of another account may send for an identity of this account only as
 // the identity's policies allow; an identity ARN in the request names the
 // identity, otherwise the From address's most specific identity does.
-std::optional<Refusal> Admission::Authorize(const Submission& s) {
+std::optional<Refusal> Admission::Authorize(const Submission& s,
+                                            const From& f) {
   const Caller& c = s.caller;
   if (c.owner && c.identity_arn.empty()) return std::nullopt;
-  auto [from, display] = FromOf(s.content);
+  const std::string& from = f.address;
+  const std::string& display = f.display;
   auto denied = [&c](const std::string& resource) {
     return Refuse(Refusal::Kind::kNotAuthorized,
                   "User `" + c.who.Arn() + "' is not authorized to perform `" +
@@ -267,7 +272,8 @@ std::optional<Refusal> Admission::Authorize(const Submission& s) {
 // Production: the sender must be a verified identity (the address, its
 // domain or a parent) unless identities are auto-verified. The sandbox:
 // every recipient too.
-std::optional<Refusal> Admission::CheckVerified(const Submission& s) {
+std::optional<Refusal> Admission::CheckVerified(const Submission& s,
+                                                const From& from) {
   auto not_verified = [this](const std::string& list) {
     return Refuse(Refusal::Kind::kRejected,
                   "Email address is not verified. The following identities "
@@ -276,7 +282,7 @@ std::optional<Refusal> Admission::CheckVerified(const Submission& s) {
   };
   if (!options_.auto_verify) {
     std::string sender =
-        s.sender.empty() ? FromOf(s.content).first : mime::AddrSpec(s.sender);
+        s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
     if (sender.empty()) sender = s.meta.mail_from;
     if (!resources_->Verified(sender)) return not_verified(sender);
   }
@@ -313,9 +319,9 @@ std::optional<Refusal> Admission::ApplyMailFrom(Submission& s) {
 // DKIM: once per message, before it is durable, so every retry and every
 // recipient sends the same signed bytes. RSA signing is ~1 ms of CPU, so it
 // runs on the signing pool, never on the caller's event loop.
-void Admission::SignAndCommit(Submission s, int64_t taken_ms, Done done) {
-  bool sign = dkim_ && s.source != Source::kInbound &&
-              dkim_->SignsFor(FromOf(s.content).first);
+void Admission::SignAndCommit(Submission s, const std::string& from,
+                              int64_t taken_ms, Done done) {
+  bool sign = dkim_ && s.source != Source::kInbound && dkim_->SignsFor(from);
   if (!sign) {
     Commit(std::move(s), taken_ms, std::move(done));
     return;

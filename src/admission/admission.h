@@ -114,12 +114,17 @@ class Admission {
   void RegisterMetrics(metrics::Registry* registry) const;
 
  private:
-  std::optional<Refusal> Check(Submission& s);
+  struct From {
+    std::string address, display;
+  };
+  static From FromOf(const std::string& content);
+  std::optional<Refusal> Check(Submission& s, const From& from);
   std::optional<Refusal> CheckPaused(const Submission& s);
-  std::optional<Refusal> Authorize(const Submission& s);
-  std::optional<Refusal> CheckVerified(const Submission& s);
+  std::optional<Refusal> Authorize(const Submission& s, const From& from);
+  std::optional<Refusal> CheckVerified(const Submission& s, const From& from);
   std::optional<Refusal> ApplyMailFrom(Submission& s);
-  void SignAndCommit(Submission s, int64_t quota_taken_ms, Done done);
+  void SignAndCommit(Submission s, const std::string& from,
+                     int64_t quota_taken_ms, Done done);
   void Commit(Submission s, int64_t quota_taken_ms, Done done);
   Caller SmtpCaller(const std::string& auth_user) const;
 
