@@ -8,18 +8,12 @@
 #include <fstream>
 
 #include "base/json.h"
+#include "mime/mime.h"
 
 namespace sesame::capture {
 namespace json = boost::json;
 
 namespace {
-
-std::string AddrSpecOf(const std::string& from) {
-  size_t lt = from.rfind('<'), gt = from.rfind('>');
-  if (lt != std::string::npos && gt != std::string::npos && gt > lt)
-    return from.substr(lt + 1, gt - lt - 1);
-  return from;
-}
 
 bool WriteFileAtomically(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
@@ -130,7 +124,7 @@ std::vector<Mailbox::Entry> Mailbox::List(const std::string& id,
   for (const auto& k : order_) {
     const Entry& e = entries_.at(k);
     if (!id.empty() && e.id != id) continue;
-    if (!from.empty() && AddrSpecOf(e.from) != from) continue;
+    if (!from.empty() && mime::AddrSpec(e.from) != from) continue;
     out.push_back(e);
   }
   return out;
