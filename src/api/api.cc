@@ -112,12 +112,6 @@ std::tuple<double, double, double> Api::Impl::QuotaFigures() {
           quota->SentLast24Hours(NowMillis())};
 }
 
-std::string Api::Impl::Upper(std::string s) {
-  for (char& c : s)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::optional<ApiError> Api::Impl::CheckConfigSet(const std::string& name) {
   if (name.empty() || resources.ConfigurationSetExists(name))
     return std::nullopt;
@@ -173,11 +167,6 @@ std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
 }
 
 // --- SES v2 ----------------------------------------------------------------
-std::string Api::Impl::Str(const json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
-
 std::variant<std::vector<std::string>, ApiError> Api::Impl::StrList(
     const json::object& o, const char* key) {
   std::vector<std::string> out;

@@ -44,6 +44,7 @@ using ses::CheckResourceName;
 using ses::DkimKeys;
 using ses::DnsRecord;
 using ses::FieldMailbox;
+using ses::JsonString;
 using ses::RecordsJson;
 using ses::RecordStatus;
 using ses::Resources;
@@ -209,7 +210,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::variant<Rendered, ApiError> Render(const Resources::TemplateContent& t,
                                           const std::string& data_json);
 
-  static std::string Upper(std::string s);
   std::optional<ApiError> CheckConfigSet(const std::string& name);
 
   // --- authentication ------------------------------------------------------
@@ -236,7 +236,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       const std::string& from, std::vector<std::string>* rcpts, Outgoing* out);
 
   // --- SES v2 ----------------------------------------------------------------
-  static std::string Str(const json::object& o, const char* key);
   static std::variant<std::vector<std::string>, ApiError> StrList(
       const json::object& o, const char* key);
 
@@ -312,8 +311,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void V1ListTemplates(V1Call& c);
 
   void V1TestRenderTemplate(V1Call& c);
-
-  void V1SendTemplatedEmail(V1Call& c);
 
   void V1SendBulkTemplatedEmail(V1Call& c);
 

@@ -82,7 +82,7 @@ const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
     r.Action("DeleteTemplate", true, &Impl::V1DeleteTemplate);
     r.Action("ListTemplates", true, &Impl::V1ListTemplates);
     r.Action("TestRenderTemplate", true, &Impl::V1TestRenderTemplate);
-    r.Action("SendTemplatedEmail", false, &Impl::V1SendTemplatedEmail);
+    r.Action("SendTemplatedEmail", false, &Impl::V1SendEmail);
     r.Action("SendBulkTemplatedEmail", false, &Impl::V1SendBulkTemplatedEmail);
     r.Action("CreateConfigurationSet", true, &Impl::V1CreateConfigurationSet);
     r.Action("DeleteConfigurationSet", true,
@@ -125,7 +125,6 @@ void Api::Impl::V1GetSendQuota(V1Call& c) {
                 "    <SentLast24Hours>%.1f</SentLast24Hours>\n  ",
                 max24, rate, sent24);
   done(V1Ok(action, buf));
-  return;
 }
 
 void Api::Impl::V1GetSendStatistics(V1Call& c) {
@@ -144,7 +143,6 @@ void Api::Impl::V1GetSendStatistics(V1Call& c) {
   }
   done(V1Ok(action,
             "\n    <SendDataPoints>" + points + "\n    </SendDataPoints>\n  "));
-  return;
 }
 
 void Api::Impl::V1VerifyIdentity(V1Call& c) {
@@ -171,7 +169,6 @@ void Api::Impl::V1VerifyIdentity(V1Call& c) {
   } else {
     done(V1Ok(action, ""));
   }
-  return;
 }
 
 void Api::Impl::V1ListIdentities(V1Call& c) {
@@ -182,7 +179,6 @@ void Api::Impl::V1ListIdentities(V1Call& c) {
     members += "\n      <member>" + XmlEscape(i) + "</member>";
   done(
       V1Ok(action, "\n    <Identities>" + members + "\n    </Identities>\n  "));
-  return;
 }
 
 void Api::Impl::V1GetIdentityVerificationAttributes(V1Call& c) {
@@ -204,7 +200,6 @@ void Api::Impl::V1GetIdentityVerificationAttributes(V1Call& c) {
   }
   done(V1Ok(action, "\n    <VerificationAttributes>" + entries +
                         "\n    </VerificationAttributes>\n  "));
-  return;
 }
 
 void Api::Impl::V1DeleteIdentity(V1Call& c) {
@@ -217,7 +212,6 @@ void Api::Impl::V1DeleteIdentity(V1Call& c) {
     return;
   }
   done(V1Ok(action, ""));
-  return;
 }
 
 void Api::Impl::V1PutTemplate(V1Call& c) {
@@ -245,7 +239,6 @@ void Api::Impl::V1PutTemplate(V1Call& c) {
     return;
   }
   done(V1Ok(action, ""));
-  return;
 }
 
 void Api::Impl::V1GetTemplate(V1Call& c) {
@@ -265,7 +258,6 @@ void Api::Impl::V1GetTemplate(V1Call& c) {
                 "</SubjectPart>\n      <TextPart>" + XmlEscape(t->text) +
                 "</TextPart>\n      <HtmlPart>" + XmlEscape(t->html) +
                 "</HtmlPart>\n    </Template>\n  "));
-  return;
 }
 
 void Api::Impl::V1DeleteTemplate(V1Call& c) {
@@ -275,7 +267,6 @@ void Api::Impl::V1DeleteTemplate(V1Call& c) {
   auto r = resources.DeleteTemplate(form["TemplateName"]);
   (void)r;
   done(V1Ok(action, ""));
-  return;
 }
 
 void Api::Impl::V1ListTemplates(V1Call& c) {
@@ -283,7 +274,6 @@ void Api::Impl::V1ListTemplates(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   done(V1Ok(action,
             NamedMembers("TemplatesMetadata", resources.ListTemplates())));
-  return;
 }
 
 void Api::Impl::V1TestRenderTemplate(V1Call& c) {
@@ -307,7 +297,6 @@ void Api::Impl::V1TestRenderTemplate(V1Call& c) {
            ? V1Ok(action, "\n    <RenderedTemplate>" + XmlEscape(*built) +
                               "</RenderedTemplate>\n  ")
            : V1Error(BadRequest(built.error().message())));
-  return;
 }
 
 void Api::Impl::V1CreateConfigurationSet(V1Call& c) {
@@ -331,7 +320,6 @@ void Api::Impl::V1CreateConfigurationSet(V1Call& c) {
     return;
   }
   done(V1Ok(action, ""));
-  return;
 }
 
 void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
@@ -352,7 +340,6 @@ void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
     done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
                           "</Name></ConfigurationSet>\n  "));
   }
-  return;
 }
 
 void Api::Impl::V1ListConfigurationSets(V1Call& c) {
@@ -360,7 +347,6 @@ void Api::Impl::V1ListConfigurationSets(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   done(V1Ok(action, NamedMembers("ConfigurationSets",
                                  resources.ListConfigurationSets())));
-  return;
 }
 
 void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
@@ -383,7 +369,6 @@ void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
   }
   done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
                         "</member>\n    </DkimTokens>\n  "));
-  return;
 }
 
 void Api::Impl::V1SetIdentityMailFromDomain(V1Call& c) {
@@ -400,7 +385,6 @@ void Api::Impl::V1SetIdentityMailFromDomain(V1Call& c) {
     return;
   }
   done(V1Ok(action, ""));
-  return;
 }
 
 void Api::Impl::V1GetIdentityMailFromDomainAttributes(V1Call& c) {
@@ -420,7 +404,6 @@ void Api::Impl::V1GetIdentityMailFromDomainAttributes(V1Call& c) {
   }
   done(V1Ok(action, "\n    <MailFromDomainAttributes>" + entries +
                         "\n    </MailFromDomainAttributes>\n  "));
-  return;
 }
 
 void Api::Impl::V1SetNotificationAttribute(V1Call& c) {
@@ -443,7 +426,6 @@ void Api::Impl::V1SetNotificationAttribute(V1Call& c) {
           : resources.SetNotification(identity, "forwarding",
                                       form["ForwardingEnabled"]);
   done(s.ok() ? V1Ok(action, "") : V1Error(BadRequest(s.error().message())));
-  return;
 }
 
 void Api::Impl::V1GetIdentityNotificationAttributes(V1Call& c) {
@@ -474,7 +456,6 @@ void Api::Impl::V1GetIdentityNotificationAttributes(V1Call& c) {
   }
   done(V1Ok(action, "\n    <NotificationAttributes>" + entries +
                         "\n    </NotificationAttributes>\n  "));
-  return;
 }
 
 void Api::Impl::V1IdentityPolicy(V1Call& c) {
@@ -482,7 +463,6 @@ void Api::Impl::V1IdentityPolicy(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   V1Policy(action, form, std::move(done));
-  return;
 }
 
 void Api::Impl::V1GetIdentityDkimAttributes(V1Call& c) {
@@ -505,7 +485,6 @@ void Api::Impl::V1GetIdentityDkimAttributes(V1Call& c) {
   }
   done(V1Ok(action, "\n    <DkimAttributes>" + entries +
                         "\n    </DkimAttributes>\n  "));
-  return;
 }
 
 // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.

@@ -77,33 +77,13 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
   }
 }
 
+// SendEmail, SendRawEmail and SendTemplatedEmail: V1Send tells them apart.
 void Api::Impl::V1SendEmail(V1Call& c) {
-  const HttpRequest& req = c.req;
-  Caller& caller = c.caller;
-  const std::string& action = c.action;
-  std::map<std::string, std::string>& form = c.form;
-  std::function<void(HttpResponse)>& done = c.done;
-  V1Send(req, caller, action, form, std::move(done));
-  return;
-}
-
-void Api::Impl::V1SendTemplatedEmail(V1Call& c) {
-  const HttpRequest& req = c.req;
-  Caller& caller = c.caller;
-  const std::string& action = c.action;
-  std::map<std::string, std::string>& form = c.form;
-  std::function<void(HttpResponse)>& done = c.done;
-  V1Send(req, caller, action, form, std::move(done));
-  return;
+  V1Send(c.req, c.caller, c.action, c.form, std::move(c.done));
 }
 
 void Api::Impl::V1SendBulkTemplatedEmail(V1Call& c) {
-  const HttpRequest& req = c.req;
-  Caller& caller = c.caller;
-  std::map<std::string, std::string>& form = c.form;
-  std::function<void(HttpResponse)>& done = c.done;
-  V1SendBulk(req, caller, form, std::move(done));
-  return;
+  V1SendBulk(c.req, c.caller, c.form, std::move(c.done));
 }
 
 void Api::Impl::V1Send(const HttpRequest& req, Caller caller,

@@ -16,6 +16,7 @@ namespace json = boost::json;
 using ses::CheckIdentityName;
 using ses::CheckResourceName;
 using ses::DkimKeys;
+using ses::JsonString;
 using ses::Resources;
 
 namespace {
@@ -36,11 +37,6 @@ std::optional<json::object> ParseObject(const std::string& body,
     return std::nullopt;
   }
   return v.as_object();
-}
-
-std::string Str(const json::object& o, const char* k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
 // Query parameter (first value), percent-decoded.
@@ -187,15 +183,16 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (m == "POST") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      arn = Str(*o, "ResourceArn");
+      arn = JsonString(*o, "ResourceArn");
       auto* t = o->if_contains("Tags");
       if (arn.empty() || !t || !t->is_array())
         return fail(BadRequest("ResourceArn and Tags are required"));
       load(arn);
       for (const auto& x : t->as_array()) {
-        if (!x.is_object() || Str(x.as_object(), "Key").empty())
+        if (!x.is_object() || JsonString(x.as_object(), "Key").empty())
           return fail(BadRequest("Each tag needs a Key"));
-        tags[Str(x.as_object(), "Key")] = Str(x.as_object(), "Value");
+        tags[JsonString(x.as_object(), "Key")] =
+            JsonString(x.as_object(), "Value");
       }
       Status s = store_->Put("tags", arn, json::serialize(tags), false);
       if (!s.ok()) return store_fail(s.error());
@@ -243,16 +240,16 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (seg.size() == 3 && m == "POST") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string name = Str(*o, "TemplateName");
+      std::string name = JsonString(*o, "TemplateName");
       auto* c = o->if_contains("TemplateContent");
       if (name.empty() || !c || !c->is_object())
         return fail(
             BadRequest("TemplateName and TemplateContent are required"));
-      Status s = resources->PutTemplate(
-          name,
-          {Str(c->as_object(), "Subject"), Str(c->as_object(), "Text"),
-           Str(c->as_object(), "Html")},
-          true);
+      Status s = resources->PutTemplate(name,
+                                        {JsonString(c->as_object(), "Subject"),
+                                         JsonString(c->as_object(), "Text"),
+                                         JsonString(c->as_object(), "Html")},
+                                        true);
       if (!s.ok()) return store_fail(s.error());
       return JsonOk("{}");
     }
@@ -297,11 +294,12 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
         auto* c = o->if_contains("TemplateContent");
         if (!c || !c->is_object())
           return fail(BadRequest("TemplateContent is required"));
-        Status s = resources->PutTemplate(
-            name,
-            {Str(c->as_object(), "Subject"), Str(c->as_object(), "Text"),
-             Str(c->as_object(), "Html")},
-            false);
+        Status s =
+            resources->PutTemplate(name,
+                                   {JsonString(c->as_object(), "Subject"),
+                                    JsonString(c->as_object(), "Text"),
+                                    JsonString(c->as_object(), "Html")},
+                                   false);
         if (!s.ok()) return store_fail(s.error());
         return JsonOk("{}");
       }
@@ -321,7 +319,7 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (seg.size() == 3 && m == "POST") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string id = Str(*o, "EmailIdentity");
+      std::string id = JsonString(*o, "EmailIdentity");
       if (id.empty() || id.find_first_of("\r\n ") != std::string::npos) {
         return fail(BadRequest("EmailIdentity is required"));
       }
@@ -364,7 +362,7 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
       // Easy DKIM.
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string origin = Str(*o, "SigningAttributesOrigin");
+      std::string origin = JsonString(*o, "SigningAttributesOrigin");
       const std::string& id = seg[3];
       if (!resources->IdentityExists(id) || id.find('@') != std::string::npos) {
         return fail(NotFound("Domain identity " + id + " does not exist."));
@@ -374,11 +372,11 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
         auto* sa = o->if_contains("SigningAttributes");
         std::string selector =
             sa && sa->is_object()
-                ? Str(sa->as_object(), "DomainSigningSelector")
+                ? JsonString(sa->as_object(), "DomainSigningSelector")
                 : "";
         std::string key64 =
             sa && sa->is_object()
-                ? Str(sa->as_object(), "DomainSigningPrivateKey")
+                ? JsonString(sa->as_object(), "DomainSigningPrivateKey")
                 : "";
         auto der = Base64Decode(key64);
         if (selector.empty() ||
@@ -394,9 +392,10 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
         info = dkim_->SetExternal(id, selector, *key);
       } else if (origin == "AWS_SES") {
         auto* sa = o->if_contains("SigningAttributes");
-        std::string len = sa && sa->is_object()
-                              ? Str(sa->as_object(), "NextSigningKeyLength")
-                              : "";
+        std::string len =
+            sa && sa->is_object()
+                ? JsonString(sa->as_object(), "NextSigningKeyLength")
+                : "";
         int bits = len == "RSA_1024_BIT" ? 1024 : 2048;
         auto current = dkim_->Find(id);
         if (current && current->origin == "AWS_SES") {
@@ -468,8 +467,9 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
       // PutEmailIdentityMailFromAttributes; the verifier checks its MX and SPF.
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      Status s = resources->SetMailFrom(seg[3], Str(*o, "MailFromDomain"),
-                                        Str(*o, "BehaviorOnMxFailure"));
+      Status s =
+          resources->SetMailFrom(seg[3], JsonString(*o, "MailFromDomain"),
+                                 JsonString(*o, "BehaviorOnMxFailure"));
       if (!s.ok() && s.error().code() == "not_found")
         return fail(NotFound(s.error().message()));
       if (!s.ok() && s.error().code() == "invalid")
@@ -542,7 +542,7 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (seg.size() == 3 && m == "POST") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string name = Str(*o, "ConfigurationSetName");
+      std::string name = JsonString(*o, "ConfigurationSetName");
       if (name.empty())
         return fail(BadRequest("ConfigurationSetName is required"));
       if (Status v = CheckResourceName("configuration set", name); !v.ok())
@@ -638,7 +638,7 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
         if (seg.size() == 5 && m == "POST") {
           auto o = ParseObject(req.body, &err);
           if (!o) return fail(err);
-          std::string dn = Str(*o, "EventDestinationName");
+          std::string dn = JsonString(*o, "EventDestinationName");
           auto* ed = o->if_contains("EventDestination");
           if (dn.empty() || !ed || !ed->is_object()) {
             return fail(BadRequest(
@@ -691,7 +691,8 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (seg.size() == 4 && m == "PUT") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string addr = Str(*o, "EmailAddress"), reason = Str(*o, "Reason");
+      std::string addr = JsonString(*o, "EmailAddress"),
+                  reason = JsonString(*o, "Reason");
       if (addr.empty() || (reason != "BOUNCE" && reason != "COMPLAINT")) {
         return fail(BadRequest(
             "EmailAddress and Reason (BOUNCE or COMPLAINT) are required"));
@@ -743,14 +744,15 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
     if (seg.size() == 3 && m == "POST") {
       auto o = ParseObject(req.body, &err);
       if (!o) return fail(err);
-      std::string name = Str(*o, "PoolName");
+      std::string name = JsonString(*o, "PoolName");
       if (name.empty()) return fail(BadRequest("PoolName is required"));
       if (Status v = CheckResourceName("dedicated IP pool", name); !v.ok())
         return store_fail(v.error());
       json::object d;
       d["PoolName"] = name;
-      d["ScalingMode"] =
-          Str(*o, "ScalingMode").empty() ? "STANDARD" : Str(*o, "ScalingMode");
+      d["ScalingMode"] = JsonString(*o, "ScalingMode").empty()
+                             ? "STANDARD"
+                             : JsonString(*o, "ScalingMode");
       Status s = store_->Put("ip-pool", name, json::serialize(d), true);
       if (!s.ok()) return store_fail(s.error());
       return JsonOk("{}");

@@ -32,9 +32,9 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
   out.caller.action = content.contains("Simple") ? "ses:SendEmail"
                       : content.contains("Raw")  ? "ses:SendRawEmail"
                                                  : "ses:SendTemplatedEmail";
-  out.caller.identity_arn = Str(o, "FromEmailAddressIdentityArn");
-  out.config_set = Str(o, "ConfigurationSetName");
-  std::string from = Str(o, "FromEmailAddress");
+  out.caller.identity_arn = JsonString(o, "FromEmailAddressIdentityArn");
+  out.config_set = JsonString(o, "ConfigurationSetName");
+  std::string from = JsonString(o, "FromEmailAddress");
   std::vector<std::string> rcpts;
   bool destination_given = false;
   if (auto* d = o.if_contains("Destination")) {
@@ -53,6 +53,19 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
     }
   }
   std::string id = NewMessageId(NowMillis());
+  // Simple and Template content end the same way: SES's Message-ID and
+  // Date, the envelope from the From address.
+  auto build = [&](mime::SimpleMessage& m) {
+    auto built = BuildSesMessage(m, id);
+    if (!built.ok()) {
+      done(V2Error(BadRequest(built.error().message())));
+      return false;
+    }
+    out.content = std::move(*built);
+    out.envelope_from = mime::AddrSpec(from);
+    out.sender = out.envelope_from;
+    return true;
+  };
   if (content.contains("Simple")) {
     if (!content.at("Simple").is_object()) {
       done(V2Error(BadRequest("Content.Simple must be an object")));
@@ -84,19 +97,19 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
           BadRequest("Missing required field Content.Simple.Subject.Data")));
       return;
     }
-    m.subject = Str(subj->as_object(), "Data");
+    m.subject = JsonString(subj->as_object(), "Data");
     if (auto* body = s.if_contains("Body"); body && body->is_object()) {
       const auto& b = body->as_object();
       if (auto* t = b.if_contains("Text"); t && t->is_object())
-        m.text = Str(t->as_object(), "Data");
+        m.text = JsonString(t->as_object(), "Data");
       if (auto* h = b.if_contains("Html"); h && h->is_object())
-        m.html = Str(h->as_object(), "Data");
+        m.html = JsonString(h->as_object(), "Data");
     }
     if (auto* hs = s.if_contains("Headers"); hs && hs->is_array()) {
       for (const auto& h : hs->as_array()) {
         if (!h.is_object()) continue;
-        std::string name = Str(h.as_object(), "Name"),
-                    value = Str(h.as_object(), "Value");
+        std::string name = JsonString(h.as_object(), "Name"),
+                    value = JsonString(h.as_object(), "Value");
         if (name.empty() || name.size() > 126 || value.empty() ||
             value.size() > 995) {
           done(V2Error(BadRequest(
@@ -110,35 +123,29 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
       for (const auto& a : as->as_array()) {
         if (!a.is_object()) continue;
         const auto& ao = a.as_object();
-        auto bytes = Base64Decode(Str(ao, "RawContent"));
+        auto bytes = Base64Decode(JsonString(ao, "RawContent"));
         if (!bytes) {
           done(V2Error(
               BadRequest("Attachments[].RawContent is not valid base64")));
           return;
         }
         mime::Attachment att;
-        att.filename = Str(ao, "FileName");
-        att.content_type = Str(ao, "ContentType").empty()
+        att.filename = JsonString(ao, "FileName");
+        att.content_type = JsonString(ao, "ContentType").empty()
                                ? "application/octet-stream"
-                               : Str(ao, "ContentType");
+                               : JsonString(ao, "ContentType");
         att.content = std::move(*bytes);
-        att.inline_disposition = Str(ao, "ContentDisposition") == "INLINE";
-        att.content_id = Str(ao, "ContentId");
+        att.inline_disposition =
+            JsonString(ao, "ContentDisposition") == "INLINE";
+        att.content_id = JsonString(ao, "ContentId");
         m.attachments.push_back(std::move(att));
       }
     }
-    auto built = BuildSesMessage(m, id);
-    if (!built.ok()) {
-      done(V2Error(BadRequest(built.error().message())));
-      return;
-    }
-    out.content = std::move(*built);
-    out.envelope_from = mime::AddrSpec(from);
-    out.sender = out.envelope_from;
-    out.sender = out.envelope_from;
+    if (!build(m)) return;
   } else if (content.contains("Raw")) {
     const json::value& raw_v = content.at("Raw");
-    std::string data = raw_v.is_object() ? Str(raw_v.as_object(), "Data") : "";
+    std::string data =
+        raw_v.is_object() ? JsonString(raw_v.as_object(), "Data") : "";
     auto raw = Base64Decode(data);
     if (!raw || raw->empty()) {
       done(V2Error(BadRequest(
@@ -158,16 +165,16 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
       return;
     }
     const json::object& t = tv.as_object();
-    std::string name = Str(t, "TemplateName");
-    if (name.empty() && !Str(t, "TemplateArn").empty()) {
-      std::string arn = Str(t, "TemplateArn");
+    std::string name = JsonString(t, "TemplateName");
+    if (name.empty() && !JsonString(t, "TemplateArn").empty()) {
+      std::string arn = JsonString(t, "TemplateArn");
       name = arn.substr(arn.rfind('/') + 1);
     }
     std::optional<Resources::TemplateContent> tc;
     if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
-      tc = Resources::TemplateContent{Str(inl->as_object(), "Subject"),
-                                      Str(inl->as_object(), "Text"),
-                                      Str(inl->as_object(), "Html")};
+      tc = Resources::TemplateContent{JsonString(inl->as_object(), "Subject"),
+                                      JsonString(inl->as_object(), "Text"),
+                                      JsonString(inl->as_object(), "Html")};
     } else if (!name.empty()) {
       tc = resources.GetTemplate(name);
       if (!tc) {
@@ -185,7 +192,7 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
       done(V2Error(*e));
       return;
     }
-    auto rendered = Render(*tc, Str(t, "TemplateData"));
+    auto rendered = Render(*tc, JsonString(t, "TemplateData"));
     if (rendered.index() == 1) {
       const ApiError& e = std::get<1>(rendered);
       if (e.v1_code == "MissingRenderingAttribute") {
@@ -210,23 +217,16 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
     if (auto* hs = t.if_contains("Headers"); hs && hs->is_array()) {
       for (const auto& h : hs->as_array()) {
         if (h.is_object())
-          m.headers.emplace_back(Str(h.as_object(), "Name"),
-                                 Str(h.as_object(), "Value"));
+          m.headers.emplace_back(JsonString(h.as_object(), "Name"),
+                                 JsonString(h.as_object(), "Value"));
       }
     }
-    auto built = BuildSesMessage(m, id);
-    if (!built.ok()) {
-      done(V2Error(BadRequest(built.error().message())));
-      return;
-    }
-    out.content = std::move(*built);
-    out.envelope_from = mime::AddrSpec(from);
-    out.sender = out.envelope_from;
-    out.sender = out.envelope_from;
+    if (!build(m)) return;
   }
   // Bounces and complaints go to the feedback address: it is the return
   // path, so it must be a valid mailbox like any other.
-  if (std::string fb = Str(o, "FeedbackForwardingEmailAddress"); !fb.empty()) {
+  if (std::string fb = JsonString(o, "FeedbackForwardingEmailAddress");
+      !fb.empty()) {
     auto spec = FieldMailbox(fb);
     if (!spec.ok()) {
       done(V2Error(InvalidAddress("Invalid FeedbackForwardingEmailAddress", fb,
@@ -346,8 +346,9 @@ void Api::Impl::V2OpTestRenderEmailTemplate(V2Call& c) {
   }
   boost::system::error_code ec;
   json::value body = json::parse(c.req.body, ec);
-  std::string data =
-      !ec && body.is_object() ? Str(body.as_object(), "TemplateData") : "";
+  std::string data = !ec && body.is_object()
+                         ? JsonString(body.as_object(), "TemplateData")
+                         : "";
   auto rendered = Render(*tc, data);
   if (rendered.index() == 1) {
     c.done(V2Error(std::get<1>(rendered)));
@@ -374,7 +375,7 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
     return;
   }
   const json::object& o = v.as_object();
-  std::string from = Str(o, "FromEmailAddress");
+  std::string from = JsonString(o, "FromEmailAddress");
   auto* dc = o.if_contains("DefaultContent");
   auto* entries = o.if_contains("BulkEmailEntries");
   if (!dc || !dc->is_object() || !dc->as_object().contains("Template") ||
@@ -388,12 +389,12 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
     return;
   }
   const json::object& t = dc->as_object().at("Template").as_object();
-  std::string name = Str(t, "TemplateName");
+  std::string name = JsonString(t, "TemplateName");
   std::optional<Resources::TemplateContent> tc;
   if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
-    tc = Resources::TemplateContent{Str(inl->as_object(), "Subject"),
-                                    Str(inl->as_object(), "Text"),
-                                    Str(inl->as_object(), "Html")};
+    tc = Resources::TemplateContent{JsonString(inl->as_object(), "Subject"),
+                                    JsonString(inl->as_object(), "Text"),
+                                    JsonString(inl->as_object(), "Html")};
   } else {
     tc = resources.GetTemplate(name);
   }
@@ -406,16 +407,18 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
     done(V2Error(*e));
     return;
   }
-  std::string config_set = Str(o, "ConfigurationSetName");
+  std::string config_set = JsonString(o, "ConfigurationSetName");
   if (auto e = CheckConfigSet(config_set)) {
     done(V2Error(*e));
     return;
   }
-  caller.identity_arn = Str(o, "FromEmailAddressIdentityArn");
+  caller.identity_arn = JsonString(o, "FromEmailAddressIdentityArn");
   // Default data, overlaid by each entry's replacement data.
   boost::system::error_code dec;
-  json::value defaults = json::parse(
-      Str(t, "TemplateData").empty() ? "{}" : Str(t, "TemplateData"), dec);
+  json::value defaults = json::parse(JsonString(t, "TemplateData").empty()
+                                         ? "{}"
+                                         : JsonString(t, "TemplateData"),
+                                     dec);
   if (dec || !defaults.is_object()) {
     done(V2Error(BadRequest(
         "DefaultContent.Template.TemplateData is not a JSON object")));
@@ -436,15 +439,16 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
           rc && rc->is_object()) {
         if (auto* rt = rc->as_object().if_contains("ReplacementTemplate");
             rt && rt->is_object()) {
-          be.replacement_data = Str(rt->as_object(), "ReplacementTemplateData");
+          be.replacement_data =
+              JsonString(rt->as_object(), "ReplacementTemplateData");
         }
       }
       if (auto* hs = e.if_contains("ReplacementHeaders");
           hs && hs->is_array()) {
         for (const auto& h : hs->as_array()) {
           if (h.is_object())
-            be.headers.emplace_back(Str(h.as_object(), "Name"),
-                                    Str(h.as_object(), "Value"));
+            be.headers.emplace_back(JsonString(h.as_object(), "Name"),
+                                    JsonString(h.as_object(), "Value"));
         }
       }
     }

@@ -14,12 +14,10 @@
 namespace sesame::ses {
 namespace json = boost::json;
 
-namespace {
-std::string Str(const json::object& o, const char* k) {
-  auto* v = o.if_contains(k);
+std::string JsonString(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : "";
 }
-}  // namespace
 
 // An identity's store document; "not_found" when there is none.
 json::object DocumentObject(const std::string& text) {
@@ -50,7 +48,8 @@ std::optional<Resources::TemplateContent> Resources::GetTemplate(
   if (!doc.ok() || !doc->has_value()) return std::nullopt;
   json::value v = json::value(DocumentObject(**doc));
   const auto& o = v.as_object();
-  return TemplateContent{Str(o, "Subject"), Str(o, "Text"), Str(o, "Html")};
+  return TemplateContent{JsonString(o, "Subject"), JsonString(o, "Text"),
+                         JsonString(o, "Html")};
 }
 
 Status Resources::PutTemplate(const std::string& name, const TemplateContent& c,

@@ -170,6 +170,9 @@ class Resources {
       on_email_identity_;
 };
 
+// The string member `key` of `o`; "" when absent or not a string.
+std::string JsonString(const boost::json::object& o, const char* key);
+
 // A stored document as a JSON object; an empty object when it is not one.
 // Documents are Sesame's own, but a corrupt one must read as missing
 // fields, never as an exception on a send path (admission runs on the
