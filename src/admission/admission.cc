@@ -191,11 +191,11 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
 }
 
 std::optional<Refusal> Admission::CheckPaused(const Submission& s) {
-  if (!resources_->AccountSendingEnabled())
+  if (!resources_->account().SendingEnabled())
     return Refuse(Refusal::Kind::kAccountPaused,
                   "Sending is paused for this account.");
   if (!s.meta.config_set.empty() &&
-      !resources_->ConfigurationSetSendingEnabled(s.meta.config_set))
+      !resources_->configuration_sets().SendingEnabled(s.meta.config_set))
     return Refuse(
         Refusal::Kind::kConfigSetPaused,
         "Sending is paused for configuration set " + s.meta.config_set + ".");
@@ -233,10 +233,10 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
   };
   std::string identity;
   if (!c.identity_arn.empty()) {
-    std::string prefix = resources_->IdentityArn("");
+    std::string prefix = resources_->identities().Arn("");
     if (c.identity_arn.rfind(prefix, 0) != 0) return denied(c.identity_arn);
     identity = AsciiLowerCopy(c.identity_arn.substr(prefix.size()));
-    if (!resources_->IdentityExists(identity))
+    if (!resources_->identities().Exists(identity))
       return Refuse(Refusal::Kind::kRejected,
                     "Identity " + identity + " does not exist.");
     if (!BelongsTo(from, identity))
@@ -245,12 +245,13 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
           "From address " + from + " does not belong to " + c.identity_arn);
     if (c.owner) return std::nullopt;
   } else {
-    identity = resources_->IdentityFor(from);
+    identity = resources_->identities().IdentityFor(from);
   }
   if (identity.empty()) return denied(from);
-  std::string arn = resources_->IdentityArn(identity);
+  std::string arn = resources_->identities().Arn(identity);
   std::vector<std::string> docs;
-  if (auto policies = resources_->Policies(identity); policies.ok()) {
+  if (auto policies = resources_->identities().Policies(identity);
+      policies.ok()) {
     for (auto& [name, doc] : *policies) docs.push_back(doc);
   }
   auth::AuthzRequest r;
@@ -284,12 +285,12 @@ std::optional<Refusal> Admission::CheckVerified(const Submission& s,
     std::string sender =
         s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
     if (sender.empty()) sender = s.meta.mail_from;
-    if (!resources_->Verified(sender)) return not_verified(sender);
+    if (!resources_->identities().Verified(sender)) return not_verified(sender);
   }
   if (!options_.sandbox) return std::nullopt;
   std::string unverified;
   for (const auto& r : s.meta.recipients) {
-    if (!resources_->Verified(r.address))
+    if (!resources_->identities().Verified(r.address))
       unverified += (unverified.empty() ? "" : ", ") + r.address;
   }
   if (!unverified.empty()) return not_verified(unverified);
@@ -303,7 +304,7 @@ std::optional<Refusal> Admission::ApplyMailFrom(Submission& s) {
   if (s.source == Source::kInternal || s.source == Source::kInbound ||
       s.meta.mail_from.empty())
     return std::nullopt;
-  ses::Resources::MailFrom mf = resources_->MailFromFor(s.meta.mail_from);
+  ses::MailFrom mf = resources_->identities().MailFromFor(s.meta.mail_from);
   if (mf.domain.empty()) return std::nullopt;
   if (mf.verified) {
     std::string& from = s.meta.mail_from;

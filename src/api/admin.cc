@@ -134,16 +134,23 @@ bool Api::Impl::AdminAllowed(const HttpRequest& req) {
 HttpResponse Api::Impl::SearchSuppression(const std::string& q,
                                           const std::string& after) {
   HttpResponse r;
-  auto found = resources.SearchSuppressed(q, after, 100);
+  auto found = resources.suppression().Search(q, after, 100);
   if (!found.ok()) {
     r.status = 500;
     r.body = "{\"message\":\"" + JsonEscape(found.error().message()) + "\"}";
     return r;
   }
   r.body = "{\"SuppressedDestinations\":[";
-  for (size_t i = 0; i < found->first.size(); ++i)
-    r.body += (i ? "," : "") + found->first[i];
-  r.body += "],\"Next\":\"" + JsonEscape(found->second) + "\"}";
+  for (size_t i = 0; i < found->items.size(); ++i) {
+    const ses::SuppressedDestination& d = found->items[i];
+    r.body += std::string(i ? "," : "") + "{\"EmailAddress\":\"" +
+              JsonEscape(d.address) + "\",\"Reason\":\"" +
+              JsonEscape(d.reason) +
+              "\",\"LastUpdateTime\":" + std::to_string(d.last_update) +
+              ",\"Attributes\":{\"MessageId\":\"" + JsonEscape(d.message_id) +
+              "\",\"FeedbackId\":\"" + JsonEscape(d.feedback_id) + "\"}}";
+  }
+  r.body += "],\"Next\":\"" + JsonEscape(found->next) + "\"}";
   return r;
 }
 
@@ -152,7 +159,7 @@ HttpResponse Api::Impl::SearchSuppression(const std::string& q,
 std::string Api::Impl::IdentitiesJson() {
   std::string out = "{\"Identities\":[";
   bool first = true;
-  for (const auto& id : resources.ListIdentities()) {
+  for (const auto& id : resources.identities().Names()) {
     HttpRequest get;
     get.method = "GET";
     get.path = "/v2/email/identities/" + auth::UriEncode(id, false);
@@ -172,7 +179,7 @@ void Api::Impl::IdentityRecords(const std::string& domain,
                                 std::function<void(HttpResponse)> done) {
   HttpResponse r;
   if (domain.find('@') != std::string::npos || domain.empty() ||
-      !resources.IdentityExists(domain)) {
+      !resources.identities().Exists(domain)) {
     r.status = 404;
     r.body =
         "{\"message\":\"no such domain identity: " + JsonEscape(domain) + "\"}";

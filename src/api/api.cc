@@ -113,7 +113,7 @@ std::tuple<double, double, double> Api::Impl::QuotaFigures() {
 }
 
 std::optional<ApiError> Api::Impl::CheckConfigSet(const std::string& name) {
-  if (name.empty() || resources.ConfigurationSetExists(name))
+  if (name.empty() || resources.configuration_sets().Exists(name))
     return std::nullopt;
   for (const auto& cs : config.delivery.configuration_sets) {
     if (cs.name == name) return std::nullopt;
@@ -234,20 +234,20 @@ void Api::Impl::Handle(HttpRequest req,
     return;
   } else if (p == "/verify-email" && req.method == "GET") {
     // Writes the identity: on the store thread.
-    store_thread.Post(
-        [this, q = ParseForm(req.query), done = std::move(done)]() mutable {
-          bool ok = resources.ConfirmEmail(q["identity"], q["token"]);
-          HttpResponse v;
-          v.status = ok ? 200 : 400;
-          v.content_type = "text/html; charset=utf-8";
-          v.body = ok ? "<!doctype html><title>Verified</title><p>" +
-                            XmlEscape(q["identity"]) +
-                            " is verified for sending.</p>"
-                      : "<!doctype html><title>Not verified</title><p>This "
-                        "verification link is invalid or was used "
-                        "already.</p>";
-          done(std::move(v));
-        });
+    store_thread.Post([this, q = ParseForm(req.query),
+                       done = std::move(done)]() mutable {
+      bool ok = resources.identities().ConfirmEmail(q["identity"], q["token"]);
+      HttpResponse v;
+      v.status = ok ? 200 : 400;
+      v.content_type = "text/html; charset=utf-8";
+      v.body = ok ? "<!doctype html><title>Verified</title><p>" +
+                        XmlEscape(q["identity"]) +
+                        " is verified for sending.</p>"
+                  : "<!doctype html><title>Not verified</title><p>This "
+                    "verification link is invalid or was used "
+                    "already.</p>";
+      done(std::move(v));
+    });
     return;
   } else if (p == "/_aws/ses" && config.api_local_mailbox &&
              (req.method == "GET" || req.method == "DELETE")) {

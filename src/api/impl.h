@@ -130,7 +130,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
                               << "; /admin/* is open to dashboard sessions "
                                  "and owner signatures only";
     }
-    resources.OnEmailIdentity(
+    resources.identities().OnEmailIdentity(
         [this](const std::string& address, const std::string& token) {
           SendVerification(address, token);
         });
@@ -171,8 +171,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // Renders the template with defaults overlaid by the entry's replacement
   // data, builds the message and commits it. Each entry is its own message;
   // the entries share the spool's group commits.
-  void SendBulkEntry(const Resources::TemplateContent& tc,
-                     const std::string& template_name,
+  void SendBulkEntry(const ses::Template& tc, const std::string& template_name,
                      const json::object& defaults, const BulkEntry& e,
                      const std::string& from, const std::string& config_set,
                      const std::string& client_ip, const Caller& caller,
@@ -207,7 +206,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // The MIME text TestRenderTemplate / TestRenderEmailTemplate return.
   static Result<std::string> BuildRendered(const Rendered& r);
   // Renders template content with TemplateData (a JSON string).
-  std::variant<Rendered, ApiError> Render(const Resources::TemplateContent& t,
+  std::variant<Rendered, ApiError> Render(const ses::Template& t,
                                           const std::string& data_json);
 
   std::optional<ApiError> CheckConfigSet(const std::string& name);
@@ -238,6 +237,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- SES v2 ----------------------------------------------------------------
   static std::variant<std::vector<std::string>, ApiError> StrList(
       const json::object& o, const char* key);
+
+  // A send's template: inline TemplateContent, or stored by name or ARN.
+  Result<ses::Template> TemplateOf(const json::object& t);
+  static HttpResponse TemplateError(const Error& e);
 
   void V2SendEmail(const HttpRequest& req, Caller caller,
                    std::function<void(HttpResponse)> done);

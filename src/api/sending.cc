@@ -54,7 +54,7 @@ void Api::Impl::SendVerification(const std::string& address,
 // Renders the template with defaults overlaid by the entry's replacement
 // data, builds the message and commits it. Each entry is its own message;
 // the entries share the spool's group commits.
-void Api::Impl::SendBulkEntry(const Resources::TemplateContent& tc,
+void Api::Impl::SendBulkEntry(const ses::Template& tc,
                               const std::string& template_name,
                               const json::object& defaults, const BulkEntry& e,
                               const std::string& from,
@@ -154,7 +154,7 @@ Result<std::string> Api::Impl::BuildRendered(const Rendered& r) {
 
 // Renders template content with TemplateData (a JSON string).
 std::variant<Api::Impl::Rendered, ApiError> Api::Impl::Render(
-    const Resources::TemplateContent& t, const std::string& data_json) {
+    const ses::Template& t, const std::string& data_json) {
   boost::system::error_code ec;
   json::value data =
       json::parse(data_json.empty() ? std::string("{}") : data_json, ec);

@@ -157,7 +157,7 @@ void Api::Impl::V1VerifyIdentity(V1Call& c) {
     done(V1Error(BadRequest("Missing or invalid " + key)));
     return;
   }
-  Status added = resources.AddIdentity(identity);
+  Status added = resources.identities().Add(identity);
   if (!added.ok()) {
     done(V1Error(StoreError(added.error(), "", "")));
     return;
@@ -175,7 +175,7 @@ void Api::Impl::V1ListIdentities(V1Call& c) {
   const std::string& action = c.action;
   std::function<void(HttpResponse)>& done = c.done;
   std::string members;
-  for (const auto& i : resources.ListIdentities())
+  for (const auto& i : resources.identities().Names())
     members += "\n      <member>" + XmlEscape(i) + "</member>";
   done(
       V1Ok(action, "\n    <Identities>" + members + "\n    </Identities>\n  "));
@@ -187,7 +187,7 @@ void Api::Impl::V1GetIdentityVerificationAttributes(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   std::string entries;
   for (const auto& i : Members(form, "Identities")) {
-    std::string status = resources.VerificationStatus(i);
+    std::string status = resources.identities().VerificationStatus(i);
     if (status.empty()) continue;
     entries += "\n      <entry><key>" + XmlEscape(i) +
                "</key><value><VerificationStatus>" + V1Status(status) +
@@ -206,7 +206,7 @@ void Api::Impl::V1DeleteIdentity(V1Call& c) {
   const std::string& action = c.action;
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
-  auto r = resources.DeleteIdentity(form["Identity"]);
+  auto r = resources.identities().Delete(form["Identity"]);
   if (!r.ok()) {
     done(V1Error({500, "", "InternalFailure", r.error().message()}));
     return;
@@ -223,16 +223,14 @@ void Api::Impl::V1PutTemplate(V1Call& c) {
     done(V1Error(BadRequest("Template.TemplateName is required")));
     return;
   }
-  if (action == "UpdateTemplate" && !resources.GetTemplate(name)) {
-    done(V1Error({400, "", "TemplateDoesNotExist",
-                  "Template " + name + " does not exist."}));
+  ses::Template t{name, form["Template.SubjectPart"], form["Template.TextPart"],
+                  form["Template.HtmlPart"]};
+  Status st = action == "CreateTemplate" ? resources.templates().Create(t)
+                                         : resources.templates().Update(t);
+  if (!st.ok() && st.error().code() == "not_found") {
+    done(V1Error({400, "", "TemplateDoesNotExist", st.error().message()}));
     return;
   }
-  Status st = resources.PutTemplate(
-      name,
-      {form["Template.SubjectPart"], form["Template.TextPart"],
-       form["Template.HtmlPart"]},
-      action == "CreateTemplate");
   if (!st.ok()) {
     done(V1Error(StoreError(st.error(), "AlreadyExists",
                             "Template " + name + " already exists.")));
@@ -246,7 +244,7 @@ void Api::Impl::V1GetTemplate(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   std::string name = form["TemplateName"];
-  auto t = resources.GetTemplate(name);
+  auto t = resources.templates().Get(name);
   if (!t) {
     done(V1Error({400, "", "TemplateDoesNotExist",
                   "Template " + name + " does not exist."}));
@@ -264,7 +262,7 @@ void Api::Impl::V1DeleteTemplate(V1Call& c) {
   const std::string& action = c.action;
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
-  auto r = resources.DeleteTemplate(form["TemplateName"]);
+  auto r = resources.templates().Delete(form["TemplateName"]);
   (void)r;
   done(V1Ok(action, ""));
 }
@@ -273,7 +271,7 @@ void Api::Impl::V1ListTemplates(V1Call& c) {
   const std::string& action = c.action;
   std::function<void(HttpResponse)>& done = c.done;
   done(V1Ok(action,
-            NamedMembers("TemplatesMetadata", resources.ListTemplates())));
+            NamedMembers("TemplatesMetadata", resources.templates().Names())));
 }
 
 void Api::Impl::V1TestRenderTemplate(V1Call& c) {
@@ -281,7 +279,7 @@ void Api::Impl::V1TestRenderTemplate(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   std::string name = form["TemplateName"];
-  auto t = resources.GetTemplate(name);
+  auto t = resources.templates().Get(name);
   if (!t) {
     done(V1Error({400, "", "TemplateDoesNotExist",
                   "Template " + name + " does not exist."}));
@@ -308,7 +306,7 @@ void Api::Impl::V1CreateConfigurationSet(V1Call& c) {
     done(V1Error(BadRequest("ConfigurationSet.Name is required")));
     return;
   }
-  Status st = resources.CreateConfigurationSet(name);
+  Status st = resources.configuration_sets().Create(name, {});
   if (!st.ok() && st.error().code() == "invalid") {
     done(V1Error({400, "", "InvalidConfigurationSet", st.error().message()}));
     return;
@@ -327,13 +325,13 @@ void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   std::string name = form["ConfigurationSetName"];
-  if (!resources.ConfigurationSetExists(name)) {
+  if (!resources.configuration_sets().Exists(name)) {
     done(V1Error({400, "", "ConfigurationSetDoesNotExist",
                   "Configuration set <" + name + "> does not exist."}));
     return;
   }
   if (action == "DeleteConfigurationSet") {
-    auto r = resources.DeleteConfigurationSet(name);
+    auto r = resources.configuration_sets().Delete(name);
     (void)r;
     done(V1Ok(action, ""));
   } else {
@@ -346,7 +344,7 @@ void Api::Impl::V1ListConfigurationSets(V1Call& c) {
   const std::string& action = c.action;
   std::function<void(HttpResponse)>& done = c.done;
   done(V1Ok(action, NamedMembers("ConfigurationSets",
-                                 resources.ListConfigurationSets())));
+                                 resources.configuration_sets().Names())));
 }
 
 void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
@@ -358,7 +356,7 @@ void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
     done(V1Error(BadRequest("Domain is required")));
     return;
   }
-  if (Status added = resources.AddIdentity(domain); !added.ok()) {
+  if (Status added = resources.identities().Add(domain); !added.ok()) {
     done(V1Error(StoreError(added.error(), "", "")));
     return;
   }
@@ -378,8 +376,8 @@ void Api::Impl::V1SetIdentityMailFromDomain(V1Call& c) {
   std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
                              ? "REJECT_MESSAGE"
                              : "USE_DEFAULT_VALUE";
-  Status s =
-      resources.SetMailFrom(form["Identity"], form["MailFromDomain"], behavior);
+  Status s = resources.identities().SetMailFrom(
+      form["Identity"], form["MailFromDomain"], behavior);
   if (!s.ok()) {
     done(V1Error(BadRequest(s.error().message())));
     return;
@@ -393,7 +391,7 @@ void Api::Impl::V1GetIdentityMailFromDomainAttributes(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   std::string entries;
   for (const auto& i : Members(form, "Identities")) {
-    Resources::MailFrom mf = resources.MailFromFor(i);
+    ses::MailFrom mf = resources.identities().MailFromFor(i);
     std::string status = V1Status(mf.status);
     entries += "\n      <entry><key>" + XmlEscape(i) +
                "</key><value><MailFromDomain>" + XmlEscape(mf.domain) +
@@ -411,20 +409,20 @@ void Api::Impl::V1SetNotificationAttribute(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   std::string identity = form["Identity"];
-  if (!resources.IdentityExists(identity)) {
+  if (!resources.identities().Exists(identity)) {
     done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
     return;
   }
   Status s =
       action == "SetIdentityNotificationTopic"
-          ? resources.SetNotification(
+          ? resources.identities().SetNotification(
                 identity, "topic:" + form["NotificationType"], form["SnsTopic"])
       : action == "SetIdentityHeadersInNotificationsEnabled"
-          ? resources.SetNotification(identity,
-                                      "headers:" + form["NotificationType"],
-                                      form["Enabled"])
-          : resources.SetNotification(identity, "forwarding",
-                                      form["ForwardingEnabled"]);
+          ? resources.identities().SetNotification(
+                identity, "headers:" + form["NotificationType"],
+                form["Enabled"])
+          : resources.identities().SetNotification(identity, "forwarding",
+                                                   form["ForwardingEnabled"]);
   done(s.ok() ? V1Ok(action, "") : V1Error(BadRequest(s.error().message())));
 }
 
@@ -434,8 +432,8 @@ void Api::Impl::V1GetIdentityNotificationAttributes(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   std::string entries;
   for (const auto& i : Members(form, "Identities")) {
-    if (!resources.IdentityExists(i)) continue;
-    auto n = resources.Notifications(i);
+    if (!resources.identities().Exists(i)) continue;
+    auto n = resources.identities().Notifications(i);
     auto topic = [&](const char* t) {
       auto it = n.topics.find(t);
       return it == n.topics.end()
@@ -514,13 +512,14 @@ void Api::Impl::V1Policy(const std::string& action,
   if (action == "PutIdentityPolicy" || action == "DeleteIdentityPolicy") {
     Status s =
         action == "PutIdentityPolicy"
-            ? resources.PutPolicy(identity, form["PolicyName"], form["Policy"],
-                                  Resources::PolicyWrite::kUpsert)
-            : resources.DeletePolicy(identity, form["PolicyName"]);
+            ? resources.identities().PutPolicy(
+                  identity, form["PolicyName"], form["Policy"],
+                  ses::Identities::PolicyWrite::kUpsert)
+            : resources.identities().DeletePolicy(identity, form["PolicyName"]);
     done(s.ok() ? V1Ok(action, "") : fail(s.error()));
     return;
   }
-  auto policies = resources.Policies(identity);
+  auto policies = resources.identities().Policies(identity);
   if (!policies.ok()) {
     done(fail(policies.error()));
     return;

@@ -9,7 +9,7 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
                            std::map<std::string, std::string>& form,
                            std::function<void(HttpResponse)> done) {
   std::string name = form["Template"];
-  auto tc = resources.GetTemplate(name);
+  auto tc = resources.templates().Get(name);
   if (!tc) {
     done(V1Error({400, "", "TemplateDoesNotExist",
                   "Template " + name + " does not exist."}));
@@ -102,7 +102,7 @@ void Api::Impl::V1Send(const HttpRequest& req, Caller caller,
       std::string name = form["Template"];
       if (name.empty() && !form["TemplateArn"].empty())
         name = form["TemplateArn"].substr(form["TemplateArn"].rfind('/') + 1);
-      auto t = resources.GetTemplate(name);
+      auto t = resources.templates().Get(name);
       if (!t) {
         done(V1Error({400, "", "TemplateDoesNotExist",
                       "Template " + name + " does not exist."}));

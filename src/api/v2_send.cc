@@ -165,29 +165,12 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
       return;
     }
     const json::object& t = tv.as_object();
-    std::string name = JsonString(t, "TemplateName");
-    if (name.empty() && !JsonString(t, "TemplateArn").empty()) {
-      std::string arn = JsonString(t, "TemplateArn");
-      name = arn.substr(arn.rfind('/') + 1);
-    }
-    std::optional<Resources::TemplateContent> tc;
-    if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
-      tc = Resources::TemplateContent{JsonString(inl->as_object(), "Subject"),
-                                      JsonString(inl->as_object(), "Text"),
-                                      JsonString(inl->as_object(), "Html")};
-    } else if (!name.empty()) {
-      tc = resources.GetTemplate(name);
-      if (!tc) {
-        done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
-                      "Template " + name + " does not exist."}));
-        return;
-      }
-    } else {
-      done(
-          V2Error(BadRequest("Content.Template needs TemplateName, "
-                             "TemplateArn or TemplateContent")));
+    auto tc = TemplateOf(t);
+    if (!tc.ok()) {
+      done(TemplateError(tc.error()));
       return;
     }
+    const std::string& name = tc->name;
     if (auto e = CheckSender(from)) {
       done(V2Error(*e));
       return;
@@ -254,6 +237,34 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
          [done, id](std::optional<ApiError> e) {
            done(e ? V2Error(*e) : JsonOk("{\"MessageId\":\"" + id + "\"}"));
          });
+}
+
+// Content.Template (or a bulk send's DefaultContent.Template): its inline
+// TemplateContent, else the stored template named by TemplateName or
+// TemplateArn.
+Result<ses::Template> Api::Impl::TemplateOf(const json::object& t) {
+  std::string name = JsonString(t, "TemplateName");
+  if (std::string arn = JsonString(t, "TemplateArn");
+      name.empty() && !arn.empty())
+    name = arn.substr(arn.rfind('/') + 1);
+  if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
+    const json::object& c = inl->as_object();
+    return ses::Template{name, JsonString(c, "Subject"), JsonString(c, "Text"),
+                         JsonString(c, "Html")};
+  }
+  if (name.empty())
+    return ses::Invalid(
+        "Content.Template needs TemplateName, TemplateArn or TemplateContent");
+  return resources.templates().Get(name);
+}
+
+HttpResponse Api::Impl::TemplateError(const Error& e) {
+  if (e.code() == "not_found")
+    return V2Error(
+        {404, "NotFoundException", "TemplateDoesNotExist", e.message()});
+  if (e.code() == "invalid") return V2Error(BadRequest(e.message()));
+  return V2Error(
+      {500, "InternalServiceErrorException", "InternalFailure", e.message()});
 }
 
 // The v2 operations this file answers: method, path, owner only?,
@@ -330,18 +341,19 @@ void Api::Impl::V2OpGetAccount(V2Call& c) {
                 "\"DedicatedIpAutoWarmupEnabled\":false,"
                 "\"SuppressionAttributes\":{\"SuppressedReasons\":",
                 max24, rate, sent24,
-                resources.AccountSendingEnabled() ? "true" : "false",
+                resources.account().SendingEnabled() ? "true" : "false",
                 config.api_sandbox ? "false" : "true", enforcement.c_str());
-  c.done(JsonOk(std::string(buf) + resources.AccountSuppressedReasonsJson() +
-                "}}"));
+  json::array reasons;
+  for (const auto& r : resources.account().SuppressedReasons())
+    reasons.push_back(json::string(r));
+  c.done(JsonOk(std::string(buf) + json::serialize(reasons) + "}}"));
 }
 
 void Api::Impl::V2OpTestRenderEmailTemplate(V2Call& c) {
   const std::string& name = c.params[0];
-  auto tc = resources.GetTemplate(name);
-  if (!tc) {
-    c.done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
-                    "Template " + name + " does not exist."}));
+  auto tc = resources.templates().Get(name);
+  if (!tc.ok()) {
+    c.done(TemplateError(tc.error()));
     return;
   }
   boost::system::error_code ec;
@@ -389,20 +401,12 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
     return;
   }
   const json::object& t = dc->as_object().at("Template").as_object();
-  std::string name = JsonString(t, "TemplateName");
-  std::optional<Resources::TemplateContent> tc;
-  if (auto* inl = t.if_contains("TemplateContent"); inl && inl->is_object()) {
-    tc = Resources::TemplateContent{JsonString(inl->as_object(), "Subject"),
-                                    JsonString(inl->as_object(), "Text"),
-                                    JsonString(inl->as_object(), "Html")};
-  } else {
-    tc = resources.GetTemplate(name);
-  }
-  if (!tc) {
-    done(V2Error({404, "NotFoundException", "TemplateDoesNotExist",
-                  "Template " + name + " does not exist."}));
+  auto tc = TemplateOf(t);
+  if (!tc.ok()) {
+    done(TemplateError(tc.error()));
     return;
   }
+  const std::string& name = tc->name;
   if (auto e = CheckSender(from)) {
     done(V2Error(*e));
     return;

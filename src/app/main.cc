@@ -294,8 +294,8 @@ int Serve(const Args& args) {
   // engine's own DSNs go through admission).
   ses::DkimKeys dkim_keys(state->get(), c.MasterKeyFile(), c.dkim_ed25519);
   ses::Resources resources(state->get(), c.api_auto_verify, &dkim_keys);
-  resources.SetIdentityArnPrefix("arn:aws:ses:" + c.api_region + ":" +
-                                 c.api_account_id + ":identity/");
+  resources.identities().SetArnPrefix("arn:aws:ses:" + c.api_region + ":" +
+                                      c.api_account_id + ":identity/");
   capture::Mailbox mailbox(c.data_dir + "/mailbox", sp->get());
   ThreadPool signing_pool(c.dkim_signing_threads);  // DKIM, off the loops
   admission::Admission::Options adm_opts;
@@ -375,10 +375,16 @@ int Serve(const Args& args) {
     publisher.PublishMessage(topic, subject, message);
   };
   alarm_actions.pause_config_set = [&resources](const std::string& cs) {
-    resources.SetConfigurationSetSendingEnabled(cs, false);
+    Status s = resources.configuration_sets().SetSendingEnabled(cs, false);
+    if (!s.ok())
+      SESAME_LOG(kWarn, "alarms") << "cannot pause configuration set " << cs
+                                  << ": " << s.error().ToString();
   };
   alarm_actions.pause_account = [&resources] {
-    resources.SetAccountSendingEnabled(false);
+    Status s = resources.account().SetSendingEnabled(false);
+    if (!s.ok())
+      SESAME_LOG(kWarn, "alarms")
+          << "cannot pause the account: " << s.error().ToString();
   };
   stats::Alarms alarms(c.alarms, c.reputation.enforce, &sending_stats,
                        alarm_actions, c.data_dir + "/alarm_history.jsonl",
@@ -421,7 +427,7 @@ int Serve(const Args& args) {
     api.Handle(std::move(r), std::move(done));
   };
   hooks.is_mx_domain = [&resources](const std::string& d) {
-    return resources.IsMailFromDomain(d);
+    return resources.identities().IsMailFromDomain(d);
   };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
@@ -447,12 +453,12 @@ int Serve(const Args& args) {
   delivery::EngineHooks engine_hooks;
   engine_hooks.suppressed = [&resources](const std::string& address,
                                          const std::string& config_set) {
-    return resources.SuppressedFor(address, config_set);
+    return resources.suppression().ContainsFor(address, config_set);
   };
   {
     std::set<std::string> names;
     for (const auto& cs : c.delivery.configuration_sets) names.insert(cs.name);
-    resources.SetConfigFileSets(std::move(names));
+    resources.configuration_sets().SetConfigFileSets(std::move(names));
   }
   // Evaluates alarms every second and saves the statistics every minute.
   std::atomic<bool> stats_stop{false};

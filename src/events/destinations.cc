@@ -14,7 +14,8 @@ DestinationLookup ConfigSetDestinations(const config::Config& config,
         if (d.enabled) out.push_back({d.topic, d.matching_event_types});
       }
     }
-    for (auto& [arn, types] : resources->SnsEventDestinations(config_set)) {
+    for (auto& [arn, types] :
+         resources->configuration_sets().SnsDestinations(config_set)) {
       if (arn.rfind(prefix, 0) == 0)
         out.push_back({arn.substr(prefix.size()), types});
     }
@@ -27,9 +28,9 @@ NotificationLookup IdentityNotificationTopics(ses::Resources* resources,
   return [resources,
           prefix = std::move(topic_arn_prefix)](const std::string& sender) {
     IdentityNotifications out;
-    std::string identity = resources->IdentityFor(sender);
+    std::string identity = resources->identities().IdentityFor(sender);
     if (identity.empty()) return out;
-    auto n = resources->Notifications(identity);
+    auto n = resources->identities().Notifications(identity);
     for (const auto& [type, arn] : n.topics) {
       if (arn.rfind(prefix, 0) == 0)
         out.topics[type] = arn.substr(prefix.size());

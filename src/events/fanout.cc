@@ -116,8 +116,8 @@ void FanOut::WriteSuppressions() {
       s = std::move(queue_.front());
       queue_.pop_front();
     }
-    auto added = resources_->AddSuppression(s.address, s.reason, s.config_set,
-                                            s.message_id, s.feedback_id);
+    auto added = resources_->suppression().AddAutomatic(
+        s.address, s.reason, s.config_set, s.message_id, s.feedback_id);
     if (added.ok() && *added) ++suppressions_;
     if (!added.ok())
       SESAME_LOG(kWarn, "feedback")

@@ -1,11 +1,5 @@
 #include "events/publisher.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,14 +11,11 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <condition_variable>
-#include <deque>
-#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -35,7 +26,9 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "events/files.h"
+#include "events/outbox.h"
 #include "events/signer.h"
+#include "events/subscriptions.h"
 #include "events/webhook_client.h"
 #include "events/webhook_target.h"
 
@@ -53,18 +46,6 @@ constexpr char kLog[] = "events";
 
 int64_t Now() { return NowMillis(); }
 
-std::string RandomHex(size_t bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) {
-    unsigned v = static_cast<unsigned>(rng() & 0xff);
-    out += kHex[v >> 4];
-    out += kHex[v & 15];
-  }
-  return out;
-}
-
 std::string Uuid() {
   std::string h = RandomHex(16);
   h[12] = '4';
@@ -73,56 +54,6 @@ std::string Uuid() {
 }
 
 std::string Q(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
-
-struct SnsSignature {
-  std::string subject;  // "" = SES's event subject
-  std::string id, timestamp, signature;
-  std::string envelope;  // the notification JSON up to UnsubscribeURL
-};
-
-// One outbox record: a SES event for one topic.
-struct Record {
-  uint64_t seq = 0;
-  std::string topic;
-  std::string json;  // the SES event
-  int64_t created_ms = 0;
-  // Computed by the delivery thread on first delivery (only it touches it).
-  mutable SnsSignature sns;
-};
-using RecordPtr = std::shared_ptr<const Record>;
-
-struct Sub {
-  std::string id;  // stable: hash of topic, protocol and endpoint
-  std::string arn;
-  std::string topic;
-  config::Subscription config;
-  std::optional<Url> url;
-  // Persistent state.
-  bool confirmed = false;
-  std::string token;
-  uint64_t start_seq = 0;  // records before it were published before it
-  // Delivery state (delivery thread).
-  std::deque<RecordPtr> pending;
-  std::map<uint64_t, RecordPtr> dead;
-  int inflight = 0;
-  int64_t next_try_ms = 0;
-  double delay_s = 0;  // 0: healthy
-  bool confirming = false;
-  WebhookClient::Pool idle;  // kept-alive connections
-  // File subscriptions are written by the ingest thread, http ones by the
-  // delivery thread, and metrics read them there: relaxed atomics.
-  std::atomic<uint64_t> delivered{0};
-  uint64_t failed_attempts = 0, dead_lettered = 0;  // delivery thread only
-  bool from_api = false;  // made by Subscribe (persisted in api.json)
-  bool removed = false;   // unsubscribed: kept alive for in-flight deliveries
-};
-
-enum class AckKind : char { kDelivered = 'A', kDead = 'D', kRedriven = 'R' };
-struct Ack {
-  std::string sub;
-  uint64_t seq;
-  AckKind kind;
-};
 
 }  // namespace
 
@@ -133,16 +64,8 @@ struct Publisher::Impl {
   NotificationLookup notifications;
   Signer signer;
   std::string cert_path;  // "/sns/SimpleNotificationService-<hash>.pem"
-  // Topics and subscriptions change through the SNS API: the delivery thread
-  // changes them, under subs_mu, which the ingest thread takes to read them.
-  // A Sub is never freed while Sesame runs (in-flight deliveries point to it).
-  std::mutex subs_mu;
-  std::vector<std::unique_ptr<Sub>> subs;
-  std::vector<std::unique_ptr<Sub>> retired;
-  std::map<std::string, Sub*> subs_by_id;
-  std::map<std::string, std::vector<Sub*>> subs_by_topic;
-  std::set<std::string> topic_names;  // config and API topics
-  std::set<std::string> api_topics;   // made by CreateTopic
+  SubscriptionRegistry registry;
+  Outbox outbox;
   std::mt19937_64 rng{std::random_device{}()};
 
   // --- ingest thread: events in, outbox out ----------------------------------
@@ -156,9 +79,6 @@ struct Publisher::Impl {
   std::vector<Ack> acks_in;
   bool stopping = false;
   std::thread ingest_thread;
-  int outbox_fd = -1, acks_fd = -1;
-  std::atomic<uint64_t> next_seq{1};
-  std::map<std::string, int> file_fds;  // file subscriptions by sub id
   // Header blocks by message id, so later events of a message carry them.
   std::unordered_map<std::string, std::string> header_cache;
   std::deque<std::string> header_order;
@@ -166,12 +86,7 @@ struct Publisher::Impl {
       dest_cache;
   std::unordered_map<std::string, std::pair<int64_t, IdentityNotifications>>
       notification_cache;
-  std::atomic<int64_t> outstanding{0};  // records x subscribers not settled
-  std::atomic<int64_t> dead_total{0};
   std::atomic<uint64_t> published{0};
-  int64_t last_ack_sync_ms = 0;
-  int64_t last_outbox_sync_ms = 0;
-  bool acks_dirty = false;
 
   // --- delivery thread ------------------------------------------------------
   asio::io_context loop{1};
@@ -182,209 +97,54 @@ struct Publisher::Impl {
   WebhookClient webhooks{&tls, opt.events.timeout_seconds, opt.own_listeners};
   asio::steady_timer pump_timer{loop};
 
-  explicit Impl(PublisherOptions o) : opt(std::move(o)) {}
+  explicit Impl(PublisherOptions o)
+      : opt(std::move(o)), registry(opt.dir, opt.who), outbox(opt.dir) {}
 
-  std::string SubscriptionArn(const std::string& topic, const std::string& id) {
-    return "arn:aws:sns:" + opt.who.region + ":" + opt.who.account + ":" +
-           topic + ":" + id.substr(0, 8) + "-" + id.substr(8, 4) + "-" +
-           id.substr(12, 4) + "-" + id.substr(16, 4) + "-" + id.substr(20, 12);
-  }
   std::string TopicArn(const std::string& topic) {
-    return "arn:aws:sns:" + opt.who.region + ":" + opt.who.account + ":" +
-           topic;
+    return registry.TopicArn(topic);
   }
 
   // --- state ----------------------------------------------------------------
+  // The signing key, the outbox, then the subscriptions, each owed what the
+  // outbox holds for its topic since it started and did not settle.
   Status LoadState() {
     ::mkdir(opt.dir.c_str(), 0700);
     Status s = signer.Load(opt.dir, "sesame", opt.events.signing == "ecdsa");
     if (!s.ok()) return s;
     cert_path = "/sns/SimpleNotificationService-" +
                 auth::Sha256Hex(signer.cert_pem()).substr(0, 32) + ".pem";
-    for (const auto& t : opt.events.topics) {
-      topic_names.insert(t.name);
-      for (const auto& sc : t.subscriptions) AddSub(t.name, sc, false);
-    }
-    // Topics and subscriptions made through the SNS API.
-    {
-      std::string api = ReadFile(opt.dir + "/api.json");
-      boost::system::error_code ec;
-      json::value v = json::parse(api.empty() ? "{}" : api, ec);
-      if (ec || !v.is_object())
-        return Error::Permanent("events", opt.dir + "/api.json is malformed");
-      if (auto* t = v.as_object().if_contains("topics"); t && t->is_array()) {
-        for (const auto& name : t->as_array()) {
-          if (!name.is_string()) continue;
-          topic_names.insert(std::string(name.as_string()));
-          api_topics.insert(std::string(name.as_string()));
-        }
-      }
-      if (auto* l = v.as_object().if_contains("subscriptions");
-          l && l->is_array()) {
-        for (const auto& e : l->as_array()) {
-          if (!e.is_object()) continue;
-          const json::object& o = e.as_object();
-          config::Subscription sc;
-          sc.protocol = std::string(o.at("protocol").as_string());
-          sc.endpoint = std::string(o.at("endpoint").as_string());
-          sc.raw = o.contains("raw") && o.at("raw").as_bool();
-          AddSub(std::string(o.at("topic").as_string()), sc, true);
-        }
-      }
-    }
-    // Subscription state: confirmation and where each one started.
-    std::string state = ReadFile(opt.dir + "/subscriptions.json");
-    boost::system::error_code ec;
-    json::value v = json::parse(state.empty() ? "{}" : state, ec);
-    if (ec || !v.is_object())
-      return Error::Permanent("events",
-                              opt.dir + "/subscriptions.json is malformed");
-    // The outbox: records, then acknowledgements.
-    std::map<uint64_t, RecordPtr> records;
-    {
-      std::ifstream f(opt.dir + "/outbox.log");
-      std::string line;
-      while (std::getline(f, line)) {
-        size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1),
-               t3 = line.find('\t', t2 + 1);
-        if (t3 == std::string::npos) continue;  // a torn last line
-        auto r = std::make_shared<Record>();
-        r->seq = std::stoull(line.substr(0, t1));
-        r->created_ms = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
-        r->topic = line.substr(t2 + 1, t3 - t2 - 1);
-        r->json = line.substr(t3 + 1);
-        // An optional fifth field: the notification subject (alarms). JSON
-        // never holds a raw tab, so a tab after the record separates it.
-        if (size_t t4 = r->json.find('\t'); t4 != std::string::npos) {
-          r->sns.subject = r->json.substr(t4 + 1);
-          r->json.resize(t4);
-        }
-        next_seq = std::max<uint64_t>(next_seq, r->seq + 1);
-        records[r->seq] = std::move(r);
-      }
-    }
-    std::map<std::string, std::set<uint64_t>> acked, dead;
-    {
-      std::ifstream f(opt.dir + "/acks.log");
-      std::string line;
-      while (std::getline(f, line)) {
-        std::istringstream is(line);
-        std::string sub, kind;
-        uint64_t seq = 0;
-        if (!(is >> sub >> seq >> kind) || kind.size() != 1) continue;
-        if (kind[0] == 'A') {
-          acked[sub].insert(seq);
-          dead[sub].erase(seq);
-        } else if (kind[0] == 'D') {
-          dead[sub].insert(seq);
-        } else if (kind[0] == 'R') {
-          dead[sub].erase(seq);
-        }
-      }
-    }
-    const json::object& st = v.as_object();
-    for (auto& sub : subs) {
-      if (auto* e = st.if_contains(sub->id); e && e->is_object()) {
-        const json::object& o = e->as_object();
-        if (auto* c = o.if_contains("confirmed"); c && c->is_bool())
-          sub->confirmed = sub->confirmed || c->as_bool();
-        if (auto* tk = o.if_contains("token"); tk && tk->is_string())
-          sub->token = std::string(tk->as_string());
-        if (auto* ss = o.if_contains("start"); ss && ss->is_int64())
-          sub->start_seq = static_cast<uint64_t>(ss->as_int64());
-      } else {
-        sub->start_seq = next_seq;  // a new subscriber gets new events only
-      }
-      if (sub->token.empty()) sub->token = RandomHex(32);
-      for (const auto& [seq, r] : records) {
-        if (r->topic != sub->topic || seq < sub->start_seq ||
-            acked[sub->id].count(seq))
+    Outbox::Loaded logs = outbox.Load();
+    s = registry.Load(opt.events, outbox.next_seq());
+    if (!s.ok()) return s;
+    for (const auto& sub : registry.all()) {
+      const auto& acked = logs.acked[sub->id];
+      const auto& dead = logs.dead[sub->id];
+      for (const auto& [seq, r] : logs.records) {
+        if (r->topic != sub->topic || seq < sub->start_seq || acked.count(seq))
           continue;
-        if (dead[sub->id].count(seq)) {
+        if (dead.count(seq)) {
           sub->dead[seq] = r;
-          ++dead_total;
+          outbox.AddDead(1);
         } else {
           sub->pending.push_back(r);
-          ++outstanding;
+          outbox.AddOwed(1);
         }
       }
     }
     // Not fatal: it is written again on the next change, and a full disk
     // must not keep the server (and its delivery) from starting.
-    if (Status saved = SaveSubscriptions(); !saved.ok())
+    if (Status saved = registry.SaveState(); !saved.ok())
       SESAME_LOG(kWarn, kLog)
           << saved.error().message()
           << " (kept in memory; written on the next change)";
-    // Nothing left to deliver: start the files afresh.
-    if (outstanding == 0 && dead_total == 0) {
-      ::unlink((opt.dir + "/outbox.log").c_str());
-      ::unlink((opt.dir + "/acks.log").c_str());
-    }
-    outbox_fd = ::open((opt.dir + "/outbox.log").c_str(),
-                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    acks_fd = ::open((opt.dir + "/acks.log").c_str(),
-                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (outbox_fd < 0 || acks_fd < 0)
-      return Error::Permanent("events", "cannot open the outbox in " + opt.dir);
-    for (auto& sub : subs) {
-      if (sub->config.protocol != "file") continue;
-      int fd = ::open(sub->config.endpoint.c_str(),
-                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd < 0)
-        return Error::Permanent("events",
-                                "cannot open " + sub->config.endpoint);
-      file_fds[sub->id] = fd;
-    }
-    return Ok{};
-  }
-
-  // Registers a subscription (the caller holds subs_mu or runs before the
-  // threads start); returns the existing one for the same endpoint.
-  Sub* AddSub(const std::string& topic, const config::Subscription& sc,
-              bool from_api) {
-    std::string id =
-        auth::Sha256Hex(topic + "|" + sc.protocol + "|" + sc.endpoint)
-            .substr(0, 32);
-    if (auto it = subs_by_id.find(id); it != subs_by_id.end())
-      return it->second;
-    auto sub = std::make_unique<Sub>();
-    sub->id = id;
-    sub->arn = SubscriptionArn(topic, sub->id);
-    sub->topic = topic;
-    sub->config = sc;
-    sub->from_api = from_api;
-    if (sc.protocol != "file") sub->url = ParseUrl(sc.endpoint);
-    sub->confirmed = sc.protocol == "file" || !sc.confirm;
-    Sub* raw = sub.get();
-    subs_by_id[id] = raw;
-    subs_by_topic[topic].push_back(raw);
-    subs.push_back(std::move(sub));
-    return raw;
+    return outbox.Open();
   }
 
   // Unsubscribe (delivery thread): what it still had to deliver is settled.
   Status RemoveSub(const std::string& arn) {
-    Sub* sub = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(subs_mu);
-      for (auto it = subs.begin(); it != subs.end(); ++it) {
-        if ((*it)->arn != arn) continue;
-        sub = it->get();
-        retired.push_back(std::move(*it));
-        subs.erase(it);
-        break;
-      }
-      if (!sub)
-        return Error::Permanent("NotFound", "Subscription does not exist");
-      sub->removed = true;
-      subs_by_id.erase(sub->id);
-      auto& list = subs_by_topic[sub->topic];
-      list.erase(std::remove(list.begin(), list.end(), sub), list.end());
-      if (auto f = file_fds.find(sub->id); f != file_fds.end()) {
-        ::close(f->second);
-        file_fds.erase(f);
-      }
-    }
+    Sub* sub = registry.Remove(arn);
+    if (!sub)
+      return Error::Permanent("NotFound", "Subscription does not exist");
     for (const auto& r : sub->pending)
       PostAck(sub->id, r->seq, AckKind::kDelivered);
     for (const auto& [seq, r] : sub->dead) {
@@ -393,42 +153,9 @@ struct Publisher::Impl {
     }
     sub->pending.clear();
     sub->dead.clear();
-    Status s = SaveApiState();
-    if (s.ok()) s = SaveSubscriptions();
+    Status s = registry.SaveApiState();
+    if (s.ok()) s = registry.SaveState();
     return s;
-  }
-
-  Status SaveApiState() {
-    json::array topics, list;
-    for (const auto& t : api_topics) topics.push_back(json::string(t));
-    for (const auto& sub : subs) {
-      if (!sub->from_api) continue;
-      json::object o;
-      o["topic"] = sub->topic;
-      o["protocol"] = sub->config.protocol;
-      o["endpoint"] = sub->config.endpoint;
-      o["raw"] = sub->config.raw;
-      list.push_back(std::move(o));
-    }
-    json::object st;
-    st["topics"] = std::move(topics);
-    st["subscriptions"] = std::move(list);
-    return WriteFileAtomic(opt.dir + "/api.json", json::serialize(st), 0600);
-  }
-
-  Status SaveSubscriptions() {
-    json::object st;
-    for (const auto& sub : subs) {
-      json::object o;
-      o["confirmed"] = sub->confirmed;
-      o["token"] = sub->token;
-      o["start"] = static_cast<int64_t>(sub->start_seq);
-      o["arn"] = sub->arn;
-      o["endpoint"] = sub->config.endpoint;
-      st[sub->id] = std::move(o);
-    }
-    return WriteFileAtomic(opt.dir + "/subscriptions.json", json::serialize(st),
-                           0600);
   }
 
   // --- ingest ---------------------------------------------------------------
@@ -452,8 +179,8 @@ struct Publisher::Impl {
         // Group commit: at most one outbox fdatasync per sync interval, so
         // the outbox never competes with the mail spool's commits for the
         // disk; events wait that long at most.
-        int64_t wait =
-            last_outbox_sync_ms + int64_t(opt.events.sync_interval_ms) - Now();
+        int64_t wait = outbox.last_append_ms() +
+                       int64_t(opt.events.sync_interval_ms) - Now();
         if (wait > 0) {
           std::this_thread::sleep_for(std::chrono::milliseconds(wait));
           std::lock_guard<std::mutex> lock(mu);
@@ -464,16 +191,12 @@ struct Publisher::Impl {
         }
         Ingest(events, messages);
       }
-      if (!acks.empty()) WriteAcks(acks);
+      if (!acks.empty()) outbox.WriteAcks(acks);
       // Acks are synced lazily: one lost on a crash means one redelivery.
-      if (acks_dirty && Now() - last_ack_sync_ms > 200) {
-        ::fdatasync(acks_fd);
-        acks_dirty = false;
-        last_ack_sync_ms = Now();
-      }
-      MaybeCompact();
+      outbox.SyncAcksIfDue();
+      outbox.MaybeCompact();
     }
-    if (acks_dirty) ::fdatasync(acks_fd);
+    outbox.SyncAcksIfDue(true);
   }
 
   // The sender identity's notification topics, cached for a second like the
@@ -517,19 +240,12 @@ struct Publisher::Impl {
 
   void Ingest(std::vector<delivery::MessageEvent>& events,
               const std::vector<Message>& messages) {
-    std::string out;
     std::vector<RecordPtr> fresh;
     int64_t now = Now();
     for (const auto& m : messages) {
-      if (!HasSubscribers(m.topic)) continue;
-      auto r = std::make_shared<Record>();
-      r->seq = next_seq++;
-      r->created_ms = now;
-      r->topic = m.topic;
-      r->json = m.json;
+      if (!registry.HasSubscribers(m.topic)) continue;
+      auto r = outbox.NewRecord(m.topic, m.json, now);
       r->sns.subject = m.subject;
-      out += std::to_string(r->seq) + "\t" + std::to_string(now) + "\t" +
-             m.topic + "\t" + m.json + "\t" + m.subject + "\n";
       fresh.push_back(std::move(r));
     }
     for (auto& e : events) {
@@ -543,7 +259,7 @@ struct Publisher::Impl {
       const char* type = MatchingTypeName(e.type);
       std::set<std::string> topics;
       for (const auto& d : DestinationsFor(e.meta.config_set)) {
-        if (!HasSubscribers(d.topic)) continue;
+        if (!registry.HasSubscribers(d.topic)) continue;
         for (const auto& t : d.types) {
           if (t == type) topics.insert(d.topic);
         }
@@ -558,17 +274,13 @@ struct Publisher::Impl {
            e.type == delivery::MessageEvent::Type::kDelivery)) {
         const IdentityNotifications& n = NotificationsFor(e.meta.mail_from);
         auto it = n.topics.find(EventTypeName(e.type));
-        if (it != n.topics.end() && HasSubscribers(it->second)) {
-          auto r = std::make_shared<Record>();
-          r->seq = next_seq++;
-          r->created_ms = now;
-          r->topic = it->second;
-          r->json = SesNotificationJson(
-              e, MailHeaders{HeadersOf(e)}, opt.who, feedback_id,
-              n.with_headers.count(EventTypeName(e.type)) > 0);
-          out += std::to_string(r->seq) + "\t" + std::to_string(now) + "\t" +
-                 r->topic + "\t" + r->json + "\n";
-          fresh.push_back(std::move(r));
+        if (it != n.topics.end() && registry.HasSubscribers(it->second)) {
+          fresh.push_back(outbox.NewRecord(
+              it->second,
+              SesNotificationJson(
+                  e, MailHeaders{HeadersOf(e)}, opt.who, feedback_id,
+                  n.with_headers.count(EventTypeName(e.type)) > 0),
+              now));
         }
       }
       if (topics.empty()) continue;
@@ -576,41 +288,25 @@ struct Publisher::Impl {
       // subscribers.
       std::string body =
           SesEventJson(e, MailHeaders{HeadersOf(e)}, opt.who, feedback_id);
-      for (const auto& topic : topics) {
-        auto r = std::make_shared<Record>();
-        r->seq = next_seq++;
-        r->created_ms = now;
-        r->topic = topic;
-        r->json = body;
-        out += std::to_string(r->seq) + "\t" + std::to_string(now) + "\t" +
-               topic + "\t" + body + "\n";
-        fresh.push_back(std::move(r));
-      }
+      for (const auto& topic : topics)
+        fresh.push_back(outbox.NewRecord(topic, body, now));
     }
     if (fresh.empty()) return;
-    if (::write(outbox_fd, out.data(), out.size()) !=
-            static_cast<ssize_t>(out.size()) ||
-        ::fdatasync(outbox_fd) != 0) {
-      SESAME_LOG(kError, kLog) << "outbox write failed: events may be lost";
-    }
-    last_outbox_sync_ms = Now();
+    (void)outbox.Append(fresh);  // a failure is logged; delivery goes on
     published += fresh.size();
-    // The subscribers of each record, fixed now: what `outstanding` counts
+    // The subscribers of each record, fixed now: what the outbox counts as owed
     // is exactly what the delivery thread will settle.
     std::vector<std::pair<RecordPtr, Sub*>> for_http;
     std::vector<Ack> file_acks;
-    std::map<std::string, std::string> file_out;
-    {
-      std::lock_guard<std::mutex> lock(subs_mu);
-      for (const auto& r : fresh) {
-        for (Sub* sub : subs_by_topic[r->topic]) {
-          ++outstanding;
-          if (sub->config.protocol == "file") {
-            file_out[sub->id] += r->json + "\n";
-            file_acks.push_back({sub->id, r->seq, AckKind::kDelivered});
-          } else {
-            for_http.emplace_back(r, sub);
-          }
+    std::map<Sub*, std::string> file_out;
+    for (const auto& r : fresh) {
+      for (Sub* sub : registry.ForTopic(r->topic)) {
+        outbox.AddOwed(1);
+        if (sub->config.protocol == "file") {
+          file_out[sub] += r->json + "\n";
+          file_acks.push_back({sub->id, r->seq, AckKind::kDelivered});
+        } else {
+          for_http.emplace_back(r, sub);
         }
       }
     }
@@ -627,32 +323,18 @@ struct Publisher::Impl {
     });
   }
 
-  bool HasSubscribers(const std::string& topic) {
-    std::lock_guard<std::mutex> lock(subs_mu);
-    auto it = subs_by_topic.find(topic);
-    return it != subs_by_topic.end() && !it->second.empty();
-  }
-
-  void WriteFiles(const std::map<std::string, std::string>& out,
+  // File subscriptions, written on the ingest thread; a removed one keeps
+  // its descriptor until exit, so a write never races its close.
+  void WriteFiles(const std::map<Sub*, std::string>& out,
                   const std::vector<Ack>& acks) {
     std::set<std::string> failed;
-    for (const auto& [id, text] : out) {
-      int fd;
-      {
-        std::lock_guard<std::mutex> lock(subs_mu);
-        fd = file_fds[id];
-      }
-      Sub* sub;
-      {
-        std::lock_guard<std::mutex> lock(subs_mu);
-        sub = subs_by_id[id];
-      }
-      if (::write(fd, text.data(), text.size()) !=
+    for (const auto& [sub, text] : out) {
+      if (::write(sub->file_fd, text.data(), text.size()) !=
               static_cast<ssize_t>(text.size()) ||
-          ::fdatasync(fd) != 0) {
+          ::fdatasync(sub->file_fd) != 0) {
         SESAME_LOG(kError, kLog)
             << "file subscription " << sub->config.endpoint << ": write failed";
-        failed.insert(id);
+        failed.insert(sub->id);
         continue;
       }
       sub->delivered += std::count(text.begin(), text.end(), '\n');
@@ -661,41 +343,7 @@ struct Publisher::Impl {
     for (const auto& a : acks) {
       if (!failed.count(a.sub)) ok.push_back(a);
     }
-    WriteAcks(ok);
-  }
-
-  void WriteAcks(const std::vector<Ack>& acks) {
-    std::string text;
-    for (const auto& a : acks) {
-      text += a.sub + " " + std::to_string(a.seq) + " " +
-              static_cast<char>(a.kind) + "\n";
-      if (a.kind == AckKind::kDelivered) --outstanding;
-      if (a.kind == AckKind::kDead) {
-        --outstanding;
-        ++dead_total;
-      }
-      if (a.kind == AckKind::kRedriven) {
-        ++outstanding;
-        --dead_total;
-      }
-    }
-    if (text.empty()) return;
-    if (::write(acks_fd, text.data(), text.size()) !=
-        static_cast<ssize_t>(text.size()))
-      SESAME_LOG(kError, kLog) << "ack log write failed";
-    acks_dirty = true;
-  }
-
-  // When everything written has been settled, the outbox starts afresh
-  // instead of growing forever.
-  void MaybeCompact() {
-    if (outstanding != 0 || dead_total != 0) return;
-    struct stat st;
-    if (::fstat(outbox_fd, &st) != 0 || st.st_size < 16 * 1024 * 1024) return;
-    if (::ftruncate(outbox_fd, 0) == 0 && ::ftruncate(acks_fd, 0) == 0) {
-      ::fdatasync(outbox_fd);
-      ::fdatasync(acks_fd);
-    }
+    outbox.WriteAcks(ok);
   }
 
   // Acks are written lazily (a lost one costs one redelivery): they wait for
@@ -915,7 +563,7 @@ struct Publisher::Impl {
 
   void PumpAll() {
     int64_t next = 0;
-    for (auto& sub : subs) {
+    for (const auto& sub : registry.all()) {
       Pump(sub.get());
       if (!sub->pending.empty() && sub->next_try_ms > Now() &&
           (next == 0 || sub->next_try_ms < next))
@@ -995,9 +643,6 @@ void Publisher::Stop() {
   d->guard.reset();
   d->loop.stop();
   if (d->delivery_thread.joinable()) d->delivery_thread.join();
-  if (d->outbox_fd >= 0) ::close(d->outbox_fd);
-  if (d->acks_fd >= 0) ::close(d->acks_fd);
-  for (auto& [id, fd] : d->file_fds) ::close(fd);
 }
 
 void Publisher::Publish(delivery::MessageEvent event) {
@@ -1031,11 +676,11 @@ std::optional<net::HttpResponse> Publisher::Http(const net::HttpRequest& req) {
   if (req.method == "GET" && req.path == "/sns/confirm") {
     std::string arn = param("SubscriptionArn"), token = param("Token");
     bool ok = d->RunOnLoop([d, &arn, &token] {
-      for (auto& sub : d->subs) {
+      for (const auto& sub : d->registry.all()) {
         if (sub->arn != arn || !auth::SafeEquals(sub->token, token)) continue;
         if (!sub->confirmed) {
           sub->confirmed = true;
-          (void)d->SaveSubscriptions();
+          (void)d->registry.SaveState();
           d->PumpAll();
         }
         return true;
@@ -1107,7 +752,7 @@ void Publisher::RegisterMetrics(metrics::Registry* registry) {
         };
         for (const auto& f : families) {
           w.Family(f.name, f.help, f.type);
-          for (const auto& sub : d->subs) {
+          for (const auto& sub : d->registry.all()) {
             std::string label = sub->topic + ":" + sub->id.substr(0, 8);
             w.Sample(f.name, {{"subscription", label}}, f.value(*sub));
           }
@@ -1119,7 +764,7 @@ std::string Publisher::SubscriptionsJson() {
   Impl* d = impl_.get();
   return d->RunOnLoop([d] {
     std::string out = "[";
-    for (const auto& sub : d->subs) {
+    for (const auto& sub : d->registry.all()) {
       if (sub->removed) continue;
       out += std::string(out.size() > 1 ? "," : "") +
              "{\"subscription\":" + Q(sub->id) +
@@ -1146,7 +791,7 @@ std::string Publisher::DeadLettersJson() {
   Impl* d = impl_.get();
   return d->RunOnLoop([d] {
     std::string out = "[";
-    for (const auto& sub : d->subs) {
+    for (const auto& sub : d->registry.all()) {
       for (const auto& [seq, r] : sub->dead) {
         out += std::string(out.size() > 1 ? "," : "") +
                "{\"subscription\":" + Q(sub->id) +
@@ -1163,7 +808,7 @@ int Publisher::Redrive(const std::string& subscription) {
   Impl* d = impl_.get();
   return d->RunOnLoop([d, &subscription] {
     int n = 0;
-    for (auto& sub : d->subs) {
+    for (const auto& sub : d->registry.all()) {
       if (!subscription.empty() && sub->id != subscription &&
           sub->arn != subscription)
         continue;
@@ -1194,51 +839,30 @@ Result<std::string> Publisher::CreateTopic(const std::string& name) {
         "InvalidParameter",
         "Topic names are 1 to 256 letters, digits, - and _");
   return d->RunOnLoop([d, &name]() -> Result<std::string> {
-    {
-      std::lock_guard<std::mutex> lock(d->subs_mu);
-      if (d->topic_names.count(name)) return d->TopicArn(name);  // idempotent
-      d->topic_names.insert(name);
-      d->api_topics.insert(name);
+    if (d->registry.AddTopic(name)) {  // else idempotent
+      Status s = d->registry.SaveApiState();
+      if (!s.ok()) return s.error();
     }
-    Status s = d->SaveApiState();
-    if (!s.ok()) return s.error();
     return d->TopicArn(name);
   });
 }
 
 Status Publisher::DeleteTopic(const std::string& arn) {
   Impl* d = impl_.get();
-  std::string prefix = d->TopicArn("");
-  std::string name = arn.rfind(prefix, 0) == 0 ? arn.substr(prefix.size()) : "";
+  std::string name = d->registry.TopicOf(arn);
   return d->RunOnLoop([d, &name]() -> Status {
-    std::vector<std::string> subs;
-    {
-      std::lock_guard<std::mutex> lock(d->subs_mu);
-      if (!d->topic_names.count(name))
-        return Error::Permanent("NotFound", "Topic does not exist");
-      if (!d->api_topics.count(name))
-        return Error::Permanent(
-            "AuthorizationError",
-            "Topic " + name + " is declared in the configuration file");
-      for (Sub* sub : d->subs_by_topic[name]) subs.push_back(sub->arn);
-    }
-    for (const auto& arn : subs) (void)d->RemoveSub(arn);
-    {
-      std::lock_guard<std::mutex> lock(d->subs_mu);
-      d->topic_names.erase(name);
-      d->api_topics.erase(name);
-      d->subs_by_topic.erase(name);
-    }
-    return d->SaveApiState();
+    if (Status s = d->registry.CheckDeletable(name); !s.ok()) return s;
+    for (Sub* sub : d->registry.ForTopic(name)) (void)d->RemoveSub(sub->arn);
+    d->registry.EraseTopic(name);
+    return d->registry.SaveApiState();
   });
 }
 
 std::vector<Publisher::TopicInfo> Publisher::Topics() {
   Impl* d = impl_.get();
-  std::lock_guard<std::mutex> lock(d->subs_mu);
   std::vector<TopicInfo> out;
-  for (const auto& t : d->topic_names)
-    out.push_back({t, d->TopicArn(t), d->api_topics.count(t) > 0});
+  for (const auto& t : d->registry.Topics())
+    out.push_back({t.name, d->TopicArn(t.name), t.from_api});
   return out;
 }
 
@@ -1246,9 +870,7 @@ Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
     const std::string& topic_arn, const std::string& protocol,
     const std::string& endpoint, bool raw) {
   Impl* d = impl_.get();
-  std::string prefix = d->TopicArn("");
-  std::string topic =
-      topic_arn.rfind(prefix, 0) == 0 ? topic_arn.substr(prefix.size()) : "";
+  std::string topic = d->registry.TopicOf(topic_arn);
   // File subscriptions exist only in the configuration file: through the
   // API they would make Sesame write any path its user can.
   if (protocol == "file")
@@ -1286,31 +908,15 @@ Result<Publisher::SubscriptionInfo> Publisher::Subscribe(
           "listeners");
   }
   return d->RunOnLoop([&]() -> Result<SubscriptionInfo> {
-    Sub* sub;
-    {
-      std::lock_guard<std::mutex> lock(d->subs_mu);
-      if (!d->topic_names.count(topic))
-        return Error::Permanent("NotFound", "Topic does not exist");
-      config::Subscription sc;
-      sc.protocol = protocol;
-      sc.endpoint = endpoint;
-      sc.raw = raw || protocol == "file";
-      sub = d->AddSub(topic, sc, true);
-      if (sub->token.empty()) {
-        sub->token = RandomHex(32);
-        sub->start_seq = d->next_seq;
-      }
-      if (protocol == "file" && !d->file_fds.count(sub->id)) {
-        int fd = ::open(endpoint.c_str(),
-                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0)
-          return Error::Permanent("InvalidParameter",
-                                  "cannot open " + endpoint);
-        d->file_fds[sub->id] = fd;
-      }
-    }
-    Status s = d->SaveApiState();
-    if (s.ok()) s = d->SaveSubscriptions();
+    if (!d->registry.HasTopic(topic))
+      return Error::Permanent("NotFound", "Topic does not exist");
+    config::Subscription sc;
+    sc.protocol = protocol;
+    sc.endpoint = endpoint;
+    sc.raw = raw;
+    Sub* sub = d->registry.Add(topic, sc, true, d->outbox.next_seq());
+    Status s = d->registry.SaveApiState();
+    if (s.ok()) s = d->registry.SaveState();
     if (!s.ok()) return s.error();
     d->PumpAll();  // http(s): the SubscriptionConfirmation goes out now
     return SubscriptionInfo{sub->arn,
@@ -1332,8 +938,7 @@ std::vector<Publisher::SubscriptionInfo> Publisher::Subscriptions(
   Impl* d = impl_.get();
   return d->RunOnLoop([d, &topic_arn] {
     std::vector<SubscriptionInfo> out;
-    std::lock_guard<std::mutex> lock(d->subs_mu);
-    for (const auto& sub : d->subs) {
+    for (const auto& sub : d->registry.all()) {
       std::string t = d->TopicArn(sub->topic);
       if (!topic_arn.empty() && t != topic_arn) continue;
       out.push_back({sub->arn, t, sub->config.protocol, sub->config.endpoint,
@@ -1347,13 +952,13 @@ Result<std::string> Publisher::ConfirmSubscription(const std::string& topic_arn,
                                                    const std::string& token) {
   Impl* d = impl_.get();
   return d->RunOnLoop([&]() -> Result<std::string> {
-    for (auto& sub : d->subs) {
+    for (const auto& sub : d->registry.all()) {
       if (d->TopicArn(sub->topic) != topic_arn ||
           !auth::SafeEquals(sub->token, token))
         continue;
       if (!sub->confirmed) {
         sub->confirmed = true;
-        (void)d->SaveSubscriptions();
+        (void)d->registry.SaveState();
         d->PumpAll();
       }
       return sub->arn;
@@ -1373,13 +978,10 @@ void Publisher::PublishMessage(const std::string& topic,
   d->cv.notify_one();
 }
 
-bool Publisher::HasSubscribers() {
-  std::lock_guard<std::mutex> lock(impl_->subs_mu);
-  return !impl_->subs.empty();
-}
+bool Publisher::HasSubscribers() { return !impl_->registry.Empty(); }
 
 size_t Publisher::Backlog() {
-  int64_t n = impl_->outstanding.load();
+  int64_t n = impl_->outbox.owed();
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 

@@ -8,7 +8,7 @@
 #include "base/ids.h"
 #include "base/strings.h"
 #include "mime/mime.h"
-#include "ses/resources.h"
+#include "ses/identities.h"
 
 namespace sesame::ses {
 namespace json = boost::json;

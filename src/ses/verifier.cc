@@ -6,7 +6,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "ses/resources.h"
+#include "ses/identities.h"
 
 namespace sesame::ses {
 namespace json = boost::json;
