@@ -455,7 +455,7 @@ class Configuration(unittest.TestCase):
             f.write("listeners:\n  smtp:\n    prot: 25\n")
         try:
             out = subprocess.run([BINARY, "serve", "--config", f.name], capture_output=True, text=True, timeout=10)
-            self.assertEqual(out.returncode, 2)
+            self.assertEqual(out.returncode, 1)
             self.assertIn(f"{f.name}:3:5: listeners.smtp.prot: unknown key", out.stderr)
             out = subprocess.run([BINARY, "config", "check", "--config", f.name], capture_output=True, text=True)
             self.assertEqual(out.returncode, 1)

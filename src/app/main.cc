@@ -174,7 +174,7 @@ void RaiseFileLimit() {
 
 int Serve(const Args& args) {
   auto cfg = ConfigOrReport(args);
-  if (!cfg) return 2;
+  if (!cfg) return 1;  // a start-up failure, like a taken port
   const config::Config& c = *cfg;
   ApplyLogLevel(c);
   RaiseFileLimit();

@@ -170,6 +170,13 @@ struct Server::Impl {
           {KindName(kind), l.address, acc->local_endpoint().port()});
       listening.emplace_back(kind, acc.get());
       acceptors.push_back(std::move(acc));
+    } catch (const boost::system::system_error& e) {
+      // The code's own words ("Address already in use"), not what() with
+      // Asio's source location.
+      return Error::Permanent("listen", std::string("cannot listen on ") +
+                                            KindName(kind) + " " + l.address +
+                                            ":" + std::to_string(l.port) +
+                                            ": " + e.code().message());
     } catch (const std::exception& e) {
       return Error::Permanent("listen", std::string("cannot listen on ") +
                                             KindName(kind) + " " + l.address +
