@@ -117,6 +117,12 @@ struct Engine::Impl {
     int64_t ramp_from_ms = 0;
     uint32_t ramp_seconds = 0;
     bool ramp_pump_armed = false;  // a timer will Pump at the next ramp step
+    bool wake_armed = false;       // a timer will Pump when a pause ends
+    // Every host refused or timed out this many times in a row: the site is
+    // down, suspended for its back-off interval, and a single probe
+    // connection decides when it resumes. 0: up.
+    uint32_t down_failures = 0;
+    std::string last_error;  // why it is down, for parked jobs and /admin
     uint64_t generation =
         0;  // bumped on failback: connections to a non-preferred host retire
     uint64_t opened = 0, deliveries = 0;
@@ -417,6 +423,7 @@ struct Engine::Impl {
   // --- ready queues and shaping ---------------------------------------
   int MaxConnections(const Site& s, int64_t now) const {
     if (now < s.suspended_until_ms) return 0;
+    if (s.down_failures > 0) return 1;  // the probe
     int max = static_cast<int>(s.shaping.max_connections);
     if (s.ramp_seconds > 0 && now >= s.ramp_from_ms) {
       int64_t steps = (now - s.ramp_from_ms) / (int64_t(s.ramp_seconds) * 1000);
@@ -478,12 +485,17 @@ struct Engine::Impl {
       asio::co_spawn(loop, Connection(site), asio::detached);
       --waiting;
     }
-    if (!site->ready.empty() && site->connections == 0) {
-      // Suspended or ramping from zero: look again when the suspension ends.
+    if (!site->ready.empty() && site->connections == 0 && !site->wake_armed) {
+      // Suspended or ramping from zero: look again when the suspension ends
+      // (one timer per site, however many jobs park meanwhile).
+      site->wake_armed = true;
       int64_t at = std::max(site->suspended_until_ms, now + 100);
       auto t = std::make_shared<asio::steady_timer>(
           loop, std::chrono::milliseconds(at - now));
-      t->async_wait([this, t, site](boost::system::error_code) { Pump(site); });
+      t->async_wait([this, t, site](boost::system::error_code) {
+        site->wake_armed = false;
+        Pump(site);
+      });
     } else if (waiting > 0 && !site->ramp_pump_armed) {
       // Ramping: the limit doubles at the next step even if no new job
       // arrives to call Pump, so look again then.
@@ -519,6 +531,63 @@ struct Engine::Impl {
     s.ramp_seconds = rule.ramp_seconds;
     SESAME_LOG(kWarn, kLog) << "site " << s.key << " suspended for "
                             << rule.suspend_seconds << "s after: " << reply;
+  }
+
+  // Every host of the site refused or timed out. Rather than try its queue
+  // message by message, the site is suspended for its back-off interval
+  // (the retry schedule, per site, with jitter). The job that waited
+  // longest is the attempt: one outcome line and one DeliveryDelay. The
+  // others stay parked in the ready queue, delayed with the site's last
+  // error, until the probe connection finds a host; those past their expiry
+  // are finished now. A dead destination costs a timer.
+  void SiteDown(const std::shared_ptr<Site>& site, const std::string& why) {
+    int64_t now = Now();
+    if (now < site->suspended_until_ms) {
+      Pump(site);  // a sibling connection suspended it already
+      return;
+    }
+    ++site->down_failures;
+    site->last_error = why;
+    double delay = policy.RetryDelaySeconds(site->down_failures, rng);
+    site->suspended_until_ms = now + int64_t(delay * 1000);
+    SESAME_LOG(kWarn, kLog)
+        << "site " << site->key << " down (" << site->down_failures
+        << " in a row), suspended for " << int64_t(delay) << "s; "
+        << site->ready.size() << " jobs parked: " << why;
+    if (!site->ready.empty()) {
+      Job head = std::move(site->ready.front());
+      site->ready.pop_front();
+      FinishWithoutPeer(std::move(head), 451, why, false);
+    }
+    ExpireParked(*site, now, why);
+    Pump(site);
+  }
+
+  void SiteUp(const std::shared_ptr<Site>& site) {
+    SESAME_LOG(kInfo, kLog) << "site " << site->key << " reachable again after "
+                            << site->down_failures << " failed attempts; "
+                            << site->ready.size() << " jobs resume";
+    site->down_failures = 0;
+    site->last_error.clear();
+    Pump(site);  // the other connections open now
+  }
+
+  // Parked jobs whose message is past its expiry (MaxDeliverySeconds) are
+  // finished as expired, with the site's error.
+  void ExpireParked(Site& site, int64_t now, const std::string& why) {
+    std::deque<Job> keep, expired;
+    for (auto& j : site.ready) {
+      auto it = messages.find(j.id);
+      bool gone = it != messages.end() &&
+                  std::all_of(j.rcpts.begin(), j.rcpts.end(), [&](int i) {
+                    const auto& r = it->second.meta.recipients[i];
+                    return now >= (r.expires_ms ? r.expires_ms
+                                                : it->second.default_expiry_ms);
+                  });
+      (gone ? expired : keep).push_back(std::move(j));
+    }
+    site.ready.swap(keep);
+    for (auto& j : expired) FinishWithoutPeer(std::move(j), 451, why, false);
   }
 
   // --- SMTP client ------------------------------------------------------
@@ -812,15 +881,12 @@ struct Engine::Impl {
   awaitable<void> Connection(std::shared_ptr<Site> site) {
     auto client = co_await Open(*site);
     if (!client->usable()) {
-      // Nothing reachable: every job waiting for this site is deferred.
-      std::string why = "451 4.4.1 no reachable host for " + site->key + ": " +
-                        client->last_error;
-      std::deque<Job> jobs;
-      jobs.swap(site->ready);
       --site->connections;
-      for (auto& j : jobs) FinishWithoutPeer(std::move(j), 451, why, false);
+      SiteDown(site, "451 4.4.1 no reachable host for " + site->key + ": " +
+                         client->last_error);
       co_return;
     }
+    if (site->down_failures > 0) SiteUp(site);
     uint64_t generation = site->generation;
     uint32_t sent = 0;
     asio::steady_timer wait(loop);
@@ -1250,6 +1316,13 @@ struct Engine::Impl {
           ",\"connections\":" + std::to_string(s->connections) +
           ",\"delivered\":" + std::to_string(s->deliveries) +
           ",\"suspended\":" + (s->suspended_until_ms > now ? "true" : "false") +
+          ",\"suspendedUntil\":" +
+          (s->suspended_until_ms > now
+               ? "\"" + IsoTime(s->suspended_until_ms) + "\""
+               : "null") +
+          ",\"down\":" + (s->down_failures > 0 ? "true" : "false") +
+          ",\"failedAttempts\":" + std::to_string(s->down_failures) +
+          ",\"lastError\":\"" + JsonEscape(s->last_error) + "\"" +
           ",\"oldestMessageId\":\"" + JsonEscape(oldest_id) +
           "\",\"oldestCreatedAt\":" +
           (oldest ? "\"" + IsoTime(oldest) + "\"" : "null") + "}";
@@ -1403,6 +1476,19 @@ struct Engine::Impl {
             conns);
     w.Gauge("sesame_dead_letter_recipients",
             "Recipients in the dead-letter queue.", dead);
+    size_t down = 0, parked = 0;
+    for (const auto& [k, s] : sites) {
+      if (s->down_failures == 0) continue;
+      ++down;
+      parked += s->ready.size();
+    }
+    w.Gauge("sesame_delivery_sites_down",
+            "Sites whose every host refused or timed out: suspended, "
+            "probed once per back-off interval.",
+            down);
+    w.Gauge("sesame_delivery_parked_jobs",
+            "Jobs waiting on a site that is down (delayed, not attempted).",
+            parked);
     w.Family("sesame_delivery_site_connections", "Open connections per site.",
              "gauge");
     for (const auto& [k, s] : sites)
