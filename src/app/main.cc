@@ -594,12 +594,29 @@ int Serve(const Args& args) {
   }
   std::fflush(stdout);
 
+  // SIGTERM or SIGINT stops the listeners (in-flight transactions are
+  // abandoned: nothing unacknowledged is committed, and clients retry) and
+  // then the services, which make their state durable. A second signal, or a
+  // shutdown still running after kShutdownSeconds, exits at once. That is
+  // safe: nothing is acknowledged before it is fsynced, and recovery drops
+  // a torn tail.
+  static constexpr int kShutdownSeconds = 4;
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
     SESAME_LOG(kInfo, "main")
         << "received " << strsignal(sig) << ", shutting down";
     server.Stop();
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::seconds(kShutdownSeconds));
+      SESAME_LOG(kWarn, "main") << "shutdown still running after "
+                                << kShutdownSeconds << " s; exiting now";
+      ::_exit(1);
+    }).detach();
+    sigwait(&set, &sig);
+    SESAME_LOG(kWarn, "main")
+        << "received " << strsignal(sig) << " again; exiting now";
+    ::_exit(128 + sig);
   });
   server.Run();
   signals.detach();
