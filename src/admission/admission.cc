@@ -134,6 +134,9 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
     w.Counter("sesame_admission_quota_returned_total",
               "Sends whose quota was given back because the commit failed.",
               quota_returned_.load(std::memory_order_relaxed));
+    w.Counter("sesame_admission_dkim_signed_total",
+              "Messages DKIM-signed (on the signing pool) before the commit.",
+              signed_.load(std::memory_order_relaxed));
   });
 }
 
@@ -329,7 +332,10 @@ void Admission::SignAndCommit(Submission s, const std::string& from,
   }
   auto work = [this, s = std::move(s), taken_ms,
                done = std::move(done)]() mutable {
+    size_t unsigned_size = s.content.size();
     s.content = dkim_->SignIfPossible(s.content, NowMillis() / 1000);
+    if (s.content.size() > unsigned_size)
+      signed_.fetch_add(1, std::memory_order_relaxed);
     Commit(std::move(s), taken_ms, std::move(done));
   };
   if (pool_) {

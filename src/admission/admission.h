@@ -144,6 +144,7 @@ class Admission {
   std::atomic<uint64_t> admitted_[kSources] = {};
   std::atomic<uint64_t> refused_[kKinds] = {};
   std::atomic<uint64_t> quota_returned_{0};
+  std::atomic<uint64_t> signed_{0};
 };
 
 }  // namespace sesame::admission
