@@ -15,7 +15,8 @@ bool IsSuppressionReason(const std::string& reason) {
 bool AccountSettings::SendingEnabled() {
   auto d = store_->Get(kKind, "sending");
   if (!d.ok() || !d->has_value()) return true;
-  auto* en = DocumentObject(**d).if_contains("SendingEnabled");
+  json::object doc = DocumentObject(**d);
+  auto* en = doc.if_contains("SendingEnabled");
   return !en || !en->is_bool() || en->as_bool();
 }
 

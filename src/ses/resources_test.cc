@@ -154,6 +154,16 @@ TEST_F(ResourcesTest, PausingConfigurationSets) {
   EXPECT_TRUE(cs.SendingEnabled("s"));
 }
 
+TEST_F(ResourcesTest, AccountSending) {
+  EXPECT_TRUE(r.account().SendingEnabled());  // no document: enabled
+  ASSERT_TRUE(r.account().SetSendingEnabled(false).ok());
+  EXPECT_FALSE(r.account().SendingEnabled());
+  ASSERT_TRUE(r.account().SetSendingEnabled(true).ok());
+  EXPECT_TRUE(r.account().SendingEnabled());
+  store.docs[{"account", "sending"}] = R"({"SendingEnabled":"no"})";
+  EXPECT_TRUE(r.account().SendingEnabled());  // not a boolean: the default
+}
+
 TEST_F(ResourcesTest, SuppressionReasonsComeFromTheSetElseTheAccount) {
   SuppressionList& list = r.suppression();
   EXPECT_EQ(list.ReasonsFor("").size(), 2u);  // SES's default: both
