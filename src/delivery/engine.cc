@@ -973,9 +973,16 @@ struct Engine::Impl {
             << "route " << route->match << " host " << hostport
             << (up ? " is back up" : " is down");
         if (up) {
-          // Failback: connections to backups retire; new ones prefer this host.
+          // Failback: connections to backups retire; new ones prefer this
+          // host. A site that is down is probed now, not at the end of its
+          // back-off interval.
           for (auto& [k, s] : sites) {
-            if (s->route == route) ++s->generation;
+            if (s->route != route) continue;
+            ++s->generation;
+            if (s->down_failures > 0) {
+              s->suspended_until_ms = 0;
+              Pump(s);
+            }
           }
         }
       }
