@@ -240,7 +240,6 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   // A send's template: inline TemplateContent, or stored by name or ARN.
   Result<ses::Template> TemplateOf(const json::object& t);
-  static HttpResponse TemplateError(const Error& e);
 
   void V2SendEmail(const HttpRequest& req, Caller caller,
                    std::function<void(HttpResponse)> done);

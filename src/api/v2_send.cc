@@ -1,6 +1,7 @@
 // SES v2: the route table for sends, the account and template rendering;
 // SendEmail and SendBulkEmail.
 #include "api/impl.h"
+#include "api/v2_resource_routes.h"
 
 namespace sesame::api {
 
@@ -167,7 +168,7 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
     const json::object& t = tv.as_object();
     auto tc = TemplateOf(t);
     if (!tc.ok()) {
-      done(TemplateError(tc.error()));
+      done(Fail(tc.error()));
       return;
     }
     const std::string& name = tc->name;
@@ -258,15 +259,6 @@ Result<ses::Template> Api::Impl::TemplateOf(const json::object& t) {
   return resources.templates().Get(name);
 }
 
-HttpResponse Api::Impl::TemplateError(const Error& e) {
-  if (e.code() == "not_found")
-    return V2Error(
-        {404, "NotFoundException", "TemplateDoesNotExist", e.message()});
-  if (e.code() == "invalid") return V2Error(BadRequest(e.message()));
-  return V2Error(
-      {500, "InternalServiceErrorException", "InternalFailure", e.message()});
-}
-
 // The v2 operations this file answers: method, path, owner only?,
 // handler. The resource operations (identities, configuration sets,
 // templates, suppression, pools, tags) are api/v2_resources.cc's.
@@ -353,7 +345,7 @@ void Api::Impl::V2OpTestRenderEmailTemplate(V2Call& c) {
   const std::string& name = c.params[0];
   auto tc = resources.templates().Get(name);
   if (!tc.ok()) {
-    c.done(TemplateError(tc.error()));
+    c.done(Fail(tc.error()));
     return;
   }
   boost::system::error_code ec;
@@ -403,7 +395,7 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
   const json::object& t = dc->as_object().at("Template").as_object();
   auto tc = TemplateOf(t);
   if (!tc.ok()) {
-    done(TemplateError(tc.error()));
+    done(Fail(tc.error()));
     return;
   }
   const std::string& name = tc->name;
