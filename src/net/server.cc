@@ -3,7 +3,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/login_throttle.h"
 #include "base/histogram.h"
@@ -131,10 +134,19 @@ struct Server::Impl {
   // HTTP's own, under the same mutex: past its limits a small reserve of
   // connections may still ask /health or /ready.
   static constexpr size_t kHttpReserve = 32;
-  size_t http_connections = 0, http_reserve_in_use = 0;
+  size_t http_connections = 0;
   std::unordered_map<std::string, size_t> http_per_ip;
   std::atomic<uint64_t> http_refused{0}, accept_errors{0};
-  enum class HttpSlot { kNormal, kReserve, kNone };
+  // One reserve connection. A flood of idle connections must not hold the
+  // reserve against a health check, so a newcomer evicts the oldest reserve
+  // connection that has sent nothing; one whose request has arrived is
+  // never evicted. `socket` is set, cleared and closed only on `loop`.
+  struct ReserveTicket {
+    asio::any_io_executor loop;
+    tcp::socket* socket = nullptr;
+    std::atomic<bool> has_bytes{false};
+  };
+  std::vector<std::shared_ptr<ReserveTicket>> http_reserve;  // oldest first
 
   asio::io_context& PickLoop() { return *loops[next_loop++ % loops.size()]; }
 
@@ -165,7 +177,10 @@ struct Server::Impl {
       acc->set_option(asio::socket_base::reuse_address(true));
       if (ep.address().is_v6()) acc->set_option(asio::ip::v6_only(false));
       acc->bind(ep);
-      acc->listen(1024);
+      // The kernel's largest backlog (net.core.somaxconn): a burst of
+      // connections waits in the queue rather than having SYNs dropped
+      // (a dropped SYN costs the client a 1 s retransmit).
+      acc->listen(asio::socket_base::max_listen_connections);
       bound.push_back(
           {KindName(kind), l.address, acc->local_endpoint().port()});
       listening.emplace_back(kind, acc.get());
@@ -241,29 +256,54 @@ struct Server::Impl {
     if (--per_ip[ip] == 0) per_ip.erase(ip);
   }
 
-  HttpSlot AdmitHttp(const std::string& ip) {
+  bool AdmitHttp(const std::string& ip) {
     std::lock_guard<std::mutex> lock(conn_mu);
     if (http_connections < config.limits.max_http_connections &&
         http_per_ip[ip] < config.limits.max_http_connections_per_ip) {
       ++http_connections;
       ++http_per_ip[ip];
-      return HttpSlot::kNormal;
+      return true;
     }
     if (http_per_ip[ip] == 0) http_per_ip.erase(ip);
-    if (http_reserve_in_use < kHttpReserve) {
-      ++http_reserve_in_use;
-      return HttpSlot::kReserve;
-    }
-    return HttpSlot::kNone;
+    return false;
   }
-  void ReleaseHttp(const std::string& ip, HttpSlot slot) {
+  void ReleaseHttp(const std::string& ip) {
     std::lock_guard<std::mutex> lock(conn_mu);
-    if (slot == HttpSlot::kReserve) {
-      --http_reserve_in_use;
-      return;
-    }
     --http_connections;
     if (--http_per_ip[ip] == 0) http_per_ip.erase(ip);
+  }
+  // A reserve slot for a connection over the limits, evicting the oldest
+  // silent one when the reserve is full; null when every reserve connection
+  // has a request in (the newcomer is closed).
+  std::shared_ptr<ReserveTicket> AdmitReserve(asio::any_io_executor loop,
+                                              bool has_bytes) {
+    auto ticket = std::make_shared<ReserveTicket>();
+    ticket->loop = loop;
+    ticket->has_bytes = has_bytes;
+    std::shared_ptr<ReserveTicket> evicted;
+    {
+      std::lock_guard<std::mutex> lock(conn_mu);
+      if (http_reserve.size() >= kHttpReserve) {
+        auto it = std::find_if(http_reserve.begin(), http_reserve.end(),
+                               [](const auto& t) { return !t->has_bytes; });
+        if (it == http_reserve.end()) return nullptr;
+        evicted = std::move(*it);
+        http_reserve.erase(it);
+      }
+      http_reserve.push_back(ticket);
+    }
+    if (evicted) {
+      asio::post(evicted->loop, [evicted] {
+        boost::system::error_code ec;
+        if (evicted->socket) evicted->socket->close(ec);
+      });
+    }
+    return ticket;
+  }
+  void ReleaseReserve(const std::shared_ptr<ReserveTicket>& ticket) {
+    std::lock_guard<std::mutex> lock(conn_mu);
+    auto it = std::find(http_reserve.begin(), http_reserve.end(), ticket);
+    if (it != http_reserve.end()) http_reserve.erase(it);
   }
 
   bool Authenticate(std::string_view user, std::string_view pass) const {
@@ -599,7 +639,7 @@ struct Server::Impl {
       std::lock_guard<std::mutex> lock(conn_mu);  // two ints: held briefly
       w.Gauge("sesame_smtp_connections", "Open SMTP connections.", connections);
       w.Gauge("sesame_http_connections", "Open HTTP connections.",
-              http_connections + http_reserve_in_use);
+              http_connections + http_reserve.size());
     }
     w.Counter("sesame_http_connections_refused_total",
               "HTTP connections over the connection limits (closed, or served "
@@ -623,40 +663,56 @@ struct Server::Impl {
     auto remote = sock.remote_endpoint(ec);
     std::string ip = ec ? "" : remote.address().to_string();
     bool loopback = !ec && remote.address().is_loopback();
-    HttpSlot slot = AdmitHttp(ip);
-    if (slot == HttpSlot::kNone) {
+    std::shared_ptr<ReserveTicket> reserve;
+    if (!AdmitHttp(ip)) {
       ++http_refused;
-      sock.close(ec);  // over every limit: the descriptor goes back at once
-      co_return;
+      // A request already waiting in the socket is a live client, kept
+      // ahead of silent ones.
+      char first = 0;
+      bool has_bytes =
+          ::recv(sock.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+      reserve = AdmitReserve(sock.get_executor(), has_bytes);
+      if (!reserve) {
+        sock.close(ec);  // over every limit: the descriptor goes back at once
+        co_return;
+      }
     }
-    if (slot == HttpSlot::kReserve) ++http_refused;
     struct HttpReleaser {
       Impl* impl;
       std::string ip;
-      HttpSlot slot;
-      ~HttpReleaser() { impl->ReleaseHttp(ip, slot); }
-    } releaser{this, ip, slot};
-    bool reserve = slot == HttpSlot::kReserve;
+      std::shared_ptr<ReserveTicket> reserve;
+      ~HttpReleaser() {
+        if (!reserve) {
+          impl->ReleaseHttp(ip);
+          return;
+        }
+        reserve->socket = nullptr;
+        impl->ReleaseReserve(reserve);
+      }
+    } releaser{this, ip, reserve};
     if (config.http.tls) {
       beast::ssl_stream<beast::tcp_stream> stream(
           beast::tcp_stream(std::move(sock)), ssl_ctx);
-      beast::get_lowest_layer(stream).expires_after(HeaderDeadline(reserve));
+      if (reserve) reserve->socket = &beast::get_lowest_layer(stream).socket();
+      beast::get_lowest_layer(stream).expires_after(
+          HeaderDeadline(reserve.get()));
       co_await stream.async_handshake(ssl::stream_base::server,
                                       asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
-      co_await ServeHttp(stream, ip, loopback, reserve);
+      co_await ServeHttp(stream, ip, loopback, reserve.get());
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
     } else {
       beast::tcp_stream stream(std::move(sock));
-      co_await ServeHttp(stream, ip, loopback, reserve);
+      if (reserve) reserve->socket = &stream.socket();
+      co_await ServeHttp(stream, ip, loopback, reserve.get());
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
   }
 
   // How long the TLS handshake, and each request's header (idle time
   // included), may take: a reserve connection must ask at once.
-  std::chrono::milliseconds HeaderDeadline(bool reserve) const {
+  std::chrono::milliseconds HeaderDeadline(const ReserveTicket* reserve) const {
     return reserve ? std::chrono::milliseconds(500)
                    : std::chrono::seconds(
                          config.limits.http_header_timeout_seconds);
@@ -669,7 +725,7 @@ struct Server::Impl {
   // (over the limits) is answered once: /health and /ready, or 503.
   template <typename Stream>
   awaitable<void> ServeHttp(Stream& stream, std::string ip, bool loopback,
-                            bool reserve) {
+                            ReserveTicket* reserve) {
     namespace beast = boost::beast;
     namespace bhttp = boost::beast::http;
     boost::system::error_code ec;
@@ -684,8 +740,10 @@ struct Server::Impl {
       co_await bhttp::async_read_header(
           stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-          ec == beast::error::timeout)
-        break;
+          ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+          ec == asio::error::bad_descriptor)
+        break;  // closed, timed out, or evicted from the reserve
+      if (reserve) reserve->has_bytes = true;
       if (!ec && !parser.is_done()) {
         uint64_t expected = parser.content_length()
                                 ? *parser.content_length()
