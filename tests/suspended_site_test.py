@@ -62,21 +62,28 @@ def cpu_seconds(pid):
 @unittest.skipUnless(shutil.which("smtp-source"), "smtp-source missing")
 @unittest.skipUnless(os.path.exists("/usr/sbin/dnsmasq"), "dnsmasq missing")
 class SuspendedSite(unittest.TestCase):
+    def start_with_dead_route(self, dead, dns, delivery_extra):
+        """A server whose only route, dead.test, goes to `dead`."""
+        delivery = (f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n{delivery_extra}"
+                    f"  timeouts: {{connect: 2, greeting: 2, ehlo: 5, mail: 5, rcpt: 5, data: 5, "
+                    f"data_block: 5, data_end: 5, idle: 2}}\n"
+                    f"routes:\n  - {{match: dead.test, hosts: [\"127.0.0.1:{dead.port}\"]}}\n")
+        return Sesame(delivery=delivery, relay=True).start()
+
+    def inject(self, server, count, sessions):
+        out = subprocess.run(["smtp-source", "-c", "-s", str(sessions), "-m", str(count), "-l", "200",
+                              "-f", "s@example.com", "-t", "r@dead.test",
+                              f"127.0.0.1:{server.ports['smtp']}"],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
     def test_a_refusing_route_is_probed_not_tried_per_message(self):
         dead = ClosingListener()
         dns = Dnsmasq()
-        delivery = (f"delivery:\n  mode: smtp\n  resolver: {dns.address}\n"
-                    f"  timeouts: {{connect: 2, greeting: 2, ehlo: 5, mail: 5, rcpt: 5, data: 5, "
-                    f"data_block: 5, data_end: 5, idle: 2}}\n"
-                    f"  retry: {{first_seconds: 2, factor: 2, max_seconds: 4}}\n"
-                    f"routes:\n  - {{match: dead.test, hosts: [\"127.0.0.1:{dead.port}\"]}}\n")
-        server = Sesame(delivery=delivery, relay=True).start()
+        server = self.start_with_dead_route(
+            dead, dns, "  retry: {first_seconds: 2, factor: 2, max_seconds: 4}\n")
         try:
-            out = subprocess.run(["smtp-source", "-c", "-s", "20", "-m", str(MESSAGES), "-l", "200",
-                                  "-f", "s@example.com", "-t", "r@dead.test",
-                                  f"127.0.0.1:{server.ports['smtp']}"],
-                                 capture_output=True, text=True, timeout=300)
-            self.assertEqual(out.returncode, 0, out.stderr)
+            self.inject(server, MESSAGES, 20)
             self.assertTrue(wait_until(
                 lambda: (metric(server.ports["http"], "sesame_delivery_messages") or 0) >= MESSAGES, 60))
             self.assertTrue(wait_until(
@@ -118,6 +125,41 @@ class SuspendedSite(unittest.TestCase):
                     lambda: metric(server.ports["http"], "sesame_delivery_sites_down") == 0, 10))
             finally:
                 sink.stop()
+        finally:
+            server.cleanup()
+            dead.stop()
+            dns.stop()
+
+    def test_parked_messages_expire_at_their_own_lifetime(self):
+        """Jobs parked on a down site are not attempted, but they still end
+        when their lifetime does: expired, with the site's error, at the next
+        failed probe (the engine scans the parked jobs only once the earliest
+        of them may have expired)."""
+        count = 2000
+        dead = ClosingListener()
+        dns = Dnsmasq()
+        server = self.start_with_dead_route(
+            dead, dns, "  max_delivery_seconds: 6\n"
+            "  retry: {first_seconds: 1, factor: 2, max_seconds: 2}\n")
+        try:
+            self.inject(server, count, 10)
+            http = server.ports["http"]
+            self.assertTrue(wait_until(lambda: metric(http, "sesame_delivery_sites_down") == 1, 30))
+            self.assertTrue(wait_until(
+                lambda: (metric(http, "sesame_delivery_expired_total") or 0) >= count, 40),
+                f"{metric(http, 'sesame_delivery_expired_total')} of {count} expired")
+            site = [s for s in server.admin("/admin/queues")["sites"] if "dead.test" in s["site"]][0]
+            self.assertEqual(site["ready"], 0)
+            expired = [o for o in read_outcomes(server.data_dir)
+                       if o["outcome"] == "expired" and o["recipient"] == "r@dead.test"]
+            self.assertEqual(len(expired), count)
+            self.assertTrue(all("no reachable host" in o["smtpResponse"] for o in expired))
+            # Parked jobs were never attempted one by one: the few deferrals
+            # are the probes.
+            # (The expiries' DSNs to s@example.com, which has no MX, defer too.)
+            deferred = [o for o in read_outcomes(server.data_dir)
+                        if o["outcome"] == "deferred" and o["recipient"] == "r@dead.test"]
+            self.assertLess(len(deferred), 40)
         finally:
             server.cleanup()
             dead.stop()

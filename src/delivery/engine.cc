@@ -3,6 +3,7 @@
 #include "delivery/engine.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <map>
@@ -20,6 +22,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/histogram.h"
 #include "base/ids.h"
@@ -70,6 +73,64 @@ struct Target {
   uint16_t port = 25;
 };
 
+// A job's recipient indexes (16 bytes): up to four inline, as nearly every
+// job has; more on the heap, in a block sized to a power of two.
+class RcptList {
+ public:
+  RcptList() = default;
+  RcptList(std::initializer_list<uint16_t> l) {
+    for (uint16_t i : l) push_back(i);
+  }
+  RcptList(const RcptList& o) { *this = o; }
+  RcptList(RcptList&& o) noexcept { *this = std::move(o); }
+  RcptList& operator=(const RcptList& o) {
+    if (this == &o) return *this;
+    Clear();
+    for (uint16_t i : o) push_back(i);
+    return *this;
+  }
+  RcptList& operator=(RcptList&& o) noexcept {
+    if (this == &o) return *this;
+    Clear();
+    n_ = std::exchange(o.n_, 0);
+    std::memcpy(&u_, &o.u_, sizeof u_);
+    return *this;
+  }
+  ~RcptList() { Clear(); }
+
+  void push_back(uint16_t i) {
+    if (n_ < kInline) {
+      u_.inline_[n_++] = i;
+      return;
+    }
+    if (n_ == kInline || (n_ & (n_ - 1)) == 0) {  // full: double
+      uint16_t* grown = new uint16_t[size_t(n_) * 2];
+      std::memcpy(grown, data(), n_ * sizeof(uint16_t));
+      if (n_ > kInline) delete[] u_.heap;
+      u_.heap = grown;
+    }
+    u_.heap[n_++] = i;
+  }
+  const uint16_t* begin() const { return data(); }
+  const uint16_t* end() const { return data() + n_; }
+  uint16_t operator[](size_t k) const { return data()[k]; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+
+ private:
+  static constexpr uint32_t kInline = 4;
+  const uint16_t* data() const { return n_ > kInline ? u_.heap : u_.inline_; }
+  void Clear() {
+    if (n_ > kInline) delete[] u_.heap;
+    n_ = 0;
+  }
+  uint32_t n_ = 0;
+  union {
+    uint16_t inline_[kInline];
+    uint16_t* heap;
+  } u_{};
+};
+
 }  // namespace
 
 struct Engine::Impl {
@@ -90,17 +151,58 @@ struct Engine::Impl {
 
   // --- state (engine thread only) ---------------------------------------
   SentIndex* sent_index = nullptr;  // retired outbound messages (the app's)
+  // One queued message: the compact record every queued message has (24
+  // bytes under its 24-byte key; docs/architecture.md counts the cost).
   struct Msg {
-    spool::MessageMeta meta;
-    uint64_t size = 0;
-    int64_t default_expiry_ms = 0;
-    int jobs = 0;  // jobs scheduled, routing or in a ready queue/connection
+    // The whole metadata while the message is worked on (an attempt, its
+    // outcome, an admin change); null while it waits: Load() reads it back
+    // from the spool, PageOut() drops it.
+    std::unique_ptr<spool::MessageMeta> meta;
+    int64_t created_ms = 0;
+    uint16_t config_set = 0;  // index into config_sets
+    uint16_t jobs = 0;  // scheduled, routing or in a ready queue/connection
+    uint16_t dead = 0;  // recipients in the dead-letter queue
+    // State records written but not yet durable: until they are, the spool
+    // still has the older state, so the metadata stays in memory.
+    uint8_t unsynced = 0;
+    bool queued : 1 = false;    // a recipient is still queued
+    bool page_out : 1 = false;  // PageOut() once the states are durable
   };
+  static_assert(sizeof(Msg) == 24);
+  using Messages =
+      std::unordered_map<spool::MessageKey, Msg, spool::MessageKeyHash>;
+  using MsgEntry = Messages::value_type;
+  // One message's recipients at one domain (64 bytes). Jobs point at their
+  // message's entry: a message leaves `messages` only when its job count
+  // is zero.
   struct Job {
-    std::string id;
-    std::string domain;
-    std::vector<int> rcpts;
+    MsgEntry* msg = nullptr;
+    const std::string* domain = nullptr;  // interned
+    RcptList rcpts;
     int64_t due_ms = 0;
+    int64_t expires_ms = 0;  // when every recipient of the job has expired
+  };
+  static_assert(sizeof(Job) == 48);
+  // A scheduled queue: a min-heap on due_ms (a deque, so a million jobs
+  // cost no node per job and no reallocation spike).
+  struct JobHeap {
+    std::deque<Job> jobs;
+    static bool Later(const Job& a, const Job& b) {
+      return a.due_ms > b.due_ms;
+    }
+    void Push(Job j) {
+      jobs.push_back(std::move(j));
+      std::push_heap(jobs.begin(), jobs.end(), Later);
+    }
+    Job Pop() {
+      std::pop_heap(jobs.begin(), jobs.end(), Later);
+      Job j = std::move(jobs.back());
+      jobs.pop_back();
+      return j;
+    }
+    int64_t NextDue() const { return jobs.front().due_ms; }
+    bool empty() const { return jobs.empty(); }
+    size_t size() const { return jobs.size(); }
   };
   struct Site {
     std::string key;
@@ -123,6 +225,10 @@ struct Engine::Impl {
     // connection decides when it resumes. 0: up.
     uint32_t down_failures = 0;
     std::string last_error;  // why it is down, for parked jobs and /admin
+    // No job in `ready` expires before this (a lower bound, tightened when
+    // the parked jobs are scanned): while a site is down, the parked jobs
+    // are scanned for expiry only when one may have expired.
+    int64_t ready_expiry_ms = INT64_MAX;
     uint64_t generation =
         0;  // bumped on failback: connections to a non-preferred host retire
     uint64_t opened = 0, deliveries = 0;
@@ -137,7 +243,9 @@ struct Engine::Impl {
   capture::Mailbox* mailbox = nullptr;        // capture mode files here
   asio::io_context loop{1};
   ssl::context ssl_ctx;
-  asio::steady_timer timer;  // fires at the earliest scheduled job
+  asio::steady_timer timer;    // fires at the earliest scheduled job
+  bool timer_pending = false;  // a wait is armed, for timer_due_ms
+  int64_t timer_due_ms = 0;
   std::thread thread;
   std::mt19937_64 rng;
   std::string ehlo_name;
@@ -148,10 +256,17 @@ struct Engine::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
       guard;
 
-  std::unordered_map<std::string, Msg> messages;
+  Messages messages;
+  size_t dead_total = 0;  // the sum of every Msg::dead
+  // Domains and configuration set names, one copy each for all jobs and
+  // messages (kept for the process's life: bounded by the distinct names).
+  std::unordered_set<std::string> interned;
+  // Configuration set names by Msg::config_set (0 is "").
+  std::vector<const std::string*> config_sets{Intern("")};
+  std::unordered_map<std::string_view, uint16_t> config_set_index{{"", 0}};
   // Scheduled queues keyed by "configuration set|domain"; `next_due` indexes
   // each queue's earliest job so the timer needs only the global minimum.
-  std::map<std::string, std::multimap<int64_t, Job>> scheduled;
+  std::map<std::string, JobHeap> scheduled;
   std::set<std::pair<int64_t, std::string>> next_due;
   std::map<std::string, std::shared_ptr<Site>> sites;  // "egress|site"
   std::map<std::string, bool> host_health;  // static route "host:port" -> up
@@ -168,13 +283,99 @@ struct Engine::Impl {
   static int64_t Now() { return NowMillis(); }
 
   // --- scheduling -------------------------------------------------------
+  const std::string* Intern(const std::string& name) {
+    return &*interned.insert(name).first;
+  }
+  uint16_t ConfigSetIndex(const std::string& name) {
+    auto it = config_set_index.find(name);
+    if (it != config_set_index.end()) return it->second;
+    if (config_sets.size() > UINT16_MAX) {
+      // Far past SES's limit of configuration sets per account.
+      SESAME_LOG(kError, kLog) << "too many configuration sets; " << name
+                               << " is scheduled under the default one";
+      return 0;
+    }
+    const std::string* s = Intern(name);
+    config_sets.push_back(s);
+    return config_set_index[*s] = static_cast<uint16_t>(config_sets.size() - 1);
+  }
+  const std::string& ConfigSetOf(const Msg& m) const {
+    return *config_sets[m.config_set];
+  }
+
+  // The message's metadata, read back from the spool when it was paged out;
+  // nullptr (logged) when it cannot be read.
+  spool::MessageMeta* Load(MsgEntry& e) {
+    Msg& m = e.second;
+    m.page_out = false;  // in use again
+    if (m.meta) return m.meta.get();
+    auto info = spool->Find(e.first.ToId());
+    if (!info.ok()) {
+      SESAME_LOG(kError, kLog)
+          << "cannot read queued message " << e.first.ToId() << ": "
+          << info.error().message();
+      return nullptr;
+    }
+    m.meta = std::make_unique<spool::MessageMeta>(std::move(info->meta));
+    return m.meta.get();
+  }
+  static void PageOut(Msg& m) {
+    m.page_out = m.unsynced > 0;
+    if (!m.page_out) m.meta.reset();
+  }
+
+  // Writes the message's recipient states to the spool; the metadata may be
+  // paged out once the write is durable.
+  void PersistState(MsgEntry& e) {
+    Msg& m = e.second;
+    m.page_out = false;
+    if (m.unsynced < UINT8_MAX) ++m.unsynced;
+    spool->UpdateState(m.meta->id, m.meta->recipients,
+                       [this, key = e.first](Status) {
+                         asio::post(loop, [this, key] {
+                           auto it = messages.find(key);
+                           if (it == messages.end() || it->second.unsynced == 0)
+                             return;
+                           Msg& m = it->second;
+                           if (--m.unsynced == 0 && m.page_out) PageOut(m);
+                         });
+                       });
+  }
+
+  // Refreshes the compact counters after recipient states changed.
+  void Recount(Msg& m) {
+    uint16_t dead = 0;
+    bool queued = false;
+    for (const auto& r : m.meta->recipients) {
+      dead += r.status == RecipientStatus::kDeadLetter;
+      queued |= r.status == RecipientStatus::kQueued;
+    }
+    dead_total = dead_total - m.dead + dead;
+    m.dead = dead;
+    m.queued = queued;
+  }
+
+  int64_t DefaultExpiry(const Msg& m) const {
+    return m.created_ms +
+           int64_t(policy.MaxDeliverySeconds(ConfigSetOf(m))) * 1000;
+  }
+  int64_t ExpiryOf(const Msg& m, const spool::Recipient& r) const {
+    return r.expires_ms ? r.expires_ms : DefaultExpiry(m);
+  }
+
+  // A job whose message (or its metadata) is gone: it is dropped.
+  void DropJob(const Job& job) {
+    if (job.msg->second.jobs > 0) --job.msg->second.jobs;
+    MaybeRetire(messages.find(job.msg->first));
+  }
+
   void Schedule(Job job) {
-    const Msg& m = messages[job.id];
-    std::string key = m.meta.config_set + "|" + job.domain;
+    const Msg& m = job.msg->second;
+    std::string key = ConfigSetOf(m) + "|" + *job.domain;
     auto& q = scheduled[key];
-    int64_t old_head = q.empty() ? -1 : q.begin()->first;
-    q.emplace(job.due_ms, std::move(job));
-    int64_t head = q.begin()->first;
+    int64_t old_head = q.empty() ? -1 : q.NextDue();
+    q.Push(std::move(job));
+    int64_t head = q.NextDue();
     if (old_head != head) {
       if (old_head >= 0) next_due.erase({old_head, key});
       next_due.insert({head, key});
@@ -182,18 +383,23 @@ struct Engine::Impl {
     ArmTimer();
   }
 
+  // Arms the timer for the earliest scheduled job. Re-arming costs a
+  // timerfd_settime, so it happens only when the earliest due time moves
+  // earlier than the wait already pending (at start-up, a million Schedule
+  // calls would otherwise re-arm it a million times).
   void ArmTimer() {
     if (next_due.empty()) return;
     int64_t due = next_due.begin()->first;
-    auto when = std::chrono::steady_clock::now() +
-                std::chrono::milliseconds(std::max<int64_t>(0, due - Now()));
-    if (timer.expiry() > when ||
-        timer.expiry() < std::chrono::steady_clock::now()) {
-      timer.expires_at(when);
-      timer.async_wait([this](boost::system::error_code ec) {
-        if (!ec) RunDue();
-      });
-    }
+    if (timer_pending && timer_due_ms <= due) return;
+    timer_pending = true;
+    timer_due_ms = due;
+    timer.expires_after(
+        std::chrono::milliseconds(std::max<int64_t>(0, due - Now())));
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // replaced by an earlier wait, which owns the flag
+      timer_pending = false;
+      RunDue();
+    });
   }
 
   void RunDue() {
@@ -203,70 +409,69 @@ struct Engine::Impl {
       std::string key = next_due.begin()->second;
       next_due.erase(next_due.begin());
       auto& q = scheduled[key];
-      while (!q.empty() && q.begin()->first <= now) {
-        due.push_back(std::move(q.begin()->second));
-        q.erase(q.begin());
-      }
+      while (!q.empty() && q.NextDue() <= now) due.push_back(q.Pop());
       if (q.empty()) {
         scheduled.erase(key);
       } else {
-        next_due.insert({q.begin()->first, key});
+        next_due.insert({q.NextDue(), key});
       }
     }
-    timer.expires_at(asio::steady_timer::time_point::min());
     for (auto& j : due) Dispatch(std::move(j));
     ArmTimer();
   }
 
   void AddMessage(const spool::MessageInfo& info, bool fresh) {
     if (info.meta.source == "mx") return;  // inbound::Processor's
+    auto key = spool::MessageKey::FromId(info.meta.id);
+    if (!key) return;  // the spool refuses such ids
     Msg m;
-    m.meta = info.meta;
-    bool outbound = m.meta.source != "mx" && m.meta.source != "dsn";
-    if (fresh && outbound) {
+    m.meta = std::make_unique<spool::MessageMeta>(info.meta);
+    m.created_ms = info.meta.created_ms;
+    m.config_set = ConfigSetIndex(info.meta.config_set);
+    auto [it, inserted] = messages.try_emplace(*key, std::move(m));
+    if (!inserted) return;  // already queued (a commit seen twice)
+    MsgEntry& e = *it;
+    const std::string& source = e.second.meta->source;
+    if (fresh && source != "mx" && source != "dsn") {
       MessageEvent send;
       send.type = MessageEvent::Type::kSend;
-      send.timestamp_ms = m.meta.created_ms;
-      send.meta = m.meta;
+      send.timestamp_ms = e.second.created_ms;
+      send.meta = *e.second.meta;
       send.header_block = info.header_block;  // captured at commit
       Emit(std::move(send));
-      Suppress(&m);
+      Suppress(e);
     }
-    m.size = info.size;
-    m.default_expiry_ms =
-        info.meta.created_ms +
-        int64_t(policy.MaxDeliverySeconds(info.meta.config_set)) * 1000;
+    Recount(e.second);
     std::map<std::string, Job> by_domain;
-    for (size_t i = 0; i < m.meta.recipients.size(); ++i) {
-      const auto& r = m.meta.recipients[i];
+    const auto& rcpts = e.second.meta->recipients;
+    for (size_t i = 0; i < rcpts.size() && i <= UINT16_MAX; ++i) {
+      const auto& r = rcpts[i];
       if (r.status != RecipientStatus::kQueued) continue;
       std::string d = DomainOf(r.address);
       Job& j = by_domain[d];
-      j.id = info.meta.id;
-      j.domain = d;
-      j.rcpts.push_back(static_cast<int>(i));
+      if (!j.msg) j.domain = Intern(d);
+      j.msg = &e;
+      j.rcpts.push_back(static_cast<uint16_t>(i));
       j.due_ms = std::max(j.due_ms, r.next_attempt_ms);
+      j.expires_ms = std::max(j.expires_ms, ExpiryOf(e.second, r));
     }
-    bool has_dead =
-        std::any_of(m.meta.recipients.begin(), m.meta.recipients.end(),
-                    [](const spool::Recipient& r) {
-                      return r.status == RecipientStatus::kDeadLetter;
-                    });
-    if (by_domain.empty() && !has_dead) {
+    if (by_domain.empty() && e.second.dead == 0) {
       // Every recipient was settled before a crash, but the removal record
       // did not become durable: finish the job now, or it stays queued.
       spool->Remove(info.meta.id, nullptr);
+      dead_total -= e.second.dead;
+      messages.erase(it);
       return;
     }
-    m.jobs = static_cast<int>(by_domain.size());
-    messages[info.meta.id] = std::move(m);
+    e.second.jobs = static_cast<uint16_t>(by_domain.size());
+    // A recovered message waits on disk until an attempt needs it; a fresh
+    // one is about to be attempted.
+    if (!fresh) PageOut(e.second);
     for (auto& [d, j] : by_domain) Schedule(std::move(j));
   }
 
   // --- routing ----------------------------------------------------------
   void Dispatch(Job job) {
-    auto it = messages.find(job.id);
-    if (it == messages.end()) return;
     if (config.delivery.mode == "hold") {
       // Maintenance: keep it queued, look again later (config reload lands
       // later).
@@ -274,7 +479,7 @@ struct Engine::Impl {
       Schedule(std::move(job));
       return;
     }
-    if (job.domain == kSimulatorHost) {
+    if (*job.domain == kSimulatorHost) {
       Simulate(std::move(job));
       return;
     }
@@ -282,11 +487,11 @@ struct Engine::Impl {
       Capture(std::move(job));
       return;
     }
-    if (const config::Route* route = policy.RouteFor(job.domain)) {
+    if (const config::Route* route = policy.RouteFor(*job.domain)) {
       ResolveRoute(route, std::move(job));
       return;
     }
-    std::string domain = job.domain;
+    std::string domain = *job.domain;
     resolver->ResolveMx(
         domain, [this, job = std::move(job)](Result<dns::MxResult> r) mutable {
           asio::post(loop,
@@ -319,7 +524,7 @@ struct Engine::Impl {
     std::sort(sorted.begin(), sorted.end());
     std::string key = std::string(kEgress) + "|mx:";
     for (const auto& n : sorted) key += n + ",";
-    auto& site = SiteFor(key, job.domain, names, nullptr);
+    auto& site = SiteFor(key, *job.domain, names, nullptr);
     site->targets = std::move(targets);
     Enqueue(site, std::move(job));
   }
@@ -394,7 +599,7 @@ struct Engine::Impl {
             return;
           }
           auto& site = SiteFor(std::string(kEgress) + "|route:" + route->match,
-                               st->job.domain, route->hosts, route);
+                               *st->job.domain, route->hosts, route);
           site->targets = std::move(targets);
           Enqueue(site, std::move(st->job));
         });
@@ -462,7 +667,14 @@ struct Engine::Impl {
     return 0;
   }
 
+  // Jobs beyond this many in a ready queue wait with their message paged
+  // out (as do all jobs parked on a site that is down).
+  static constexpr size_t kReadyHot = 1024;
+
   void Enqueue(const std::shared_ptr<Site>& site, Job job) {
+    site->ready_expiry_ms = std::min(site->ready_expiry_ms, job.expires_ms);
+    if (site->down_failures > 0 || site->ready.size() >= kReadyHot)
+      PageOut(job.msg->second);
     site->ready.push_back(std::move(job));
     Pump(site);
   }
@@ -572,21 +784,23 @@ struct Engine::Impl {
     Pump(site);  // the other connections open now
   }
 
-  // Parked jobs whose message is past its expiry (MaxDeliverySeconds) are
-  // finished as expired, with the site's error.
+  // Parked jobs whose message is past its expiry are finished as expired,
+  // with the site's error. Scans only when one may have expired.
   void ExpireParked(Site& site, int64_t now, const std::string& why) {
+    if (now < site.ready_expiry_ms) return;
     std::deque<Job> keep, expired;
+    int64_t next = INT64_MAX;
     for (auto& j : site.ready) {
-      auto it = messages.find(j.id);
-      bool gone = it != messages.end() &&
-                  std::all_of(j.rcpts.begin(), j.rcpts.end(), [&](int i) {
-                    const auto& r = it->second.meta.recipients[i];
-                    return now >= (r.expires_ms ? r.expires_ms
-                                                : it->second.default_expiry_ms);
-                  });
-      (gone ? expired : keep).push_back(std::move(j));
+      int64_t at = j.expires_ms;
+      if (now >= at) {
+        expired.push_back(std::move(j));
+      } else {
+        next = std::min(next, at);
+        keep.push_back(std::move(j));
+      }
     }
     site.ready.swap(keep);
+    site.ready_expiry_ms = next;
     for (auto& j : expired) FinishWithoutPeer(std::move(j), 451, why, false);
   }
 
@@ -803,15 +1017,17 @@ struct Engine::Impl {
   // With VERP each recipient gets its own return path, hence its own
   // transaction (on the same connection); otherwise one for all.
   awaitable<std::vector<RcptResult>> Transaction(Client& c, const Job& job) {
-    auto mit = messages.find(job.id);
-    if (mit == messages.end()) co_return std::vector<RcptResult>();
-    const std::string& sender = mit->second.meta.mail_from;
+    spool::MessageMeta* meta = Load(*job.msg);
+    if (!meta) co_return std::vector<RcptResult>();
+    // Copied: the metadata may be paged out while the transaction runs.
+    const std::string sender = meta->mail_from;
+    const std::string id = meta->id;
     if (config.delivery.verp_domain.empty() || verp_key.empty() ||
         sender.empty() || job.rcpts.size() == 1) {
       std::string from = sender;
       if (!config.delivery.verp_domain.empty() && !verp_key.empty() &&
           !sender.empty()) {
-        from = VerpAddress({job.id, job.rcpts[0]}, config.delivery.verp_domain,
+        from = VerpAddress({id, job.rcpts[0]}, config.delivery.verp_domain,
                            verp_key);
       }
       std::vector<RcptResult> r = co_await TransactionFrom(c, job, from);
@@ -820,13 +1036,13 @@ struct Engine::Impl {
     std::vector<RcptResult> all;
     for (int i : job.rcpts) {
       Job one = job;
-      one.rcpts = {i};
+      one.rcpts = {static_cast<uint16_t>(i)};
       std::vector<RcptResult> r;
       if (c.usable()) {
         // Named, not a temporary in the co_await operand (GCC 12 coroutine
         // bugs).
         std::string from =
-            VerpAddress({job.id, i}, config.delivery.verp_domain, verp_key);
+            VerpAddress({id, i}, config.delivery.verp_domain, verp_key);
         r = co_await TransactionFrom(c, one, from);
       } else {
         r.push_back(
@@ -848,15 +1064,15 @@ struct Engine::Impl {
       for (int i : job.rcpts) results.push_back({i, code, response, dead});
       return results;
     };
-    auto mit = messages.find(job.id);
-    if (mit == messages.end()) co_return results;
-    const Msg& m = mit->second;
-    if (policy.TlsRequired(m.meta.config_set) && !c.tls) {
+    spool::MessageMeta* meta = Load(*job.msg);
+    if (!meta) co_return results;
+    const Msg& m = job.msg->second;
+    if (policy.TlsRequired(ConfigSetOf(m)) && !c.tls) {
       co_return all(454,
                     "454 4.7.5 TLS required by the configuration set but " +
                         c.target.host + " does not offer STARTTLS");
     }
-    auto body = spool->ReadBody(job.id);
+    auto body = spool->ReadBody(meta->id);
     if (!body.ok())
       co_return all(
           451, "451 4.3.0 unreadable spool record: " + body.error().message(),
@@ -864,13 +1080,13 @@ struct Engine::Impl {
     smtp::ClientSession::Message msg;
     msg.mail_from = std::move(envelope_from);
     for (int i : job.rcpts) {
-      msg.recipients.push_back(m.meta.recipients[i].address);
+      msg.recipients.push_back(meta->recipients[i].address);
       msg.indexes.push_back(i);
     }
     msg.body = *body;
-    msg.size = m.size;
-    msg.eight_bit = m.meta.eight_bit;
-    msg.smtputf8 = m.meta.smtputf8;
+    msg.size = body->size();
+    msg.eight_bit = meta->eight_bit;
+    msg.smtputf8 = meta->smtputf8;
     auto ev = c.session.Send(std::move(msg));
     if (ev == smtp::ClientSession::Event::kNone) ev = co_await c.Drive(d);
     for (auto& o : c.session.TakeOutcomes())
@@ -993,10 +1209,11 @@ struct Engine::Impl {
 
   // --- the SES mailbox simulator (delivery/ses_events.h): no network ------
   void Simulate(Job job) {
-    const Msg& m = messages[job.id];
+    spool::MessageMeta* meta = Load(*job.msg);
+    if (!meta) return DropJob(job);
     std::vector<RcptResult> results;
     for (int i : job.rcpts) {
-      SimulatorReply v = SimulatorVerdict(m.meta.recipients[i].address);
+      SimulatorReply v = SimulatorVerdict(meta->recipients[i].address);
       results.push_back({i, v.code, std::move(v.response), false});
     }
     Finish(std::move(job), results, Target{kSimulatorHost, "127.0.0.1", 0}, 0,
@@ -1005,10 +1222,11 @@ struct Engine::Impl {
 
   // --- capture mode -------------------------------------------------------
   void Capture(Job job) {
-    const Msg& m = messages[job.id];
+    spool::MessageMeta* meta = Load(*job.msg);
+    if (!meta) return DropJob(job);
     std::vector<RcptResult> results;
-    auto body = spool->ReadBody(job.id);
-    Status filed = body.ok() ? mailbox->File(m.meta, *body) : body.error();
+    auto body = spool->ReadBody(meta->id);
+    Status filed = body.ok() ? mailbox->File(*meta, *body) : body.error();
     for (int i : job.rcpts) {
       if (filed.ok()) {
         results.push_back(
@@ -1030,15 +1248,16 @@ struct Engine::Impl {
 
   // Recipients on the suppression list in effect are accepted but not
   // delivered, as SES does: a Bounce Permanent/OnAccountSuppressionList.
-  void Suppress(Msg* m) {
+  void Suppress(MsgEntry& e) {
+    Msg* m = &e.second;
     if (!hooks.suppressed) return;
     MessageEvent bounce;
     bounce.type = MessageEvent::Type::kBounce;
     bounce.timestamp_ms = Now();
     bounce.classification = feedback::ForReason("on_suppression_list", true);
-    for (auto& r : m->meta.recipients) {
+    for (auto& r : m->meta->recipients) {
       if (r.status != RecipientStatus::kQueued ||
-          !hooks.suppressed(smtp::AsciiLower(r.address), m->meta.config_set))
+          !hooks.suppressed(smtp::AsciiLower(r.address), m->meta->config_set))
         continue;
       r.status = RecipientStatus::kFailed;
       r.last_response =
@@ -1052,8 +1271,8 @@ struct Engine::Impl {
     }
     if (bounce.recipients.empty()) return;
     FlushOutcomes();
-    spool->UpdateState(m->meta.id, m->meta.recipients, nullptr);
-    bounce.meta = m->meta;
+    PersistState(e);
+    bounce.meta = *m->meta;
     Emit(std::move(bounce));
   }
 
@@ -1063,17 +1282,17 @@ struct Engine::Impl {
                          const Target& target, int64_t elapsed_ms) {
     if (!hooks.on_event) return;
     Attempt a;
-    a.meta = m.meta;
+    a.meta = *m.meta;
     a.remote_host = target.host;
     a.remote_ip = target.address;
     a.reporting_mta = ehlo_name;
     a.now_ms = Now();
-    a.processing_ms = elapsed_ms ? elapsed_ms : a.now_ms - m.meta.created_ms;
+    a.processing_ms = elapsed_ms ? elapsed_ms : a.now_ms - m.created_ms;
     std::vector<AttemptRecipient> rs;
     for (size_t k = 0; k < results.size(); ++k) {
-      const spool::Recipient& rc = m.meta.recipients[results[k].index];
+      const spool::Recipient& rc = m.meta->recipients[results[k].index];
       rs.push_back({rc.address, results[k].code, rc.last_response, outcomes[k],
-                    rc.expires_ms ? rc.expires_ms : m.default_expiry_ms});
+                    ExpiryOf(m, rc)});
     }
     for (auto& e : AttemptEvents(a, rs, classifier)) Emit(std::move(e));
   }
@@ -1090,7 +1309,7 @@ struct Engine::Impl {
                const Target& t, int64_t elapsed_ms, bool tls) {
     outcome_buf +=
         "{\"timestamp\":\"" + IsoTime(Now()) + "\",\"messageId\":\"" +
-        JsonEscape(m.meta.id) + "\",\"recipient\":\"" + JsonEscape(r.address) +
+        JsonEscape(m.meta->id) + "\",\"recipient\":\"" + JsonEscape(r.address) +
         "\",\"outcome\":\"" + outcome + "\",\"smtpResponse\":\"" +
         JsonEscape(r.last_response) +
         "\",\"attempt\":" + std::to_string(r.attempts) + ",\"remoteMtaIp\":\"" +
@@ -1098,10 +1317,10 @@ struct Engine::Impl {
         "\",\"reportingMta\":\"" + JsonEscape(ehlo_name) +
         "\",\"processingTimeMillis\":" + std::to_string(elapsed_ms) +
         ",\"tls\":" + (tls ? "true" : "false") + ",\"source\":\"" +
-        JsonEscape(m.meta.source) + "\",\"from\":\"" +
-        JsonEscape(m.meta.mail_from) + "\",\"configurationSet\":\"" +
-        JsonEscape(m.meta.config_set) + "\",\"sendTimestamp\":\"" +
-        IsoTime(m.meta.created_ms) + "\",\"nextAttempt\":" +
+        JsonEscape(m.meta->source) + "\",\"from\":\"" +
+        JsonEscape(m.meta->mail_from) + "\",\"configurationSet\":\"" +
+        JsonEscape(m.meta->config_set) + "\",\"sendTimestamp\":\"" +
+        IsoTime(m.meta->created_ms) + "\",\"nextAttempt\":" +
         (std::string(outcome) == "deferred"
              ? "\"" + IsoTime(r.next_attempt_ms) + "\""
              : "null") +
@@ -1118,22 +1337,21 @@ struct Engine::Impl {
 
   void Finish(Job job, const std::vector<RcptResult>& results,
               const Target& target, int64_t elapsed_ms, bool tls) {
-    auto it = messages.find(job.id);
-    if (it == messages.end()) return;
-    Msg& m = it->second;
+    Msg& m = job.msg->second;
+    if (!Load(*job.msg)) return DropJob(job);
     int64_t now = Now();
     ++n_attempts;
     Job retry;
-    retry.id = job.id;
+    retry.msg = job.msg;
     retry.domain = job.domain;
     std::vector<FailedRecipient> failed;
     std::vector<const char*> outcomes;
     for (const auto& r : results) {
-      spool::Recipient& rc = m.meta.recipients[r.index];
+      spool::Recipient& rc = m.meta->recipients[r.index];
       rc.attempts++;
       rc.last_response = r.response;
       const char* outcome;
-      int64_t expiry = rc.expires_ms ? rc.expires_ms : m.default_expiry_ms;
+      int64_t expiry = ExpiryOf(m, rc);
       if (r.dead_letter) {
         rc.status = RecipientStatus::kDeadLetter;
         outcome = "dead_letter";
@@ -1142,7 +1360,7 @@ struct Engine::Impl {
         rc.status = RecipientStatus::kDelivered;
         outcome = "delivered";
         ++n_delivered;
-        delivery_latency.Observe(double(now - m.meta.created_ms) / 1000.0);
+        delivery_latency.Observe(double(now - m.created_ms) / 1000.0);
       } else if (r.code >= 500) {
         rc.status = RecipientStatus::kFailed;
         outcome = "failed";
@@ -1160,8 +1378,9 @@ struct Engine::Impl {
         double delay = policy.RetryDelaySeconds(rc.attempts, rng);
         rc.next_attempt_ms =
             std::min<int64_t>(now + int64_t(delay * 1000), expiry);
-        retry.rcpts.push_back(r.index);
+        retry.rcpts.push_back(static_cast<uint16_t>(r.index));
         retry.due_ms = std::max(retry.due_ms, rc.next_attempt_ms);
+        retry.expires_ms = std::max(retry.expires_ms, expiry);
         outcome = "deferred";
         ++n_deferred;
       }
@@ -1175,7 +1394,8 @@ struct Engine::Impl {
       outcomes.push_back(outcome);
     }
     FlushOutcomes();
-    spool->UpdateState(m.meta.id, m.meta.recipients, nullptr);
+    PersistState(*job.msg);
+    Recount(m);
     EmitAttemptEvents(m, results, outcomes, target, elapsed_ms);
     if (!failed.empty()) SendDsn(m, failed);
     --m.jobs;
@@ -1183,30 +1403,26 @@ struct Engine::Impl {
       ++m.jobs;
       Schedule(std::move(retry));
     }
-    MaybeRetire(it);
+    if (!MaybeRetire(messages.find(job.msg->first))) PageOut(m);
   }
 
-  void MaybeRetire(std::unordered_map<std::string, Msg>::iterator it) {
+  // Removes a message none of whose recipients is queued or dead-lettered
+  // any more; true when it is gone.
+  bool MaybeRetire(Messages::iterator it) {
+    if (it == messages.end()) return true;
     Msg& m = it->second;
-    if (m.jobs > 0) return;
-    bool dead = false, queued = false;
-    for (const auto& r : m.meta.recipients) {
-      dead |= r.status == RecipientStatus::kDeadLetter;
-      queued |= r.status == RecipientStatus::kQueued;
-    }
-    if (dead || queued) return;
-    RememberSent(m);
-    spool->Remove(m.meta.id, nullptr);
+    if (m.jobs > 0 || m.dead > 0 || m.queued) return false;
+    std::string id = it->first.ToId();
+    RememberSent(*it);
+    spool->Remove(id, nullptr);
     messages.erase(it);
+    return true;
   }
 
   // Outbound mail leaves the queue long before its feedback arrives: keep
   // what a late bounce or complaint needs (configuration set, recipients,
   // headers) in the sent index.
-  void RememberSent(const Msg& m) {
-    if (m.meta.source == "mx" || m.meta.source == "dsn" ||
-        m.meta.source == "verification")
-      return;
+  void RememberSent(MsgEntry& e) {
     // Only while events are published: otherwise late feedback needs no
     // more than its VERP token (suppression, statistics).
     int64_t now = Now();
@@ -1215,8 +1431,12 @@ struct Engine::Impl {
       remember = hooks.remember_sent && hooks.remember_sent();
     }
     if (!remember || !sent_index) return;
-    auto headers = spool->ReadHeaderBlock(m.meta.id, 16 * 1024);
-    sent_index->Record(m.meta, headers.ok() ? std::move(*headers) : "");
+    const spool::MessageMeta* meta = Load(e);
+    if (!meta || meta->source == "mx" || meta->source == "dsn" ||
+        meta->source == "verification")
+      return;
+    auto headers = spool->ReadHeaderBlock(meta->id, 16 * 1024);
+    sent_index->Record(*meta, headers.ok() ? std::move(*headers) : "");
   }
   bool remember = false;  // cached hooks.remember_sent()
   int64_t remember_checked_ms = -1'000'000;
@@ -1234,12 +1454,12 @@ struct Engine::Impl {
   void SendDsn(const Msg& m, const std::vector<FailedRecipient>& failed) {
     // Never for bounces themselves, inbound feedback, or a null sender: no
     // loops.
-    if (!config.delivery.dsn || m.meta.mail_from.empty()) return;
-    if (m.meta.source != "smtp" && m.meta.source != "smtps") return;
+    if (!config.delivery.dsn || m.meta->mail_from.empty()) return;
+    if (m.meta->source != "smtp" && m.meta->source != "smtps") return;
     // Only to senders we know: an unauthenticated sender may be forged, and
     // its DSN would be backscatter to the victim.
-    if (!SenderAuthenticated(m.meta)) return;
-    auto body = spool->ReadBody(m.meta.id);
+    if (!SenderAuthenticated(*m.meta)) return;
+    auto body = spool->ReadBody(m.meta->id);
     std::string original = body.ok() ? *body : "";
     int64_t now = Now();
     spool::MessageMeta meta;
@@ -1247,12 +1467,12 @@ struct Engine::Impl {
     meta.created_ms = now;
     meta.mail_from = "";
     spool::Recipient r;
-    r.address = m.meta.mail_from;
+    r.address = m.meta->mail_from;
     meta.recipients.push_back(r);
     meta.source = "dsn";
     meta.client_ip = "127.0.0.1";
-    std::string dsn = BuildDsn(config.hostname, m.meta.mail_from, m.meta.id,
-                               m.meta.created_ms, failed, original, now,
+    std::string dsn = BuildDsn(config.hostname, m.meta->mail_from, m.meta->id,
+                               m.created_ms, failed, original, now,
                                meta.id.substr(0, 16) + meta.id.substr(17, 8));
     dsn = "Received: by " + config.hostname + " (Sesame)\r\n\tid " + meta.id +
           "; " + Rfc5322Date(now) + "\r\n" + dsn;
@@ -1282,18 +1502,25 @@ struct Engine::Impl {
   std::string DeadLetters() {
     std::string out = "[";
     bool first = true;
-    for (const auto& [id, m] : messages) {
-      for (const auto& r : m.meta.recipients) {
+    for (auto& e : messages) {
+      Msg& m = e.second;
+      if (m.dead == 0) continue;
+      // From the spool: the size (not kept in memory) and, when paged out,
+      // the metadata (the one in memory is newer while it is loaded).
+      auto info = spool->Find(e.first.ToId());
+      if (!info.ok()) continue;
+      const spool::MessageMeta* meta = m.meta ? m.meta.get() : &info->meta;
+      for (const auto& r : meta->recipients) {
         if (r.status != RecipientStatus::kDeadLetter) continue;
         out += first ? "\n " : ",\n ";
         first = false;
-        out += "{\"MessageId\":\"" + JsonEscape(id) + "\",\"Recipient\":\"" +
-               JsonEscape(r.address) + "\",\"From\":\"" +
-               JsonEscape(m.meta.mail_from) + "\",\"Reason\":\"" +
-               JsonEscape(r.last_response) +
+        out += "{\"MessageId\":\"" + JsonEscape(meta->id) +
+               "\",\"Recipient\":\"" + JsonEscape(r.address) +
+               "\",\"From\":\"" + JsonEscape(meta->mail_from) +
+               "\",\"Reason\":\"" + JsonEscape(r.last_response) +
                "\",\"Attempts\":" + std::to_string(r.attempts) +
-               ",\"Size\":" + std::to_string(m.size) + ",\"CreatedAt\":\"" +
-               IsoTime(m.meta.created_ms) + "\"}";
+               ",\"Size\":" + std::to_string(info->size) + ",\"CreatedAt\":\"" +
+               IsoTime(m.created_ms) + "\"}";
       }
     }
     return out + (first ? "]\n" : "\n]\n");
@@ -1303,10 +1530,7 @@ struct Engine::Impl {
   // the oldest message waiting there; per scheduled queue its jobs and next
   // due time; and the oldest message held overall.
   std::string Queues() {
-    auto created = [&](const std::string& id) -> int64_t {
-      auto it = messages.find(id);
-      return it == messages.end() ? 0 : it->second.meta.created_ms;
-    };
+    auto created = [](const Job& j) { return j.msg->second.created_ms; };
     int64_t now = Now();
     std::string out = "{\"sites\":[";
     bool first = true;
@@ -1314,8 +1538,9 @@ struct Engine::Impl {
       int64_t oldest = 0;
       std::string oldest_id;
       for (const auto& j : s->ready) {
-        int64_t c = created(j.id);
-        if (c && (!oldest || c < oldest)) oldest = c, oldest_id = j.id;
+        int64_t c = created(j);
+        if (c && (!oldest || c < oldest))
+          oldest = c, oldest_id = j.msg->first.ToId();
       }
       out +=
           std::string(first ? "" : ",") + "{\"site\":\"" + JsonEscape(k) +
@@ -1340,64 +1565,79 @@ struct Engine::Impl {
     for (const auto& [k, q] : scheduled) {
       if (q.empty()) continue;
       int64_t oldest = 0;
-      for (const auto& [due, j] : q) {
-        int64_t c = created(j.id);
+      for (const auto& j : q.jobs) {
+        int64_t c = created(j);
         if (c && (!oldest || c < oldest)) oldest = c;
       }
       out += std::string(first ? "" : ",") + "{\"queue\":\"" + JsonEscape(k) +
              "\",\"jobs\":" + std::to_string(q.size()) + ",\"nextDue\":\"" +
-             IsoTime(q.begin()->first) + "\",\"oldestCreatedAt\":" +
+             IsoTime(q.NextDue()) + "\",\"oldestCreatedAt\":" +
              (oldest ? "\"" + IsoTime(oldest) + "\"" : "null") + "}";
       first = false;
     }
-    const Msg* oldest = nullptr;
-    std::string oldest_id;
-    size_t dead = 0;
-    for (const auto& [id, m] : messages) {
-      bool live = false;
-      for (const auto& r : m.meta.recipients) {
-        dead += r.status == RecipientStatus::kDeadLetter;
-        live |= r.status == RecipientStatus::kQueued;
-      }
-      if (live && (!oldest || m.meta.created_ms < oldest->meta.created_ms))
-        oldest = &m, oldest_id = id;
+    const MsgEntry* oldest = nullptr;
+    for (const auto& e : messages) {
+      if (e.second.queued &&
+          (!oldest || e.second.created_ms < oldest->second.created_ms))
+        oldest = &e;
     }
     out += "],\"messages\":" + std::to_string(messages.size()) +
-           ",\"deadLetters\":" + std::to_string(dead) + ",\"oldest\":";
+           ",\"deadLetters\":" + std::to_string(dead_total) + ",\"oldest\":";
     if (oldest) {
-      out += "{\"messageId\":\"" + JsonEscape(oldest_id) +
-             "\",\"createdAt\":\"" + IsoTime(oldest->meta.created_ms) +
+      out += "{\"messageId\":\"" + JsonEscape(oldest->first.ToId()) +
+             "\",\"createdAt\":\"" + IsoTime(oldest->second.created_ms) +
              "\",\"ageSeconds\":" +
-             std::to_string((now - oldest->meta.created_ms) / 1000) + "}";
+             std::to_string((now - oldest->second.created_ms) / 1000) + "}";
     } else {
       out += "null";
     }
     return out + "}";
   }
 
+  // The messages an admin operation on `only` ("" = all) concerns: those
+  // with dead-lettered recipients.
+  std::vector<MsgEntry*> DeadLettered(const std::string& only) {
+    std::vector<MsgEntry*> out;
+    if (!only.empty()) {
+      auto key = spool::MessageKey::FromId(only);
+      auto it = key ? messages.find(*key) : messages.end();
+      if (it != messages.end() && it->second.dead > 0) out.push_back(&*it);
+      return out;
+    }
+    for (auto& e : messages)
+      if (e.second.dead > 0) out.push_back(&e);
+    return out;
+  }
+
   int Redrive(const std::string& only) {
     int n = 0;
     int64_t now = Now();
-    for (auto& [id, m] : messages) {
-      if (!only.empty() && id != only) continue;
+    for (MsgEntry* e : DeadLettered(only)) {
+      Msg& m = e->second;
+      spool::MessageMeta* meta = Load(*e);
+      if (!meta) continue;
       std::map<std::string, Job> by_domain;
-      for (size_t i = 0; i < m.meta.recipients.size(); ++i) {
-        auto& r = m.meta.recipients[i];
+      for (size_t i = 0; i < meta->recipients.size() && i <= UINT16_MAX; ++i) {
+        auto& r = meta->recipients[i];
         if (r.status != RecipientStatus::kDeadLetter) continue;
         r.status = RecipientStatus::kQueued;
         r.attempts = 0;
         r.next_attempt_ms = now;
         r.expires_ms =
-            now + int64_t(policy.MaxDeliverySeconds(m.meta.config_set)) * 1000;
+            now + int64_t(policy.MaxDeliverySeconds(meta->config_set)) * 1000;
         std::string d = DomainOf(r.address);
-        by_domain[d].id = id;
-        by_domain[d].domain = d;
-        by_domain[d].due_ms = now;
-        by_domain[d].rcpts.push_back(static_cast<int>(i));
+        Job& j = by_domain[d];
+        if (!j.msg) j.domain = Intern(d);
+        j.msg = e;
+        j.due_ms = now;
+        j.expires_ms = std::max(j.expires_ms, r.expires_ms);
+        j.rcpts.push_back(static_cast<uint16_t>(i));
         ++n;
       }
       if (by_domain.empty()) continue;
-      spool->UpdateState(id, m.meta.recipients, nullptr);
+      PersistState(*e);
+      Recount(m);
+      PageOut(m);
       for (auto& [d, j] : by_domain) {
         ++m.jobs;
         Schedule(std::move(j));
@@ -1408,23 +1648,19 @@ struct Engine::Impl {
 
   int Purge(const std::string& only) {
     int n = 0;
-    std::vector<std::string> ids;
-    for (auto& [id, m] : messages) {
-      if (!only.empty() && id != only) continue;
-      bool changed = false;
-      for (auto& r : m.meta.recipients) {
+    for (MsgEntry* e : DeadLettered(only)) {
+      spool::MessageMeta* meta = Load(*e);
+      if (!meta) continue;
+      for (auto& r : meta->recipients) {
         if (r.status != RecipientStatus::kDeadLetter) continue;
         r.status = RecipientStatus::kFailed;
         r.last_response += " (purged from the dead-letter queue)";
-        changed = true;
         ++n;
       }
-      if (changed) {
-        spool->UpdateState(id, m.meta.recipients, nullptr);
-        ids.push_back(id);
-      }
+      PersistState(*e);
+      Recount(e->second);
+      if (!MaybeRetire(messages.find(e->first))) PageOut(e->second);
     }
-    for (const auto& id : ids) MaybeRetire(messages.find(id));
     return n;
   }
 
@@ -1439,11 +1675,7 @@ struct Engine::Impl {
       ready += s->ready.size();
       conns += s->connections;
     }
-    size_t dead = 0;
-    for (const auto& [id, m] : messages) {
-      for (const auto& r : m.meta.recipients)
-        dead += r.status == RecipientStatus::kDeadLetter;
-    }
+    size_t dead = dead_total;
     w.Counter("sesame_delivery_attempts_total",
               "Delivery attempts (one per job: a message's recipients at one "
               "domain).",
@@ -1525,12 +1757,26 @@ Status Engine::Start() {
   if (d->outcomes_fd < 0)
     return Error::Permanent("delivery", "cannot open " + path);
   d->guard.emplace(asio::make_work_guard(d->loop));
-  std::vector<spool::MessageInfo> backlog = d->spool->List();
-  asio::post(d->loop, [d, backlog = std::move(backlog)] {
-    for (const auto& info : backlog) d->AddMessage(info, false);
-    if (!backlog.empty())
+  // Oldest first, so delivery starts in order of age (and due time).
+  auto backlog = std::make_shared<std::vector<spool::MessageInfo>>(
+      d->spool->TakeRecovered([](const spool::MessageMeta& m) {
+        return m.source != "mx";  // inbound::Processor's
+      }));
+  asio::post(d->loop, [d, backlog] {
+    d->messages.reserve(backlog->size());
+    for (auto& info : *backlog) {
+      d->AddMessage(info, false);
+      info = spool::MessageInfo();  // one copy at a time
+    }
+    if (!backlog->empty())
       SESAME_LOG(kInfo, kLog)
           << "scheduled " << d->messages.size() << " queued messages";
+    bool trim = !backlog->empty();
+    backlog->clear();
+    backlog->shrink_to_fit();
+    // The recovered metadata was freed in small blocks: give the pages
+    // back, so the resident size is the compact records'.
+    if (trim) ::malloc_trim(0);
     if (d->config.delivery.mode == "smtp") {
       for (const auto& r : d->config.delivery.routes) {
         for (const auto& h : r.hosts)

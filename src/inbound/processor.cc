@@ -214,10 +214,12 @@ Status Processor::Start() {
                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (outcomes_fd_ < 0)
     return Error::Permanent("inbound", "cannot open " + options_.outcomes_path);
+  // Taken even when held, so the spool forgets its recovered copy.
+  auto recovered = spool_->TakeRecovered(
+      [](const spool::MessageMeta& m) { return m.source == "mx"; });
   if (!options_.hold) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& info : spool_->List())
-      if (info.meta.source == "mx") queue_.push_back(std::move(info));
+    for (auto& info : recovered) queue_.push_back(std::move(info));
   }
   thread_ = std::thread([this] { Run(); });
   return Ok{};

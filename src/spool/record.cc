@@ -5,6 +5,72 @@
 #include "base/crc32c.h"
 
 namespace sesame::spool {
+
+namespace {
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+constexpr char kHex[] = "0123456789abcdef";
+// Where the dashes of an SES id are; everything else up to the suffix is hex.
+constexpr size_t kSesIdLen = 60;
+bool IsDash(size_t i) {
+  return i == 16 || i == 25 || i == 30 || i == 35 || i == 40 || i == 53;
+}
+}  // namespace
+
+std::optional<MessageKey> MessageKey::FromId(std::string_view id) {
+  MessageKey k;
+  bool ses = id.size() == kSesIdLen && id.substr(53) == "-000000" &&
+             id.substr(0, 2) != "ff";
+  for (size_t i = 0, nibble = 0; ses && i < 53; ++i) {
+    if (IsDash(i)) {
+      ses = id[i] == '-';
+      continue;
+    }
+    int v = HexValue(id[i]);
+    if (v < 0) {
+      ses = false;
+      break;
+    }
+    k.b_[nibble / 2] |= static_cast<uint8_t>(nibble % 2 ? v : v << 4);
+    ++nibble;
+  }
+  if (ses) return k;
+  if (id.size() > k.b_.size() - 2) return std::nullopt;
+  k.b_.fill(0);
+  k.b_[0] = 0xFF;
+  k.b_[1] = static_cast<uint8_t>(id.size());
+  std::memcpy(k.b_.data() + 2, id.data(), id.size());
+  return k;
+}
+
+size_t MessageKey::Hash() const {
+  uint64_t h;
+  if (b_[0] != 0xFF) {
+    // The UUID's last random bits: already uniform.
+    std::memcpy(&h, b_.data() + 16, sizeof h);
+    return static_cast<size_t>(h);
+  }
+  h = 14695981039346656037ull;  // FNV-1a over an inline id
+  for (uint8_t c : b_) h = (h ^ c) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+std::string MessageKey::ToId() const {
+  if (b_[0] == 0xFF)
+    return std::string(reinterpret_cast<const char*>(b_.data()) + 2, b_[1]);
+  std::string out;
+  out.reserve(kSesIdLen);
+  for (size_t nibble = 0; nibble < 48; ++nibble) {
+    if (IsDash(out.size())) out += '-';
+    uint8_t byte = b_[nibble / 2];
+    out += kHex[nibble % 2 ? byte & 0xF : byte >> 4];
+  }
+  return out + "-000000";
+}
+
 namespace {
 
 void PutU32(std::string* out, uint32_t v) {

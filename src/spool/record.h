@@ -1,6 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +63,32 @@ struct MessageMeta {
   std::string source;      // listener or API that accepted it ("smtp", "smtps",
                            // "mx", "dsn", ...)
   std::string config_set;  // configuration set name, may be empty
+};
+
+// A message id in 24 bytes, the key of the spool's index and of the
+// delivery engine's records (a std::string key costs 32 bytes plus a 64-byte
+// heap block for an SES id). An SES id ("%016x-%08x-%04x-%04x-%04x-%012x-
+// 000000", spec/ses.md 1.4) packs its 48 hex digits; any other id of at most
+// 22 bytes (tests, hand-made spools) is kept inline behind a 0xFF marker,
+// which no SES id produced by NewMessageId starts with ("01..."). Plain
+// value, no thread concerns.
+class MessageKey {
+ public:
+  MessageKey() = default;
+  // nullopt when the id is neither an SES id (not starting with "ff") nor
+  // short enough to keep inline.
+  static std::optional<MessageKey> FromId(std::string_view id);
+  std::string ToId() const;
+  bool operator==(const MessageKey& o) const {
+    return std::memcmp(b_.data(), o.b_.data(), b_.size()) == 0;
+  }
+  size_t Hash() const;
+
+ private:
+  std::array<uint8_t, 24> b_{};
+};
+struct MessageKeyHash {
+  size_t operator()(const MessageKey& k) const noexcept { return k.Hash(); }
 };
 
 struct RecordHeader {

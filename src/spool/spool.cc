@@ -116,6 +116,7 @@ class Replayer {
         info.segment = segment;
         info.body_offset = body_offset;
         info.body_crc = h.body_crc;
+        info.meta_len = h.meta_len;
         std::string id = m->id;
         info.meta = std::move(*m);
         (*index_)[id] = std::move(info);
@@ -128,6 +129,8 @@ class Replayer {
         if (it != index_->end()) {
           it->second.meta.recipients = std::move(s->second);
           it->second.state_segment = segment;
+          it->second.state_offset = body_offset - h.meta_len;
+          it->second.state_len = h.meta_len;
         }
         return true;
       }
@@ -361,7 +364,11 @@ Result<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
 Status Spool::Recover() {
   auto segments = ListSegments(options_.dir);
   if (!segments.ok()) return segments.error();
-  Replayer replayer(&index_);
+  // The replay needs each message's whole metadata (states replace its
+  // recipients); the index keeps only locations, and the metadata is kept
+  // for the consumers to take once (TakeRecovered).
+  std::unordered_map<std::string, MessageInfo> replayed;
+  Replayer replayer(&replayed);
   for (uint32_t n : *segments) {
     SegmentScanner scanner(SegmentPath(n), n, true,
                            options_.dir + "/quarantine", &recovery_, &replayer);
@@ -369,6 +376,20 @@ Status Spool::Recover() {
     if (!s.ok()) return s;
     ++recovery_.segments;
   }
+  index_.reserve(replayed.size());
+  recovered_.reserve(replayed.size());
+  for (auto it = replayed.begin(); it != replayed.end();) {
+    auto key = MessageKey::FromId(it->first);
+    if (key) {
+      index_.emplace(*key, EntryOf(it->second));
+      recovered_.push_back(std::move(it->second));
+    } else {
+      SESAME_LOG(kError, kLog) << "ignoring a record with the unusable id "
+                               << it->first.substr(0, 80);
+    }
+    it = replayed.erase(it);  // frees as it goes: the peak stays one copy
+  }
+  SortOldestFirst(&recovered_);
   recovery_.messages = index_.size();
   uint32_t next = segments->empty() ? 1 : segments->back() + 1;
   // Recovery needs no free space: a full disk must not keep Sesame from
@@ -382,7 +403,7 @@ Status Spool::Recover() {
     accepting_ = false;
   }
   for (uint32_t n : *segments) existing_segments_.insert(n);
-  for (const auto& [id, info] : index_) Pin(info);
+  for (const auto& [key, e] : index_) Pin(e);
   for (auto [tomb, body] : replayer.tombstones) {
     if (body == tomb) continue;  // goes with its own segment
     ++tomb_pins_[tomb];
@@ -391,6 +412,27 @@ Status Spool::Recover() {
   std::vector<uint32_t> all(segments->begin(), segments->end());
   CollectSegments(all);
   return Ok{};
+}
+
+Spool::Entry Spool::EntryOf(const MessageInfo& info) {
+  Entry e;
+  e.record = info.body_offset - info.meta_len - kRecordHeaderSize;
+  e.segment = info.segment;
+  e.state_segment = info.state_segment;
+  if (info.state_segment)
+    e.state_record = info.state_offset - kRecordHeaderSize;
+  return e;
+}
+
+std::vector<MessageInfo> Spool::TakeRecovered(
+    const std::function<bool(const MessageMeta&)>& mine) {
+  std::vector<MessageInfo> taken, kept;
+  std::lock_guard<std::mutex> lock(index_mu_);
+  for (MessageInfo& info : recovered_)
+    (mine(info.meta) ? taken : kept).push_back(std::move(info));
+  recovered_ = std::move(kept);
+  recovered_.shrink_to_fit();
+  return taken;
 }
 
 Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
@@ -449,11 +491,18 @@ Status Spool::OpenActiveSegment(uint32_t number) {
 }
 
 void Spool::Commit(MessageMeta meta, std::string body, Callback done) {
+  auto key = MessageKey::FromId(meta.id);
+  if (!key) {
+    if (done)
+      done(Error::Permanent("invalid",
+                            "unusable message id " + meta.id.substr(0, 80)));
+    return;
+  }
   Request r;
   r.type = RecordType::kMessage;
   r.meta = EncodeMeta(meta);
   r.body = std::move(body);
-  r.id = meta.id;
+  r.key = *key;
   r.message = std::move(meta);
   r.done = std::move(done);
   Enqueue(std::move(r));
@@ -461,20 +510,29 @@ void Spool::Commit(MessageMeta meta, std::string body, Callback done) {
 
 void Spool::UpdateState(const std::string& id,
                         std::vector<Recipient> recipients, Callback done) {
+  auto key = MessageKey::FromId(id);
+  if (!key) {
+    if (done) done(Error::Permanent("not_found", "no message " + id));
+    return;
+  }
   Request r;
   r.type = RecordType::kState;
   r.meta = EncodeState(id, recipients);
-  r.id = id;
-  r.recipients = std::move(recipients);
+  r.key = *key;
   r.done = std::move(done);
   Enqueue(std::move(r));
 }
 
 void Spool::Remove(const std::string& id, Callback done) {
+  auto key = MessageKey::FromId(id);
+  if (!key) {
+    if (done) done(Error::Permanent("not_found", "no message " + id));
+    return;
+  }
   Request r;
   r.type = RecordType::kRemove;
   r.meta = EncodeState(id, {});
-  r.id = id;
+  r.key = *key;
   r.done = std::move(done);
   Enqueue(std::move(r));
 }
@@ -594,29 +652,27 @@ void Spool::WriterLoop() {
       synced_records_ += batch.size();
       for (size_t i = 0; i < batch.size(); ++i) {
         Request& r = batch[i];
+        uint64_t record = offsets[i] - r.meta.size() - kRecordHeaderSize;
         if (r.type == RecordType::kMessage) {
-          MessageInfo info;
-          info.size = r.body.size();
-          info.segment = active_segment_;
-          info.body_offset = offsets[i];
-          info.body_crc = crcs[i];
-          std::string id = r.message.id;
-          info.meta = std::move(r.message);
-          Pin(info);
-          index_[id] = std::move(info);
+          Entry e;
+          e.segment = active_segment_;
+          e.record = record;
+          Pin(e);
+          index_[r.key] = e;
         } else if (r.type == RecordType::kState) {
-          auto it = index_.find(r.id);
+          auto it = index_.find(r.key);
           if (it != index_.end()) {
-            it->second.meta.recipients = std::move(r.recipients);
-            if (it->second.state_segment) {
-              touched.push_back(it->second.state_segment);
-              --live_pins_[it->second.state_segment];
+            Entry& e = it->second;
+            if (e.state_segment) {
+              touched.push_back(e.state_segment);
+              --live_pins_[e.state_segment];
             }
-            it->second.state_segment = active_segment_;
+            e.state_segment = active_segment_;
+            e.state_record = record;
             ++live_pins_[active_segment_];
           }
         } else {
-          auto it = index_.find(r.id);
+          auto it = index_.find(r.key);
           if (it != index_.end()) {
             Unpin(it->second, &touched);
             if (it->second.segment != active_segment_) {
@@ -635,20 +691,31 @@ void Spool::WriterLoop() {
           << "batch of " << batch.size() << " failed: " << s.error().message();
       KeepForRetry(batch);
     }
+    // The listener gets the metadata from the request (the index keeps
+    // none), for messages still queued (a removal may have followed in the
+    // same batch).
     std::vector<MessageInfo> committed;
     if (s.ok() && listener_) {
       bool headers = capture_headers_ && capture_headers_();
       std::lock_guard<std::mutex> lock(index_mu_);
-      for (const Request& r : batch) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Request& r = batch[i];
         if (r.type != RecordType::kMessage) continue;
-        auto it = index_.find(r.id);
+        auto it = index_.find(r.key);
         if (it == index_.end()) continue;
-        committed.push_back(it->second);
+        MessageInfo info;
+        info.meta = std::move(r.message);
+        info.size = r.body.size();
+        info.segment = it->second.segment;
+        info.body_offset = offsets[i];
+        info.body_crc = crcs[i];
+        info.meta_len = static_cast<uint32_t>(r.meta.size());
         if (headers) {
           size_t end = r.body.find("\r\n\r\n");
-          committed.back().header_block =
+          info.header_block =
               r.body.substr(0, end == std::string::npos ? 64 * 1024 : end);
         }
+        committed.push_back(std::move(info));
       }
     }
     for (Request& r : batch) {
@@ -736,17 +803,17 @@ Status Spool::WriteBatch(std::vector<Request>& batch,
   return Ok{};
 }
 
-void Spool::Pin(const MessageInfo& info) {
-  ++live_pins_[info.segment];
-  if (info.state_segment) ++live_pins_[info.state_segment];
+void Spool::Pin(const Entry& e) {
+  ++live_pins_[e.segment];
+  if (e.state_segment) ++live_pins_[e.state_segment];
 }
 
-void Spool::Unpin(const MessageInfo& info, std::vector<uint32_t>* touched) {
-  --live_pins_[info.segment];
-  touched->push_back(info.segment);
-  if (info.state_segment) {
-    --live_pins_[info.state_segment];
-    touched->push_back(info.state_segment);
+void Spool::Unpin(const Entry& e, std::vector<uint32_t>* touched) {
+  --live_pins_[e.segment];
+  touched->push_back(e.segment);
+  if (e.state_segment) {
+    --live_pins_[e.state_segment];
+    touched->push_back(e.state_segment);
   }
 }
 
@@ -785,11 +852,23 @@ size_t Spool::segment_count() const {
 }
 
 std::vector<MessageInfo> Spool::List() const {
-  std::vector<MessageInfo> out;
+  std::vector<std::pair<MessageKey, Entry>> entries;
   {
     std::lock_guard<std::mutex> lock(index_mu_);
-    out.reserve(index_.size());
-    for (const auto& [id, info] : index_) out.push_back(info);
+    entries.assign(index_.begin(), index_.end());
+  }
+  // Read in file order, so the reads are sequential.
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return a.second.segment != b.second.segment
+               ? a.second.segment < b.second.segment
+               : a.second.record < b.second.record;
+  });
+  std::vector<MessageInfo> out;
+  out.reserve(entries.size());
+  for (const auto& [key, e] : entries) {
+    // A message removed meanwhile (its segment gone) is left out.
+    auto info = Load(key.ToId(), e);
+    if (info.ok()) out.push_back(std::move(*info));
   }
   SortOldestFirst(&out);
   return out;
@@ -800,25 +879,83 @@ size_t Spool::size() const {
   return index_.size();
 }
 
-Result<MessageInfo> Spool::Find(const std::string& id) const {
+Result<Spool::Entry> Spool::FindEntry(const std::string& id) const {
+  auto key = MessageKey::FromId(id);
   std::lock_guard<std::mutex> lock(index_mu_);
-  auto it = index_.find(id);
+  auto it = key ? index_.find(*key) : index_.end();
   if (it == index_.end())
     return Error::Permanent("not_found", "no message " + id);
   return it->second;
 }
 
-Result<std::string> Spool::ReadBody(const std::string& id) const {
-  auto info = Find(id);
-  if (!info.ok()) return info.error();
-  std::string path = SegmentPath(info->segment);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError("open " + path, errno);
-  std::string body(info->size, '\0');
-  Status s = PreadAll(fd, body.data(), body.size(), info->body_offset);
-  ::close(fd);
+Result<MessageInfo> Spool::Find(const std::string& id) const {
+  auto e = FindEntry(id);
+  if (!e.ok()) return e.error();
+  return Load(id, *e);
+}
+
+Spool::OpenRecord::~OpenRecord() {
+  if (fd >= 0) ::close(fd);
+}
+
+Result<Spool::OpenRecord> Spool::ReadRecord(uint32_t segment,
+                                            uint64_t offset) const {
+  OpenRecord r;
+  std::string path = SegmentPath(segment);
+  r.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (r.fd < 0) return IoError("open " + path, errno);
+  char hb[kRecordHeaderSize];
+  Status s = PreadAll(r.fd, hb, sizeof hb, offset);
   if (!s.ok()) return s.error();
-  if (crc32c::Value(body) != info->body_crc) {
+  auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
+  if (!h.ok()) return h.error();
+  r.header = *h;
+  r.meta.assign(h->meta_len, '\0');
+  s = PreadAll(r.fd, r.meta.data(), r.meta.size(), offset + sizeof hb);
+  if (!s.ok()) return s.error();
+  if (crc32c::Value(r.meta) != h->meta_crc)
+    return Error::Permanent(
+        "corrupt", "metadata checksum mismatch in " + SegmentName(segment));
+  r.body_offset = offset + sizeof hb + h->meta_len;
+  return r;
+}
+
+Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
+  auto rec = ReadRecord(e.segment, e.record);
+  if (!rec.ok()) return rec.error();
+  auto m = DecodeMeta(rec->meta);
+  if (!m.ok() || m->id != id)
+    return Error::Permanent("corrupt", "unreadable metadata for " + id);
+  MessageInfo info;
+  info.meta = std::move(*m);
+  info.size = rec->header.body_len;
+  info.segment = e.segment;
+  info.body_offset = rec->body_offset;
+  info.body_crc = rec->header.body_crc;
+  info.meta_len = rec->header.meta_len;
+  if (e.state_segment) {
+    auto state = ReadRecord(e.state_segment, e.state_record);
+    if (!state.ok()) return state.error();
+    auto st = DecodeState(state->meta);
+    if (!st.ok() || st->first != id)
+      return Error::Permanent("corrupt", "unreadable state for " + id);
+    info.meta.recipients = std::move(st->second);
+    info.state_segment = e.state_segment;
+    info.state_offset = state->body_offset - state->header.meta_len;
+    info.state_len = state->header.meta_len;
+  }
+  return info;
+}
+
+Result<std::string> Spool::ReadBody(const std::string& id) const {
+  auto e = FindEntry(id);
+  if (!e.ok()) return e.error();
+  auto rec = ReadRecord(e->segment, e->record);
+  if (!rec.ok()) return rec.error();
+  std::string body(rec->header.body_len, '\0');
+  Status s = PreadAll(rec->fd, body.data(), body.size(), rec->body_offset);
+  if (!s.ok()) return s.error();
+  if (crc32c::Value(body) != rec->header.body_crc) {
     return Error::Permanent("corrupt", "body checksum mismatch for " + id);
   }
   return body;
@@ -826,14 +963,12 @@ Result<std::string> Spool::ReadBody(const std::string& id) const {
 
 Result<std::string> Spool::ReadHeaderBlock(const std::string& id,
                                            size_t max_bytes) const {
-  auto info = Find(id);
-  if (!info.ok()) return info.error();
-  std::string path = SegmentPath(info->segment);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError("open " + path, errno);
-  std::string head(std::min<uint64_t>(info->size, max_bytes), '\0');
-  Status s = PreadAll(fd, head.data(), head.size(), info->body_offset);
-  ::close(fd);
+  auto e = FindEntry(id);
+  if (!e.ok()) return e.error();
+  auto rec = ReadRecord(e->segment, e->record);
+  if (!rec.ok()) return rec.error();
+  std::string head(std::min<uint64_t>(rec->header.body_len, max_bytes), '\0');
+  Status s = PreadAll(rec->fd, head.data(), head.size(), rec->body_offset);
   if (!s.ok()) return s.error();
   head.resize(std::min(head.size(), head.find("\r\n\r\n")));
   return head;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -29,14 +30,18 @@ struct SpoolOptions {
   uint64_t min_free_bytes = 64ull << 20;
 };
 
-// One queued message as the index knows it: metadata and where the body is.
+// One queued message: its metadata (with the latest recipient states) and
+// where its records are.
 struct MessageInfo {
   MessageMeta meta;
   uint64_t size = 0;           // body bytes
   uint32_t segment = 0;        // holds the message record and body
   uint32_t state_segment = 0;  // holds the latest state record, 0 if none
-  uint64_t body_offset = 0;
+  uint64_t body_offset = 0;    // the message record's meta ends here
   uint32_t body_crc = 0;
+  uint32_t meta_len = 0;      // the message record's meta
+  uint64_t state_offset = 0;  // the latest state record's meta
+  uint32_t state_len = 0;
   // The commit listener's copy of the header block, when the spool was asked
   // to capture it (events need it; it is cut from the body still in memory
   // at commit, so nobody reads it back from disk). Empty otherwise.
@@ -56,8 +61,9 @@ struct RecoveryReport {
 // The durable message store. Bodies and metadata are appended to segment
 // files by one writer thread; requests that arrive while it syncs are
 // written and synced together (group commit), and each request's callback
-// runs only after its bytes are on disk. The in-memory index holds metadata
-// and body locations, never bodies.
+// runs only after its bytes are on disk. The in-memory index holds, per
+// message, only where its records are (Entry: 24 bytes under a 24-byte
+// key); metadata and bodies are read back from the segments on demand.
 //
 // Owned by the application. Thread-safe: Commit/UpdateState/Remove may be
 // called from any thread; callbacks run on the writer thread and must only
@@ -121,6 +127,13 @@ class Spool {
   // counters' own short locks).
   void RegisterMetrics(metrics::Registry* registry) const;
 
+  // The messages recovery found, oldest first, with their metadata (read
+  // once by the scan, so start-up does not read it again): the ones `mine`
+  // selects are moved out and forgotten here. The delivery engine and the
+  // inbound processor each take theirs once at start-up.
+  std::vector<MessageInfo> TakeRecovered(
+      const std::function<bool(const MessageMeta&)>& mine);
+
   // Stops the writer after draining queued requests.
   void Close();
 
@@ -129,13 +142,46 @@ class Spool {
     RecordType type;
     std::string meta;  // encoded
     std::string body;
-    MessageMeta message;  // kMessage: index entry to add
-    std::string id;
-    std::vector<Recipient> recipients;  // kState
+    MessageMeta message;  // kMessage: for the commit listener
+    MessageKey key;
     Callback done;
   };
 
+  // Where one queued message's records are (24 bytes: lengths and
+  // checksums are in the records' own headers, read with the record).
+  struct Entry {
+    uint64_t record = 0;        // the message record's header
+    uint64_t state_record = 0;  // the latest state record's header
+    uint32_t segment = 0;
+    uint32_t state_segment = 0;  // 0: no state record yet
+  };
+  // One record's verified header and metadata, read back from a segment;
+  // `fd` stays open for the caller to read the body (closed by the
+  // destructor).
+  struct OpenRecord {
+    int fd = -1;
+    RecordHeader header;
+    std::string meta;
+    uint64_t body_offset = 0;
+    OpenRecord() = default;
+    OpenRecord(OpenRecord&& o) noexcept
+        : fd(std::exchange(o.fd, -1)),
+          header(o.header),
+          meta(std::move(o.meta)),
+          body_offset(o.body_offset) {}
+    OpenRecord& operator=(OpenRecord&&) = delete;
+    ~OpenRecord();
+  };
+  Result<OpenRecord> ReadRecord(uint32_t segment, uint64_t offset) const;
+  using Index = std::unordered_map<MessageKey, Entry, MessageKeyHash>;
+
   explicit Spool(SpoolOptions options);
+  static Entry EntryOf(const MessageInfo& info);
+  // The entry for `id`, copied under the index lock.
+  Result<Entry> FindEntry(const std::string& id) const;
+  // Reads a message's metadata and latest state back from its segments
+  // (blocking I/O).
+  Result<MessageInfo> Load(const std::string& id, const Entry& e) const;
   Status Recover();
   Status OpenActiveSegment(uint32_t number);
   void Enqueue(Request req);
@@ -150,8 +196,8 @@ class Spool {
   std::string SegmentPath(uint32_t number) const;
   // Segment reclamation; REQUIRES: index_mu_ held (or recovery,
   // single-threaded).
-  void Pin(const MessageInfo& info);
-  void Unpin(const MessageInfo& info, std::vector<uint32_t>* touched);
+  void Pin(const Entry& e);
+  void Unpin(const Entry& e, std::vector<uint32_t>* touched);
   void CollectSegments(std::vector<uint32_t> candidates);
 
   SpoolOptions options_;
@@ -174,7 +220,8 @@ class Spool {
 
   // Guards index_ and stats.
   mutable std::mutex index_mu_;
-  std::unordered_map<std::string, MessageInfo> index_;
+  Index index_;
+  std::vector<MessageInfo> recovered_;  // until taken (TakeRecovered)
   // Free-space state (see Accepting()); lock-free.
   mutable std::atomic<bool> accepting_{true};
   mutable std::atomic<int64_t> space_checked_ms_{0};

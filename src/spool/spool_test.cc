@@ -161,6 +161,56 @@ TEST_F(SpoolTest, CommitThenRecoverEverything) {
   EXPECT_EQ(list.front().meta.id, ids.front());  // oldest first
 }
 
+TEST(MessageKeyTest, SesIdsPackAndShortIdsStayInline) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewMessageId(1700000000000 + i * 7919);
+    auto key = MessageKey::FromId(id);
+    ASSERT_TRUE(key.has_value()) << id;
+    EXPECT_EQ(key->ToId(), id);
+  }
+  auto a = MessageKey::FromId(NewMessageId(1)), b = MessageKey::FromId("id-1");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(b->ToId(), "id-1");
+  EXPECT_FALSE(*a == *b);
+  EXPECT_FALSE(MessageKey::FromId("x-" + std::string(30, 'y')).has_value());
+  // An SES-shaped id with a non-hex digit is not packed (and too long to
+  // keep inline).
+  std::string bad = NewMessageId(1);
+  bad[20] = 'g';
+  EXPECT_FALSE(MessageKey::FromId(bad).has_value());
+}
+
+TEST_F(SpoolTest, StateUpdatesAreReadBackFromDiskAndRecovered) {
+  Open();
+  auto ids = WriteMessages(3);
+  auto meta = spool_->Find(ids[1]);
+  ASSERT_TRUE(meta.ok());
+  auto rcpts = meta->meta.recipients;
+  rcpts[0].status = RecipientStatus::kDelivered;
+  rcpts[1].attempts = 3;
+  rcpts[1].last_response = "451 4.4.1 try later";
+  std::promise<Status> p;
+  spool_->UpdateState(ids[1], rcpts, [&](Status s) { p.set_value(s); });
+  ASSERT_TRUE(p.get_future().get().ok());
+  for (int round = 0; round < 2; ++round) {
+    auto info = spool_->Find(ids[1]);
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->meta.recipients[0].status, RecipientStatus::kDelivered);
+    EXPECT_EQ(info->meta.recipients[1].attempts, 3u);
+    EXPECT_EQ(info->meta.recipients[1].last_response, "451 4.4.1 try later");
+    EXPECT_EQ(info->meta.mail_from, Meta(1).mail_from);
+    Open();  // and again from recovery
+    auto recovered = spool_->TakeRecovered(
+        [&](const MessageMeta& m) { return m.id == ids[1]; });
+    ASSERT_EQ(recovered.size(), 1u);
+    EXPECT_EQ(recovered[0].meta.recipients[1].attempts, 3u);
+    EXPECT_TRUE(spool_
+                    ->TakeRecovered(
+                        [&](const MessageMeta& m) { return m.id == ids[1]; })
+                    .empty());  // taken once
+  }
+}
+
 TEST_F(SpoolTest, TruncationAtEveryOffsetOfLastRecordKeepsTheRest) {
   Open();
   WriteMessages(3);
