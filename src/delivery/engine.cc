@@ -343,10 +343,11 @@ struct Engine::Impl {
   }
 
   // Refreshes the compact counters after recipient states changed.
-  void Recount(Msg& m) {
+  void Recount(Msg& m) { Recount(m, m.meta->recipients); }
+  void Recount(Msg& m, const std::vector<spool::Recipient>& recipients) {
     uint16_t dead = 0;
     bool queued = false;
-    for (const auto& r : m.meta->recipients) {
+    for (const auto& r : recipients) {
       dead += r.status == RecipientStatus::kDeadLetter;
       queued |= r.status == RecipientStatus::kQueued;
     }
@@ -402,14 +403,23 @@ struct Engine::Impl {
     });
   }
 
+  // Due jobs are dispatched this many at a time; the timer, already due,
+  // brings the rest on the next turn of the loop. A backlog that falls due
+  // at once (start-up with a million queued) is routed in slices, so its
+  // routing state never exists for all jobs at once and the loop keeps
+  // serving connections and admin calls meanwhile.
+  static constexpr size_t kDispatchBatch = 4096;
+
   void RunDue() {
     int64_t now = Now();
     std::vector<Job> due;
-    while (!next_due.empty() && next_due.begin()->first <= now) {
+    while (!next_due.empty() && next_due.begin()->first <= now &&
+           due.size() < kDispatchBatch) {
       std::string key = next_due.begin()->second;
       next_due.erase(next_due.begin());
       auto& q = scheduled[key];
-      while (!q.empty() && q.NextDue() <= now) due.push_back(q.Pop());
+      while (!q.empty() && q.NextDue() <= now && due.size() < kDispatchBatch)
+        due.push_back(q.Pop());
       if (q.empty()) {
         scheduled.erase(key);
       } else {
@@ -425,13 +435,15 @@ struct Engine::Impl {
     auto key = spool::MessageKey::FromId(info.meta.id);
     if (!key) return;  // the spool refuses such ids
     Msg m;
-    m.meta = std::make_unique<spool::MessageMeta>(info.meta);
+    // A recovered message waits on disk until an attempt needs it; a fresh
+    // one is about to be attempted.
+    if (fresh) m.meta = std::make_unique<spool::MessageMeta>(info.meta);
     m.created_ms = info.meta.created_ms;
     m.config_set = ConfigSetIndex(info.meta.config_set);
     auto [it, inserted] = messages.try_emplace(*key, std::move(m));
     if (!inserted) return;  // already queued (a commit seen twice)
     MsgEntry& e = *it;
-    const std::string& source = e.second.meta->source;
+    const std::string& source = info.meta.source;
     if (fresh && source != "mx" && source != "dsn") {
       MessageEvent send;
       send.type = MessageEvent::Type::kSend;
@@ -441,9 +453,10 @@ struct Engine::Impl {
       Emit(std::move(send));
       Suppress(e);
     }
-    Recount(e.second);
+    const auto& rcpts =
+        e.second.meta ? e.second.meta->recipients : info.meta.recipients;
+    Recount(e.second, rcpts);
     std::map<std::string, Job> by_domain;
-    const auto& rcpts = e.second.meta->recipients;
     for (size_t i = 0; i < rcpts.size() && i <= UINT16_MAX; ++i) {
       const auto& r = rcpts[i];
       if (r.status != RecipientStatus::kQueued) continue;
@@ -464,9 +477,6 @@ struct Engine::Impl {
       return;
     }
     e.second.jobs = static_cast<uint16_t>(by_domain.size());
-    // A recovered message waits on disk until an attempt needs it; a fresh
-    // one is about to be attempted.
-    if (!fresh) PageOut(e.second);
     for (auto& [d, j] : by_domain) Schedule(std::move(j));
   }
 
@@ -1757,7 +1767,8 @@ Status Engine::Start() {
   if (d->outcomes_fd < 0)
     return Error::Permanent("delivery", "cannot open " + path);
   d->guard.emplace(asio::make_work_guard(d->loop));
-  // Oldest first, so delivery starts in order of age (and due time).
+  // In commit order; the scheduled queues then start delivery in order of
+  // due time.
   auto backlog = std::make_shared<std::vector<spool::MessageInfo>>(
       d->spool->TakeRecovered([](const spool::MessageMeta& m) {
         return m.source != "mx";  // inbound::Processor's

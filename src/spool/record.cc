@@ -7,11 +7,17 @@
 namespace sesame::spool {
 
 namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Lowercase hex digit values; -1 for anything else.
+struct HexTable {
+  int8_t v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<int8_t>(i);
+    for (int i = 0; i < 6; ++i) v['a' + i] = static_cast<int8_t>(10 + i);
+  }
+};
+constexpr HexTable kHexValues;
+int HexValue(char c) { return kHexValues.v[static_cast<unsigned char>(c)]; }
 constexpr char kHex[] = "0123456789abcdef";
 // Where the dashes of an SES id are; everything else up to the suffix is hex.
 constexpr size_t kSesIdLen = 60;

@@ -94,12 +94,13 @@ void SortOldestFirst(std::vector<MessageInfo>* list) {
             });
 }
 
-// Replays records into an index.
+// Replays records into the live messages, in file order: a message's
+// record appends its MessageInfo, a state record replaces its recipients, a
+// remove record empties its slot. Keyed by MessageKey, with the infos in one
+// vector (a million messages cost a small hash node each, not a node
+// holding the whole MessageInfo).
 class Replayer {
  public:
-  explicit Replayer(std::unordered_map<std::string, MessageInfo>* index)
-      : index_(index) {}
-
   // (segment holding a remove record, segment holding that message's body)
   std::vector<std::pair<uint32_t, uint32_t>> tombstones;
 
@@ -111,36 +112,48 @@ class Replayer {
       case RecordType::kMessage: {
         auto m = DecodeMeta(meta);
         if (!m.ok()) return false;
+        auto key = MessageKey::FromId(m->id);
+        if (!key) return false;  // no spool writes such ids
         MessageInfo info;
         info.size = h.body_len;
         info.segment = segment;
         info.body_offset = body_offset;
         info.body_crc = h.body_crc;
         info.meta_len = h.meta_len;
-        std::string id = m->id;
         info.meta = std::move(*m);
-        (*index_)[id] = std::move(info);
+        auto [it, fresh] = slots_.try_emplace(*key, uint32_t(infos_.size()));
+        if (fresh) {
+          infos_.push_back(std::move(info));
+          keys_.push_back(*key);
+          live_.push_back(true);
+        } else {
+          infos_[it->second] = std::move(info);  // the same id again
+          live_[it->second] = true;
+        }
         return true;
       }
       case RecordType::kState: {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
-        auto it = index_->find(s->first);
-        if (it != index_->end()) {
-          it->second.meta.recipients = std::move(s->second);
-          it->second.state_segment = segment;
-          it->second.state_offset = body_offset - h.meta_len;
-          it->second.state_len = h.meta_len;
+        if (MessageInfo* info = Live(s->first)) {
+          info->meta.recipients = std::move(s->second);
+          info->state_segment = segment;
+          info->state_offset = body_offset - h.meta_len;
+          info->state_len = h.meta_len;
         }
         return true;
       }
       case RecordType::kRemove: {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
-        auto it = index_->find(s->first);
-        if (it != index_->end()) {
-          tombstones.emplace_back(segment, it->second.segment);
-          index_->erase(it);
+        auto key = MessageKey::FromId(s->first);
+        auto it = key ? slots_.find(*key) : slots_.end();
+        if (it != slots_.end() && live_[it->second]) {
+          MessageInfo& info = infos_[it->second];
+          tombstones.emplace_back(segment, info.segment);
+          info = MessageInfo();
+          live_[it->second] = false;
+          slots_.erase(it);
         }
         return true;
       }
@@ -148,8 +161,36 @@ class Replayer {
     return false;
   }
 
+  void Reserve(size_t n) { slots_.reserve(n); }
+
+  // The live messages in file order (commit order, so nearly oldest
+  // first), moved out.
+  std::vector<std::pair<MessageKey, MessageInfo>> Take() {
+    std::vector<std::pair<MessageKey, MessageInfo>> out;
+    out.reserve(slots_.size());
+    slots_.clear();
+    for (size_t i = 0; i < infos_.size(); ++i) {
+      if (live_[i]) out.emplace_back(keys_[i], std::move(infos_[i]));
+    }
+    infos_.clear();
+    infos_.shrink_to_fit();
+    keys_.clear();
+    keys_.shrink_to_fit();
+    return out;
+  }
+
  private:
-  std::unordered_map<std::string, MessageInfo>* index_;
+  MessageInfo* Live(const std::string& id) {
+    auto key = MessageKey::FromId(id);
+    auto it = key ? slots_.find(*key) : slots_.end();
+    return it != slots_.end() && live_[it->second] ? &infos_[it->second]
+                                                   : nullptr;
+  }
+
+  std::unordered_map<MessageKey, uint32_t, MessageKeyHash> slots_;
+  std::vector<MessageInfo> infos_;
+  std::vector<MessageKey> keys_;
+  std::vector<bool> live_;
 };
 
 // Scans one segment. With `repair`, corrupt regions are copied into
@@ -200,7 +241,7 @@ class SegmentScanner {
         break;
       }
       char hb[kRecordHeaderSize];
-      Status rs = PreadAll(fd_, hb, sizeof hb, off);
+      Status rs = ReadAhead(hb, sizeof hb, off);
       if (!rs.ok()) return rs;
       auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
       if (!h.ok()) {
@@ -215,7 +256,7 @@ class SegmentScanner {
         break;
       }
       std::string meta(h->meta_len, '\0');
-      rs = PreadAll(fd_, meta.data(), meta.size(), off + kRecordHeaderSize);
+      rs = ReadAhead(meta.data(), meta.size(), off + kRecordHeaderSize);
       if (!rs.ok()) return rs;
       if (crc32c::Value(meta) != h->meta_crc) {
         off = Skip(off, "metadata checksum mismatch");
@@ -229,6 +270,29 @@ class SegmentScanner {
       }
       off += total;
     }
+    return Ok{};
+  }
+
+  // Reads through a window of kWindow bytes: the scan reads every header
+  // and meta in file order, and with small bodies one read serves thousands
+  // of records (two preads per record made start-up with a million queued
+  // take seconds). A large body is skipped by moving the window past it.
+  static constexpr size_t kWindow = 1 << 20;
+  Status ReadAhead(char* dst, size_t n, uint64_t off) {
+    if (off < window_off_ || off + n > window_off_ + window_.size()) {
+      if (n > kWindow) return PreadAll(fd_, dst, n, off);
+      size_t want = static_cast<size_t>(
+          std::min<uint64_t>(kWindow, size_ > off ? size_ - off : 0));
+      if (want < n) want = n;
+      window_.resize(want);
+      Status s = PreadAll(fd_, window_.data(), want, off);
+      if (!s.ok()) {
+        window_.clear();
+        return s;
+      }
+      window_off_ = off;
+    }
+    std::memcpy(dst, window_.data() + (off - window_off_), n);
     return Ok{};
   }
 
@@ -325,6 +389,8 @@ class SegmentScanner {
   Replayer* replayer_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  std::string window_;  // ReadAhead's bytes, from window_off_
+  uint64_t window_off_ = 0;
 };
 
 }  // namespace
@@ -367,8 +433,15 @@ Status Spool::Recover() {
   // The replay needs each message's whole metadata (states replace its
   // recipients); the index keeps only locations, and the metadata is kept
   // for the consumers to take once (TakeRecovered).
-  std::unordered_map<std::string, MessageInfo> replayed;
-  Replayer replayer(&replayed);
+  Replayer replayer;
+  // About one message per 2 KB of segment: one rehash at most for 1 KB
+  // messages, none for larger ones.
+  uint64_t bytes = 0;
+  for (uint32_t n : *segments) {
+    struct stat st {};
+    if (::stat(SegmentPath(n).c_str(), &st) == 0) bytes += uint64_t(st.st_size);
+  }
+  replayer.Reserve(static_cast<size_t>(bytes / 2048));
   for (uint32_t n : *segments) {
     SegmentScanner scanner(SegmentPath(n), n, true,
                            options_.dir + "/quarantine", &recovery_, &replayer);
@@ -376,20 +449,15 @@ Status Spool::Recover() {
     if (!s.ok()) return s;
     ++recovery_.segments;
   }
-  index_.reserve(replayed.size());
-  recovered_.reserve(replayed.size());
-  for (auto it = replayed.begin(); it != replayed.end();) {
-    auto key = MessageKey::FromId(it->first);
-    if (key) {
-      index_.emplace(*key, EntryOf(it->second));
-      recovered_.push_back(std::move(it->second));
-    } else {
-      SESAME_LOG(kError, kLog) << "ignoring a record with the unusable id "
-                               << it->first.substr(0, 80);
-    }
-    it = replayed.erase(it);  // frees as it goes: the peak stays one copy
+  auto live = replayer.Take();
+  index_.reserve(live.size());
+  recovered_.reserve(live.size());
+  for (auto& [key, info] : live) {
+    index_.emplace(key, EntryOf(info));
+    recovered_.push_back(std::move(info));
   }
-  SortOldestFirst(&recovered_);
+  live.clear();
+  live.shrink_to_fit();
   recovery_.messages = index_.size();
   uint32_t next = segments->empty() ? 1 : segments->back() + 1;
   // Recovery needs no free space: a full disk must not keep Sesame from
@@ -439,8 +507,7 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
                                                 RecoveryReport* report) {
   auto segments = ListSegments(dir);
   if (!segments.ok()) return segments.error();
-  std::unordered_map<std::string, MessageInfo> index;
-  Replayer replayer(&index);
+  Replayer replayer;
   for (uint32_t n : *segments) {
     SegmentScanner scanner(dir + "/" + SegmentName(n), n, false, "", report,
                            &replayer);
@@ -448,10 +515,11 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
     if (!s.ok()) return s.error();
     ++report->segments;
   }
-  report->messages = index.size();
+  auto live = replayer.Take();
+  report->messages = live.size();
   std::vector<MessageInfo> out;
-  out.reserve(index.size());
-  for (auto& [id, info] : index) out.push_back(std::move(info));
+  out.reserve(live.size());
+  for (auto& [key, info] : live) out.push_back(std::move(info));
   SortOldestFirst(&out);
   return out;
 }
@@ -832,6 +900,7 @@ void Spool::CollectSegments(std::vector<uint32_t> candidates) {
       continue;
     }
     existing_segments_.erase(seg);
+    open_segments_.erase(seg);  // closed once its last reader is done
     live_pins_.erase(seg);
     tomb_pins_.erase(seg);
     ++segments_deleted_;
@@ -894,34 +963,69 @@ Result<MessageInfo> Spool::Find(const std::string& id) const {
   return Load(id, *e);
 }
 
-Spool::OpenRecord::~OpenRecord() {
+Spool::SegmentFile::~SegmentFile() {
   if (fd >= 0) ::close(fd);
 }
 
-Result<Spool::OpenRecord> Spool::ReadRecord(uint32_t segment,
-                                            uint64_t offset) const {
+Result<std::shared_ptr<const Spool::SegmentFile>> Spool::OpenSegment(
+    uint32_t n) const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = open_segments_.find(n);
+  if (it != open_segments_.end()) return it->second;
+  if (!existing_segments_.count(n))
+    return Error::Permanent("not_found", "no segment " + SegmentName(n));
+  std::string path = SegmentPath(n);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + path, errno);
+  auto file = std::make_shared<const SegmentFile>(fd);
+  open_segments_[n] = file;
+  return file;
+}
+
+Result<Spool::OpenRecord> Spool::ReadRecord(uint32_t segment, uint64_t offset,
+                                            size_t body_bytes) const {
+  auto file = OpenSegment(segment);
+  if (!file.ok()) return file.error();
   OpenRecord r;
-  std::string path = SegmentPath(segment);
-  r.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (r.fd < 0) return IoError("open " + path, errno);
-  char hb[kRecordHeaderSize];
-  Status s = PreadAll(r.fd, hb, sizeof hb, offset);
-  if (!s.ok()) return s.error();
-  auto h = DecodeRecordHeader(std::string_view(hb, sizeof hb));
+  r.file = std::move(*file);
+  // Header, a typical meta and the wanted body bytes in one read; a short
+  // read is fine (the record may end the file).
+  std::string buf(kRecordHeaderSize + 1024 + body_bytes, '\0');
+  size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t n = ::pread(r.file->fd, buf.data() + got, buf.size() - got,
+                        static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return IoError("read " + SegmentName(segment), errno);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got < kRecordHeaderSize)
+    return Error::Permanent("corrupt",
+                            "record past the end of " + SegmentName(segment));
+  auto h = DecodeRecordHeader(std::string_view(buf.data(), kRecordHeaderSize));
   if (!h.ok()) return h.error();
   r.header = *h;
-  r.meta.assign(h->meta_len, '\0');
-  s = PreadAll(r.fd, r.meta.data(), r.meta.size(), offset + sizeof hb);
-  if (!s.ok()) return s.error();
+  size_t meta_end = kRecordHeaderSize + h->meta_len;
+  if (meta_end <= got) {
+    r.meta.assign(buf.data() + kRecordHeaderSize, h->meta_len);
+    size_t body_got = std::min<uint64_t>(got - meta_end, h->body_len);
+    r.body_prefix.assign(buf.data() + meta_end, std::min(body_got, body_bytes));
+  } else {
+    r.meta.assign(h->meta_len, '\0');
+    Status s = PreadAll(r.file->fd, r.meta.data(), r.meta.size(),
+                        offset + kRecordHeaderSize);
+    if (!s.ok()) return s.error();
+  }
   if (crc32c::Value(r.meta) != h->meta_crc)
     return Error::Permanent(
         "corrupt", "metadata checksum mismatch in " + SegmentName(segment));
-  r.body_offset = offset + sizeof hb + h->meta_len;
+  r.body_offset = offset + meta_end;
   return r;
 }
 
 Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
-  auto rec = ReadRecord(e.segment, e.record);
+  auto rec = ReadRecord(e.segment, e.record, 0);
   if (!rec.ok()) return rec.error();
   auto m = DecodeMeta(rec->meta);
   if (!m.ok() || m->id != id)
@@ -934,7 +1038,7 @@ Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
   info.body_crc = rec->header.body_crc;
   info.meta_len = rec->header.meta_len;
   if (e.state_segment) {
-    auto state = ReadRecord(e.state_segment, e.state_record);
+    auto state = ReadRecord(e.state_segment, e.state_record, 0);
     if (!state.ok()) return state.error();
     auto st = DecodeState(state->meta);
     if (!st.ok() || st->first != id)
@@ -947,30 +1051,39 @@ Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
   return info;
 }
 
-Result<std::string> Spool::ReadBody(const std::string& id) const {
+// Up to max_bytes of a body; `verify` (the whole body only) checks its CRC.
+Result<std::string> Spool::ReadBodyPrefix(const std::string& id,
+                                          uint64_t max_bytes,
+                                          bool verify) const {
   auto e = FindEntry(id);
   if (!e.ok()) return e.error();
-  auto rec = ReadRecord(e->segment, e->record);
+  // Most bodies come with the record's first read.
+  auto rec = ReadRecord(e->segment, e->record, 16 * 1024);
   if (!rec.ok()) return rec.error();
-  std::string body(rec->header.body_len, '\0');
-  Status s = PreadAll(rec->fd, body.data(), body.size(), rec->body_offset);
-  if (!s.ok()) return s.error();
-  if (crc32c::Value(body) != rec->header.body_crc) {
-    return Error::Permanent("corrupt", "body checksum mismatch for " + id);
+  uint64_t want = std::min<uint64_t>(rec->header.body_len, max_bytes);
+  std::string body = std::move(rec->body_prefix);
+  if (body.size() > want) body.resize(want);
+  if (body.size() < want) {
+    size_t have = body.size();
+    body.resize(want);
+    Status s = PreadAll(rec->file->fd, body.data() + have, want - have,
+                        rec->body_offset + have);
+    if (!s.ok()) return s.error();
   }
+  if (verify && crc32c::Value(body) != rec->header.body_crc)
+    return Error::Permanent("corrupt", "body checksum mismatch for " + id);
   return body;
+}
+
+Result<std::string> Spool::ReadBody(const std::string& id) const {
+  return ReadBodyPrefix(id, UINT64_MAX, true);
 }
 
 Result<std::string> Spool::ReadHeaderBlock(const std::string& id,
                                            size_t max_bytes) const {
-  auto e = FindEntry(id);
-  if (!e.ok()) return e.error();
-  auto rec = ReadRecord(e->segment, e->record);
-  if (!rec.ok()) return rec.error();
-  std::string head(std::min<uint64_t>(rec->header.body_len, max_bytes), '\0');
-  Status s = PreadAll(rec->fd, head.data(), head.size(), rec->body_offset);
-  if (!s.ok()) return s.error();
-  head.resize(std::min(head.size(), head.find("\r\n\r\n")));
+  auto head = ReadBodyPrefix(id, max_bytes, false);
+  if (!head.ok()) return head.error();
+  head->resize(std::min(head->size(), head->find("\r\n\r\n")));
   return head;
 }
 

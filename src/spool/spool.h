@@ -127,7 +127,7 @@ class Spool {
   // counters' own short locks).
   void RegisterMetrics(metrics::Registry* registry) const;
 
-  // The messages recovery found, oldest first, with their metadata (read
+  // The messages recovery found, in commit order, with their metadata (read
   // once by the scan, so start-up does not read it again): the ones `mine`
   // selects are moved out and forgotten here. The delivery engine and the
   // inbound processor each take theirs once at start-up.
@@ -155,24 +155,31 @@ class Spool {
     uint32_t segment = 0;
     uint32_t state_segment = 0;  // 0: no state record yet
   };
-  // One record's verified header and metadata, read back from a segment;
-  // `fd` stays open for the caller to read the body (closed by the
-  // destructor).
-  struct OpenRecord {
+  // An open segment file, shared by readers (pread needs no lock); closed
+  // when the last reader lets go of a deleted segment.
+  struct SegmentFile {
     int fd = -1;
+    explicit SegmentFile(int f) : fd(f) {}
+    SegmentFile(const SegmentFile&) = delete;
+    SegmentFile& operator=(const SegmentFile&) = delete;
+    ~SegmentFile();
+  };
+  Result<std::shared_ptr<const SegmentFile>> OpenSegment(uint32_t n) const;
+  // One record read back from a segment: its verified header and metadata,
+  // and the first bytes of its body that came with the same read.
+  struct OpenRecord {
+    std::shared_ptr<const SegmentFile> file;
     RecordHeader header;
     std::string meta;
+    std::string body_prefix;
     uint64_t body_offset = 0;
-    OpenRecord() = default;
-    OpenRecord(OpenRecord&& o) noexcept
-        : fd(std::exchange(o.fd, -1)),
-          header(o.header),
-          meta(std::move(o.meta)),
-          body_offset(o.body_offset) {}
-    OpenRecord& operator=(OpenRecord&&) = delete;
-    ~OpenRecord();
   };
-  Result<OpenRecord> ReadRecord(uint32_t segment, uint64_t offset) const;
+  // Reads a record with one pread of its header, metadata and up to
+  // `body_bytes` of body (more reads only when the metadata is larger).
+  Result<OpenRecord> ReadRecord(uint32_t segment, uint64_t offset,
+                                size_t body_bytes) const;
+  Result<std::string> ReadBodyPrefix(const std::string& id, uint64_t max_bytes,
+                                     bool verify) const;
   using Index = std::unordered_map<MessageKey, Entry, MessageKeyHash>;
 
   explicit Spool(SpoolOptions options);
@@ -221,6 +228,9 @@ class Spool {
   // Guards index_ and stats.
   mutable std::mutex index_mu_;
   Index index_;
+  // Segments open for reading (index_mu_).
+  mutable std::unordered_map<uint32_t, std::shared_ptr<const SegmentFile>>
+      open_segments_;
   std::vector<MessageInfo> recovered_;  // until taken (TakeRecovered)
   // Free-space state (see Accepting()); lock-free.
   mutable std::atomic<bool> accepting_{true};
