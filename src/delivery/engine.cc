@@ -17,6 +17,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <random>
 #include <set>
@@ -169,8 +170,9 @@ struct Engine::Impl {
     bool page_out : 1 = false;  // PageOut() once the states are durable
   };
   static_assert(sizeof(Msg) == 24);
+  // Pooled nodes (msg_pool): packed, no allocator header each.
   using Messages =
-      std::unordered_map<spool::MessageKey, Msg, spool::MessageKeyHash>;
+      std::pmr::unordered_map<spool::MessageKey, Msg, spool::MessageKeyHash>;
   using MsgEntry = Messages::value_type;
   // One message's recipients at one domain (64 bytes). Jobs point at their
   // message's entry: a message leaves `messages` only when its job count
@@ -187,8 +189,12 @@ struct Engine::Impl {
   // cost no node per job and no reallocation spike).
   struct JobHeap {
     std::deque<Job> jobs;
+    // Earliest due first; among equals (a recovered backlog never tried)
+    // the oldest message.
     static bool Later(const Job& a, const Job& b) {
-      return a.due_ms > b.due_ms;
+      return a.due_ms != b.due_ms
+                 ? a.due_ms > b.due_ms
+                 : a.msg->second.created_ms > b.msg->second.created_ms;
     }
     void Push(Job j) {
       jobs.push_back(std::move(j));
@@ -256,7 +262,8 @@ struct Engine::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
       guard;
 
-  Messages messages;
+  std::pmr::unsynchronized_pool_resource msg_pool;
+  Messages messages{&msg_pool};
   size_t dead_total = 0;  // the sum of every Msg::dead
   // Domains and configuration set names, one copy each for all jobs and
   // messages (kept for the process's life: bounded by the distinct names).

@@ -94,15 +94,30 @@ void SortOldestFirst(std::vector<MessageInfo>* list) {
             });
 }
 
-// Replays records into the live messages, in file order: a message's
-// record appends its MessageInfo, a state record replaces its recipients, a
-// remove record empties its slot. Keyed by MessageKey, with the infos in one
-// vector (a million messages cost a small hash node each, not a node
-// holding the whole MessageInfo).
+Spool::Entry EntryOf(const MessageInfo& info) {
+  Spool::Entry e;
+  e.record = info.body_offset - info.meta_len - kRecordHeaderSize;
+  e.segment = info.segment;
+  e.state_segment = info.state_segment;
+  if (info.state_segment)
+    e.state_record = info.state_offset - kRecordHeaderSize;
+  return e;
+}
+
+// Replays records straight into the index, in file order: a message's
+// record adds its entry and appends its MessageInfo to a vector, a state
+// record replaces its recipients, a remove record drops both. While
+// replaying, an entry's state_record holds its slot in that vector (one
+// hash table for a million messages, not two); Take() puts the real
+// locations back.
 class Replayer {
  public:
+  explicit Replayer(Spool::Index* index) : index_(index) {}
+
   // (segment holding a remove record, segment holding that message's body)
   std::vector<std::pair<uint32_t, uint32_t>> tombstones;
+
+  void Reserve(size_t n) { index_->reserve(n); }
 
   // Returns false when the meta does not decode (the caller treats the
   // record as corrupt).
@@ -121,25 +136,27 @@ class Replayer {
         info.body_crc = h.body_crc;
         info.meta_len = h.meta_len;
         info.meta = std::move(*m);
-        auto [it, fresh] = slots_.try_emplace(*key, uint32_t(infos_.size()));
+        auto [it, fresh] = index_->try_emplace(*key);
         if (fresh) {
+          it->second.state_record = infos_.size();
           infos_.push_back(std::move(info));
-          keys_.push_back(*key);
-          live_.push_back(true);
         } else {
-          infos_[it->second] = std::move(info);  // the same id again
-          live_[it->second] = true;
+          infos_[it->second.state_record] = std::move(info);  // seen again
         }
+        it->second.segment = segment;
         return true;
       }
       case RecordType::kState: {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
-        if (MessageInfo* info = Live(s->first)) {
-          info->meta.recipients = std::move(s->second);
-          info->state_segment = segment;
-          info->state_offset = body_offset - h.meta_len;
-          info->state_len = h.meta_len;
+        auto key = MessageKey::FromId(s->first);
+        auto it = key ? index_->find(*key) : index_->end();
+        if (it != index_->end()) {
+          MessageInfo& info = infos_[it->second.state_record];
+          info.meta.recipients = std::move(s->second);
+          info.state_segment = segment;
+          info.state_offset = body_offset - h.meta_len;
+          info.state_len = h.meta_len;
         }
         return true;
       }
@@ -147,13 +164,11 @@ class Replayer {
         auto s = DecodeState(meta);
         if (!s.ok()) return false;
         auto key = MessageKey::FromId(s->first);
-        auto it = key ? slots_.find(*key) : slots_.end();
-        if (it != slots_.end() && live_[it->second]) {
-          MessageInfo& info = infos_[it->second];
-          tombstones.emplace_back(segment, info.segment);
-          info = MessageInfo();
-          live_[it->second] = false;
-          slots_.erase(it);
+        auto it = key ? index_->find(*key) : index_->end();
+        if (it != index_->end()) {
+          tombstones.emplace_back(segment, it->second.segment);
+          infos_[it->second.state_record] = MessageInfo();
+          index_->erase(it);
         }
         return true;
       }
@@ -161,36 +176,24 @@ class Replayer {
     return false;
   }
 
-  void Reserve(size_t n) { slots_.reserve(n); }
-
-  // The live messages in file order (commit order, so nearly oldest
-  // first), moved out.
-  std::vector<std::pair<MessageKey, MessageInfo>> Take() {
-    std::vector<std::pair<MessageKey, MessageInfo>> out;
-    out.reserve(slots_.size());
-    slots_.clear();
-    for (size_t i = 0; i < infos_.size(); ++i) {
-      if (live_[i]) out.emplace_back(keys_[i], std::move(infos_[i]));
+  // The live messages (in the index's order), moved out; the index gets
+  // its real entries.
+  std::vector<MessageInfo> Take() {
+    std::vector<MessageInfo> out;
+    out.reserve(index_->size());
+    for (auto& [key, e] : *index_) {
+      MessageInfo& info = infos_[e.state_record];
+      e = EntryOf(info);
+      out.push_back(std::move(info));
     }
     infos_.clear();
     infos_.shrink_to_fit();
-    keys_.clear();
-    keys_.shrink_to_fit();
     return out;
   }
 
  private:
-  MessageInfo* Live(const std::string& id) {
-    auto key = MessageKey::FromId(id);
-    auto it = key ? slots_.find(*key) : slots_.end();
-    return it != slots_.end() && live_[it->second] ? &infos_[it->second]
-                                                   : nullptr;
-  }
-
-  std::unordered_map<MessageKey, uint32_t, MessageKeyHash> slots_;
+  Spool::Index* index_;
   std::vector<MessageInfo> infos_;
-  std::vector<MessageKey> keys_;
-  std::vector<bool> live_;
 };
 
 // Scans one segment. With `repair`, corrupt regions are copied into
@@ -433,7 +436,7 @@ Status Spool::Recover() {
   // The replay needs each message's whole metadata (states replace its
   // recipients); the index keeps only locations, and the metadata is kept
   // for the consumers to take once (TakeRecovered).
-  Replayer replayer;
+  Replayer replayer(&index_);
   // About one message per 2 KB of segment: one rehash at most for 1 KB
   // messages, none for larger ones.
   uint64_t bytes = 0;
@@ -449,15 +452,7 @@ Status Spool::Recover() {
     if (!s.ok()) return s;
     ++recovery_.segments;
   }
-  auto live = replayer.Take();
-  index_.reserve(live.size());
-  recovered_.reserve(live.size());
-  for (auto& [key, info] : live) {
-    index_.emplace(key, EntryOf(info));
-    recovered_.push_back(std::move(info));
-  }
-  live.clear();
-  live.shrink_to_fit();
+  recovered_ = replayer.Take();
   recovery_.messages = index_.size();
   uint32_t next = segments->empty() ? 1 : segments->back() + 1;
   // Recovery needs no free space: a full disk must not keep Sesame from
@@ -482,16 +477,6 @@ Status Spool::Recover() {
   return Ok{};
 }
 
-Spool::Entry Spool::EntryOf(const MessageInfo& info) {
-  Entry e;
-  e.record = info.body_offset - info.meta_len - kRecordHeaderSize;
-  e.segment = info.segment;
-  e.state_segment = info.state_segment;
-  if (info.state_segment)
-    e.state_record = info.state_offset - kRecordHeaderSize;
-  return e;
-}
-
 std::vector<MessageInfo> Spool::TakeRecovered(
     const std::function<bool(const MessageMeta&)>& mine) {
   std::vector<MessageInfo> taken, kept;
@@ -507,7 +492,8 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
                                                 RecoveryReport* report) {
   auto segments = ListSegments(dir);
   if (!segments.ok()) return segments.error();
-  Replayer replayer;
+  Index index;
+  Replayer replayer(&index);
   for (uint32_t n : *segments) {
     SegmentScanner scanner(dir + "/" + SegmentName(n), n, false, "", report,
                            &replayer);
@@ -515,11 +501,8 @@ Result<std::vector<MessageInfo>> Spool::Inspect(const std::string& dir,
     if (!s.ok()) return s.error();
     ++report->segments;
   }
-  auto live = replayer.Take();
-  report->messages = live.size();
-  std::vector<MessageInfo> out;
-  out.reserve(live.size());
-  for (auto& [key, info] : live) out.push_back(std::move(info));
+  std::vector<MessageInfo> out = replayer.Take();
+  report->messages = out.size();
   SortOldestFirst(&out);
   return out;
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <set>
 #include <string>
@@ -137,16 +138,6 @@ class Spool {
   // Stops the writer after draining queued requests.
   void Close();
 
- private:
-  struct Request {
-    RecordType type;
-    std::string meta;  // encoded
-    std::string body;
-    MessageMeta message;  // kMessage: for the commit listener
-    MessageKey key;
-    Callback done;
-  };
-
   // Where one queued message's records are (24 bytes: lengths and
   // checksums are in the records' own headers, read with the record).
   struct Entry {
@@ -180,10 +171,22 @@ class Spool {
                                 size_t body_bytes) const;
   Result<std::string> ReadBodyPrefix(const std::string& id, uint64_t max_bytes,
                                      bool verify) const;
-  using Index = std::unordered_map<MessageKey, Entry, MessageKeyHash>;
+  // Nodes come from a pool (Spool::index_pool_): packed in large blocks,
+  // with no allocator header each, and apart from the short-lived metadata
+  // that recovery frees, so that memory goes back to the system.
+  using Index = std::pmr::unordered_map<MessageKey, Entry, MessageKeyHash>;
+
+ private:
+  struct Request {
+    RecordType type;
+    std::string meta;  // encoded
+    std::string body;
+    MessageMeta message;  // kMessage: for the commit listener
+    MessageKey key;
+    Callback done;
+  };
 
   explicit Spool(SpoolOptions options);
-  static Entry EntryOf(const MessageInfo& info);
   // The entry for `id`, copied under the index lock.
   Result<Entry> FindEntry(const std::string& id) const;
   // Reads a message's metadata and latest state back from its segments
@@ -227,7 +230,8 @@ class Spool {
 
   // Guards index_ and stats.
   mutable std::mutex index_mu_;
-  Index index_;
+  std::pmr::unsynchronized_pool_resource index_pool_;  // index_mu_
+  Index index_{&index_pool_};
   // Segments open for reading (index_mu_).
   mutable std::unordered_map<uint32_t, std::shared_ptr<const SegmentFile>>
       open_segments_;
