@@ -331,10 +331,11 @@ struct Engine::Impl {
     if (!m.page_out) m.meta.reset();
   }
 
-  // Writes the message's recipient states to the spool; the metadata may be
-  // paged out once the write is durable.
+  // Writes the message's recipient states to the spool and refreshes its
+  // counters; the metadata may be paged out once the write is durable.
   void PersistState(MsgEntry& e) {
     Msg& m = e.second;
+    Recount(m);
     m.page_out = false;
     if (m.unsynced < UINT8_MAX) ++m.unsynced;
     spool->UpdateState(m.meta->id, m.meta->recipients,
@@ -1412,7 +1413,6 @@ struct Engine::Impl {
     }
     FlushOutcomes();
     PersistState(*job.msg);
-    Recount(m);
     EmitAttemptEvents(m, results, outcomes, target, elapsed_ms);
     if (!failed.empty()) SendDsn(m, failed);
     --m.jobs;
@@ -1653,7 +1653,6 @@ struct Engine::Impl {
       }
       if (by_domain.empty()) continue;
       PersistState(*e);
-      Recount(m);
       PageOut(m);
       for (auto& [d, j] : by_domain) {
         ++m.jobs;
@@ -1675,7 +1674,6 @@ struct Engine::Impl {
         ++n;
       }
       PersistState(*e);
-      Recount(e->second);
       if (!MaybeRetire(messages.find(e->first))) PageOut(e->second);
     }
     return n;

@@ -96,11 +96,10 @@ void SortOldestFirst(std::vector<MessageInfo>* list) {
 
 Spool::Entry EntryOf(const MessageInfo& info) {
   Spool::Entry e;
-  e.record = info.body_offset - info.meta_len - kRecordHeaderSize;
+  e.record = info.record;
   e.segment = info.segment;
   e.state_segment = info.state_segment;
-  if (info.state_segment)
-    e.state_record = info.state_offset - kRecordHeaderSize;
+  e.state_record = info.state_record;
   return e;
 }
 
@@ -134,7 +133,7 @@ class Replayer {
         info.segment = segment;
         info.body_offset = body_offset;
         info.body_crc = h.body_crc;
-        info.meta_len = h.meta_len;
+        info.record = body_offset - h.meta_len - kRecordHeaderSize;
         info.meta = std::move(*m);
         auto [it, fresh] = index_->try_emplace(*key);
         if (fresh) {
@@ -155,8 +154,7 @@ class Replayer {
           MessageInfo& info = infos_[it->second.state_record];
           info.meta.recipients = std::move(s->second);
           info.state_segment = segment;
-          info.state_offset = body_offset - h.meta_len;
-          info.state_len = h.meta_len;
+          info.state_record = body_offset - h.meta_len - kRecordHeaderSize;
         }
         return true;
       }
@@ -760,7 +758,7 @@ void Spool::WriterLoop() {
         info.segment = it->second.segment;
         info.body_offset = offsets[i];
         info.body_crc = crcs[i];
-        info.meta_len = static_cast<uint32_t>(r.meta.size());
+        info.record = it->second.record;
         if (headers) {
           size_t end = r.body.find("\r\n\r\n");
           info.header_block =
@@ -1019,7 +1017,7 @@ Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
   info.segment = e.segment;
   info.body_offset = rec->body_offset;
   info.body_crc = rec->header.body_crc;
-  info.meta_len = rec->header.meta_len;
+  info.record = e.record;
   if (e.state_segment) {
     auto state = ReadRecord(e.state_segment, e.state_record, 0);
     if (!state.ok()) return state.error();
@@ -1028,8 +1026,7 @@ Result<MessageInfo> Spool::Load(const std::string& id, const Entry& e) const {
       return Error::Permanent("corrupt", "unreadable state for " + id);
     info.meta.recipients = std::move(st->second);
     info.state_segment = e.state_segment;
-    info.state_offset = state->body_offset - state->header.meta_len;
-    info.state_len = state->header.meta_len;
+    info.state_record = e.state_record;
   }
   return info;
 }

@@ -38,11 +38,10 @@ struct MessageInfo {
   uint64_t size = 0;           // body bytes
   uint32_t segment = 0;        // holds the message record and body
   uint32_t state_segment = 0;  // holds the latest state record, 0 if none
-  uint64_t body_offset = 0;    // the message record's meta ends here
+  uint64_t body_offset = 0;
   uint32_t body_crc = 0;
-  uint32_t meta_len = 0;      // the message record's meta
-  uint64_t state_offset = 0;  // the latest state record's meta
-  uint32_t state_len = 0;
+  uint64_t record = 0;        // the message record's header
+  uint64_t state_record = 0;  // the latest state record's header
   // The commit listener's copy of the header block, when the spool was asked
   // to capture it (events need it; it is cut from the body still in memory
   // at commit, so nobody reads it back from disk). Empty otherwise.
