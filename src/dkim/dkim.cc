@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "base/base64.h"
@@ -124,31 +125,49 @@ std::string PrivateKey::DnsRecord() const {
 std::string RelaxedBody(std::string_view body) {
   // Per line: drop trailing WSP, reduce WSP runs to one space; then drop
   // trailing empty lines; a non-empty body ends with exactly one CRLF.
+  // One pass into one buffer: this runs for every signed message, on the
+  // signing pool, and a per-line string cost a tenth of an RSA signature.
   std::string out;
-  size_t start = 0;
-  std::vector<std::string> lines;
-  while (start < body.size()) {
-    size_t eol = body.find("\r\n", start);
-    std::string_view line = body.substr(start, eol == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : eol - start);
-    std::string l;
-    bool space = false;
-    for (char c : line) {
-      if (IsWsp(c)) {
+  out.reserve(body.size() + 2);
+  size_t empty_lines = 0;  // held back: dropped if only empty lines follow
+  const char* p = body.data();
+  const char* end = p + body.size();
+  while (p < end) {
+    const char* eol = p;
+    for (;;) {  // the next CRLF (a bare CR or LF is line content)
+      eol = static_cast<const char*>(std::memchr(eol, '\r', end - eol));
+      if (!eol) {
+        eol = end;
+        break;
+      }
+      if (eol + 1 < end && eol[1] == '\n') break;
+      ++eol;
+    }
+    bool content = false, space = false;
+    for (const char* q = p; q < eol;) {
+      if (IsWsp(*q)) {
         space = true;
+        ++q;
         continue;
       }
-      if (space) l += ' ';  // a WSP run becomes one SP; trailing WSP is dropped
+      const char* run = q;
+      while (q < eol && !IsWsp(*q)) ++q;
+      if (!content) {
+        for (; empty_lines > 0; --empty_lines) out += "\r\n";
+        content = true;
+      }
+      if (space) out += ' ';  // a WSP run is one SP; trailing WSP is dropped
       space = false;
-      l += c;
+      out.append(run, q - run);
     }
-    lines.push_back(std::move(l));
-    if (eol == std::string_view::npos) break;
-    start = eol + 2;
+    if (content) {
+      out += "\r\n";
+    } else {
+      ++empty_lines;
+    }
+    if (eol == end) break;
+    p = eol + 2;
   }
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  for (const auto& l : lines) out += l + "\r\n";
   return out;
 }
 

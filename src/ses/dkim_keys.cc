@@ -32,8 +32,7 @@ std::string VerificationToken(const std::string& domain) {
       .substr(0, 44);
 }
 
-std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
-    const std::string& domain) {
+DkimKeys::LoadedPtr DkimKeys::LoadLocked(const std::string& domain) {
   auto it = cache_.find(domain);
   if (it != cache_.end()) return it->second;
   std::optional<Loaded> loaded;
@@ -85,8 +84,10 @@ std::optional<DkimKeys::Loaded> DkimKeys::LoadLocked(
       }
     }
   }
-  cache_[domain] = loaded;
-  return loaded;
+  LoadedPtr shared =
+      loaded ? std::make_shared<const Loaded>(std::move(*loaded)) : nullptr;
+  cache_[domain] = shared;
+  return shared;
 }
 
 Result<DkimKeys::Info> DkimKeys::Ensure(const std::string& raw_domain) {
@@ -252,17 +253,16 @@ Status DkimKeys::SetSigning(const std::string& raw_domain, bool enabled) {
   return Ok{};
 }
 
-std::optional<DkimKeys::Loaded> DkimKeys::KeyForAddress(
-    const std::string& address) {
+DkimKeys::LoadedPtr DkimKeys::KeyForAddress(const std::string& address) {
   size_t at = address.rfind('@');
-  if (at == std::string::npos) return std::nullopt;
+  if (at == std::string::npos) return nullptr;
   std::string domain = AsciiLowerCopy(address.substr(at + 1));
   std::lock_guard<std::mutex> lock(mu_);
   // The most specific domain with a key: a.b.example.com, b.example.com,
   // example.com.
   for (std::string d = domain; !d.empty();) {
     if (auto l = LoadLocked(d)) {
-      if (!l->info.signing_enabled) return std::nullopt;
+      if (!l->info.signing_enabled) return nullptr;
       return l;
     }
     size_t dot = d.find('.');
@@ -270,11 +270,11 @@ std::optional<DkimKeys::Loaded> DkimKeys::KeyForAddress(
     d = d.substr(dot + 1);
     if (d.find('.') == std::string::npos) break;  // never a bare TLD
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 bool DkimKeys::SignsFor(const std::string& address) {
-  return KeyForAddress(address).has_value();
+  return KeyForAddress(address) != nullptr;
 }
 
 std::string DkimKeys::SignIfPossible(const std::string& message,
@@ -288,7 +288,7 @@ std::string DkimKeys::SignIfPossible(const std::string& message,
       break;
     }
   }
-  std::optional<Loaded> key = KeyForAddress(from);
+  LoadedPtr key = KeyForAddress(from);
   if (!key) return message;
   dkim::SignOptions o{key->info.domain, key->info.selector, now_seconds, {}};
   auto field = dkim::Sign(message, o, key->key);

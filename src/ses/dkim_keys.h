@@ -2,6 +2,7 @@
 
 #include <boost/json/fwd.hpp>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,9 +72,12 @@ class DkimKeys {
     dkim::PrivateKey key;
     std::optional<dkim::PrivateKey> ed_key;
   };
-  std::optional<Loaded> LoadLocked(const std::string& domain);
+  // Shared, immutable once cached: a signing thread keeps its key while a
+  // rotation replaces the cache entry, and nothing is copied per message.
+  using LoadedPtr = std::shared_ptr<const Loaded>;
+  LoadedPtr LoadLocked(const std::string& domain);
   // The enabled key of the address's most specific domain that has one.
-  std::optional<Loaded> KeyForAddress(const std::string& address);
+  LoadedPtr KeyForAddress(const std::string& address);
   Result<boost::json::object> GetLocked(const std::string& domain);
   Result<Info> PutLocked(const std::string& domain,
                          const boost::json::object& o);
@@ -82,8 +86,7 @@ class DkimKeys {
   std::string master_key_path_;
   bool with_ed25519_;
   std::mutex mu_;
-  std::map<std::string, std::optional<Loaded>>
-      cache_;  // domain -> key (nullopt: none)
+  std::map<std::string, LoadedPtr> cache_;  // domain -> key (null: none)
 };
 
 // The `_amazonses.<domain>` TXT verification token for a domain (stable).
