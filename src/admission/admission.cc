@@ -188,9 +188,22 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   if (s.source == Source::kInternal || s.source == Source::kInbound)
     return std::nullopt;
   if (s.source == Source::kSubmission) s.caller = SmtpCaller(s.meta.auth_user);
+  UseDefaultConfigurationSet(s, from);
   if (auto r = CheckPaused(s)) return r;
   if (auto r = Authorize(s, from)) return r;
   return CheckVerified(s, from);
+}
+
+// SES: a send that names no configuration set uses its identity's default
+// (CreateEmailIdentity's ConfigurationSetName), the address's before its
+// domain's; a default whose set was deleted since is ignored.
+void Admission::UseDefaultConfigurationSet(Submission& s, const From& from) {
+  if (!s.meta.config_set.empty()) return;
+  std::string sender =
+      s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
+  std::string set = resources_->identities().DefaultConfigurationSetFor(sender);
+  if (!set.empty() && resources_->configuration_sets().Exists(set))
+    s.meta.config_set = set;
 }
 
 std::optional<Refusal> Admission::CheckPaused(const Submission& s) {

@@ -78,7 +78,8 @@ Status ToStatus(const Refusal& r);
 // the checks in this fixed order and commits:
 //   1. content and envelope well-formed (API; SMTP's session checked them)
 //   2. spool accepting (free space)
-//   3. sending paused (account, then configuration set)
+//   3. sending paused (account, then configuration set; a send naming no
+//      set takes its identity's default set first)
 //   4. caller's authorization (sending-authorization policies)
 //   5. sender identity verified (production) / recipients verified (sandbox)
 //   6. quota (taken now, given back if the commit fails)
@@ -119,6 +120,7 @@ class Admission {
   };
   static From FromOf(const std::string& content);
   std::optional<Refusal> Check(Submission& s, const From& from);
+  void UseDefaultConfigurationSet(Submission& s, const From& from);
   std::optional<Refusal> CheckPaused(const Submission& s);
   std::optional<Refusal> Authorize(const Submission& s, const From& from);
   std::optional<Refusal> CheckVerified(const Submission& s, const From& from);

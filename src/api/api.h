@@ -53,6 +53,8 @@ struct Services {
                      const std::map<std::string, std::string>& form,
                      std::function<void(net::HttpResponse)> done)>
       sns;
+  // Whether an SNS topic exists (v1 event destinations name one).
+  std::function<bool(const std::string& topic_arn)> topic_exists;
   // Reputation enforcement status for GetAccount (HEALTHY, PROBATION,
   // SHUTDOWN); sending statistics for GetSendStatistics:
   // [{timestamp_ms, attempts, bounces, complaints, rejects}] in 15-minute

@@ -322,6 +322,34 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   void V1ListConfigurationSets(V1Call& c);
 
+  void V1UpdateConfigurationSetSendingEnabled(V1Call& c);
+
+  void V1UpdateConfigurationSetReputationMetricsEnabled(V1Call& c);
+
+  // Create and UpdateConfigurationSetEventDestination.
+  void V1PutEventDestination(V1Call& c);
+
+  void V1DeleteEventDestination(V1Call& c);
+
+  void V1ListVerifiedEmailAddresses(V1Call& c);
+
+  // A v1 listing's MaxItems (1-1000, default 1000) and NextToken.
+  struct V1Page {
+    std::string after;
+    size_t max_items = 1000;
+  };
+  static std::variant<V1Page, ApiError> ParseV1Page(
+      std::map<std::string, std::string>& form);
+  static std::string V1NextToken(const std::string& last);
+  // EventDestination.* of a v1 request in SESv2's stored shape.
+  std::variant<boost::json::object, ApiError> V1EventDestination(
+      std::map<std::string, std::string>& form);
+  static std::string V1EventDestinationsXml(
+      const std::map<std::string, boost::json::object>& destinations);
+  static ApiError MissingConfigurationSet(const std::string& name);
+  static ApiError MissingEventDestination(const std::string& set,
+                                          const std::string& name);
+
   void V1VerifyDomainDkim(V1Call& c);
 
   void V1SetIdentityMailFromDomain(V1Call& c);

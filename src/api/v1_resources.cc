@@ -90,6 +90,18 @@ const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
     r.Action("DescribeConfigurationSet", true,
              &Impl::V1DeleteOrDescribeConfigurationSet);
     r.Action("ListConfigurationSets", true, &Impl::V1ListConfigurationSets);
+    r.Action("UpdateConfigurationSetSendingEnabled", true,
+             &Impl::V1UpdateConfigurationSetSendingEnabled);
+    r.Action("UpdateConfigurationSetReputationMetricsEnabled", true,
+             &Impl::V1UpdateConfigurationSetReputationMetricsEnabled);
+    r.Action("CreateConfigurationSetEventDestination", true,
+             &Impl::V1PutEventDestination);
+    r.Action("UpdateConfigurationSetEventDestination", true,
+             &Impl::V1PutEventDestination);
+    r.Action("DeleteConfigurationSetEventDestination", true,
+             &Impl::V1DeleteEventDestination);
+    r.Action("ListVerifiedEmailAddresses", true,
+             &Impl::V1ListVerifiedEmailAddresses);
     r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim);
     r.Action("SetIdentityMailFromDomain", true,
              &Impl::V1SetIdentityMailFromDomain);
@@ -171,14 +183,67 @@ void Api::Impl::V1VerifyIdentity(V1Call& c) {
   }
 }
 
+// ListIdentities: IdentityType (EmailAddress or Domain; absent: both),
+// MaxItems and NextToken, walking the store's pages until one of ours is
+// full; NextToken only when another identity of the type follows.
 void Api::Impl::V1ListIdentities(V1Call& c) {
-  const std::string& action = c.action;
-  std::function<void(HttpResponse)>& done = c.done;
+  std::string type;
+  if (auto it = c.form.find("IdentityType"); it != c.form.end()) {
+    if (it->second == "EmailAddress") {
+      type = "EMAIL_ADDRESS";
+    } else if (it->second == "Domain") {
+      type = "DOMAIN";
+    } else {
+      return c.done(V1Error(
+          {400, "", "ValidationError",
+           "1 validation error detected: Value '" + it->second +
+               "' at 'identityType' failed to satisfy constraint: Member "
+               "must satisfy enum value set: [EmailAddress, Domain]"}));
+    }
+  }
+  auto page = ParseV1Page(c.form);
+  if (auto* e = std::get_if<ApiError>(&page)) return c.done(V1Error(*e));
+  const V1Page& p = std::get<V1Page>(page);
+  std::vector<std::string> names;
+  bool more = false;
+  std::string cursor = p.after;
+  while (!more) {
+    auto ids = resources.identities().List(cursor, 1000);
+    if (!ids.ok()) return c.done(V1Error(StoreError(ids.error(), "", "")));
+    for (const auto& id : ids->items) {
+      if (!type.empty() && id.type != type) continue;
+      if (names.size() == p.max_items) {
+        more = true;
+        break;
+      }
+      names.push_back(id.name);
+    }
+    if (ids->next.empty()) break;
+    cursor = ids->next;
+  }
   std::string members;
-  for (const auto& i : resources.identities().Names())
-    members += "\n      <member>" + XmlEscape(i) + "</member>";
-  done(
-      V1Ok(action, "\n    <Identities>" + members + "\n    </Identities>\n  "));
+  for (const auto& n : names)
+    members += "\n      <member>" + XmlEscape(n) + "</member>";
+  std::string body = "\n    <Identities>" + members + "\n    </Identities>";
+  if (more) body += V1NextToken(names.back());
+  c.done(V1Ok(c.action, body + "\n  "));
+}
+
+// ListVerifiedEmailAddresses (SES's older call): the verified addresses.
+void Api::Impl::V1ListVerifiedEmailAddresses(V1Call& c) {
+  std::string members;
+  std::string cursor;
+  while (true) {
+    auto ids = resources.identities().List(cursor, 1000);
+    if (!ids.ok()) return c.done(V1Error(StoreError(ids.error(), "", "")));
+    for (const auto& id : ids->items)
+      if (id.type == "EMAIL_ADDRESS" && id.verification_status == "SUCCESS")
+        members += "\n      <member>" + XmlEscape(id.name) + "</member>";
+    if (ids->next.empty()) break;
+    cursor = ids->next;
+  }
+  c.done(V1Ok(c.action, "\n    <VerifiedEmailAddresses>" + members +
+                            "\n    </VerifiedEmailAddresses>\n  "));
 }
 
 void Api::Impl::V1GetIdentityVerificationAttributes(V1Call& c) {
@@ -267,11 +332,30 @@ void Api::Impl::V1DeleteTemplate(V1Call& c) {
   done(V1Ok(action, ""));
 }
 
+// ListTemplates: SES pages templates 10 at a time unless MaxItems asks for
+// up to 100 (more is read as 100), each with its CreatedTimestamp.
 void Api::Impl::V1ListTemplates(V1Call& c) {
-  const std::string& action = c.action;
-  std::function<void(HttpResponse)>& done = c.done;
-  done(V1Ok(action,
-            NamedMembers("TemplatesMetadata", resources.templates().Names())));
+  if (auto it = c.form.find("MaxItems"); it != c.form.end()) {
+    char* end = nullptr;
+    long n = std::strtol(it->second.c_str(), &end, 10);
+    if (!it->second.empty() && *end == '\0' && n > 100) it->second = "100";
+  } else {
+    c.form["MaxItems"] = "10";
+  }
+  auto page = ParseV1Page(c.form);
+  if (auto* e = std::get_if<ApiError>(&page)) return c.done(V1Error(*e));
+  const V1Page& p = std::get<V1Page>(page);
+  auto list = resources.templates().List(p.after, p.max_items);
+  if (!list.ok()) return c.done(V1Error(StoreError(list.error(), "", "")));
+  std::string members;
+  for (const auto& t : list->items)
+    members += "\n      <member><Name>" + XmlEscape(t.name) +
+               "</Name><CreatedTimestamp>" + IsoTime(t.created * 1000) +
+               "</CreatedTimestamp></member>";
+  std::string body =
+      "\n    <TemplatesMetadata>" + members + "\n    </TemplatesMetadata>";
+  if (!list->next.empty()) body += V1NextToken(list->next);
+  c.done(V1Ok(c.action, body + "\n  "));
 }
 
 void Api::Impl::V1TestRenderTemplate(V1Call& c) {
@@ -322,29 +406,61 @@ void Api::Impl::V1CreateConfigurationSet(V1Call& c) {
 
 void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
   const std::string& action = c.action;
-  std::map<std::string, std::string>& form = c.form;
-  std::function<void(HttpResponse)>& done = c.done;
-  std::string name = form["ConfigurationSetName"];
-  if (!resources.configuration_sets().Exists(name)) {
-    done(V1Error({400, "", "ConfigurationSetDoesNotExist",
-                  "Configuration set <" + name + "> does not exist."}));
-    return;
-  }
+  std::string name = c.form["ConfigurationSetName"];
+  auto cs = resources.configuration_sets().Get(name);
+  if (!cs.ok()) return c.done(V1Error(MissingConfigurationSet(name)));
   if (action == "DeleteConfigurationSet") {
     auto r = resources.configuration_sets().Delete(name);
     (void)r;
-    done(V1Ok(action, ""));
-  } else {
-    done(V1Ok(action, "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
-                          "</Name></ConfigurationSet>\n  "));
+    return c.done(V1Ok(action, ""));
   }
-}
-
-void Api::Impl::V1ListConfigurationSets(V1Call& c) {
-  const std::string& action = c.action;
-  std::function<void(HttpResponse)>& done = c.done;
-  done(V1Ok(action, NamedMembers("ConfigurationSets",
-                                 resources.configuration_sets().Names())));
+  std::string body = "\n    <ConfigurationSet><Name>" + XmlEscape(name) +
+                     "</Name></ConfigurationSet>";
+  // What ConfigurationSetAttributeNames asks for, from the stored options.
+  auto option = [&cs](const char* field,
+                      const char* key) -> std::optional<std::string> {
+    auto* o = cs->options.if_contains(field);
+    if (!o || !o->is_object()) return std::nullopt;
+    auto* v = o->as_object().if_contains(key);
+    if (!v) return std::nullopt;
+    if (v->is_bool()) return v->as_bool() ? "true" : "false";
+    if (v->is_string()) return std::string(v->as_string());
+    return std::nullopt;
+  };
+  for (const auto& attr : Members(c.form, "ConfigurationSetAttributeNames")) {
+    if (attr == "eventDestinations") {
+      body += V1EventDestinationsXml(cs->destinations);
+    } else if (attr == "trackingOptions") {
+      auto d = option("TrackingOptions", "CustomRedirectDomain");
+      body += "\n    <TrackingOptions>" +
+              (d ? "<CustomRedirectDomain>" + XmlEscape(*d) +
+                       "</CustomRedirectDomain>"
+                 : "") +
+              "</TrackingOptions>";
+    } else if (attr == "deliveryOptions") {
+      auto tls = option("DeliveryOptions", "TlsPolicy");
+      body += "\n    <DeliveryOptions><TlsPolicy>" +
+              XmlEscape(tls.value_or("Optional")) +
+              "</TlsPolicy></DeliveryOptions>";
+    } else if (attr == "reputationOptions") {
+      bool sending = resources.configuration_sets().SendingEnabled(name);
+      auto metrics = option("ReputationOptions", "ReputationMetricsEnabled");
+      body += std::string("\n    <ReputationOptions><SendingEnabled>") +
+              (sending ? "true" : "false") +
+              "</SendingEnabled><ReputationMetricsEnabled>" +
+              metrics.value_or("false") +
+              "</ReputationMetricsEnabled></ReputationOptions>";
+    } else {
+      return c.done(V1Error(
+          {400, "", "ValidationError",
+           "1 validation error detected: Value '" + attr +
+               "' at 'configurationSetAttributeNames' failed to satisfy "
+               "constraint: Member must satisfy enum value set: "
+               "[eventDestinations, trackingOptions, deliveryOptions, "
+               "reputationOptions]"}));
+    }
+  }
+  c.done(V1Ok(action, body + "\n  "));
 }
 
 void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
@@ -373,9 +489,20 @@ void Api::Impl::V1SetIdentityMailFromDomain(V1Call& c) {
   const std::string& action = c.action;
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
-  std::string behavior = form["BehaviorOnMXFailure"] == "RejectMessage"
-                             ? "REJECT_MESSAGE"
-                             : "USE_DEFAULT_VALUE";
+  std::string behavior = "USE_DEFAULT_VALUE";
+  if (auto it = form.find("BehaviorOnMXFailure"); it != form.end()) {
+    if (it->second == "RejectMessage") {
+      behavior = "REJECT_MESSAGE";
+    } else if (it->second != "UseDefaultValue") {
+      done(V1Error(
+          {400, "", "ValidationError",
+           "1 validation error detected: Value '" + it->second +
+               "' at 'behaviorOnMXFailure' failed to satisfy constraint: "
+               "Member must satisfy enum value set: [RejectMessage, "
+               "UseDefaultValue]"}));
+      return;
+    }
+  }
   Status s = resources.identities().SetMailFrom(
       form["Identity"], form["MailFromDomain"], behavior);
   if (!s.ok()) {

@@ -46,15 +46,11 @@ HttpResponse ListTags(ResourceCall& c) {
 HttpResponse TagResource(ResourceCall& c, json::object& o) {
   std::string arn = JsonString(o, "ResourceArn");
   auto* t = o.if_contains("Tags");
-  if (arn.empty() || !t || !t->is_array())
+  if (arn.empty() || !t)
     return Fail(BadRequest("ResourceArn and Tags are required"));
-  std::vector<std::pair<std::string, std::string>> tags;
-  for (const auto& x : t->as_array()) {
-    if (!x.is_object()) return Fail(BadRequest("Each tag needs a Key"));
-    tags.emplace_back(JsonString(x.as_object(), "Key"),
-                      JsonString(x.as_object(), "Value"));
-  }
-  return Done(c.resources.tags().Tag(arn, tags));
+  auto tags = ParseTags(*t);
+  if (auto* e = std::get_if<HttpResponse>(&tags)) return std::move(*e);
+  return Done(c.resources.tags().Tag(arn, std::get<TagList>(tags)));
 }
 
 // UntagResource: ?ResourceArn=…&TagKeys=a&TagKeys=b.

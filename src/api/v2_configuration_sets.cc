@@ -25,7 +25,12 @@ HttpResponse ListSets(ResourceCall& c, const PageRequest& p) {
 HttpResponse GetSet(ResourceCall& c) {
   auto cs = c.resources.configuration_sets().Get(c.params[0]);
   if (!cs.ok()) return Fail(cs.error());
-  return Reply(cs->options);
+  // A set made through v1 (or the config file) was put with no options: it
+  // still has a name and, as SES answers, an empty tag list.
+  json::object out = cs->options;
+  out["ConfigurationSetName"] = cs->name;
+  if (!out.contains("Tags")) out["Tags"] = json::array();
+  return Reply(out);
 }
 
 // DeleteConfigurationSet.

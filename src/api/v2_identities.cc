@@ -57,8 +57,27 @@ HttpResponse CreateIdentity(ResourceCall& c, json::object& o) {
   std::string id = JsonString(o, "EmailIdentity");
   if (id.empty() || id.find_first_of("\r\n ") != std::string::npos)
     return Fail(BadRequest("EmailIdentity is required"));
+  TagList tags;
+  if (auto* t = o.if_contains("Tags")) {
+    auto parsed = ParseTags(*t);
+    if (auto* e = std::get_if<HttpResponse>(&parsed)) return std::move(*e);
+    tags = std::get<TagList>(std::move(parsed));
+  }
+  std::string set = JsonString(o, "ConfigurationSetName");
+  if (!set.empty() && !c.resources.configuration_sets().Exists(set))
+    return Fail(
+        ses::NotFound("Configuration set <" + set + "> does not exist."));
   if (Status s = c.resources.identities().Create(id); !s.ok())
     return Fail(s.error());
+  if (!set.empty())
+    if (Status s = c.resources.identities().SetConfigurationSet(id, set);
+        !s.ok())
+      return Fail(s.error());
+  if (!tags.empty())
+    if (Status s =
+            c.resources.tags().Tag(c.resources.identities().Arn(id), tags);
+        !s.ok())
+      return Fail(s.error());
   return Reply({{"IdentityType", IsDomain(id) ? "DOMAIN" : "EMAIL_ADDRESS"},
                 {"VerifiedForSendingStatus", c.resources.auto_verify()},
                 {"DkimAttributes", DkimAttributes(c.resources, nullptr, id)}});
@@ -84,7 +103,11 @@ HttpResponse GetIdentity(ResourceCall& c) {
   for (const auto& [k, v] : id->policies) policies[k] = v;
   if (id->last_checked) verification["LastCheckedTimestamp"] = id->last_checked;
   if (id->last_success) verification["LastSuccessTimestamp"] = id->last_success;
-  return Reply(
+  json::array tags;
+  if (auto t = c.resources.tags().Get(c.resources.identities().Arn(id->name));
+      t.ok())
+    for (const auto& [k, v] : *t) tags.push_back({{"Key", k}, {"Value", v}});
+  json::object out(
       {{"IdentityType", id->type},
        {"FeedbackForwardingStatus", true},
        {"VerifiedForSendingStatus", id->verification_status == "SUCCESS"},
@@ -94,9 +117,22 @@ HttpResponse GetIdentity(ResourceCall& c) {
          {"MailFromDomainStatus", id->mail_from_status},
          {"BehaviorOnMxFailure", id->behavior_on_mx_failure}}},
        {"Policies", std::move(policies)},
-       {"Tags", json::array()},
+       {"Tags", std::move(tags)},
        {"VerificationStatus", id->verification_status},
        {"VerificationInfo", std::move(verification)}});
+  if (!id->configuration_set.empty())
+    out["ConfigurationSetName"] = id->configuration_set;
+  return Reply(out);
+}
+
+// PutEmailIdentityConfigurationSetAttributes: the identity's default set
+// (no ConfigurationSetName: none).
+HttpResponse PutIdentityConfigurationSet(ResourceCall& c, json::object& o) {
+  std::string set = JsonString(o, "ConfigurationSetName");
+  if (!set.empty() && !c.resources.configuration_sets().Exists(set))
+    return Fail(
+        ses::NotFound("Configuration set <" + set + "> does not exist."));
+  return Done(c.resources.identities().SetConfigurationSet(c.params[0], set));
 }
 
 // DeleteEmailIdentity.
@@ -217,11 +253,13 @@ void AddIdentityRoutes(ResourceRouter& r) {
          WithBody<PutDkimSigning>);
   r.Rest("PUT", id + "/dkim", true, WithBody<PutDkim>);
   r.Rest("PUT", id + "/mail-from", true, WithBody<PutMailFrom>);
+  r.Rest("PUT", id + "/configuration-set", true,
+         WithBody<PutIdentityConfigurationSet>);
   r.Rest("GET", id + "/policies", true, GetPolicies);
   r.Rest("POST", id + "/policies/{policy}", true,
          WithBody<PutPolicy<Identities::PolicyWrite::kCreate>>);
   r.Rest("PUT", id + "/policies/{policy}", true,
-         WithBody<PutPolicy<Identities::PolicyWrite::kUpdate>>);
+         WithBody<PutPolicy<Identities::PolicyWrite::kUpsert>>);
   r.Rest("DELETE", id + "/policies/{policy}", true, DeletePolicy);
 }
 

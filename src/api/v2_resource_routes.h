@@ -77,6 +77,11 @@ inline boost::json::value Name(const std::string& name) {
   return boost::json::string(name);
 }
 
+// A request's Tags ([{Key, Value}…]: 1-50 of them, keys of 1-128 and values
+// of at most 256 characters, as SES's TagResource allows), or the 400.
+using TagList = std::vector<std::pair<std::string, std::string>>;
+std::variant<TagList, HttpResponse> ParseTags(const boost::json::value& v);
+
 // Route adapters: a handler that takes the parsed JSON body, or the parsed
 // page of a listing; a malformed one is answered 400 before it runs.
 template <HttpResponse (*F)(ResourceCall&, boost::json::object&)>

@@ -137,6 +137,24 @@ std::variant<PageRequest, HttpResponse> ParsePage(const HttpRequest& req) {
   return page;
 }
 
+std::variant<TagList, HttpResponse> ParseTags(const json::value& v) {
+  if (!v.is_array() || v.as_array().empty() || v.as_array().size() > 50)
+    return Fail(BadRequest("Tags must be a list of 1 to 50 tags."));
+  TagList tags;
+  for (const auto& x : v.as_array()) {
+    auto* key = x.is_object() ? x.as_object().if_contains("Key") : nullptr;
+    auto* value = x.is_object() ? x.as_object().if_contains("Value") : nullptr;
+    if (!key || !key->is_string() || key->as_string().empty() ||
+        key->as_string().size() > 128)
+      return Fail(BadRequest("Each tag needs a Key of 1 to 128 characters."));
+    if (value && (!value->is_string() || value->as_string().size() > 256))
+      return Fail(BadRequest("A tag's Value is at most 256 characters."));
+    tags.emplace_back(std::string(key->as_string()),
+                      value ? std::string(value->as_string()) : "");
+  }
+  return tags;
+}
+
 void SetNextToken(json::object& out, const std::string& next) {
   if (!next.empty()) out["NextToken"] = Base64Encode(next);
 }

@@ -81,6 +81,11 @@ api::Services WireServices(ServiceParts p) {
     });
     return true;
   };
+  s.topic_exists = [&publisher](const std::string& arn) {
+    for (const auto& t : publisher.Topics())  // the registry locks
+      if (t.arn == arn) return true;
+    return false;
+  };
   s.listeners_up = [&listening] { return listening.load(); };
   s.enforcement_status = [&alarms] { return alarms.ReputationStatus(""); };
   s.send_statistics = [&sending_stats] {

@@ -858,6 +858,133 @@ Status Publisher::DeleteTopic(const std::string& arn) {
   });
 }
 
+namespace {
+
+// The account field of arn:aws:sns:<region>:<account>:<name>.
+std::string AccountOf(const std::string& arn) {
+  size_t pos = 0;
+  for (int i = 0; i < 4 && pos != std::string::npos; ++i)
+    pos = arn.find(':', pos + (i ? 1 : 0));
+  if (pos == std::string::npos) return "";
+  size_t end = arn.find(':', pos + 1);
+  return arn.substr(pos + 1, end == std::string::npos ? end : end - pos - 1);
+}
+
+// SNS's policy for a topic nobody has set one on: the owner account only.
+std::string DefaultTopicPolicy(const std::string& arn) {
+  json::object statement{
+      {"Sid", "__default_statement_ID"},
+      {"Effect", "Allow"},
+      {"Principal", {{"AWS", "*"}}},
+      {"Action",
+       {"SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+        "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+        "SNS:ListSubscriptionsByTopic", "SNS:Publish"}},
+      {"Resource", arn},
+      {"Condition", {{"StringEquals", {{"AWS:SourceOwner", AccountOf(arn)}}}}}};
+  return json::serialize(json::object{{"Version", "2008-10-17"},
+                                      {"Id", "__default_policy_ID"},
+                                      {"Statement", json::array{statement}}});
+}
+
+Error InvalidAttribute(const std::string& name) {
+  return Error::Permanent("InvalidParameter",
+                          "Invalid parameter: AttributeName: " + name +
+                              " is not an attribute Sesame can set");
+}
+
+}  // namespace
+
+Result<Publisher::Attributes> Publisher::TopicAttributes(
+    const std::string& topic_arn) {
+  Impl* d = impl_.get();
+  std::string topic = d->registry.TopicOf(topic_arn);
+  if (topic.empty() || !d->registry.HasTopic(topic))
+    return Error::Permanent("NotFound", "Topic does not exist");
+  Attributes a{{"TopicArn", topic_arn},
+               {"Owner", AccountOf(topic_arn)},
+               {"DisplayName", ""},
+               {"Policy", DefaultTopicPolicy(topic_arn)},
+               {"SubscriptionsDeleted", "0"}};
+  for (auto& [k, v] : d->registry.TopicAttributes(topic)) a[k] = v;
+  int confirmed = 0, pending = 0;
+  for (const auto& sub : Subscriptions(topic_arn))
+    ++(sub.confirmed ? confirmed : pending);
+  a["SubscriptionsConfirmed"] = std::to_string(confirmed);
+  a["SubscriptionsPending"] = std::to_string(pending);
+  return a;
+}
+
+Status Publisher::SetTopicAttribute(const std::string& topic_arn,
+                                    const std::string& name,
+                                    const std::string& value) {
+  Impl* d = impl_.get();
+  std::string topic = d->registry.TopicOf(topic_arn);
+  if (topic.empty() || !d->registry.HasTopic(topic))
+    return Error::Permanent("NotFound", "Topic does not exist");
+  if (name == "Policy") {
+    boost::system::error_code ec;
+    json::value v = json::parse(value, ec);
+    if (ec || !v.is_object())
+      return Error::Permanent("InvalidParameter",
+                              "Invalid parameter: Policy: not a JSON object");
+  } else if (name != "DisplayName") {
+    return InvalidAttribute(name);
+  }
+  if (name == "DisplayName" && value.size() > 100)
+    return Error::Permanent(
+        "InvalidParameter",
+        "Invalid parameter: DisplayName: at most 100 characters");
+  return d->RunOnLoop([d, &topic, &name, &value] {
+    d->registry.SetTopicAttribute(topic, name, value);
+    return d->registry.SaveApiState();
+  });
+}
+
+Result<Publisher::Attributes> Publisher::SubscriptionAttributes(
+    const std::string& arn) {
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d, &arn]() -> Result<Attributes> {
+    for (const auto& sub : d->registry.all()) {
+      if (sub->arn != arn || sub->removed) continue;
+      std::string topic_arn = d->TopicArn(sub->topic);
+      return Attributes{
+          {"SubscriptionArn", sub->arn},
+          {"TopicArn", topic_arn},
+          {"Owner", AccountOf(topic_arn)},
+          {"Protocol", sub->config.protocol},
+          {"Endpoint", sub->config.endpoint},
+          {"PendingConfirmation", sub->confirmed ? "false" : "true"},
+          {"ConfirmationWasAuthenticated", sub->confirmed ? "true" : "false"},
+          {"RawMessageDelivery", sub->config.raw ? "true" : "false"}};
+    }
+    return Error::Permanent("NotFound", "Subscription does not exist");
+  });
+}
+
+Status Publisher::SetSubscriptionAttribute(const std::string& arn,
+                                           const std::string& name,
+                                           const std::string& value) {
+  if (name != "RawMessageDelivery") return InvalidAttribute(name);
+  if (value != "true" && value != "false")
+    return Error::Permanent(
+        "InvalidParameter",
+        "Invalid parameter: RawMessageDelivery: must be true or false");
+  Impl* d = impl_.get();
+  return d->RunOnLoop([d, &arn, &value]() -> Status {
+    for (const auto& sub : d->registry.all()) {
+      if (sub->arn != arn || sub->removed) continue;
+      if (!sub->from_api)
+        return Error::Permanent("AuthorizationError",
+                                "Subscriptions from the configuration file "
+                                "are changed there");
+      sub->config.raw = value == "true";  // read by this thread only
+      return d->registry.SaveApiState();
+    }
+    return Error::Permanent("NotFound", "Subscription does not exist");
+  });
+}
+
 std::vector<Publisher::TopicInfo> Publisher::Topics() {
   Impl* d = impl_.get();
   std::vector<TopicInfo> out;

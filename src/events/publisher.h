@@ -122,6 +122,19 @@ class Publisher {
   std::vector<SubscriptionInfo> Subscriptions(const std::string& topic_arn);
   Result<std::string> ConfirmSubscription(const std::string& topic_arn,
                                           const std::string& token);
+  // Get/SetTopicAttributes and Get/SetSubscriptionAttributes, as SNS names
+  // them. Settable: a topic's DisplayName and Policy (a JSON document, kept;
+  // only owner keys reach the SNS API, so it grants nothing more), an
+  // API-made subscription's RawMessageDelivery. Anything else is
+  // InvalidParameter rather than accepted and ignored.
+  using Attributes = std::map<std::string, std::string>;
+  Result<Attributes> TopicAttributes(const std::string& topic_arn);
+  Status SetTopicAttribute(const std::string& topic_arn,
+                           const std::string& name, const std::string& value);
+  Result<Attributes> SubscriptionAttributes(const std::string& arn);
+  Status SetSubscriptionAttribute(const std::string& arn,
+                                  const std::string& name,
+                                  const std::string& value);
 
   // True when any topic has a subscriber (the engine then reads header
   // blocks for the events).

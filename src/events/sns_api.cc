@@ -78,6 +78,38 @@ std::string SubscriptionsXml(
   return out + "</Subscriptions>";
 }
 
+std::string AttributesXml(const Publisher::Attributes& a) {
+  std::string out = "<Attributes>";
+  for (const auto& [k, v] : a)
+    out +=
+        "<entry><key>" + Xml(k) + "</key><value>" + Xml(v) + "</value></entry>";
+  return out + "</Attributes>";
+}
+
+// Get/Set{Topic,Subscription}Attributes.
+std::optional<net::HttpResponse> HandleAttributes(
+    Publisher* p, const std::string& action,
+    const std::map<std::string, std::string>& form) {
+  if (action == "GetTopicAttributes" || action == "GetSubscriptionAttributes") {
+    auto a = action == "GetTopicAttributes"
+                 ? p->TopicAttributes(Get(form, "TopicArn"))
+                 : p->SubscriptionAttributes(Get(form, "SubscriptionArn"));
+    if (!a.ok()) return Fail(a.error());
+    return Ok(action, AttributesXml(*a));
+  }
+  std::string name = Get(form, "AttributeName");
+  if (name.empty())
+    return Fail(Error::Permanent("InvalidParameter",
+                                 "Invalid parameter: AttributeName"));
+  Status s =
+      action == "SetTopicAttributes"
+          ? p->SetTopicAttribute(Get(form, "TopicArn"), name,
+                                 Get(form, "AttributeValue"))
+          : p->SetSubscriptionAttribute(Get(form, "SubscriptionArn"), name,
+                                        Get(form, "AttributeValue"));
+  return s.ok() ? Ok(action, "") : Fail(s.error());
+}
+
 }  // namespace
 
 bool IsSnsAction(const std::string& action) {
@@ -88,13 +120,19 @@ bool IsSnsAction(const std::string& action) {
                                                  "Unsubscribe",
                                                  "ConfirmSubscription",
                                                  "ListSubscriptionsByTopic",
-                                                 "ListSubscriptions"};
+                                                 "ListSubscriptions",
+                                                 "GetTopicAttributes",
+                                                 "SetTopicAttributes",
+                                                 "GetSubscriptionAttributes",
+                                                 "SetSubscriptionAttributes"};
   return kActions.count(action) > 0;
 }
 
 std::optional<net::HttpResponse> HandleSnsAction(
     Publisher* p, const std::string& action,
     const std::map<std::string, std::string>& form) {
+  if (action.find("Attributes") != std::string::npos)
+    return HandleAttributes(p, action, form);
   if (action == "CreateTopic") {
     auto arn = p->CreateTopic(Get(form, "Name"));
     if (!arn.ok()) return Fail(arn.error());

@@ -11,7 +11,8 @@ namespace sesame::events {
 
 // The SNS Query API subset for topics and subscriptions (CreateTopic,
 // DeleteTopic, ListTopics, Subscribe, Unsubscribe, ListSubscriptions,
-// ListSubscriptionsByTopic, ConfirmSubscription), answered in SNS's XML, on
+// ListSubscriptionsByTopic, ConfirmSubscription, Get/SetTopicAttributes,
+// Get/SetSubscriptionAttributes), answered in SNS's XML, on
 // the publisher's topics. nullopt when `action` is not one of them.
 // Authentication is the caller's. Thread-safe (the publisher is).
 // True when `action` is one of them (HandleSnsAction then answers it).

@@ -79,6 +79,16 @@ Status SubscriptionRegistry::LoadApiState() {
       api_topics_.insert(std::string(name.as_string()));
     }
   }
+  if (auto* a = v.as_object().if_contains("topic_attributes");
+      a && a->is_object()) {
+    for (const auto& [topic, attrs] : a->as_object()) {
+      if (!attrs.is_object()) continue;
+      for (const auto& [k, val] : attrs.as_object())
+        if (val.is_string())
+          topic_attributes_[std::string(topic)][std::string(k)] =
+              std::string(val.as_string());
+    }
+  }
   auto* l = v.as_object().if_contains("subscriptions");
   if (!l || !l->is_array()) return Ok{};
   for (const auto& e : l->as_array()) {
@@ -226,6 +236,22 @@ void SubscriptionRegistry::EraseTopic(const std::string& name) {
   topics_.erase(name);
   api_topics_.erase(name);
   by_topic_.erase(name);
+  topic_attributes_.erase(name);
+}
+
+std::map<std::string, std::string> SubscriptionRegistry::TopicAttributes(
+    const std::string& topic) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topic_attributes_.find(topic);
+  return it == topic_attributes_.end() ? std::map<std::string, std::string>{}
+                                       : it->second;
+}
+
+void SubscriptionRegistry::SetTopicAttribute(const std::string& topic,
+                                             const std::string& name,
+                                             const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  topic_attributes_[topic][name] = value;
 }
 
 Status SubscriptionRegistry::SaveApiState() {
@@ -238,8 +264,15 @@ Status SubscriptionRegistry::SaveApiState() {
                     {"endpoint", sub->config.endpoint},
                     {"raw", sub->config.raw}});
   }
+  json::object attributes;
+  for (const auto& [topic, attrs] : topic_attributes_) {
+    json::object o;
+    for (const auto& [k, v] : attrs) o[k] = v;
+    attributes[topic] = std::move(o);
+  }
   json::object st{{"topics", std::move(topics)},
-                  {"subscriptions", std::move(list)}};
+                  {"subscriptions", std::move(list)},
+                  {"topic_attributes", std::move(attributes)}};
   return WriteFileAtomic(dir_ + "/api.json", json::serialize(st), 0600);
 }
 

@@ -86,6 +86,9 @@ class SubscriptionRegistry {
     bool from_api;
   };
   std::vector<TopicEntry> Topics();
+  // SetTopicAttributes' values by name (DisplayName, Policy), persisted in
+  // api.json with the API-made topics.
+  std::map<std::string, std::string> TopicAttributes(const std::string& topic);
 
   // --- delivery thread ------------------------------------------------------
   const std::vector<std::unique_ptr<Sub>>& all() const { return subs_; }
@@ -101,6 +104,8 @@ class SubscriptionRegistry {
   // NotFound, or AuthorizationError for a config file topic.
   Status CheckDeletable(const std::string& name);
   void EraseTopic(const std::string& name);
+  void SetTopicAttribute(const std::string& topic, const std::string& name,
+                         const std::string& value);
   Status SaveApiState();
   Status SaveState();
 
@@ -121,6 +126,7 @@ class SubscriptionRegistry {
   std::map<std::string, std::vector<Sub*>> by_topic_;
   std::set<std::string> topics_;      // config and API topics
   std::set<std::string> api_topics_;  // made by CreateTopic
+  std::map<std::string, std::map<std::string, std::string>> topic_attributes_;
 };
 
 // 2 × `bytes` random hex digits (tokens, ids).

@@ -37,6 +37,7 @@ Identity FromDocument(const std::string& name, const std::string& body) {
       if (v.is_string())
         id.policies[std::string(k)] = std::string(v.as_string());
   }
+  id.configuration_set = JsonString(d, "ConfigurationSetName");
   return id;
 }
 
@@ -189,8 +190,6 @@ Status Identities::PutPolicy(const std::string& identity,
   bool exists = policies.contains(name);
   if (mode == PolicyWrite::kCreate && exists)
     return Error::Permanent("exists", "Policy " + name + " already exists.");
-  if (mode == PolicyWrite::kUpdate && !exists)
-    return Error::Permanent("not_found", "Policy " + name + " does not exist.");
   if (!exists && policies.size() >= 20)
     return Error::Permanent("limit", "An identity has at most 20 policies.");
   policies[name] = policy;
@@ -356,6 +355,33 @@ Status Identities::Create(const std::string& identity) {
   auto key = dkim_->Ensure(identity);  // Easy DKIM: a key per domain identity
   if (!key.ok()) return key.error();
   return Ok{};
+}
+
+Status Identities::SetConfigurationSet(const std::string& identity,
+                                       const std::string& name) {
+  auto doc = LoadIdentityDocument(store_, identity);
+  if (!doc.ok())
+    return NotFound("Email identity <" + identity + "> does not exist.");
+  if (name.empty()) {
+    doc->erase("ConfigurationSetName");
+  } else {
+    (*doc)["ConfigurationSetName"] = name;
+  }
+  return store_->Put(kKind, AsciiLowerCopy(identity), json::serialize(*doc),
+                     false);
+}
+
+std::string Identities::DefaultConfigurationSetFor(const std::string& address) {
+  size_t at = address.rfind('@');
+  for (const std::string& id :
+       {address, at == std::string::npos ? "" : address.substr(at + 1)}) {
+    if (id.empty()) continue;
+    auto doc = store_->Get(kKind, AsciiLowerCopy(id));
+    if (!doc.ok() || !doc->has_value()) continue;
+    std::string set = JsonString(DocumentObject(**doc), "ConfigurationSetName");
+    if (!set.empty()) return set;
+  }
+  return "";
 }
 
 Result<Identity> Identities::Get(const std::string& identity) {

@@ -24,6 +24,9 @@ struct Identity {
   std::string mail_from_status = "PENDING";
   std::string behavior_on_mx_failure = "USE_DEFAULT_VALUE";
   std::map<std::string, std::string> policies;  // name -> JSON document
+  // The configuration set sends from this identity use when they name none
+  // (CreateEmailIdentity, PutEmailIdentityConfigurationSetAttributes).
+  std::string configuration_set;
 };
 
 // The custom MAIL FROM that applies to an address (its identity's, or its
@@ -95,7 +98,10 @@ class Identities {
 
   // Sending-authorization policies (v1 and v2). Errors: "not_found"
   // (identity or policy), "exists", "invalid_policy", "limit".
-  enum class PolicyWrite { kCreate, kUpdate, kUpsert };
+  // kCreate: "exists" if the name is taken. kUpsert: v1 PutIdentityPolicy
+  // and v2 UpdateEmailIdentityPolicy (the API reference: it creates the
+  // policy when the name is new).
+  enum class PolicyWrite { kCreate, kUpsert };
   Status PutPolicy(const std::string& identity, const std::string& name,
                    const std::string& policy, PolicyWrite mode);
   Status DeletePolicy(const std::string& identity, const std::string& name);
@@ -108,6 +114,12 @@ class Identities {
   Status SetMailFrom(const std::string& identity, const std::string& domain,
                      const std::string& behavior);
   MailFrom MailFromFor(const std::string& address);
+  // The default configuration set of an identity ("" removes it); and the
+  // one a send from `address` uses when it names none: its address
+  // identity's, else its domain's, else "".
+  Status SetConfigurationSet(const std::string& identity,
+                             const std::string& name);
+  std::string DefaultConfigurationSetFor(const std::string& address);
   // True when some identity uses `domain` as its custom MAIL FROM domain.
   bool IsMailFromDomain(const std::string& domain);
 

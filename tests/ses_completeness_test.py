@@ -1,0 +1,333 @@
+"""SES API completeness (issue 15), table-driven against build/sesame with boto3:
+each case names the call, its arguments and SES's exact error code (and message
+where SES's text is known), or what a successful answer must contain."""
+import unittest
+
+from harness import Sesame, aws_clients
+
+try:
+    import boto3
+    import botocore.exceptions
+except ImportError:  # pragma: no cover
+    boto3 = None
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class SesV1Completeness(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Identities start unverified (no auto_verify): ListVerifiedEmailAddresses
+        # must tell the two apart.
+        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: false}\n").start()
+        cls.v1, cls.v2, cls.sns = aws_clients(cls.server, "ses", "sesv2", "sns")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def error(self, call, **kw):
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            call(**kw)
+        return cm.exception.response["Error"], cm.exception.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    def assertError(self, call, code, message=None, status=400, **kw):
+        err, http = self.error(call, **kw)
+        self.assertEqual((err["Code"], http), (code, status), err)
+        if message is not None:
+            self.assertEqual(err["Message"], message)
+
+    # --- ListIdentities: IdentityType, MaxItems, NextToken -----------------------
+    def test_list_identities_filters_by_type_and_pages(self):
+        domains = [f"list{i}.example.net" for i in range(5)]
+        emails = [f"u{i}@list.example.net" for i in range(4)]
+        for d in domains:
+            self.v1.verify_domain_identity(Domain=d)
+        for e in emails:
+            self.v1.verify_email_identity(EmailAddress=e)
+
+        def walk(**kw):
+            seen, token, pages = [], None, 0
+            while True:
+                r = self.v1.list_identities(**kw, **({"NextToken": token} if token else {}))
+                self.assertLessEqual(len(r["Identities"]), kw.get("MaxItems", 1000))
+                seen += r["Identities"]
+                pages += 1
+                token = r.get("NextToken")
+                if not token:
+                    return seen, pages
+
+        got, pages = walk(IdentityType="Domain", MaxItems=2)
+        self.assertEqual(sorted(d for d in got if d.startswith("list")), sorted(domains))
+        self.assertFalse([g for g in got if "@" in g], "an address listed as a Domain")
+        self.assertGreaterEqual(pages, 3)
+        got, _ = walk(IdentityType="EmailAddress", MaxItems=3)
+        self.assertEqual(sorted(g for g in got if g.endswith("@list.example.net")), sorted(emails))
+        self.assertFalse([g for g in got if "@" not in g], "a domain listed as an EmailAddress")
+        everything, _ = walk()
+        self.assertTrue(set(domains + emails) <= set(everything))
+        # Exactly MaxItems left: no NextToken pointing at an empty page.
+        n = len([g for g in everything if "@" in g])
+        self.assertNotIn("NextToken", self.v1.list_identities(IdentityType="EmailAddress", MaxItems=n))
+
+    def test_list_identities_validation(self):
+        for kw, code in [
+            (dict(IdentityType="Mailbox"), "ValidationError"),
+            (dict(MaxItems=0), "ValidationError"),
+            (dict(MaxItems=1001), "ValidationError"),
+            (dict(NextToken="***not base64***"), "InvalidParameterValue"),
+        ]:
+            with self.subTest(**kw):
+                self.assertError(self.v1.list_identities, code, **kw)
+
+    def test_list_verified_email_addresses_lists_only_verified_addresses(self):
+        self.v1.verify_email_identity(EmailAddress="pending@verified.example.net")
+        r = self.v1.list_verified_email_addresses()
+        self.assertNotIn("pending@verified.example.net", r["VerifiedEmailAddresses"])
+        # A server that counts every identity verified lists the address, and
+        # not the domain beside it.
+        other = Sesame(delivery="delivery: {mode: capture}\napi: {auto_verify: true}\n").start()
+        try:
+            v1 = aws_clients(other, "ses")
+            v1.verify_email_identity(EmailAddress="ok@verified.example.net")
+            v1.verify_domain_identity(Domain="verified.example.net")
+            got = v1.list_verified_email_addresses()["VerifiedEmailAddresses"]
+            self.assertEqual(got, ["ok@verified.example.net"])
+        finally:
+            other.cleanup()
+
+    # --- ListConfigurationSets: MaxItems, NextToken ----------------------------
+    def test_list_configuration_sets_pages(self):
+        names = [f"page-set-{i}" for i in range(5)]
+        for n in names:
+            self.v1.create_configuration_set(ConfigurationSet={"Name": n})
+        seen, token = [], None
+        while True:
+            r = self.v1.list_configuration_sets(MaxItems=2, **({"NextToken": token} if token else {}))
+            self.assertLessEqual(len(r["ConfigurationSets"]), 2)
+            seen += [s["Name"] for s in r["ConfigurationSets"]]
+            token = r.get("NextToken")
+            if not token:
+                break
+        self.assertTrue(set(names) <= set(seen))
+        self.assertEqual(len(seen), len(set(seen)), "a set listed twice")
+        self.assertError(self.v1.list_configuration_sets, "ValidationError", MaxItems=5000)
+
+    # --- configuration sets: event destinations (v1) ----------------------------
+    def test_v1_event_destinations_create_update_delete(self):
+        topic = self.sns.create_topic(Name="v1-dest-events")["TopicArn"]
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-dest"})
+        dest = {"Name": "to-sns", "Enabled": True, "MatchingEventTypes": ["send", "bounce", "renderingFailure"],
+                "SNSDestination": {"TopicARN": topic}}
+        self.v1.create_configuration_set_event_destination(ConfigurationSetName="v1-dest", EventDestination=dest)
+        r = self.v1.describe_configuration_set(ConfigurationSetName="v1-dest",
+                                               ConfigurationSetAttributeNames=["eventDestinations"])
+        self.assertEqual(len(r["EventDestinations"]), 1)
+        got = r["EventDestinations"][0]
+        self.assertEqual((got["Name"], got["Enabled"], got["SNSDestination"]["TopicARN"]),
+                         ("to-sns", True, topic))
+        self.assertEqual(sorted(got["MatchingEventTypes"]), ["bounce", "renderingFailure", "send"])
+        # The v2 API reads the same destination in its own names.
+        v2 = self.v2.get_configuration_set_event_destinations(ConfigurationSetName="v1-dest")
+        self.assertEqual(v2["EventDestinations"][0]["SnsDestination"]["TopicArn"], topic)
+        self.assertEqual(sorted(v2["EventDestinations"][0]["MatchingEventTypes"]),
+                         ["BOUNCE", "RENDERING_FAILURE", "SEND"])
+
+        self.assertError(self.v1.create_configuration_set_event_destination, "EventDestinationAlreadyExists",
+                         ConfigurationSetName="v1-dest", EventDestination=dest)
+        self.v1.update_configuration_set_event_destination(
+            ConfigurationSetName="v1-dest", EventDestination=dict(dest, Enabled=False, MatchingEventTypes=["delivery"]))
+        got = self.v1.describe_configuration_set(ConfigurationSetName="v1-dest",
+                                                 ConfigurationSetAttributeNames=["eventDestinations"])
+        self.assertEqual((got["EventDestinations"][0]["Enabled"], got["EventDestinations"][0]["MatchingEventTypes"]),
+                         (False, ["delivery"]))
+        self.v1.delete_configuration_set_event_destination(ConfigurationSetName="v1-dest",
+                                                           EventDestinationName="to-sns")
+        got = self.v1.describe_configuration_set(ConfigurationSetName="v1-dest",
+                                                 ConfigurationSetAttributeNames=["eventDestinations"])
+        self.assertEqual(got.get("EventDestinations", []), [])
+
+    def test_v1_event_destination_errors(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-dest-errors"})
+        topic = self.sns.create_topic(Name="v1-dest-errors")["TopicArn"]
+        missing_topic = "arn:aws:sns:us-east-1:000000000000:no-such-topic"
+        ok = {"Name": "d1", "Enabled": True, "MatchingEventTypes": ["send"],
+              "SNSDestination": {"TopicARN": missing_topic}}
+        cases = [
+            ("create", "no-such-set", ok, "ConfigurationSetDoesNotExist",
+             "Configuration set <no-such-set> does not exist."),
+            ("create", "v1-dest-errors", ok, "InvalidSNSDestination", None),
+            ("create", "v1-dest-errors", dict(ok, MatchingEventTypes=["sent"]), "ValidationError", None),
+            ("create", "v1-dest-errors", dict(ok, Name="bad name!"), "InvalidParameterValue", None),
+            ("update", "v1-dest-errors", dict(ok, Name="never-made", SNSDestination={"TopicARN": topic}),
+             "EventDestinationDoesNotExist", None),
+        ]
+        for op, cs, dest, code, message in cases:
+            with self.subTest(op=op, dest=dest["Name"], code=code):
+                call = (self.v1.create_configuration_set_event_destination if op == "create"
+                        else self.v1.update_configuration_set_event_destination)
+                self.assertError(call, code, message, ConfigurationSetName=cs, EventDestination=dest)
+        self.assertError(self.v1.delete_configuration_set_event_destination, "EventDestinationDoesNotExist",
+                         ConfigurationSetName="v1-dest-errors", EventDestinationName="never-made")
+        self.assertError(self.v1.delete_configuration_set_event_destination, "ConfigurationSetDoesNotExist",
+                         ConfigurationSetName="no-such-set", EventDestinationName="d1")
+
+    # --- configuration sets: sending and reputation switches ---------------------
+    def test_update_configuration_set_sending_enabled_pauses_sends(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-pause"})
+        self.v1.verify_email_identity(EmailAddress="pause@example.com")
+        self.v1.update_configuration_set_sending_enabled(ConfigurationSetName="v1-pause", Enabled=False)
+        r = self.v1.describe_configuration_set(ConfigurationSetName="v1-pause",
+                                               ConfigurationSetAttributeNames=["reputationOptions"])
+        self.assertFalse(r["ReputationOptions"]["SendingEnabled"])
+        msg = dict(Source="pause@example.com", Destination={"ToAddresses": ["x@example.org"]},
+                   Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+                   ConfigurationSetName="v1-pause")
+        self.assertError(self.v1.send_email, "ConfigurationSetSendingPausedException", **msg)
+        self.v1.update_configuration_set_sending_enabled(ConfigurationSetName="v1-pause", Enabled=True)
+        r = self.v1.describe_configuration_set(ConfigurationSetName="v1-pause",
+                                               ConfigurationSetAttributeNames=["reputationOptions"])
+        self.assertTrue(r["ReputationOptions"]["SendingEnabled"])
+        self.assertError(self.v1.update_configuration_set_sending_enabled, "ConfigurationSetDoesNotExist",
+                         ConfigurationSetName="no-such-set", Enabled=True)
+
+    def test_update_configuration_set_reputation_metrics_enabled(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-rep"})
+        for enabled in (True, False):
+            self.v1.update_configuration_set_reputation_metrics_enabled(ConfigurationSetName="v1-rep",
+                                                                        Enabled=enabled)
+            r = self.v1.describe_configuration_set(ConfigurationSetName="v1-rep",
+                                                   ConfigurationSetAttributeNames=["reputationOptions"])
+            self.assertEqual(r["ReputationOptions"]["ReputationMetricsEnabled"], enabled)
+            v2 = self.v2.get_configuration_set(ConfigurationSetName="v1-rep")
+            self.assertEqual(v2["ReputationOptions"]["ReputationMetricsEnabled"], enabled)
+        self.assertError(self.v1.update_configuration_set_reputation_metrics_enabled,
+                         "ConfigurationSetDoesNotExist", ConfigurationSetName="no-such-set", Enabled=True)
+
+    def test_describe_configuration_set_rejects_unknown_attribute(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-attrs"})
+        self.assertError(self.v1.describe_configuration_set, "ValidationError",
+                         ConfigurationSetName="v1-attrs", ConfigurationSetAttributeNames=["colour"])
+
+    # --- MAIL FROM -------------------------------------------------------------
+    def test_set_identity_mail_from_domain_checks_behavior(self):
+        self.v1.verify_domain_identity(Domain="mailfrom.example.net")
+        self.assertError(self.v1.set_identity_mail_from_domain, "ValidationError",
+                         Identity="mailfrom.example.net", MailFromDomain="bounce.mailfrom.example.net",
+                         BehaviorOnMXFailure="Sometimes")
+        self.v1.set_identity_mail_from_domain(Identity="mailfrom.example.net",
+                                              MailFromDomain="bounce.mailfrom.example.net",
+                                              BehaviorOnMXFailure="RejectMessage")
+        got = self.v1.get_identity_mail_from_domain_attributes(Identities=["mailfrom.example.net"])
+        self.assertEqual(got["MailFromDomainAttributes"]["mailfrom.example.net"]["BehaviorOnMXFailure"],
+                         "RejectMessage")
+
+    # --- ListTemplates ---------------------------------------------------------
+    def test_list_templates_has_timestamps_and_pages_by_ten(self):
+        import datetime
+        before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+        for i in range(12):
+            self.v1.create_template(Template={"TemplateName": f"lt-{i:02d}", "SubjectPart": "s", "TextPart": "t"})
+        first = self.v1.list_templates()
+        self.assertEqual(len(first["TemplatesMetadata"]), 10)  # SES's default page
+        self.assertIn("NextToken", first)
+        for t in first["TemplatesMetadata"]:
+            self.assertIsInstance(t["CreatedTimestamp"], datetime.datetime)
+            self.assertGreaterEqual(t["CreatedTimestamp"], before)
+        rest = self.v1.list_templates(NextToken=first["NextToken"], MaxItems=500)  # read as 100
+        names = [t["Name"] for t in first["TemplatesMetadata"] + rest["TemplatesMetadata"]]
+        self.assertEqual(sorted(n for n in names if n.startswith("lt-")), [f"lt-{i:02d}" for i in range(12)])
+        self.assertNotIn("NextToken", rest)
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class SesV2Completeness(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Sesame(delivery="delivery: {mode: capture}\napi: {local_mailbox: true, auto_verify: true}\n").start()
+        cls.v1, cls.v2 = aws_clients(cls.server, "ses", "sesv2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def code(self, call, **kw):
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            call(**kw)
+        return cm.exception.response["Error"]["Code"]
+
+    def test_update_email_identity_policy_creates_a_new_name(self):
+        self.v2.create_email_identity(EmailIdentity="policy.example.net")
+        doc = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},'
+               '"Action":["ses:SendEmail"],"Resource":"arn:aws:ses:us-east-1:000000000000:identity/policy.example.net"}]}')
+        self.v2.update_email_identity_policy(EmailIdentity="policy.example.net", PolicyName="fresh", Policy=doc)
+        got = self.v2.get_email_identity_policies(EmailIdentity="policy.example.net")["Policies"]
+        self.assertEqual(list(got), ["fresh"])
+        self.assertEqual(self.code(self.v2.create_email_identity_policy, EmailIdentity="policy.example.net",
+                                   PolicyName="fresh", Policy=doc), "AlreadyExistsException")
+
+    def test_create_email_identity_keeps_configuration_set_and_tags(self):
+        self.v2.create_configuration_set(ConfigurationSetName="identity-default")
+        tags = [{"Key": "team", "Value": "growth"}, {"Key": "env", "Value": ""}]
+        self.v2.create_email_identity(EmailIdentity="tagged@example.com", ConfigurationSetName="identity-default",
+                                      Tags=tags)
+        got = self.v2.get_email_identity(EmailIdentity="tagged@example.com")
+        self.assertEqual(got["ConfigurationSetName"], "identity-default")
+        self.assertEqual(sorted((t["Key"], t["Value"]) for t in got["Tags"]), [("env", ""), ("team", "growth")])
+        # The default set applies to a send that names none: pausing it
+        # refuses such a send, and a send naming another set is not affected.
+        self.v2.put_configuration_set_sending_options(ConfigurationSetName="identity-default", SendingEnabled=False)
+        send = dict(FromEmailAddress="tagged@example.com", Destination={"ToAddresses": ["x@example.org"]},
+                    Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+        self.assertEqual(self.code(self.v2.send_email, **send), "SendingPausedException")
+        self.v2.create_configuration_set(ConfigurationSetName="identity-other")
+        self.assertIn("MessageId", self.v2.send_email(**send, ConfigurationSetName="identity-other"))
+        # PutEmailIdentityConfigurationSetAttributes without a name removes the default.
+        self.v2.put_email_identity_configuration_set_attributes(EmailIdentity="tagged@example.com")
+        self.assertNotIn("ConfigurationSetName", self.v2.get_email_identity(EmailIdentity="tagged@example.com"))
+        self.assertIn("MessageId", self.v2.send_email(**send))
+
+    def test_create_email_identity_validation(self):
+        for kw, code in [
+            (dict(EmailIdentity="bad-set@example.com", ConfigurationSetName="no-such-set"), "NotFoundException"),
+            (dict(EmailIdentity="bad-tag@example.com", Tags=[{"Key": "", "Value": "v"}]), "BadRequestException"),
+            (dict(EmailIdentity="long-tag@example.com", Tags=[{"Key": "k" * 129, "Value": "v"}]),
+             "BadRequestException"),
+            (dict(EmailIdentity="many-tags@example.com", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)]),
+             "BadRequestException"),
+        ]:
+            with self.subTest(identity=kw["EmailIdentity"]):
+                self.assertEqual(self.code(self.v2.create_email_identity, **kw), code)
+                # Refused whole: the identity was not created.
+                self.assertEqual(self.code(self.v2.get_email_identity, EmailIdentity=kw["EmailIdentity"]),
+                                 "NotFoundException")
+
+    def test_v2_get_configuration_set_made_through_v1(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "made-by-v1"})
+        got = self.v2.get_configuration_set(ConfigurationSetName="made-by-v1")
+        self.assertEqual(got["ConfigurationSetName"], "made-by-v1")
+        self.assertEqual(got["Tags"], [])
+
+    # --- SNS attributes ---------------------------------------------------------
+    def test_topic_attributes(self):
+        sns = aws_clients(self.server, "sns")
+        arn = sns.create_topic(Name="attrs-topic")["TopicArn"]
+        a = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        self.assertEqual((a["TopicArn"], a["Owner"], a["DisplayName"]), (arn, arn.split(":")[4], ""))
+        self.assertEqual((a["SubscriptionsConfirmed"], a["SubscriptionsPending"]), ("0", "0"))
+        self.assertIn('"Resource":"' + arn + '"', a["Policy"])
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Ops alerts")
+        self.assertEqual(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"], "Ops alerts")
+        for kw, code in [
+            (dict(TopicArn=arn, AttributeName="DeliveryPolicy", AttributeValue="{}"), "InvalidParameter"),
+            (dict(TopicArn=arn, AttributeName="Policy", AttributeValue="not json"), "InvalidParameter"),
+            (dict(TopicArn=arn + "-gone", AttributeName="DisplayName", AttributeValue="x"), "NotFound"),
+        ]:
+            with self.subTest(**kw):
+                self.assertEqual(self.code(sns.set_topic_attributes, **kw), code)
+        self.assertEqual(self.code(sns.get_topic_attributes, TopicArn=arn + "-gone"), "NotFound")
+        self.assertEqual(self.code(sns.get_subscription_attributes, SubscriptionArn=arn + ":no-such-sub"),
+                         "NotFound")
+
+
+if __name__ == "__main__":
+    unittest.main()
