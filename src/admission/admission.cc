@@ -194,14 +194,18 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   return CheckVerified(s, from);
 }
 
+// The address whose identity sends: the request's sender, else From's.
+std::string Admission::SenderOf(const Submission& s, const From& from) {
+  return s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
+}
+
 // SES: a send that names no configuration set uses its identity's default
 // (CreateEmailIdentity's ConfigurationSetName), the address's before its
 // domain's; a default whose set was deleted since is ignored.
 void Admission::UseDefaultConfigurationSet(Submission& s, const From& from) {
   if (!s.meta.config_set.empty()) return;
-  std::string sender =
-      s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
-  std::string set = resources_->identities().DefaultConfigurationSetFor(sender);
+  std::string set =
+      resources_->identities().DefaultConfigurationSetFor(SenderOf(s, from));
   if (!set.empty() && resources_->configuration_sets().Exists(set))
     s.meta.config_set = set;
 }
@@ -298,8 +302,7 @@ std::optional<Refusal> Admission::CheckVerified(const Submission& s,
                       Upper(options_.region) + ": " + list);
   };
   if (!options_.auto_verify) {
-    std::string sender =
-        s.sender.empty() ? from.address : mime::AddrSpec(s.sender);
+    std::string sender = SenderOf(s, from);
     if (sender.empty()) sender = s.meta.mail_from;
     if (!resources_->identities().Verified(sender)) return not_verified(sender);
   }

@@ -120,6 +120,7 @@ class Admission {
   };
   static From FromOf(const std::string& content);
   std::optional<Refusal> Check(Submission& s, const From& from);
+  static std::string SenderOf(const Submission& s, const From& from);
   void UseDefaultConfigurationSet(Submission& s, const From& from);
   std::optional<Refusal> CheckPaused(const Submission& s);
   std::optional<Refusal> Authorize(const Submission& s, const From& from);
