@@ -208,6 +208,109 @@ class SesV1Completeness(unittest.TestCase):
         self.assertError(self.v1.describe_configuration_set, "ValidationError",
                          ConfigurationSetName="v1-attrs", ConfigurationSetAttributeNames=["colour"])
 
+    def test_tracking_options_create_update_delete(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-track"})
+        self.assertError(self.v1.update_configuration_set_tracking_options,
+                         "TrackingOptionsDoesNotExistException", ConfigurationSetName="v1-track",
+                         TrackingOptions={"CustomRedirectDomain": "t.example.com"})
+        self.v1.create_configuration_set_tracking_options(
+            ConfigurationSetName="v1-track", TrackingOptions={"CustomRedirectDomain": "t.example.com"})
+        self.assertError(self.v1.create_configuration_set_tracking_options,
+                         "TrackingOptionsAlreadyExistsException", ConfigurationSetName="v1-track",
+                         TrackingOptions={"CustomRedirectDomain": "t.example.com"})
+
+        def domain():
+            r = self.v1.describe_configuration_set(ConfigurationSetName="v1-track",
+                                                   ConfigurationSetAttributeNames=["trackingOptions"])
+            return r["TrackingOptions"].get("CustomRedirectDomain")
+        self.assertEqual(domain(), "t.example.com")
+        self.v1.update_configuration_set_tracking_options(
+            ConfigurationSetName="v1-track", TrackingOptions={"CustomRedirectDomain": "u.example.com"})
+        self.assertEqual(domain(), "u.example.com")
+        v2 = self.v2.get_configuration_set(ConfigurationSetName="v1-track")
+        self.assertEqual(v2["TrackingOptions"]["CustomRedirectDomain"], "u.example.com")
+        self.assertError(self.v1.update_configuration_set_tracking_options, "InvalidTrackingOptions",
+                         ConfigurationSetName="v1-track",
+                         TrackingOptions={"CustomRedirectDomain": "bad domain\r\nX: y"})
+        self.v1.delete_configuration_set_tracking_options(ConfigurationSetName="v1-track")
+        self.assertIsNone(domain())
+        self.assertError(self.v1.delete_configuration_set_tracking_options,
+                         "TrackingOptionsDoesNotExistException", ConfigurationSetName="v1-track")
+        self.assertError(self.v1.create_configuration_set_tracking_options, "ConfigurationSetDoesNotExist",
+                         ConfigurationSetName="no-such-set", TrackingOptions={})
+
+    def test_put_configuration_set_delivery_options(self):
+        self.v1.create_configuration_set(ConfigurationSet={"Name": "v1-tls"})
+        self.v1.put_configuration_set_delivery_options(ConfigurationSetName="v1-tls",
+                                                       DeliveryOptions={"TlsPolicy": "Require"})
+        r = self.v1.describe_configuration_set(ConfigurationSetName="v1-tls",
+                                               ConfigurationSetAttributeNames=["deliveryOptions"])
+        self.assertEqual(r["DeliveryOptions"]["TlsPolicy"], "Require")
+        self.assertEqual(self.v2.get_configuration_set(ConfigurationSetName="v1-tls")["DeliveryOptions"]["TlsPolicy"],
+                         "REQUIRE")
+        self.assertError(self.v1.put_configuration_set_delivery_options, "ValidationError",
+                         ConfigurationSetName="v1-tls", DeliveryOptions={"TlsPolicy": "Sometimes"})
+        self.assertError(self.v1.put_configuration_set_delivery_options, "ConfigurationSetDoesNotExist",
+                         ConfigurationSetName="no-such-set", DeliveryOptions={"TlsPolicy": "Optional"})
+
+    def test_account_sending_enabled(self):
+        self.assertTrue(self.v1.get_account_sending_enabled()["Enabled"])
+        self.v1.verify_email_identity(EmailAddress="acct@example.com")
+        try:
+            self.v1.update_account_sending_enabled(Enabled=False)
+            self.assertFalse(self.v1.get_account_sending_enabled()["Enabled"])
+            self.assertFalse(self.v2.get_account()["SendingEnabled"])
+        finally:
+            self.v1.update_account_sending_enabled(Enabled=True)
+        self.assertTrue(self.v1.get_account_sending_enabled()["Enabled"])
+
+    def test_set_identity_dkim_enabled(self):
+        self.v1.verify_domain_identity(Domain="dkimswitch.example.net")
+        self.v1.verify_domain_dkim(Domain="dkimswitch.example.net")
+
+        def enabled():
+            r = self.v1.get_identity_dkim_attributes(Identities=["dkimswitch.example.net"])
+            return r["DkimAttributes"]["dkimswitch.example.net"]["DkimEnabled"]
+        self.v1.set_identity_dkim_enabled(Identity="dkimswitch.example.net", DkimEnabled=False)
+        self.assertFalse(enabled())
+        self.v1.set_identity_dkim_enabled(Identity="dkimswitch.example.net", DkimEnabled=True)
+        self.assertTrue(enabled())
+        self.assertError(self.v1.set_identity_dkim_enabled, "InvalidParameterValue",
+                         Identity="nobody.example.net", DkimEnabled=True)
+
+    def test_delete_verified_email_address(self):
+        self.v1.verify_email_address(EmailAddress="gone@example.com")
+        self.assertIn("gone@example.com", self.v1.list_identities()["Identities"])
+        self.v1.delete_verified_email_address(EmailAddress="gone@example.com")
+        self.assertNotIn("gone@example.com", self.v1.list_identities()["Identities"])
+
+    def test_missing_required_member_is_aws_validation_error(self):
+        import botocore.config
+        import boto3 as b3
+        raw = b3.client("ses", endpoint_url=self.v1.meta.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id=self.v1._request_signer._credentials.access_key,
+                        aws_secret_access_key=self.v1._request_signer._credentials.secret_key,
+                        config=botocore.config.Config(parameter_validation=False))
+        self.assertError(raw.delete_identity, "ValidationError",
+                         "1 validation error detected: Value null at 'identity' failed to satisfy "
+                         "constraint: Member must not be null")
+
+    def test_sns_topic_tags(self):
+        arn = self.sns.create_topic(Name="tagged-topic")["TopicArn"]
+        self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "mail"},
+                                                     {"Key": "env", "Value": "prod"}])
+        tags = {t["Key"]: t["Value"] for t in self.sns.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+        self.assertEqual(tags, {"team": "mail", "env": "prod"})
+        self.sns.untag_resource(ResourceArn=arn, TagKeys=["env"])
+        self.assertEqual(self.sns.list_tags_for_resource(ResourceArn=arn)["Tags"],
+                         [{"Key": "team", "Value": "mail"}])
+        missing = arn.rsplit(":", 1)[0] + ":no-such-topic"
+        self.assertError(self.sns.list_tags_for_resource, "ResourceNotFound", status=404, ResourceArn=missing)
+        self.assertError(self.sns.tag_resource, "InvalidParameter", ResourceArn=arn,
+                         Tags=[{"Key": "k" * 129, "Value": "v"}])
+        self.assertError(self.sns.tag_resource, "TagLimitExceeded", ResourceArn=arn,
+                         Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+
     # --- MAIL FROM -------------------------------------------------------------
     def test_set_identity_mail_from_domain_checks_behavior(self):
         self.v1.verify_domain_identity(Domain="mailfrom.example.net")
@@ -300,6 +403,18 @@ class SesV2Completeness(unittest.TestCase):
                 # Refused whole: the identity was not created.
                 self.assertEqual(self.code(self.v2.get_email_identity, EmailIdentity=kw["EmailIdentity"]),
                                  "NotFoundException")
+
+    def test_put_email_identity_feedback_attributes(self):
+        self.v2.create_email_identity(EmailIdentity="feedback@example.com")
+        self.assertTrue(self.v2.get_email_identity(EmailIdentity="feedback@example.com")["FeedbackForwardingStatus"])
+        self.v2.put_email_identity_feedback_attributes(EmailIdentity="feedback@example.com",
+                                                       EmailForwardingEnabled=False)
+        self.assertFalse(self.v2.get_email_identity(EmailIdentity="feedback@example.com")["FeedbackForwardingStatus"])
+        v1 = self.v1.get_identity_notification_attributes(Identities=["feedback@example.com"])
+        self.assertFalse(v1["NotificationAttributes"]["feedback@example.com"]["ForwardingEnabled"])
+        self.assertEqual(self.code(self.v2.put_email_identity_feedback_attributes,
+                                   EmailIdentity="nobody@example.com", EmailForwardingEnabled=True),
+                         "NotFoundException")
 
     def test_v2_get_configuration_set_made_through_v1(self):
         self.v1.create_configuration_set(ConfigurationSet={"Name": "made-by-v1"})

@@ -309,4 +309,13 @@ bool Api::SmtpAuthenticate(std::string_view user, std::string_view password) {
                           password);
 }
 
+std::vector<std::string> Api::Operations() {
+  std::vector<std::string> out;
+  for (const auto& row : Impl::V1Routes().Rows()) out.push_back("ses " + row);
+  for (const auto& row : Impl::V2Routes().Rows()) out.push_back("sesv2 " + row);
+  for (const auto& row : V2ResourceRows()) out.push_back("sesv2 " + row);
+  for (const auto& row : Impl::SnsRoutes().Rows()) out.push_back("sns " + row);
+  return out;
+}
+
 }  // namespace sesame::api

@@ -120,6 +120,11 @@ class Api {
   // True when (user, password) is an access key id and its SES SMTP password.
   bool SmtpAuthenticate(std::string_view user, std::string_view password);
 
+  // Every operation the route tables answer, one per line: "ses <Action>"
+  // for the v1 Query API, "sesv2 <METHOD> </path/{param}>" for SESv2 (the
+  // generated coverage table, docs/ses-api.md, is made from these).
+  static std::vector<std::string> Operations();
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -289,6 +289,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // The v1 Query API's operations: Action, owner only?, handler. Keys of
   // other accounts may call the send operations only.
   static const Router<V1Handler>& V1Routes();
+  // The SNS actions the API answers itself (tags on topics, kept with the
+  // account's other tags); the rest of SNS is Services::sns.
+  static const Router<V1Handler>& SnsRoutes();
+  static ApiError MissingMemberError(const std::string& member);
+  // TagResource, UntagResource, ListTagsForResource on an SNS topic.
+  void SnsTags(V1Call& c);
 
   void V1SendEmail(V1Call& c);
 
@@ -332,6 +338,18 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void V1DeleteEventDestination(V1Call& c);
 
   void V1ListVerifiedEmailAddresses(V1Call& c);
+  // DeleteVerifiedEmailAddress: DeleteIdentity under v1's older name.
+  void V1DeleteVerifiedEmailAddress(V1Call& c);
+
+  // Create/Update/DeleteConfigurationSetTrackingOptions: SESv2's
+  // TrackingOptions.CustomRedirectDomain, kept with the set.
+  void V1TrackingOptions(V1Call& c);
+  // PutConfigurationSetDeliveryOptions: DeliveryOptions.TlsPolicy.
+  void V1PutDeliveryOptions(V1Call& c);
+  // Get/UpdateAccountSendingEnabled: the account's sending switch.
+  void V1AccountSendingEnabled(V1Call& c);
+  // SetIdentityDkimEnabled: Easy DKIM signing on or off for a domain.
+  void V1SetIdentityDkimEnabled(V1Call& c);
 
   // A v1 listing's MaxItems (1-1000, default 1000) and NextToken.
   struct V1Page {

@@ -20,20 +20,51 @@ class Router {
   struct Route {
     bool owner_only = true;
     Handler handler{};
+    // The members SES's model marks required (v1 Query names): a request
+    // without one is refused before the handler runs.
+    std::vector<std::string> required;
   };
   struct Match {
     const Route* route;
     std::vector<std::string> params;  // the pattern's {name} segments
   };
 
-  // v1: Action=<action>.
-  void Action(std::string action, bool owner_only, Handler h) {
-    actions_[std::move(action)] = Route{owner_only, h};
+  // v1: Action=<action>, with its required members.
+  void Action(std::string action, bool owner_only, Handler h,
+              std::vector<std::string> required = {}) {
+    actions_[std::move(action)] = Route{owner_only, h, std::move(required)};
   }
   // REST: "/v2/email/templates/{name}/render"; {x} matches one segment.
   void Rest(std::string method, const std::string& pattern, bool owner_only,
             Handler h) {
     rest_.push_back({std::move(method), Split(pattern), Route{owner_only, h}});
+  }
+
+  // One line per row, for the coverage table (docs/ses-api.md): the
+  // Action's name, or "METHOD /pattern".
+  std::vector<std::string> Rows() const {
+    std::vector<std::string> out;
+    for (const auto& [action, route] : actions_) out.push_back(action);
+    for (const auto& r : rest_) {
+      std::string row = r.method + " ";
+      for (const auto& seg : r.pattern) row += "/" + seg;
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  // The first required member `form` lacks, or "". A structure or list
+  // member is present when any of its fields is ("Message.Subject.Data",
+  // "Identities.member.1") or it is given empty ("Identities=").
+  static std::string MissingMember(
+      const Route& route, const std::map<std::string, std::string>& form) {
+    for (const auto& m : route.required) {
+      auto it = form.lower_bound(m);
+      bool present = it != form.end() &&
+                     (it->first == m || it->first.rfind(m + ".", 0) == 0);
+      if (!present) return m;
+    }
+    return "";
   }
 
   const Route* FindAction(const std::string& action) const {

@@ -1,11 +1,14 @@
-// SES v1 Query API: configuration sets' event destinations, sending and
-// reputation switches, and the v1 listings' paging (MaxItems, NextToken).
+// SES v1 Query API: configuration sets' event destinations, tracking and
+// delivery options, sending and reputation switches, the account's sending
+// switch, a domain's DKIM switch, and the v1 listings' paging (MaxItems,
+// NextToken).
 // Event destinations are stored in SESv2's shape, so either API reads what
 // the other wrote and the event publisher reads one form.
 #include <boost/json.hpp>
 
 #include "api/impl.h"
 #include "base/base64.h"
+#include "ses/names.h"
 
 namespace sesame::api {
 namespace json = boost::json;
@@ -132,6 +135,116 @@ void Api::Impl::V1UpdateConfigurationSetReputationMetricsEnabled(V1Call& c) {
   rep["ReputationMetricsEnabled"] = std::get<bool>(enabled);
   Status s = resources.configuration_sets().PutOption(name, "ReputationOptions",
                                                       std::move(rep));
+  if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
+  c.done(V1Ok(c.action, ""));
+}
+
+// Create/Update/DeleteConfigurationSetTrackingOptions. SES keeps at most
+// one TrackingOptions per set: Create refuses a second, Update and Delete
+// refuse when there is none.
+void Api::Impl::V1TrackingOptions(V1Call& c) {
+  const std::string& name = c.form["ConfigurationSetName"];
+  auto cs = resources.configuration_sets().Get(name);
+  if (!cs.ok()) return c.done(V1Error(MissingConfigurationSet(name)));
+  bool exists = cs->options.contains("TrackingOptions");
+  bool create = c.action.rfind("Create", 0) == 0;
+  bool remove = c.action.rfind("Delete", 0) == 0;
+  if (create && exists)
+    return c.done(V1Error({400, "AlreadyExistsException",
+                           "TrackingOptionsAlreadyExistsException",
+                           "Tracking options for configuration set <" + name +
+                               "> already exist."}));
+  if (!create && !exists)
+    return c.done(V1Error({400, "NotFoundException",
+                           "TrackingOptionsDoesNotExistException",
+                           "Tracking options for configuration set <" + name +
+                               "> do not exist."}));
+  if (remove) {
+    Status s =
+        resources.configuration_sets().RemoveOption(name, "TrackingOptions");
+    if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
+    return c.done(V1Ok(c.action, ""));
+  }
+  json::object tracking;
+  const std::string& domain = c.form["TrackingOptions.CustomRedirectDomain"];
+  if (!domain.empty()) {
+    if (domain.find('@') != std::string::npos ||
+        !ses::CheckIdentityName(domain).ok())
+      return c.done(
+          V1Error({400, "BadRequestException", "InvalidTrackingOptions",
+                   "Invalid custom redirect domain <" + domain + ">."}));
+    tracking["CustomRedirectDomain"] = domain;
+  }
+  Status s = resources.configuration_sets().PutOption(name, "TrackingOptions",
+                                                      std::move(tracking));
+  if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
+  c.done(V1Ok(c.action, ""));
+}
+
+// PutConfigurationSetDeliveryOptions: TlsPolicy Require or Optional (absent:
+// Optional); SESv2's other delivery options (the pool) are kept.
+void Api::Impl::V1PutDeliveryOptions(V1Call& c) {
+  const std::string& name = c.form["ConfigurationSetName"];
+  auto cs = resources.configuration_sets().Get(name);
+  if (!cs.ok()) return c.done(V1Error(MissingConfigurationSet(name)));
+  std::string tls = c.form["DeliveryOptions.TlsPolicy"];
+  if (tls.empty()) tls = "Optional";
+  if (tls != "Require" && tls != "Optional")
+    return c.done(V1Error(Invalid(tls, "deliveryOptions.tlsPolicy",
+                                  "Member must satisfy enum value set: "
+                                  "[Require, Optional]")));
+  json::object delivery;
+  if (auto* old = cs->options.if_contains("DeliveryOptions");
+      old && old->is_object())
+    delivery = old->as_object();
+  delivery["TlsPolicy"] = tls == "Require" ? "REQUIRE" : "OPTIONAL";
+  Status s = resources.configuration_sets().PutOption(name, "DeliveryOptions",
+                                                      std::move(delivery));
+  if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
+  c.done(V1Ok(c.action, ""));
+}
+
+// GetAccountSendingEnabled / UpdateAccountSendingEnabled: the switch that
+// SESv2's PutAccountSendingAttributes sets and alarms pause.
+void Api::Impl::V1AccountSendingEnabled(V1Call& c) {
+  if (c.action == "GetAccountSendingEnabled")
+    return c.done(
+        V1Ok(c.action,
+             std::string("\n    <Enabled>") +
+                 (resources.account().SendingEnabled() ? "true" : "false") +
+                 "</Enabled>\n  "));
+  // Enabled is optional here: absent means false, as in SES's model.
+  bool enabled = false;
+  if (c.form.count("Enabled")) {
+    auto e = EnabledOf(c.form);
+    if (auto* err = std::get_if<ApiError>(&e)) return c.done(V1Error(*err));
+    enabled = std::get<bool>(e);
+  }
+  Status s = resources.account().SetSendingEnabled(enabled);
+  if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
+  c.done(V1Ok(c.action, ""));
+}
+
+// SetIdentityDkimEnabled. Sesame signs per domain: a domain identity's
+// switch is its key's; an address identity signs with its domain's key, so
+// the call is accepted only when that domain has one.
+void Api::Impl::V1SetIdentityDkimEnabled(V1Call& c) {
+  const std::string& identity = c.form["Identity"];
+  auto b = ParseBool(c.form["DkimEnabled"]);
+  if (!b)
+    return c.done(V1Error(Invalid(c.form["DkimEnabled"], "dkimEnabled",
+                                  "Member must be true or false")));
+  if (!resources.identities().Exists(identity))
+    return c.done(
+        V1Error(BadRequest("Identity <" + identity + "> does not exist.")));
+  size_t at = identity.rfind('@');
+  std::string domain =
+      at == std::string::npos ? identity : identity.substr(at + 1);
+  if (!dkim_keys.Find(domain))
+    return c.done(V1Error(BadRequest("Domain <" + domain +
+                                     "> is not verified for DKIM signing.")));
+  if (at != std::string::npos) return c.done(V1Ok(c.action, ""));
+  Status s = dkim_keys.SetSigning(domain, *b);
   if (!s.ok()) return c.done(V1Error(StoreError(s.error(), "", "")));
   c.done(V1Ok(c.action, ""));
 }

@@ -27,6 +27,8 @@ void Api::Impl::V1(const HttpRequest& req,
   caller.identity_arn =
       !form["SourceArn"].empty() ? form["SourceArn"] : form["FromArn"];
   const auto* route = V1Routes().FindAction(action);
+  if (!route && (route = SnsRoutes().FindAction(action)))
+    caller.action = "sns:" + action;
   if (!route) {
     done(V1Error(
         {400, "", "InvalidAction",
@@ -36,6 +38,11 @@ void Api::Impl::V1(const HttpRequest& req,
   if (!caller.owner && route->owner_only) {
     done(V1Error(
         NotAuthorized(caller, "ses:" + action, "the account's resources")));
+    return;
+  }
+  if (std::string m = Router<V1Handler>::MissingMember(*route, form);
+      !m.empty()) {
+    done(V1Error(MissingMemberError(m)));
     return;
   }
   if (!route->owner_only) {  // the sends: admission, then the spool
@@ -60,67 +67,114 @@ void Api::Impl::V1(const HttpRequest& req,
   });
 }
 
-// The v1 Query API's operations: Action, owner only?, handler. Keys of
+// AWS's answer to a Query request without a required member: the member in
+// lowerCamelCase, as AWS's validator names it.
+ApiError Api::Impl::MissingMemberError(const std::string& member) {
+  std::string camel = member;
+  if (!camel.empty()) camel[0] = static_cast<char>(std::tolower(camel[0]));
+  return {400, "ValidationException", "ValidationError",
+          "1 validation error detected: Value null at '" + camel +
+              "' failed to satisfy constraint: Member must not be null"};
+}
+
+// The v1 Query API's operations: Action, owner only?, handler, required
+// members. Keys of
 // other accounts may call the send operations only.
 const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
   static const Router<V1Handler> routes = [] {
     Router<V1Handler> r;
-    r.Action("SendEmail", false, &Impl::V1SendEmail);
-    r.Action("SendRawEmail", false, &Impl::V1SendEmail);
+    r.Action("SendEmail", false, &Impl::V1SendEmail,
+             {"Source", "Destination", "Message"});
+    r.Action("SendRawEmail", false, &Impl::V1SendEmail, {"RawMessage"});
     r.Action("GetSendQuota", true, &Impl::V1GetSendQuota);
     r.Action("GetSendStatistics", true, &Impl::V1GetSendStatistics);
-    r.Action("VerifyEmailIdentity", true, &Impl::V1VerifyIdentity);
-    r.Action("VerifyEmailAddress", true, &Impl::V1VerifyIdentity);
-    r.Action("VerifyDomainIdentity", true, &Impl::V1VerifyIdentity);
+    r.Action("VerifyEmailIdentity", true, &Impl::V1VerifyIdentity,
+             {"EmailAddress"});
+    r.Action("VerifyEmailAddress", true, &Impl::V1VerifyIdentity,
+             {"EmailAddress"});
+    r.Action("VerifyDomainIdentity", true, &Impl::V1VerifyIdentity, {"Domain"});
     r.Action("ListIdentities", true, &Impl::V1ListIdentities);
     r.Action("GetIdentityVerificationAttributes", true,
-             &Impl::V1GetIdentityVerificationAttributes);
-    r.Action("DeleteIdentity", true, &Impl::V1DeleteIdentity);
-    r.Action("CreateTemplate", true, &Impl::V1PutTemplate);
-    r.Action("UpdateTemplate", true, &Impl::V1PutTemplate);
-    r.Action("GetTemplate", true, &Impl::V1GetTemplate);
-    r.Action("DeleteTemplate", true, &Impl::V1DeleteTemplate);
+             &Impl::V1GetIdentityVerificationAttributes, {"Identities"});
+    r.Action("DeleteIdentity", true, &Impl::V1DeleteIdentity, {"Identity"});
+    r.Action("CreateTemplate", true, &Impl::V1PutTemplate, {"Template"});
+    r.Action("UpdateTemplate", true, &Impl::V1PutTemplate, {"Template"});
+    r.Action("GetTemplate", true, &Impl::V1GetTemplate, {"TemplateName"});
+    r.Action("DeleteTemplate", true, &Impl::V1DeleteTemplate, {"TemplateName"});
     r.Action("ListTemplates", true, &Impl::V1ListTemplates);
-    r.Action("TestRenderTemplate", true, &Impl::V1TestRenderTemplate);
-    r.Action("SendTemplatedEmail", false, &Impl::V1SendEmail);
-    r.Action("SendBulkTemplatedEmail", false, &Impl::V1SendBulkTemplatedEmail);
-    r.Action("CreateConfigurationSet", true, &Impl::V1CreateConfigurationSet);
+    r.Action("TestRenderTemplate", true, &Impl::V1TestRenderTemplate,
+             {"TemplateName", "TemplateData"});
+    r.Action("SendTemplatedEmail", false, &Impl::V1SendEmail,
+             {"Source", "Destination", "Template", "TemplateData"});
+    r.Action("SendBulkTemplatedEmail", false, &Impl::V1SendBulkTemplatedEmail,
+             {"Source", "Template", "Destinations"});
+    r.Action("CreateConfigurationSet", true, &Impl::V1CreateConfigurationSet,
+             {"ConfigurationSet"});
     r.Action("DeleteConfigurationSet", true,
-             &Impl::V1DeleteOrDescribeConfigurationSet);
+             &Impl::V1DeleteOrDescribeConfigurationSet,
+             {"ConfigurationSetName"});
     r.Action("DescribeConfigurationSet", true,
-             &Impl::V1DeleteOrDescribeConfigurationSet);
+             &Impl::V1DeleteOrDescribeConfigurationSet,
+             {"ConfigurationSetName"});
     r.Action("ListConfigurationSets", true, &Impl::V1ListConfigurationSets);
     r.Action("UpdateConfigurationSetSendingEnabled", true,
-             &Impl::V1UpdateConfigurationSetSendingEnabled);
+             &Impl::V1UpdateConfigurationSetSendingEnabled,
+             {"ConfigurationSetName", "Enabled"});
     r.Action("UpdateConfigurationSetReputationMetricsEnabled", true,
-             &Impl::V1UpdateConfigurationSetReputationMetricsEnabled);
+             &Impl::V1UpdateConfigurationSetReputationMetricsEnabled,
+             {"ConfigurationSetName", "Enabled"});
     r.Action("CreateConfigurationSetEventDestination", true,
-             &Impl::V1PutEventDestination);
+             &Impl::V1PutEventDestination,
+             {"ConfigurationSetName", "EventDestination"});
     r.Action("UpdateConfigurationSetEventDestination", true,
-             &Impl::V1PutEventDestination);
+             &Impl::V1PutEventDestination,
+             {"ConfigurationSetName", "EventDestination"});
     r.Action("DeleteConfigurationSetEventDestination", true,
-             &Impl::V1DeleteEventDestination);
+             &Impl::V1DeleteEventDestination,
+             {"ConfigurationSetName", "EventDestinationName"});
     r.Action("ListVerifiedEmailAddresses", true,
              &Impl::V1ListVerifiedEmailAddresses);
-    r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim);
+    r.Action("DeleteVerifiedEmailAddress", true,
+             &Impl::V1DeleteVerifiedEmailAddress, {"EmailAddress"});
+    // TrackingOptions is required too, but its one member is optional: an
+    // empty structure does not appear in a Query request at all.
+    for (const char* a : {"CreateConfigurationSetTrackingOptions",
+                          "UpdateConfigurationSetTrackingOptions",
+                          "DeleteConfigurationSetTrackingOptions"})
+      r.Action(a, true, &Impl::V1TrackingOptions, {"ConfigurationSetName"});
+    r.Action("PutConfigurationSetDeliveryOptions", true,
+             &Impl::V1PutDeliveryOptions, {"ConfigurationSetName"});
+    r.Action("GetAccountSendingEnabled", true, &Impl::V1AccountSendingEnabled);
+    r.Action("UpdateAccountSendingEnabled", true,
+             &Impl::V1AccountSendingEnabled);
+    r.Action("SetIdentityDkimEnabled", true, &Impl::V1SetIdentityDkimEnabled,
+             {"Identity", "DkimEnabled"});
+    r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim, {"Domain"});
     r.Action("SetIdentityMailFromDomain", true,
-             &Impl::V1SetIdentityMailFromDomain);
+             &Impl::V1SetIdentityMailFromDomain, {"Identity"});
     r.Action("GetIdentityMailFromDomainAttributes", true,
-             &Impl::V1GetIdentityMailFromDomainAttributes);
+             &Impl::V1GetIdentityMailFromDomainAttributes, {"Identities"});
     r.Action("SetIdentityNotificationTopic", true,
-             &Impl::V1SetNotificationAttribute);
+             &Impl::V1SetNotificationAttribute,
+             {"Identity", "NotificationType"});
     r.Action("SetIdentityHeadersInNotificationsEnabled", true,
-             &Impl::V1SetNotificationAttribute);
+             &Impl::V1SetNotificationAttribute,
+             {"Identity", "NotificationType", "Enabled"});
     r.Action("SetIdentityFeedbackForwardingEnabled", true,
-             &Impl::V1SetNotificationAttribute);
+             &Impl::V1SetNotificationAttribute,
+             {"Identity", "ForwardingEnabled"});
     r.Action("GetIdentityNotificationAttributes", true,
-             &Impl::V1GetIdentityNotificationAttributes);
-    r.Action("PutIdentityPolicy", true, &Impl::V1IdentityPolicy);
-    r.Action("DeleteIdentityPolicy", true, &Impl::V1IdentityPolicy);
-    r.Action("GetIdentityPolicies", true, &Impl::V1IdentityPolicy);
-    r.Action("ListIdentityPolicies", true, &Impl::V1IdentityPolicy);
+             &Impl::V1GetIdentityNotificationAttributes, {"Identities"});
+    r.Action("PutIdentityPolicy", true, &Impl::V1IdentityPolicy,
+             {"Identity", "PolicyName", "Policy"});
+    r.Action("DeleteIdentityPolicy", true, &Impl::V1IdentityPolicy,
+             {"Identity", "PolicyName"});
+    r.Action("GetIdentityPolicies", true, &Impl::V1IdentityPolicy,
+             {"Identity", "PolicyNames"});
+    r.Action("ListIdentityPolicies", true, &Impl::V1IdentityPolicy,
+             {"Identity"});
     r.Action("GetIdentityDkimAttributes", true,
-             &Impl::V1GetIdentityDkimAttributes);
+             &Impl::V1GetIdentityDkimAttributes, {"Identities"});
     return r;
   }();
   return routes;
@@ -277,6 +331,11 @@ void Api::Impl::V1DeleteIdentity(V1Call& c) {
     return;
   }
   done(V1Ok(action, ""));
+}
+
+void Api::Impl::V1DeleteVerifiedEmailAddress(V1Call& c) {
+  c.form["Identity"] = c.form["EmailAddress"];
+  V1DeleteIdentity(c);
 }
 
 void Api::Impl::V1PutTemplate(V1Call& c) {
@@ -438,9 +497,11 @@ void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
                  : "") +
               "</TrackingOptions>";
     } else if (attr == "deliveryOptions") {
+      // Stored in SESv2's spelling (REQUIRE, OPTIONAL); v1 says Require.
       auto tls = option("DeliveryOptions", "TlsPolicy");
       body += "\n    <DeliveryOptions><TlsPolicy>" +
-              XmlEscape(tls.value_or("Optional")) +
+              std::string(tls == "REQUIRE" || tls == "Require" ? "Require"
+                                                              : "Optional") +
               "</TlsPolicy></DeliveryOptions>";
     } else if (attr == "reputationOptions") {
       bool sending = resources.configuration_sets().SendingEnabled(name);

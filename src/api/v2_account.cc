@@ -57,8 +57,9 @@ HttpResponse TagResource(ResourceCall& c, json::object& o) {
 HttpResponse UntagResource(ResourceCall& c) {
   std::string arn = QueryParam(c.req.query, "ResourceArn");
   if (arn.empty()) return Fail(BadRequest("ResourceArn is required"));
-  return Done(
-      c.resources.tags().Untag(arn, QueryParams(c.req.query, "TagKeys")));
+  auto keys = QueryParams(c.req.query, "TagKeys");
+  if (keys.empty()) return Fail(BadRequest("TagKeys is required"));
+  return Done(c.resources.tags().Untag(arn, keys));
 }
 
 // CreateDedicatedIpPool.

@@ -109,7 +109,8 @@ HttpResponse GetIdentity(ResourceCall& c) {
     for (const auto& [k, v] : *t) tags.push_back({{"Key", k}, {"Value", v}});
   json::object out(
       {{"IdentityType", id->type},
-       {"FeedbackForwardingStatus", true},
+       {"FeedbackForwardingStatus",
+        c.resources.identities().Notifications(id->name).forwarding},
        {"VerifiedForSendingStatus", id->verification_status == "SUCCESS"},
        {"DkimAttributes", DkimAttributes(c.resources, &*id, id->name)},
        {"MailFromAttributes",
@@ -183,12 +184,12 @@ HttpResponse PutDkimSigning(ResourceCall& c, json::object& o) {
   DkimKeys* dkim = c.resources.dkim();
   if (!dkim) return NoDkim();
   const std::string& id = c.params[0];
-  if (!IsDomain(id) || !c.resources.identities().Exists(id))
-    return Fail(ses::NotFound("Domain identity " + id + " does not exist."));
   std::string origin = JsonString(o, "SigningAttributesOrigin");
   if (origin != "EXTERNAL" && origin != "AWS_SES")
     return Fail(
         BadRequest("SigningAttributesOrigin must be AWS_SES or EXTERNAL"));
+  if (!IsDomain(id) || !c.resources.identities().Exists(id))
+    return Fail(ses::NotFound("Domain identity <" + id + "> does not exist."));
   auto info = origin == "EXTERNAL"
                   ? ExternalKey(dkim, id, o)
                   : EasyKey(dkim, c.resources.auto_verify(), id, o);
@@ -214,6 +215,19 @@ HttpResponse PutMailFrom(ResourceCall& c, json::object& o) {
   return Done(c.resources.identities().SetMailFrom(
       c.params[0], JsonString(o, "MailFromDomain"),
       JsonString(o, "BehaviorOnMxFailure")));
+}
+
+// PutEmailIdentityFeedbackAttributes: the switch v1's
+// SetIdentityFeedbackForwardingEnabled sets.
+HttpResponse PutFeedback(ResourceCall& c, json::object& o) {
+  auto* en = o.if_contains("EmailForwardingEnabled");
+  if (en && !en->is_bool())
+    return Fail(BadRequest("EmailForwardingEnabled must be true or false"));
+  if (!c.resources.identities().Exists(c.params[0]))
+    return Fail(
+        ses::NotFound("Identity <" + c.params[0] + "> does not exist."));
+  return Done(c.resources.identities().SetNotification(
+      c.params[0], "forwarding", en && en->as_bool() ? "true" : "false"));
 }
 
 // GetEmailIdentityPolicies.
@@ -253,6 +267,7 @@ void AddIdentityRoutes(ResourceRouter& r) {
          WithBody<PutDkimSigning>);
   r.Rest("PUT", id + "/dkim", true, WithBody<PutDkim>);
   r.Rest("PUT", id + "/mail-from", true, WithBody<PutMailFrom>);
+  r.Rest("PUT", id + "/feedback", true, WithBody<PutFeedback>);
   r.Rest("PUT", id + "/configuration-set", true,
          WithBody<PutIdentityConfigurationSet>);
   r.Rest("GET", id + "/policies", true, GetPolicies);

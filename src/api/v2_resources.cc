@@ -53,6 +53,8 @@ std::optional<HttpResponse> HandleV2Resources(ses::Resources* resources,
   return match->route->handler(call);
 }
 
+std::vector<std::string> V2ResourceRows() { return ResourceRoutes().Rows(); }
+
 std::vector<std::string> PathSegments(const std::string& path) {
   std::vector<std::string> out;
   size_t start = 1;

@@ -16,6 +16,9 @@ namespace sesame::api {
 std::optional<net::HttpResponse> HandleV2Resources(ses::Resources* resources,
                                                    const net::HttpRequest& req);
 
+// The resource route table's rows ("METHOD /path/{param}").
+std::vector<std::string> V2ResourceRows();
+
 // Percent-decoded path segments of "/v2/email/a/b%40c" ->
 // {"v2","email","a","b@c"}.
 std::vector<std::string> PathSegments(const std::string& path);

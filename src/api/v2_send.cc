@@ -343,16 +343,21 @@ void Api::Impl::V2OpGetAccount(V2Call& c) {
 
 void Api::Impl::V2OpTestRenderEmailTemplate(V2Call& c) {
   const std::string& name = c.params[0];
+  boost::system::error_code ec;
+  json::value body = json::parse(c.req.body, ec);
+  const json::value* given = !ec && body.is_object()
+                                 ? body.as_object().if_contains("TemplateData")
+                                 : nullptr;
+  if (!given || !given->is_string()) {
+    c.done(V2Error(BadRequest("TemplateData is required")));
+    return;
+  }
+  std::string data(given->as_string());
   auto tc = resources.templates().Get(name);
   if (!tc.ok()) {
     c.done(Fail(tc.error()));
     return;
   }
-  boost::system::error_code ec;
-  json::value body = json::parse(c.req.body, ec);
-  std::string data = !ec && body.is_object()
-                         ? JsonString(body.as_object(), "TemplateData")
-                         : "";
   auto rendered = Render(*tc, data);
   if (rendered.index() == 1) {
     c.done(V2Error(std::get<1>(rendered)));

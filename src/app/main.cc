@@ -88,6 +88,8 @@ constexpr char kUsage[] =
     "  bounce-eval DIR LABELS [--all]        accuracy on a labelled corpus "
     "(--all: list disagreements)\n"
     "  config check --config FILE            validate a configuration file\n"
+    "  api operations                        the SES v1, SESv2 and SNS "
+    "operations answered\n"
     "  version                               print the version\n";
 
 struct Args {
@@ -1005,6 +1007,15 @@ int Main(int argc, char** argv) {
       return 1;
     }
     std::printf("%s: ok\n", args->config_path.c_str());
+    return 0;
+  }
+  if (cmd == "api" && pos.size() >= 2 && pos[1] == "operations") {
+    // The route tables themselves: scripts/ses-api-table makes
+    // docs/ses-api.md from this list and botocore's service models.
+    for (const auto& op : api::Api::Operations())
+      std::printf("%s\n", op.c_str());
+    for (const auto& action : events::SnsActions())
+      std::printf("sns %s\n", action.c_str());
     return 0;
   }
   if (cmd == "version") {

@@ -1,7 +1,10 @@
 #include "events/sns_api.h"
 
+#include <cctype>
+#include <map>
 #include <random>
 #include <set>
+#include <vector>
 
 #include "base/strings.h"
 
@@ -112,25 +115,56 @@ std::optional<net::HttpResponse> HandleAttributes(
 
 }  // namespace
 
+namespace {
+
+// The actions answered here and the members SNS's model marks required: a
+// request without one is refused before the publisher is asked.
+const std::map<std::string, std::vector<std::string>>& Required() {
+  static const std::map<std::string, std::vector<std::string>> kActions = {
+      {"CreateTopic", {"Name"}},
+      {"DeleteTopic", {"TopicArn"}},
+      {"ListTopics", {}},
+      {"Subscribe", {"TopicArn", "Protocol"}},
+      {"Unsubscribe", {"SubscriptionArn"}},
+      {"ConfirmSubscription", {"TopicArn", "Token"}},
+      {"ListSubscriptionsByTopic", {"TopicArn"}},
+      {"ListSubscriptions", {}},
+      {"GetTopicAttributes", {"TopicArn"}},
+      {"SetTopicAttributes", {"TopicArn", "AttributeName"}},
+      {"GetSubscriptionAttributes", {"SubscriptionArn"}},
+      {"SetSubscriptionAttributes", {"SubscriptionArn", "AttributeName"}}};
+  return kActions;
+}
+
+}  // namespace
+
+const std::set<std::string>& SnsActions() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    for (const auto& [action, required] : Required()) out.insert(action);
+    return out;
+  }();
+  return names;
+}
+
 bool IsSnsAction(const std::string& action) {
-  static const std::set<std::string> kActions = {"CreateTopic",
-                                                 "DeleteTopic",
-                                                 "ListTopics",
-                                                 "Subscribe",
-                                                 "Unsubscribe",
-                                                 "ConfirmSubscription",
-                                                 "ListSubscriptionsByTopic",
-                                                 "ListSubscriptions",
-                                                 "GetTopicAttributes",
-                                                 "SetTopicAttributes",
-                                                 "GetSubscriptionAttributes",
-                                                 "SetSubscriptionAttributes"};
-  return kActions.count(action) > 0;
+  return SnsActions().count(action) > 0;
 }
 
 std::optional<net::HttpResponse> HandleSnsAction(
     Publisher* p, const std::string& action,
     const std::map<std::string, std::string>& form) {
+  auto row = Required().find(action);
+  if (row == Required().end()) return std::nullopt;
+  for (const auto& m : row->second) {
+    if (form.count(m)) continue;
+    std::string camel = m;
+    camel[0] = static_cast<char>(std::tolower(camel[0]));
+    return Fail(Error::Permanent(
+        "InvalidParameter",
+        "1 validation error detected: Value null at '" + camel +
+            "' failed to satisfy constraint: Member must not be null"));
+  }
   if (action.find("Attributes") != std::string::npos)
     return HandleAttributes(p, action, form);
   if (action == "CreateTopic") {

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "events/publisher.h"
@@ -17,6 +18,8 @@ namespace sesame::events {
 // Authentication is the caller's. Thread-safe (the publisher is).
 // True when `action` is one of them (HandleSnsAction then answers it).
 bool IsSnsAction(const std::string& action);
+// All of them, sorted (the coverage table lists them).
+const std::set<std::string>& SnsActions();
 
 std::optional<net::HttpResponse> HandleSnsAction(
     Publisher* publisher, const std::string& action,

@@ -86,6 +86,14 @@ Status ConfigurationSets::PutOption(const std::string& name,
   return Save(*cs);
 }
 
+Status ConfigurationSets::RemoveOption(const std::string& name,
+                                       const std::string& field) {
+  auto cs = Get(name);
+  if (!cs.ok()) return cs.error();
+  cs->options.erase(field);
+  return Save(*cs);
+}
+
 Status ConfigurationSets::AddDestination(const std::string& name,
                                          const std::string& dest,
                                          json::object destination) {

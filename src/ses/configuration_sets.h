@@ -54,6 +54,8 @@ class ConfigurationSets {
   // Put<field>: one of the option objects ("SuppressionOptions", …).
   Status PutOption(const std::string& name, const std::string& field,
                    boost::json::object value);
+  // Drops one of them (v1 DeleteConfigurationSetTrackingOptions).
+  Status RemoveOption(const std::string& name, const std::string& field);
 
   // Event destinations: "not_found" (set or destination), "exists".
   Status AddDestination(const std::string& name, const std::string& dest,
