@@ -29,6 +29,9 @@ _VDM = ("Virtual Deliverability Manager: its metrics and advice come from "
 _PUSH = "mobile push (platform applications and endpoints): not email"
 _SMS = "SMS and phone numbers: not email"
 _CONTACTS = "contact lists and list management have an issue of their own"
+_DEDICATED_IPS = ("dedicated IP addresses: the pools exist as names, but "
+                  "delivery does not yet bind source addresses per pool, so "
+                  "there are no addresses to report or warm up")
 _RECEIVING = "email receiving (receipt rules): the second part of issue 15"
 
 # Operations that do not apply to a self-hosted server, and why.
@@ -66,6 +69,10 @@ NOT_APPLICABLE = {
         **{op: ("cross-account topic permissions: access to Sesame's "
                 "topics is its keys' (and IAM policies')") for op in [
             "AddPermission", "RemovePermission"]},
+        **{op: ("Sesame's topics carry SES notifications and alarms; "
+                "publishing an application's own messages makes SNS a "
+                "general message bus, which Sesame is not") for op in [
+            "Publish", "PublishBatch"]},
     },
 }
 
@@ -79,12 +86,15 @@ DEFERRED = {
         "ListReceiptRuleSets", "ReorderReceiptRuleSet", "SendBounce",
         "SetActiveReceiptRuleSet", "SetReceiptRulePosition",
         "UpdateReceiptRule"]},
-    "sesv2": {op: _CONTACTS for op in [
+    "sesv2": {**{op: _DEDICATED_IPS for op in [
+        "GetDedicatedIp", "GetDedicatedIps", "PutDedicatedIpInPool",
+        "PutDedicatedIpWarmupAttributes",
+        "PutAccountDedicatedIpWarmupAttributes"]}, **{op: _CONTACTS for op in [
         "CreateContact", "CreateContactList", "DeleteContact",
         "DeleteContactList", "GetContact", "GetContactList",
         "ListContactLists", "ListContacts", "UpdateContact",
         "UpdateContactList", "CreateImportJob", "GetImportJob",
-        "ListImportJobs"]},
+        "ListImportJobs"]}},
 }
 
 

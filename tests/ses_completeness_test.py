@@ -3,7 +3,14 @@ each case names the call, its arguments and SES's exact error code (and message
 where SES's text is known), or what a successful answer must contain."""
 import unittest
 
-from harness import Sesame, aws_clients
+import email
+import email.policy
+import json
+import re
+import urllib.error
+import urllib.request
+
+from harness import Sesame, aws_clients, wait_until
 
 try:
     import boto3
@@ -442,6 +449,111 @@ class SesV2Completeness(unittest.TestCase):
         self.assertEqual(self.code(sns.get_topic_attributes, TopicArn=arn + "-gone"), "NotFound")
         self.assertEqual(self.code(sns.get_subscription_attributes, SubscriptionArn=arn + ":no-such-sub"),
                          "NotFound")
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class CustomVerification(unittest.TestCase):
+    """Custom verification email templates end to end: the template's message
+    reaches the address with a link; following it verifies the identity and
+    redirects to the template's success URL (a second time: the failure URL)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Sesame(delivery="delivery: {mode: capture}\n"
+                            "api: {auto_verify: false, local_mailbox: true}\n").start()
+        cls.v1, cls.v2 = aws_clients(cls.server, "ses", "sesv2")
+        cls.endpoint = f"http://127.0.0.1:{cls.server.ports['http']}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def mail_to(self, address):
+        found = []
+
+        def poll():
+            with urllib.request.urlopen(self.endpoint + "/_aws/ses", timeout=5) as r:
+                found[:] = [m for m in json.loads(r.read())["messages"]
+                            if address in m["Destination"]["ToAddresses"]]
+            return bool(found)
+        self.assertTrue(wait_until(poll, 10), f"no mail to {address}")
+        return email.message_from_string(found[-1]["RawData"], policy=email.policy.default)
+
+    def follow(self, link):
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            r = opener.open(link, timeout=5)
+            return r.status, r.headers.get("Location")
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Location")
+
+    def test_template_crud_and_verification_flow(self):
+        # The sender of the template must itself be verified: Sesame's own link.
+        self.v1.verify_email_identity(EmailAddress="onboarding@example.com")
+        msg = self.mail_to("onboarding@example.com")
+        link = re.search(r"http://\S+/verify-email\S+", msg.get_body(preferencelist=("plain",)).get_content())
+        self.assertEqual(self.follow(link.group(0))[0], 200)
+
+        tpl = dict(TemplateName="welcome", FromEmailAddress="onboarding@example.com",
+                   TemplateSubject="Please confirm", TemplateContent="<h1>Hello from Example</h1>",
+                   SuccessRedirectionURL="https://example.com/ok",
+                   FailureRedirectionURL="https://example.com/fail")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v1.create_custom_verification_email_template(**{**tpl, "FromEmailAddress": "stranger@example.com"})
+        self.assertEqual(cm.exception.response["Error"]["Code"], "FromEmailAddressNotVerified")
+        self.v1.create_custom_verification_email_template(**tpl)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v1.create_custom_verification_email_template(**tpl)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "CustomVerificationEmailTemplateAlreadyExists")
+        got = self.v2.get_custom_verification_email_template(TemplateName="welcome")
+        self.assertEqual(got["TemplateContent"], "<h1>Hello from Example</h1>")
+        self.v2.update_custom_verification_email_template(
+            TemplateName="welcome", FromEmailAddress="onboarding@example.com", TemplateSubject="Confirm, please",
+            TemplateContent="<h1>Hello again</h1>", SuccessRedirectionURL="https://example.com/ok",
+            FailureRedirectionURL="https://example.com/fail")
+        listed = self.v1.list_custom_verification_email_templates(MaxResults=10)["CustomVerificationEmailTemplates"]
+        self.assertEqual([(t["TemplateName"], t["TemplateSubject"]) for t in listed], [("welcome", "Confirm, please")])
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v2.get_custom_verification_email_template(TemplateName="nope")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "NotFoundException")
+
+        sent = self.v2.send_custom_verification_email(EmailAddress="newuser@example.org", TemplateName="welcome")
+        self.assertTrue(sent["MessageId"])
+        msg = self.mail_to("newuser@example.org")
+        self.assertEqual(msg["Subject"], "Confirm, please")
+        self.assertEqual(msg["From"], "onboarding@example.com")
+        html = msg.get_body(preferencelist=("html",)).get_content()
+        self.assertIn("<h1>Hello again</h1>", html)
+        attrs = self.v1.get_identity_verification_attributes(Identities=["newuser@example.org"])
+        self.assertEqual(attrs["VerificationAttributes"]["newuser@example.org"]["VerificationStatus"], "Pending")
+        link = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")
+        self.assertEqual(self.follow(link), (302, "https://example.com/ok"))
+        attrs = self.v1.get_identity_verification_attributes(Identities=["newuser@example.org"])
+        self.assertEqual(attrs["VerificationAttributes"]["newuser@example.org"]["VerificationStatus"], "Success")
+        self.assertEqual(self.follow(link), (302, "https://example.com/fail"))  # used already
+
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v1.send_custom_verification_email(EmailAddress="x@example.org", TemplateName="nope")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "CustomVerificationEmailTemplateDoesNotExist")
+        self.v1.delete_custom_verification_email_template(TemplateName="welcome")
+        self.assertEqual(self.v2.list_custom_verification_email_templates()["CustomVerificationEmailTemplates"], [])
+
+    def test_template_validation(self):
+        self.v1.verify_email_identity(EmailAddress="valid@example.com")
+        base = dict(TemplateName="t1", FromEmailAddress="valid@example.com", TemplateSubject="s",
+                    TemplateContent="<p>x</p>", SuccessRedirectionURL="https://e.com/ok",
+                    FailureRedirectionURL="https://e.com/fail")
+        for bad in ({"TemplateName": "bad name!"}, {"SuccessRedirectionURL": "javascript:alert(1)"},
+                    {"FailureRedirectionURL": "https://e.com/a b"}, {"TemplateSubject": "a\r\nBcc: x@y.z"}):
+            with self.subTest(bad=bad), self.assertRaises(botocore.exceptions.ClientError) as cm:
+                self.v2.create_custom_verification_email_template(**{**base, **bad})
+            self.assertEqual(cm.exception.response["Error"]["Code"], "BadRequestException")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.v2.list_custom_verification_email_templates(PageSize=51)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "BadRequestException")
 
 
 if __name__ == "__main__":

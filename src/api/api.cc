@@ -236,7 +236,17 @@ void Api::Impl::Handle(HttpRequest req,
     // Writes the identity: on the store thread.
     store_thread.Post([this, q = ParseForm(req.query),
                        done = std::move(done)]() mutable {
+      // A custom verification template's link redirects to its URLs.
+      std::string custom =
+          resources.identities().CustomVerificationTemplate(q["identity"]);
       bool ok = resources.identities().ConfirmEmail(q["identity"], q["token"]);
+      if (auto t = resources.verification_templates().Get(custom);
+          !custom.empty() && t.ok()) {
+        HttpResponse v;
+        v.status = 302;
+        v.headers = {{"Location", ok ? t->success_url : t->failure_url}};
+        return done(std::move(v));
+      }
       HttpResponse v;
       v.status = ok ? 200 : 400;
       v.content_type = "text/html; charset=utf-8";

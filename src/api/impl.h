@@ -136,8 +136,12 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
         });
   }
 
-  // The message that verifies an address identity: a link to this server.
-  void SendVerification(const std::string& address, const std::string& token);
+  // The message that verifies an address identity: a link to this server,
+  // in a custom verification template's words when `custom` is given.
+  // Returns its message id ("" when it could not be built).
+  std::string SendVerification(
+      const std::string& address, const std::string& token,
+      const ses::VerificationTemplate* custom = nullptr);
 
   // --- bulk sends (v1 SendBulkTemplatedEmail, v2 SendBulkEmail) -------------
   enum class EntryOutcome {
@@ -350,6 +354,17 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void V1AccountSendingEnabled(V1Call& c);
   // SetIdentityDkimEnabled: Easy DKIM signing on or off for a domain.
   void V1SetIdentityDkimEnabled(V1Call& c);
+
+  // Custom verification email templates, v1 (one handler per action
+  // family) and v2 (SendCustomVerificationEmail; the CRUD operations are
+  // resource routes).
+  void V1VerificationTemplates(V1Call& c);
+  void V1SendCustomVerificationEmail(V1Call& c);
+  void V2OpSendCustomVerificationEmail(V2Call& c);
+  // Starts the verification and sends it; the message id or the error.
+  std::variant<std::string, ApiError> StartCustomVerification(
+      const std::string& address, const std::string& template_name,
+      const std::string& config_set);
 
   // A v1 listing's MaxItems (1-1000, default 1000) and NextToken.
   struct V1Page {

@@ -5,9 +5,11 @@
 
 namespace sesame::api {
 
-// The message that verifies an address identity: a link to this server.
-void Api::Impl::SendVerification(const std::string& address,
-                                 const std::string& token) {
+// The message that verifies an address identity: a link to this server,
+// in Sesame's words or in a custom verification template's.
+std::string Api::Impl::SendVerification(
+    const std::string& address, const std::string& token,
+    const ses::VerificationTemplate* custom) {
   std::string base = config.api_public_url;
   if (base.empty()) {
     base = std::string(config.http.tls ? "https" : "http") + "://" +
@@ -21,17 +23,26 @@ void Api::Impl::SendVerification(const std::string& address,
   int64_t now = NowMillis();
   std::string id = NewMessageId(now);
   mime::SimpleMessage m;
-  m.from = "Sesame <no-reply@" + config.hostname + ">";
   m.to = {address};
-  m.subject = "Verify your email address for sending with Sesame";
-  m.text = "Someone asked to send email from " + address + " through " +
-           config.hostname +
-           ".\nIf it was you, follow this link to confirm:\n\n" + link +
-           "\n\nOtherwise ignore this message.\n";
+  if (custom) {
+    // SES sends the template's HTML and adds the link at its end.
+    m.from = custom->from;
+    m.subject = custom->subject;
+    m.html = custom->content + "\n<p><a href=\"" + XmlEscape(link) + "\">" +
+             XmlEscape(link) + "</a></p>\n";
+    m.text = custom->subject + "\n\n" + link + "\n";
+  } else {
+    m.from = "Sesame <no-reply@" + config.hostname + ">";
+    m.subject = "Verify your email address for sending with Sesame";
+    m.text = "Someone asked to send email from " + address + " through " +
+             config.hostname +
+             ".\nIf it was you, follow this link to confirm:\n\n" + link +
+             "\n\nOtherwise ignore this message.\n";
+  }
   m.message_id = "<" + id + "@" + config.hostname + ">";
   m.date_ms = now;
   auto built = mime::Build(m);
-  if (!built.ok()) return;
+  if (!built.ok()) return "";
   admission::Submission s;
   s.source = admission::Source::kInternal;
   s.meta.id = id;
@@ -49,6 +60,7 @@ void Api::Impl::SendVerification(const std::string& address,
           SESAME_LOG(kWarn, kLog) << "verification mail to " << address
                                   << " not stored: " << r->message;
       });
+  return id;
 }
 
 // Renders the template with defaults overlaid by the entry's replacement

@@ -147,6 +147,22 @@ const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
     r.Action("GetAccountSendingEnabled", true, &Impl::V1AccountSendingEnabled);
     r.Action("UpdateAccountSendingEnabled", true,
              &Impl::V1AccountSendingEnabled);
+    r.Action(
+        "CreateCustomVerificationEmailTemplate", true,
+        &Impl::V1VerificationTemplates,
+        {"TemplateName", "FromEmailAddress", "TemplateSubject",
+         "TemplateContent", "SuccessRedirectionURL", "FailureRedirectionURL"});
+    r.Action("UpdateCustomVerificationEmailTemplate", true,
+             &Impl::V1VerificationTemplates, {"TemplateName"});
+    r.Action("GetCustomVerificationEmailTemplate", true,
+             &Impl::V1VerificationTemplates, {"TemplateName"});
+    r.Action("DeleteCustomVerificationEmailTemplate", true,
+             &Impl::V1VerificationTemplates, {"TemplateName"});
+    r.Action("ListCustomVerificationEmailTemplates", true,
+             &Impl::V1VerificationTemplates);
+    r.Action("SendCustomVerificationEmail", true,
+             &Impl::V1SendCustomVerificationEmail,
+             {"EmailAddress", "TemplateName"});
     r.Action("SetIdentityDkimEnabled", true, &Impl::V1SetIdentityDkimEnabled,
              {"Identity", "DkimEnabled"});
     r.Action("VerifyDomainDkim", true, &Impl::V1VerifyDomainDkim, {"Domain"});
@@ -501,7 +517,7 @@ void Api::Impl::V1DeleteOrDescribeConfigurationSet(V1Call& c) {
       auto tls = option("DeliveryOptions", "TlsPolicy");
       body += "\n    <DeliveryOptions><TlsPolicy>" +
               std::string(tls == "REQUIRE" || tls == "Require" ? "Require"
-                                                              : "Optional") +
+                                                               : "Optional") +
               "</TlsPolicy></DeliveryOptions>";
     } else if (attr == "reputationOptions") {
       bool sending = resources.configuration_sets().SendingEnabled(name);

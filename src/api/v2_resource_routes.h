@@ -32,6 +32,7 @@ void AddIdentityRoutes(ResourceRouter& r);
 void AddConfigurationSetRoutes(ResourceRouter& r);
 void AddTemplateRoutes(ResourceRouter& r);
 void AddSuppressionRoutes(ResourceRouter& r);
+void AddVerificationTemplateRoutes(ResourceRouter& r);
 
 // An ses:: error as SES reports it: not_found 404 NotFoundException, exists
 // 400 AlreadyExistsException, invalid 400 BadRequestException, limit 400

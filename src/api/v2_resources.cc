@@ -17,6 +17,7 @@ const ResourceRouter& ResourceRoutes() {
     AddConfigurationSetRoutes(r);
     AddTemplateRoutes(r);
     AddSuppressionRoutes(r);
+    AddVerificationTemplateRoutes(r);
     return r;
   }();
   return routes;

@@ -269,6 +269,8 @@ const Router<Api::Impl::V2Handler>& Api::Impl::V2Routes() {
     r.Rest("POST", "/v2/email/outbound-bulk-emails", false,
            &Impl::V2OpSendBulkEmail);
     r.Rest("GET", "/v2/email/account", true, &Impl::V2OpGetAccount);
+    r.Rest("POST", "/v2/email/outbound-custom-verification-emails", true,
+           &Impl::V2OpSendCustomVerificationEmail);
     r.Rest("POST", "/v2/email/templates/{name}/render", true,
            &Impl::V2OpTestRenderEmailTemplate);
     return r;

@@ -82,6 +82,37 @@ Status Identities::Add(const std::string& identity) {
   return s;
 }
 
+Result<std::string> Identities::BeginCustomVerification(
+    const std::string& address, const std::string& template_name) {
+  if (address.find('@') == std::string::npos)
+    return Invalid("Invalid email address <" + address + ">.");
+  if (Status v = CheckIdentityName(address); !v.ok()) return v.error();
+  const std::string key = AsciiLowerCopy(address);
+  auto d = store_->Get("identity", key);
+  if (!d.ok()) return d.error();
+  json::object o;
+  if (d->has_value()) {
+    o = DocumentObject(**d);
+  } else {
+    o["IdentityType"] = "EMAIL_ADDRESS";
+    o["VerificationStatus"] = auto_verify_ ? "SUCCESS" : "PENDING";
+    o["CreatedTimestamp"] = NowMillis() / 1000;
+  }
+  std::string token = auth::Hex(auth::HmacSha256(
+      std::to_string(NowMillis()) + NewMessageId(NowMillis()), address));
+  o["EmailVerificationToken"] = token;
+  o["CustomVerificationTemplate"] = template_name;
+  Status s = store_->Put("identity", key, json::serialize(o), false);
+  if (!s.ok()) return s.error();
+  return token;
+}
+
+std::string Identities::CustomVerificationTemplate(const std::string& address) {
+  auto d = store_->Get("identity", AsciiLowerCopy(address));
+  if (!d.ok() || !d->has_value()) return "";
+  return JsonString(DocumentObject(**d), "CustomVerificationTemplate");
+}
+
 bool Identities::ConfirmEmail(const std::string& identity,
                               const std::string& token) {
   auto d = store_->Get("identity", AsciiLowerCopy(identity));

@@ -85,6 +85,15 @@ class Identities {
   bool Exists(const std::string& identity);
   // Follows the verification link: true when the token matches.
   bool ConfirmEmail(const std::string& identity, const std::string& token);
+  // SendCustomVerificationEmail: the address identity, created if need be
+  // (without Sesame's own verification mail), gets a fresh token and
+  // remembers the custom template whose link carries it. Returns the token;
+  // "invalid" for a name that is not an address.
+  Result<std::string> BeginCustomVerification(const std::string& address,
+                                              const std::string& template_name);
+  // The custom template that address's pending verification used ("" if
+  // none), for the link's redirect.
+  std::string CustomVerificationTemplate(const std::string& address);
 
   // The identity's own VerificationStatus (SUCCESS under auto-verify), or ""
   // when it does not exist.

@@ -11,6 +11,7 @@
 #include "ses/suppression_list.h"
 #include "ses/tags.h"
 #include "ses/templates.h"
+#include "ses/verification_templates.h"
 
 namespace sesame::ses {
 
@@ -31,7 +32,8 @@ class Resources {
         configuration_sets_(store),
         suppression_(store, &account_, &configuration_sets_),
         ip_pools_(store),
-        tags_(store) {}
+        tags_(store),
+        verification_templates_(store) {}
 
   Identities& identities() { return identities_; }
   Templates& templates() { return templates_; }
@@ -40,6 +42,9 @@ class Resources {
   SuppressionList& suppression() { return suppression_; }
   IpPools& ip_pools() { return ip_pools_; }
   Tags& tags() { return tags_; }
+  VerificationTemplates& verification_templates() {
+    return verification_templates_;
+  }
   DkimKeys* dkim() { return dkim_; }
   bool auto_verify() const { return auto_verify_; }
 
@@ -57,6 +62,7 @@ class Resources {
   SuppressionList suppression_;
   IpPools ip_pools_;
   Tags tags_;
+  VerificationTemplates verification_templates_;
 };
 
 }  // namespace sesame::ses
