@@ -371,9 +371,20 @@ class DomainVerificationByDns(unittest.TestCase):
                 send("a@verify.test")
             # v1's _amazonses TXT token verifies a domain as well.
             token = v1.verify_domain_identity(Domain="token.test")["VerificationToken"]
+            # A domain with an Easy DKIM key but only its token published:
+            # verified, yet its DKIM is not SUCCESS (no DKIM record exists).
+            v2.create_email_identity(EmailIdentity="tokdkim.test")
+            tokdkim = v1.verify_domain_identity(Domain="tokdkim.test")["VerificationToken"]
             dns.stop()
-            dns = Dnsmasq(port=port, txt=[("_amazonses.token.test", token)])
+            dns = Dnsmasq(port=port, txt=[("_amazonses.token.test", token),
+                                          ("_amazonses.tokdkim.test", tokdkim)])
             self.assertTrue(wait_until(lambda: status("token.test") == "SUCCESS", 10))
+            self.assertTrue(wait_until(lambda: status("tokdkim.test") == "SUCCESS", 10))
+            dkim_attrs = v2.get_email_identity(EmailIdentity="tokdkim.test")["DkimAttributes"]
+            self.assertTrue(dkim_attrs["SigningEnabled"])
+            self.assertEqual(dkim_attrs["Status"], "PENDING")
+            v1_dkim = v1.get_identity_dkim_attributes(Identities=["tokdkim.test"])["DkimAttributes"]["tokdkim.test"]
+            self.assertEqual(v1_dkim["DkimVerificationStatus"], "Pending")
             attrs = v1.get_identity_verification_attributes(
                 Identities=["token.test", "verify.test"])["VerificationAttributes"]
             self.assertEqual(attrs["token.test"]["VerificationStatus"], "Success")

@@ -318,6 +318,31 @@ class SesV1Completeness(unittest.TestCase):
         self.assertError(self.sns.tag_resource, "TagLimitExceeded", ResourceArn=arn,
                          Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
 
+    def test_different_answers_match_ses(self):
+        # Notification settings on an identity that is not verified (or not there).
+        for call, kw in ((self.v1.set_identity_notification_topic, dict(NotificationType="Bounce")),
+                         (self.v1.set_identity_feedback_forwarding_enabled, dict(ForwardingEnabled=True)),
+                         (self.v1.set_identity_headers_in_notifications_enabled,
+                          dict(NotificationType="Bounce", Enabled=True))):
+            with self.subTest(call=call.__name__):
+                self.assertError(call, "MessageRejected",
+                                 "Identity <ghost@example.com> is not verified or does not exist.",
+                                 Identity="ghost@example.com", **kw)
+        # Not-found messages name the resource in SES's brackets.
+        self.assertError(self.v1.get_template, "TemplateDoesNotExist", "Template <no-such-template> does not exist.",
+                         TemplateName="no-such-template")
+        self.assertError(self.v1.delete_configuration_set, "ConfigurationSetDoesNotExist",
+                         "Configuration set <no-such-set> does not exist.", ConfigurationSetName="no-such-set")
+        err, http = self.error(self.v2.get_email_template, TemplateName="no-such-template")
+        self.assertEqual((err["Code"], err["Message"], http),
+                         ("NotFoundException", "Template <no-such-template> does not exist.", 404))
+        err, _ = self.error(self.v2.get_email_identity, EmailIdentity="ghost@example.com")
+        self.assertEqual(err["Message"], "Email identity <ghost@example.com> does not exist.")
+        # No quota configured: unlimited, which SES spells -1 (0 reads as "may not send").
+        q = self.v1.get_send_quota()
+        self.assertEqual((q["Max24HourSend"], q["MaxSendRate"]), (-1.0, -1.0))
+        self.assertEqual(self.v2.get_account()["SendQuota"]["MaxSendRate"], -1.0)
+
     # --- MAIL FROM -------------------------------------------------------------
     def test_set_identity_mail_from_domain_checks_behavior(self):
         self.v1.verify_domain_identity(Domain="mailfrom.example.net")

@@ -258,7 +258,7 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
     identity = AsciiLowerCopy(c.identity_arn.substr(prefix.size()));
     if (!resources_->identities().Exists(identity))
       return Refuse(Refusal::Kind::kRejected,
-                    "Identity " + identity + " does not exist.");
+                    "Identity <" + identity + "> does not exist.");
     if (!BelongsTo(from, identity))
       return Refuse(
           Refusal::Kind::kRejected,

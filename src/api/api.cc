@@ -107,8 +107,12 @@ std::string Api::Impl::NamedMembers(const std::string& wrapper,
 
 // (Max24HourSend, MaxSendRate, SentLast24Hours) as SES reports them.
 std::tuple<double, double, double> Api::Impl::QuotaFigures() {
-  if (!quota) return {-1.0, 0.0, static_cast<double>(sent.load())};
-  return {quota->max_24_hour_send(), quota->max_send_rate(),
+  // SES reports an unlimited quota as -1 (not 0, which clients read as
+  // "may not send" or divide by).
+  if (!quota) return {-1.0, -1.0, static_cast<double>(sent.load())};
+  auto unlimited = [](double v) { return v > 0 ? v : -1.0; };
+  return {unlimited(quota->max_24_hour_send()),
+          unlimited(quota->max_send_rate()),
           quota->SentLast24Hours(NowMillis())};
 }
 

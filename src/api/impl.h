@@ -396,6 +396,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void V1IdentityPolicy(V1Call& c);
 
   void V1GetIdentityDkimAttributes(V1Call& c);
+  std::string DkimStatusOf(const std::string& domain);
 
   // A v1 answer to a failed store write: the named 400 when the document
   // exists already, else 500 InternalFailure.

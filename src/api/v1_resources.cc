@@ -387,7 +387,7 @@ void Api::Impl::V1GetTemplate(V1Call& c) {
   auto t = resources.templates().Get(name);
   if (!t) {
     done(V1Error({400, "", "TemplateDoesNotExist",
-                  "Template " + name + " does not exist."}));
+                  "Template <" + name + "> does not exist."}));
     return;
   }
   done(V1Ok(action,
@@ -441,7 +441,7 @@ void Api::Impl::V1TestRenderTemplate(V1Call& c) {
   auto t = resources.templates().Get(name);
   if (!t) {
     done(V1Error({400, "", "TemplateDoesNotExist",
-                  "Template " + name + " does not exist."}));
+                  "Template <" + name + "> does not exist."}));
     return;
   }
   auto rendered = Render(*t, form["TemplateData"]);
@@ -613,8 +613,10 @@ void Api::Impl::V1SetNotificationAttribute(V1Call& c) {
   std::map<std::string, std::string>& form = c.form;
   std::function<void(HttpResponse)>& done = c.done;
   std::string identity = form["Identity"];
-  if (!resources.identities().Exists(identity)) {
-    done(V1Error(BadRequest("Identity " + identity + " does not exist.")));
+  // SES refuses notification settings on an identity it cannot send for.
+  if (resources.identities().VerificationStatus(identity) != "SUCCESS") {
+    done(V1Error(Rejected("Identity <" + identity +
+                          "> is not verified or does not exist.")));
     return;
   }
   Status s =
@@ -679,14 +681,22 @@ void Api::Impl::V1GetIdentityDkimAttributes(V1Call& c) {
                "</key><value><DkimEnabled>" +
                std::string(info && info->signing_enabled ? "true" : "false") +
                "</DkimEnabled><DkimVerificationStatus>" +
-               (info ? (config.api_auto_verify ? "Success" : "Pending")
-                     : "NotStarted") +
+               (!info                    ? std::string("NotStarted")
+                : config.api_auto_verify ? std::string("Success")
+                                         : V1Status(DkimStatusOf(i))) +
                "</DkimVerificationStatus><DkimTokens>" +
                (info ? "<member>" + info->selector + "</member>" : "") +
                "</DkimTokens></value></entry>";
   }
   done(V1Ok(action, "\n    <DkimAttributes>" + entries +
                         "\n    </DkimAttributes>\n  "));
+}
+
+// The verifier's status of a domain's DKIM record ("" before its first
+// check, read as pending).
+std::string Api::Impl::DkimStatusOf(const std::string& domain) {
+  auto id = resources.identities().Get(domain);
+  return id.ok() ? id->dkim_status : "";
 }
 
 // v2's SUCCESS/PENDING/FAILED/TEMPORARY_FAILURE as v1 spells them.

@@ -12,7 +12,7 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
   auto tc = resources.templates().Get(name);
   if (!tc) {
     done(V1Error({400, "", "TemplateDoesNotExist",
-                  "Template " + name + " does not exist."}));
+                  "Template <" + name + "> does not exist."}));
     return;
   }
   std::string from = form["Source"];
@@ -105,7 +105,7 @@ void Api::Impl::V1Send(const HttpRequest& req, Caller caller,
       auto t = resources.templates().Get(name);
       if (!t) {
         done(V1Error({400, "", "TemplateDoesNotExist",
-                      "Template " + name + " does not exist."}));
+                      "Template <" + name + "> does not exist."}));
         return;
       }
       auto rendered = Render(*t, form["TemplateData"]);

@@ -33,12 +33,16 @@ json::object DkimAttributes(ses::Resources& r, const ses::Identity* id,
   json::object d;
   d["SigningAttributesOrigin"] = info ? info->origin : "AWS_SES";
   d["SigningEnabled"] = info && info->signing_enabled;
+  // DKIM's status is its record's, not the identity's: a domain verified by
+  // its _amazonses token alone has published no DKIM record.
   if (!info)
     d["Status"] = "NOT_STARTED";
-  else if (id)
-    d["Status"] = id->verification_status;
+  else if (r.auto_verify())
+    d["Status"] = "SUCCESS";
+  else if (id && !id->dkim_status.empty())
+    d["Status"] = id->dkim_status;
   else
-    d["Status"] = r.auto_verify() ? "SUCCESS" : "PENDING";
+    d["Status"] = "PENDING";
   d["Tokens"] = info ? Tokens(*info) : json::array();
   if (info) {
     d["NextSigningKeyLength"] = "RSA_2048_BIT";

@@ -12,10 +12,10 @@ constexpr char kKind[] = "configuration-set";
 constexpr char kPaused[] = "paused";
 
 Error Missing(const std::string& name) {
-  return NotFound("Configuration set " + name + " does not exist.");
+  return NotFound("Configuration set <" + name + "> does not exist.");
 }
 Error MissingDestination(const std::string& dest) {
-  return NotFound("Event destination " + dest + " does not exist.");
+  return NotFound("Event destination <" + dest + "> does not exist.");
 }
 
 Status CheckDeliveryOptions(const json::object& options) {

@@ -21,6 +21,7 @@ Identity FromDocument(const std::string& name, const std::string& body) {
   id.name = name;
   id.type = JsonString(d, "IdentityType");
   id.verification_status = JsonString(d, "VerificationStatus");
+  id.dkim_status = JsonString(d, "DkimStatus");
   auto seconds = [&](const char* key) -> int64_t {
     auto* v = d.if_contains(key);
     return v && v->is_int64() ? v->as_int64() : 0;
@@ -49,7 +50,7 @@ Result<json::object> LoadIdentityDocument(store::Store* store,
   if (!doc.ok()) return doc.error();
   if (!doc->has_value())
     return Error::Permanent("not_found",
-                            "Identity " + identity + " does not exist.");
+                            "Identity <" + identity + "> does not exist.");
   boost::system::error_code ec;
   json::value v = json::parse(**doc, ec);
   if (ec || !v.is_object())
@@ -380,7 +381,7 @@ Status Identities::SetNotification(const std::string& identity,
 
 Status Identities::Create(const std::string& identity) {
   if (Exists(identity))
-    return ses::Exists("Email identity " + identity + " already exists.");
+    return ses::Exists("Email identity <" + identity + "> already exists.");
   if (Status s = Add(identity); !s.ok()) return s;
   if (identity.find('@') != std::string::npos || !dkim_) return Ok{};
   auto key = dkim_->Ensure(identity);  // Easy DKIM: a key per domain identity
@@ -419,7 +420,7 @@ Result<Identity> Identities::Get(const std::string& identity) {
   auto doc = store_->Get(kKind, AsciiLowerCopy(identity));
   if (!doc.ok()) return doc.error();
   if (!doc->has_value())
-    return NotFound("Email identity " + identity + " does not exist.");
+    return NotFound("Email identity <" + identity + "> does not exist.");
   return FromDocument(AsciiLowerCopy(identity), **doc);
 }
 

@@ -16,8 +16,11 @@ namespace sesame::ses {
 // An email identity (an address or a domain) as SES describes it.
 struct Identity {
   std::string name;
-  std::string type;                            // DOMAIN or EMAIL_ADDRESS
-  std::string verification_status;             // PENDING, SUCCESS, FAILED, …
+  std::string type;                 // DOMAIN or EMAIL_ADDRESS
+  std::string verification_status;  // PENDING, SUCCESS, FAILED, …
+  // The DKIM record's own status (the verifier's; "" before its first
+  // check of a domain with a key).
+  std::string dkim_status;
   int64_t last_checked = 0, last_success = 0;  // seconds; 0: never
   // Custom MAIL FROM ("" domain: none).
   std::string mail_from_domain;

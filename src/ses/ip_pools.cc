@@ -11,7 +11,7 @@ namespace {
 constexpr char kPoolKind[] = "ip-pool";
 
 Error MissingPool(const std::string& name) {
-  return NotFound("Pool " + name + " does not exist.");
+  return NotFound("Pool <" + name + "> does not exist.");
 }
 
 }  // namespace

@@ -40,8 +40,8 @@ Result<SuppressedDestination> SuppressionList::Get(const std::string& address) {
   auto doc = store_->Get(kKind, AsciiLowerCopy(address));
   if (!doc.ok()) return doc.error();
   if (!doc->has_value())
-    return NotFound("Email address " + address +
-                    " does not exist on your suppression list.");
+    return NotFound("Email address <" + address +
+                    "> does not exist on your suppression list.");
   return FromDocument(address, **doc);
 }
 
@@ -49,8 +49,8 @@ Status SuppressionList::Delete(const std::string& address) {
   auto gone = store_->Delete(kKind, AsciiLowerCopy(address));
   if (!gone.ok()) return gone.error();
   if (!*gone)
-    return NotFound("Email address " + address +
-                    " does not exist on your suppression list.");
+    return NotFound("Email address <" + address +
+                    "> does not exist on your suppression list.");
   return Ok{};
 }
 

@@ -21,7 +21,7 @@ Template FromDocument(const std::string& name, const std::string& body) {
 }
 
 Error Missing(const std::string& name) {
-  return NotFound("Template " + name + " does not exist.");
+  return NotFound("Template <" + name + "> does not exist.");
 }
 
 }  // namespace

@@ -57,37 +57,48 @@ void IdentityVerifier::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string IdentityVerifier::Check(const std::string& domain,
-                                    const std::string& previous,
-                                    int64_t created, int64_t last_success,
-                                    int64_t now, int64_t* success_at) {
-  bool transient = false, found = false;
-  auto token = Txt(resolver_, "_amazonses." + domain);
-  if (!token.ok()) {
-    transient = true;
-  } else {
-    for (const auto& t : *token) found |= t == VerificationToken(domain);
-  }
-  if (!found) {
-    if (auto info = dkim_->Find(domain)) {
-      auto rec = Txt(resolver_, info->dns_name);
-      if (!rec.ok()) {
-        transient = true;
-      } else {
-        for (const auto& t : *rec)
-          found |= PublicKey(t) == PublicKey(info->dns_value);
-      }
-    }
-  }
-  if (found) {
-    *success_at = now;
-    return "SUCCESS";
-  }
+namespace {
+
+// One status from what the last check found: SUCCESS when the record is
+// there; a DNS error is TEMPORARY_FAILURE; a record never seen stays
+// PENDING, and FAILED `failure_after` seconds after creation (or after its
+// last success, TEMPORARY_FAILURE until then).
+std::string Transition(bool found, bool transient, const std::string& previous,
+                       int64_t created, int64_t last_success, int64_t now,
+                       int failure_after) {
+  if (found) return "SUCCESS";
   if (transient) return "TEMPORARY_FAILURE";
   int64_t since = last_success > 0 ? last_success : created;
-  if (now - since >= failure_after_) return "FAILED";
+  if (now - since >= failure_after) return "FAILED";
   return last_success > 0 || previous == "SUCCESS" ? "TEMPORARY_FAILURE"
                                                    : "PENDING";
+}
+
+int64_t Seconds(const json::object& o, const char* key, int64_t absent) {
+  auto* v = o.if_contains(key);
+  return v && v->is_number() ? v->to_number<int64_t>() : absent;
+}
+
+}  // namespace
+
+IdentityVerifier::Found IdentityVerifier::Probe(const std::string& domain) {
+  Found f;
+  auto token = Txt(resolver_, "_amazonses." + domain);
+  if (!token.ok()) {
+    f.token_transient = true;
+  } else {
+    for (const auto& t : *token) f.token |= t == VerificationToken(domain);
+  }
+  if (auto info = dkim_->Find(domain)) {
+    auto rec = Txt(resolver_, info->dns_name);
+    if (!rec.ok()) {
+      f.dkim_transient = true;
+    } else {
+      for (const auto& t : *rec)
+        f.dkim |= PublicKey(t) == PublicKey(info->dns_value);
+    }
+  }
+  return f;
 }
 
 // A MAIL FROM domain needs an MX to this server (bounces come back to us)
@@ -120,15 +131,18 @@ void IdentityVerifier::CheckAll() {
         o.contains("VerificationStatus")
             ? std::string(o["VerificationStatus"].as_string())
             : "";
-    int64_t created = o.contains("CreatedTimestamp")
-                          ? o["CreatedTimestamp"].to_number<int64_t>()
-                          : now;
-    int64_t last_success = o.contains("LastSuccessTimestamp")
-                               ? o["LastSuccessTimestamp"].to_number<int64_t>()
-                               : 0;
-    int64_t success_at = last_success;
+    int64_t created = Seconds(o, "CreatedTimestamp", now);
+    int64_t last_success = Seconds(o, "LastSuccessTimestamp", 0);
+    int64_t dkim_success = Seconds(o, "DkimLastSuccessTimestamp", 0);
+    // The identity is verified by its _amazonses token or its DKIM record
+    // (v1 and v2 ways); DKIM's own status is its record's alone.
+    Found f = Probe(name);
     std::string status =
-        Check(name, previous, created, last_success, now, &success_at);
+        Transition(f.token || f.dkim, f.token_transient || f.dkim_transient,
+                   previous, created, last_success, now, failure_after_);
+    std::string dkim_status =
+        Transition(f.dkim, f.dkim_transient, JsonString(o, "DkimStatus"),
+                   created, dkim_success, now, failure_after_);
     if (status != previous)
       SESAME_LOG(kInfo, "identity")
           << name << ": " << previous << " -> " << status;
@@ -159,7 +173,9 @@ void IdentityVerifier::CheckAll() {
     json::object& d = *current;
     d["VerificationStatus"] = status;
     d["LastCheckedTimestamp"] = now;
-    if (success_at > 0) d["LastSuccessTimestamp"] = success_at;
+    if (status == "SUCCESS") d["LastSuccessTimestamp"] = now;
+    if (dkim_->Find(name)) d["DkimStatus"] = dkim_status;
+    if (dkim_status == "SUCCESS") d["DkimLastSuccessTimestamp"] = now;
     if (auto* mf = d.if_contains("MailFromDomain");
         mf && mf->is_string() && mf->as_string() == mail_from &&
         !mail_from.empty())

@@ -17,7 +17,9 @@ namespace sesame::ses {
 // verified stays PENDING, and FAILED after `failure_after_seconds`; a domain
 // whose records vanish goes TEMPORARY_FAILURE, then FAILED after the same
 // time since its last success; a DNS error is TEMPORARY_FAILURE. Every check
-// records LastCheckedTimestamp (and LastSuccessTimestamp).
+// records LastCheckedTimestamp (and LastSuccessTimestamp). DKIM has a status
+// of its own (DkimStatus), from its record alone: a domain verified by its
+// token with no DKIM record published is not DKIM SUCCESS.
 //
 // Owned by the app. Runs on its own thread; Stop() joins it.
 class IdentityVerifier {
@@ -42,9 +44,13 @@ class IdentityVerifier {
  private:
   std::string CheckMailFrom(const std::string& domain);
   std::string mx_host_;
-  std::string Check(const std::string& domain, const std::string& previous,
-                    int64_t created, int64_t last_success, int64_t now,
-                    int64_t* success_at);
+  // What one round of DNS found for a domain: its _amazonses token and its
+  // DKIM record (each, or a DNS error).
+  struct Found {
+    bool token = false, token_transient = false;
+    bool dkim = false, dkim_transient = false;
+  };
+  Found Probe(const std::string& domain);
 
   store::Store* store_;
   DkimKeys* dkim_;
