@@ -6,6 +6,7 @@ import unittest
 import email
 import email.policy
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -579,6 +580,101 @@ class CustomVerification(unittest.TestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             self.v2.list_custom_verification_email_templates(PageSize=51)
         self.assertEqual(cm.exception.response["Error"]["Code"], "BadRequestException")
+
+
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class MessageTags(unittest.TestCase):
+    """Message tags of API sends: SES's validation, and the tags reach the
+    events' mail.tags (here through a file subscription)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.events = os.path.join(tempfile.mkdtemp(prefix="sesame-tags-"), "events.jsonl")
+        cls.server = Sesame(delivery=(
+            "delivery: {mode: capture}\napi: {auto_verify: true}\n"
+            "configuration_sets:\n  - name: tagged\n    event_destinations:\n"
+            "      - {name: f, topic: tag-events, matching_event_types: [SEND]}\n"
+            "events:\n  topics:\n    - name: tag-events\n      subscriptions:\n"
+            f"        - {{protocol: file, endpoint: \"{cls.events}\"}}\n")).start()
+        cls.v1, cls.v2 = aws_clients(cls.server, "ses", "sesv2")
+        cls.v2.create_email_identity(EmailIdentity="tags.example.com")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def tags_of(self, message_id):
+        found = []
+
+        def poll():
+            if not os.path.exists(self.events):
+                return False
+            for line in open(self.events):
+                e = json.loads(line)
+                e = json.loads(e["Message"]) if "Message" in e else e
+                if e["mail"]["messageId"] == message_id:
+                    found[:] = [e["mail"]["tags"]]
+            return bool(found)
+        self.assertTrue(wait_until(poll, 10), f"no Send event for {message_id}")
+        return found[0]
+
+    def test_tags_reach_the_events(self):
+        simple = {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}
+        r = self.v2.send_email(FromEmailAddress="a@tags.example.com", Destination={"ToAddresses": ["x@example.org"]},
+                               Content=simple, ConfigurationSetName="tagged",
+                               EmailTags=[{"Name": "campaign", "Value": "spring-2027"},
+                                          {"Name": "user_id", "Value": "42"}])
+        tags = self.tags_of(r["MessageId"])
+        self.assertEqual((tags["campaign"], tags["user_id"]), (["spring-2027"], ["42"]))
+        self.assertEqual(tags["ses:configuration-set"], ["tagged"])
+        r = self.v1.send_email(Source="a@tags.example.com", Destination={"ToAddresses": ["x@example.org"]},
+                               Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+                               ConfigurationSetName="tagged", Tags=[{"Name": "kind", "Value": "receipt"}])
+        self.assertEqual(self.tags_of(r["MessageId"])["kind"], ["receipt"])
+        self.v2.create_email_template(TemplateName="tagtpl", TemplateContent={"Subject": "hi {{n}}", "Text": "t"})
+        r = self.v2.send_bulk_email(
+            FromEmailAddress="a@tags.example.com", ConfigurationSetName="tagged",
+            DefaultContent={"Template": {"TemplateName": "tagtpl", "TemplateData": '{"n":"1"}'}},
+            DefaultEmailTags=[{"Name": "campaign", "Value": "bulk"}, {"Name": "tier", "Value": "free"}],
+            BulkEmailEntries=[{"Destination": {"ToAddresses": ["b1@example.org"]},
+                               "ReplacementTags": [{"Name": "tier", "Value": "pro"}]},
+                              {"Destination": {"ToAddresses": ["b2@example.org"]}}])
+        first, second = [e["MessageId"] for e in r["BulkEmailEntryResults"]]
+        self.assertEqual((self.tags_of(first)["campaign"], self.tags_of(first)["tier"]), (["bulk"], ["pro"]))
+        self.assertEqual(self.tags_of(second)["tier"], ["free"])
+
+    def test_tag_validation(self):
+        simple = {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}
+        cases = [
+            ([{"Name": "has space", "Value": "v"}],
+             "Invalid tag name <has space>: only alphanumeric ASCII characters, '_', and '-' are allowed, "
+             "up to 255 characters."),
+            ([{"Name": "k", "Value": "a=b,c"}],
+             "Invalid tag value <a=b,c>: only alphanumeric ASCII characters, '_', and '-' are allowed, "
+             "up to 255 characters."),
+            ([{"Name": "n" * 256, "Value": "v"}], None),
+            ([{"Name": "k", "Value": "v" * 256}], None),
+            ([{"Name": "ses:operation", "Value": "x"}],
+             "Invalid tag name <ses:operation>: names beginning with 'ses:' are reserved."),
+            ([{"Name": f"k{i}", "Value": "v"} for i in range(51)], "Too many message tags: at most 50 are allowed."),
+            ([{"Name": "k", "Value": "v\r\nBcc: victim@example.org"}], None),
+        ]
+        for tags, message in cases:
+            with self.subTest(tags=str(tags)[:60]):
+                with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                    self.v2.send_email(FromEmailAddress="a@tags.example.com",
+                                       Destination={"ToAddresses": ["x@example.org"]}, Content=simple,
+                                       EmailTags=tags)
+                err = cm.exception.response["Error"]
+                self.assertEqual(err["Code"], "BadRequestException")
+                if message:
+                    self.assertEqual(err["Message"], message)
+                with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                    self.v1.send_email(Source="a@tags.example.com", Destination={"ToAddresses": ["x@example.org"]},
+                                       Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+                                       Tags=tags)
+                self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidParameterValue")
 
 
 if __name__ == "__main__":

@@ -65,9 +65,26 @@ struct Outgoing {
   std::vector<std::string> recipients;
   std::string content;
   std::string config_set;
+  // The send's message tags (v1 Tags, v2 EmailTags), checked; they reach
+  // the events as mail.tags through an X-SES-MESSAGE-TAGS header.
+  std::vector<std::pair<std::string, std::string>> tags;
 };
 
 bool HasCrLf(std::string_view s);
+
+// Message tags as SES takes them: at most 50, names and values of ASCII
+// letters, digits, '_' and '-', names of 1 to 255 characters and values of
+// at most 255, no name starting "ses:" (SES's own), no name twice.
+using MessageTags = std::vector<std::pair<std::string, std::string>>;
+std::optional<ApiError> CheckMessageTags(const MessageTags& tags);
+// v1: <prefix>.member.N.Name / .Value.
+MessageTags V1MessageTags(const std::map<std::string, std::string>& form,
+                          const std::string& prefix);
+// v2: [{"Name", "Value"}...]; an entry that is not an object with string
+// members is refused.
+std::variant<MessageTags, ApiError> V2MessageTags(const boost::json::value* v);
+// Default tags overlaid by an entry's replacement tags (bulk sends).
+MessageTags MergeTags(MessageTags defaults, const MessageTags& replacements);
 
 // The 400 for an address field that is not a valid mailbox, naming the
 // field and quoting the value (it may hold control characters).
@@ -155,6 +172,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
     std::vector<std::string> to, cc, bcc;
     std::string replacement_data;  // a JSON object as text, or ""
     std::vector<std::pair<std::string, std::string>> headers;
+    MessageTags tags;  // defaults and the entry's replacements, checked
   };
   using EntryDone = std::function<void(EntryOutcome, const std::string& id,
                                        const std::string& error)>;

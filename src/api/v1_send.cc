@@ -29,6 +29,11 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
                   "DefaultTemplateData is not a JSON object"}));
     return;
   }
+  MessageTags default_tags = V1MessageTags(form, "DefaultTags");
+  if (auto e = CheckMessageTags(default_tags)) {
+    done(V1Error(*e));
+    return;
+  }
   std::vector<BulkEntry> entries;
   for (int i = 1;; ++i) {
     std::string p = "Destinations.member." + std::to_string(i);
@@ -37,9 +42,15 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
                 Members(form, p + ".Destination.BccAddresses"),
                 form[p + ".ReplacementTemplateData"],
                 {}};
+    MessageTags replacements = V1MessageTags(form, p + ".ReplacementTags");
     if (e.to.empty() && e.cc.empty() && e.bcc.empty() &&
-        e.replacement_data.empty())
+        e.replacement_data.empty() && replacements.empty())
       break;
+    e.tags = MergeTags(default_tags, replacements);
+    if (auto err = CheckMessageTags(e.tags)) {
+      done(V1Error(*err));
+      return;
+    }
     entries.push_back(std::move(e));
   }
   if (entries.empty() || entries.size() > 50) {
@@ -94,6 +105,11 @@ void Api::Impl::V1Send(const HttpRequest& req, Caller caller,
   Outgoing out;
   out.caller = std::move(caller);
   out.config_set = form["ConfigurationSetName"];
+  out.tags = V1MessageTags(form, "Tags");
+  if (auto e = CheckMessageTags(out.tags)) {
+    done(V1Error(*e));
+    return;
+  }
   std::vector<std::string> rcpts;
   if (action == "SendEmail" || action == "SendTemplatedEmail") {
     mime::SimpleMessage m;

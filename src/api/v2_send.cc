@@ -35,6 +35,16 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
                                                  : "ses:SendTemplatedEmail";
   out.caller.identity_arn = JsonString(o, "FromEmailAddressIdentityArn");
   out.config_set = JsonString(o, "ConfigurationSetName");
+  auto tags = V2MessageTags(o.if_contains("EmailTags"));
+  if (auto* e = std::get_if<ApiError>(&tags)) {
+    done(V2Error(*e));
+    return;
+  }
+  out.tags = std::move(std::get<MessageTags>(tags));
+  if (auto e = CheckMessageTags(out.tags)) {
+    done(V2Error(*e));
+    return;
+  }
   std::string from = JsonString(o, "FromEmailAddress");
   std::vector<std::string> rcpts;
   bool destination_given = false;
@@ -416,6 +426,11 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
     return;
   }
   caller.identity_arn = JsonString(o, "FromEmailAddressIdentityArn");
+  auto default_tags = V2MessageTags(o.if_contains("DefaultEmailTags"));
+  if (auto* e = std::get_if<ApiError>(&default_tags)) {
+    done(V2Error(*e));
+    return;
+  }
   // Default data, overlaid by each entry's replacement data.
   boost::system::error_code dec;
   json::value defaults = json::parse(JsonString(t, "TemplateData").empty()
@@ -431,8 +446,24 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
   std::vector<BulkEntry> parsed;
   for (const auto& item : list) {
     BulkEntry be;
+    be.tags = std::get<MessageTags>(default_tags);
+    if (auto err = CheckMessageTags(be.tags)) {
+      done(V2Error(*err));
+      return;
+    }
     if (item.is_object()) {
       const json::object& e = item.as_object();
+      auto replacements = V2MessageTags(e.if_contains("ReplacementTags"));
+      if (auto* err = std::get_if<ApiError>(&replacements)) {
+        done(V2Error(*err));
+        return;
+      }
+      be.tags =
+          MergeTags(std::move(be.tags), std::get<MessageTags>(replacements));
+      if (auto err = CheckMessageTags(be.tags)) {
+        done(V2Error(*err));
+        return;
+      }
       if (auto* d = e.if_contains("Destination"); d && d->is_object()) {
         be.to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
         be.cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
