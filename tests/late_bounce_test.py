@@ -69,5 +69,55 @@ class LateBounce(unittest.TestCase):
             sink.stop()
 
 
+    def test_dsn_without_verp_names_only_the_addresses_sent_to(self):
+        """A DSN matched by the quoted Message-ID: a forwarding target's report
+        stands for the Original-Recipient, an X.400 recipient for the RFC 822
+        address inside, and an address the message was not sent to is never
+        reported as bounced."""
+        sink = FaultSink(host="127.0.0.2").start()
+        receiver = Receiver().start()
+        server = Sesame(delivery=(
+            "delivery:\n  mode: smtp\n"
+            "configuration_sets:\n  - name: late\n    event_destinations:\n"
+            "      - {name: hook, topic: late, matching_event_types: [DELIVERY, BOUNCE]}\n"
+            "events:\n  topics:\n    - name: late\n      subscriptions:\n"
+            f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"
+            "api: {auto_verify: true}\n"
+            f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink.port}\"]}}\n")).start()
+        try:
+            v2 = aws_clients(server, "sesv2")
+            mid = v2.send_email(FromEmailAddress="app@example.com", ConfigurationSetName="late",
+                                Destination={"ToAddresses": ["a@dest.test", "b@dest.test", "c@dest.test"]},
+                                Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}
+                                )["MessageId"]
+            events = lambda kind: [e for e in receiver.events() if e.get("eventType") == kind]
+            self.assertTrue(wait_until(lambda: events("Delivery"), 20), receiver.events())
+            dsn = ("From: MAILER-DAEMON@forward.example\r\nTo: app@example.com\r\n"
+                   "Subject: Undelivered Mail Returned to Sender\r\n"
+                   "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+                   "--B\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+                   "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; forward.example\r\n\r\n"
+                   "Final-Recipient: rfc822; inbox@forward.example\r\nOriginal-Recipient: rfc822; a@dest.test\r\n"
+                   "Action: failed\r\nStatus: 5.2.1\r\nDiagnostic-Code: smtp; 550 5.2.1 mailbox disabled\r\n\r\n"
+                   "Final-Recipient: x400; /C=US/ADMD=X/PRMD=DEST/RFC-822=b(a)dest.test/\r\n"
+                   "Action: failed\r\nStatus: 5.1.1\r\n\r\n"
+                   "Final-Recipient: rfc822; stranger@else.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+                   "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+                   f"Message-ID: <{mid}@email.amazonses.com>\r\nFrom: app@example.com\r\n"
+                   "To: a@dest.test, b@dest.test, c@dest.test\r\n\r\n--B--\r\n")
+            send_to_mx(server.ports["mx"], "postmaster@bounces.sesame.test", dsn.encode())
+            self.assertTrue(wait_until(lambda: len(events("Bounce")) >= 2, 15),
+                            [e.get("eventType") for e in receiver.events()])
+            import time
+            time.sleep(1)  # nothing more may follow
+            bounced = sorted(r["emailAddress"] for e in events("Bounce")
+                             for r in e["bounce"]["bouncedRecipients"])
+            self.assertEqual(bounced, ["a@dest.test", "b@dest.test"])
+            self.assertTrue(all(e["mail"]["messageId"] == mid for e in events("Bounce")))
+        finally:
+            server.cleanup()
+            receiver.stop()
+            sink.stop()
+
 if __name__ == "__main__":
     unittest.main()

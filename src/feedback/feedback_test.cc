@@ -95,6 +95,83 @@ TEST(AnalyzeTest, Rfc3464DsnWithCrlf) {
   EXPECT_EQ(r.recipients[1].classification.reason, "mailbox_full");
 }
 
+// A DSN with one status block per (final, original) pair.
+std::string Dsn(const std::vector<std::pair<std::string, std::string>>& rcpts,
+                const std::string& action = "failed") {
+  std::string m =
+      "From: MAILER-DAEMON@mx.example\r\nTo: app@sender.example\r\n"
+      "Subject: Undelivered Mail Returned to Sender\r\n"
+      "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+      " boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+      "Sorry.\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+      "Reporting-MTA: dns; mx.example\r\n";
+  for (const auto& [final_rcpt, original] : rcpts) {
+    m += "\r\nFinal-Recipient: " + final_rcpt + "\r\n";
+    if (!original.empty()) m += "Original-Recipient: " + original + "\r\n";
+    m += "Action: " + action + "\r\nStatus: 5.1.1\r\n";
+  }
+  return m + "\r\n--B--\r\n";
+}
+
+std::vector<std::string> Addresses(const std::vector<SentRecipient>& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v) out.push_back(s.address);
+  return out;
+}
+
+TEST(MapToSentTest, PrefersTheOriginalRecipientOverAForwardingTarget) {
+  Report r = Analyze(
+      Dsn({{"rfc822; inbox@forward.example", "rfc822;Alice@Company.example"}}));
+  EXPECT_EQ(Addresses(MapToSent(r, {"alice@company.example", "bob@x.example"})),
+            std::vector<std::string>{"alice@company.example"});
+  // Message unknown: the original address, not the forwarding target.
+  EXPECT_EQ(Addresses(MapToSent(r, {})),
+            std::vector<std::string>{"Alice@Company.example"});
+}
+
+TEST(MapToSentTest, NeverReportsAnAddressThatWasNotSentTo) {
+  Report r = Analyze(Dsn({{"rfc822; target@forward.example", ""},
+                          {"rfc822; other@forward.example", ""}}));
+  EXPECT_TRUE(MapToSent(r, {"a@x.example", "b@x.example"}).empty());
+  // A one-recipient send with one failed recipient: the report stands for it.
+  Report one = Analyze(Dsn({{"rfc822; target@forward.example", ""}}));
+  EXPECT_EQ(Addresses(MapToSent(one, {"a@x.example"})),
+            std::vector<std::string>{"a@x.example"});
+}
+
+TEST(MapToSentTest, X400RecipientsByTheirRfc822Address) {
+  Report r = Analyze(
+      Dsn({{"x400; /C=US/ADMD=ATTMAIL/PRMD=EXAMPLE/RFC-822=first(u)last(a)"
+            "example(p)relay.com/",
+            ""}}));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].address, "first_last@example%relay.com");
+  EXPECT_EQ(Addresses(MapToSent(r, {"First_Last@example%relay.com"})),
+            std::vector<std::string>{"First_Last@example%relay.com"});
+}
+
+TEST(MapToSentTest, LeavesOutDeliveredAndRelayedRecipients) {
+  Report r = Analyze(Dsn({{"rfc822; a@x.example", ""}}, "relayed"));
+  EXPECT_TRUE(MapToSent(r, {"a@x.example"}).empty());
+}
+
+TEST(AnalyzeTest, DelayWarningsWithoutDsnFieldsAreDelayed) {
+  std::string exim =
+      "From: Mail Delivery System <Mailer-Daemon@e1.example>\n"
+      "To: app@sender.example\n"
+      "Subject: Warning: message 1abc-000 delayed 24 hours\n\n"
+      "This message was created automatically by mail delivery software.\n"
+      "A message that you sent has not yet been delivered to one or more of\n"
+      "its recipients after more than 24 hours on the queue on e1.example.\n\n"
+      "  late@dest.example\n    Delay reason: SMTP error from remote mail "
+      "server after RCPT TO:<late@dest.example>:\n    451 try later\n";
+  Report r = Analyze(exim);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].address, "late@dest.example");
+  EXPECT_EQ(r.recipients[0].action, "delayed");
+  EXPECT_EQ(r.recipients[0].classification.bounce_type, "Transient");
+}
+
 TEST(AnalyzeTest, EximAndQmailPlainText) {
   std::string exim =
       "From: Mail Delivery System <Mailer-Daemon@e1.example>\n"

@@ -250,11 +250,45 @@ std::vector<Headers> StatusBlocks(std::string_view body) {
   return blocks;
 }
 
-// "rfc822; a@b" -> "a@b"; "<a@b>" -> "a@b".
+// The RFC 822 address inside an X.400 one ("/C=US/ADMD=x/RFC-822=
+// user(a)example.com/"), with RFC 2156's escapes undone: (a) '@', (p) '%',
+// (b) '!', (q) '"', (u) '_', (l) '(', (r) ')'. "" when there is none.
+std::string X400Rfc822(std::string_view v) {
+  std::string lower = Lower(v);
+  size_t p = lower.find("rfc-822=");
+  if (p == std::string::npos) return "";
+  p += 8;
+  size_t end = v.find('/', p);
+  std::string_view enc = v.substr(
+      p, end == std::string_view::npos ? std::string_view::npos : end - p);
+  std::string out;
+  for (size_t i = 0; i < enc.size(); ++i) {
+    if (enc[i] == '(' && i + 2 < enc.size() && enc[i + 2] == ')') {
+      static const std::pair<char, char> kEscapes[] = {
+          {'a', '@'}, {'p', '%'}, {'b', '!'}, {'q', '"'},
+          {'u', '_'}, {'l', '('}, {'r', ')'}};
+      char c = static_cast<char>(
+          std::tolower(static_cast<unsigned char>(enc[i + 1])));
+      bool known = false;
+      for (const auto& [code, ch] : kEscapes)
+        if (c == code) out += ch, known = true;
+      if (known) {
+        i += 2;
+        continue;
+      }
+    }
+    out += enc[i];
+  }
+  return out.find('@') != std::string::npos ? out : "";
+}
+
+// "rfc822; a@b" -> "a@b"; "<a@b>" -> "a@b"; "x400; /.../RFC-822=a(a)b/"
+// -> "a@b".
 std::string FieldAddress(std::string_view v) {
   std::string s = Trim(v);
   if (size_t semi = s.find(';'); semi != std::string::npos)
     s = Trim(s.substr(semi + 1));
+  if (std::string x400 = X400Rfc822(s); !x400.empty()) return x400;
   auto found = FindAddresses(s);
   if (!found.empty()) return found[0];
   if (!s.empty() && s.front() == '<') s = s.substr(1);
@@ -390,6 +424,22 @@ bool IsSystemAddress(std::string_view address) {
          local == "mailerdaemon" || local == "root" || local == "daemon" ||
          local == "noreply" || local == "no-reply" ||
          local == "mail.delivery.system" || local == "abuse";
+}
+
+// A delay warning: its subject says so, or its text says the failure is
+// temporary and delivery is still being tried.
+bool IsDelayWarning(std::string_view subject, std::string_view text) {
+  std::string ls = Lower(subject), lt = Lower(text);
+  if (ls.find("delay") != std::string::npos) return true;
+  static const char* const kStillTrying[] = {"only a temporary failure report",
+                                             "has not yet been delivered",
+                                             "will be retried",
+                                             "still being retried",
+                                             "delay reason:",
+                                             "will continue to try"};
+  for (const char* p : kStillTrying)
+    if (lt.find(p) != std::string::npos) return true;
+  return false;
 }
 
 bool LooksLikeBounce(const Headers& h) {
@@ -1026,10 +1076,14 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
     }
     std::set<std::string> lower_candidates;
     for (const auto& c : candidates) lower_candidates.insert(Lower(c));
+    // A notice without DSN fields may still be a warning that delivery is
+    // only late (Exim's "delayed 24 hours", OpenSMTPD's, Gmail's): the
+    // recipient is delayed, not failed.
+    bool warning = IsDelayWarning(HeaderOf(top, "subject"), text);
     for (const auto& a : candidates) {
       ReportRecipient r;
       r.address = a;
-      r.action = "failed";
+      r.action = warning ? "delayed" : "failed";
       r.diagnostic = TextAbout(text, a, lower_candidates);
       report.recipients.push_back(std::move(r));
     }
@@ -1136,6 +1190,42 @@ Report Analyze(std::string_view raw, const Classifier& classifier) {
   }
   report.kind = failed ? ReportKind::kBounce : ReportKind::kNone;
   return report;
+}
+
+std::vector<SentRecipient> MapToSent(const Report& report,
+                                     const std::vector<std::string>& sent) {
+  std::vector<SentRecipient> out;
+  std::vector<const ReportRecipient*> unmatched;
+  std::set<std::string> taken;
+  auto add = [&](const std::string& address, const ReportRecipient* r) {
+    if (taken.insert(Lower(address)).second) out.push_back({address, r});
+  };
+  for (const auto& r : report.recipients) {
+    if (r.action == "delivered" || r.action == "relayed" ||
+        r.action == "expanded")
+      continue;
+    std::vector<std::string> names;
+    for (const std::string* a : {&r.original, &r.address}) {
+      std::string x400 = X400Rfc822(*a);
+      const std::string& name = x400.empty() ? *a : x400;
+      if (name.find('@') != std::string::npos) names.push_back(name);
+    }
+    if (sent.empty()) {
+      if (!names.empty()) add(names[0], &r);
+      continue;
+    }
+    const std::string* match = nullptr;
+    for (const auto& name : names)
+      for (const auto& s : sent)
+        if (!match && Lower(s) == Lower(name)) match = &s;
+    if (match)
+      add(*match, &r);
+    else
+      unmatched.push_back(&r);
+  }
+  if (out.empty() && sent.size() == 1 && unmatched.size() == 1)
+    add(sent[0], unmatched[0]);
+  return out;
 }
 
 }  // namespace sesame::feedback

@@ -48,6 +48,24 @@ struct Report {
 Report Analyze(std::string_view message,
                const Classifier& classifier = Classifier::Default());
 
+// A report's recipient with the address of the original send it stands for.
+struct SentRecipient {
+  std::string address;  // as the message was sent to it
+  const ReportRecipient* report;
+};
+
+// Maps a bounce's recipients onto the addresses a message was sent to
+// (`sent`; empty when the message is unknown), so that an event names the
+// address that was sent to, never another: Original-Recipient before
+// Final-Recipient (a forwarding or alias target); an X.400 recipient by the
+// RFC 822 address inside. A report whose one failed recipient matches none
+// of a one-recipient send stands for that recipient (a forward that names
+// only its target). Recipients delivered, relayed or expanded are left out.
+// With `sent` unknown each recipient stands for its original address if it
+// has one, else its final one. Pure.
+std::vector<SentRecipient> MapToSent(const Report& report,
+                                     const std::vector<std::string>& sent);
+
 // Addresses in free text ("x@y.z", "<x@y.z>", "rfc822;x@y.z"), in order,
 // without duplicates (case-insensitive); exposed for tests.
 std::vector<std::string> FindAddresses(std::string_view text);

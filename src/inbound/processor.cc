@@ -146,6 +146,9 @@ std::string Processor::EmitFeedback(
     e.meta.id = message_id;
     e.meta_complete = false;
   }
+  if (report.kind != feedback::ReportKind::kComplaint &&
+      verp_recipient.empty() && !(target && !e.meta_complete))
+    return EmitBounces(report, std::move(e));
   // With VERP the token names the one recipient; the report's own
   // recipient list is the fallback (complaints, or a message no longer
   // queued).
@@ -182,18 +185,46 @@ std::string Processor::EmitFeedback(
     e.recipients.push_back({address, "failed", "", ""});
   } else {
     if (about->action == "delivered" || about->action == "relayed") return "";
-    e.type = MessageEvent::Type::kBounce;
-    e.classification = about->classification;
-    e.recipients.push_back(
-        {address, about->action, about->status, about->diagnostic});
-    if (about->action == "delayed") {
-      // A delay warning is not a bounce: SES publishes DeliveryDelay.
-      e.type = MessageEvent::Type::kDeliveryDelay;
-      e.delay_type = "RecipientServerError";
-    }
+    SetBounce(*about, address, &e);
   }
   fanout_->OnEvent(std::move(e));
   return address;
+}
+
+// A bounce found by its Message-ID or Return-Path (no VERP token): each
+// recipient the report names is mapped onto the addresses the message was
+// sent to (feedback::MapToSent), one event each. Returns the first.
+std::string Processor::EmitBounces(const feedback::Report& report,
+                                   MessageEvent base) {
+  std::vector<std::string> sent;
+  if (base.meta_complete)
+    for (const auto& r : base.meta.recipients) sent.push_back(r.address);
+  auto targets = feedback::MapToSent(report, sent);
+  for (const auto& t : targets) {
+    MessageEvent e = base;
+    if (!e.meta_complete) {
+      spool::Recipient r;
+      r.address = t.address;
+      e.meta.recipients.push_back(r);
+    }
+    SetBounce(*t.report, t.address, &e);
+    fanout_->OnEvent(std::move(e));
+  }
+  return targets.empty() ? "" : targets[0].address;
+}
+
+// A bounce (or, for a delay warning, SES's DeliveryDelay) of one recipient.
+void Processor::SetBounce(const feedback::ReportRecipient& about,
+                          const std::string& address, MessageEvent* e) {
+  e->type = MessageEvent::Type::kBounce;
+  e->classification = about.classification;
+  e->recipients.push_back(
+      {address, about.action, about.status, about.diagnostic});
+  if (about.action == "delayed") {
+    // A delay warning is not a bounce: SES publishes DeliveryDelay.
+    e->type = MessageEvent::Type::kDeliveryDelay;
+    e->delay_type = "RecipientServerError";
+  }
 }
 
 Processor::Processor(Options options, spool::Spool* spool,

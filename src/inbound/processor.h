@@ -66,6 +66,10 @@ class Processor {
                            const std::string& message_id,
                            const std::optional<delivery::VerpTarget>& target,
                            const std::string& inbound_id);
+  std::string EmitBounces(const feedback::Report& report,
+                          delivery::MessageEvent base);
+  static void SetBounce(const feedback::ReportRecipient& about,
+                        const std::string& address, delivery::MessageEvent* e);
 
   const Options options_;
   spool::Spool* spool_;
