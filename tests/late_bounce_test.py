@@ -17,19 +17,25 @@ except ImportError:  # pragma: no cover
     boto3 = None
 
 
+def late_server(receiver, sink, delivery_extra=""):
+    """Delivery to `sink` for dest.test; Delivery and Bounce events of the
+    configuration set "late" to `receiver`."""
+    return Sesame(delivery=(
+        f"delivery:\n  mode: smtp\n{delivery_extra}"
+        "configuration_sets:\n  - name: late\n    event_destinations:\n"
+        "      - {name: hook, topic: late, matching_event_types: [DELIVERY, BOUNCE]}\n"
+        "events:\n  topics:\n    - name: late\n      subscriptions:\n"
+        f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"
+        "api: {auto_verify: true}\n"
+        f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink.port}\"]}}\n")).start()
+
+
 @unittest.skipUnless(boto3 and os.path.isdir(CORPUS), "boto3 or the corpus missing")
 class LateBounce(unittest.TestCase):
     def test_late_dsn_produces_a_bounce_event(self):
         sink = FaultSink(host="127.0.0.2").start()
         receiver = Receiver().start()
-        server = Sesame(delivery=(
-            "delivery:\n  mode: smtp\n  verp_domain: bounces.sesame.test\n"
-            "configuration_sets:\n  - name: late\n    event_destinations:\n"
-            "      - {name: hook, topic: late, matching_event_types: [DELIVERY, BOUNCE]}\n"
-            "events:\n  topics:\n    - name: late\n      subscriptions:\n"
-            f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"
-            "api: {auto_verify: true}\n"
-            f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink.port}\"]}}\n")).start()
+        server = late_server(receiver, sink, "  verp_domain: bounces.sesame.test\n")
         try:
             v2 = aws_clients(server, "sesv2")
             api_id = v2.send_email(FromEmailAddress="app@example.com", ConfigurationSetName="late",
@@ -76,14 +82,7 @@ class LateBounce(unittest.TestCase):
         reported as bounced."""
         sink = FaultSink(host="127.0.0.2").start()
         receiver = Receiver().start()
-        server = Sesame(delivery=(
-            "delivery:\n  mode: smtp\n"
-            "configuration_sets:\n  - name: late\n    event_destinations:\n"
-            "      - {name: hook, topic: late, matching_event_types: [DELIVERY, BOUNCE]}\n"
-            "events:\n  topics:\n    - name: late\n      subscriptions:\n"
-            f"        - {{protocol: http, endpoint: \"{receiver.url}\"}}\n"
-            "api: {auto_verify: true}\n"
-            f"routes:\n  - {{match: dest.test, hosts: [\"127.0.0.2:{sink.port}\"]}}\n")).start()
+        server = late_server(receiver, sink)
         try:
             v2 = aws_clients(server, "sesv2")
             mid = v2.send_email(FromEmailAddress="app@example.com", ConfigurationSetName="late",
