@@ -7,7 +7,10 @@ SESv2 and SNS models from Debian's python3-botocore are the specification.
   applicable or deferred with a reason; none is missing;
 - every routed operation, sent with one required member left out (client
   validation off, so the request really goes out without it), gets a 400
-  validation error: not a 500, not a 404 for a resource, not a success.
+  validation error: not a 500, not a 404 for a resource, not a success;
+- every routed operation, sent with all its required members (plausible
+  values from the model's shapes), answers without a 5xx: a success or a
+  4xx about the values.
 """
 import datetime
 import json
@@ -143,6 +146,27 @@ class ServiceModels(unittest.TestCase):
         self.assertGreater(checked, 100)
         self.assertEqual(failures, [], f"{len(failures)} of {checked}:\n" + "\n".join(failures))
 
+
+    def test_a_request_with_its_required_members_never_gets_a_5xx(self):
+        session = botocore.session.get_session()
+        failures, checked = [], 0
+        for svc, rows in self.table.items():
+            model = session.get_service_model(svc)
+            for op, status, _ in rows:
+                if status != "implemented":
+                    continue
+                shape = model.operation_model(op).input_shape
+                checked += 1
+                try:
+                    getattr(self.clients[svc], botocore.xform_name(op))(**(dummy(shape) if shape else {}))
+                except botocore.exceptions.ClientError as e:
+                    http = e.response["ResponseMetadata"]["HTTPStatusCode"]
+                    if http >= 500:
+                        failures.append(f"{svc} {op}: {http} {e.response['Error']}")
+                except botocore.exceptions.BotoCoreError as e:
+                    failures.append(f"{svc} {op}: {type(e).__name__} {e}")
+        self.assertGreater(checked, 100)
+        self.assertEqual(failures, [])
 
 if __name__ == "__main__":
     unittest.main()

@@ -437,6 +437,23 @@ class SesV2Completeness(unittest.TestCase):
                 self.assertEqual(self.code(self.v2.get_email_identity, EmailIdentity=kw["EmailIdentity"]),
                                  "NotFoundException")
 
+    def test_list_email_templates_pages_by_ten_at_most(self):
+        for i in range(12):
+            self.v2.create_email_template(TemplateName=f"v2page-{i:02d}",
+                                          TemplateContent={"Subject": "s", "Text": "t"})
+        first = self.v2.list_email_templates()
+        self.assertEqual(len(first["TemplatesMetadata"]), 10)
+        self.assertIn("NextToken", first)
+        self.assertEqual(self.code(self.v2.list_email_templates, PageSize=11), "BadRequestException")
+        names, token = [], None
+        while True:
+            page = self.v2.list_email_templates(PageSize=5, **({"NextToken": token} if token else {}))
+            names += [t["TemplateName"] for t in page["TemplatesMetadata"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+        self.assertEqual([n for n in names if n.startswith("v2page-")], [f"v2page-{i:02d}" for i in range(12)])
+
     def test_put_email_identity_feedback_attributes(self):
         self.v2.create_email_identity(EmailIdentity="feedback@example.com")
         self.assertTrue(self.v2.get_email_identity(EmailIdentity="feedback@example.com")["FeedbackForwardingStatus"])

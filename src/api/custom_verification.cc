@@ -111,12 +111,9 @@ HttpResponse DeleteTemplate(ResourceCall& c) {
 }
 
 HttpResponse ListTemplates(ResourceCall& c, const PageRequest& page) {
-  size_t size =
-      QueryParam(c.req.query, "PageSize").empty() ? kMaxPage : page.size;
-  if (size > kMaxPage)
-    return V2Error(BadRequest("PageSize must be between 1 and 50"));
-  return ListReply(c.resources.verification_templates().List(page.after, size),
-                   "CustomVerificationEmailTemplates", Summary);
+  return ListReply(
+      c.resources.verification_templates().List(page.after, page.size),
+      "CustomVerificationEmailTemplates", Summary);
 }
 
 }  // namespace
@@ -124,7 +121,7 @@ HttpResponse ListTemplates(ResourceCall& c, const PageRequest& page) {
 void AddVerificationTemplateRoutes(ResourceRouter& r) {
   const std::string base = "/v2/email/custom-verification-email-templates";
   r.Rest("POST", base, true, WithBody<CreateTemplate>);
-  r.Rest("GET", base, true, WithPage<ListTemplates>);
+  r.Rest("GET", base, true, WithPage<ListTemplates, kMaxPage, kMaxPage>);
   r.Rest("GET", base + "/{name}", true, GetTemplate);
   r.Rest("PUT", base + "/{name}", true, WithBody<UpdateTemplate>);
   r.Rest("DELETE", base + "/{name}", true, DeleteTemplate);

@@ -53,13 +53,16 @@ std::string QueryParam(const std::string& query, const std::string& key);
 std::vector<std::string> QueryParams(const std::string& query,
                                      const std::string& key);
 
-// A listing's PageSize (1–1000, default 100) and NextToken (the last name
-// seen, base64 so clients treat it as opaque), or the 400 to send.
+// A listing's PageSize (1 to `max`, absent: `fallback`; SES's ranges differ
+// per listing) and NextToken (the last name seen, base64 so clients treat
+// it as opaque), or the 400 to send.
 struct PageRequest {
   std::string after;
   size_t size = 100;
 };
-std::variant<PageRequest, HttpResponse> ParsePage(const HttpRequest& req);
+std::variant<PageRequest, HttpResponse> ParsePage(const HttpRequest& req,
+                                                  size_t max = 1000,
+                                                  size_t fallback = 100);
 // Sets NextToken when another page follows.
 void SetNextToken(boost::json::object& out, const std::string& next);
 
@@ -91,9 +94,10 @@ HttpResponse WithBody(ResourceCall& c) {
   if (auto* e = std::get_if<HttpResponse>(&body)) return std::move(*e);
   return F(c, std::get<boost::json::object>(body));
 }
-template <HttpResponse (*F)(ResourceCall&, const PageRequest&)>
+template <HttpResponse (*F)(ResourceCall&, const PageRequest&),
+          size_t kMax = 1000, size_t kDefault = 100>
 HttpResponse WithPage(ResourceCall& c) {
-  auto page = ParsePage(c.req);
+  auto page = ParsePage(c.req, kMax, kDefault);
   if (auto* e = std::get_if<HttpResponse>(&page)) return std::move(*e);
   return F(c, std::get<PageRequest>(page));
 }

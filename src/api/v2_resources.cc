@@ -123,12 +123,15 @@ std::vector<std::string> QueryParams(const std::string& query,
   return found;
 }
 
-std::variant<PageRequest, HttpResponse> ParsePage(const HttpRequest& req) {
+std::variant<PageRequest, HttpResponse> ParsePage(const HttpRequest& req,
+                                                  size_t max, size_t fallback) {
   PageRequest page;
+  page.size = fallback;
   std::string size = QueryParam(req.query, "PageSize");
   if (!size.empty()) page.size = std::strtoul(size.c_str(), nullptr, 10);
-  if (page.size == 0 || page.size > 1000)
-    return V2Error(BadRequest("PageSize must be between 1 and 1000"));
+  if (page.size == 0 || page.size > max)
+    return V2Error(
+        BadRequest("PageSize must be between 1 and " + std::to_string(max)));
   std::string token = QueryParam(req.query, "NextToken");
   if (!token.empty()) {
     auto after = Base64Decode(token);

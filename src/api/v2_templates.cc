@@ -64,7 +64,8 @@ HttpResponse DeleteTemplate(ResourceCall& c) {
 
 void AddTemplateRoutes(ResourceRouter& r) {
   r.Rest("POST", "/v2/email/templates", true, WithBody<CreateTemplate>);
-  r.Rest("GET", "/v2/email/templates", true, WithPage<ListTemplates>);
+  // SES lists templates 10 at a time at most.
+  r.Rest("GET", "/v2/email/templates", true, WithPage<ListTemplates, 10, 10>);
   r.Rest("GET", "/v2/email/templates/{name}", true, GetTemplate);
   r.Rest("PUT", "/v2/email/templates/{name}", true, WithBody<UpdateTemplate>);
   r.Rest("DELETE", "/v2/email/templates/{name}", true, DeleteTemplate);
