@@ -59,6 +59,12 @@ class LateBounce(unittest.TestCase):
             self.assertTrue(wait_until(lambda: server.queue()[0] == [], 10), server.queue())
             verp = {rcpts[0]: mail for mail, rcpts, _ in sink.transactions_log}
             self.assertTrue(all(v.endswith("@bounces.sesame.test") for v in verp.values()), verp)
+            # SES's instruction headers do not leave: the recipient never
+            # sees the configuration set (or an application's tags).
+            for data in sink.bodies.values():
+                text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+                self.assertNotIn("x-ses-configuration-set", text.lower())
+                self.assertIn("subject:", text.lower())
             for rcpt in ("api@dest.test", "smtp@dest.test"):
                 send_to_mx(server.ports["mx"], verp[rcpt],
                            sample("lhost-postfix-04.eml", [("kijitora@example.co.jp", rcpt)]))

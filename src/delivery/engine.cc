@@ -1101,6 +1101,10 @@ struct Engine::Impl {
       msg.recipients.push_back(meta->recipients[i].address);
       msg.indexes.push_back(i);
     }
+    // SES's instruction headers stay here; the events read them from the
+    // spool's copy. `body` lives in this frame for the whole transaction
+    // (msg.body is a view of it).
+    *body = smtp::WithoutSesHeaders(std::move(*body));
     msg.body = *body;
     msg.size = body->size();
     msg.eight_bit = meta->eight_bit;

@@ -160,6 +160,38 @@ std::string HeaderValue(std::string_view message, std::string_view name) {
   return "";
 }
 
+std::string WithoutSesHeaders(std::string message) {
+  auto is_ses = [](std::string_view line) {
+    for (std::string_view name :
+         {"x-ses-configuration-set:", "x-ses-message-tags:"})
+      if (line.size() >= name.size() &&
+          AsciiLower(line.substr(0, name.size())) == name)
+        return true;
+    return false;
+  };
+  std::string out;
+  bool changed = false, dropping = false;
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t eol = message.find("\r\n", pos);
+    size_t end = eol == std::string::npos ? message.size() : eol + 2;
+    std::string_view line(message.data() + pos, end - pos);
+    if (line == "\r\n" || line.empty()) break;  // the body follows
+    bool continuation = line[0] == ' ' || line[0] == '\t';
+    if (!continuation) dropping = is_ses(line);
+    if (dropping) {
+      if (!changed) out.assign(message, 0, pos);
+      changed = true;
+    } else if (changed) {
+      out.append(line);
+    }
+    pos = end;
+  }
+  if (!changed) return message;
+  out.append(message, pos, std::string::npos);
+  return out;
+}
+
 bool IsValidDomain(std::string_view domain) {
   return ValidUtf8(domain) && ValidDomain(domain);
 }

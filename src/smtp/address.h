@@ -56,6 +56,13 @@ bool LocalPartRoutes(std::string_view local);
 // the header block of an RFC 5322 message, trimmed; "" when absent.
 std::string HeaderValue(std::string_view message, std::string_view name);
 
+// The message without SES's own instruction headers, X-SES-CONFIGURATION-SET
+// and X-SES-MESSAGE-TAGS (with their continuation lines), which SES removes
+// before mail leaves: a recipient must not see an application's tags. Only
+// the header block is read; `message` is returned unchanged (moved) when it
+// has neither. Pure.
+std::string WithoutSesHeaders(std::string message);
+
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view s);
 

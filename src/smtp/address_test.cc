@@ -87,6 +87,21 @@ TEST(HeaderValue, FindsUnfoldsAndStopsAtBody) {
   EXPECT_EQ(HeaderValue(m, "Missing"), "");
 }
 
+TEST(WithoutSesHeaders, DropsSesInstructionHeadersOnly) {
+  std::string m =
+      "From: a@b.example\r\nX-SES-MESSAGE-TAGS: campaign=spring,\r\n"
+      " user=42\r\nSubject: hi\r\nx-ses-configuration-set: tracked\r\n"
+      "X-SES-Other: kept\r\n\r\nX-SES-MESSAGE-TAGS: in the body stays\r\n";
+  EXPECT_EQ(WithoutSesHeaders(m),
+            "From: a@b.example\r\nSubject: hi\r\nX-SES-Other: kept\r\n\r\n"
+            "X-SES-MESSAGE-TAGS: in the body stays\r\n");
+  std::string plain = "From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n";
+  EXPECT_EQ(WithoutSesHeaders(plain), plain);
+  EXPECT_EQ(WithoutSesHeaders("X-SES-MESSAGE-TAGS: a=b\r\n\r\nbody"),
+            "\r\nbody");
+  EXPECT_EQ(WithoutSesHeaders(""), "");
+}
+
 TEST(LocalPartRoutes, RelayTricks) {
   EXPECT_TRUE(LocalPartRoutes("user%other.example"));
   EXPECT_TRUE(LocalPartRoutes("other.example!user"));
