@@ -274,7 +274,7 @@ class SesApi(unittest.TestCase):
              "MessageRejected"),
             (json.dumps({"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": ["invalid@invalid"]},
                          "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}}).encode(),
-             "MessageRejected"),
+             "BadRequestException"),
             (json.dumps({"Destination": {"ToAddresses": ["b@example.org"]},
                          "Content": {"Raw": {"Data": base64.b64encode(b"no header separator").decode()}}}).encode(),
              "MessageRejected"),
@@ -362,7 +362,7 @@ class SesApi(unittest.TestCase):
                 {"Destination": {"ToAddresses": ["b2@example.org"]}},
                 {"Destination": {"ToAddresses": ["not-an-address"]}}])
         results = bulk["BulkEmailEntryResults"]
-        self.assertEqual([x["Status"] for x in results], ["SUCCESS", "SUCCESS", "MESSAGE_REJECTED"])
+        self.assertEqual([x["Status"] for x in results], ["SUCCESS", "SUCCESS", "INVALID_PARAMETER"])
         _, m1 = self.captured(results[0]["MessageId"])
         _, m2 = self.captured(results[1]["MessageId"])
         self.assertEqual(str(m1["Subject"]), "Welcome One")

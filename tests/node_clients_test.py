@@ -30,7 +30,7 @@ class NodeClients(unittest.TestCase):
                                  timeout=120)
             self.assertEqual(out.returncode, 0, out.stderr)
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            self.assertTrue(result["verify"], "nodemailer verify() must pass (MessageRejected for invalid@invalid)")
+            self.assertTrue(result["verify"], "nodemailer verify() must pass (InvalidParameterValue for invalid@invalid)")
             nm_id = result["nodemailer"]["response"]
             self.assertEqual(result["nodemailer"]["messageId"], f"<{nm_id}@email.amazonses.com>")
 

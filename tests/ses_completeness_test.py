@@ -344,6 +344,19 @@ class SesV1Completeness(unittest.TestCase):
         self.assertEqual((q["Max24HourSend"], q["MaxSendRate"]), (-1.0, -1.0))
         self.assertEqual(self.v2.get_account()["SendQuota"]["MaxSendRate"], -1.0)
 
+    def test_an_invalid_destination_is_an_invalid_parameter(self):
+        raw = b"From: a@example.com\r\nTo: x@example.org\r\nSubject: s\r\n\r\nb\r\n"
+        self.v1.verify_email_identity(EmailAddress="a@example.com")
+        self.assertError(self.v1.send_raw_email, "InvalidParameterValue", 'Illegal address: "not-an-address"',
+                         Source="a@example.com", Destinations=["not-an-address"], RawMessage={"Data": raw})
+        err, http = self.error(self.v2.send_email, FromEmailAddress="a@example.com",
+                               Destination={"ToAddresses": ["bad"]}, Content={"Raw": {"Data": raw}})
+        self.assertEqual((err["Code"], http), ("BadRequestException", 400))
+        # Too many recipients stays SES's MessageRejected.
+        self.assertError(self.v1.send_raw_email, "MessageRejected", "Recipient count exceeds 50.",
+                         Source="a@example.com", Destinations=[f"r{i}@example.org" for i in range(51)],
+                         RawMessage={"Data": raw})
+
     # --- MAIL FROM -------------------------------------------------------------
     def test_set_identity_mail_from_domain_checks_behavior(self):
         self.v1.verify_domain_identity(Domain="mailfrom.example.net")

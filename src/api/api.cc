@@ -33,7 +33,10 @@ std::optional<ApiError> CheckRecipients(const std::vector<std::string>& rcpts) {
   if (rcpts.size() > kMaxRecipients)
     return Rejected("Recipient count exceeds 50.");
   for (const auto& r : rcpts) {
-    if (!PlausibleAddress(r)) return Rejected("Illegal address: " + Quoted(r));
+    // SES: a malformed destination is a bad parameter (InvalidParameterValue,
+    // BadRequestException), not a refused message.
+    if (!PlausibleAddress(r))
+      return BadRequest("Illegal address: " + Quoted(r));
   }
   return std::nullopt;
 }
