@@ -673,6 +673,14 @@ class MessageTags(unittest.TestCase):
         first, second = [e["MessageId"] for e in r["BulkEmailEntryResults"]]
         self.assertEqual((self.tags_of(first)["campaign"], self.tags_of(first)["tier"]), (["bulk"], ["pro"]))
         self.assertEqual(self.tags_of(second)["tier"], ["free"])
+        # A raw message's own tags header and the request's tags: one header,
+        # the request's value winning a shared name.
+        raw = (b"From: a@tags.example.com\r\nTo: x@example.org\r\nSubject: s\r\n"
+               b"X-SES-MESSAGE-TAGS: source=raw, campaign=old\r\n\r\nbody\r\n")
+        r = self.v2.send_email(Content={"Raw": {"Data": raw}}, ConfigurationSetName="tagged",
+                               EmailTags=[{"Name": "campaign", "Value": "new"}])
+        tags = self.tags_of(r["MessageId"])
+        self.assertEqual((tags["source"], tags["campaign"]), (["raw"], ["new"]))
 
     def test_tag_validation(self):
         simple = {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}

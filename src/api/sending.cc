@@ -267,6 +267,25 @@ std::variant<MessageTags, ApiError> V2MessageTags(const json::value* v) {
   return out;
 }
 
+MessageTags TagsOfHeader(std::string_view value) {
+  MessageTags out;
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    std::string_view item = value.substr(pos, comma == std::string_view::npos
+                                                  ? std::string_view::npos
+                                                  : comma - pos);
+    size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string name = TrimCopy(item.substr(0, eq));
+      if (!name.empty()) out.emplace_back(name, TrimCopy(item.substr(eq + 1)));
+    }
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
 MessageTags MergeTags(MessageTags defaults, const MessageTags& replacements) {
   for (const auto& [name, value] : replacements) {
     auto it = std::find_if(defaults.begin(), defaults.end(),
@@ -301,10 +320,18 @@ void Api::Impl::Commit(Outgoing out, const std::string& id,
   if (!out.tags.empty()) {
     // The tags travel with the message, as they do in SMTP mail; the event
     // publisher reads them from the header block. Checked: no separators,
-    // no line breaks.
+    // no line breaks. A raw message's own tags header is merged in, under
+    // the request's, so there is one.
+    MessageTags tags = std::move(out.tags);
+    if (std::string own = smtp::HeaderValue(out.content, "X-SES-MESSAGE-TAGS");
+        !own.empty()) {
+      tags = MergeTags(TagsOfHeader(own), tags);
+      out.content =
+          smtp::WithoutHeaders(std::move(out.content), {"X-SES-MESSAGE-TAGS"});
+    }
     std::string header = "X-SES-MESSAGE-TAGS: ";
-    for (size_t i = 0; i < out.tags.size(); ++i)
-      header += (i ? ", " : "") + out.tags[i].first + "=" + out.tags[i].second;
+    for (size_t i = 0; i < tags.size(); ++i)
+      header += (i ? ", " : "") + tags[i].first + "=" + tags[i].second;
     s.content = header + "\r\n" + out.content;
   } else {
     s.content = std::move(out.content);

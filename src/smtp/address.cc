@@ -160,12 +160,12 @@ std::string HeaderValue(std::string_view message, std::string_view name) {
   return "";
 }
 
-std::string WithoutSesHeaders(std::string message) {
-  auto is_ses = [](std::string_view line) {
-    for (std::string_view name :
-         {"x-ses-configuration-set:", "x-ses-message-tags:"})
-      if (line.size() >= name.size() &&
-          AsciiLower(line.substr(0, name.size())) == name)
+std::string WithoutHeaders(std::string message,
+                           std::initializer_list<std::string_view> names) {
+  auto named = [&](std::string_view line) {
+    for (std::string_view name : names)
+      if (line.size() > name.size() && line[name.size()] == ':' &&
+          AsciiLower(line.substr(0, name.size())) == AsciiLower(name))
         return true;
     return false;
   };
@@ -178,7 +178,7 @@ std::string WithoutSesHeaders(std::string message) {
     std::string_view line(message.data() + pos, end - pos);
     if (line == "\r\n" || line.empty()) break;  // the body follows
     bool continuation = line[0] == ' ' || line[0] == '\t';
-    if (!continuation) dropping = is_ses(line);
+    if (!continuation) dropping = named(line);
     if (dropping) {
       if (!changed) out.assign(message, 0, pos);
       changed = true;
@@ -190,6 +190,11 @@ std::string WithoutSesHeaders(std::string message) {
   if (!changed) return message;
   out.append(message, pos, std::string::npos);
   return out;
+}
+
+std::string WithoutSesHeaders(std::string message) {
+  return WithoutHeaders(std::move(message),
+                        {"X-SES-CONFIGURATION-SET", "X-SES-MESSAGE-TAGS"});
 }
 
 bool IsValidDomain(std::string_view domain) {

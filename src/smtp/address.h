@@ -1,5 +1,6 @@
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,10 @@ std::string HeaderValue(std::string_view message, std::string_view name);
 // the header block is read; `message` is returned unchanged (moved) when it
 // has neither. Pure.
 std::string WithoutSesHeaders(std::string message);
+// The message without every field named in `names` (case-insensitive), with
+// their continuation lines; unchanged (moved) when it has none. Pure.
+std::string WithoutHeaders(std::string message,
+                           std::initializer_list<std::string_view> names);
 
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view s);

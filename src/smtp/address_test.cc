@@ -100,6 +100,10 @@ TEST(WithoutSesHeaders, DropsSesInstructionHeadersOnly) {
   EXPECT_EQ(WithoutSesHeaders("X-SES-MESSAGE-TAGS: a=b\r\n\r\nbody"),
             "\r\nbody");
   EXPECT_EQ(WithoutSesHeaders(""), "");
+  // A name that only starts like one is kept.
+  EXPECT_EQ(WithoutHeaders("X-SES-MESSAGE-TAGSX: 1\r\nA: b\r\n\r\n",
+                           {"X-SES-MESSAGE-TAGS", "A"}),
+            "X-SES-MESSAGE-TAGSX: 1\r\n\r\n");
 }
 
 TEST(LocalPartRoutes, RelayTricks) {
