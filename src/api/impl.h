@@ -83,9 +83,6 @@ MessageTags V1MessageTags(const std::map<std::string, std::string>& form,
 // v2: [{"Name", "Value"}...]; an entry that is not an object with string
 // members is refused.
 std::variant<MessageTags, ApiError> V2MessageTags(const boost::json::value* v);
-// The pairs of an X-SES-MESSAGE-TAGS value ("a=b, c=d"), as the events
-// read them.
-MessageTags TagsOfHeader(std::string_view value);
 // Default tags overlaid by an entry's replacement tags (bulk sends).
 MessageTags MergeTags(MessageTags defaults, const MessageTags& replacements);
 

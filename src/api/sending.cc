@@ -267,25 +267,6 @@ std::variant<MessageTags, ApiError> V2MessageTags(const json::value* v) {
   return out;
 }
 
-MessageTags TagsOfHeader(std::string_view value) {
-  MessageTags out;
-  size_t pos = 0;
-  while (pos <= value.size()) {
-    size_t comma = value.find(',', pos);
-    std::string_view item = value.substr(pos, comma == std::string_view::npos
-                                                  ? std::string_view::npos
-                                                  : comma - pos);
-    size_t eq = item.find('=');
-    if (eq != std::string_view::npos) {
-      std::string name = TrimCopy(item.substr(0, eq));
-      if (!name.empty()) out.emplace_back(name, TrimCopy(item.substr(eq + 1)));
-    }
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 MessageTags MergeTags(MessageTags defaults, const MessageTags& replacements) {
   for (const auto& [name, value] : replacements) {
     auto it = std::find_if(defaults.begin(), defaults.end(),
@@ -325,7 +306,7 @@ void Api::Impl::Commit(Outgoing out, const std::string& id,
     MessageTags tags = std::move(out.tags);
     if (std::string own = smtp::HeaderValue(out.content, "X-SES-MESSAGE-TAGS");
         !own.empty()) {
-      tags = MergeTags(TagsOfHeader(own), tags);
+      tags = MergeTags(smtp::MessageTagPairs(own), tags);
       out.content =
           smtp::WithoutHeaders(std::move(out.content), {"X-SES-MESSAGE-TAGS"});
     }

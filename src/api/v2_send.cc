@@ -447,10 +447,6 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
   for (const auto& item : list) {
     BulkEntry be;
     be.tags = std::get<MessageTags>(default_tags);
-    if (auto err = CheckMessageTags(be.tags)) {
-      done(V2Error(*err));
-      return;
-    }
     if (item.is_object()) {
       const json::object& e = item.as_object();
       auto replacements = V2MessageTags(e.if_contains("ReplacementTags"));
@@ -460,10 +456,6 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
       }
       be.tags =
           MergeTags(std::move(be.tags), std::get<MessageTags>(replacements));
-      if (auto err = CheckMessageTags(be.tags)) {
-        done(V2Error(*err));
-        return;
-      }
       if (auto* d = e.if_contains("Destination"); d && d->is_object()) {
         be.to = std::get<0>(StrList(d->as_object(), "ToAddresses"));
         be.cc = std::get<0>(StrList(d->as_object(), "CcAddresses"));
@@ -485,6 +477,10 @@ void Api::Impl::V2SendBulk(const HttpRequest& req, Caller caller,
                                     JsonString(h.as_object(), "Value"));
         }
       }
+    }
+    if (auto err = CheckMessageTags(be.tags)) {  // defaults and replacements
+      done(V2Error(*err));
+      return;
     }
     parsed.push_back(std::move(be));
   }

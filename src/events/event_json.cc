@@ -4,6 +4,7 @@
 
 #include "base/json.h"
 #include "mime/mime.h"
+#include "smtp/address.h"
 
 namespace sesame::events {
 
@@ -197,23 +198,7 @@ const char* MatchingTypeName(Type t) {
 
 std::map<std::string, std::string> ParseMessageTags(const std::string& value) {
   std::map<std::string, std::string> out;
-  size_t pos = 0;
-  while (pos < value.size()) {
-    size_t comma = value.find(',', pos);
-    std::string item = value.substr(
-        pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    size_t eq = item.find('=');
-    if (eq != std::string::npos) {
-      auto trim = [](std::string s) {
-        size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-        return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-      };
-      std::string k = trim(item.substr(0, eq)), v = trim(item.substr(eq + 1));
-      if (!k.empty()) out[k] = v;
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
+  for (auto& [k, v] : smtp::MessageTagPairs(value)) out[k] = std::move(v);
   return out;
 }
 

@@ -160,6 +160,31 @@ std::string HeaderValue(std::string_view message, std::string_view name) {
   return "";
 }
 
+std::vector<std::pair<std::string, std::string>> MessageTagPairs(
+    std::string_view value) {
+  auto trim = [](std::string_view s) {
+    size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string_view::npos ? std::string()
+                                       : std::string(s.substr(b, e - b + 1));
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos < value.size()) {
+    size_t comma = value.find(',', pos);
+    std::string_view item = value.substr(pos, comma == std::string_view::npos
+                                                  ? std::string_view::npos
+                                                  : comma - pos);
+    size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string k = trim(item.substr(0, eq));
+      if (!k.empty()) out.emplace_back(std::move(k), trim(item.substr(eq + 1)));
+    }
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
 std::string WithoutHeaders(std::string message,
                            std::initializer_list<std::string_view> names) {
   auto named = [&](std::string_view line) {

@@ -3,6 +3,8 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 
@@ -56,6 +58,12 @@ bool LocalPartRoutes(std::string_view local);
 // The unfolded value of the first header field `name` (case-insensitive) in
 // the header block of an RFC 5322 message, trimmed; "" when absent.
 std::string HeaderValue(std::string_view message, std::string_view name);
+
+// The name=value pairs of an X-SES-MESSAGE-TAGS value ("a=b, c=d"), in
+// order, names and values trimmed; an item without '=' or a name is skipped.
+// Pure.
+std::vector<std::pair<std::string, std::string>> MessageTagPairs(
+    std::string_view value);
 
 // The message without SES's own instruction headers, X-SES-CONFIGURATION-SET
 // and X-SES-MESSAGE-TAGS (with their continuation lines), which SES removes
