@@ -28,7 +28,7 @@ def modules():
         for m in re.finditer(r"target_link_libraries\(\s*(\S+)(.*?)\)", text, re.S):
             if m.group(1) != target:
                 continue
-            links |= set(re.findall(r"\bsesame_([a-z]+)\b", m.group(2)))
+            links |= set(re.findall(r"\bsesame_([a-z][a-z0-9]*)\b", m.group(2)))
         deps[name] = sorted(links - {name})
     return deps
 
@@ -73,7 +73,7 @@ def hidden_includes(deps):
             if not f.endswith((".h", ".cc")) or f.endswith("_test.cc"):
                 continue
             for line in open(os.path.join(folder, f)):
-                inc = re.match(r'#include "([a-z]+)/', line)
+                inc = re.match(r'#include "([a-z][a-z0-9]*)/', line)
                 if inc and inc.group(1) in deps and inc.group(1) not in allowed:
                     bad.append(f"src/{m}/{f} includes {inc.group(1)}/ but {m} does not link it")
     return bad

@@ -376,6 +376,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // Custom verification email templates, v1 (one handler per action
   // family) and v2 (SendCustomVerificationEmail; the CRUD operations are
   // resource routes).
+  // Email receiving: receipt rule sets, rules and filters (one handler for
+  // the family; its route rows come from AddReceiptRoutes).
+  void V1ReceiptRules(V1Call& c);
+  static void AddReceiptRoutes(Router<V1Handler>& r);
+  std::optional<ApiError> CheckReceiptActions(const boost::json::object& rule);
   void V1VerificationTemplates(V1Call& c);
   void V1SendCustomVerificationEmail(V1Call& c);
   void V2OpSendCustomVerificationEmail(V2Call& c);

@@ -191,6 +191,7 @@ const Router<Api::Impl::V1Handler>& Api::Impl::V1Routes() {
              {"Identity"});
     r.Action("GetIdentityDkimAttributes", true,
              &Impl::V1GetIdentityDkimAttributes, {"Identities"});
+    AddReceiptRoutes(r);
     return r;
   }();
   return routes;

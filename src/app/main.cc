@@ -285,8 +285,9 @@ int Serve(const Args& args) {
     return 1;
   }
   auto state = store::SnapshotStore::Wrap(
-      std::move(*backend), {"account", "identity", "configuration-set", "dkim",
-                            "template", "paused", "tags", "ip-pool"});
+      std::move(*backend),
+      {"account", "identity", "configuration-set", "dkim", "template", "paused",
+       "tags", "ip-pool", "receipt", "receipt-rule-set", "receipt-filter"});
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
@@ -431,6 +432,19 @@ int Serve(const Args& args) {
   hooks.is_mx_domain = [&resources](const std::string& d) {
     return resources.identities().IsMailFromDomain(d);
   };
+  hooks.receiving = [&resources](const std::string& address, bool tls) {
+    smtp::SessionOptions::RecipientVerdict v;
+    auto reply = resources.receipt_rules().RecipientReply(
+        address, tls, [&resources](const std::string& a) {
+          return resources.identities().Verified(a);
+        });
+    v.known = reply.has_value();
+    if (reply) v.reply = *reply;
+    return v;
+  };
+  hooks.mx_refuses = [&resources](const std::string& ip) {
+    return resources.receipt_rules().Blocked(ip);
+  };
   hooks.authenticate = [&api](std::string_view u, std::string_view p) {
     return api.SmtpAuthenticate(u, p);
   };
@@ -491,6 +505,18 @@ int Serve(const Args& args) {
   io.hold = c.delivery.mode == "hold";
   inbound::Processor inbound_processor(io, sp->get(), &sent_index, &fanout);
   inbound_processor.SetClassifier(classifier);
+  // SES email receiving: mail for addresses the active receipt rule set
+  // takes runs through its rules on the receiver's thread.
+  inbound::ReceiverOptions recv_options;
+  recv_options.receiving = c.receiving;
+  recv_options.region = c.api_region;
+  recv_options.account_id = c.api_account_id;
+  recv_options.hostname = c.hostname;
+  recv_options.outcomes_path = c.data_dir + "/outcomes.jsonl";
+  inbound::Receiver receiver(recv_options, sp->get(), &resources, &publisher,
+                             resolver->get(), &admission);
+  receiver.RegisterMetrics(&registry);
+  inbound_processor.SetReceiver(&receiver);
   inbound_processor.RegisterMetrics(&registry);
   (*sp)->SetCommitListener(
       [&engine, &inbound_processor](const spool::MessageInfo& info) {
@@ -514,6 +540,7 @@ int Serve(const Args& args) {
   auto stop_services = [&] {
     if (verifier) verifier->Stop();
     inbound_processor.Stop();
+    receiver.Stop();
     engine.Stop();
     fanout.Stop();  // after the engine: the last events' suppressions
     sent_index.Close();
@@ -524,6 +551,7 @@ int Serve(const Args& args) {
     (*sp)->Close();
   };
   Status es = engine.Start();
+  if (es.ok()) es = receiver.Start();
   if (es.ok()) es = inbound_processor.Start();
   if (!es.ok()) {
     std::fprintf(stderr, "sesame: %s\n", es.error().message().c_str());

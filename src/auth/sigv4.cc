@@ -189,6 +189,32 @@ Result<std::string> CanonicalRequest(
          payload_hash;
 }
 
+std::string AuthorizationFor(const SignedRequest& r,
+                             const std::string& payload_hash,
+                             const std::string& access_key_id,
+                             const std::string& secret,
+                             const std::string& region,
+                             const std::string& service) {
+  std::vector<std::string> names;
+  std::string amz_date;
+  for (const auto& [k, v] : r.headers) {
+    names.push_back(AsciiLowerCopy(k));
+    if (names.back() == "x-amz-date") amz_date = v;
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string date = amz_date.substr(0, 8);
+  std::string scope = date + "/" + region + "/" + service + "/aws4_request";
+  auto creq = CanonicalRequest(r, names, payload_hash);
+  std::string sts = StringToSign(amz_date, scope, creq.ok() ? *creq : "");
+  std::string sig =
+      Hex(HmacSha256(SigningKey(secret, date, region, service), sts));
+  std::string joined;
+  for (size_t i = 0; i < names.size(); ++i) joined += (i ? ";" : "") + names[i];
+  return "AWS4-HMAC-SHA256 Credential=" + access_key_id + "/" + scope +
+         ", SignedHeaders=" + joined + ", Signature=" + sig;
+}
+
 std::string StringToSign(const std::string& amz_date, const std::string& scope,
                          const std::string& canonical_request) {
   return "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" +

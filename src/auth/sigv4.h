@@ -67,6 +67,16 @@ std::string StringToSign(const std::string& amz_date, const std::string& scope,
 std::string SigningKey(const std::string& secret, const std::string& date,
                        const std::string& region, const std::string& service);
 
+// Signs an outgoing request (Sesame as an AWS client: S3 writes). `r`'s
+// headers must include host and x-amz-date ("YYYYMMDDTHHMMSSZ"); all of them
+// are signed. Returns the Authorization header's value. Pure.
+std::string AuthorizationFor(const SignedRequest& r,
+                             const std::string& payload_hash,
+                             const std::string& access_key_id,
+                             const std::string& secret,
+                             const std::string& region,
+                             const std::string& service);
+
 // Parses "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".
 bool ParseAuthorization(std::string_view header, Authorization* out,
                         std::string* why);

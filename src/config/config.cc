@@ -651,6 +651,37 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                 c.delivery.configuration_sets.push_back(cs);
                 return Ok{};
               })},
+             {"receiving",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                auto& r = c.receiving;
+                auto urls = [&](const YAML::Node& m,
+                                const std::string& p) -> Status {
+                  if (!m.IsMap()) return w.Fail(m, p, "must be a mapping");
+                  for (const auto& kv : m) {
+                    std::string url = kv.second.Scalar();
+                    if (url.rfind("https://", 0) != 0 &&
+                        url.rfind("http://", 0) != 0)
+                      return w.Fail(kv.second, p + "." + kv.first.Scalar(),
+                                    "must be an http:// or https:// URL");
+                    r.lambda_function_urls[kv.first.Scalar()] = url;
+                  }
+                  return Ok{};
+                };
+                return w.Map(
+                    n, path,
+                    {{"s3_endpoint", w.String(&r.s3_endpoint)},
+                     {"s3_region", w.String(&r.s3_region)},
+                     {"s3_access_key_id", w.String(&r.s3_access_key_id)},
+                     {"s3_secret_access_key",
+                      w.String(&r.s3_secret_access_key)},
+                     {"lambda_function_urls", urls},
+                     {"spamd", w.String(&r.spamd)},
+                     {"clamd", w.String(&r.clamd)},
+                     {"ca_file", w.String(&r.ca_file)},
+                     {"timeout_seconds", w.Int(&r.timeout_seconds, 1, 600)},
+                     {"retry_for_seconds",
+                      w.Int(&r.retry_for_seconds, 1, 7 * 86400)}});
+              }},
              {"dkim",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,

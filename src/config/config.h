@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,25 @@ struct Delivery {
   std::vector<ConfigurationSet> configuration_sets;
 };
 
+// receiving: SES email receiving's outside parts (the receipt rules
+// themselves are API resources).
+struct Receiving {
+  // S3 actions write here (path-style requests, SigV4-signed).
+  std::string s3_endpoint;  // "http://127.0.0.1:4568"; empty: S3 actions fail
+  std::string s3_region;    // default: api.region
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  // Lambda actions POST their event to the function's URL.
+  std::map<std::string, std::string> lambda_function_urls;  // ARN -> URL
+  // ScanEnabled rules: SpamAssassin's spamd and ClamAV's clamd
+  // ("host:port" or a Unix socket path); empty: GRAY / PROCESSING_FAILED.
+  std::string spamd;
+  std::string clamd;
+  std::string ca_file;  // extra trust for https S3 and function URLs
+  uint32_t timeout_seconds = 30;
+  uint32_t retry_for_seconds = 3600;  // then the message is dead-lettered
+};
+
 // The whole validated configuration. Plain data; copy freely.
 struct Config {
   std::string source = "<built-in local profile>";
@@ -231,6 +251,7 @@ struct Config {
   std::string dashboard_admin_password;
   uint32_t dashboard_session_hours = 12;
   Events events;
+  Receiving receiving;
   bool dkim_ed25519 = false;  // add an Ed25519 signature beside RSA (RFC 8463)
   // dkim.signing_threads: the signing pool (0 = one per core).
   int dkim_signing_threads = 0;

@@ -5,37 +5,20 @@
 #include <boost/asio.hpp>
 
 #include "base/strings.h"
+#include "httpc/client.h"
 
 namespace sesame::events {
 
 namespace asio = boost::asio;
 
+// httpc's parser (the one rule for what a URL may hold), in the form the
+// webhook client connects with: a bracketed IPv6 host, the port as text.
 std::optional<Url> ParseUrl(const std::string& s) {
-  Url u;
-  std::string rest;
-  if (s.rfind("https://", 0) == 0) {
-    u.tls = true;
-    rest = s.substr(8);
-  } else if (s.rfind("http://", 0) == 0) {
-    rest = s.substr(7);
-  } else {
-    return std::nullopt;
-  }
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  size_t colon = authority.rfind(':');
-  size_t bracket = authority.rfind(']');
-  if (colon != std::string::npos &&
-      (bracket == std::string::npos || colon > bracket)) {
-    u.host = authority.substr(0, colon);
-    u.port = authority.substr(colon + 1);
-  } else {
-    u.host = authority;
-    u.port = u.tls ? "443" : "80";
-  }
-  if (u.host.empty()) return std::nullopt;
-  return u;
+  auto u = httpc::ParseUrl(s);
+  if (!u.ok()) return std::nullopt;
+  std::string host =
+      u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
+  return Url{u->tls, host, std::to_string(u->port), u->target};
 }
 
 bool IsOwnListener(const asio::ip::tcp::endpoint& ep,

@@ -39,6 +39,10 @@ std::string OurMessageId(const std::string& header) {
 // was, what it maps to), the events of what it reports, then it is removed.
 void Processor::Process(const spool::MessageInfo& info) {
   const spool::MessageMeta& meta = info.meta;
+  if (receiver_ && receiver_->Wants(meta)) {
+    receiver_->Submit(info);
+    return;
+  }
   auto body = spool_->ReadBody(meta.id);
   feedback::Report report;
   if (body.ok()) report = feedback::Analyze(*body, classifier_);

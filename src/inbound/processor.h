@@ -13,6 +13,7 @@
 #include "events/fanout.h"
 #include "feedback/classifier.h"
 #include "feedback/report.h"
+#include "inbound/receiver.h"
 #include "metrics/registry.h"
 #include "spool/spool.h"
 
@@ -46,6 +47,9 @@ class Processor {
   ~Processor();
 
   void SetClassifier(feedback::Classifier classifier);
+  // Mail for a receiving address (SES email receiving) goes to `receiver`
+  // instead of the feedback analysis. Before Start().
+  void SetReceiver(Receiver* receiver) { receiver_ = receiver; }
   // Queues the MX mail the spool recovered, then starts the thread.
   Status Start();
   void Stop();
@@ -76,6 +80,7 @@ class Processor {
   delivery::SentIndex* sent_index_;  // may be null (not opened)
   events::FanOut* fanout_;
   feedback::Classifier classifier_ = feedback::Classifier::Default();
+  Receiver* receiver_ = nullptr;
   int outcomes_fd_ = -1;
 
   std::mutex mu_;  // guards queue_, stopping_; held to push or pop

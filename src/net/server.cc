@@ -107,6 +107,8 @@ struct Server::Impl {
   Histogram commit_latency;  // end of DATA seen -> 250 written
   std::atomic<uint64_t> accepted[3] = {0, 0, 0};  // by Kind (smtp, smtps, mx)
   std::atomic<uint64_t> not_accepted{0};          // spool failures (452/554)
+  std::atomic<uint64_t> mx_filtered{
+      0};  // MX connections a receipt filter refused
   std::atomic<uint64_t> sessions_total{0};
   std::atomic<uint64_t> sessions_refused{0};
   std::atomic<uint64_t> tls_sessions{0};
@@ -433,6 +435,15 @@ struct Server::Impl {
     };
 
     if (kind == Kind::kImplicitTls && !co_await handshake()) co_return;
+    if (kind == Kind::kMx && hooks.mx_refuses && hooks.mx_refuses(ip)) {
+      // A receipt filter blocks this address: refused before any command
+      // (RFC 5321 3.1's 554 greeting), then closed.
+      ++mx_filtered;
+      std::string refusal = "554 5.7.1 Access denied: " + ip +
+                            " is blocked by a receipt filter\r\n";
+      co_await write(refusal);
+      co_return;
+    }
     smtp::SessionOptions opts;
     opts.hostname = config.hostname;
     opts.listener = KindName(kind);
@@ -448,6 +459,7 @@ struct Server::Impl {
     opts.max_errors = static_cast<int>(config.limits.max_errors);
     opts.local_domains = config.mx_domains;
     opts.is_local_domain = hooks.is_mx_domain;
+    if (kind == Kind::kMx) opts.receiving = hooks.receiving;
     if (kind != Kind::kMx) {
       for (const auto& n : config.relay_networks)
         opts.relay_client |= n.Contains(ip);
@@ -603,6 +615,9 @@ struct Server::Impl {
                {{"listener", KindName(k)}},
                accepted[static_cast<int>(k)].load());
     }
+    w.Counter("sesame_smtp_receipt_filter_refusals_total",
+              "MX connections refused at connect by a receipt filter.",
+              mx_filtered.load());
     w.Counter("sesame_smtp_messages_not_accepted_total",
               "Messages refused at the end of DATA: by admission, or because "
               "the spool failed.",

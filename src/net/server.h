@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "metrics/registry.h"
 #include "net/http.h"
+#include "smtp/server_session.h"
 #include "spool/spool.h"
 
 namespace sesame::net {
@@ -33,6 +34,12 @@ struct AdminHooks {
       authenticate;
   // Extra domains the MX accepts (custom MAIL FROM domains of identities).
   std::function<bool(const std::string& domain)> is_mx_domain;
+  // SES email receiving at the MX: a recipient's verdict (receipt rules),
+  // and whether a client address is refused at connect (receipt filters).
+  std::function<smtp::SessionOptions::RecipientVerdict(const std::string&,
+                                                       bool tls)>
+      receiving;
+  std::function<bool(const std::string& ip)> mx_refuses;
 };
 
 class Server {

@@ -8,6 +8,7 @@
 #include "ses/documents.h"
 #include "ses/identities.h"
 #include "ses/ip_pools.h"
+#include "ses/receipt_rules.h"
 #include "ses/suppression_list.h"
 #include "ses/tags.h"
 #include "ses/templates.h"
@@ -33,7 +34,8 @@ class Resources {
         suppression_(store, &account_, &configuration_sets_),
         ip_pools_(store),
         tags_(store),
-        verification_templates_(store) {}
+        verification_templates_(store),
+        receipt_rules_(store) {}
 
   Identities& identities() { return identities_; }
   Templates& templates() { return templates_; }
@@ -45,6 +47,7 @@ class Resources {
   VerificationTemplates& verification_templates() {
     return verification_templates_;
   }
+  ReceiptRules& receipt_rules() { return receipt_rules_; }
   DkimKeys* dkim() { return dkim_; }
   bool auto_verify() const { return auto_verify_; }
 
@@ -63,6 +66,7 @@ class Resources {
   IpPools ip_pools_;
   Tags tags_;
   VerificationTemplates verification_templates_;
+  ReceiptRules receipt_rules_;
 };
 
 }  // namespace sesame::ses

@@ -288,6 +288,15 @@ bool ServerSession::RelayAllowed(const Path& path) const {
          (options_.is_local_domain && options_.is_local_domain(domain));
 }
 
+SessionOptions::RecipientVerdict ServerSession::ReceivingVerdict(
+    const Path& path) const {
+  // The relay tricks RelayAllowed refuses are refused here too.
+  if (!options_.receiving || path.postmaster || path.source_route ||
+      path.domain_literal || LocalPartRoutes(path.local) || path.domain.empty())
+    return {};
+  return options_.receiving(path.Address(), options_.tls_active);
+}
+
 ServerSession::Action ServerSession::HandleRcpt(const Command& cmd) {
   size_t before = recipients_.size();
   Action a = HandleRcptCommand(cmd);
@@ -308,10 +317,15 @@ ServerSession::Action ServerSession::HandleRcptCommand(const Command& cmd) {
                       "5.6.7 Non-ASCII recipient address requires SMTPUTF8");
   }
   if (!RelayAllowed(rcpt->path)) {
-    return ReplyError(
-        "550", "5.7.1 Relaying denied: authenticate to send to " +
-                   (rcpt->path.domain.empty() ? std::string("this address")
-                                              : rcpt->path.domain));
+    if (auto v = ReceivingVerdict(rcpt->path); v.known) {
+      if (!v.reply.empty() && v.reply.size() > 4)
+        return ReplyError(v.reply.substr(0, 3), v.reply.substr(4));
+    } else {
+      return ReplyError(
+          "550", "5.7.1 Relaying denied: authenticate to send to " +
+                     (rcpt->path.domain.empty() ? std::string("this address")
+                                                : rcpt->path.domain));
+    }
   }
   if (recipients_.size() >= options_.max_recipients) {
     // Not a client error: the client should send the rest in another

@@ -36,6 +36,16 @@ struct SessionOptions {
   std::vector<std::string> local_domains;
   // Domains known only at run time (custom MAIL FROM domains), lower-case.
   std::function<bool(const std::string& domain)> is_local_domain;
+  // SES email receiving on the MX: asked for a recipient outside the local
+  // domains. `known` false: not a receiving address (relaying is denied);
+  // true with an empty `reply`: accepted; else `reply` ("550 5.1.1 text")
+  // refuses it (no rule matches, the rule requires TLS, a Bounce rule).
+  struct RecipientVerdict {
+    bool known = false;
+    std::string reply;
+  };
+  std::function<RecipientVerdict(const std::string& address, bool tls)>
+      receiving;
   // Asked before a password is checked: a reason to refuse the attempt
   // outright (454 4.7.0), e.g. an address locked out after failed logins.
   std::function<std::optional<std::string>(std::string_view user)> auth_gate;
@@ -133,6 +143,7 @@ class ServerSession {
   Action FinishAuth(std::string_view user, std::string_view password);
   Action FinishContent();
   bool RelayAllowed(const Path& path) const;
+  SessionOptions::RecipientVerdict ReceivingVerdict(const Path& path) const;
 
   void Reply(std::string_view code, std::string_view text);
   // Replies with a client error and closes when there were too many.
