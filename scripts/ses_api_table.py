@@ -32,8 +32,6 @@ _CONTACTS = "contact lists and list management have an issue of their own"
 _DEDICATED_IPS = ("dedicated IP addresses: the pools exist as names, but "
                   "delivery does not yet bind source addresses per pool, so "
                   "there are no addresses to report or warm up")
-_RECEIVING = ("bounces for received mail by message id: the receipt rules' Bounce "
-              "action covers the rule-driven case; the API call is still to come")
 
 # Operations that do not apply to a self-hosted server, and why.
 NOT_APPLICABLE = {
@@ -79,7 +77,6 @@ NOT_APPLICABLE = {
 
 # Operations that apply but belong to another piece of work.
 DEFERRED = {
-    "ses": {op: _RECEIVING for op in ["SendBounce"]},
     "sesv2": {**{op: _DEDICATED_IPS for op in [
         "GetDedicatedIp", "GetDedicatedIps", "PutDedicatedIpInPool",
         "PutDedicatedIpWarmupAttributes",

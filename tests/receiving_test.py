@@ -351,6 +351,42 @@ receiving:
         self.assertEqual(notes["spam"]["virusVerdict"]["status"], "PASS")
         self.assertNotEqual(notes["clean"]["spamVerdict"]["status"], "FAIL")
 
+    def test_send_bounce_for_a_received_message(self):
+        self.ses.create_receipt_rule(RuleSetName=self.rule_set, Rule={
+            "Name": "all", "Enabled": True, "Actions": [{"SNSAction": {"TopicArn": TOPIC}}]})
+        r = swaks(self.server.ports["mx"], "alice@sender.test", "inbox@example.test",
+                  self.signed_message("to-bounce"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        received = self.notifications(1)[0]["mail"]["messageId"]
+        out = self.ses.send_bounce(
+            OriginalMessageId=received, BounceSender="mailer@example.test",
+            Explanation="This address no longer takes mail.",
+            MessageDsn={"ReportingMta": "dns; mx.example.test"},
+            BouncedRecipientInfoList=[{"Recipient": "inbox@example.test", "BounceType": "DoesNotExist"}])
+        dsn = self.server.body_of(out["MessageId"]).decode()
+        self.assertIn("From: mailer@example.test", dsn)
+        self.assertIn("To: <alice@sender.test>", dsn)
+        self.assertIn("This address no longer takes mail.", dsn)
+        self.assertIn("Reporting-MTA: dns; mx.example.test", dsn)
+        self.assertIn("Final-Recipient: rfc822; inbox@example.test\r\nAction: failed\r\nStatus: 5.1.1", dsn)
+        self.assertIn("Subject: to-bounce", dsn)  # the original's headers are returned
+        bounce = lambda **kw: _code(self.ses.send_bounce, **{
+            "OriginalMessageId": received, "BounceSender": "mailer@example.test",
+            "BouncedRecipientInfoList": [{"Recipient": "inbox@example.test", "BounceType": "DoesNotExist"}],
+            **kw})
+        self.assertEqual(bounce(OriginalMessageId="0100000000000000-00000000-0000-0000-0000-000000000000-000000"),
+                         "MessageRejected")
+        self.assertEqual(bounce(BounceSender="someone@unverified.test"), "MessageRejected")
+        self.assertEqual(bounce(BouncedRecipientInfoList=[{"Recipient": "other@example.test",
+                                                           "BounceType": "DoesNotExist"}]), "InvalidParameterValue")
+        self.assertEqual(bounce(BouncedRecipientInfoList=[{"Recipient": "inbox@example.test",
+                                                           "RecipientDsnFields": {
+                                                               "Action": "failed", "Status": "5.1.1",
+                                                               "DiagnosticCode": "smtp; 550\r\nBcc: x@y.z"}}]),
+                         "InvalidParameterValue")
+        self.assertEqual(bounce(BouncedRecipientInfoList=[{"Recipient": "inbox@example.test",
+                                                           "BounceType": "Sideways"}]), "InvalidParameterValue")
+
     def test_rule_api_errors(self):
         ses = self.ses
         err = lambda fn, **kw: _code(fn, **kw)

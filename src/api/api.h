@@ -18,6 +18,7 @@
 #include "metrics/registry.h"
 #include "net/http.h"
 #include "ses/dkim_keys.h"
+#include "ses/receipt_rules.h"
 #include "ses/resources.h"
 #include "spool/spool.h"
 #include "stats/report.h"
@@ -53,6 +54,12 @@ struct Services {
                      const std::map<std::string, std::string>& form,
                      std::function<void(net::HttpResponse)> done)>
       sns;
+  // SendBounce: a bounce for a received message (the receiver keeps them
+  // for 24 hours); `done` gets the bounce's message id, or why not
+  // ("not_found" when the message is unknown or too old).
+  std::function<void(ses::BounceRequest,
+                     std::function<void(Result<std::string>)>)>
+      send_bounce;
   // Whether an SNS topic exists (v1 event destinations name one).
   std::function<bool(const std::string& topic_arn)> topic_exists;
   // Reputation enforcement status for GetAccount (HEALTHY, PROBATION,

@@ -379,6 +379,8 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // Email receiving: receipt rule sets, rules and filters (one handler for
   // the family; its route rows come from AddReceiptRoutes).
   void V1ReceiptRules(V1Call& c);
+  // SendBounce: a DSN for a received message (Services::send_bounce).
+  void V1SendBounce(V1Call& c);
   static void AddReceiptRoutes(Router<V1Handler>& r);
   std::optional<ApiError> CheckReceiptActions(const boost::json::object& rule);
   void V1VerificationTemplates(V1Call& c);

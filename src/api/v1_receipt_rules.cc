@@ -151,6 +151,106 @@ void Api::Impl::V1ReceiptRules(V1Call& c) {
   c.done(V1Error({500, "", "InternalFailure", "no handler for " + a}));
 }
 
+namespace {
+
+// SendBounce's bounce types as enhanced status codes.
+std::string StatusOfBounceType(const std::string& type) {
+  static const std::map<std::string, std::string> kStatus = {
+      {"DoesNotExist", "5.1.1"},  {"MessageTooLarge", "5.3.4"},
+      {"ExceededQuota", "5.2.2"}, {"ContentRejected", "5.6.1"},
+      {"Undefined", "5.0.0"},     {"TemporaryFailure", "4.0.0"}};
+  auto it = kStatus.find(type);
+  return it == kStatus.end() ? "" : it->second;
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A DSN field's value: one line of printable ASCII (it becomes a header of
+// the report).
+bool OneLine(const std::string& v) {
+  for (char c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return v.size() <= 998;
+}
+
+}  // namespace
+
+void Api::Impl::V1SendBounce(V1Call& c) {
+  Form& f = c.form;
+  ses::BounceRequest req;
+  req.original_message_id = f["OriginalMessageId"];
+  auto sender = FieldMailbox(f["BounceSender"]);
+  if (!sender.ok())
+    return c.done(V1Error(
+        BadRequest("Invalid BounceSender: " + sender.error().message())));
+  if (!resources.identities().Verified(*sender))
+    return c.done(V1Error(Rejected(
+        "Email address is not verified. The following identities failed the "
+        "check in region " +
+        Upper(config.api_region) + ": " + *sender)));
+  req.sender = *sender;
+  req.explanation = f["Explanation"];
+  std::string mta = f["MessageDsn.ReportingMta"];
+  if (size_t semi = mta.find(';'); semi != std::string::npos)
+    mta = TrimCopy(mta.substr(semi + 1));
+  req.reporting_mta = mta;
+  if (!OneLine(mta) || mta.find(' ') != std::string::npos)
+    return c.done(V1Error(BadRequest("Invalid MessageDsn.ReportingMta")));
+  json::value list = FormTree(f, "BouncedRecipientInfoList");
+  if (!list.is_array() || list.as_array().empty())
+    return c.done(V1Error(BadRequest("BouncedRecipientInfoList is empty")));
+  for (const auto& item : list.as_array()) {
+    if (!item.is_object()) continue;
+    const json::object& o = item.as_object();
+    auto address = FieldMailbox(ses::JsonString(o, "Recipient"));
+    if (!address.ok())
+      return c.done(V1Error(
+          BadRequest("Invalid Recipient: " + ses::JsonString(o, "Recipient"))));
+    ses::BounceRequest::Recipient r;
+    r.address = *address;
+    std::string type = ses::JsonString(o, "BounceType");
+    json::object dsn;
+    if (auto* d = o.if_contains("RecipientDsnFields"); d && d->is_object())
+      dsn = d->as_object();
+    if (type.empty() && dsn.empty())
+      return c.done(V1Error(BadRequest(
+          "Either BounceType or RecipientDsnFields must be given for " +
+          r.address)));
+    if (!type.empty() && StatusOfBounceType(type).empty())
+      return c.done(V1Error(BadRequest("Invalid BounceType: " + type)));
+    r.status = ses::JsonString(dsn, "Status");
+    if (r.status.empty()) r.status = StatusOfBounceType(type);
+    if (r.status.size() < 5 || (r.status[0] != '4' && r.status[0] != '5') ||
+        r.status.find_first_not_of("0123456789.") != std::string::npos)
+      return c.done(V1Error(BadRequest("Invalid Status: " + r.status)));
+    r.diagnostic = ses::JsonString(dsn, "DiagnosticCode");
+    r.remote_mta = ses::JsonString(dsn, "RemoteMta");
+    if (!OneLine(r.diagnostic) || !OneLine(r.remote_mta))
+      return c.done(V1Error(BadRequest(
+          "RecipientDsnFields values must be one line of printable ASCII")));
+    req.recipients.push_back(std::move(r));
+  }
+  if (!OneLine(req.original_message_id))
+    return c.done(V1Error(BadRequest("Invalid OriginalMessageId")));
+  if (!services.send_bounce)
+    return c.done(
+        V1Error({500, "", "InternalFailure", "receiving is not running"}));
+  services.send_bounce(req, [done = std::move(c.done)](Result<std::string> id) {
+    if (id.ok())
+      return done(
+          V1Ok("SendBounce", "<MessageId>" + XmlEscape(*id) + "</MessageId>"));
+    if (id.error().code() == "not_found")
+      return done(V1Error(Rejected(id.error().message())));
+    if (id.error().code() == "invalid")
+      return done(V1Error(BadRequest(id.error().message())));
+    done(V1Error({500, "", "InternalFailure", id.error().message()}));
+  });
+}
+
 // The receipt actions' rows of the v1 route table, with the members SES's
 // model requires.
 void Api::Impl::AddReceiptRoutes(Router<V1Handler>& r) {
@@ -173,6 +273,8 @@ void Api::Impl::AddReceiptRoutes(Router<V1Handler>& r) {
   add("CreateReceiptFilter", {"Filter"});
   add("DeleteReceiptFilter", {"FilterName"});
   add("ListReceiptFilters", {});
+  r.Action("SendBounce", true, &Impl::V1SendBounce,
+           {"OriginalMessageId", "BounceSender", "BouncedRecipientInfoList"});
 }
 
 }  // namespace sesame::api

@@ -403,10 +403,20 @@ int Serve(const Args& args) {
   std::atomic<bool> listening{false};
   dashboard::Dashboard* enabled_dashboard =
       c.dashboard_enabled ? &dashboard : nullptr;
-  api::Api api(
-      c, api_deps,
+  api::Services api_services =
       app::WireServices({c, engine, publisher, sending_stats, alarms, registry,
-                         resolver->get(), enabled_dashboard, listening}));
+                         resolver->get(), enabled_dashboard, listening});
+  // The receiver is built after the API (it needs the fan-out); SendBounce
+  // reaches it through this slot, set once it exists.
+  inbound::Receiver* receiver_slot = nullptr;
+  api_services.send_bounce =
+      [&receiver_slot](ses::BounceRequest r,
+                       std::function<void(Result<std::string>)> done) {
+        if (!receiver_slot)
+          return done(Error::Transient("unavailable", "receiving is starting"));
+        receiver_slot->SendBounce(r, std::move(done));
+      };
+  api::Api api(c, api_deps, std::move(api_services));
   api.RegisterMetrics(&registry);
   admission.RegisterMetrics(&registry);
   net::AdminHooks hooks;
@@ -517,6 +527,7 @@ int Serve(const Args& args) {
                              resolver->get(), &admission);
   receiver.RegisterMetrics(&registry);
   inbound_processor.SetReceiver(&receiver);
+  receiver_slot = &receiver;
   inbound_processor.RegisterMetrics(&registry);
   (*sp)->SetCommitListener(
       [&engine, &inbound_processor](const spool::MessageInfo& info) {

@@ -34,7 +34,7 @@ std::string BuildDsn(const std::string& reporting_mta,
                      const std::string& original_id, int64_t arrival_ms,
                      const std::vector<FailedRecipient>& failed,
                      const std::string& original_message, int64_t now_ms,
-                     const std::string& boundary_seed) {
+                     const std::string& boundary_seed, const DsnText& text) {
   std::string boundary = "=_sesame_dsn_" + boundary_seed;
   std::string list;
   for (const auto& f : failed)
@@ -46,7 +46,11 @@ std::string BuildDsn(const std::string& reporting_mta,
                             : original_message.substr(0, hdr_end + 2);
 
   std::string m;
-  m += "From: Mail Delivery System <MAILER-DAEMON@" + reporting_mta + ">\r\n";
+  m += "From: " +
+       (text.from.empty()
+            ? "Mail Delivery System <MAILER-DAEMON@" + reporting_mta + ">"
+            : text.from) +
+       "\r\n";
   m += "To: <" + original_sender + ">\r\n";
   m += "Subject: Undelivered Mail Returned to Sender\r\n";
   m += "Date: " + Rfc5322Date(now_ms) + "\r\n";
@@ -62,13 +66,16 @@ std::string BuildDsn(const std::string& reporting_mta,
   m += "Your message could not be delivered to one or more recipients.\r\n";
   m += "It was accepted by " + reporting_mta + " as " + original_id +
        ".\r\n\r\n" + list + "\r\n";
+  if (!text.explanation.empty()) m += text.explanation + "\r\n\r\n";
   m += "--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\n";
   m += "Reporting-MTA: dns; " + reporting_mta + "\r\n";
   m += "X-Sesame-Message-Id: " + original_id + "\r\n";
   m += "Arrival-Date: " + Rfc5322Date(arrival_ms) + "\r\n";
   for (const auto& f : failed) {
     m += "\r\nFinal-Recipient: rfc822; " + f.address + "\r\n";
-    m += "Action: failed\r\n";
+    m += std::string("Action: ") +
+         (!f.status.empty() && f.status[0] == '4' ? "delayed" : "failed") +
+         "\r\n";
     m += "Status: " + f.status + "\r\n";
     if (!f.remote_mta.empty()) m += "Remote-MTA: " + f.remote_mta + "\r\n";
     m += "Diagnostic-Code: " + f.diagnostic + "\r\n";

@@ -237,6 +237,7 @@ Status Receiver::Process(Job& job) {
     auto body = spool_->ReadBody(job.meta.id);
     if (!body.ok()) return body.error();
     job.content = std::move(*body);
+    Remember(job);
   }
   if (!job.rules) {
     auto active = resources_->receipt_rules().Active();
@@ -440,7 +441,7 @@ Result<Receiver::Next> Receiver::RunAction(
     return Next::kContinue;
   }
   if (type == "BounceAction") {
-    SendBounce(job, a, recipients);
+    BounceAction(job, a, recipients);
     if (!topic.empty())
       Publish(
           topic,
@@ -524,8 +525,8 @@ void Receiver::Publish(const std::string& topic_arn, const json::object& note) {
                              json::serialize(note));
 }
 
-void Receiver::SendBounce(const Job& job, const json::object& a,
-                          const std::vector<std::string>& recipients) {
+void Receiver::BounceAction(const Job& job, const json::object& a,
+                            const std::vector<std::string>& recipients) {
   const Verdicts v = job.verdicts.value_or(Verdicts{});
   if (job.meta.mail_from.empty() || (v.spf != "PASS" && v.dmarc != "PASS")) {
     Log(job, "bounce not sent",
@@ -537,34 +538,97 @@ void Receiver::SendBounce(const Job& job, const json::object& a,
   std::string status = ses::JsonString(a, "StatusCode");
   if (status.empty()) status = code[0] == '4' ? "4.0.0" : "5.0.0";
   std::vector<delivery::FailedRecipient> failed;
-  int64_t now = NowMillis();
   for (const auto& r : recipients)
     failed.push_back(
         {r, status,
          "smtp; " + code + " " + status + " " + ses::JsonString(a, "Message"),
-         "dns; " + options_.hostname, now});
+         "dns; " + options_.hostname, NowMillis()});
+  SubmitDsn(job.meta, job.content, failed, {ses::JsonString(a, "Sender"), ""},
+            options_.hostname, [](Result<std::string> r) {
+              if (!r.ok())
+                SESAME_LOG(kWarn, kLog)
+                    << "bounce not stored: " << r.error().message();
+            });
+}
+
+void Receiver::SubmitDsn(const spool::MessageMeta& original,
+                         const std::string& content,
+                         const std::vector<delivery::FailedRecipient>& failed,
+                         const delivery::DsnText& text,
+                         const std::string& reporting_mta,
+                         std::function<void(Result<std::string>)> done) {
+  int64_t now = NowMillis();
   spool::MessageMeta meta;
   meta.id = NewMessageId(now);
   meta.created_ms = now;
   meta.recipients.push_back({});
-  meta.recipients.back().address = job.meta.mail_from;
+  meta.recipients.back().address = original.mail_from;
   meta.source = "dsn";
   meta.client_ip = "127.0.0.1";
-  std::string dsn = delivery::BuildDsn(
-      options_.hostname, job.meta.mail_from, job.meta.id, job.meta.created_ms,
-      failed, job.content, now, meta.id.substr(0, 16) + meta.id.substr(17, 8));
-  // The rule's Sender is the bounce's From.
-  size_t from = dsn.find("From: ");
-  size_t eol = dsn.find("\r\n", from);
-  if (from != std::string::npos && eol != std::string::npos)
-    dsn.replace(from, eol - from, "From: " + ses::JsonString(a, "Sender"));
   admission::Submission s;
   s.source = admission::Source::kInternal;
+  s.content =
+      delivery::BuildDsn(reporting_mta, original.mail_from, original.id,
+                         original.created_ms, failed, content, now,
+                         meta.id.substr(0, 16) + meta.id.substr(17, 8), text);
+  std::string id = meta.id;
   s.meta = std::move(meta);
-  s.content = std::move(dsn);
-  admission_->Submit(std::move(s), [](std::optional<admission::Refusal> r) {
-    if (r) SESAME_LOG(kWarn, kLog) << "bounce not stored: " << r->message;
+  admission_->Submit(std::move(s), [id, done = std::move(done)](
+                                       std::optional<admission::Refusal> r) {
+    if (r) return done(Error::Transient("not_stored", r->message));
+    done(id);
   });
+}
+
+void Receiver::Remember(const Job& job) {
+  constexpr size_t kMaxRemembered = 10000;
+  size_t end = job.content.find("\r\n\r\n");
+  Received r{job.meta, job.content.substr(
+                           0, end == std::string::npos ? 64 * 1024 : end + 2)};
+  std::lock_guard<std::mutex> lock(received_mu_);
+  if (received_.emplace(job.meta.id, std::move(r)).second)
+    received_order_.push_back(job.meta.id);
+  while (received_order_.size() > kMaxRemembered) {
+    received_.erase(received_order_.front());
+    received_order_.pop_front();
+  }
+}
+
+void Receiver::SendBounce(const ses::BounceRequest& request,
+                          std::function<void(Result<std::string>)> done) {
+  std::optional<Received> original;
+  {
+    std::lock_guard<std::mutex> lock(received_mu_);
+    auto it = received_.find(request.original_message_id);
+    if (it != received_.end()) original = it->second;
+  }
+  constexpr int64_t kDay = 24 * 3600 * 1000;
+  if (!original || NowMillis() - original->meta.created_ms > kDay)
+    return done(Error::Permanent(
+        "not_found", "Could not find the original message with ID " +
+                         request.original_message_id +
+                         " (received in the last 24 hours)."));
+  if (original->meta.mail_from.empty())
+    return done(Error::Permanent(
+        "invalid",
+        "The original message has a null sender: nobody to bounce to."));
+  std::vector<delivery::FailedRecipient> failed;
+  std::string mta =
+      request.reporting_mta.empty() ? options_.hostname : request.reporting_mta;
+  for (const auto& r : request.recipients) {
+    bool addressed = false;
+    for (const auto& x : original->meta.recipients)
+      addressed |= AsciiLowerCopy(x.address) == AsciiLowerCopy(r.address);
+    if (!addressed)
+      return done(Error::Permanent(
+          "invalid", "Recipient " + r.address +
+                         " is not a recipient of the original message."));
+    failed.push_back({r.address, r.status,
+                      r.diagnostic.empty() ? "smtp; " + r.status : r.diagnostic,
+                      r.remote_mta, NowMillis()});
+  }
+  SubmitDsn(original->meta, original->headers + "\r\n", failed,
+            {request.sender, request.explanation}, mta, std::move(done));
 }
 
 void Receiver::Log(const Job& job, const std::string& what,

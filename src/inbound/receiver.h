@@ -3,6 +3,8 @@
 #include <boost/json/object.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -13,6 +15,7 @@
 
 #include "admission/admission.h"
 #include "config/config.h"
+#include "delivery/dsn.h"
 #include "dns/resolver.h"
 #include "events/publisher.h"
 #include "metrics/registry.h"
@@ -65,6 +68,15 @@ class Receiver {
   bool Wants(const spool::MessageMeta& meta);
   void Submit(const spool::MessageInfo& info);
 
+  // SendBounce: a DSN from `request.sender` to the envelope sender of a
+  // message received within 24 hours (the last 10,000 are kept, in
+  // memory), for recipients it was addressed to; `done` gets the DSN's
+  // message id once it is durable. Errors: "not_found" (unknown or older
+  // than 24 hours), "invalid" (a recipient it was not addressed to).
+  // Thread-safe; `done` runs on the spool's writer thread.
+  void SendBounce(const ses::BounceRequest& request,
+                  std::function<void(Result<std::string>)> done);
+
   // sesame_receiving_messages_total{outcome},
   // sesame_receiving_actions_total{action,outcome}.
   void RegisterMetrics(metrics::Registry* registry) const;
@@ -85,8 +97,15 @@ class Receiver {
                                    const std::vector<std::string>& recipients,
                                    boost::json::object action) const;
   void Publish(const std::string& topic_arn, const boost::json::object& note);
-  void SendBounce(const Job& job, const boost::json::object& action,
-                  const std::vector<std::string>& recipients);
+  void BounceAction(const Job& job, const boost::json::object& action,
+                    const std::vector<std::string>& recipients);
+  // Builds the DSN and hands it to admission (source internal).
+  void SubmitDsn(const spool::MessageMeta& original, const std::string& content,
+                 const std::vector<delivery::FailedRecipient>& failed,
+                 const delivery::DsnText& text,
+                 const std::string& reporting_mta,
+                 std::function<void(Result<std::string>)> done);
+  void Remember(const Job& job);
   void Log(const Job& job, const std::string& what, const std::string& detail);
   void Count(const std::string& family, const std::string& what,
              const std::string& outcome = "");
@@ -104,6 +123,15 @@ class Receiver {
   std::multimap<int64_t, std::unique_ptr<Job>> jobs_;  // by due time
   bool stopping_ = false;
   std::thread thread_;
+
+  // Received messages for SendBounce, oldest first (bounded).
+  struct Received {
+    spool::MessageMeta meta;
+    std::string headers;  // the header block, for the DSN
+  };
+  std::mutex received_mu_;  // guards received_, received_order_
+  std::map<std::string, Received> received_;
+  std::deque<std::string> received_order_;
 
   mutable std::mutex counts_mu_;  // guards counts_ (the thread and /metrics)
   // (family, what, outcome) -> count

@@ -11,6 +11,22 @@
 
 namespace sesame::ses {
 
+// A SendBounce request as the API checked it: a bounce, from a verified
+// `sender`, for a message received within 24 hours.
+struct BounceRequest {
+  std::string original_message_id;
+  std::string sender;  // BounceSender, an addr-spec
+  std::string explanation;
+  std::string reporting_mta;  // MessageDsn.ReportingMta ("" = ours)
+  struct Recipient {
+    std::string address;
+    std::string status;      // enhanced code, "5.1.1"
+    std::string diagnostic;  // "" = from the status
+    std::string remote_mta;
+  };
+  std::vector<Recipient> recipients;
+};
+
 // SES email receiving's configuration: receipt rule sets (at most one
 // active), their ordered rules, and the account's IP receipt filters, kept in
 // the state store (kinds "receipt-rule-set", "receipt-filter" and
