@@ -29,9 +29,6 @@ _VDM = ("Virtual Deliverability Manager: its metrics and advice come from "
 _PUSH = "mobile push (platform applications and endpoints): not email"
 _SMS = "SMS and phone numbers: not email"
 _CONTACTS = "contact lists and list management have an issue of their own"
-_DEDICATED_IPS = ("dedicated IP addresses: the pools exist as names, but "
-                  "delivery does not yet bind source addresses per pool, so "
-                  "there are no addresses to report or warm up")
 
 # Operations that do not apply to a self-hosted server, and why.
 NOT_APPLICABLE = {
@@ -77,10 +74,7 @@ NOT_APPLICABLE = {
 
 # Operations that apply but belong to another piece of work.
 DEFERRED = {
-    "sesv2": {**{op: _DEDICATED_IPS for op in [
-        "GetDedicatedIp", "GetDedicatedIps", "PutDedicatedIpInPool",
-        "PutDedicatedIpWarmupAttributes",
-        "PutAccountDedicatedIpWarmupAttributes"]}, **{op: _CONTACTS for op in [
+    "sesv2": {**{op: _CONTACTS for op in [
         "CreateContact", "CreateContactList", "DeleteContact",
         "DeleteContactList", "GetContact", "GetContactList",
         "ListContactLists", "ListContacts", "UpdateContact",

@@ -330,6 +330,15 @@ class RawSmtp:
             pass
 
 
+def aws_error_code(fn, **kw):
+    """The AWS error code a client call fails with; None when it succeeds."""
+    try:
+        fn(**kw)
+    except Exception as e:  # botocore ClientError
+        return e.response["Error"]["Code"]
+    return None
+
+
 def aws_clients(server, *services):
     """Creates an access key with `sesame keys create --json` and returns boto3
     clients for `services` ("sesv2", "ses", "sns") against `server`'s HTTP port."""

@@ -18,7 +18,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from dns_helper import Dnsmasq
-from harness import Sesame, aws_clients, free_port, metric, requires, wait_until
+from harness import Sesame, aws_clients, aws_error_code, free_port, metric, requires, wait_until
 from webhook import Receiver
 
 try:
@@ -370,7 +370,7 @@ receiving:
         self.assertIn("Reporting-MTA: dns; mx.example.test", dsn)
         self.assertIn("Final-Recipient: rfc822; inbox@example.test\r\nAction: failed\r\nStatus: 5.1.1", dsn)
         self.assertIn("Subject: to-bounce", dsn)  # the original's headers are returned
-        bounce = lambda **kw: _code(self.ses.send_bounce, **{
+        bounce = lambda **kw: aws_error_code(self.ses.send_bounce, **{
             "OriginalMessageId": received, "BounceSender": "mailer@example.test",
             "BouncedRecipientInfoList": [{"Recipient": "inbox@example.test", "BounceType": "DoesNotExist"}],
             **kw})
@@ -389,7 +389,7 @@ receiving:
 
     def test_rule_api_errors(self):
         ses = self.ses
-        err = lambda fn, **kw: _code(fn, **kw)
+        err = lambda fn, **kw: aws_error_code(fn, **kw)
         self.assertEqual(err(ses.describe_receipt_rule_set, RuleSetName="nope"), "RuleSetDoesNotExist")
         self.assertEqual(err(ses.create_receipt_rule_set, RuleSetName=self.rule_set), "AlreadyExists")
         self.assertEqual(err(ses.delete_receipt_rule_set, RuleSetName=self.rule_set), "CannotDelete")
@@ -430,13 +430,6 @@ receiving:
         self.assertEqual(err(ses.create_receipt_filter, Filter={
             "Name": "f", "IpFilter": {"Policy": "Block", "Cidr": "300.1.1.1/8"}}), "InvalidParameterValue")
 
-
-def _code(fn, **kw):
-    try:
-        fn(**kw)
-    except Exception as e:  # botocore ClientError
-        return e.response["Error"]["Code"]
-    return None
 
 
 def _connects(port):

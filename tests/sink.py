@@ -32,6 +32,7 @@ class FaultSink:
         self.delivered = []  # (sesame id, rcpt, time)
         self.mail_from = []
         self.transactions_log = []  # (MAIL FROM, [RCPT], sesame id) per accepted transaction
+        self.peer_log = []  # (client address, [RCPT]) per accepted transaction
         self.bodies = {}
         self.rcpt_attempts = {}
         self.connections = 0
@@ -150,6 +151,7 @@ class FaultSink:
                 with self.lock:
                     self.transactions += 1
                     self.record(data, mail, rcpts)
+                    self.peer_log.append((writer.get_extra_info("peername")[0], list(rcpts)))
                 send("250 2.0.0 queued as sink")
             elif verb == "RSET":
                 mail, rcpts = None, []

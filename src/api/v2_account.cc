@@ -90,9 +90,74 @@ HttpResponse DeleteIpPool(ResourceCall& c) {
   return Done(c.resources.ip_pools().Delete(c.params[0]));
 }
 
+json::object IpJson(const ses::DedicatedIp& d) {
+  return {{"Ip", d.ip},
+          {"WarmupStatus", d.WarmupStatus()},
+          {"WarmupPercentage", d.warmup_percentage},
+          {"PoolName", d.pool}};
+}
+
+// GetDedicatedIp.
+HttpResponse GetIp(ResourceCall& c) {
+  auto d = c.resources.ip_pools().GetIp(c.params[0]);
+  if (!d.ok()) return Fail(d.error());
+  return Reply({{"DedicatedIp", IpJson(*d)}});
+}
+
+// GetDedicatedIps: ?PoolName=, paged in the configuration's order.
+HttpResponse ListIps(ResourceCall& c, const PageRequest& p) {
+  auto ips =
+      c.resources.ip_pools().ListIps(QueryParam(c.req.query, "PoolName"));
+  if (!ips.ok()) return Fail(ips.error());
+  size_t start = 0;
+  if (!p.after.empty())
+    for (size_t i = 0; i < ips->size(); ++i)
+      if ((*ips)[i].ip == p.after) start = i + 1;
+  ses::Page<ses::DedicatedIp> page;
+  for (size_t i = start; i < ips->size() && page.items.size() < p.size; ++i)
+    page.items.push_back((*ips)[i]);
+  if (start + page.items.size() < ips->size()) page.next = page.items.back().ip;
+  return ListReply(Result<ses::Page<ses::DedicatedIp>>(std::move(page)),
+                   "DedicatedIps", IpJson);
+}
+
+// PutDedicatedIpInPool.
+HttpResponse MoveIp(ResourceCall& c, json::object& o) {
+  std::string pool = JsonString(o, "DestinationPoolName");
+  if (pool.empty()) return Fail(BadRequest("DestinationPoolName is required"));
+  return Done(c.resources.ip_pools().MoveIp(c.params[0], pool));
+}
+
+// PutDedicatedIpWarmupAttributes.
+HttpResponse PutIpWarmup(ResourceCall& c, json::object& o) {
+  auto* w = o.if_contains("WarmupPercentage");
+  if (!w || !w->is_int64())
+    return Fail(BadRequest("WarmupPercentage must be an integer"));
+  return Done(c.resources.ip_pools().SetWarmup(
+      c.params[0], static_cast<int>(w->as_int64())));
+}
+
+// PutAccountDedicatedIpWarmupAttributes: SES's automatic warm-up switch. The
+// addresses are the host's own, so there is no AWS-managed ramp to switch;
+// the setting is kept and reported by GetAccount.
+HttpResponse PutAccountWarmup(ResourceCall& c, json::object& o) {
+  auto* en = o.if_contains("AutoWarmupEnabled");
+  if (en && !en->is_bool())
+    return Fail(BadRequest("AutoWarmupEnabled must be a boolean"));
+  return Done(c.resources.account().SetDedicatedIpAutoWarmupEnabled(
+      !en || en->as_bool()));
+}
+
 }  // namespace
 
 void AddAccountRoutes(ResourceRouter& r) {
+  r.Rest("GET", "/v2/email/dedicated-ips", true, WithPage<ListIps>);
+  r.Rest("GET", "/v2/email/dedicated-ips/{ip}", true, GetIp);
+  r.Rest("PUT", "/v2/email/dedicated-ips/{ip}/pool", true, WithBody<MoveIp>);
+  r.Rest("PUT", "/v2/email/dedicated-ips/{ip}/warmup", true,
+         WithBody<PutIpWarmup>);
+  r.Rest("PUT", "/v2/email/account/dedicated-ips/warmup", true,
+         WithBody<PutAccountWarmup>);
   r.Rest("PUT", "/v2/email/account/sending", true, WithBody<PutAccountSending>);
   r.Rest("PUT", "/v2/email/account/suppression", true,
          WithBody<PutAccountSuppression>);

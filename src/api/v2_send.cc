@@ -337,16 +337,18 @@ void Api::Impl::V2OpGetAccount(V2Call& c) {
   std::string enforcement =
       services.enforcement_status ? services.enforcement_status() : "HEALTHY";
   char buf[400];
-  std::snprintf(buf, sizeof buf,
-                "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
-                "1f,\"SentLast24Hours\":%.1f},"
-                "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
-                "\"EnforcementStatus\":\"%s\","
-                "\"DedicatedIpAutoWarmupEnabled\":false,"
-                "\"SuppressionAttributes\":{\"SuppressedReasons\":",
-                max24, rate, sent24,
-                resources.account().SendingEnabled() ? "true" : "false",
-                config.api_sandbox ? "false" : "true", enforcement.c_str());
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"SendQuota\":{\"Max24HourSend\":%.1f,\"MaxSendRate\":%."
+      "1f,\"SentLast24Hours\":%.1f},"
+      "\"SendingEnabled\":%s,\"ProductionAccessEnabled\":%s,"
+      "\"EnforcementStatus\":\"%s\","
+      "\"DedicatedIpAutoWarmupEnabled\":%s,"
+      "\"SuppressionAttributes\":{\"SuppressedReasons\":",
+      max24, rate, sent24,
+      resources.account().SendingEnabled() ? "true" : "false",
+      config.api_sandbox ? "false" : "true", enforcement.c_str(),
+      resources.account().DedicatedIpAutoWarmupEnabled() ? "true" : "false");
   json::array reasons;
   for (const auto& r : resources.account().SuppressedReasons())
     reasons.push_back(json::string(r));

@@ -287,7 +287,8 @@ int Serve(const Args& args) {
   auto state = store::SnapshotStore::Wrap(
       std::move(*backend),
       {"account", "identity", "configuration-set", "dkim", "template", "paused",
-       "tags", "ip-pool", "receipt", "receipt-rule-set", "receipt-filter"});
+       "tags", "ip-pool", "receipt", "receipt-rule-set", "receipt-filter",
+       "dedicated-ip"});
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
@@ -297,6 +298,7 @@ int Serve(const Args& args) {
   // engine's own DSNs go through admission).
   ses::DkimKeys dkim_keys(state->get(), c.MasterKeyFile(), c.dkim_ed25519);
   ses::Resources resources(state->get(), c.api_auto_verify, &dkim_keys);
+  resources.ip_pools().SetAddresses(c.delivery.dedicated_ips);
   resources.identities().SetArnPrefix("arn:aws:ses:" + c.api_region + ":" +
                                       c.api_account_id + ":identity/");
   capture::Mailbox mailbox(c.data_dir + "/mailbox", sp->get());
@@ -540,6 +542,17 @@ int Serve(const Args& args) {
   // Events need the messages' headers: the spool cuts them from the body at
   // commit, while it is still in memory.
   (*sp)->SetCaptureHeaders([&publisher] { return publisher.HasSubscribers(); });
+  // Dedicated IPs: a configuration set's SendingPoolName picks the source
+  // addresses (snapshot kinds: memory reads on the engine thread).
+  engine_hooks.sending_addresses = [&resources](const std::string& set) {
+    auto cs = resources.configuration_sets().Get(set);
+    if (!cs.ok()) return std::vector<std::string>{};
+    auto* d = cs->options.if_contains("DeliveryOptions");
+    std::string pool = d && d->is_object()
+                           ? ses::JsonString(d->as_object(), "SendingPoolName")
+                           : "";
+    return resources.ip_pools().Addresses(pool);
+  };
   engine_hooks.remember_sent = [&publisher] {
     return publisher.HasSubscribers();
   };

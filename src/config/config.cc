@@ -488,6 +488,23 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                         d.source_address = a.Scalar();
                         return Ok{};
                       }},
+                     {"dedicated_ips",
+                      [&](const YAML::Node& a, const std::string& p) -> Status {
+                        if (!a.IsSequence())
+                          return w.Fail(a, p, "must be a list of addresses");
+                        for (const auto& ip : a) {
+                          unsigned char buf[16];
+                          if (!ip.IsScalar() ||
+                              (inet_pton(AF_INET, ip.Scalar().c_str(), buf) !=
+                                   1 &&
+                               inet_pton(AF_INET6, ip.Scalar().c_str(), buf) !=
+                                   1))
+                            return w.Fail(ip, p,
+                                          "must be IPv4 or IPv6 addresses");
+                          d.dedicated_ips.push_back(ip.Scalar());
+                        }
+                        return Ok{};
+                      }},
                      {"verp_domain", w.String(&d.verp_domain)},
                      {"resolver", w.String(&d.resolver)},
                      {"mx_port", w.Int(&d.mx_port, 1, 65535)},

@@ -164,6 +164,11 @@ struct Delivery {
       "smtp";  // smtp | capture | hold (accept, keep queued, deliver nothing)
   std::string ehlo_name;  // default: hostname
   std::string source_address;
+  // delivery.dedicated_ips: this host's addresses that SES's dedicated IP
+  // API manages (GetDedicatedIps, PutDedicatedIpInPool): mail of a
+  // configuration set whose SendingPoolName names a pool leaves from that
+  // pool's addresses.
+  std::vector<std::string> dedicated_ips;
   std::string resolver;  // "127.0.0.1:5353"; empty: /etc/resolv.conf
   // VERP: return paths b+<token>@verp_domain (one transaction per recipient);
   // the MX accepts the domain and maps bounces back. Empty: off.

@@ -239,6 +239,10 @@ struct Engine::Impl {
         0;  // bumped on failback: connections to a non-preferred host retire
     uint64_t opened = 0, deliveries = 0;
     int peak_connections = 0;
+    // Dedicated source addresses (a sending pool's), used in turn; empty:
+    // delivery.source_address or the kernel's choice.
+    std::vector<std::string> sources;
+    size_t next_source = 0;
   };
 
   const config::Config& config;
@@ -257,6 +261,9 @@ struct Engine::Impl {
   std::string ehlo_name;
   std::string verp_key;
   EngineHooks hooks;
+  // Configuration set index -> (when fetched, its pool's addresses).
+  std::unordered_map<uint16_t, std::pair<int64_t, std::vector<std::string>>>
+      source_cache;
   feedback::Classifier classifier = feedback::Classifier::Default();
   std::atomic<bool> stopping{false};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
@@ -540,10 +547,12 @@ struct Engine::Impl {
     }
     std::vector<std::string> sorted = names;
     std::sort(sorted.begin(), sorted.end());
-    std::string key = std::string(kEgress) + "|mx:";
+    const std::vector<std::string>& sources = SourcesOf(job);
+    std::string key = EgressKey(sources) + "|mx:";
     for (const auto& n : sorted) key += n + ",";
     auto& site = SiteFor(key, *job.domain, names, nullptr);
     site->targets = std::move(targets);
+    site->sources = sources;
     Enqueue(site, std::move(job));
   }
 
@@ -616,13 +625,39 @@ struct Engine::Impl {
                 permanent);
             return;
           }
-          auto& site = SiteFor(std::string(kEgress) + "|route:" + route->match,
+          const std::vector<std::string>& sources = SourcesOf(st->job);
+          auto& site = SiteFor(EgressKey(sources) + "|route:" + route->match,
                                *st->job.domain, route->hosts, route);
           site->targets = std::move(targets);
+          site->sources = sources;
           Enqueue(site, std::move(st->job));
         });
       });
     }
+  }
+
+  // --- egress: dedicated IP pools ------------------------------------------
+  // A job's source addresses: its configuration set's sending pool's
+  // dedicated addresses (asked through the hook, cached for 5 s per set),
+  // else none (the default source). Each pool is its own egress, so its
+  // sites (shaping, back-off, connections) are its own.
+  const std::vector<std::string>& SourcesOf(const Job& job) {
+    static const std::vector<std::string> kNone;
+    uint16_t cs = job.msg->second.config_set;
+    if (!hooks.sending_addresses || cs == 0) return kNone;
+    auto& [fetched_ms, addresses] = source_cache[cs];
+    int64_t now = Now();
+    if (fetched_ms == 0 || now - fetched_ms > 5000) {
+      addresses = hooks.sending_addresses(*config_sets[cs]);
+      fetched_ms = now;
+    }
+    return addresses;
+  }
+  static std::string EgressKey(const std::vector<std::string>& sources) {
+    if (sources.empty()) return kEgress;
+    std::string key = "pool:";
+    for (const auto& s : sources) key += s + ",";
+    return key;
   }
 
   std::shared_ptr<Site>& SiteFor(const std::string& key,
@@ -970,9 +1005,12 @@ struct Engine::Impl {
       tcp::endpoint ep(asio::ip::make_address(t.address, ec), t.port);
       if (ec) continue;
       c->sock.open(ep.protocol(), ec);
-      if (!d.source_address.empty()) {
-        c->sock.bind(
-            tcp::endpoint(asio::ip::make_address(d.source_address, ec), 0), ec);
+      std::string source =
+          site.sources.empty()
+              ? d.source_address
+              : site.sources[site.next_source++ % site.sources.size()];
+      if (!source.empty()) {
+        c->sock.bind(tcp::endpoint(asio::ip::make_address(source, ec), 0), ec);
       }
       c->timer.expires_after(std::chrono::seconds(d.connect_timeout));
       auto r = co_await (

@@ -71,6 +71,11 @@ struct EngineHooks {
   // after a message left the queue must then find it, so retired messages
   // go to the sent index. Asked at most once a second.
   std::function<bool()> remember_sent;
+  // The dedicated addresses mail of a configuration set leaves from (its
+  // SendingPoolName's pool); empty for the default source. Asked on the
+  // engine thread, at most every 5 s per set: it must be a memory read.
+  std::function<std::vector<std::string>(const std::string& config_set)>
+      sending_addresses;
 };
 
 // The outbound engine: turns queued recipients into delivery attempts.

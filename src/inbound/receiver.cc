@@ -653,17 +653,18 @@ void Receiver::Count(const std::string& family, const std::string& what,
 
 void Receiver::RegisterMetrics(metrics::Registry* registry) const {
   registry->Add([this](metrics::Writer& w) {
+    std::lock_guard<std::mutex> lock(counts_mu_);
+    // Each family's samples follow its own header (the exposition format).
     w.Family("sesame_receiving_messages_total",
              "Received mail run through the receipt rules, by outcome.",
              "counter");
-    w.Family("sesame_receiving_actions_total",
-             "Receipt rule actions run, by action and outcome.", "counter");
-    std::lock_guard<std::mutex> lock(counts_mu_);
     for (const char* o : {"processed", "retried"}) {
       auto it = counts_.find({"messages", o, ""});
       w.Sample("sesame_receiving_messages_total", {{"outcome", o}},
                it == counts_.end() ? 0 : it->second);
     }
+    w.Family("sesame_receiving_actions_total",
+             "Receipt rule actions run, by action and outcome.", "counter");
     for (const auto& [k, n] : counts_) {
       const auto& [family, action, outcome] = k;
       if (family == "actions")

@@ -26,6 +26,18 @@ Status AccountSettings::SetSendingEnabled(bool enabled) {
   return store_->Put(kKind, "sending", json::serialize(o), false);
 }
 
+bool AccountSettings::DedicatedIpAutoWarmupEnabled() {
+  auto d = store_->Get(kKind, "dedicated-ip-warmup");
+  if (!d.ok() || !d->has_value()) return false;
+  auto* v = DocumentObject(**d).if_contains("AutoWarmupEnabled");
+  return v && v->is_bool() && v->as_bool();
+}
+
+Status AccountSettings::SetDedicatedIpAutoWarmupEnabled(bool enabled) {
+  json::object o{{"AutoWarmupEnabled", enabled}};
+  return store_->Put(kKind, "dedicated-ip-warmup", json::serialize(o), false);
+}
+
 std::vector<std::string> AccountSettings::SuppressedReasons() {
   auto d = store_->Get(kKind, "suppression");
   if (!d.ok() || !d->has_value()) return {"BOUNCE", "COMPLAINT"};

@@ -17,6 +17,9 @@ class AccountSettings {
 
   bool SendingEnabled();
   Status SetSendingEnabled(bool enabled);
+  // PutAccountDedicatedIpWarmupAttributes' switch (default false).
+  bool DedicatedIpAutoWarmupEnabled();
+  Status SetDedicatedIpAutoWarmupEnabled(bool enabled);
   // BOUNCE and/or COMPLAINT, in the order they were given; both by default,
   // as SES for every account created since 2019.
   std::vector<std::string> SuppressedReasons();

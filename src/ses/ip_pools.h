@@ -14,8 +14,21 @@ struct IpPool {
   std::string scaling_mode;  // STANDARD or MANAGED
 };
 
-// The account's dedicated IP pools, kept in the state store (kind
-// "ip-pool"). Owned by Resources; thread-safe (the store is).
+// A dedicated IP address (SES DedicatedIp): one of delivery.dedicated_ips.
+struct DedicatedIp {
+  std::string ip;
+  std::string pool;  // kDefaultPool until moved
+  int warmup_percentage = 100;
+  std::string WarmupStatus() const {
+    return warmup_percentage >= 100 ? "DONE" : "IN_PROGRESS";
+  }
+};
+
+// The account's dedicated IP pools (kind "ip-pool") and the host's dedicated
+// addresses with their pool and warm-up (kind "dedicated-ip"; an address
+// never moved is in kDefaultPool), kept in the state store. The addresses
+// come from the configuration (SetAddresses, before any use). Owned by
+// Resources; thread-safe (the store is; the address list is fixed first).
 class IpPools {
  public:
   explicit IpPools(store::Store* store) : store_(store) {}
@@ -27,8 +40,25 @@ class IpPools {
   Status Delete(const std::string& name);
   Result<Page<std::string>> List(const std::string& after, size_t limit);
 
+  static constexpr char kDefaultPool[] = "ses-default-dedicated-pool";
+  void SetAddresses(std::vector<std::string> ips) { ips_ = std::move(ips); }
+  // "not_found" for an address that is not one of the host's.
+  Result<DedicatedIp> GetIp(const std::string& ip);
+  // Every address, or a pool's ("not_found" for an unknown pool), in the
+  // configuration's order, from index `start`.
+  Result<std::vector<DedicatedIp>> ListIps(const std::string& pool);
+  // The pool must exist ("not_found"), or be kDefaultPool.
+  Status MoveIp(const std::string& ip, const std::string& pool);
+  Status SetWarmup(const std::string& ip, int percentage);
+  // The addresses mail of `pool` leaves from (empty: none, use the default
+  // source).
+  std::vector<std::string> Addresses(const std::string& pool);
+
  private:
+  Status SaveIp(const DedicatedIp& d);
+
   store::Store* store_;
+  std::vector<std::string> ips_;
 };
 
 }  // namespace sesame::ses
