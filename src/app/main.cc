@@ -22,6 +22,7 @@
 
 #include "admission/admission.h"
 #include "api/api.h"
+#include "app/cli_help.h"
 #include "app/feedback_cli.h"
 #include "app/services.h"
 #include "app/suppression_cli.h"
@@ -62,42 +63,14 @@
 namespace sesame {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: sesame <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  serve [--config FILE]                 run the server (local profile "
-    "without --config)\n"
-    "  queue list [--json] [--config FILE | --data-dir DIR]\n"
-    "                                        show queued messages\n"
-    "  dlq list|show ID|redrive ID|--all|purge ID|--all [--config FILE]\n"
-    "                                        inspect and manage the "
-    "dead-letter queue\n"
-    "  keys create|list|delete ID [--json]   manage API access keys (secrets "
-    "sealed under the master key)\n"
-    "  identity records DOMAIN [--json]      the DNS records to publish "
-    "(verification, DKIM, SPF, DMARC)\n"
-    "  suppression list|add ADDR [REASON]|remove ADDR|import FILE|export "
-    "[FILE] [--json]\n"
-    "                                        the account suppression list "
-    "(CSV or JSON lines)\n"
-    "  events dlq list|redrive [SUBSCRIPTION] the event subscriptions' "
-    "dead-letter store\n"
-    "  bounce-parse FILE...                  classify bounces, complaints and "
-    "auto-replies (JSON lines)\n"
-    "  bounce-eval DIR LABELS [--all]        accuracy on a labelled corpus "
-    "(--all: list disagreements)\n"
-    "  config check --config FILE            validate a configuration file\n"
-    "  api operations                        the SES v1, SESv2 and SNS "
-    "operations answered\n"
-    "  version                               print the version\n";
-
 struct Args {
   std::vector<std::string> positional;
   std::string config_path;
   std::string data_dir;
   bool json = false;
   bool all = false;
+  bool help = false;          // --help / -h: the command's page
+  bool version = false;       // --version
   std::string account, user;  // keys create
 };
 
@@ -126,7 +99,9 @@ Result<Args> ParseArgs(int argc, char** argv) {
     } else if (s == "--all") {
       a.all = true;
     } else if (s == "-h" || s == "--help") {
-      a.positional.insert(a.positional.begin(), "help");
+      a.help = true;
+    } else if (s == "--version" || s == "-V") {
+      a.version = true;
     } else if (!s.empty() && s[0] == '-') {
       return Error::Permanent("usage", "unknown option " + s);
     } else {
@@ -820,7 +795,7 @@ int Dlq(const Args& args) {
                      "/admin/dlq/" + sub + (id.empty() ? "" : "?id=" + id));
   } else {
     std::fprintf(stderr, "sesame: unknown dlq command '%s'\n%s", sub.c_str(),
-                 kUsage);
+                 app::CommandPage(*app::FindCommand("dlq")).c_str());
     return 2;
   }
   if (!r.ok()) {
@@ -1000,11 +975,39 @@ int Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
     std::fprintf(stderr, "sesame: %s\n%s", args.error().message().c_str(),
-                 kUsage);
+                 app::Overview().c_str());
     return 2;
   }
   const auto& pos = args->positional;
   std::string cmd = pos.empty() ? "help" : pos[0];
+  if (args->version || (cmd == "version" && !args->help)) {
+    std::printf("sesame %s\n", app::kVersion);
+    return 0;
+  }
+  const app::CommandHelp* row = app::FindCommand(cmd);
+  if (!row) {
+    std::fprintf(stderr, "sesame: unknown command '%s'\n\n%s", cmd.c_str(),
+                 app::Overview().c_str());
+    return 2;
+  }
+  if (cmd == "help" || args->help) {
+    const app::CommandHelp* page = row;  // `help --help`: help's own page
+    if (cmd == "help" && pos.size() >= 2) page = app::FindCommand(pos[1]);
+    if (cmd == "help" && pos.size() < 2 && !args->help) page = nullptr;
+    if (cmd == "help" && pos.size() >= 2 && !page) {
+      std::fprintf(stderr, "sesame: unknown command '%s'\n\n%s", pos[1].c_str(),
+                   app::Overview().c_str());
+      return 2;
+    }
+    std::fputs(page ? app::CommandPage(*page).c_str() : app::Overview().c_str(),
+               stdout);
+    return 0;
+  }
+  if (std::string wrong = app::CheckArguments(*row, pos); !wrong.empty()) {
+    std::fprintf(stderr, "sesame %s: %s\n\n%s", cmd.c_str(), wrong.c_str(),
+                 app::CommandPage(*row).c_str());
+    return 2;
+  }
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
@@ -1070,15 +1073,8 @@ int Main(int argc, char** argv) {
       std::printf("sns %s\n", action.c_str());
     return 0;
   }
-  if (cmd == "version") {
-    std::printf("sesame 0.1.0\n");
-    return 0;
-  }
-  if (cmd == "help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  std::fprintf(stderr, "sesame: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  // Every row of app::Commands() is dispatched above.
+  std::fprintf(stderr, "sesame: '%s' is not wired\n", cmd.c_str());
   return 2;
 }
 

@@ -1,0 +1,54 @@
+"""The command line's own help: every command answers --help with its
+options and an example, `--version` and `version` agree, and a command used
+wrongly says what is wrong and shows its own usage (exit status 2)."""
+import subprocess
+import unittest
+
+from harness import BINARY
+
+COMMANDS = ["serve", "queue", "dlq", "keys", "identity", "suppression", "events", "bounce-parse",
+            "bounce-eval", "config", "api", "version", "help"]
+
+
+def run(*args):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=30)
+
+
+class Cli(unittest.TestCase):
+    def test_every_command_has_help_with_an_example(self):
+        overview = run("help")
+        self.assertEqual(overview.returncode, 0)
+        for cmd in COMMANDS:
+            self.assertIn(f"\n  {cmd}", overview.stdout)
+            for form in ((cmd, "--help"), ("help", cmd), (cmd, "-h")):
+                out = run(*form)
+                self.assertEqual(out.returncode, 0, form)
+                self.assertTrue(out.stdout.startswith(f"usage: sesame {cmd}"), (form, out.stdout))
+                self.assertIn("\nexample:\n  sesame ", out.stdout, form)
+        self.assertIn("--json", run("queue", "--help").stdout)
+
+    def test_version_two_ways(self):
+        a, b = run("--version"), run("version")
+        self.assertEqual((a.returncode, b.returncode), (0, 0))
+        self.assertEqual(a.stdout, b.stdout)
+        self.assertRegex(a.stdout, r"^sesame \d+\.\d+\.\d+\n$")
+
+    def test_misuse_names_the_problem_and_shows_the_command(self):
+        cases = [(("queue",), "a subcommand is needed", "usage: sesame queue list"),
+                 (("identity",), "a subcommand is needed", "usage: sesame identity records"),
+                 (("config",), "a subcommand is needed", "usage: sesame config check"),
+                 (("identity", "records", "a.example", "extra"), "unexpected 'extra'", "usage: sesame identity"),
+                 (("identity", "records"), "missing arguments", "usage: sesame identity"),
+                 (("dlq", "bogus"), "unknown subcommand 'bogus'", "usage: sesame dlq"),
+                 (("nope",), "unknown command 'nope'", "usage: sesame <command>"),
+                 (("queue", "list", "--frobnicate"), "unknown option --frobnicate", "usage: sesame")]
+        for args, why, usage in cases:
+            out = run(*args)
+            self.assertEqual(out.returncode, 2, args)
+            self.assertIn(why, out.stderr, args)
+            self.assertIn(usage, out.stderr, args)
+            self.assertEqual(out.stdout, "", args)
+
+
+if __name__ == "__main__":
+    unittest.main()
