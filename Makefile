@@ -15,9 +15,12 @@ ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test unit e2e asan tsan fuzz bench format clean
+.PHONY: all deps deps-runtime build run test unit e2e asan tsan fuzz bench format clean
 
 all: build
+
+deps-runtime:
+	@scripts/install-deps --runtime
 
 deps:
 	@scripts/install-deps
@@ -33,7 +36,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
-run: build
+# Running needs only the server: the runtime packages and the one binary
+# (no npm, browsers, test peers or test binaries).
+run: deps-runtime $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target sesame
 	./$(BUILD)/sesame serve $(if $(CONFIG),--config $(CONFIG))
 
 unit: build

@@ -473,6 +473,7 @@ class Configuration(unittest.TestCase):
             if busy:
                 self.skipTest("local profile ports in use")
             proc = subprocess.Popen([BINARY, "serve"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            text = ""
             try:
                 deadline = time.time() + 10
                 while time.time() < deadline:
@@ -500,9 +501,29 @@ class Configuration(unittest.TestCase):
                     self.assertIn(b"Subject: local", f.read())
                 out = subprocess.run([BINARY, "queue", "list", "--json"], cwd=work, capture_output=True, text=True)
                 self.assertEqual(json.loads(out.stdout), [])  # delivered into the mailbox, so no longer queued
+                # The banner's commands work pasted as printed: the export lines, then the aws command.
+                banner = []
+                while not banner or "/_aws/ses" not in banner[-1]:
+                    line = proc.stdout.readline().decode()
+                    self.assertTrue(line, "the banner ended early: " + "".join(banner))
+                    banner.append(line)
+                text = "".join(banner)
+                exports = [l.strip() for l in banner if l.strip().startswith("export AWS_")]
+                self.assertEqual(len(exports), 3, text)
+                start = next(i for i, l in enumerate(banner) if "aws sesv2 send-email" in l)
+                command = "".join(banner[start:start + 3])
+                sh = subprocess.run(["bash", "-c", "\n".join(exports) + "\n" + command], cwd=work, text=True,
+                                    capture_output=True, timeout=60,
+                                    env=dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"],
+                                             AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null"))
+                self.assertEqual(sh.returncode, 0, sh.stderr)
+                self.assertIn("MessageId", sh.stdout)
+                dev = subprocess.run([BINARY, "keys", "show-dev"], cwd=work, capture_output=True, text=True)
+                self.assertEqual([l for l in dev.stdout.splitlines() if l.startswith("export")], exports)
+                self.assertIn("SES SMTP credentials of this key", text)
             finally:
                 proc.terminate()
-                text = proc.communicate(timeout=10)[0].decode()
+                text += proc.communicate(timeout=10)[0].decode()
             self.assertIn("swaks --server 127.0.0.1:2587", text)
             self.assertIn("2465", text)
             self.assertIn("2525", text)

@@ -41,10 +41,12 @@ const std::vector<CommandHelp>& Commands() {
        1,
        "list"},
       {"keys",
-       {"create", "list", "delete"},
-       "keys create [--account ID [--user NAME]] | list | delete ID [--json]",
+       {"create", "list", "delete", "show-dev"},
+       "keys create [--account ID [--user NAME]] | list | delete ID | "
+       "show-dev [--json]",
        "Manage API access keys (the secrets are sealed under the master "
-       "key). create prints the secret and its SES SMTP password once.",
+       "key). create prints the secret and its SES SMTP password once; "
+       "show-dev prints the local profile's development key again.",
        "  --account ID    a delegate account's key (sending only)\n"
        "  --user NAME     the IAM user name within that account\n"
        "  --json          machine-readable output\n",

@@ -149,6 +149,78 @@ void RaiseFileLimit() {
   SESAME_LOG(kInfo, "main") << "open file limit " << want.rlim_cur;
 }
 
+// The development key of the local profile: its oldest owner key.
+std::optional<auth::AccessKey> DevKey(auth::KeyStore* keys) {
+  auto list = keys->List();
+  if (!list.ok()) return std::nullopt;
+  for (const auto& k : *list) {
+    if (!k.account.empty()) continue;
+    auth::AccessKey out = k;
+    auto secret = keys->Lookup(k.id);
+    if (!secret) return std::nullopt;
+    out.secret = *secret;
+    return out;
+  }
+  return std::nullopt;
+}
+
+// The start banner's next steps: commands that work when pasted as printed.
+// Secrets appear only for the local profile's development key and users;
+// a production configuration's passwords are never echoed.
+void PrintFirstSteps(const config::Config& c, const Args& args,
+                     const std::optional<auth::AccessKey>& dev_key,
+                     const std::string& smtp_port,
+                     const std::string& http_port) {
+  bool local = c.profile == "local";
+  std::string host = c.smtp.address == "0.0.0.0" ? "127.0.0.1" : c.smtp.address;
+  if (dev_key) {
+    std::printf(
+        "\nDevelopment access key (SES v1/v2 APIs, the dashboard's login; "
+        "`sesame keys show-dev` shows it again):\n"
+        "  export AWS_ACCESS_KEY_ID=%s\n"
+        "  export AWS_SECRET_ACCESS_KEY=%s\n"
+        "  export AWS_REGION=%s\n"
+        "SES SMTP credentials of this key: username %s, password %s\n",
+        dev_key->id.c_str(), dev_key->secret.c_str(), c.api_region.c_str(),
+        dev_key->id.c_str(),
+        auth::SmtpPassword(dev_key->secret, c.api_region).c_str());
+    if (!http_port.empty()) {
+      std::printf(
+          "  aws sesv2 send-email --endpoint-url http://127.0.0.1:%s "
+          "--region %s \\\n"
+          "    --from-email-address you@example.com --destination "
+          "ToAddresses=someone@example.com \\\n"
+          "    --content "
+          "'Simple={Subject={Data=hi},Body={Text={Data=hello}}}'\n",
+          http_port.c_str(), c.api_region.c_str());
+      if (c.dashboard_enabled)
+        std::printf(
+            "Dashboard: http://127.0.0.1:%s/ (log in with the key's "
+            "id and secret)\n",
+            http_port.c_str());
+    }
+  }
+  if (!smtp_port.empty() && !c.smtp_users.empty()) {
+    std::printf(
+        "\nSend a first message:\n  swaks --server %s:%s --tls --auth-user "
+        "%s --auth-password '%s' \\\n"
+        "    --from you@example.com --to someone@example.com\n",
+        host.c_str(), smtp_port.c_str(), c.smtp_users[0].username.c_str(),
+        local ? c.smtp_users[0].password.c_str()
+              : "<smtp.users[0].password from the configuration>");
+  }
+  if (c.delivery.mode == "capture" && !http_port.empty()) {
+    std::printf(
+        "Then see it captured (capture mode delivers nothing):\n"
+        "  curl http://127.0.0.1:%s/_aws/ses\n\n",
+        http_port.c_str());
+  } else if (!smtp_port.empty()) {
+    std::printf("Then see it queued:\n  build/sesame queue list%s%s\n\n",
+                args.config_path.empty() ? "" : " --config ",
+                args.config_path.c_str());
+  }
+}
+
 int Serve(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 1;  // a start-up failure, like a taken port
@@ -214,20 +286,16 @@ int Serve(const Args& args) {
   }
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
   auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
-  std::string dev_key_line;
+  // The local profile's development key: created on the first start, and
+  // shown (secret included) on every start, so a restart never loses the
+  // dashboard login. Never on production: there, `sesame keys create`.
+  std::optional<auth::AccessKey> dev_key;
   if (c.profile == "local") {
-    // A development key on first start, so the AWS SDKs work at once.
     auto existing = keys.List();
     if (existing.ok() && existing->empty()) {
-      auto k = keys.Create();
-      if (k.ok()) {
-        dev_key_line = "  AWS_ACCESS_KEY_ID=" + k->id +
-                       " AWS_SECRET_ACCESS_KEY=" + k->secret;
-      }
-    } else if (existing.ok()) {
-      dev_key_line = "  access key " + (*existing)[0].id +
-                     " (secret printed when it was created; `sesame keys "
-                     "create` makes another)";
+      if (auto k = keys.Create(); k.ok()) dev_key = *k;
+    } else if (auto k = DevKey(&keys); k) {
+      dev_key = *k;
     }
   }
   // Feedback counters for /metrics (bounded labels: SES bounce types).
@@ -589,38 +657,7 @@ int Serve(const Args& args) {
     if (b.name == "smtp") smtp_port = std::to_string(b.port);
     if (b.name == "http") http_port = std::to_string(b.port);
   }
-  if (!dev_key_line.empty()) {
-    std::printf(
-        "\nDevelopment access key (SES v1/v2 APIs; its SES SMTP password works "
-        "for SMTP AUTH):\n%s\n",
-        dev_key_line.c_str());
-    if (!http_port.empty()) {
-      std::printf(
-          "  aws ses send-email --endpoint-url http://127.0.0.1:%s --region %s "
-          "\\\n"
-          "    --from you@example.com --to someone@example.com --subject hi "
-          "--text hello\n"
-          "  curl http://127.0.0.1:%s/_aws/ses   # captured mail\n",
-          http_port.c_str(), c.api_region.c_str(), http_port.c_str());
-      if (c.dashboard_enabled)
-        std::printf(
-            "Dashboard: http://127.0.0.1:%s/ (log in with this key's id and "
-            "secret)\n",
-            http_port.c_str());
-    }
-  }
-  if (!smtp_port.empty() && !c.smtp_users.empty()) {
-    std::printf(
-        "\nSend a first message:\n  swaks --server %s:%s --tls --auth-user %s "
-        "--auth-password '%s' \\\n"
-        "    --from you@example.com --to someone@example.com\n",
-        c.smtp.address == "0.0.0.0" ? "127.0.0.1" : c.smtp.address.c_str(),
-        smtp_port.c_str(), c.smtp_users[0].username.c_str(),
-        c.smtp_users[0].password.c_str());
-    std::printf("Then see it queued:\n  build/sesame queue list%s%s\n\n",
-                args.config_path.empty() ? "" : " --config ",
-                args.config_path.c_str());
-  }
+  PrintFirstSteps(c, args, dev_key, smtp_port, http_port);
   std::fflush(stdout);
 
   // SIGTERM or SIGINT stops the listeners (in-flight transactions are
@@ -856,6 +893,27 @@ int Keys(const Args& args) {
           k->id.c_str(), k->secret.c_str(), cfg->api_region.c_str(),
           auth::SmtpPassword(k->secret, cfg->api_region).c_str());
     }
+    return 0;
+  }
+  if (sub == "show-dev") {
+    if (cfg->profile != "local") {
+      std::fprintf(stderr,
+                   "sesame: keys show-dev is for the local profile only; "
+                   "production keys' secrets are shown once, at creation\n");
+      return 1;
+    }
+    auto k = DevKey(&keys);
+    if (!k) {
+      std::fprintf(stderr,
+                   "sesame: no development key yet (start `sesame "
+                   "serve` once)\n");
+      return 1;
+    }
+    std::printf(
+        "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\n"
+        "export AWS_REGION=%s\n# SES SMTP password: %s\n",
+        k->id.c_str(), k->secret.c_str(), cfg->api_region.c_str(),
+        auth::SmtpPassword(k->secret, cfg->api_region).c_str());
     return 0;
   }
   if (sub == "list") {
