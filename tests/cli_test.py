@@ -1,7 +1,10 @@
 """The command line's own help: every command answers --help with its
 options and an example, `--version` and `version` agree, and a command used
 wrongly says what is wrong and shows its own usage (exit status 2)."""
+import json
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 from harness import BINARY
@@ -10,8 +13,8 @@ COMMANDS = ["serve", "queue", "dlq", "keys", "identity", "suppression", "events"
             "bounce-eval", "config", "api", "version", "help"]
 
 
-def run(*args):
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=30)
+def run(*args, cwd=None):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=30, cwd=cwd)
 
 
 class Cli(unittest.TestCase):
@@ -48,6 +51,27 @@ class Cli(unittest.TestCase):
             self.assertIn(why, out.stderr, args)
             self.assertIn(usage, out.stderr, args)
             self.assertEqual(out.stdout, "", args)
+
+
+class IdentityRecords(unittest.TestCase):
+    def test_server_records_and_no_key_kept_for_a_non_identity(self):
+        work = tempfile.mkdtemp(prefix="sesame-cli-")
+        try:
+            outs = [run("identity", "records", "example.org", "--json", cwd=work) for _ in range(2)]
+            for out in outs:
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertIn("not an identity yet", out.stderr)
+            records = [{r["Purpose"]: r for r in json.loads(o.stdout)["Records"]} for o in outs]
+            # The local profile's bounce domain is every message's envelope domain.
+            self.assertEqual(records[0]["bounce-mx"]["Name"], "bounces.sesame.localhost")
+            self.assertEqual(records[0]["bounce-mx"]["Value"], "10 sesame.localhost.")
+            self.assertEqual(records[0]["bounce-spf"]["Value"], "v=spf1 a:sesame.localhost -all")
+            self.assertEqual(records[0]["hostname-a"]["Name"], "sesame.localhost")
+            self.assertIn("hostname-ptr", records[0])
+            # A preview key each time: nothing was stored for a domain that is no identity.
+            self.assertNotEqual(records[0]["dkim"]["Value"], records[1]["dkim"]["Value"])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,8 @@ class Ed25519Signatures(unittest.TestCase):
             v2.create_email_identity(EmailIdentity="ed.example")
             records = identity_records(server, "ed.example")
             txt = {r["Name"] + ".": r["Value"].encode() for r in records}
-            self.assertEqual(sorted(r["Purpose"] for r in records), ["dkim", "dkim-ed25519", "dmarc", "spf",
+            self.assertEqual(sorted(r["Purpose"] for r in records), ["dkim", "dkim-ed25519", "dmarc",
+                                                                   "hostname-a", "hostname-ptr", "spf",
                                                                    "verification"])
             mid = v2.send_email(FromEmailAddress="x@ed.example", Destination={"ToAddresses": ["y@example.org"]},
                                 Content={"Simple": {"Subject": {"Data": "two signatures"},
@@ -324,7 +325,8 @@ class DomainVerificationByDns(unittest.TestCase):
             dns = Dnsmasq(port=port, txt=[(records["dkim"]["Name"], records["dkim"]["Value"])])
             self.assertTrue(wait_until(lambda: status("verify.test") == "SUCCESS", 10))
             now = {r["Purpose"]: r["Status"] for r in identity_records(server, "verify.test")}
-            self.assertEqual(now, {"verification": "missing", "dkim": "ok", "spf": "missing", "dmarc": "missing"})
+            self.assertEqual(now, {"verification": "missing", "dkim": "ok", "spf": "missing", "dmarc": "missing",
+                                   "hostname-a": "missing", "hostname-ptr": "unchecked"})
             got = v2.get_email_identity(EmailIdentity="verify.test")
             self.assertTrue(got["VerifiedForSendingStatus"])
             self.assertEqual(got["DkimAttributes"]["Status"], "SUCCESS")

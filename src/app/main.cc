@@ -963,6 +963,61 @@ int Keys(const Args& args) {
   return 2;
 }
 
+// A DKIM key's records for a domain that is not an identity: made for one
+// run, never stored.
+Result<ses::DkimKeys::Info> PreviewDkimKey(const std::string& domain) {
+  auto key = dkim::PrivateKey::Generate(dkim::Algorithm::kRsaSha256, 2048);
+  if (!key.ok()) return key.error();
+  ses::DkimKeys::Info info;
+  info.domain = domain;
+  info.selector = "preview";
+  info.dns_name = "preview._domainkey." + domain;
+  info.dns_value = key->DnsRecord();
+  return info;
+}
+
+// The records of the server itself that every sending domain relies on:
+// the bounce (VERP) domain's MX and SPF (it is the envelope sender of all
+// mail, so receivers check SPF there) and the hostname's A and PTR.
+void AddServerRecords(const config::Config& c,
+                      std::vector<ses::DnsRecord>* records) {
+  const std::string& host = c.hostname;
+  if (!c.delivery.verp_domain.empty()) {
+    records->push_back({"bounce-mx", c.delivery.verp_domain, "MX",
+                        "10 " + host + ".", "unchecked"});
+    records->push_back({"bounce-spf", c.delivery.verp_domain, "TXT",
+                        "v=spf1 a:" + host + " -all", "unchecked"});
+  }
+  records->push_back({"hostname-a", host, "A",
+                      "<this host's public IPv4 address>", "unchecked"});
+  records->push_back({"hostname-ptr", "<the address, reversed>.in-addr.arpa",
+                      "PTR", host + ". (set by the address's provider)",
+                      "unchecked"});
+}
+
+// Whether an MX record names the host it should, or an A record resolves.
+std::string HostRecordStatus(dns::Resolver* resolver, const ses::DnsRecord& r) {
+  std::promise<Result<dns::MxResult>> p;
+  auto done = [&p](Result<dns::MxResult> res) { p.set_value(std::move(res)); };
+  if (r.type == "MX")
+    resolver->ResolveMx(r.name, done);
+  else
+    resolver->ResolveHost(r.name, done);
+  auto res = p.get_future().get();
+  if (!res.ok())
+    return res.error().transient() ? "unknown (" + res.error().message() + ")"
+                                   : "missing";
+  if (r.type == "A")
+    return !res->hosts.empty() && !res->hosts[0].addresses.empty() ? "ok"
+                                                                   : "missing";
+  std::string want = r.value.substr(r.value.find(' ') + 1);
+  want.pop_back();  // the trailing dot
+  for (const auto& h : res->hosts)
+    if (!res->implicit && AsciiLowerCopy(h.name) == AsciiLowerCopy(want))
+      return "ok";
+  return res->implicit ? "missing" : "mismatch";
+}
+
 // Every DNS record a domain needs, to paste into its zone.
 int IdentityRecords(const Args& args) {
   auto cfg = ConfigOrReport(args);
@@ -986,13 +1041,24 @@ int IdentityRecords(const Args& args) {
     return 1;
   }
   ses::DkimKeys dkim(state->get(), cfg->MasterKeyFile(), cfg->dkim_ed25519);
-  auto key = dkim.Ensure(domain);
+  ses::Identities identities(state->get(), cfg->api_auto_verify, &dkim);
+  // A domain that is no identity gets no stored key: its DKIM record is a
+  // preview from a key made for this run only.
+  bool identity = identities.Exists(domain) || dkim.Find(domain).has_value();
+  auto key = identity ? dkim.Ensure(domain) : PreviewDkimKey(domain);
   if (!key.ok()) {
     std::fprintf(stderr, "sesame: %s\n", key.error().message().c_str());
     return 1;
   }
+  if (!identity)
+    std::fprintf(stderr,
+                 "sesame: %s is not an identity yet: the DKIM record below is "
+                 "a preview (no key was kept); create the identity, then run "
+                 "this again\n",
+                 domain.c_str());
   std::vector<ses::DnsRecord> records =
       ses::RecordsFor(domain, *key, cfg->hostname);
+  AddServerRecords(*cfg, &records);
   // Does each record resolve as it should right now?
   dns::ResolverOptions ro;
   ro.servers = cfg->delivery.resolver;
@@ -1001,6 +1067,11 @@ int IdentityRecords(const Args& args) {
   auto resolver = dns::Resolver::Create(ro);
   for (auto& r : records) {
     if (!resolver.ok()) continue;
+    if (r.type == "MX" || r.type == "A") {
+      r.status = HostRecordStatus(resolver->get(), r);
+      continue;
+    }
+    if (r.type != "TXT") continue;  // PTR: at the address's provider
     std::promise<Result<std::vector<std::string>>> p;
     (*resolver)->ResolveTxt(r.name, [&](Result<std::vector<std::string>> res) {
       p.set_value(std::move(res));
@@ -1016,8 +1087,8 @@ int IdentityRecords(const Args& args) {
   for (const auto& r : records) {
     // TXT values over 255 octets are split into quoted strings, as zone files
     // want.
-    std::string quoted;
-    for (size_t i = 0; i < r.value.size(); i += 255)
+    std::string quoted = r.type == "TXT" ? "" : r.value;
+    for (size_t i = 0; r.type == "TXT" && i < r.value.size(); i += 255)
       quoted += (i ? " " : "") + ("\"" + r.value.substr(i, 255) + "\"");
     std::printf("; %s (now: %s)\n%s. 3600 IN %s %s\n\n", r.purpose.c_str(),
                 r.status.c_str(), r.name.c_str(), r.type.c_str(),
