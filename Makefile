@@ -15,7 +15,7 @@ ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps deps-runtime build run test unit e2e asan tsan fuzz bench format clean
+.PHONY: all deps deps-runtime build deb run test unit e2e asan tsan fuzz bench format clean
 
 all: build
 
@@ -41,6 +41,11 @@ build: deps $(BUILD)/build.ninja
 run: deps-runtime $(BUILD)/build.ninja
 	cmake --build $(BUILD) --target sesame
 	./$(BUILD)/sesame serve $(if $(CONFIG),--config $(CONFIG))
+
+# The Debian package (dpkg-deb): build/sesame_<version>_<arch>.deb.
+deb: deps-runtime $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target sesame
+	scripts/make-deb
 
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure

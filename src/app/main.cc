@@ -233,6 +233,7 @@ int Serve(const Args& args) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // systemd's reload: never the default (exit)
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ,
@@ -669,7 +670,10 @@ int Serve(const Args& args) {
   static constexpr int kShutdownSeconds = 4;
   std::thread signals([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+      SESAME_LOG(kWarn, "main")
+          << "received SIGHUP: live configuration reload is not implemented "
+             "yet; restart the service to apply changes";
     SESAME_LOG(kInfo, "main")
         << "received " << strsignal(sig) << ", shutting down";
     server.Stop();
@@ -679,7 +683,8 @@ int Serve(const Args& args) {
                                 << kShutdownSeconds << " s; exiting now";
       ::_exit(1);
     }).detach();
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    }
     SESAME_LOG(kWarn, "main")
         << "received " << strsignal(sig) << " again; exiting now";
     ::_exit(128 + sig);
