@@ -2,6 +2,7 @@
 options and an example, `--version` and `version` agree, and a command used
 wrongly says what is wrong and shows its own usage (exit status 2)."""
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -51,6 +52,41 @@ class Cli(unittest.TestCase):
             self.assertIn(why, out.stderr, args)
             self.assertIn(usage, out.stderr, args)
             self.assertEqual(out.stdout, "", args)
+
+
+class ConfigCheck(unittest.TestCase):
+    def check(self, text):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(text)
+        try:
+            return run("config", "check", "--config", f.name), f.name
+        finally:
+            os.unlink(f.name)
+
+    def test_every_error_is_reported_with_its_place(self):
+        out, path = self.check('profile: production\nhostname: "bad host name"\nthreads: lots\nfrobnicate: 1\n'
+                               'api:\n  public_url: not a url\n')
+        self.assertEqual(out.returncode, 1)
+        lines = out.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 4, out.stderr)
+        for needle in (":3:10: threads:", ":4:1: frobnicate: unknown key", ":2:11: hostname: 'bad host name'",
+                       ":6:15: api.public_url: 'not a url'"):
+            self.assertTrue(any(needle in l for l in lines), (needle, out.stderr))
+
+    def test_unreadable_files_and_risky_settings(self):
+        out, _ = self.check("profile: production\nhostname: mail.example.com\n"
+                            "tls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}\n")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("tls.cert_file: cannot read /nonexistent/c.pem", out.stderr)
+        self.assertIn("tls.key_file: cannot read /nonexistent/k.pem", out.stderr)
+        out, _ = self.check("profile: production\nhostname: mail.example.com\nsmtp:\n  auth_without_tls: true\n"
+                            "  users:\n    - {username: a, password: short}\n"
+                            "listeners:\n  http: {address: 0.0.0.0, port: 8080}\n"
+                            "dashboard: {admin_user: admin, admin_password: x}\n")
+        self.assertEqual(out.returncode, 0, out.stderr)  # valid, but said to be risky
+        for needle in ("warning: smtp.auth_without_tls", "warning: listeners.http", "0.0.0.0 without TLS",
+                       "warning: dashboard.admin_password", "password of a is shorter"):
+            self.assertIn(needle, out.stderr)
 
 
 class IdentityRecords(unittest.TestCase):

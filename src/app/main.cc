@@ -1023,6 +1023,34 @@ std::string HostRecordStatus(dns::Resolver* resolver, const ses::DnsRecord& r) {
   return res->implicit ? "missing" : "mismatch";
 }
 
+// `sesame config check`: every error in the file (not only the first), the
+// files it names that cannot be read, then the risky settings as warnings.
+int ConfigCheck(const std::string& path) {
+  auto cfg = config::LoadConfigFile(path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "%s\n", cfg.error().message().c_str());
+    return 1;
+  }
+  int errors = 0;
+  for (const auto& [key, file] :
+       {std::pair<const char*, std::string>{"tls.cert_file",
+                                            cfg->tls_cert_file},
+        {"tls.key_file", cfg->tls_key_file},
+        {"feedback.rules_file", cfg->feedback_rules_file},
+        {"receiving.ca_file", cfg->receiving.ca_file}}) {
+    if (!file.empty() && ::access(file.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "%s: %s: cannot read %s: %s\n", path.c_str(), key,
+                   file.c_str(), std::strerror(errno));
+      ++errors;
+    }
+  }
+  for (const auto& w : config::Warnings(*cfg))
+    std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), w.c_str());
+  if (errors) return 1;
+  std::printf("%s: ok\n", path.c_str());
+  return 0;
+}
+
 // Every DNS record a domain needs, to paste into its zone.
 int IdentityRecords(const Args& args) {
   auto cfg = ConfigOrReport(args);
@@ -1190,13 +1218,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "sesame: config check needs --config FILE\n");
       return 2;
     }
-    auto cfg = config::LoadConfigFile(args->config_path);
-    if (!cfg.ok()) {
-      std::fprintf(stderr, "%s\n", cfg.error().message().c_str());
-      return 1;
-    }
-    std::printf("%s: ok\n", args->config_path.c_str());
-    return 0;
+    return ConfigCheck(args->config_path);
   }
   if (cmd == "api" && pos.size() >= 2 && pos[1] == "operations") {
     // The route tables themselves: scripts/ses-api-table makes

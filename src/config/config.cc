@@ -37,6 +37,9 @@ class Walker {
   using Handler =
       std::function<Status(const YAML::Node&, const std::string& path)>;
 
+  // Walks a mapping. A bad key or value is recorded (Errors()) and the walk
+  // goes on, so one run reports every mistake in the file; the mapping's own
+  // shape (not a mapping at all) fails at once.
   Status Map(const YAML::Node& node, const std::string& path,
              const std::map<std::string, Handler>& keys) {
     if (node.IsNull()) return Ok{};
@@ -48,23 +51,29 @@ class Walker {
       int line = kv.first.Mark().line + 1;
       if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
         // YAML forbids it, and "the last one wins" hides typos.
-        return Fail(kv.first, sub,
+        Record(Fail(kv.first, sub,
                     "duplicate key (first given at line " +
                         std::to_string(it->second) + ", again at line " +
-                        std::to_string(line) + ")");
+                        std::to_string(line) + ")"));
+        continue;
       }
       auto it = keys.find(key);
       if (it == keys.end()) {
         std::string known;
         for (const auto& [k, h] : keys)
           known += (known.empty() ? "" : ", ") + k;
-        return Fail(kv.first, sub, "unknown key (known keys: " + known + ")");
+        Record(Fail(kv.first, sub, "unknown key (known keys: " + known + ")"));
+        continue;
       }
       Status s = it->second(kv.second, sub);
-      if (!s.ok()) return s;
+      if (!s.ok()) Record(s.error());
     }
     return Ok{};
   }
+
+  // Every error found so far, in file order of discovery.
+  void Record(const Error& e) { errors_.push_back(e.message()); }
+  const std::vector<std::string>& Errors() const { return errors_; }
 
   Handler String(std::string* out, bool allow_empty = false) {
     return [this, out, allow_empty](const YAML::Node& n,
@@ -220,7 +229,7 @@ class Walker {
           if (!n.IsSequence()) return Fail(n, path, "must be a list");
           for (size_t i = 0; i < n.size(); ++i) {
             Status s = item(n[i], path + "[" + std::to_string(i) + "]");
-            if (!s.ok()) return s;
+            if (!s.ok()) Record(s.error());
           }
           return Ok{};
         };
@@ -228,6 +237,7 @@ class Walker {
 
  private:
   std::string source_;
+  std::vector<std::string> errors_;
 };
 
 }  // namespace
@@ -293,6 +303,57 @@ Config LocalProfile() {
   c.api_auto_verify = true;
   c.delivery.verp_domain = "bounces.sesame.localhost";
   return c;
+}
+
+namespace {
+// RFC 1123 host names: dot-separated labels of letters, digits and inner
+// hyphens, each at most 63 characters, 253 in all.
+bool IsHostName(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  size_t start = 0;
+  while (start <= h.size()) {
+    size_t dot = h.find('.', start);
+    std::string label = h.substr(
+        start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' ||
+        label.back() == '-')
+      return false;
+    for (char ch : label)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-')
+        return false;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+}  // namespace
+
+std::vector<std::string> Warnings(const Config& c) {
+  std::vector<std::string> out;
+  if (c.auth_without_tls)
+    out.push_back(
+        "smtp.auth_without_tls: passwords may cross the network in "
+        "clear text");
+  auto loopback = [](const std::string& a) {
+    return a.rfind("127.", 0) == 0 || a == "::1" || a == "localhost";
+  };
+  if (c.http.enabled && !c.http.tls && !loopback(c.http.address))
+    out.push_back("listeners.http: the SES APIs and the dashboard listen on " +
+                  c.http.address +
+                  " without TLS (put a TLS proxy in front, or "
+                  "set tls: true)");
+  if (!c.dashboard_admin_password.empty() &&
+      c.dashboard_admin_password.size() < 12)
+    out.push_back("dashboard.admin_password: shorter than 12 characters");
+  for (const auto& u : c.smtp_users)
+    if (c.profile != "local" && u.password.size() < 12)
+      out.push_back("smtp.users: the password of " + u.username +
+                    " is shorter than 12 characters");
+  for (const auto& n : c.relay_networks)
+    if (n.prefix == 0)
+      out.push_back("smtp.relay_networks: " + n.text +
+                    " lets every address relay (an open relay)");
+  return out;
 }
 
 Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
@@ -895,7 +956,18 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                               {"min_free_space", w.Size(&c.spool_min_free_bytes,
                                                         0, 1ull << 50)}});
               }}});
-  if (!s.ok()) return s.error();
+  if (!s.ok()) w.Record(s.error());
+  if (!IsHostName(c.hostname))
+    w.Record(w.Fail(root["hostname"], "hostname",
+                    "'" + c.hostname +
+                        "' is not a host name (letters, digits "
+                        "and hyphens in dot-separated labels)"));
+  if (!c.api_public_url.empty() &&
+      ((c.api_public_url.rfind("http://", 0) != 0 &&
+        c.api_public_url.rfind("https://", 0) != 0) ||
+       c.api_public_url.find_first_of(" \t\r\n") != std::string::npos))
+    w.Record(w.Fail(root["api"]["public_url"], "api.public_url",
+                    "'" + c.api_public_url + "' is not an http(s) URL"));
   // Cross-field checks.
   if (!c.delivery.verp_domain.empty()) {
     std::string v = c.delivery.verp_domain;
@@ -909,10 +981,11 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                          {"smtps", &c.smtps},
                          {"mx", &c.mx}}) {
     if (l->tls) {
-      return w.Fail(root["listeners"][name]["tls"],
-                    std::string("listeners.") + name + ".tls",
-                    "only the http listener takes 'tls' (smtps is always TLS; "
-                    "smtp and mx offer STARTTLS)");
+      w.Record(
+          w.Fail(root["listeners"][name]["tls"],
+                 std::string("listeners.") + name + ".tls",
+                 "only the http listener takes 'tls' (smtps is always TLS; "
+                 "smtp and mx offer STARTTLS)"));
     }
   }
   std::map<std::pair<std::string, uint16_t>, std::string> ports;
@@ -923,10 +996,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
     if (!l->enabled) continue;
     auto key = std::make_pair(l->address, l->port);
     if (ports.count(key)) {
-      return w.Fail(root["listeners"][name]["port"],
-                    std::string("listeners.") + name + ".port",
-                    "port " + std::to_string(l->port) +
-                        " is already used by listeners." + ports[key]);
+      w.Record(w.Fail(root["listeners"][name]["port"],
+                      std::string("listeners.") + name + ".port",
+                      "port " + std::to_string(l->port) +
+                          " is already used by listeners." + ports[key]));
     }
     ports[key] = name;
   }
@@ -937,30 +1010,36 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
       bool known = t.empty();
       for (const auto& topic : c.events.topics) known |= topic.name == t;
       if (!known)
-        return w.Fail(root["alarms"][i]["actions"][j]["topic"],
-                      "alarms[" + std::to_string(i) + "].actions[" +
-                          std::to_string(j) + "].topic",
-                      "no topic " + t + " in events.topics");
+        w.Record(w.Fail(root["alarms"][i]["actions"][j]["topic"],
+                        "alarms[" + std::to_string(i) + "].actions[" +
+                            std::to_string(j) + "].topic",
+                        "no topic " + t + " in events.topics"));
     }
   }
   // Event destinations name topics of this server.
   std::set<std::string> topics;
   for (const auto& t : c.events.topics) {
     if (!topics.insert(t.name).second)
-      return w.Fail(root["events"]["topics"], "events.topics",
-                    "topic " + t.name + " is declared twice");
+      w.Record(w.Fail(root["events"]["topics"], "events.topics",
+                      "topic " + t.name + " is declared twice"));
   }
   for (size_t i = 0; i < c.delivery.configuration_sets.size(); ++i) {
     const auto& cs = c.delivery.configuration_sets[i];
     for (size_t j = 0; j < cs.event_destinations.size(); ++j) {
       if (!topics.count(cs.event_destinations[j].topic)) {
-        return w.Fail(
+        w.Record(w.Fail(
             root["configuration_sets"][i]["event_destinations"][j]["topic"],
             "configuration_sets[" + std::to_string(i) +
                 "].event_destinations[" + std::to_string(j) + "].topic",
-            "no topic " + cs.event_destinations[j].topic + " in events.topics");
+            "no topic " + cs.event_destinations[j].topic +
+                " in events.topics"));
       }
     }
+  }
+  if (!w.Errors().empty()) {
+    std::string all;
+    for (const auto& e : w.Errors()) all += (all.empty() ? "" : "\n") + e;
+    return Error::Permanent("config", all);
   }
   return c;
 }

@@ -300,6 +300,11 @@ Config LocalProfile();
 Result<Config> ParseConfig(const std::string& yaml, const std::string& source);
 Result<Config> LoadConfigFile(const std::string& path);
 
+// Settings that are valid but risky (clear-text AUTH, an API listening
+// beyond loopback without TLS, short passwords, a relay for everyone): one
+// sentence each, for `sesame config check`. Pure.
+std::vector<std::string> Warnings(const Config& c);
+
 Result<Network> ParseNetwork(const std::string& text);
 
 }  // namespace sesame::config
