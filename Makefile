@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
 ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py \
-  feedback_loop_test.py alarms_test.py dashboard_test.py
+  feedback_loop_test.py alarms_test.py dashboard_test.py receiving_test.py
 
 # ccache across clones of the repository (CI builds a fresh clone here):
 # paths are hashed relative to the checkout.
@@ -55,7 +55,7 @@ e2e: build
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSESAME_SANITIZE=ON
-	cmake --build $(ASAN_BUILD) --target base_test smtp_test mime_test spool_test config_test dns_test delivery_test auth_test store_test api_unit_test ses_unit_test metrics_test dkim_test feedback_test events_test stats_test dashboard_test sesame
+	cmake --build $(ASAN_BUILD) --target base_test smtp_test mime_test spool_test config_test dns_test delivery_test auth_test store_test api_unit_test ses_unit_test metrics_test dkim_test feedback_test events_test stats_test dashboard_test httpc_test mailauth_test sesame
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 	# End-to-end suites again, against the sanitized binary.
 	for t in $(ASAN_E2E); do \
@@ -66,7 +66,7 @@ asan: deps
 # its committed seeds (fuzz/seeds/<target>, minimised crashes included) and
 # the labelled corpora in ../shared/corpora. A crash or sanitizer report
 # fails the run (libFuzzer exits non-zero).
-FUZZ_TARGETS := smtp mime feedback dns request template config
+FUZZ_TARGETS := smtp mime feedback dns request template config mailauth
 CORPORA := $(abspath ../shared/corpora)
 fuzz_seeds_mime := $(CORPORA)/mime/stalwart
 fuzz_seeds_feedback := $(CORPORA)/bounces/sisimai
