@@ -91,7 +91,8 @@ class SesApi(unittest.TestCase):
         self.assertEqual(msg["Cc"], "cc@example.org")
         self.assertIsNone(msg["Bcc"])
         self.assertEqual(msg["Reply-To"], "reply@example.com")
-        self.assertEqual(msg["Message-ID"], f"<{mid}@email.amazonses.com>")
+        # A self-hosted sender's Message-ID is its own (api.message_id_domain, default the hostname).
+        self.assertEqual(msg["Message-ID"], f"<{mid}@mx.sesame.test>")
         self.assertIsNotNone(msg["Date"])
         self.assertEqual(msg["MIME-Version"], "1.0")
         self.assertEqual(msg.get_content_type(), "multipart/alternative")

@@ -43,11 +43,9 @@ std::optional<ApiError> CheckRecipients(const std::vector<std::string>& rcpts) {
 
 // Validates a raw message and prepares it: Bcc removed, Date and Message-ID
 // added when missing.
-std::variant<std::string, ApiError> PrepareRaw(std::string raw,
-                                               const std::string& id,
-                                               bool use_headers,
-                                               std::vector<std::string>* rcpts,
-                                               std::string* from) {
+std::variant<std::string, ApiError> PrepareRaw(
+    std::string raw, const std::string& id, const std::string& mid_domain,
+    bool use_headers, std::vector<std::string>* rcpts, std::string* from) {
   // Accept bare LF from clients (as SES does); the spool and the wire want
   // CRLF. Bare CR and NUL are refused by CheckMessage.
   std::string crlf = smtp::CanonicalLineEndings(std::move(raw));
@@ -86,15 +84,16 @@ std::variant<std::string, ApiError> PrepareRaw(std::string raw,
     if (!skipping) kept += line;
   }
   if (!has_date) kept += "Date: " + Rfc5322Date(NowMillis()) + "\r\n";
-  if (!has_mid) kept += "Message-ID: <" + id + "@email.amazonses.com>\r\n";
+  if (!has_mid) kept += "Message-ID: <" + id + "@" + mid_domain + ">\r\n";
   return kept + body;
 }
 
-// The RFC 5322 message of a send, with SES's Message-ID for `id` and the
-// current date.
+// The RFC 5322 message of a send, with the Message-ID <id@mid_domain>
+// (api.message_id_domain) and the current date.
 Result<std::string> BuildSesMessage(mime::SimpleMessage& m,
-                                    const std::string& id) {
-  m.message_id = "<" + id + "@email.amazonses.com>";
+                                    const std::string& id,
+                                    const std::string& mid_domain) {
+  m.message_id = "<" + id + "@" + mid_domain + ">";
   m.date_ms = NowMillis();
   return mime::Build(m);
 }

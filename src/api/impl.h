@@ -99,16 +99,15 @@ std::optional<ApiError> CheckRecipients(const std::vector<std::string>& rcpts);
 
 // Validates a raw message and prepares it: Bcc removed, Date and Message-ID
 // added when missing.
-std::variant<std::string, ApiError> PrepareRaw(std::string raw,
-                                               const std::string& id,
-                                               bool use_headers,
-                                               std::vector<std::string>* rcpts,
-                                               std::string* from);
+std::variant<std::string, ApiError> PrepareRaw(
+    std::string raw, const std::string& id, const std::string& mid_domain,
+    bool use_headers, std::vector<std::string>* rcpts, std::string* from);
 
-// The RFC 5322 message of a send, with SES's Message-ID for `id` and the
-// current date.
+// The RFC 5322 message of a send, with the Message-ID <id@mid_domain>
+// (api.message_id_domain) and the current date.
 Result<std::string> BuildSesMessage(mime::SimpleMessage& m,
-                                    const std::string& id);
+                                    const std::string& id,
+                                    const std::string& mid_domain);
 
 struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   const config::Config& config;

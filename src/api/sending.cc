@@ -114,7 +114,7 @@ void Api::Impl::SendBulkEntry(const ses::Template& tc,
   m.text = std::get<0>(rendered).text;
   m.html = std::get<0>(rendered).html;
   m.headers = e.headers;
-  auto built = BuildSesMessage(m, id);
+  auto built = BuildSesMessage(m, id, config.api_message_id_domain);
   if (!built.ok()) {
     done(EntryOutcome::kInvalid, "", built.error().message());
     return;
@@ -393,8 +393,8 @@ std::optional<ApiError> Api::Impl::PrepareRawOutgoing(
       return InvalidAddress("Invalid Source", from, spec.error());
   }
   std::string envelope_from = mime::AddrSpec(from);
-  auto prepared =
-      PrepareRaw(std::move(raw), id, use_headers, rcpts, &envelope_from);
+  auto prepared = PrepareRaw(std::move(raw), id, config.api_message_id_domain,
+                             use_headers, rcpts, &envelope_from);
   if (prepared.index() == 1) return std::get<1>(prepared);
   if (auto e = CheckSender(envelope_from)) return e;
   out->content = std::move(std::get<0>(prepared));

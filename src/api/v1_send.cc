@@ -162,7 +162,7 @@ void Api::Impl::V1Send(const HttpRequest& req, Caller caller,
     m.subject = form["Message.Subject.Data"];
     m.text = form["Message.Body.Text.Data"];
     m.html = form["Message.Body.Html.Data"];
-    auto built = BuildSesMessage(m, id);
+    auto built = BuildSesMessage(m, id, config.api_message_id_domain);
     if (!built.ok()) {
       done(V1Error(BadRequest(built.error().message())));
       return;

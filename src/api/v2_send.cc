@@ -67,7 +67,7 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
   // Simple and Template content end the same way: SES's Message-ID and
   // Date, the envelope from the From address.
   auto build = [&](mime::SimpleMessage& m) {
-    auto built = BuildSesMessage(m, id);
+    auto built = BuildSesMessage(m, id, config.api_message_id_domain);
     if (!built.ok()) {
       done(V2Error(BadRequest(built.error().message())));
       return false;

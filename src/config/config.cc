@@ -295,6 +295,7 @@ Result<Network> ParseNetwork(const std::string& text) {
 
 Config LocalProfile() {
   Config c;
+  c.api_message_id_domain = "email.amazonses.com";
   c.smtp_users = {{"sesame", "sesame"}};
   c.delivery.mode =
       "capture";  // a faithful stand-in: nothing leaves the machine
@@ -794,6 +795,7 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                       w.Int(&c.api_max_clock_skew_seconds, 1, 86400)},
                      {"local_mailbox", w.Bool(&c.api_local_mailbox)},
                      {"public_url", w.String(&c.api_public_url)},
+                     {"message_id_domain", w.String(&c.api_message_id_domain)},
                      {"sandbox", w.Bool(&c.api_sandbox)},
                      {"auto_verify", w.Bool(&c.api_auto_verify)},
                      {"master_key_file", w.String(&c.master_key_file)}});
@@ -957,6 +959,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                                                         0, 1ull << 50)}});
               }}});
   if (!s.ok()) w.Record(s.error());
+  if (c.api_message_id_domain.empty()) c.api_message_id_domain = c.hostname;
+  if (!IsHostName(c.api_message_id_domain))
+    w.Record(w.Fail(root["api"]["message_id_domain"], "api.message_id_domain",
+                    "'" + c.api_message_id_domain + "' is not a domain name"));
   if (!IsHostName(c.hostname))
     w.Record(w.Fail(root["hostname"], "hostname",
                     "'" + c.hostname +

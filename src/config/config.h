@@ -242,6 +242,10 @@ struct Config {
   bool api_local_mailbox = false;  // GET/DELETE /_aws/ses (LocalStack format)
   bool api_auto_verify =
       false;  // identities count as verified at once (local profile)
+  // The domain of the Message-ID Sesame gives API mail without one
+  // (<id@domain>): api.message_id_domain; default the hostname, SES's
+  // "email.amazonses.com" on the local profile (a faithful stand-in).
+  std::string api_message_id_domain;
   std::string api_public_url;  // base of links in verification mail; default
                                // from listeners.http
   bool api_sandbox =
