@@ -959,10 +959,13 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                                                         0, 1ull << 50)}});
               }}});
   if (!s.ok()) w.Record(s.error());
-  if (c.api_message_id_domain.empty()) c.api_message_id_domain = c.hostname;
-  if (!IsHostName(c.api_message_id_domain))
+  // An unset domain follows the hostname, whose own check reports a bad one.
+  if (c.api_message_id_domain.empty()) {
+    c.api_message_id_domain = c.hostname;
+  } else if (!IsHostName(c.api_message_id_domain)) {
     w.Record(w.Fail(root["api"]["message_id_domain"], "api.message_id_domain",
                     "'" + c.api_message_id_domain + "' is not a domain name"));
+  }
   if (!IsHostName(c.hostname))
     w.Record(w.Fail(root["hostname"], "hostname",
                     "'" + c.hostname +
