@@ -8,7 +8,8 @@ FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
 ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py \
-  feedback_loop_test.py alarms_test.py dashboard_test.py receiving_test.py
+  feedback_loop_test.py alarms_test.py dashboard_test.py receiving_test.py \
+  iam_test.py
 
 # ccache across clones of the repository (CI builds a fresh clone here):
 # paths are hashed relative to the checkout.

@@ -142,13 +142,15 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
 
 Admission::Admission(Options options, spool::Spool* spool,
                      ses::Resources* resources, ses::DkimKeys* dkim,
-                     auth::KeyStore* keys, auth::Quota* quota,
-                     capture::Mailbox* mailbox, ThreadPool* signing_pool)
+                     auth::KeyStore* keys, auth::IamStore* iam,
+                     auth::Quota* quota, capture::Mailbox* mailbox,
+                     ThreadPool* signing_pool)
     : options_(std::move(options)),
       spool_(spool),
       resources_(resources),
       dkim_(dkim),
       keys_(keys),
+      iam_(iam),
       quota_(quota),
       mailbox_(mailbox),
       pool_(signing_pool) {}
@@ -187,7 +189,11 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
                   "insufficient storage for new mail; retry later");
   if (s.source == Source::kInternal || s.source == Source::kInbound)
     return std::nullopt;
-  if (s.source == Source::kSubmission) s.caller = SmtpCaller(s.meta.auth_user);
+  if (s.source == Source::kSubmission) {
+    s.caller = SmtpCaller(s.meta.auth_user);
+    // AUTH is offered only under TLS unless clear-text AUTH is configured.
+    s.caller.source_ip = s.meta.client_ip;
+  }
   UseDefaultConfigurationSet(s, from);
   if (auto r = CheckPaused(s)) return r;
   if (auto r = Authorize(s, from)) return r;
@@ -230,9 +236,11 @@ Caller Admission::SmtpCaller(const std::string& auth_user) const {
   c.action = "ses:SendRawEmail";
   if (auth_user.empty() || !keys_) return c;
   auto [account, key_user] = keys_->AccountOf(auth_user);
-  if (account.empty() || account == options_.account_id) return c;
-  c.who = {account, key_user};
+  bool this_account = account.empty() || account == options_.account_id;
+  if (this_account && key_user.empty()) return c;
+  c.who = {this_account ? options_.account_id : account, key_user};
   c.owner = false;
+  c.iam_user = this_account;
   return c;
 }
 
@@ -247,6 +255,11 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
   const std::string& from = f.address;
   const std::string& display = f.display;
   auto denied = [&c](const std::string& resource) {
+    // An IAM user hears IAM's words; another account, SES's sending
+    // authorization's.
+    if (c.iam_user)
+      return Refuse(Refusal::Kind::kNotAuthorized,
+                    auth::DeniedMessage(c.who.Arn(), c.action, resource));
     return Refuse(Refusal::Kind::kNotAuthorized,
                   "User `" + c.who.Arn() + "' is not authorized to perform `" +
                       c.action + "' on resource `" + resource + "'");
@@ -267,8 +280,11 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
   } else {
     identity = resources_->identities().IdentityFor(from);
   }
-  if (identity.empty()) return denied(from);
-  std::string arn = resources_->identities().Arn(identity);
+  if (identity.empty() && !c.iam_user) return denied(from);
+  // An IAM user's policy names the From address's identity even when it is
+  // not one (yet): verification refuses it later, in its own words.
+  std::string arn = resources_->identities().Arn(
+      identity.empty() ? AsciiLowerCopy(from) : identity);
   std::vector<std::string> docs;
   if (auto policies = resources_->identities().Policies(identity);
       policies.ok()) {
@@ -286,6 +302,20 @@ std::optional<Refusal> Admission::Authorize(const Submission& s,
   r.context["ses:ApiVersion"] = {c.api};
   r.context["aws:CurrentTime"] = {IsoTime(NowMillis())};
   r.context["aws:PrincipalAccount"] = {c.who.account};
+  if (!c.source_ip.empty()) r.context["aws:SourceIp"] = {c.source_ip};
+  r.context["aws:SecureTransport"] = {c.secure ? "true" : "false"};
+  if (c.iam_user) {
+    auth::Decision d =
+        iam_ ? iam_->Decide(c.who.user, r, docs) : auth::Decision::kDeny;
+    // SMTP is ses:SendRawEmail, as in SES; a policy written for the API's
+    // ses:SendEmail covers it too (an explicit Deny of either still wins).
+    if (d == auth::Decision::kNotApplicable && c.api == "smtp") {
+      r.action = "ses:SendEmail";
+      d = iam_->Decide(c.who.user, r, docs);
+    }
+    if (d != auth::Decision::kAllow) return denied(arn);
+    return std::nullopt;
+  }
   if (auth::Evaluate(docs, r) != auth::Decision::kAllow) return denied(arn);
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/iam.h"
 #include "auth/keys.h"
 #include "auth/policy.h"
 #include "auth/quota.h"
@@ -31,7 +32,13 @@ enum class Source {
 // request names (API version, action, FromEmailAddressIdentityArn/SourceArn).
 struct Caller {
   auth::Principal who;
-  bool owner = true;         // keys of the owner account skip policy checks
+  bool owner = true;  // the account root: no policy checks
+  // An IAM user of this account (who.user): its identity policies decide,
+  // with the identity's sending-authorization policies (IAM's same-account
+  // logic). Neither owner nor iam_user: another account's key.
+  bool iam_user = false;
+  std::string source_ip;     // aws:SourceIp
+  bool secure = false;       // aws:SecureTransport
   std::string api;           // "1", "2" or "smtp" (ses:ApiVersion)
   std::string action;        // ses:SendEmail, ses:SendRawEmail, ...
   std::string identity_arn;  // empty: the From address's own identity
@@ -104,8 +111,9 @@ class Admission {
   // quota, mailbox and pool may be null (unlimited, no capture, sign
   // inline).
   Admission(Options options, spool::Spool* spool, ses::Resources* resources,
-            ses::DkimKeys* dkim, auth::KeyStore* keys, auth::Quota* quota,
-            capture::Mailbox* mailbox, ThreadPool* signing_pool);
+            ses::DkimKeys* dkim, auth::KeyStore* keys, auth::IamStore* iam,
+            auth::Quota* quota, capture::Mailbox* mailbox,
+            ThreadPool* signing_pool);
 
   using Done = std::function<void(std::optional<Refusal>)>;
   void Submit(Submission s, Done done);
@@ -136,6 +144,7 @@ class Admission {
   ses::Resources* resources_;
   ses::DkimKeys* dkim_;
   auth::KeyStore* keys_;
+  auth::IamStore* iam_;  // null: no IAM users (tests)
   auth::Quota* quota_;
   capture::Mailbox* mailbox_;
   ThreadPool* pool_;  // the signing pool

@@ -131,18 +131,38 @@ std::optional<ApiError> Api::Impl::CheckConfigSet(const std::string& name) {
 // --- authentication ------------------------------------------------------
 std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
                                                 Caller* caller) {
+  int64_t now_ms = NowMillis();
+  if (int64_t locked = signature_throttle.LockedFor(req.remote_ip, now_ms))
+    return ApiError{403, "AccessDeniedException", "AccessDenied",
+                    "Too many requests with invalid signatures from " +
+                        req.remote_ip + "; try again in " +
+                        std::to_string((locked + 999) / 1000) + " seconds."};
   auth::SignedRequest sr{req.method, req.path, req.query, req.headers,
                          req.body};
+  // IAM is global: SDKs sign it for us-east-1 whatever their region.
+  std::string service = ScopeService(req);
+  std::string region = config.api_region;
+  if (service == "iam" && ScopeRegion(req) == "us-east-1") region = "us-east-1";
   auto r = auth::Verify(
       sr, [this](const std::string& id) { return keys->Lookup(id); },
-      NowMillis() / 1000, config.api_max_clock_skew_seconds, config.api_region);
+      now_ms / 1000, config.api_max_clock_skew_seconds, region);
   if (r.index() == 0) {
-    auto [account, user] = keys->AccountOf(std::get<0>(r));
-    caller->owner = account.empty() || account == config.api_account_id;
-    caller->who = {account.empty() ? config.api_account_id : account, user};
+    const std::string& id = std::get<0>(r);
+    auto [account, user] = keys->AccountOf(id);
+    bool this_account = account.empty() || account == config.api_account_id;
+    caller->owner = this_account && user.empty();
+    caller->iam_user = this_account && !user.empty();
+    caller->who = {this_account ? config.api_account_id : account, user};
+    caller->source_ip = req.remote_ip;
+    caller->secure = req.secure;
+    keys->Touch(id, service, region);
+    signature_throttle.Succeeded(req.remote_ip, id);
     return std::nullopt;
   }
   const auth::AuthError& e = std::get<1>(r);
+  if (e.failure == auth::AuthFailure::kBadSignature ||
+      e.failure == auth::AuthFailure::kUnknownKey)
+    signature_throttle.Failed(req.remote_ip, ScopeKeyId(req), now_ms);
   switch (e.failure) {
     case auth::AuthFailure::kMissing:
       return ApiError{403, "MissingAuthenticationTokenException",
@@ -315,6 +335,15 @@ void Api::RegisterMetrics(metrics::Registry* registry) {
     w.Counter("sesame_api_throttled_total",
               "Sends refused by the sending quota (429 Throttling).",
               d->throttled.load());
+    w.Counter("sesame_iam_denied_total",
+              "Requests of IAM users their policies refused (AccessDenied).",
+              d->denied.load());
+    w.Counter("sesame_api_signature_failures_total",
+              "SigV4 requests refused for a bad signature or unknown key.",
+              d->signature_throttle.failures());
+    w.Counter("sesame_api_signature_lockouts_total",
+              "Client addresses locked out after repeated bad signatures.",
+              d->signature_throttle.lockouts());
   });
 }
 

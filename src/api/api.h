@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "admission/admission.h"
+#include "auth/iam.h"
 #include "auth/keys.h"
 #include "auth/quota.h"
 #include "capture/mailbox.h"
@@ -110,6 +111,7 @@ class Api {
   struct Deps {
     spool::Spool* spool = nullptr;
     auth::KeyStore* keys = nullptr;
+    auth::IamStore* iam = nullptr;
     auth::Quota* quota = nullptr;  // null: unlimited
     ses::Resources* resources = nullptr;
     ses::DkimKeys* dkim = nullptr;

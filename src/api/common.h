@@ -48,13 +48,15 @@ inline HttpResponse V2Error(const ApiError& e) {
   return r;
 }
 
-inline HttpResponse V1Error(const ApiError& e) {
+inline constexpr char kIamXmlns[] = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+inline HttpResponse V1Error(const ApiError& e, const char* xmlns = kXmlns) {
   HttpResponse r;
   r.status = e.status;
   r.content_type = "text/xml";
   std::string rid = NewRequestId();
   r.headers = {{"x-amzn-RequestId", rid}};
-  r.body = std::string("<ErrorResponse xmlns=\"") + kXmlns +
+  r.body = std::string("<ErrorResponse xmlns=\"") + xmlns +
            "\">\n  <Error>\n    <Type>" +
            (e.status >= 500 ? "Receiver" : "Sender") + "</Type>\n    <Code>" +
            e.v1_code + "</Code>\n    <Message>" + XmlEscape(e.message) +
@@ -64,12 +66,13 @@ inline HttpResponse V1Error(const ApiError& e) {
 }
 
 inline HttpResponse V1Ok(const std::string& action,
-                         const std::string& result_xml) {
+                         const std::string& result_xml,
+                         const char* xmlns = kXmlns) {
   HttpResponse r;
   r.content_type = "text/xml";
   std::string rid = NewRequestId();
   r.headers = {{"x-amzn-RequestId", rid}};
-  r.body = "<" + action + "Response xmlns=\"" + kXmlns + "\">\n  <" + action +
+  r.body = "<" + action + "Response xmlns=\"" + xmlns + "\">\n  <" + action +
            "Result>" + result_xml + "</" + action +
            "Result>\n  <ResponseMetadata>\n    <RequestId>" + rid +
            "</RequestId>\n  </ResponseMetadata>\n</" + action + "Response>\n";

@@ -21,7 +21,9 @@
 #include "api/form.h"
 #include "api/router.h"
 #include "api/v2_resources.h"
+#include "auth/iam.h"
 #include "auth/keys.h"
+#include "auth/login_throttle.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
@@ -109,10 +111,16 @@ Result<std::string> BuildSesMessage(mime::SimpleMessage& m,
                                     const std::string& id,
                                     const std::string& mid_domain);
 
+// The tags a v1/IAM form (Tags.member.N.Key) or a v2 JSON body ("Tags")
+// would set (aws:RequestTag/...).
+MessageTags FormTags(const std::map<std::string, std::string>& form);
+MessageTags BodyTags(const std::string& body);
+
 struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   const config::Config& config;
   spool::Spool* spool;
   auth::KeyStore* keys;
+  auth::IamStore* iam;
   Services services;
   DkimKeys& dkim_keys;
   Resources& resources;
@@ -121,6 +129,19 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::mutex failures_mu;  // guards appends to rendering_failures.jsonl
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> throttled{0};
+  std::atomic<uint64_t> denied{0};  // requests IAM policies refused
+  // Failed SigV4 signatures per client address and access key id: past a
+  // few, an address is locked out for a while (other addresses are not).
+  // Generous next to SMTP AUTH's: SDKs retry a bad signature themselves.
+  static auth::LoginThrottle::Limits SignatureLimits() {
+    auth::LoginThrottle::Limits l;
+    l.free_failures = 20;
+    l.lockout_failures = 100;
+    l.lockout_ms = 5 * 60 * 1000;
+    l.window_ms = 10 * 60 * 1000;
+    return l;
+  }
+  auth::LoginThrottle signature_throttle{SignatureLimits()};
 
   auth::Quota* quota;
   std::string admin_token;  // local tools' bearer token for /admin/*
@@ -133,6 +154,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       : config(c),
         spool(d.spool),
         keys(d.keys),
+        iam(d.iam),
         services(std::move(sv)),
         dkim_keys(*d.dkim),
         resources(*d.resources),
@@ -234,6 +256,42 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
 
   // --- authentication ------------------------------------------------------
   std::optional<ApiError> Authenticate(const HttpRequest& req, Caller* caller);
+
+  // --- authorization (api/authorize.cc) ---------------------------------
+  // The SigV4 credential scope's service ("ses", "sns", "iam"; "ses" when
+  // unsigned or for SES's "email" prefix).
+  static std::string ScopeService(const HttpRequest& req);
+  static std::string ScopeRegion(const HttpRequest& req);
+  static std::string ScopeKeyId(const HttpRequest& req);
+  // An ARN in this account and region: Arn("ses", "identity/example.com").
+  std::string Arn(const std::string& service, const std::string& rest) const;
+  // The IAM action ("ses:GetEmailIdentity") and resource ARN of a SESv2
+  // request; an empty action for a path the model does not know.
+  std::pair<std::string, std::string> V2Action(const HttpRequest& req) const;
+  // The resource ARN a v1 Query request (SES, SNS or IAM) acts on, or "*".
+  std::string QueryResource(const std::string& service,
+                            const std::string& action,
+                            std::map<std::string, std::string>& form) const;
+  // IAM's gate: nullopt when the caller may perform `action` on
+  // `resource` (the root always may; an IAM user as its policies say);
+  // otherwise AWS's AccessDenied (SNS: AuthorizationError), logged and
+  // counted. `request_tags`: the tags the request would set.
+  std::optional<ApiError> Authorize(const Caller& c, const HttpRequest& req,
+                                    const std::string& action,
+                                    const std::string& resource,
+                                    const MessageTags& request_tags = {});
+  // The tags a v1/IAM form (Tags.member.N.Key) or a v2 JSON body ("Tags")
+  // would set.
+
+  // --- the IAM Query API (api/iam.cc) ----------------------------------
+  // Answers an IAM action (already authorized); on the store thread, since
+  // IAM writes fsync.
+  HttpResponse Iam(const Caller& caller, const std::string& action,
+                   std::map<std::string, std::string>& form);
+  void IamQuery(const HttpRequest& req, const Caller& caller,
+                const std::string& action,
+                std::map<std::string, std::string> form,
+                std::function<void(HttpResponse)> done);
 
   // --- the one path to disk: admission ------------------------------------
   void Commit(Outgoing out, const std::string& id, const std::string& client_ip,

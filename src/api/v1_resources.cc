@@ -6,6 +6,30 @@
 namespace sesame::api {
 
 // --- SES v1 ----------------------------------------------------------------
+// The IAM Query API (service "iam" in the signature): authorized here,
+// answered on the store thread.
+void Api::Impl::IamQuery(const HttpRequest& req, const Caller& caller,
+                         const std::string& action,
+                         std::map<std::string, std::string> form,
+                         std::function<void(HttpResponse)> done) {
+  if (!caller.owner && !caller.iam_user) {
+    done(V1Error({403, "", "AccessDenied",
+                  auth::DeniedMessage(caller.who.Arn(), "iam:" + action, "*")},
+                 kIamXmlns));
+    return;
+  }
+  if (auto e = Authorize(caller, req, "iam:" + action,
+                         QueryResource("iam", action, form), FormTags(form))) {
+    done(V1Error(*e, kIamXmlns));
+    return;
+  }
+  auto owned =
+      std::make_shared<std::map<std::string, std::string>>(std::move(form));
+  store_thread.Post([this, caller, action, owned, done = std::move(done)] {
+    done(Iam(caller, action, *owned));
+  });
+}
+
 void Api::Impl::V1(const HttpRequest& req,
                    std::function<void(HttpResponse)> done) {
   Caller caller;
@@ -20,7 +44,22 @@ void Api::Impl::V1(const HttpRequest& req,
     done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
     return;
   }
-  if (services.sns && caller.owner && services.sns(action, form, done)) return;
+  const std::string service = ScopeService(req);
+  if (service == "iam") {
+    IamQuery(req, caller, action, std::move(form), std::move(done));
+    return;
+  }
+  if (service == "sns" && caller.iam_user) {
+    if (auto e =
+            Authorize(caller, req, "sns:" + action,
+                      QueryResource("sns", action, form), FormTags(form))) {
+      done(V1Error(*e));
+      return;
+    }
+  }
+  if (services.sns && (caller.owner || caller.iam_user) &&
+      services.sns(action, form, done))
+    return;
   caller.action = "ses:" + action;
   // SourceArn (SendEmail, templated) or FromArn (SendRawEmail) names the
   // identity a delegate sends for.
@@ -35,7 +74,17 @@ void Api::Impl::V1(const HttpRequest& req,
          "The action " + action + " is not valid for this web service."}));
     return;
   }
-  if (!caller.owner && route->owner_only) {
+  // An IAM user's sends are authorized by admission (the identity is the
+  // From address's); everything else here.
+  if (caller.iam_user && route->owner_only) {
+    std::string prefix = caller.action.substr(0, caller.action.find(':'));
+    if (auto e =
+            Authorize(caller, req, caller.action,
+                      QueryResource(prefix, action, form), FormTags(form))) {
+      done(V1Error(*e));
+      return;
+    }
+  } else if (!caller.owner && !caller.iam_user && route->owner_only) {
     done(V1Error(
         NotAuthorized(caller, "ses:" + action, "the account's resources")));
     return;

@@ -30,9 +30,12 @@ void Api::Impl::V2SendEmail(const HttpRequest& req, Caller caller,
   }
   Outgoing out;
   out.caller = std::move(caller);
-  out.caller.action = content.contains("Simple") ? "ses:SendEmail"
-                      : content.contains("Raw")  ? "ses:SendRawEmail"
-                                                 : "ses:SendTemplatedEmail";
+  // Sending authorization names the v1 action of the content; IAM knows
+  // the v2 operation's own, ses:SendEmail.
+  out.caller.action = out.caller.iam_user          ? "ses:SendEmail"
+                      : content.contains("Simple") ? "ses:SendEmail"
+                      : content.contains("Raw")    ? "ses:SendRawEmail"
+                                                   : "ses:SendTemplatedEmail";
   out.caller.identity_arn = JsonString(o, "FromEmailAddressIdentityArn");
   out.config_set = JsonString(o, "ConfigurationSetName");
   auto tags = V2MessageTags(o.if_contains("EmailTags"));
@@ -297,7 +300,16 @@ void Api::Impl::V2(const HttpRequest& req,
     return;
   }
   auto match = V2Routes().FindRest(req.method, PathSegments(req.path));
-  if (!caller.owner && (!match || match->route->owner_only)) {
+  bool send = match && !match->route->owner_only;
+  if (caller.iam_user && !send) {
+    // Sends are admission's to authorize (the identity is the From's).
+    auto [action, resource] = V2Action(req);
+    if (action.empty()) action = "ses:" + req.method + " " + req.path;
+    if (auto e = Authorize(caller, req, action, resource, BodyTags(req.body))) {
+      done(V2Error(*e));
+      return;
+    }
+  } else if (!caller.owner && !caller.iam_user && !send) {
     // Keys of other accounts only send, as identity policies allow.
     done(V2Error(NotAuthorized(caller, req.method + " " + req.path,
                                "the account's resources")));
@@ -328,7 +340,8 @@ void Api::Impl::V2OpSendEmail(V2Call& c) {
 }
 
 void Api::Impl::V2OpSendBulkEmail(V2Call& c) {
-  c.caller.action = "ses:SendBulkTemplatedEmail";
+  c.caller.action =
+      c.caller.iam_user ? "ses:SendBulkEmail" : "ses:SendBulkTemplatedEmail";
   V2SendBulk(c.req, std::move(c.caller), std::move(c.done));
 }
 

@@ -48,12 +48,32 @@ const std::vector<CommandHelp>& Commands() {
        "key). create prints the secret and its SES SMTP password once; "
        "show-dev prints the local profile's development key again.",
        "  --account ID    a delegate account's key (sending only)\n"
-       "  --user NAME     the IAM user name within that account\n"
+       "  --user NAME     the key of an IAM user (of --account, or of this\n"
+       "                  account: `sesame iam create-user` first)\n"
        "  --json          machine-readable output\n",
        "sesame keys create --json --config /etc/sesame/sesame.yaml",
        0,
        1,
        "list"},
+      {"iam",
+       {"list-users", "create-user", "delete-user", "attach-user-policy",
+        "detach-user-policy", "put-user-policy", "create-group",
+        "add-user-to-group", "attach-group-policy", "simulate"},
+       "iam list-users | create-user USER | delete-user USER | "
+       "attach-user-policy USER ARN | detach-user-policy USER ARN | "
+       "put-user-policy USER NAME JSON|@FILE | create-group GROUP | "
+       "add-user-to-group GROUP USER | attach-group-policy GROUP ARN | "
+       "simulate USER ACTION [RESOURCE] [--json]",
+       "IAM users, groups and policies, offline, on the files the server "
+       "reads (the IAM API does the same through aws iam or boto3). "
+       "Bootstrap a first admin with create-user, attach-user-policy "
+       "arn:aws:iam::aws:policy/AdministratorAccess and keys create --user.",
+       "  --json          machine-readable output\n"
+       "  --config FILE   the server's configuration (data_dir)\n",
+       "sesame iam create-user admin --config /etc/sesame/sesame.yaml",
+       0,
+       3,
+       "list-users"},
       {"identity",
        {"records"},
        "identity records DOMAIN [--json] [--config FILE]",

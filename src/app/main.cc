@@ -154,7 +154,7 @@ std::optional<auth::AccessKey> DevKey(auth::KeyStore* keys) {
   auto list = keys->List();
   if (!list.ok()) return std::nullopt;
   for (const auto& k : *list) {
-    if (!k.account.empty()) continue;
+    if (!k.account.empty() || !k.user.empty() || !k.active) continue;
     auth::AccessKey out = k;
     auto secret = keys->Lookup(k.id);
     if (!secret) return std::nullopt;
@@ -287,6 +287,7 @@ int Serve(const Args& args) {
   }
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
   auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
+  auth::IamStore iam(c.IamFile(), c.api_account_id);
   // The local profile's development key: created on the first start, and
   // shown (secret included) on every start, so a restart never loses the
   // dashboard login. Never on production: there, `sesame keys create`.
@@ -354,7 +355,7 @@ int Serve(const Args& args) {
   adm_opts.auto_verify = c.api_auto_verify;
   const bool capture_mode = c.delivery.mode == "capture";
   admission::Admission admission(
-      adm_opts, sp->get(), &resources, &dkim_keys, &keys, &quota,
+      adm_opts, sp->get(), &resources, &dkim_keys, &keys, &iam, &quota,
       capture_mode ? &mailbox : nullptr, &signing_pool);
   // Retired outbound messages, for feedback arriving after they left the
   // queue (7 days).
@@ -441,6 +442,7 @@ int Serve(const Args& args) {
   api::Api::Deps api_deps;
   api_deps.spool = sp->get();
   api_deps.keys = &keys;
+  api_deps.iam = &iam;
   api_deps.quota = &quota;
   api_deps.resources = &resources;
   api_deps.dkim = &dkim_keys;
@@ -879,6 +881,15 @@ int Keys(const Args& args) {
   ::mkdir(cfg->data_dir.c_str(), 0700);
   auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
   if (sub == "create") {
+    if (args.account.empty() && !args.user.empty()) {
+      // A key of this account's IAM user: the user must exist (`sesame iam
+      // create-user`), with at most two keys, as in IAM.
+      auth::IamStore iam(cfg->IamFile(), cfg->api_account_id);
+      if (auto u = iam.GetUser(args.user); !u.ok()) {
+        std::fprintf(stderr, "sesame: %s\n", u.error().message().c_str());
+        return 1;
+      }
+    }
     auto k = keys.Create(args.account, args.user);
     if (!k.ok()) {
       std::fprintf(stderr, "sesame: %s\n", k.error().message().c_str());
@@ -965,6 +976,95 @@ int Keys(const Args& args) {
       "sesame: usage: sesame keys create [--account ID [--user NAME]]|list|"
       "delete ID [--json] "
       "[--config FILE]\n");
+  return 2;
+}
+
+// `sesame iam …`: the common IAM tasks offline, on the same files the
+// server reads (so a first admin can be made before the API is reachable).
+int IamCommand(const Args& args) {
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
+  ::mkdir(cfg->data_dir.c_str(), 0700);
+  auth::IamStore iam(cfg->IamFile(), cfg->api_account_id);
+  auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
+  const auto& pos = args.positional;
+  std::string sub = pos.size() >= 2 ? pos[1] : "list-users";
+  auto arg = [&pos](size_t i) { return pos.size() > i + 1 ? pos[i + 1] : ""; };
+  auto done = [](const Status& s, const std::string& what) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "sesame: %s: %s\n", s.error().code().c_str(),
+                   s.error().message().c_str());
+      return 1;
+    }
+    if (!what.empty()) std::printf("%s\n", what.c_str());
+    return 0;
+  };
+  auto need = [&](size_t n) {
+    if (pos.size() >= n + 2) return true;
+    std::fprintf(stderr,
+                 "sesame: iam %s needs %zu argument%s (sesame help "
+                 "iam)\n",
+                 sub.c_str(), n, n == 1 ? "" : "s");
+    return false;
+  };
+  if (sub == "list-users") {
+    auto users = iam.ListUsers("/");
+    if (!users.ok()) return done(users.error(), "");
+    for (const auto& u : *users)
+      std::printf(
+          args.json ? "{\"UserName\": \"%s\", \"Arn\": \"%s\"}\n" : "%s  %s\n",
+          u.name.c_str(), iam.UserArn(u).c_str());
+    return 0;
+  }
+  if (sub == "create-user" && need(1)) {
+    auto u = iam.CreateUser(arg(1), "/", {});
+    return done(u.ok() ? Status(Ok{}) : Status(u.error()),
+                u.ok() ? iam.UserArn(*u) : "");
+  }
+  if (sub == "delete-user" && need(1)) {
+    bool has_keys = false;
+    if (auto list = keys.List(); list.ok()) {
+      for (const auto& k : *list)
+        has_keys |= k.account.empty() && k.user == arg(1);
+    }
+    return done(iam.DeleteUser(arg(1), has_keys), "deleted " + arg(1));
+  }
+  if (sub == "attach-user-policy" && need(2))
+    return done(iam.Attach("user", arg(1), arg(2)), "");
+  if (sub == "detach-user-policy" && need(2))
+    return done(iam.Detach("user", arg(1), arg(2)), "");
+  if (sub == "put-user-policy" && need(3)) {
+    // The document inline, or @FILE.
+    std::string doc = arg(3);
+    if (!doc.empty() && doc[0] == '@') {
+      std::ifstream f(doc.substr(1));
+      if (!f)
+        return done(
+            Error::Permanent("NoSuchFile", "cannot read " + doc.substr(1)), "");
+      doc.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    return done(iam.PutInline("user", arg(1), arg(2), doc), "");
+  }
+  if (sub == "create-group" && need(1)) {
+    auto g = iam.CreateGroup(arg(1), "/");
+    return done(g.ok() ? Status(Ok{}) : Status(g.error()),
+                g.ok() ? iam.GroupArn(*g) : "");
+  }
+  if (sub == "add-user-to-group" && need(2))
+    return done(iam.AddUserToGroup(arg(1), arg(2)), "");
+  if (sub == "attach-group-policy" && need(2))
+    return done(iam.Attach("group", arg(1), arg(2)), "");
+  if (sub == "simulate" && need(2)) {
+    auth::AuthzRequest r;
+    r.principal = {cfg->api_account_id, arg(1)};
+    r.action = arg(2);
+    r.resource = arg(3).empty() ? "*" : arg(3);
+    auth::Decision d = iam.Decide(arg(1), r);
+    std::printf("%s\n", d == auth::Decision::kAllow  ? "allowed"
+                        : d == auth::Decision::kDeny ? "explicitDeny"
+                                                     : "implicitDeny");
+    return d == auth::Decision::kAllow ? 0 : 1;
+  }
   return 2;
 }
 
@@ -1173,6 +1273,7 @@ int Main(int argc, char** argv) {
   if (cmd == "serve") return Serve(*args);
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
+  if (cmd == "iam") return IamCommand(*args);
   if (cmd == "suppression") {
     auto cfg = ConfigOrReport(*args);
     if (!cfg) return 2;

@@ -147,9 +147,20 @@ Status KeyStore::LoadLocked() {
                   ": malformed key line");
     }
     e.created = std::atoll(created.c_str());
-    // Optional fields added later: account, user.
+    // Optional fields added later: account, user, status, last use.
     std::getline(fields, e.account, '\t');
     std::getline(fields, e.user, '\t');
+    std::string status, at;
+    LastUse use;
+    std::getline(fields, status, '\t');
+    e.active = status != "Inactive";
+    if (std::getline(fields, at, '\t') &&
+        std::getline(fields, use.service, '\t') &&
+        std::getline(fields, use.region, '\t')) {
+      use.at = std::atoll(at.c_str());
+      // A use this process saw later than the file's wins.
+      if (use.at > last_used_[e.id].at) last_used_[e.id] = use;
+    }
     entries.push_back(std::move(e));
   }
   entries_ = std::move(entries);
@@ -160,12 +171,18 @@ Status KeyStore::LoadLocked() {
 Status KeyStore::SaveLocked() {
   std::string text =
       "# Sesame access keys: id, created (epoch s), secret sealed with "
-      "AES-256-GCM, account and user (empty: the owner)\n";
+      "AES-256-GCM, account and user (empty: the owner), status, last use "
+      "(epoch s, service, region)\n";
   for (const auto& e : entries_) {
-    text += e.id + "\t" + std::to_string(e.created) + "\t" + e.sealed;
-    if (!e.account.empty()) text += "\t" + e.account + "\t" + e.user;
+    text += e.id + "\t" + std::to_string(e.created) + "\t" + e.sealed + "\t" +
+            e.account + "\t" + e.user + "\t" +
+            (e.active ? "Active" : "Inactive");
+    if (auto it = last_used_.find(e.id); it != last_used_.end())
+      text += "\t" + std::to_string(it->second.at) + "\t" + it->second.service +
+              "\t" + it->second.region;
     text += "\n";
   }
+  last_used_dirty_ = false;
   Status s = WriteFileAtomic(keys_path_, text);
   loaded_mtime_ns_ = -1;  // force a reload of our own write's mtime
   return s;
@@ -178,11 +195,11 @@ Result<AccessKey> KeyStore::Create(const std::string& account,
        account.find_first_not_of("0123456789") != std::string::npos))
     return Fail("an account is 12 digits");
   if (!user.empty() &&
-      (account.empty() ||
+      (user.size() > 64 ||
        user.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
                               "ghijklmnopqrstuvwxyz0123456789+="
                               ",.@_-") != std::string::npos))
-    return Fail("a user needs an account and a name of [A-Za-z0-9+=,.@_-]");
+    return Fail("a user name is 1 to 64 of [A-Za-z0-9+=,.@_-]");
   std::lock_guard<std::mutex> lock(mu_);
   Status s = LoadLocked();
   if (!s.ok()) return s.error();
@@ -198,7 +215,7 @@ Result<AccessKey> KeyStore::Create(const std::string& account,
   if (!sealed.ok()) return sealed.error();
   k.account = account;
   k.user = user;
-  entries_.push_back({k.id, k.created, *sealed, account, user});
+  entries_.push_back({k.id, k.created, *sealed, account, user, true});
   s = SaveLocked();
   if (!s.ok()) return s.error();
   return k;
@@ -209,8 +226,15 @@ Result<std::vector<AccessKey>> KeyStore::List() {
   Status s = LoadLocked();
   if (!s.ok()) return s.error();
   std::vector<AccessKey> out;
-  for (const auto& e : entries_)
-    out.push_back({e.id, "", e.created, e.account, e.user});
+  for (const auto& e : entries_) {
+    AccessKey k{e.id, "", e.created, e.account, e.user, e.active, 0, "", ""};
+    if (auto it = last_used_.find(e.id); it != last_used_.end()) {
+      k.last_used = it->second.at;
+      k.last_service = it->second.service;
+      k.last_region = it->second.region;
+    }
+    out.push_back(std::move(k));
+  }
   return out;
 }
 
@@ -226,6 +250,44 @@ Result<bool> KeyStore::Delete(const std::string& id) {
   return true;
 }
 
+Result<bool> KeyStore::SetActive(const std::string& id, bool active) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = LoadLocked();
+  if (!s.ok()) return s.error();
+  for (auto& e : entries_) {
+    if (e.id != id) continue;
+    e.active = active;
+    s = SaveLocked();
+    if (!s.ok()) return s.error();
+    return true;
+  }
+  return false;
+}
+
+void KeyStore::Touch(const std::string& id, const std::string& service,
+                     const std::string& region) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_used_[id] = {NowMillis() / 1000, service, region};
+  last_used_dirty_ = true;
+}
+
+Status KeyStore::FlushLastUsed() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!last_used_dirty_) return Ok{};
+  Status s = LoadLocked();
+  if (!s.ok()) return s;
+  return SaveLocked();
+}
+
+std::optional<AccessKey> KeyStore::Get(const std::string& id) {
+  auto all = List();
+  if (!all.ok()) return std::nullopt;
+  for (auto& k : *all) {
+    if (k.id == id) return k;
+  }
+  return std::nullopt;
+}
+
 std::pair<std::string, std::string> KeyStore::AccountOf(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!LoadLocked().ok()) return {};
@@ -239,7 +301,7 @@ std::optional<std::string> KeyStore::Lookup(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!LoadLocked().ok()) return std::nullopt;
   for (const auto& e : entries_) {
-    if (e.id != id) continue;
+    if (e.id != id || !e.active) continue;
     auto master = MasterKeyLocked(false);
     if (!master.ok()) return std::nullopt;
     auto secret = Open(*master, e.sealed);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +20,10 @@ struct AccessKey {
   // identities' sending-authorization policies allow.
   std::string account;
   std::string user;
+  bool active = true;  // IAM's Active/Inactive: an inactive key fails at once
+  // Last authenticated use (IAM's GetAccessKeyLastUsed); 0 when never.
+  int64_t last_used = 0;
+  std::string last_service, last_region;
 };
 
 // Access keys on disk. Secrets are sealed with AES-256-GCM under a master
@@ -34,12 +39,25 @@ class KeyStore {
       : keys_path_(std::move(keys_path)),
         master_path_(std::move(master_key_path)) {}
 
+  // `account` empty: this account's root, or with `user` one of its IAM
+  // users (governed by the user's policies). Another account's key (and
+  // optionally a user in it) may only send, under sending authorization.
   Result<AccessKey> Create(const std::string& account = "",
                            const std::string& user = "");
+  // Active or Inactive; false when the key does not exist.
+  Result<bool> SetActive(const std::string& id, bool active);
+  // Records an authenticated use, in memory; written with the next change
+  // or FlushLastUsed() (never on the request path).
+  void Touch(const std::string& id, const std::string& service,
+             const std::string& region);
+  Status FlushLastUsed();
+  // The key with its status and last use (no secret), or nullopt.
+  std::optional<AccessKey> Get(const std::string& id);
   Result<std::vector<AccessKey>> List();
   // Returns false when the key did not exist.
   Result<bool> Delete(const std::string& id);
-  // The secret for an access key id, or nullopt when unknown.
+  // The secret for an active access key id, or nullopt when unknown or
+  // inactive.
   std::optional<std::string> Lookup(const std::string& id);
   // The key's account and user (both empty for owner keys and unknown ids).
   std::pair<std::string, std::string> AccountOf(const std::string& id);
@@ -50,6 +68,11 @@ class KeyStore {
     int64_t created;
     std::string sealed;  // base64(nonce | ciphertext | tag)
     std::string account, user;
+    bool active = true;
+  };
+  struct LastUse {
+    int64_t at = 0;
+    std::string service, region;
   };
   Status LoadLocked();
   Status SaveLocked();
@@ -59,6 +82,8 @@ class KeyStore {
   std::string master_path_;
   std::mutex mu_;
   std::vector<Entry> entries_;
+  std::map<std::string, LastUse> last_used_;  // by id, merged on every save
+  bool last_used_dirty_ = false;
   int64_t loaded_mtime_ns_ = -1;
   std::string master_;
 };

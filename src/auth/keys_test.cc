@@ -61,7 +61,24 @@ TEST(KeyStore, CreateListLookupDeleteAcrossInstances) {
   EXPECT_EQ(e.Lookup(d->id), d->secret);
   EXPECT_EQ((*e.List())[0].account, "123456789012");
   EXPECT_FALSE(a.Create("12345").ok());
-  EXPECT_FALSE(a.Create("", "app").ok());
+  EXPECT_FALSE(a.Create("", "bad name").ok());
+  // An IAM user's key of this account: made inactive, it stops at once for
+  // every reader of the file; its last use survives a reload.
+  auto u = a.Create("", "ci");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(e.AccountOf(u->id),
+            std::make_pair(std::string(), std::string("ci")));
+  a.Touch(u->id, "ses", "us-east-1");
+  ASSERT_TRUE(*a.SetActive(u->id, false));
+  EXPECT_EQ(e.Lookup(u->id), std::nullopt);
+  auto seen = e.Get(u->id);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_FALSE(seen->active);
+  EXPECT_EQ(seen->last_service, "ses");
+  EXPECT_GT(seen->last_used, 0);
+  ASSERT_TRUE(*e.SetActive(u->id, true));
+  EXPECT_EQ(a.Lookup(u->id), u->secret);
+  EXPECT_FALSE(*a.SetActive("AKIANOSUCHKEY", true));
   fs::remove_all(dir);
 }
 

@@ -1,5 +1,7 @@
 #include "auth/policy.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
@@ -78,10 +80,27 @@ bool ParseOperator(std::string name, Operator* op) {
                                        "StringNotEqualsIgnoreCase",
                                        "StringLike",
                                        "StringNotLike",
+                                       "DateEquals",
+                                       "DateNotEquals",
                                        "DateLessThan",
                                        "DateLessThanEquals",
                                        "DateGreaterThan",
-                                       "DateGreaterThanEquals"};
+                                       "DateGreaterThanEquals",
+                                       "NumericEquals",
+                                       "NumericNotEquals",
+                                       "NumericLessThan",
+                                       "NumericLessThanEquals",
+                                       "NumericGreaterThan",
+                                       "NumericGreaterThanEquals",
+                                       "Bool",
+                                       "BinaryEquals",
+                                       "IpAddress",
+                                       "NotIpAddress",
+                                       "ArnEquals",
+                                       "ArnNotEquals",
+                                       "ArnLike",
+                                       "ArnNotLike",
+                                       "Null"};
   for (const char* k : kKnown) {
     if (name == k) {
       op->base = name;
@@ -105,17 +124,71 @@ int64_t ParseTime(const std::string& s) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+// Does `ip` (v4 or v6 text) lie in `cidr` ("192.0.2.0/24", "2001:db8::/32",
+// or one address)?
+bool InCidr(const std::string& cidr, const std::string& ip) {
+  std::string net = cidr;
+  int bits = -1;
+  if (size_t slash = cidr.find('/'); slash != std::string::npos) {
+    net = cidr.substr(0, slash);
+    bits = std::atoi(cidr.c_str() + slash + 1);
+  }
+  unsigned char a[16], b[16];
+  int len = 0;
+  if (inet_pton(AF_INET, net.c_str(), a) == 1 &&
+      inet_pton(AF_INET, ip.c_str(), b) == 1) {
+    len = 4;
+  } else if (inet_pton(AF_INET6, net.c_str(), a) == 1 &&
+             inet_pton(AF_INET6, ip.c_str(), b) == 1) {
+    len = 16;
+  } else {
+    return false;
+  }
+  if (bits < 0 || bits > len * 8) bits = len * 8;
+  for (int i = 0; i < bits; ++i) {
+    int mask = 0x80 >> (i % 8);
+    if ((a[i / 8] & mask) != (b[i / 8] & mask)) return false;
+  }
+  return true;
+}
+
+bool ParseNumber(const std::string& s, double* out) {
+  char* end = nullptr;
+  *out = std::strtod(s.c_str(), &end);
+  return !s.empty() && end && *end == '\0';
+}
+
+bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](char x, char y) { return Lower(x) == Lower(y); });
+}
+
 bool MatchOne(const std::string& op, const std::string& pattern,
               const std::string& value) {
-  if (op == "StringEquals" || op == "StringNotEquals") return pattern == value;
-  if (op == "StringEqualsIgnoreCase" || op == "StringNotEqualsIgnoreCase")
-    return pattern.size() == value.size() &&
-           std::equal(pattern.begin(), pattern.end(), value.begin(),
-                      [](char a, char b) { return Lower(a) == Lower(b); });
-  if (op == "StringLike" || op == "StringNotLike")
+  if (op == "StringEquals" || op == "StringNotEquals" || op == "BinaryEquals" ||
+      op == "ArnEquals" || op == "ArnNotEquals")
+    return op.starts_with("Arn") ? WildcardMatch(pattern, value)
+                                 : pattern == value;
+  if (op == "StringEqualsIgnoreCase" || op == "StringNotEqualsIgnoreCase" ||
+      op == "Bool")
+    return EqualsIgnoreCase(pattern, value);
+  if (op == "StringLike" || op == "StringNotLike" || op == "ArnLike" ||
+      op == "ArnNotLike")
     return WildcardMatch(pattern, value);
+  if (op == "IpAddress" || op == "NotIpAddress") return InCidr(pattern, value);
+  if (op.starts_with("Numeric")) {
+    double p, v;
+    if (!ParseNumber(pattern, &p) || !ParseNumber(value, &v)) return false;
+    if (op == "NumericEquals" || op == "NumericNotEquals") return v == p;
+    if (op == "NumericLessThan") return v < p;
+    if (op == "NumericLessThanEquals") return v <= p;
+    if (op == "NumericGreaterThan") return v > p;
+    return v >= p;  // NumericGreaterThanEquals
+  }
   int64_t p = ParseTime(pattern), v = ParseTime(value);
   if (p < 0 || v < 0) return false;
+  if (op == "DateEquals" || op == "DateNotEquals") return v == p;
   if (op == "DateLessThan") return v < p;
   if (op == "DateLessThanEquals") return v <= p;
   if (op == "DateGreaterThan") return v > p;
@@ -138,6 +211,14 @@ bool ConditionHolds(const Operator& op,
     }
     return false;
   };
+  if (op.base == "Null") {
+    // {"Null": {"key": "true"}}: holds when the key is absent.
+    bool absent = !values || values->empty();
+    for (const auto& p : patterns) {
+      if (EqualsIgnoreCase(p, "true") == absent) return true;
+    }
+    return false;
+  }
   if (!values || values->empty()) {
     // IAM: a missing key fails positive operators, satisfies negated ones,
     // ...IfExists and ForAllValues.
@@ -179,11 +260,63 @@ bool ListMatches(const std::vector<std::string>& patterns,
   return false;
 }
 
+// Condition values: strings, or JSON booleans and numbers as IAM reads them.
+bool ConditionValues(const json::value& v, std::vector<std::string>* out) {
+  auto one = [out](const json::value& e) {
+    if (e.is_string()) {
+      out->emplace_back(e.as_string());
+    } else if (e.is_bool()) {
+      out->emplace_back(e.as_bool() ? "true" : "false");
+    } else if (e.is_int64() || e.is_uint64() || e.is_double()) {
+      out->emplace_back(json::serialize(e));
+    } else {
+      return false;
+    }
+    return true;
+  };
+  if (!v.is_array()) return one(v);
+  for (const auto& e : v.as_array()) {
+    if (!one(e)) return false;
+  }
+  return true;
+}
+
+// Policy variables: "${aws:username}" and any other single-valued context
+// key; an unknown variable leaves the text unmatched (as IAM does).
+std::string Substitute(const std::string& text, const AuthzRequest& r) {
+  if (text.find("${") == std::string::npos) return text;
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t open = text.find("${", i), close;
+    if (open == std::string::npos ||
+        (close = text.find('}', open)) == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    out += text.substr(i, open - i);
+    std::string key = text.substr(open + 2, close - open - 2);
+    std::string value = "\x01unresolved";
+    if (key == "*" || key == "?" || key == "$") value = key;
+    for (const auto& [k, v] : r.context) {
+      if (v.size() == 1 && EqualsIgnoreCase(k, key)) value = v[0];
+    }
+    out += value;
+    i = close + 1;
+  }
+  return out;
+}
+
 // kAllow/kDeny when the statement applies to the request, else kNotApplicable.
-Decision EvaluateStatement(const json::object& st, const AuthzRequest& r) {
+// `identity`: a policy attached to the caller (no Principal element), else a
+// resource policy that must name the caller.
+Decision EvaluateStatement(const json::object& st, const AuthzRequest& r,
+                           bool identity) {
   auto* effect = st.if_contains("Effect");
   if (!effect || !effect->is_string()) return Decision::kNotApplicable;
-  if (auto* p = st.if_contains("Principal")) {
+  if (identity) {
+    if (st.contains("Principal") || st.contains("NotPrincipal"))
+      return Decision::kNotApplicable;
+  } else if (auto* p = st.if_contains("Principal")) {
     if (!PrincipalMatches(*p, r.principal)) return Decision::kNotApplicable;
   } else if (auto* np = st.if_contains("NotPrincipal")) {
     if (PrincipalMatches(*np, r.principal)) return Decision::kNotApplicable;
@@ -195,8 +328,10 @@ Decision EvaluateStatement(const json::object& st, const AuthzRequest& r) {
   if (!ListField(st, "Action", &actions, &not_action) ||
       ListMatches(actions, r.action, true) == not_action)
     return Decision::kNotApplicable;
-  if (!ListField(st, "Resource", &resources, &not_resource) ||
-      ListMatches(resources, r.resource, false) == not_resource)
+  if (!ListField(st, "Resource", &resources, &not_resource))
+    return Decision::kNotApplicable;
+  for (auto& res : resources) res = Substitute(res, r);
+  if (ListMatches(resources, r.resource, false) == not_resource)
     return Decision::kNotApplicable;
   if (auto* cond = st.if_contains("Condition"); cond && cond->is_object()) {
     for (const auto& [op_name, keys] : cond->as_object()) {
@@ -205,7 +340,8 @@ Decision EvaluateStatement(const json::object& st, const AuthzRequest& r) {
         return Decision::kNotApplicable;
       for (const auto& [key, want] : keys.as_object()) {
         std::vector<std::string> patterns;
-        if (!Strings(want, &patterns)) return Decision::kNotApplicable;
+        if (!ConditionValues(want, &patterns)) return Decision::kNotApplicable;
+        for (auto& pat : patterns) pat = Substitute(pat, r);
         // Condition keys are case-insensitive.
         const std::vector<std::string>* values = nullptr;
         for (const auto& [k, v] : r.context) {
@@ -333,8 +469,9 @@ Status ValidatePolicy(const std::string& policy,
   return Ok{};
 }
 
-Decision Evaluate(const std::vector<std::string>& policies,
-                  const AuthzRequest& request) {
+namespace {
+Decision EvaluateAll(const std::vector<std::string>& policies,
+                     const AuthzRequest& request, bool identity) {
   Decision result = Decision::kNotApplicable;
   for (const auto& text : policies) {
     boost::system::error_code ec;
@@ -350,12 +487,104 @@ Decision Evaluate(const std::vector<std::string>& policies,
       }
     }
     for (const json::object* st : list) {
-      Decision d = EvaluateStatement(*st, request);
+      Decision d = EvaluateStatement(*st, request, identity);
       if (d == Decision::kDeny) return Decision::kDeny;
       if (d == Decision::kAllow) result = Decision::kAllow;
     }
   }
   return result;
+}
+
+}  // namespace
+
+Decision Evaluate(const std::vector<std::string>& policies,
+                  const AuthzRequest& request) {
+  return EvaluateAll(policies, request, false);
+}
+
+Decision EvaluateIdentityPolicies(const std::vector<std::string>& policies,
+                                  const AuthzRequest& request) {
+  return EvaluateAll(policies, request, true);
+}
+
+Decision Combine(Decision identity, Decision resource) {
+  if (identity == Decision::kDeny || resource == Decision::kDeny)
+    return Decision::kDeny;
+  if (identity == Decision::kAllow || resource == Decision::kAllow)
+    return Decision::kAllow;
+  return Decision::kNotApplicable;
+}
+
+Status ValidateIdentityPolicy(const std::string& policy, size_t max_bytes) {
+  if (policy.size() > max_bytes)
+    return Invalid("Cannot exceed quota for PolicySize: " +
+                   std::to_string(max_bytes));
+  boost::system::error_code ec;
+  json::value v = json::parse(policy, ec);
+  if (ec || !v.is_object()) return Invalid("Syntax errors in policy.");
+  const json::object& doc = v.as_object();
+  for (const auto& [k, val] : doc) {
+    if (k != "Version" && k != "Id" && k != "Statement")
+      return Invalid("Syntax errors in policy.");
+  }
+  if (auto* ver = doc.if_contains("Version");
+      ver && (!ver->is_string() || (ver->as_string() != "2012-10-17" &&
+                                    ver->as_string() != "2008-10-17")))
+    return Invalid("The policy failed legacy parsing");
+  auto* stmts = doc.if_contains("Statement");
+  if (!stmts) return Invalid("Syntax errors in policy.");
+  json::array list;
+  if (stmts->is_object()) {
+    list.push_back(*stmts);
+  } else if (stmts->is_array()) {
+    list = stmts->as_array();
+  } else {
+    return Invalid("Syntax errors in policy.");
+  }
+  for (const auto& item : list) {
+    if (!item.is_object()) return Invalid("Syntax errors in policy.");
+    const json::object& st = item.as_object();
+    if (st.contains("Principal") || st.contains("NotPrincipal"))
+      return Invalid("Policy document should not specify a principal.");
+    auto* effect = st.if_contains("Effect");
+    if (!effect || !effect->is_string() ||
+        (effect->as_string() != "Allow" && effect->as_string() != "Deny"))
+      return Invalid("Syntax errors in policy.");
+    std::vector<std::string> actions, resources;
+    bool negated = false;
+    if (st.contains("Action") && st.contains("NotAction"))
+      return Invalid("Syntax errors in policy.");
+    if (!ListField(st, "Action", &actions, &negated))
+      return Invalid("Policy statement must contain actions.");
+    for (const auto& a : actions) {
+      if (a != "*" && a.find(':') == std::string::npos)
+        return Invalid(
+            "Actions/Conditions must be prefaced by a vendor, "
+            "e.g., iam, sdb, ec2, etc.");
+    }
+    if (!ListField(st, "Resource", &resources, &negated))
+      return Invalid("Policy statement must contain resources.");
+    for (const auto& r : resources) {
+      if (r != "*" && r.rfind("arn:", 0) != 0)
+        return Invalid("Resource " + r + " must be in ARN format or \"*\".");
+    }
+    if (auto* cond = st.if_contains("Condition")) {
+      if (!cond->is_object()) return Invalid("Syntax errors in policy.");
+      for (const auto& [op_name, keys] : cond->as_object()) {
+        Operator op;
+        if (!ParseOperator(std::string(op_name), &op))
+          return Invalid("Unsupported condition operator " +
+                         std::string(op_name) + ".");
+        std::vector<std::string> vals;
+        if (!keys.is_object()) return Invalid("Syntax errors in policy.");
+        for (const auto& [key, want] : keys.as_object()) {
+          if (!ConditionValues(want, &vals))
+            return Invalid("Syntax errors in policy.");
+        }
+      }
+    }
+  }
+  return Ok{};
 }
 
 }  // namespace sesame::auth

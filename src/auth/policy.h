@@ -34,10 +34,9 @@ struct AuthzRequest {
 // Allow/Deny statements on Principal, Action, Resource and Condition.
 // Validation rejects what SES rejects (with the reason); evaluation follows
 // IAM: an explicit Deny wins, otherwise some Allow must match. Supported
-// condition operators: StringEquals, StringNotEquals, StringLike,
-// StringNotLike (and their IgnoreCase forms), with ForAllValues: and
-// ForAnyValue: qualifiers, plus DateLessThan/DateGreaterThan on
-// aws:CurrentTime. Pure; thread-compatible.
+// condition operators: IAM's String*, Numeric*, Date*, Bool, BinaryEquals,
+// IpAddress/NotIpAddress, Arn* and Null, with ...IfExists and the
+// ForAllValues:/ForAnyValue: qualifiers. Pure; thread-compatible.
 
 // Checks a policy for an identity: size, JSON shape, Effect, Principal,
 // Action (ses:Send* family), Resource (must be `identity_arn`), operators.
@@ -50,6 +49,22 @@ enum class Decision { kNotApplicable, kAllow, kDeny };
 // least one allows.
 Decision Evaluate(const std::vector<std::string>& policies,
                   const AuthzRequest& request);
+
+// Evaluates identity policies (attached to the caller; their statements name
+// no Principal). Policy variables such as ${aws:username} resolve from the
+// request's context.
+Decision EvaluateIdentityPolicies(const std::vector<std::string>& policies,
+                                  const AuthzRequest& request);
+
+// IAM's policy evaluation logic within one account: an explicit Deny in
+// either wins, else an Allow in either allows.
+Decision Combine(Decision identity, Decision resource);
+
+// Checks an IAM identity policy (managed or inline) as IAM does, with IAM's
+// MalformedPolicyDocument reasons: JSON shape, Version, Effect, Action or
+// NotAction with a service prefix, Resource or NotResource as ARNs, no
+// Principal, known condition operators, at most `max_bytes`.
+Status ValidateIdentityPolicy(const std::string& policy, size_t max_bytes);
 
 // IAM wildcard match: '*' any run, '?' one character.
 bool WildcardMatch(std::string_view pattern, std::string_view text,

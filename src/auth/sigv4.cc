@@ -260,8 +260,9 @@ bool ParseAuthorization(std::string_view header, Authorization* out,
         "<key>/<yyyymmdd>/<region>/ses/aws4_request";
     return false;
   }
-  // SES, and SNS for the topics API (same endpoint, same keys).
-  if (scope[3] != "ses" && scope[3] != "email" && scope[3] != "sns") {
+  // SES, SNS for the topics API and IAM (same endpoint, same keys).
+  if (scope[3] != "ses" && scope[3] != "email" && scope[3] != "sns" &&
+      scope[3] != "iam") {
     *why = "Credential should be scoped to correct service: 'ses'";
     return false;
   }

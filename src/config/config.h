@@ -290,6 +290,8 @@ struct Config {
     return master_key_file.empty() ? d + ".master.key" : master_key_file;
   }
   std::string AccessKeysFile() const { return data_dir + "/access-keys"; }
+  // IAM users, groups and policies (auth::IamStore).
+  std::string IamFile() const { return data_dir + "/iam.json"; }
   // The bearer token of local admin tools (the CLI, scripts): /admin/* needs
   // it, a dashboard session or an owner's SigV4 signature, from loopback too.
   std::string AdminTokenFile() const { return data_dir + "/admin.token"; }

@@ -18,6 +18,7 @@ struct HttpRequest {
   std::string body;
   std::string remote_ip;
   bool loopback = false;
+  bool secure = false;  // arrived over TLS (aws:SecureTransport)
 
   std::string Header(std::string_view name) const;
 };

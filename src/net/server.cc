@@ -816,6 +816,7 @@ struct Server::Impl {
       r.body = std::move(req.body());
       r.remote_ip = ip;
       r.loopback = loopback;
+      r.secure = !std::is_same_v<Stream, beast::tcp_stream>;
       bool keep_alive = req.keep_alive();
       unsigned version = req.version();
       net::HttpResponse resp;
