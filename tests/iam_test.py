@@ -169,6 +169,11 @@ class Iam(unittest.TestCase):
         self.assertEqual(used["AccessKeyLastUsed"]["Region"], "us-east-1")
         self.assertLess(abs(used["AccessKeyLastUsed"]["LastUsedDate"].timestamp() - time.time()), 30)
         self.smtp_send(key, "rotating@example.com")
+        # The last use is written to the keys file by a clean stop.
+        self.server.stop()
+        self.server.start()
+        used = self.iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+        self.assertEqual(used["AccessKeyLastUsed"]["ServiceName"], "ses")
         self.iam.update_access_key(UserName="rotating", AccessKeyId=key["AccessKeyId"], Status="Inactive")
         t0 = time.time()
         self.assertEqual(aws_error_code(v2.get_account), "UnrecognizedClientException")

@@ -534,7 +534,8 @@ int Serve(const Args& args) {
     for (const auto& cs : c.delivery.configuration_sets) names.insert(cs.name);
     resources.configuration_sets().SetConfigFileSets(std::move(names));
   }
-  // Evaluates alarms every second and saves the statistics every minute.
+  // Evaluates alarms every second; every minute saves the statistics and
+  // the access keys' last use (kept in memory by the request path).
   std::atomic<bool> stats_stop{false};
   std::thread stats_thread([&] {
     int64_t last_save = NowMillis();
@@ -543,10 +544,12 @@ int Serve(const Args& args) {
       alarms.Evaluate(NowMillis());
       if (NowMillis() - last_save > 60 * 1000) {
         (void)sending_stats.Save(stats_path);
+        (void)keys.FlushLastUsed();
         last_save = NowMillis();
       }
     }
     (void)sending_stats.Save(stats_path);
+    (void)keys.FlushLastUsed();
   });
   // Counters, statistics, the suppression list and publishing: one class.
   events::FanOut fanout(&resources, &sending_stats, &publisher);
