@@ -190,8 +190,14 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   if (s.source == Source::kInternal || s.source == Source::kInbound)
     return std::nullopt;
   if (s.source == Source::kSubmission) {
-    s.caller = SmtpCaller(s.meta.auth_user);
-    // AUTH is offered only under TLS unless clear-text AUTH is configured.
+    // An SMTP user is an access key (SES SMTP credentials) or a configured
+    // SMTP user (the root's); keys of another account send under sending
+    // authorization. aws:SecureTransport stays false: MessageMeta does not
+    // record whether the session ran under TLS.
+    if (!s.meta.auth_user.empty() && keys_)
+      s.caller = CallerForKey(*keys_, s.meta.auth_user, options_.account_id);
+    s.caller.api = "smtp";
+    s.caller.action = "ses:SendRawEmail";
     s.caller.source_ip = s.meta.client_ip;
   }
   UseDefaultConfigurationSet(s, from);
@@ -228,19 +234,14 @@ std::optional<Refusal> Admission::CheckPaused(const Submission& s) {
   return std::nullopt;
 }
 
-// An SMTP user is an access key (SES SMTP credentials) or a configured SMTP
-// user; keys of another account send under sending authorization.
-Caller Admission::SmtpCaller(const std::string& auth_user) const {
+Caller CallerForKey(auth::KeyStore& keys, const std::string& key_id,
+                    const std::string& account_id) {
   Caller c;
-  c.api = "smtp";
-  c.action = "ses:SendRawEmail";
-  if (auth_user.empty() || !keys_) return c;
-  auto [account, key_user] = keys_->AccountOf(auth_user);
-  bool this_account = account.empty() || account == options_.account_id;
-  if (this_account && key_user.empty()) return c;
-  c.who = {this_account ? options_.account_id : account, key_user};
-  c.owner = false;
-  c.iam_user = this_account;
+  auto [account, user] = keys.AccountOf(key_id);
+  bool this_account = account.empty() || account == account_id;
+  c.owner = this_account && user.empty();
+  c.iam_user = this_account && !user.empty();
+  c.who = {this_account ? account_id : account, user};
   return c;
 }
 

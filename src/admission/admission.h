@@ -44,6 +44,12 @@ struct Caller {
   std::string identity_arn;  // empty: the From address's own identity
 };
 
+// Who holds access key `key_id`: the account root (owner), an IAM user of
+// `account_id` (iam_user), or another account's key (neither), for both the
+// API's SigV4 callers and SMTP's AUTH users. An unknown key is the root's.
+Caller CallerForKey(auth::KeyStore& keys, const std::string& key_id,
+                    const std::string& account_id);
+
 // One message to admit. meta.recipients hold addr-specs; meta.id is set.
 struct Submission {
   Source source = Source::kApi;
@@ -137,7 +143,6 @@ class Admission {
   void SignAndCommit(Submission s, const std::string& from,
                      int64_t quota_taken_ms, Done done);
   void Commit(Submission s, int64_t quota_taken_ms, Done done);
-  Caller SmtpCaller(const std::string& auth_user) const;
 
   const Options options_;
   spool::Spool* spool_;

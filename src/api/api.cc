@@ -148,11 +148,11 @@ std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
       now_ms / 1000, config.api_max_clock_skew_seconds, region);
   if (r.index() == 0) {
     const std::string& id = std::get<0>(r);
-    auto [account, user] = keys->AccountOf(id);
-    bool this_account = account.empty() || account == config.api_account_id;
-    caller->owner = this_account && user.empty();
-    caller->iam_user = this_account && !user.empty();
-    caller->who = {this_account ? config.api_account_id : account, user};
+    admission::Caller who =
+        admission::CallerForKey(*keys, id, config.api_account_id);
+    caller->owner = who.owner;
+    caller->iam_user = who.iam_user;
+    caller->who = who.who;
     caller->source_ip = req.remote_ip;
     caller->secure = req.secure;
     keys->Touch(id, service, region);
