@@ -130,7 +130,8 @@ std::optional<ApiError> Api::Impl::CheckConfigSet(const std::string& name) {
 
 // --- authentication ------------------------------------------------------
 std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
-                                                Caller* caller) {
+                                                Caller* caller,
+                                                std::string* service) {
   int64_t now_ms = NowMillis();
   if (int64_t locked = signature_throttle.LockedFor(req.remote_ip, now_ms))
     return ApiError{403, "AccessDeniedException", "AccessDenied",
@@ -140,9 +141,10 @@ std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
   auth::SignedRequest sr{req.method, req.path, req.query, req.headers,
                          req.body};
   // IAM is global: SDKs sign it for us-east-1 whatever their region.
-  std::string service = ScopeService(req);
+  const auth::Authorization scope = SignedScope(req);
   std::string region = config.api_region;
-  if (service == "iam" && ScopeRegion(req) == "us-east-1") region = "us-east-1";
+  if (scope.service == "iam" && scope.region == "us-east-1")
+    region = "us-east-1";
   auto r = auth::Verify(
       sr, [this](const std::string& id) { return keys->Lookup(id); },
       now_ms / 1000, config.api_max_clock_skew_seconds, region);
@@ -155,14 +157,15 @@ std::optional<ApiError> Api::Impl::Authenticate(const HttpRequest& req,
     caller->who = who.who;
     caller->source_ip = req.remote_ip;
     caller->secure = req.secure;
-    keys->Touch(id, service, region);
+    keys->Touch(id, scope.service, region);
+    if (service) *service = scope.service;
     signature_throttle.Succeeded(req.remote_ip, id);
     return std::nullopt;
   }
   const auth::AuthError& e = std::get<1>(r);
   if (e.failure == auth::AuthFailure::kBadSignature ||
       e.failure == auth::AuthFailure::kUnknownKey)
-    signature_throttle.Failed(req.remote_ip, ScopeKeyId(req), now_ms);
+    signature_throttle.Failed(req.remote_ip, scope.access_key_id, now_ms);
   switch (e.failure) {
     case auth::AuthFailure::kMissing:
       return ApiError{403, "MissingAuthenticationTokenException",

@@ -47,38 +47,16 @@ std::vector<std::string_view> Split(std::string_view path) {
 
 }  // namespace
 
-namespace {
-// The SigV4 credential's fields: access key id, date, region, service.
-std::vector<std::string> ScopeParts(const HttpRequest& req) {
-  std::string cred = req.Header("Authorization");
-  size_t at = cred.find("Credential=");
-  if (at != std::string::npos) {
-    cred = cred.substr(at + 11);
-    cred = cred.substr(0, cred.find(','));
-  } else {
-    cred = ParseForm(req.query)["X-Amz-Credential"];
-  }
-  std::vector<std::string> parts;
-  for (size_t start = 0; parts.size() < 5;) {
-    size_t slash = cred.find('/', start);
-    parts.push_back(cred.substr(start, slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  parts.resize(5);
-  return parts;
-}
-}  // namespace
-
-std::string Api::Impl::ScopeService(const HttpRequest& req) {
-  std::string service = ScopeParts(req)[3];
-  return service.empty() || service == "email" ? "ses" : service;
-}
-std::string Api::Impl::ScopeRegion(const HttpRequest& req) {
-  return ScopeParts(req)[2];
-}
-std::string Api::Impl::ScopeKeyId(const HttpRequest& req) {
-  return ScopeParts(req)[0].substr(0, 128);
+// Parsed by sigv4's own parser, so the scope read here is the one Verify
+// checks; a header it refuses leaves every field empty.
+auth::Authorization Api::Impl::SignedScope(const HttpRequest& req) {
+  auth::Authorization a;
+  std::string why;
+  if (!auth::ParseAuthorization(req.Header("Authorization"), &a, &why))
+    return auth::Authorization{};
+  if (a.service == "email") a.service = "ses";
+  a.access_key_id = a.access_key_id.substr(0, 128);
+  return a;
 }
 
 std::string Api::Impl::Arn(const std::string& service,

@@ -255,14 +255,15 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   std::optional<ApiError> CheckConfigSet(const std::string& name);
 
   // --- authentication ------------------------------------------------------
-  std::optional<ApiError> Authenticate(const HttpRequest& req, Caller* caller);
+  // Verifies req's signature and fills caller; `service`, when given, gets
+  // the credential scope's service ("ses", "sns" or "iam").
+  std::optional<ApiError> Authenticate(const HttpRequest& req, Caller* caller,
+                                       std::string* service = nullptr);
 
   // --- authorization (api/authorize.cc) ---------------------------------
-  // The SigV4 credential scope's service ("ses", "sns", "iam"; "ses" when
-  // unsigned or for SES's "email" prefix).
-  static std::string ScopeService(const HttpRequest& req);
-  static std::string ScopeRegion(const HttpRequest& req);
-  static std::string ScopeKeyId(const HttpRequest& req);
+  // The SigV4 Authorization header's credential scope (SES's "email"
+  // service read as "ses"); all fields empty when the header is malformed.
+  static auth::Authorization SignedScope(const HttpRequest& req);
   // An ARN in this account and region: Arn("ses", "identity/example.com").
   std::string Arn(const std::string& service, const std::string& rest) const;
   // The IAM action ("ses:GetEmailIdentity") and resource ARN of a SESv2

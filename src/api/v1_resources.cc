@@ -34,7 +34,8 @@ void Api::Impl::V1(const HttpRequest& req,
                    std::function<void(HttpResponse)> done) {
   Caller caller;
   caller.api = "1";
-  if (auto e = Authenticate(req, &caller)) {
+  std::string service;
+  if (auto e = Authenticate(req, &caller, &service)) {
     done(V1Error(*e));
     return;
   }
@@ -44,7 +45,6 @@ void Api::Impl::V1(const HttpRequest& req,
     done(V1Error({400, "", "MissingAction", "Missing Action parameter"}));
     return;
   }
-  const std::string service = ScopeService(req);
   if (service == "iam") {
     IamQuery(req, caller, action, std::move(form), std::move(done));
     return;
