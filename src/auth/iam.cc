@@ -120,6 +120,19 @@ bool ValidIamPath(const std::string& path) {
                      [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+namespace {
+// ListUsers' and ListGroups' PathPrefix: the entities whose path starts so.
+template <typename Entity>
+std::vector<Entity> UnderPath(const std::map<std::string, Entity>& all,
+                              const std::string& path_prefix) {
+  std::vector<Entity> out;
+  for (const auto& [name, e] : all) {
+    if (e.path.rfind(path_prefix, 0) == 0) out.push_back(e);
+  }
+  return out;
+}
+}  // namespace
+
 std::string IamStore::UserArn(const IamUser& u) const {
   return "arn:aws:iam::" + account_ + ":user" + u.path + u.name;
 }
@@ -359,11 +372,7 @@ Result<std::vector<IamUser>> IamStore::ListUsers(
     const std::string& path_prefix) {
   std::lock_guard<std::mutex> lock(mu_);
   if (Status s = LoadLocked(); !s.ok()) return s.error();
-  std::vector<IamUser> out;
-  for (const auto& [name, u] : users_) {
-    if (u.path.rfind(path_prefix, 0) == 0) out.push_back(u);
-  }
-  return out;
+  return UnderPath(users_, path_prefix);
 }
 
 Status IamStore::DeleteUser(const std::string& name, bool has_keys) {
@@ -447,11 +456,7 @@ Result<std::vector<IamGroup>> IamStore::ListGroups(
     const std::string& path_prefix) {
   std::lock_guard<std::mutex> lock(mu_);
   if (Status s = LoadLocked(); !s.ok()) return s.error();
-  std::vector<IamGroup> out;
-  for (const auto& [name, g] : groups_) {
-    if (g.path.rfind(path_prefix, 0) == 0) out.push_back(g);
-  }
-  return out;
+  return UnderPath(groups_, path_prefix);
 }
 
 Status IamStore::DeleteGroup(const std::string& name) {
