@@ -324,7 +324,8 @@ int Serve(const Args& args) {
   // The state store, with the documents every send reads held in memory:
   // no event loop waits on SQLite (the suppression list, which may be
   // large, is read through the backend's own reader connection).
-  auto backend = store::Store::Open(c.data_dir + "/state.db");
+  auto backend = store::Store::Open(c.store_backend, c.data_dir + "/state.db",
+                                    c.store_dsn);
   if (!backend.ok()) {
     std::fprintf(stderr, "sesame: %s\n", backend.error().message().c_str());
     return 1;
@@ -1171,7 +1172,8 @@ int IdentityRecords(const Args& args) {
     return 2;
   }
   ::mkdir(cfg->data_dir.c_str(), 0700);
-  auto state = store::Store::Open(cfg->data_dir + "/state.db");
+  auto state = store::Store::Open(cfg->store_backend,
+                                  cfg->data_dir + "/state.db", cfg->store_dsn);
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
@@ -1280,10 +1282,15 @@ int Main(int argc, char** argv) {
   if (cmd == "suppression") {
     auto cfg = ConfigOrReport(*args);
     if (!cfg) return 2;
-    ::mkdir(cfg->data_dir.c_str(), 0700);
-    return app::Suppression(
-        args->data_dir.empty() ? cfg->data_dir : args->data_dir, pos,
-        args->json);
+    std::string dir = args->data_dir.empty() ? cfg->data_dir : args->data_dir;
+    ::mkdir(dir.c_str(), 0700);
+    auto state = store::Store::Open(cfg->store_backend, dir + "/state.db",
+                                    cfg->store_dsn);
+    if (!state.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
+      return 1;
+    }
+    return app::Suppression(state->get(), pos, args->json);
   }
   if (cmd == "events" && pos.size() >= 2 && pos[1] == "dlq") {
     auto cfg = ConfigOrReport(*args);

@@ -67,13 +67,8 @@ bool ParseLine(const std::string& raw, std::string* address,
 
 }  // namespace
 
-int Suppression(const std::string& data_dir,
-                const std::vector<std::string>& pos, bool as_json) {
-  auto store = store::Store::Open(data_dir + "/state.db");
-  if (!store.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", store.error().message().c_str());
-    return 1;
-  }
+int Suppression(store::Store* store, const std::vector<std::string>& pos,
+                bool as_json) {
   std::string sub = pos.size() >= 2 ? pos[1] : "list";
   if (sub == "list" || sub == "export") {
     // export writes to a file when one is named; both print every entry.
@@ -90,7 +85,7 @@ int Suppression(const std::string& data_dir,
     std::string after;
     size_t n = 0;
     while (true) {
-      auto page = (*store)->List("suppressed", after, 1000);
+      auto page = store->List("suppressed", after, 1000);
       if (!page.ok()) {
         std::fprintf(stderr, "sesame: %s\n", page.error().message().c_str());
         return 1;
@@ -133,8 +128,8 @@ int Suppression(const std::string& data_dir,
       std::fprintf(stderr, "sesame: %s\n", why.c_str());
       return 2;
     }
-    Status s = (*store)->Put("suppressed", AsciiLowerCopy(address),
-                             Doc(address, r), false);
+    Status s = store->Put("suppressed", AsciiLowerCopy(address),
+                          Doc(address, r), false);
     if (!s.ok()) {
       std::fprintf(stderr, "sesame: %s\n", s.error().message().c_str());
       return 1;
@@ -143,7 +138,7 @@ int Suppression(const std::string& data_dir,
     return 0;
   }
   if (sub == "remove" && pos.size() >= 3) {
-    auto r = (*store)->Delete("suppressed", AsciiLowerCopy(pos[2]));
+    auto r = store->Delete("suppressed", AsciiLowerCopy(pos[2]));
     if (!r.ok() || !*r) {
       std::fprintf(stderr, "sesame: %s is not on the suppression list\n",
                    pos[2].c_str());
@@ -180,8 +175,8 @@ int Suppression(const std::string& data_dir,
       return 2;
     }
     for (const auto& [address, reason] : entries) {
-      Status s = (*store)->Put("suppressed", AsciiLowerCopy(address),
-                               Doc(address, reason), false);
+      Status s = store->Put("suppressed", AsciiLowerCopy(address),
+                            Doc(address, reason), false);
       if (!s.ok()) {
         std::fprintf(stderr, "sesame: %s\n", s.error().message().c_str());
         return 1;

@@ -412,6 +412,13 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
                               {"mx", w.ListenerH(&c.mx)},
                               {"http", w.ListenerH(&c.http)}});
               }},
+             {"store",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(n, path,
+                             {{"backend", w.OneOf(&c.store_backend,
+                                                  {"sqlite", "postgres"})},
+                              {"dsn", w.String(&c.store_dsn)}});
+              }},
              {"tls",
               [&](const YAML::Node& n, const std::string& path) -> Status {
                 return w.Map(n, path,
@@ -978,6 +985,10 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
     w.Record(w.Fail(root["api"]["public_url"], "api.public_url",
                     "'" + c.api_public_url + "' is not an http(s) URL"));
   // Cross-field checks.
+  if (c.store_backend == "postgres" && c.store_dsn.empty())
+    w.Record(w.Fail(root["store"], "store.dsn",
+                    "is required with backend postgres (a libpq connection "
+                    "string, e.g. \"host=db1 dbname=sesame user=sesame\")"));
   if (!c.delivery.verp_domain.empty()) {
     std::string v = c.delivery.verp_domain;
     for (char& ch : v)

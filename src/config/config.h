@@ -216,6 +216,10 @@ struct Config {
   std::string source = "<built-in local profile>";
   std::string profile = "local";
   std::string data_dir = "./var";
+  // The state store: "sqlite" (<data_dir>/state.db, one node) or
+  // "postgres" (store_dsn, a libpq connection string; several nodes).
+  std::string store_backend = "sqlite";
+  std::string store_dsn;
   std::string hostname = "sesame.localhost";
   uint32_t threads = 0;  // 0 = one per core
   std::string log_level = "info";

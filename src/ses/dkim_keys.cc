@@ -33,6 +33,12 @@ std::string VerificationToken(const std::string& domain) {
 }
 
 DkimKeys::LoadedPtr DkimKeys::LoadLocked(const std::string& domain) {
+  // Another node changed documents (a key made, rotated or disabled there):
+  // what was parsed here may be stale.
+  if (uint64_t g = store_->Generation(); g != cache_generation_) {
+    cache_.clear();
+    cache_generation_ = g;
+  }
   auto it = cache_.find(domain);
   if (it != cache_.end()) return it->second;
   std::optional<Loaded> loaded;

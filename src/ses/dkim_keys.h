@@ -87,6 +87,7 @@ class DkimKeys {
   bool with_ed25519_;
   std::mutex mu_;
   std::map<std::string, LoadedPtr> cache_;  // domain -> key (null: none)
+  uint64_t cache_generation_ = 0;  // store_->Generation() cache_ follows
 };
 
 // The `_amazonses.<domain>` TXT verification token for a domain (stable).

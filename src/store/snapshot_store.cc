@@ -7,17 +7,62 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Wrap(
   std::unique_ptr<SnapshotStore> s(
       new SnapshotStore(std::move(backend), std::move(kinds)));
   for (const auto& kind : s->kinds_) {
-    auto& docs = s->docs_[kind];
-    std::string after;
-    while (true) {
-      auto rows = s->backend_->List(kind, after, 1000);
-      if (!rows.ok()) return rows.error();
-      for (auto& [name, body] : *rows) docs[name] = std::move(body);
-      if (rows->size() < 1000) break;
-      after = rows->back().first;
-    }
+    if (Status st = s->Load(kind); !st.ok()) return st.error();
   }
+  if (s->backend_->Shared())
+    s->follower_ = std::thread([p = s.get()] { p->Follow(); });
   return s;
+}
+
+SnapshotStore::~SnapshotStore() {
+  stop_ = true;
+  if (follower_.joinable()) follower_.join();
+}
+
+// Reads `kind` whole from the backend, then swaps it in: readers see the
+// old set or the new, never half.
+Status SnapshotStore::Load(const std::string& kind) {
+  std::map<std::string, std::string> docs;
+  std::string after;
+  while (true) {
+    auto rows = backend_->List(kind, after, 1000);
+    if (!rows.ok()) return rows.error();
+    for (auto& [name, body] : *rows) docs[name] = std::move(body);
+    if (rows->size() < 1000) break;
+    after = rows->back().first;
+  }
+  std::unique_lock lock(mu_);
+  docs_[kind] = std::move(docs);
+  return Ok{};
+}
+
+// The follower: other nodes' changes, applied until the destructor stops
+// it. While the backend is down WaitChanges fails (and waits); the
+// snapshot keeps serving what it has, and a reconnect resynchronises.
+void SnapshotStore::Follow() {
+  while (!stop_) {
+    auto changes = backend_->WaitChanges(200);
+    if (!changes.ok()) continue;
+    for (const Change& c : *changes) Apply(c);
+  }
+}
+
+// Under write_mu_: the backend read and the swap are not interleaved with
+// a local write, so an older value never replaces a newer one.
+void SnapshotStore::Apply(const Change& c) {
+  std::lock_guard<std::mutex> writer(write_mu_);
+  if (c.kind.empty()) {
+    for (const auto& kind : kinds_) Load(kind);
+  } else if (Cached(c.kind)) {
+    auto doc = backend_->Get(c.kind, c.name);
+    if (!doc.ok()) return;  // the reconnect's resync repairs it
+    std::unique_lock lock(mu_);
+    if (*doc)
+      docs_[c.kind][c.name] = **doc;
+    else
+      docs_[c.kind].erase(c.name);
+  }
+  ++generation_;
 }
 
 Result<std::optional<std::string>> SnapshotStore::Get(const std::string& kind,

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "store/store.h"
 
@@ -17,6 +19,11 @@ namespace sesame::store {
 // of those kinds never touch the backend; a write goes to the backend first
 // (durable), then replaces the snapshot's copy, so the next send sees it.
 // Other kinds (the suppression list, which may hold millions) pass through.
+//
+// Over a shared backend (PostgreSQL, several nodes) a follower thread
+// applies the other nodes' changes as WaitChanges reports them, typically
+// within milliseconds of their commit; Generation() counts them so caches
+// above (DKIM keys) know to drop what they derived.
 //
 // Thread-safe. Readers take a shared lock that a writer holds only to swap
 // one entry — never across the backend's fsync; writers are serialised
@@ -35,17 +42,27 @@ class SnapshotStore : public Store {
                       const std::string& name) override;
   Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) override;
+  bool Shared() const override { return backend_->Shared(); }
+  ~SnapshotStore() override;
+
+  uint64_t Generation() const override { return generation_.load(); }
 
  private:
   SnapshotStore(std::unique_ptr<Store> backend, std::set<std::string> kinds)
       : backend_(std::move(backend)), kinds_(std::move(kinds)) {}
   bool Cached(const std::string& kind) const { return kinds_.count(kind) > 0; }
+  Status Load(const std::string& kind);
+  void Follow();
+  void Apply(const Change& c);
 
   std::unique_ptr<Store> backend_;
   const std::set<std::string> kinds_;
   std::mutex write_mu_;           // one writer at a time: backend write + swap
   mutable std::shared_mutex mu_;  // guards docs_
   std::map<std::string, std::map<std::string, std::string>> docs_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::thread follower_;  // runs Follow when the backend is shared
 };
 
 }  // namespace sesame::store

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,10 +20,21 @@ namespace sesame::store {
 // Implementations are thread-safe.
 class Store {
  public:
+  // A document another process changed (kind and name), or, with both
+  // empty, "anything may have changed" (after a lost connection).
+  struct Change {
+    std::string kind, name;
+  };
+
   virtual ~Store() = default;
 
   // Opens the SQLite backend at `path` (created if absent).
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens the configured backend: "postgres" at libpq `dsn` (migrating its
+  // schema), else SQLite at `sqlite_path`.
+  static Result<std::unique_ptr<Store>> Open(const std::string& backend,
+                                             const std::string& sqlite_path,
+                                             const std::string& dsn);
 
   virtual Result<std::optional<std::string>> Get(const std::string& kind,
                                                  const std::string& name) = 0;
@@ -35,6 +47,19 @@ class Store {
   // Documents of a kind in name order, starting after `after` (pagination).
   virtual Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) = 0;
+
+  // True when other processes (other nodes) write the same documents, so a
+  // cache in front must follow WaitChanges.
+  virtual bool Shared() const { return false; }
+  // Changes when another process may have changed a document (never for an
+  // unshared backend): caches derived from documents compare it.
+  virtual uint64_t Generation() const { return 0; }
+  // Changes made by others since the last call, waiting up to `timeout_ms`
+  // for the first. Called by one thread. Unshared backends have none.
+  virtual Result<std::vector<Change>> WaitChanges(int timeout_ms) {
+    (void)timeout_ms;
+    return std::vector<Change>{};
+  }
 };
 
 }  // namespace sesame::store
