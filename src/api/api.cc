@@ -217,7 +217,7 @@ ApiError Api::Impl::StoreError(const Error& e, const std::string& exists_code,
                                const std::string& exists_message) {
   if (e.code() == "exists") return {400, "", exists_code, exists_message};
   if (e.code() == "invalid") return BadRequest(e.message());
-  return {500, "", "InternalFailure", e.message()};
+  return InternalError(e);
 }
 
 // --- dispatch

@@ -8,6 +8,7 @@
 
 #include "base/ids.h"
 #include "base/json.h"
+#include "base/result.h"
 #include "net/http.h"
 
 namespace sesame::api {
@@ -34,6 +35,15 @@ struct ApiError {
 
 inline ApiError BadRequest(const std::string& m) {
   return {400, "BadRequestException", "InvalidParameterValue", m};
+}
+// A failure no client input caused. Transient ones (the state store
+// unreachable) answer 503 ServiceUnavailable, which every SDK retries with
+// back-off; the rest 500 InternalFailure.
+inline ApiError InternalError(const Error& e) {
+  if (e.transient())
+    return {503, "ServiceUnavailable", "ServiceUnavailable",
+            "Service unavailable: " + e.message()};
+  return {500, "InternalServiceErrorException", "InternalFailure", e.message()};
 }
 inline ApiError Rejected(const std::string& m) {
   return {400, "MessageRejected", "MessageRejected", m};

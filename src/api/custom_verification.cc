@@ -28,7 +28,7 @@ ApiError TemplateError(const Error& e) {
   if (code == "limit")
     return {400, "LimitExceededException", "LimitExceeded", e.message()};
   if (code == "invalid") return BadRequest(e.message());
-  return {500, "InternalFailure", "InternalFailure", e.message()};
+  return InternalError(e);
 }
 
 HttpResponse V1TemplateError(const Error& e) {

@@ -19,7 +19,7 @@ ApiError ReceiptError(const Error& e) {
       {"limit", "LimitExceeded"},
       {"invalid", "InvalidParameterValue"}};
   auto it = kCodes.find(e.code());
-  if (it == kCodes.end()) return {500, "", "InternalFailure", e.message()};
+  if (it == kCodes.end()) return InternalError(e);
   return {400, "", it->second, e.message()};
 }
 

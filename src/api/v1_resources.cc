@@ -393,7 +393,7 @@ void Api::Impl::V1DeleteIdentity(V1Call& c) {
   std::function<void(HttpResponse)>& done = c.done;
   auto r = resources.identities().Delete(form["Identity"]);
   if (!r.ok()) {
-    done(V1Error({500, "", "InternalFailure", r.error().message()}));
+    done(V1Error(InternalError(r.error())));
     return;
   }
   done(V1Ok(action, ""));
@@ -605,7 +605,7 @@ void Api::Impl::V1VerifyDomainDkim(V1Call& c) {
   }
   auto key = dkim_keys.Ensure(domain);
   if (!key.ok()) {
-    done(V1Error({500, "", "InternalFailure", key.error().message()}));
+    done(V1Error(InternalError(key.error())));
     return;
   }
   done(V1Ok(action, "\n    <DkimTokens>\n      <member>" + key->selector +
@@ -767,7 +767,7 @@ void Api::Impl::V1Policy(const std::string& action,
       return V1Error({400, "", "InvalidPolicy", e.message()});
     if (e.code() == "not_found" || e.code() == "limit")
       return V1Error(BadRequest(e.message()));
-    return V1Error({500, "", "InternalFailure", e.message()});
+    return V1Error(InternalError(e));
   };
   if (identity.empty()) {
     done(V1Error(BadRequest("Identity is required")));

@@ -82,8 +82,7 @@ HttpResponse Fail(const Error& e) {
   if (c == "limit")
     return V2Error(
         {400, "LimitExceededException", "LimitExceeded", e.message()});
-  return V2Error(
-      {500, "InternalServiceErrorException", "InternalFailure", e.message()});
+  return V2Error(InternalError(e));
 }
 
 HttpResponse Done(const Status& s) {

@@ -95,6 +95,17 @@ const std::vector<CommandHelp>& Commands() {
        0,
        2,
        "list"},
+      {"store",
+       {"migrate"},
+       "store migrate [--config FILE]",
+       "Creates or upgrades the shared PostgreSQL store's schema (store: "
+       "{backend: postgres, dsn}); a node's start does the same. Several "
+       "at once migrate once, under an advisory lock.",
+       "  --config FILE   the configuration naming store.dsn\n",
+       "sesame store migrate --config /etc/sesame/sesame.yaml",
+       1,
+       1,
+       ""},
       {"events",
        {"dlq"},
        "events dlq list|redrive [SUBSCRIPTION]",

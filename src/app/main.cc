@@ -57,6 +57,7 @@
 #include "stats/alarms.h"
 #include "stats/report.h"
 #include "stats/stats.h"
+#include "store/postgres_store.h"
 #include "store/snapshot_store.h"
 #include "store/store.h"
 
@@ -147,6 +148,38 @@ void RaiseFileLimit() {
     if (::setrlimit(RLIMIT_NOFILE, &want) != 0) return;
   }
   SESAME_LOG(kInfo, "main") << "open file limit " << want.rlim_cur;
+}
+
+// Where the access keys and IAM state live: files in the data directory on
+// one node (so `sesame keys create` beside a running server is seen at
+// once); with a shared store its "blob" documents, so every node enforces
+// the same keys and policies (a key revoked on one is refused by all).
+struct Credentials {
+  std::unique_ptr<store::Store> opened;  // a CLI command's own connection
+  std::unique_ptr<auth::KeyStore> keys;
+  std::unique_ptr<auth::IamStore> iam;
+};
+
+// `state`: the server's store; null for a CLI command, which opens the
+// shared store itself when there is one.
+Result<Credentials> OpenCredentials(const config::Config& c,
+                                    store::Store* state) {
+  Credentials out;
+  const bool shared = c.store_backend == "postgres";
+  if (shared && !state) {
+    auto opened = store::Store::Open(c.store_backend, "", c.store_dsn);
+    if (!opened.ok()) return opened.error();
+    out.opened = std::move(*opened);
+    state = out.opened.get();
+  }
+  out.keys = std::make_unique<auth::KeyStore>(
+      shared ? store::DocumentBlob(state, "access-keys")
+             : FileBlob(c.AccessKeysFile()),
+      c.MasterKeyFile());
+  out.iam = std::make_unique<auth::IamStore>(
+      shared ? store::DocumentBlob(state, "iam") : FileBlob(c.IamFile()),
+      c.api_account_id);
+  return out;
 }
 
 // The development key of the local profile: its oldest owner key.
@@ -286,20 +319,6 @@ int Serve(const Args& args) {
     verp_key = auth::HmacSha256(*master, "sesame-verp");
   }
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
-  auth::KeyStore keys(c.AccessKeysFile(), c.MasterKeyFile());
-  auth::IamStore iam(c.IamFile(), c.api_account_id);
-  // The local profile's development key: created on the first start, and
-  // shown (secret included) on every start, so a restart never loses the
-  // dashboard login. Never on production: there, `sesame keys create`.
-  std::optional<auth::AccessKey> dev_key;
-  if (c.profile == "local") {
-    auto existing = keys.List();
-    if (existing.ok() && existing->empty()) {
-      if (auto k = keys.Create(); k.ok()) dev_key = *k;
-    } else if (auto k = DevKey(&keys); k) {
-      dev_key = *k;
-    }
-  }
   // Feedback counters for /metrics (bounded labels: SES bounce types).
   // Sending statistics (two weeks per minute), reputation and alarms.
   stats::ReputationOptions ro_rep;
@@ -334,10 +353,29 @@ int Serve(const Args& args) {
       std::move(*backend),
       {"account", "identity", "configuration-set", "dkim", "template", "paused",
        "tags", "ip-pool", "receipt", "receipt-rule-set", "receipt-filter",
-       "dedicated-ip"});
+       "dedicated-ip", "blob"});
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
+  }
+  auto creds = OpenCredentials(c, state->get());
+  if (!creds.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", creds.error().message().c_str());
+    return 1;
+  }
+  auth::KeyStore& keys = *creds->keys;
+  auth::IamStore& iam = *creds->iam;
+  // The local profile's development key: created on the first start, and
+  // shown (secret included) on every start, so a restart never loses the
+  // dashboard login. Never on production: there, `sesame keys create`.
+  std::optional<auth::AccessKey> dev_key;
+  if (c.profile == "local") {
+    auto existing = keys.List();
+    if (existing.ok() && existing->empty()) {
+      if (auto k = keys.Create(); k.ok()) dev_key = *k;
+    } else if (auto k = DevKey(&keys); k) {
+      dev_key = *k;
+    }
   }
   auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
   // The SES domain, and the one way mail enters (every front end and the
@@ -883,12 +921,17 @@ int Keys(const Args& args) {
   const auto& pos = args.positional;
   std::string sub = pos.size() >= 2 ? pos[1] : "list";
   ::mkdir(cfg->data_dir.c_str(), 0700);
-  auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
+  auto creds = OpenCredentials(*cfg, nullptr);
+  if (!creds.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", creds.error().message().c_str());
+    return 1;
+  }
+  auth::KeyStore& keys = *creds->keys;
   if (sub == "create") {
     if (args.account.empty() && !args.user.empty()) {
       // A key of this account's IAM user: the user must exist (`sesame iam
       // create-user`), with at most two keys, as in IAM.
-      auth::IamStore iam(cfg->IamFile(), cfg->api_account_id);
+      auth::IamStore& iam = *creds->iam;
       if (auto u = iam.GetUser(args.user); !u.ok()) {
         std::fprintf(stderr, "sesame: %s\n", u.error().message().c_str());
         return 1;
@@ -983,14 +1026,41 @@ int Keys(const Args& args) {
   return 2;
 }
 
+// `sesame store migrate`: the shared store's schema, before the nodes
+// start (or as part of an upgrade).
+int StoreCommand(const Args& args) {
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
+  if (cfg->store_backend != "postgres") {
+    std::fprintf(stderr,
+                 "sesame: store.backend is %s: SQLite's schema needs no "
+                 "migration (it is made when the server opens it)\n",
+                 cfg->store_backend.c_str());
+    return 2;
+  }
+  auto m = store::PostgresStore::Migrate(cfg->store_dsn);
+  if (!m.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", m.error().message().c_str());
+    return 1;
+  }
+  std::printf("schema at version %d (%d migration%s applied)\n", m->first,
+              m->second, m->second == 1 ? "" : "s");
+  return 0;
+}
+
 // `sesame iam …`: the common IAM tasks offline, on the same files the
 // server reads (so a first admin can be made before the API is reachable).
 int IamCommand(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
   ::mkdir(cfg->data_dir.c_str(), 0700);
-  auth::IamStore iam(cfg->IamFile(), cfg->api_account_id);
-  auth::KeyStore keys(cfg->AccessKeysFile(), cfg->MasterKeyFile());
+  auto creds = OpenCredentials(*cfg, nullptr);
+  if (!creds.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", creds.error().message().c_str());
+    return 1;
+  }
+  auth::IamStore& iam = *creds->iam;
+  auth::KeyStore& keys = *creds->keys;
   const auto& pos = args.positional;
   std::string sub = pos.size() >= 2 ? pos[1] : "list-users";
   auto arg = [&pos](size_t i) { return pos.size() > i + 1 ? pos[i + 1] : ""; };
@@ -1279,6 +1349,7 @@ int Main(int argc, char** argv) {
   if (cmd == "dlq") return Dlq(*args);
   if (cmd == "keys") return Keys(*args);
   if (cmd == "iam") return IamCommand(*args);
+  if (cmd == "store") return StoreCommand(*args);
   if (cmd == "suppression") {
     auto cfg = ConfigOrReport(*args);
     if (!cfg) return 2;

@@ -156,26 +156,20 @@ std::string IamStore::NewId(const char* prefix) {
 // --- persistence --------------------------------------------------------
 
 Status IamStore::LoadLocked() {
-  struct stat st;
-  if (::stat(path_.c_str(), &st) != 0) {
+  auto read = blob_->ReadIfChanged();
+  if (!read.ok()) return read.error();
+  if (!*read) return Ok{};
+  const std::string& text = **read;
+  if (text.empty()) {
     users_.clear();
     groups_.clear();
     policies_.clear();
-    loaded_version_ = 0;
     return Ok{};
   }
-  // Each save renames a new file in: the inode names a version even when two
-  // writes share a timestamp tick.
-  int64_t version =
-      (int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) ^
-      (int64_t(st.st_ino) << 20);
-  if (version == loaded_version_) return Ok{};
-  std::ifstream f(path_);
-  std::string text((std::istreambuf_iterator<char>(f)), {});
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object())
-    return Error::Permanent("iam", path_ + " is not valid JSON");
+    return Error::Permanent("iam", blob_->Name() + " is not valid JSON");
   std::map<std::string, IamUser> users;
   std::map<std::string, IamGroup> groups;
   std::map<std::string, ManagedPolicy> policies;
@@ -240,7 +234,6 @@ Status IamStore::LoadLocked() {
   users_ = std::move(users);
   groups_ = std::move(groups);
   policies_ = std::move(policies);
-  loaded_version_ = version;
   return Ok{};
 }
 
@@ -286,16 +279,7 @@ Status IamStore::SaveLocked() {
       json::serialize(json::object{
           {"users", users}, {"groups", groups}, {"policies", policies}}) +
       "\n";
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::Transient("iam", "cannot write " + tmp);
-  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0)
-    return Error::Transient("iam", "cannot write " + path_);
-  loaded_version_ = -1;  // our own write reloads once, cheaply
-  return Ok{};
+  return blob_->Write(text);
 }
 
 IamUser* IamStore::UserLocked(const std::string& name) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "auth/policy.h"
+#include "base/blob.h"
 #include "base/result.h"
 
 namespace sesame::auth {
@@ -52,11 +53,12 @@ struct ManagedPolicy {
 };
 
 // IAM's users, groups and customer managed policies for the one account,
-// kept as JSON in `<data_dir>/iam.json`. Every change rewrites the file
-// atomically (temp file, fsync, rename) and every read reloads it when it
-// changed, so `sesame iam …` works offline or beside a running server and
-// several processes sharing the directory see one state. Access keys stay in
-// the KeyStore (their secrets sealed); this store holds who they belong to.
+// kept as one JSON Blob: `<data_dir>/iam.json` on one node, the shared
+// store's row on a cluster. Every change replaces it whole and every read
+// reloads it when it changed, so `sesame iam …` works offline or beside a
+// running server and several processes (or nodes) see one state. Access keys
+// stay in the KeyStore (their secrets sealed); this store holds who they belong
+// to.
 //
 // Errors carry IAM's codes (NoSuchEntity, EntityAlreadyExists,
 // DeleteConflict, LimitExceeded, MalformedPolicyDocument, InvalidInput,
@@ -67,7 +69,9 @@ struct ManagedPolicy {
 class IamStore {
  public:
   IamStore(std::string path, std::string account)
-      : path_(std::move(path)), account_(std::move(account)) {}
+      : IamStore(FileBlob(std::move(path)), std::move(account)) {}
+  IamStore(std::unique_ptr<Blob> blob, std::string account)
+      : blob_(std::move(blob)), account_(std::move(account)) {}
 
   std::string UserArn(const IamUser& u) const;
   std::string GroupArn(const IamGroup& g) const;
@@ -154,12 +158,12 @@ class IamStore {
                                            const std::string& name);
   std::string NewId(const char* prefix);
 
-  const std::string path_, account_;
+  std::unique_ptr<Blob> blob_;
+  const std::string account_;
   std::mutex mu_;
   std::map<std::string, IamUser> users_;
   std::map<std::string, IamGroup> groups_;
   std::map<std::string, ManagedPolicy> policies_;  // by ARN (customer)
-  int64_t loaded_version_ = -1;
 };
 
 // IAM's denial: "User: ARN is not authorized to perform: ACTION on

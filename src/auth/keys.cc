@@ -31,18 +31,6 @@ std::string RandomFrom(const char* alphabet, size_t alen, size_t n) {
   return out;
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail("cannot write " + tmp);
-  bool ok = ::write(fd, data.data(), data.size()) == ssize_t(data.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Fail("cannot write " + path);
-  return Ok{};
-}
-
 }  // namespace
 
 Result<std::string> Seal(const std::string& key, const std::string& plaintext) {
@@ -105,7 +93,7 @@ Result<std::string> LoadMasterKey(const std::string& path, bool create) {
   }
   if (!create) return Fail("no master key at " + path);
   std::string key = RandomBytes(32);
-  Status s = WriteFileAtomic(path, Base64Encode(key) + "\n");
+  Status s = FileBlob(path)->Write(Base64Encode(key) + "\n");
   if (!s.ok()) return s.error();
   return key;
 }
@@ -119,18 +107,10 @@ Result<std::string> KeyStore::MasterKeyLocked(bool create) {
 }
 
 Status KeyStore::LoadLocked() {
-  struct stat st;
-  if (::stat(keys_path_.c_str(), &st) != 0) {
-    entries_.clear();
-    loaded_mtime_ns_ = 0;
-    return Ok{};
-  }
-  // Every save renames a new file into place, so the inode identifies a version
-  // even when two writes share a timestamp tick.
-  int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  mtime ^= int64_t(st.st_ino) << 20;
-  if (mtime == loaded_mtime_ns_) return Ok{};
-  std::ifstream f(keys_path_);
+  auto text = blob_->ReadIfChanged();
+  if (!text.ok()) return text.error();
+  if (!*text) return Ok{};
+  std::istringstream f(**text);
   std::vector<Entry> entries;
   std::string line;
   int n = 0;
@@ -143,7 +123,7 @@ Status KeyStore::LoadLocked() {
     if (!std::getline(fields, e.id, '\t') ||
         !std::getline(fields, created, '\t') ||
         !std::getline(fields, e.sealed, '\t')) {
-      return Fail(keys_path_ + ":" + std::to_string(n) +
+      return Fail(blob_->Name() + ":" + std::to_string(n) +
                   ": malformed key line");
     }
     e.created = std::atoll(created.c_str());
@@ -164,7 +144,6 @@ Status KeyStore::LoadLocked() {
     entries.push_back(std::move(e));
   }
   entries_ = std::move(entries);
-  loaded_mtime_ns_ = mtime;
   return Ok{};
 }
 
@@ -183,9 +162,7 @@ Status KeyStore::SaveLocked() {
     text += "\n";
   }
   last_used_dirty_ = false;
-  Status s = WriteFileAtomic(keys_path_, text);
-  loaded_mtime_ns_ = -1;  // force a reload of our own write's mtime
-  return s;
+  return blob_->Write(text);
 }
 
 Result<AccessKey> KeyStore::Create(const std::string& account,
@@ -336,17 +313,7 @@ Result<std::string> LoadOrCreateToken(const std::string& path) {
     t += kHex[c >> 4];
     t += kHex[c & 15];
   }
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Error::Transient(
-        "token", "cannot create " + tmp + ": " + std::strerror(errno));
-  std::string line = t + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == ssize_t(line.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error::Transient("token", "cannot write " + path);
+  if (Status s = FileBlob(path)->Write(t + "\n"); !s.ok()) return s.error();
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/blob.h"
 #include "base/result.h"
 
 namespace sesame::auth {
@@ -26,18 +27,21 @@ struct AccessKey {
   std::string last_service, last_region;
 };
 
-// Access keys on disk. Secrets are sealed with AES-256-GCM under a master
-// key kept in a separate file (created 0600 when absent), so a copy of the
-// data directory alone does not reveal them. The keys file is rewritten
-// atomically (temp file, fsync, rename); readers reload it when it changes,
-// so `sesame keys create` works while a server runs.
+// Access keys, in a Blob: a file in the data directory on one node, the
+// shared store's row on a cluster (so a key revoked on one node is refused
+// by all). Secrets are sealed with AES-256-GCM under a master key kept in a
+// separate file (created 0600 when absent; every node of a cluster has the
+// same), so a copy of the data directory or the database alone does not
+// reveal them. The blob is replaced whole; readers reload it when it
+// changes, so `sesame keys create` works while a server runs.
 //
 // Owned by the app or the CLI. Thread-safe (one mutex; keys change rarely).
 class KeyStore {
  public:
   KeyStore(std::string keys_path, std::string master_key_path)
-      : keys_path_(std::move(keys_path)),
-        master_path_(std::move(master_key_path)) {}
+      : KeyStore(FileBlob(std::move(keys_path)), std::move(master_key_path)) {}
+  KeyStore(std::unique_ptr<Blob> keys, std::string master_key_path)
+      : blob_(std::move(keys)), master_path_(std::move(master_key_path)) {}
 
   // `account` empty: this account's root, or with `user` one of its IAM
   // users (governed by the user's policies). Another account's key (and
@@ -78,13 +82,12 @@ class KeyStore {
   Status SaveLocked();
   Result<std::string> MasterKeyLocked(bool create);
 
-  std::string keys_path_;
+  std::unique_ptr<Blob> blob_;
   std::string master_path_;
   std::mutex mu_;
   std::vector<Entry> entries_;
   std::map<std::string, LastUse> last_used_;  // by id, merged on every save
   bool last_used_dirty_ = false;
-  int64_t loaded_mtime_ns_ = -1;
   std::string master_;
 };
 

@@ -3,10 +3,13 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <thread>
+
+#include "base/log.h"
 
 namespace sesame::store {
 namespace {
@@ -36,12 +39,24 @@ const char* const kMigrations[] = {
     "documents FOR EACH ROW EXECUTE FUNCTION sesame_notify();",
 };
 
-Error Unavailable(PGconn* c, const std::string& what) {
+// libpq's text names hosts and ports: it goes to the log (at most once a
+// second, as an outage fails every request), and callers, who may be API
+// clients, get a plain transient error.
+std::string ErrorText(PGconn* c) {
   std::string why = c ? PQerrorMessage(c) : "out of memory";
   while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
     why.pop_back();
+  return why;
+}
+
+Error Unavailable(PGconn* c, const std::string& what) {
+  static std::atomic<int64_t> last_logged{0};
+  std::string why = ErrorText(c);
+  int64_t now = time(nullptr);
+  if (last_logged.exchange(now) != now)
+    SESAME_LOG(kWarn, "store") << "PostgreSQL " << what << " failed: " << why;
   return Error::Transient("store-unavailable",
-                          "PostgreSQL " + what + " failed: " + why);
+                          "the state store is unreachable; retry later");
 }
 
 // Runs one statement with text parameters; the result is the caller's.
@@ -133,7 +148,10 @@ void PostgresStore::Return(PGconn* c) {
 Result<std::pair<int, int>> PostgresStore::Migrate(const std::string& dsn) {
   PGconn* c = Connect(dsn);
   std::unique_ptr<PGconn, void (*)(PGconn*)> hold(c, PQfinish);
-  if (PQstatus(c) != CONNECTION_OK) return Unavailable(c, "connection");
+  // Run by an operator or at start-up: the whole of libpq's text.
+  if (PQstatus(c) != CONNECTION_OK)
+    return Error::Transient("store-unavailable",
+                            "cannot connect to PostgreSQL: " + ErrorText(c));
   std::string why;
   std::string lock =
       std::string("SELECT pg_advisory_lock(x'") + kMigrationLock + "'::int)";
@@ -144,7 +162,8 @@ Result<std::pair<int, int>> PostgresStore::Migrate(const std::string& dsn) {
             &why))
     return Error::Transient("store", "PostgreSQL migration: " + why);
   Query v(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
-  if (!v.ok()) return Unavailable(c, "migration");
+  if (!v.ok())
+    return Error::Transient("store", "PostgreSQL migration: " + ErrorText(c));
   int version = std::stoi(v.Text(0, 0));
   const int latest = static_cast<int>(std::size(kMigrations));
   if (version > latest)

@@ -52,7 +52,9 @@ void SnapshotStore::Follow() {
 void SnapshotStore::Apply(const Change& c) {
   std::lock_guard<std::mutex> writer(write_mu_);
   if (c.kind.empty()) {
-    for (const auto& kind : kinds_) Load(kind);
+    // A kind that fails to load keeps its old copy; the backend's next
+    // reconnect asks for another full resync.
+    for (const auto& kind : kinds_) (void)Load(kind);
   } else if (Cached(c.kind)) {
     auto doc = backend_->Get(c.kind, c.name);
     if (!doc.ok()) return;  // the reconnect's resync repairs it

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/blob.h"
 #include "base/result.h"
 
 namespace sesame::store {
@@ -61,5 +62,11 @@ class Store {
     return std::vector<Change>{};
   }
 };
+
+// Document `name` of kind "blob" in `store`, as a Blob: how the access keys
+// and IAM state are shared by a cluster's nodes. Wrap a SnapshotStore that
+// holds "blob" so a read of an unchanged document costs a counter compare
+// (the store's Generation), never a round trip. `store` outlives the blob.
+std::unique_ptr<Blob> DocumentBlob(Store* store, std::string name);
 
 }  // namespace sesame::store
