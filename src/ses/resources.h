@@ -52,7 +52,7 @@ class Resources {
   bool auto_verify() const { return auto_verify_; }
 
   // True when the state store answers a read (for /ready).
-  bool StoreReachable() { return store_->Get("account", "sending").ok(); }
+  bool StoreReachable() { return store_->Reachable(); }
 
  private:
   store::Store* store_;

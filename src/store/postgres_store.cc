@@ -278,16 +278,34 @@ Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
       Error e = Unavailable(listener_, "LISTEN");
       PQfinish(listener_);
       listener_ = nullptr;
+      reachable_ = false;
       std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
       return e;
     }
     // Whatever changed while nobody listened is unknown: resynchronise.
+    reachable_ = true;
     out.push_back(Change{});
     return out;
   }
+  // An idle socket does not notice a server that went away without
+  // closing it: a cheap query every two seconds does.
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  if (now_ms - probed_ms_ >= 2000) {
+    probed_ms_ = now_ms;
+    std::string why;
+    if (!Exec(listener_, "SELECT 1", &why)) {
+      reachable_ = false;
+      return Unavailable(listener_, "probe");
+    }
+  }
   pollfd p{PQsocket(listener_), POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) < 0) return out;
-  if (!PQconsumeInput(listener_)) return Unavailable(listener_, "LISTEN");
+  if (!PQconsumeInput(listener_)) {
+    reachable_ = false;
+    return Unavailable(listener_, "LISTEN");
+  }
   while (PGnotify* n = PQnotifies(listener_)) {
     std::string payload = n->extra;
     PQfreemem(n);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,9 @@ class PostgresStore : public Store {
       const std::string& kind, const std::string& after, size_t limit) override;
   bool Shared() const override { return true; }
   Result<std::vector<Change>> WaitChanges(int timeout_ms) override;
+  // What the LISTEN connection last saw: it probes the server every two
+  // seconds while idle, so an outage shows within about that.
+  bool Reachable() override { return reachable_.load(); }
 
  private:
   explicit PostgresStore(std::string dsn) : dsn_(std::move(dsn)) {}
@@ -57,6 +61,8 @@ class PostgresStore : public Store {
   std::vector<pg_conn*> idle_;
   int open_ = 0;                 // connections made, idle or lent
   pg_conn* listener_ = nullptr;  // WaitChanges' own, LISTENing
+  int64_t probed_ms_ = 0;        // the listener's last SELECT 1
+  std::atomic<bool> reachable_{true};
 };
 
 }  // namespace sesame::store

@@ -49,6 +49,9 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) = 0;
 
+  // Whether the backend answers now (for /ready). An embedded one always
+  // does while the process can read its file.
+  virtual bool Reachable() { return true; }
   // True when other processes (other nodes) write the same documents, so a
   // cache in front must follow WaitChanges.
   virtual bool Shared() const { return false; }
