@@ -1,7 +1,10 @@
-"""Several Sesame nodes sharing one PostgreSQL store (issue 17): what one node
-changes, the other enforces within a second; a PostgreSQL outage loses
-nothing, refuses writes with 503 ServiceUnavailable, shows on /ready, and
-heals with no restart.
+"""Several Sesame nodes sharing one PostgreSQL store and one Redis (issue 17):
+what one node changes, the other enforces within a second; a PostgreSQL
+outage loses nothing, refuses writes with 503 ServiceUnavailable, shows on
+/ready, and heals with no restart. On Redis, the account's MaxSendRate and a
+site's connection limit hold for the nodes together (measured at the sink),
+a killed node's connection slots come free within the lease time, and a
+Redis outage falls back to each node's share.
 
 PostgreSQL is Debian's postgresql-15, initdb'd into a temporary directory on a
 free port, as the `postgres` user when the test runs as root (initdb refuses
@@ -9,6 +12,8 @@ root)."""
 import json
 import os
 import pwd
+import signal
+import threading
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +22,9 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import BINARY, Sesame, free_port, read_outcomes, requires, wait_until
+from harness import BINARY, Sesame, free_port, inject, metric, read_outcomes, requires, wait_until
+from dns_helper import Dnsmasq
+from sink import FaultSink
 
 try:
     import boto3
@@ -60,6 +67,32 @@ class Postgres:
             self.stop()
         except subprocess.CalledProcessError:
             pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Redis:
+    """A throwaway redis-server on a free port, nothing persisted."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sesame-redis-")
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import socket
+        assert wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", self.port)) == 0, 10)
+        return self
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -184,6 +217,162 @@ class TwoNodes(unittest.TestCase):
         for node, mid in zip((self.a, self.b), ids):
             self.assertTrue(wait_until(
                 lambda: any(o.get("messageId") == mid for o in read_outcomes(node.data_dir)), 10), mid)
+
+
+def v2_client(node, key):
+    return boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{node.ports['http']}", region_name="us-east-1",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def push(nodes, key, seconds, threads=3):
+    """Every node pushed by `threads` SendEmail loops for `seconds`: the times
+    (since the start) of the sends each accepted, and whether anything but a
+    throttling error came back."""
+    accepted, other = [], []
+    start = time.time()
+
+    def loop(v2):
+        while time.time() - start < seconds:
+            try:
+                v2.send_email(FromEmailAddress="q@quota.example", Destination={"ToAddresses": ["r@fast.test"]},
+                              Content={"Simple": {"Subject": {"Data": "q"}, "Body": {"Text": {"Data": "q"}}}})
+                accepted.append(time.time() - start)
+            except botocore.exceptions.ClientError as e:
+                if e.response["Error"]["Code"] != "TooManyRequestsException":
+                    other.append(e.response["Error"]["Code"])
+    # boto3 makes clients safely on one thread only.
+    clients = [v2_client(n, key) for n in nodes for _ in range(threads)]
+    workers = [threading.Thread(target=loop, args=(c,)) for c in clients]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return accepted, other
+
+
+@requires(os.path.exists(os.path.join(PG_BIN, "initdb")), "postgresql-15 missing")
+@requires(shutil.which("redis-server"), "redis-server missing")
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class SharedThrottles(unittest.TestCase):
+    """Two nodes on one PostgreSQL and one Redis, delivering to one sink whose
+    site allows 4 connections; the account sends 50 recipients a second."""
+
+    LEASE_SECONDS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres().start()
+        cls.pg.run("createdb", "-h", "127.0.0.1", "-p", str(cls.pg.port), "-U", "sesame", "sesame")
+        cls.redis = Redis().start()
+        # Every message is held 0.4 s before its 250: connections pile up.
+        cls.sink = FaultSink(host="127.0.0.2", p_stall=1.0, stall_seconds=0.4).start()
+        cls.fast = FaultSink(host="127.0.0.3", port=cls.sink.port).start()  # the quota test's
+        # MX sites (a static route's health probes would be connections the
+        # site limit does not cover).
+        cls.dns = Dnsmasq(mx=[("sink.test", "mx.sink.test", 10), ("fast.test", "mx.fast.test", 10)],
+                          hosts=[("mx.sink.test", "127.0.0.2"), ("mx.fast.test", "127.0.0.3")])
+        cls.master = os.path.join(tempfile.mkdtemp(prefix="sesame-master-"), "master.key")
+        yaml = (f"store: {{backend: postgres, dsn: \"{cls.pg.dsn}\"}}\n"
+                f"redis: {{address: \"127.0.0.1:{cls.redis.port}\", lease_seconds: {cls.LEASE_SECONDS}}}\n"
+                f"api: {{auto_verify: true, master_key_file: {cls.master}}}\n"
+                "quotas: {max_send_rate: 50}\n")
+        delivery = ("delivery:\n  mode: smtp\n  retry: {first_seconds: 1, factor: 2, max_seconds: 2}\n"
+                    f"  resolver: {cls.dns.address}\n  mx_port: {cls.sink.port}\n"
+                    "  shaping:\n    default: {max_connections: 20, messages_per_connection: 5}\n"
+                    "    rules: [{match: sink.test, max_connections: 4}]\n")
+        cls.a = Sesame(delivery=delivery + "  source_address: 127.0.0.4\n", extra_yaml=yaml, relay=True)
+        cls.b = Sesame(delivery=delivery, extra_yaml=yaml, relay=True)
+        subprocess.run([BINARY, "keys", "list", "--config", cls.a.config_path], check=True, capture_output=True)
+        cls.a.start()
+        cls.b.start()
+        cls.key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", cls.a.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in (cls.a, cls.b):
+            node.cleanup()
+        cls.sink.stop()
+        cls.fast.stop()
+        cls.dns.stop()
+        cls.redis.cleanup()
+        cls.pg.cleanup()
+        shutil.rmtree(os.path.dirname(cls.master), ignore_errors=True)
+
+    def inject_all(self, node, n, tag):
+        """n messages into `node` over SMTP, again for any the quota throttled."""
+        msgs = [("q@quota.example", ["r@sink.test"], f"{tag}-{i}") for i in range(n)]
+        todo, deadline = list(range(n)), time.time() + 30
+        while todo and time.time() < deadline:
+            acked = inject(node.ports["smtp"], [msgs[i] for i in todo], sessions=2)
+            todo = [i for j, i in enumerate(todo) if j not in acked]
+            time.sleep(0.2)
+        self.assertEqual(todo, [])
+
+    def wait_drained(self, sink, want):
+        self.assertTrue(wait_until(lambda: sink.count() >= want, 60), (sink.count(), want))
+
+    def test_1_quota_is_cluster_wide(self):
+        # The first two seconds spend the one-second burst; the ten after it
+        # are the measure: 50/s for the account, not 50/s for each node.
+        accepted, other = push([self.a, self.b], self.key, 12)
+        self.assertEqual(other, [])
+        window = [t for t in accepted if t >= 2]
+        self.assertGreaterEqual(len(window), 450, len(window))
+        self.assertLessEqual(len(window), 550, len(window))
+        print(f"\nquota: {len(window)} sends accepted by 2 nodes in 10 s at MaxSendRate 50 "
+              f"({len(accepted)} in 12 s)")
+        # GetSendQuota reports the cluster's count on both nodes.
+        time.sleep(1.5)
+        for node in (self.a, self.b):
+            sent = v2_client(node, self.key).get_account()["SendQuota"]["SentLast24Hours"]
+            self.assertGreaterEqual(sent, len(accepted), node.ports)
+        self.wait_drained(self.fast, len(accepted))
+
+    def test_2_connection_limit_holds_for_both_nodes_and_frees_on_kill(self):
+        base = self.sink.count()
+        self.sink.peak = 0
+        self.inject_all(self.a, 60, "conn-a")
+        self.inject_all(self.b, 100, "conn-b")
+        # A's connections come from 127.0.0.4: it must hold slots when killed.
+        self.assertTrue(wait_until(lambda: self.sink.active >= 4 and self.sink.active_by_peer.get("127.0.0.4"), 10))
+        self.assertLessEqual(self.sink.peak, 4)
+        held = self.sink.active_by_peer["127.0.0.4"]
+        self.a.kill9()
+        killed = time.time()
+        # Its slots come free when their leases lapse (renewed every third of
+        # the lease time), and B, with a backlog, takes all four.
+        self.assertTrue(wait_until(
+            lambda: any(t > killed + 0.5 and n >= 4 for t, n in list(self.sink.active_log)),
+            self.LEASE_SECONDS + 5))
+        freed = min(t for t, n in self.sink.active_log if t > killed + 0.5 and n >= 4) - killed
+        self.assertGreater(freed, self.LEASE_SECONDS / 2)
+        self.assertLess(freed, self.LEASE_SECONDS + 1)
+        self.assertLessEqual(self.sink.peak, 4)
+        self.a.start()
+        self.wait_drained(self.sink, base + 160)
+        self.assertLessEqual(self.sink.peak, 4)
+        print(f"\nconnection limit: peak {self.sink.peak} of 4 at the sink from 2 nodes; A was killed holding "
+              f"{held}, B had all 4 {freed:.1f} s later (lease {self.LEASE_SECONDS} s)")
+
+    def test_3_redis_outage_falls_back_to_local_shares(self):
+        self.redis.kill()
+        try:
+            self.assertTrue(wait_until(lambda: metric(self.a.ports["http"], "sesame_cluster_redis_up") == 0, 5))
+            # Each node keeps half the rate: 25/s (and a burst of 25).
+            accepted, other = push([self.a], self.key, 4)
+            self.assertEqual(other, [])
+            self.assertGreaterEqual(len(accepted), 60)
+            self.assertLessEqual(len(accepted), 25 + 4 * 25 + 5)
+            self.assertGreater(metric(self.a.ports["http"], "sesame_cluster_fallback_decisions_total"), 0)
+        finally:
+            self.redis.start()
+        self.assertTrue(wait_until(lambda: metric(self.a.ports["http"], "sesame_cluster_redis_up") == 1, 5))
+        v2_client(self.b, self.key).send_email(
+            FromEmailAddress="q@quota.example", Destination={"ToAddresses": ["r@fast.test"]},
+            Content={"Simple": {"Subject": {"Data": "q"}, "Body": {"Text": {"Data": "q"}}}})
+        print(f"\nredis outage: node A accepted {len(accepted)} sends in 4 s on its half share of 50/s")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class FaultSink:
         self.connections = 0
         self.active_log = []  # (time, open connections) at each new connection
         self.active = 0
+        self.active_by_peer = {}  # client address -> open connections
         self.peak = 0
         self.dropped_after_dot = 0
         self.transactions = 0
@@ -82,9 +83,11 @@ class FaultSink:
 
     # --- protocol ---------------------------------------------------------
     async def handle(self, reader, writer):
+        peer = writer.get_extra_info("peername")[0]
         with self.lock:
             self.connections += 1
             self.active += 1
+            self.active_by_peer[peer] = self.active_by_peer.get(peer, 0) + 1
             self.peak = max(self.peak, self.active)
             self.active_log.append((time.time(), self.active))
         try:
@@ -94,6 +97,7 @@ class FaultSink:
         finally:
             with self.lock:
                 self.active -= 1
+                self.active_by_peer[peer] -= 1
             writer.close()
 
     async def session(self, reader, writer):

@@ -143,7 +143,7 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
 Admission::Admission(Options options, spool::Spool* spool,
                      ses::Resources* resources, ses::DkimKeys* dkim,
                      auth::KeyStore* keys, auth::IamStore* iam,
-                     auth::Quota* quota, capture::Mailbox* mailbox,
+                     auth::SendQuota* quota, capture::Mailbox* mailbox,
                      ThreadPool* signing_pool)
     : options_(std::move(options)),
       spool_(spool),
@@ -167,18 +167,34 @@ void Admission::Submit(Submission s, Done done) {
   // turned bare LF into CRLF); inbound mail is neither checked nor signed.
   const From from = s.source == Source::kInbound ? From{} : FromOf(s.content);
   if (auto r = Check(s, from)) return refuse(std::move(*r));
+  if (!quota_ || (s.source != Source::kApi && s.source != Source::kSubmission))
+    return AfterQuota(std::move(s), from.address, 0, std::move(done));
+  // The cluster's quota answers from Redis, later and on its own thread.
   int recipients = static_cast<int>(s.meta.recipients.size());
-  int64_t taken_ms = 0;
-  if (quota_ && (s.source == Source::kApi || s.source == Source::kSubmission)) {
-    taken_ms = NowMillis();
-    if (auto over = quota_->Take(recipients, taken_ms))
-      return refuse(Refuse(Refusal::Kind::kThrottled, *over));
-  }
+  int64_t taken_ms = NowMillis();
+  quota_->TakeAsync(
+      recipients, taken_ms,
+      [this, s = std::move(s), from = from.address, taken_ms,
+       done = std::move(done)](std::optional<std::string> over) mutable {
+        if (over) {
+          Refusal r = Refuse(Refusal::Kind::kThrottled, *over);
+          Count(r);
+          return done(std::move(r));
+        }
+        AfterQuota(std::move(s), from, taken_ms, std::move(done));
+      });
+}
+
+// Steps 7–9, once the quota (if any) was taken at taken_ms.
+void Admission::AfterQuota(Submission s, const std::string& from,
+                           int64_t taken_ms, Done done) {
   if (auto r = ApplyMailFrom(s)) {
-    if (taken_ms) quota_->GiveBack(recipients, taken_ms);
-    return refuse(std::move(*r));
+    if (taken_ms)
+      quota_->GiveBack(static_cast<int>(s.meta.recipients.size()), taken_ms);
+    Count(*r);
+    return done(std::move(*r));
   }
-  SignAndCommit(std::move(s), from.address, taken_ms, std::move(done));
+  SignAndCommit(std::move(s), from, taken_ms, std::move(done));
 }
 
 // Steps 2–5 (Submit runs step 1 first); the quota (6) is taken by Submit

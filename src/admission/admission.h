@@ -104,8 +104,8 @@ Status ToStatus(const Refusal& r);
 // SES does.
 //
 // Owned by the app. Submit() is thread-safe and never blocks on I/O: `done`
-// runs on the spool writer thread, a signing thread, or the caller's thread
-// for refusals before the commit.
+// runs on the spool writer thread, a signing thread, the cluster quota's
+// Redis thread, or the caller's thread for refusals before the commit.
 class Admission {
  public:
   struct Options {
@@ -118,7 +118,7 @@ class Admission {
   // inline).
   Admission(Options options, spool::Spool* spool, ses::Resources* resources,
             ses::DkimKeys* dkim, auth::KeyStore* keys, auth::IamStore* iam,
-            auth::Quota* quota, capture::Mailbox* mailbox,
+            auth::SendQuota* quota, capture::Mailbox* mailbox,
             ThreadPool* signing_pool);
 
   using Done = std::function<void(std::optional<Refusal>)>;
@@ -140,6 +140,8 @@ class Admission {
   std::optional<Refusal> Authorize(const Submission& s, const From& from);
   std::optional<Refusal> CheckVerified(const Submission& s, const From& from);
   std::optional<Refusal> ApplyMailFrom(Submission& s);
+  void AfterQuota(Submission s, const std::string& from, int64_t taken_ms,
+                  Done done);
   void SignAndCommit(Submission s, const std::string& from,
                      int64_t quota_taken_ms, Done done);
   void Commit(Submission s, int64_t quota_taken_ms, Done done);
@@ -150,7 +152,7 @@ class Admission {
   ses::DkimKeys* dkim_;
   auth::KeyStore* keys_;
   auth::IamStore* iam_;  // null: no IAM users (tests)
-  auth::Quota* quota_;
+  auth::SendQuota* quota_;
   capture::Mailbox* mailbox_;
   ThreadPool* pool_;  // the signing pool
   void Count(const Refusal& r) {

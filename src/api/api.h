@@ -112,7 +112,7 @@ class Api {
     spool::Spool* spool = nullptr;
     auth::KeyStore* keys = nullptr;
     auth::IamStore* iam = nullptr;
-    auth::Quota* quota = nullptr;  // null: unlimited
+    auth::SendQuota* quota = nullptr;  // null: unlimited
     ses::Resources* resources = nullptr;
     ses::DkimKeys* dkim = nullptr;
     admission::Admission* admission = nullptr;

@@ -143,7 +143,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   }
   auth::LoginThrottle signature_throttle{SignatureLimits()};
 
-  auth::Quota* quota;
+  auth::SendQuota* quota;
   std::string admin_token;  // local tools' bearer token for /admin/*
   // Operations that read or write the state store (resources, admin,
   // verification links) run here, one at a time, so no network loop waits

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -36,6 +37,8 @@
 #include "base/strings.h"
 #include "base/thread_pool.h"
 #include "capture/mailbox.h"
+#include "cluster/limits.h"
+#include "cluster/quota.h"
 #include "config/config.h"
 #include "dashboard/dashboard.h"
 #include "delivery/engine.h"
@@ -148,6 +151,27 @@ void RaiseFileLimit() {
     if (::setrlimit(RLIMIT_NOFILE, &want) != 0) return;
   }
   SESAME_LOG(kInfo, "main") << "open file limit " << want.rlim_cur;
+}
+
+// This node's name in the cluster (Redis heartbeats, lease owners, node
+// list): kept in <data_dir>/node-id, so it survives restarts and follows
+// the data directory to another machine; made from the host name and 32
+// random bits on first start.
+std::string NodeId(const std::string& data_dir) {
+  auto blob = FileBlob(data_dir + "/node-id");
+  if (auto text = blob->ReadIfChanged();
+      text.ok() && *text && !(*text)->empty())
+    return TrimCopy(**text, " \t\r\n");
+  char host[256] = "node";
+  gethostname(host, sizeof host - 1);
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%08x",
+                static_cast<unsigned>(std::random_device{}()));
+  std::string id = std::string(host) + suffix;
+  if (Status st = blob->Write(id + "\n"); !st.ok())
+    SESAME_LOG(kWarn, "cluster")
+        << "cannot keep the node id: " << st.error().message();
+  return id;
 }
 
 // Where the access keys and IAM state live: files in the data directory on
@@ -377,7 +401,24 @@ int Serve(const Args& args) {
       dev_key = *k;
     }
   }
-  auth::Quota quota(c.quota_max_send_rate, c.quota_max_24_hour_send);
+  // The account's quota: this node's, or with redis.address the cluster's,
+  // with every site's shaping (RedisLimits) shared by the nodes too.
+  std::unique_ptr<auth::SendQuota> quota;
+  std::unique_ptr<cluster::RedisLimits> redis_limits;
+  if (!c.redis_host.empty()) {
+    redis_limits = std::make_unique<cluster::RedisLimits>(
+        c.redis_host, c.redis_port, NodeId(c.data_dir),
+        static_cast<int>(c.redis_lease_seconds));
+    quota = std::make_unique<cluster::ClusterQuota>(
+        redis_limits.get(), c.api_account_id, c.quota_max_send_rate,
+        c.quota_max_24_hour_send);
+    redis_limits->RegisterMetrics(&registry);
+    redis_limits->Start();
+    engine.SetSharedLimits(redis_limits.get());
+  } else {
+    quota = std::make_unique<auth::Quota>(c.quota_max_send_rate,
+                                          c.quota_max_24_hour_send);
+  }
   // The SES domain, and the one way mail enters (every front end and the
   // engine's own DSNs go through admission).
   ses::DkimKeys dkim_keys(state->get(), c.MasterKeyFile(), c.dkim_ed25519);
@@ -394,7 +435,7 @@ int Serve(const Args& args) {
   adm_opts.auto_verify = c.api_auto_verify;
   const bool capture_mode = c.delivery.mode == "capture";
   admission::Admission admission(
-      adm_opts, sp->get(), &resources, &dkim_keys, &keys, &iam, &quota,
+      adm_opts, sp->get(), &resources, &dkim_keys, &keys, &iam, quota.get(),
       capture_mode ? &mailbox : nullptr, &signing_pool);
   // Retired outbound messages, for feedback arriving after they left the
   // queue (7 days).
@@ -482,7 +523,7 @@ int Serve(const Args& args) {
   api_deps.spool = sp->get();
   api_deps.keys = &keys;
   api_deps.iam = &iam;
-  api_deps.quota = &quota;
+  api_deps.quota = quota.get();
   api_deps.resources = &resources;
   api_deps.dkim = &dkim_keys;
   api_deps.admission = &admission;
@@ -654,6 +695,7 @@ int Serve(const Args& args) {
     inbound_processor.Stop();
     receiver.Stop();
     engine.Stop();
+    if (redis_limits) redis_limits->Stop();  // its callbacks admit and deliver
     fanout.Stop();  // after the engine: the last events' suppressions
     sent_index.Close();
     stats_stop = true;

@@ -48,6 +48,13 @@ void Quota::GiveBack(int recipients, int64_t taken_ms) {
     tokens_ = std::min(std::max(1.0, rate_), tokens_ + recipients);
 }
 
+void Quota::SetLimits(double max_send_rate, double max_24_hour_send) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rate_ = max_send_rate;
+  max24_ = max_24_hour_send;
+  if (tokens_ > std::max(1.0, rate_)) tokens_ = std::max(1.0, rate_);
+}
+
 double Quota::SentLast24Hours(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   Roll(now_ms / 60000);

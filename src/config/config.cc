@@ -198,6 +198,35 @@ class Walker {
     };
   }
 
+  // "host:port": a DNS name, IPv4 address or bracketed IPv6 address.
+  Handler HostPort(std::string* host, uint16_t* port) {
+    return [this, host, port](const YAML::Node& n,
+                              const std::string& path) -> Status {
+      const std::string want = "must be host:port (e.g. 127.0.0.1:6379)";
+      if (!n.IsScalar()) return Fail(n, path, want);
+      const std::string& v = n.Scalar();
+      size_t colon = v.rfind(':');
+      if (colon == std::string::npos || colon == 0)
+        return Fail(n, path, want + ", got '" + v + "'");
+      std::string h = v.substr(0, colon), p = v.substr(colon + 1);
+      if (h.size() > 2 && h.front() == '[' && h.back() == ']')
+        h = h.substr(1, h.size() - 2);
+      if (h.empty() || h.size() > 253 ||
+          h.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") !=
+              std::string::npos)
+        return Fail(n, path, want + ", got '" + v + "'");
+      if (p.empty() || p.size() > 5 ||
+          p.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(p) == 0 || std::stoul(p) > 65535)
+        return Fail(n, path,
+                    "port must be between 1 and 65535, got '" + p + "'");
+      *host = h;
+      *port = static_cast<uint16_t>(std::stoul(p));
+      return Ok{};
+    };
+  }
+
   Handler ListenerH(Listener* l) {
     return [this, l](const YAML::Node& n, const std::string& path) -> Status {
       return Map(
@@ -414,10 +443,21 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
               }},
              {"store",
               [&](const YAML::Node& n, const std::string& path) -> Status {
-                return w.Map(n, path,
-                             {{"backend", w.OneOf(&c.store_backend,
-                                                  {"sqlite", "postgres"})},
-                              {"dsn", w.String(&c.store_dsn)}});
+                return w.Map(
+                    n, path,
+                    {{"backend",
+                      w.OneOf(&c.store_backend, {"sqlite", "postgres"})},
+                     {"dsn", w.String(&c.store_dsn)},
+                     {"outage_grace_seconds",
+                      w.Int(&c.store_outage_grace_seconds, 0, 86400 * 7)}});
+              }},
+             {"redis",
+              [&](const YAML::Node& n, const std::string& path) -> Status {
+                return w.Map(
+                    n, path,
+                    {{"address", w.HostPort(&c.redis_host, &c.redis_port)},
+                     {"lease_seconds",
+                      w.Int(&c.redis_lease_seconds, 2, 3600)}});
               }},
              {"tls",
               [&](const YAML::Node& n, const std::string& path) -> Status {

@@ -220,6 +220,17 @@ struct Config {
   // "postgres" (store_dsn, a libpq connection string; several nodes).
   std::string store_backend = "sqlite";
   std::string store_dsn;
+  // How long sends go on from the in-memory snapshots while the shared
+  // store is unreachable; after that they are refused (451 / 503) until it
+  // returns. 0 = as long as the outage lasts.
+  uint32_t store_outage_grace_seconds = 300;
+  // Cluster-wide throttles (cluster::Redis): "host:port", empty = this
+  // node's in-process limits only.
+  std::string redis_host;
+  uint16_t redis_port = 0;
+  // A connection lease not renewed for this long is free again (a node
+  // that died holding it).
+  uint32_t redis_lease_seconds = 10;
   std::string hostname = "sesame.localhost";
   uint32_t threads = 0;  // 0 = one per core
   std::string log_level = "info";

@@ -29,6 +29,7 @@
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/shared_limits.h"
 #include "delivery/dsn.h"
 #include "delivery/policy.h"
 #include "delivery/sent_index.h"
@@ -239,6 +240,9 @@ struct Engine::Impl {
         0;  // bumped on failback: connections to a non-preferred host retire
     uint64_t opened = 0, deliveries = 0;
     int peak_connections = 0;
+    // Shared limits: a lease was refused (every slot is held by the
+    // cluster); no new connection is tried before this.
+    int64_t lease_wait_until_ms = 0;
     // Dedicated source addresses (a sending pool's), used in turn; empty:
     // delivery.source_address or the kernel's choice.
     std::vector<std::string> sources;
@@ -251,6 +255,9 @@ struct Engine::Impl {
   dns::Resolver* resolver;
   admission::Admission* admission = nullptr;  // DSNs enter through it
   capture::Mailbox* mailbox = nullptr;        // capture mode files here
+  // Cluster-wide shaping (Redis): connection slots and rates are asked of
+  // it; null: the in-process limits alone.
+  SharedLimits* shared = nullptr;
   asio::io_context loop{1};
   ssl::context ssl_ctx;
   asio::steady_timer timer;    // fires at the earliest scheduled job
@@ -743,18 +750,22 @@ struct Engine::Impl {
     }
     int64_t now = Now();
     int max = MaxConnections(*site, now);
-    while (waiting > 0 && site->connections < max) {
+    const bool lease_wait = now < site->lease_wait_until_ms;
+    while (waiting > 0 && site->connections < max && !lease_wait) {
       ++site->connections;
       site->peak_connections =
           std::max(site->peak_connections, site->connections);
       asio::co_spawn(loop, Connection(site), asio::detached);
       --waiting;
     }
-    if (!site->ready.empty() && site->connections == 0 && !site->wake_armed) {
-      // Suspended or ramping from zero: look again when the suspension ends
-      // (one timer per site, however many jobs park meanwhile).
+    if (!site->ready.empty() && (site->connections == 0 || lease_wait) &&
+        !site->wake_armed) {
+      // Suspended, ramping from zero, or refused a cluster slot: look again
+      // when the suspension ends (one timer per site, however many jobs
+      // park meanwhile).
       site->wake_armed = true;
-      int64_t at = std::max(site->suspended_until_ms, now + 100);
+      int64_t at = std::max(
+          {site->suspended_until_ms, site->lease_wait_until_ms, now + 100});
       auto t = std::make_shared<asio::steady_timer>(
           loop, std::chrono::milliseconds(at - now));
       t->async_wait([this, t, site](boost::system::error_code) {
@@ -1154,7 +1165,71 @@ struct Engine::Impl {
     co_return results;
   }
 
+  // Awaits a SharedLimits answer: its callback (on the limits' thread)
+  // posts the value back to this loop and wakes the waiting coroutine.
+  template <typename T, typename Ask>
+  awaitable<T> AskShared(Ask ask) {
+    auto timer = std::make_shared<asio::steady_timer>(
+        loop, asio::steady_timer::time_point::max());
+    auto result = std::make_shared<std::optional<T>>();
+    ask([this, timer, result](T v) {
+      asio::post(loop, [timer, result, v = std::move(v)]() mutable {
+        *result = std::move(v);
+        timer->cancel();
+      });
+    });
+    while (!*result) {
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    co_return std::move(**result);
+  }
+
+  // A cluster-wide connection slot, released when the connection's frame
+  // ends, however it ends; after Stop() (frames destroyed with the loop)
+  // the slot expires in the cluster by itself.
+  struct Lease {
+    Impl* engine;
+    std::string key;
+    std::optional<uint64_t> id;
+    ~Lease() {
+      if (id && engine->shared) engine->shared->ReleaseLease(key, *id);
+    }
+  };
+
+  // The site's delivery rates on the shared limits: 0 when a delivery may
+  // go now, else how long to wait.
+  awaitable<int64_t> TakeSharedToken(const Site& s) {
+    for (auto [rate, period] : {std::pair{s.shaping.rate_per_second, 1.0},
+                                {s.shaping.rate_per_hour, 3600.0}}) {
+      if (rate <= 0) continue;
+      auto ask = [this, &s, rate = rate,
+                  period = period](SharedLimits::RateDone done) {
+        shared->TakeRate(s.key, rate, period, std::move(done));
+      };
+      int64_t wait = co_await AskShared<int64_t>(ask);
+      if (wait > 0) co_return wait;
+    }
+    co_return 0;
+  }
+
   awaitable<void> Connection(std::shared_ptr<Site> site) {
+    Lease lease{this, site->key, std::nullopt};
+    if (shared) {
+      int limit = static_cast<int>(site->shaping.max_connections);
+      auto ask = [this, site, limit](SharedLimits::LeaseDone done) {
+        shared->AcquireLease(site->key, limit, std::move(done));
+      };
+      lease.id = co_await AskShared<std::optional<uint64_t>>(ask);
+      if (!lease.id) {
+        // Every slot is held (by this node's connections or others'):
+        // look again in a quarter second.
+        --site->connections;
+        site->lease_wait_until_ms = Now() + 250;
+        Pump(site);
+        co_return;
+      }
+    }
     auto client = co_await Open(*site);
     if (!client->usable()) {
       --site->connections;
@@ -1181,7 +1256,12 @@ struct Engine::Impl {
       if (Now() < site->suspended_until_ms || site->generation != generation)
         break;
       if (site->connections > MaxConnections(*site, Now())) break;  // ramping
-      int64_t ms = TakeToken(*site);
+      int64_t ms = 0;
+      if (shared) {
+        ms = co_await TakeSharedToken(*site);
+      } else {
+        ms = TakeToken(*site);
+      }
       if (ms > 0) {
         wait.expires_after(std::chrono::milliseconds(ms));
         boost::system::error_code ec;
@@ -1853,6 +1933,7 @@ void Engine::Stop() {
   d->guard.reset();
   d->loop.stop();
   if (d->thread.joinable()) d->thread.join();
+  d->shared = nullptr;  // connection frames die with the loop, unreleased
   if (d->outcomes_fd >= 0) ::close(d->outcomes_fd);
 }
 
@@ -1863,6 +1944,7 @@ void Engine::SetOutputs(admission::Admission* admission,
   impl_->mailbox = mailbox;
   impl_->sent_index = sent_index;
 }
+void Engine::SetSharedLimits(SharedLimits* limits) { impl_->shared = limits; }
 void Engine::SetClassifier(feedback::Classifier classifier) {
   impl_->classifier = std::move(classifier);
 }

@@ -7,6 +7,7 @@
 
 #include "admission/admission.h"
 #include "base/result.h"
+#include "base/shared_limits.h"
 #include "capture/mailbox.h"
 #include "config/config.h"
 #include "delivery/sent_index.h"
@@ -110,6 +111,9 @@ class Engine {
   // The classifier for synchronous and asynchronous bounces (defaults to the
   // embedded rules); set before Start().
   void SetClassifier(feedback::Classifier classifier);
+  // Cluster-wide shaping: connection slots as leases and the sites' rates
+  // on `limits` (Redis) instead of in this process; set before Start().
+  void SetSharedLimits(SharedLimits* limits);
 
   // Loads the spool's backlog and starts the engine thread.
   Status Start();
