@@ -11,6 +11,7 @@ free port, as the `postgres` user when the test runs as root (initdb refuses
 root)."""
 import json
 import os
+import smtplib
 import pwd
 import signal
 import threading
@@ -117,10 +118,14 @@ class TwoNodes(unittest.TestCase):
                 f"api: {{auto_verify: true, sandbox: true, master_key_file: {cls.master}}}\n")
         cls.a = Sesame(delivery="delivery: {mode: capture}\n", extra_yaml=yaml)
         cls.b = Sesame(delivery="delivery: {mode: capture}\n", extra_yaml=yaml)
+        # C sends from its snapshots for 2 s of an outage only.
+        cls.c = Sesame(delivery="delivery: {mode: capture}\n", relay=True,
+                       extra_yaml=yaml.replace("\"}", "\", outage_grace_seconds: 2}", 1))
         # The first creates the shared master key; the second must find it.
         subprocess.run([BINARY, "keys", "list", "--config", cls.a.config_path], check=True, capture_output=True)
         cls.a.start()
         cls.b.start()
+        cls.c.start()
         key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", cls.a.config_path],
                                         capture_output=True, text=True, check=True).stdout)
         cls.key = key
@@ -129,6 +134,7 @@ class TwoNodes(unittest.TestCase):
     def tearDownClass(cls):
         cls.a.cleanup()
         cls.b.cleanup()
+        cls.c.cleanup()
         cls.pg.cleanup()
         shutil.rmtree(os.path.dirname(cls.master), ignore_errors=True)
 
@@ -194,10 +200,11 @@ class TwoNodes(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.code(
             lambda: self.send(self.b, "x@cluster-three.example", "y@cluster-three.example")) is None, 1))
         self.assertEqual(ready(self.a)[0], 200)
+        outage = float(os.environ.get("SESAME_PG_OUTAGE_SECONDS", "20"))
         self.pg.stop()
+        stopped = time.time()
+        ids, smtp_replies = [], []
         try:
-            # Sends go on from the snapshot, on both nodes.
-            ids = [self.send(n, "x@cluster-three.example", "y@cluster-three.example") for n in (self.a, self.b)]
             # Writes are refused, transiently, with a plain message.
             with self.assertRaises(botocore.exceptions.ClientError) as ctx:
                 v2.create_email_identity(EmailIdentity="cluster-four.example")
@@ -207,17 +214,39 @@ class TwoNodes(unittest.TestCase):
             self.assertNotIn("55", err["Error"]["Message"].replace("503", ""))  # no host or port leaks
             self.assertTrue(wait_until(lambda: ready(self.a)[0] == 503, 5))
             self.assertFalse(ready(self.a)[1]["store"])
+            # Sends go on from the snapshots, on both nodes, all along.
+            while time.time() - stopped < outage:
+                ids += [self.send(n, "x@cluster-three.example", "y@cluster-three.example") for n in (self.a, self.b)]
+                time.sleep(0.5)
+            # C's grace (2 s) is over: its sends wait, transiently, on the API
+            # and over SMTP.
+            self.assertEqual(self.code(lambda: self.send(self.c, "x@cluster-three.example",
+                                                         "y@cluster-three.example")), "ServiceUnavailable")
+            s = smtplib.SMTP("127.0.0.1", self.c.ports["smtp"], timeout=10)
+            s.ehlo("grace.test")
+            try:
+                s.sendmail("x@cluster-three.example", ["y@cluster-three.example"],
+                           "From: x@cluster-three.example\r\nSubject: g\r\n\r\ng\r\n")
+            except smtplib.SMTPDataError as e:
+                smtp_replies.append((e.smtp_code, e.smtp_error.decode()))
+            s.quit()
         finally:
             self.pg.start()
-        self.assertTrue(wait_until(lambda: ready(self.a)[0] == 200 and ready(self.b)[0] == 200, 10))
+        self.assertEqual(len(smtp_replies), 1)
+        self.assertEqual(smtp_replies[0][0], 451, smtp_replies)
+        self.assertIn("outage_grace_seconds", smtp_replies[0][1])
+        self.assertTrue(wait_until(lambda: all(ready(n)[0] == 200 for n in (self.a, self.b, self.c)), 10))
         self.assertTrue(wait_until(lambda: self.code(
             lambda: v2.create_email_identity(EmailIdentity="cluster-four.example")) is None, 10))
         self.assertTrue(wait_until(lambda: self.code(
             lambda: self.send(self.b, "x@cluster-four.example", "y@cluster-four.example")) is None, 1))
-        for node, mid in zip((self.a, self.b), ids):
-            self.assertTrue(wait_until(
-                lambda: any(o.get("messageId") == mid for o in read_outcomes(node.data_dir)), 10), mid)
-
+        self.assertIsNone(self.code(lambda: self.send(self.c, "x@cluster-four.example", "y@cluster-four.example")))
+        # Nothing sent during the outage was lost.
+        for node in (self.a, self.b):
+            self.assertTrue(wait_until(lambda: {o.get("messageId") for o in read_outcomes(node.data_dir)}
+                                       >= set(ids[0 if node is self.a else 1::2]), 10))
+        print(f"\npostgres outage: {len(ids)} sends through the snapshots in {outage:.0f} s, all delivered; "
+              f"C refused after its 2 s grace: {smtp_replies[0][0]}")
 
 def v2_client(node, key):
     return boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{node.ports['http']}", region_name="us-east-1",

@@ -99,6 +99,8 @@ Status ToStatus(const Refusal& r) {
       return Error::Transient("throttled", r.message);
     case Refusal::Kind::kStorageFull:
       return Error::Transient("no_space", r.message);
+    case Refusal::Kind::kStoreUnavailable:
+      return Error::Transient("unavailable", r.message);
     case Refusal::Kind::kNotStored:
       return r.transient ? Error::Transient("io", r.message)
                          : Error::Permanent("io", r.message);
@@ -118,7 +120,7 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
         "invalid_address", "invalid_content",   "storage_full",
         "account_paused",  "config_set_paused", "not_authorized",
         "rejected",        "throttled",         "mail_from_not_verified",
-        "not_stored"};
+        "not_stored",      "store_unavailable"};
     w.Family("sesame_admission_admitted_total",
              "Messages admitted and made durable, by how they entered.",
              "counter");
@@ -205,6 +207,7 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
                   "insufficient storage for new mail; retry later");
   if (s.source == Source::kInternal || s.source == Source::kInbound)
     return std::nullopt;
+  if (auto r = CheckStoreGrace()) return r;
   if (s.source == Source::kSubmission) {
     // An SMTP user is an access key (SES SMTP credentials) or a configured
     // SMTP user (the root's); keys of another account send under sending
@@ -220,6 +223,22 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   if (auto r = CheckPaused(s)) return r;
   if (auto r = Authorize(s, from)) return r;
   return CheckVerified(s, from);
+}
+
+// A shared store's outage: the snapshots decide sends for the grace period,
+// then sends wait (transiently) until the store is back, so no node sends
+// on with a view of pauses and suppressions that is arbitrarily old.
+std::optional<Refusal> Admission::CheckStoreGrace() {
+  if (options_.store_outage_grace_ms <= 0) return std::nullopt;
+  int64_t since = resources_->StoreUnreachableSinceMs();
+  if (since == 0) return std::nullopt;
+  int64_t down_ms = NowMillis() - since;
+  if (down_ms <= options_.store_outage_grace_ms) return std::nullopt;
+  return Refuse(Refusal::Kind::kStoreUnavailable,
+                "the state store has been unreachable for " +
+                    std::to_string(down_ms / 1000) +
+                    " s (more than store.outage_grace_seconds); try again "
+                    "later");
 }
 
 // The address whose identity sends: the request's sender, else From's.

@@ -75,6 +75,7 @@ struct Refusal {
     kThrottled,            // MaxSendRate or Max24HourSend
     kMailFromNotVerified,  // custom MAIL FROM under REJECT_MESSAGE
     kNotStored,            // the spool commit failed
+    kStoreUnavailable,     // the shared store away past its grace period
   };
   Kind kind;
   std::string message;
@@ -82,8 +83,8 @@ struct Refusal {
 };
 
 // The SMTP-side view of a refusal, as smtp::ServerSession::OnCommitResult
-// reads it: "throttled" → 454 4.7.0, "denied" → 554 5.7.1, transient → 452
-// 4.3.1, anything else → 554 5.3.0.
+// reads it: "throttled" → 454 4.7.0, "denied" → 554 5.7.1, "unavailable"
+// → 451 4.3.0, other transient → 452 4.3.1, anything else → 554 5.3.0.
 Status ToStatus(const Refusal& r);
 
 // The one way mail enters Sesame. Every front end (SMTP submission, both SES
@@ -113,6 +114,9 @@ class Admission {
     std::string region = "us-east-1";
     bool sandbox = false;      // recipients must be verified too
     bool auto_verify = false;  // every sender counts as verified
+    // Sends go on from the snapshots while a shared store is unreachable,
+    // for this long (store.outage_grace_seconds); 0 = the whole outage.
+    int64_t store_outage_grace_ms = 0;
   };
   // quota, mailbox and pool may be null (unlimited, no capture, sign
   // inline).
@@ -136,6 +140,7 @@ class Admission {
   std::optional<Refusal> Check(Submission& s, const From& from);
   static std::string SenderOf(const Submission& s, const From& from);
   void UseDefaultConfigurationSet(Submission& s, const From& from);
+  std::optional<Refusal> CheckStoreGrace();
   std::optional<Refusal> CheckPaused(const Submission& s);
   std::optional<Refusal> Authorize(const Submission& s, const From& from);
   std::optional<Refusal> CheckVerified(const Submission& s, const From& from);
@@ -158,7 +163,7 @@ class Admission {
   void Count(const Refusal& r) {
     refused_[static_cast<int>(r.kind)].fetch_add(1, std::memory_order_relaxed);
   }
-  static constexpr int kKinds = 10;
+  static constexpr int kKinds = 11;
   static constexpr int kSources = 4;
   std::atomic<uint64_t> admitted_[kSources] = {};
   std::atomic<uint64_t> refused_[kKinds] = {};

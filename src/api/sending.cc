@@ -356,6 +356,9 @@ ApiError Api::Impl::ErrorFor(const admission::Refusal& r) {
     case K::kMailFromNotVerified:
       return {400, "MailFromDomainNotVerifiedException",
               "MailFromDomainNotVerifiedException", r.message};
+    case K::kStoreUnavailable:
+      return {503, "ServiceUnavailable", "ServiceUnavailable",
+              "Service unavailable: " + r.message};
     case K::kNotStored:
       if (r.transient)
         return {503, "ServiceUnavailable", "ServiceUnavailable",

@@ -433,6 +433,7 @@ int Serve(const Args& args) {
   adm_opts.region = c.api_region;
   adm_opts.sandbox = c.api_sandbox;
   adm_opts.auto_verify = c.api_auto_verify;
+  adm_opts.store_outage_grace_ms = int64_t(c.store_outage_grace_seconds) * 1000;
   const bool capture_mode = c.delivery.mode == "capture";
   admission::Admission admission(
       adm_opts, sp->get(), &resources, &dkim_keys, &keys, &iam, quota.get(),

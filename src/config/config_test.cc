@@ -117,6 +117,14 @@ TEST(Config, PreciseErrors) {
       {"key: [unclosed\n", "invalid YAML"},
       {"mx: {domains: [\"a b\"]}\n", "mx.domains[0]: must be a domain name"},
       {"log_level: loud\n", "log_level: must be one of"},
+      {"redis: {address: 6379}\n",
+       "bad.yaml:1:18: redis.address: must be host:port (e.g. 127.0.0.1:6379), "
+       "got '6379'"},
+      {"redis: {address: \"db:0\"}\n",
+       "redis.address: port must be between 1 and 65535, got '0'"},
+      {"redis: {address: \"a b:1\"}\n", "redis.address: must be host:port"},
+      {"redis: {lease_seconds: 1}\n",
+       "redis.lease_seconds: must be an integer between 2 and 3600, got 1"},
   };
   for (const auto& c : cases) {
     auto r = ParseConfig(c.yaml, "bad.yaml");
@@ -124,6 +132,22 @@ TEST(Config, PreciseErrors) {
     EXPECT_NE(r.error().message().find(c.expect), std::string::npos)
         << "yaml: " << c.yaml << "\nmessage: " << r.error().message();
   }
+}
+
+TEST(Config, RedisAddress) {
+  auto r = ParseConfig(
+      "redis: {address: \"[::1]:6380\", lease_seconds: 5}\n"
+      "store: {outage_grace_seconds: 0}\n",
+      "ok.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->redis_host, "::1");
+  EXPECT_EQ(r->redis_port, 6380);
+  EXPECT_EQ(r->redis_lease_seconds, 5u);
+  EXPECT_EQ(r->store_outage_grace_seconds, 0u);
+  auto d = ParseConfig("", "empty.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->redis_host, "");
+  EXPECT_EQ(d->store_outage_grace_seconds, 300u);
 }
 
 TEST(Config, MissingFile) {

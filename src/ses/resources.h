@@ -53,6 +53,7 @@ class Resources {
 
   // True when the state store answers a read (for /ready).
   bool StoreReachable() { return store_->Reachable(); }
+  int64_t StoreUnreachableSinceMs() { return store_->UnreachableSinceMs(); }
 
  private:
   store::Store* store_;

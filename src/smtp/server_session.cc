@@ -464,6 +464,8 @@ void ServerSession::OnCommitResult(const Status& status,
     Reply("454", "4.7.0 Throttling failure: " + status.error().message());
   } else if (status.error().code() == "denied") {
     Reply("554", "5.7.1 " + status.error().message());
+  } else if (status.error().code() == "unavailable") {
+    Reply("451", "4.3.0 " + status.error().message());
   } else if (status.error().transient()) {
     Reply("452",
           "4.3.1 Insufficient system storage; message not accepted, try again "

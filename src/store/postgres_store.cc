@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "base/ids.h"
 #include "base/log.h"
 
 namespace sesame::store {
@@ -267,6 +268,14 @@ Result<std::vector<std::pair<std::string, std::string>>> PostgresStore::List(
   return out;
 }
 
+void PostgresStore::SetReachable(bool up) {
+  if (up) {
+    down_since_ms_.store(0);
+  } else if (down_since_ms_.load() == 0) {
+    down_since_ms_.store(NowMillis());
+  }
+}
+
 Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
   std::vector<Change> out;
   if (!listener_ || PQstatus(listener_) != CONNECTION_OK) {
@@ -278,12 +287,12 @@ Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
       Error e = Unavailable(listener_, "LISTEN");
       PQfinish(listener_);
       listener_ = nullptr;
-      reachable_ = false;
+      SetReachable(false);
       std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
       return e;
     }
     // Whatever changed while nobody listened is unknown: resynchronise.
-    reachable_ = true;
+    SetReachable(true);
     out.push_back(Change{});
     return out;
   }
@@ -296,14 +305,14 @@ Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
     probed_ms_ = now_ms;
     std::string why;
     if (!Exec(listener_, "SELECT 1", &why)) {
-      reachable_ = false;
+      SetReachable(false);
       return Unavailable(listener_, "probe");
     }
   }
   pollfd p{PQsocket(listener_), POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) < 0) return out;
   if (!PQconsumeInput(listener_)) {
-    reachable_ = false;
+    SetReachable(false);
     return Unavailable(listener_, "LISTEN");
   }
   while (PGnotify* n = PQnotifies(listener_)) {

@@ -47,7 +47,7 @@ class PostgresStore : public Store {
   Result<std::vector<Change>> WaitChanges(int timeout_ms) override;
   // What the LISTEN connection last saw: it probes the server every two
   // seconds while idle, so an outage shows within about that.
-  bool Reachable() override { return reachable_.load(); }
+  int64_t UnreachableSinceMs() override { return down_since_ms_.load(); }
 
  private:
   explicit PostgresStore(std::string dsn) : dsn_(std::move(dsn)) {}
@@ -62,7 +62,9 @@ class PostgresStore : public Store {
   int open_ = 0;                 // connections made, idle or lent
   pg_conn* listener_ = nullptr;  // WaitChanges' own, LISTENing
   int64_t probed_ms_ = 0;        // the listener's last SELECT 1
-  std::atomic<bool> reachable_{true};
+  // 0 while reachable; set by the LISTEN connection (SetReachable).
+  std::atomic<int64_t> down_since_ms_{0};
+  void SetReachable(bool up);
 };
 
 }  // namespace sesame::store

@@ -43,7 +43,9 @@ class SnapshotStore : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) override;
   bool Shared() const override { return backend_->Shared(); }
-  bool Reachable() override { return backend_->Reachable(); }
+  int64_t UnreachableSinceMs() override {
+    return backend_->UnreachableSinceMs();
+  }
   ~SnapshotStore() override;
 
   uint64_t Generation() const override { return generation_.load(); }

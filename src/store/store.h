@@ -51,7 +51,10 @@ class Store {
 
   // Whether the backend answers now (for /ready). An embedded one always
   // does while the process can read its file.
-  virtual bool Reachable() { return true; }
+  virtual bool Reachable() { return UnreachableSinceMs() == 0; }
+  // When the backend was first seen unreachable (epoch ms) in the outage
+  // going on now; 0 while it is reachable.
+  virtual int64_t UnreachableSinceMs() { return 0; }
   // True when other processes (other nodes) write the same documents, so a
   // cache in front must follow WaitChanges.
   virtual bool Shared() const { return false; }
