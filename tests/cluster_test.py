@@ -114,8 +114,11 @@ class TwoNodes(unittest.TestCase):
         cls.pg.run("createdb", "-h", "127.0.0.1", "-p", str(cls.pg.port), "-U", "sesame", "sesame")
         cls.master = os.path.join(tempfile.mkdtemp(prefix="sesame-master-"), "master.key")
         # Both nodes migrate at once: the advisory lock lets one do it.
+        # The alarm fires only on the cluster's total: each node sends 3.
         yaml = (f"store: {{backend: postgres, dsn: \"{cls.pg.dsn}\"}}\n"
-                f"api: {{auto_verify: true, sandbox: true, master_key_file: {cls.master}}}\n")
+                f"api: {{auto_verify: true, sandbox: true, master_key_file: {cls.master}}}\n"
+                "alarms:\n  - {name: cluster-sends, metric: sends, statistic: Sum, period_seconds: 300,"
+                " threshold: 5, comparison: GreaterThanThreshold}\n")
         cls.a = Sesame(delivery="delivery: {mode: capture}\n", extra_yaml=yaml)
         cls.b = Sesame(delivery="delivery: {mode: capture}\n", extra_yaml=yaml)
         # C sends from its snapshots for 2 s of an outage only.
@@ -193,6 +196,47 @@ class TwoNodes(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.code(lambda: self.client(self.b, "sesv2", key).get_account())
                                    == "UnrecognizedClientException", 1))
         self.assertLess(time.time() - started, 1.0)
+
+    def alarm(self, node):
+        return node.admin("/admin/alarms")[0]["StateValue"]
+
+    def attempts(self, node):
+        points = self.client(node, "ses").get_send_statistics()["SendDataPoints"]
+        return sum(p["DeliveryAttempts"] for p in points)
+
+    def test_leader_evaluates_the_clusters_statistics_and_fails_over(self):
+        nodes = (self.a, self.b, self.c)
+        leader_of = lambda: [n for n in nodes if n.proc.poll() is None
+                             and metric(n.ports["http"], "sesame_cluster_leader") == 1]
+        self.assertTrue(wait_until(lambda: len(leader_of()) == 1, 10))
+        leader = leader_of()[0]
+        followers = [n for n in nodes if n is not leader]
+        for n in followers:  # periodic work runs on the leader alone
+            self.assertEqual(self.alarm(n), "INSUFFICIENT_DATA")
+        before = self.attempts(self.c)
+        self.client(self.a, "sesv2").create_email_identity(EmailIdentity="cluster-five.example")
+        self.assertTrue(wait_until(lambda: self.code(
+            lambda: self.send(self.b, "x@cluster-five.example", "y@cluster-five.example")) is None, 1))
+        for _ in range(3):
+            self.send(self.a, "x@cluster-five.example", "y@cluster-five.example")
+        for _ in range(2):
+            self.send(self.b, "x@cluster-five.example", "y@cluster-five.example")
+        # 3 + 3 sends: over the threshold only for the cluster's total.
+        self.assertTrue(wait_until(lambda: self.alarm(leader) == "ALARM", 20), leader.admin("/admin/alarms"))
+        # GetSendStatistics on C, which sent none of them, counts them all.
+        self.assertTrue(wait_until(lambda: self.attempts(self.c) >= before + 6, 15),
+                        (before, self.attempts(self.c)))
+        leader.kill9()
+        killed = time.time()
+        try:
+            self.assertTrue(wait_until(lambda: len(leader_of()) == 1, 30))
+            successor = leader_of()[0]
+            self.assertTrue(wait_until(lambda: self.alarm(successor) == "ALARM", 30 - (time.time() - killed)))
+            took = time.time() - killed
+            self.assertLess(took, 30)
+        finally:
+            leader.start()
+        print(f"\nleader: alarm evaluation resumed on another node {took:.1f} s after the leader was killed")
 
     def test_outage_keeps_sending_refuses_writes_and_heals(self):
         v2 = self.client(self.a, "sesv2")

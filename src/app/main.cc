@@ -58,6 +58,7 @@
 #include "ses/verifier.h"
 #include "spool/spool.h"
 #include "stats/alarms.h"
+#include "stats/cluster_sync.h"
 #include "stats/report.h"
 #include "stats/stats.h"
 #include "store/postgres_store.h"
@@ -403,11 +404,12 @@ int Serve(const Args& args) {
   }
   // The account's quota: this node's, or with redis.address the cluster's,
   // with every site's shaping (RedisLimits) shared by the nodes too.
+  const std::string node_id = NodeId(c.data_dir);
   std::unique_ptr<auth::SendQuota> quota;
   std::unique_ptr<cluster::RedisLimits> redis_limits;
   if (!c.redis_host.empty()) {
     redis_limits = std::make_unique<cluster::RedisLimits>(
-        c.redis_host, c.redis_port, NodeId(c.data_dir),
+        c.redis_host, c.redis_port, node_id,
         static_cast<int>(c.redis_lease_seconds));
     quota = std::make_unique<cluster::ClusterQuota>(
         redis_limits.get(), c.api_account_id, c.quota_max_send_rate,
@@ -618,11 +620,29 @@ int Serve(const Args& args) {
   // Evaluates alarms every second; every minute saves the statistics and
   // the access keys' last use (kept in memory by the request path).
   std::atomic<bool> stats_stop{false};
+  // With a shared store: the nodes' statistics are summed through it, and
+  // the periodic work runs on the leader only.
+  std::optional<stats::ClusterSync> cluster_stats;
+  if ((*state)->Shared())
+    cluster_stats.emplace(&sending_stats, state->get(), node_id);
+  registry.Add([&state](metrics::Writer& w) {
+    w.Gauge("sesame_cluster_leader",
+            "1 while this node runs the cluster's periodic work (alarms, "
+            "identity verification, retention).",
+            (*state)->IsLeader() ? 1 : 0);
+  });
   std::thread stats_thread([&] {
-    int64_t last_save = NowMillis();
+    int64_t last_save = NowMillis(), last_sync = 0;
     while (!stats_stop) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      alarms.Evaluate(NowMillis());
+      bool leader = (*state)->IsLeader();
+      if (cluster_stats && NowMillis() - last_sync >= 5000) {
+        if (Status st = cluster_stats->Sync(NowMillis(), leader); !st.ok())
+          SESAME_LOG(kDebug, "stats")
+              << "cluster statistics not synced: " << st.error().message();
+        last_sync = NowMillis();
+      }
+      if (leader) alarms.Evaluate(NowMillis());
       if (NowMillis() - last_save > 60 * 1000) {
         (void)sending_stats.Save(stats_path);
         (void)keys.FlushLastUsed();
@@ -631,6 +651,7 @@ int Serve(const Args& args) {
     }
     (void)sending_stats.Save(stats_path);
     (void)keys.FlushLastUsed();
+    if (cluster_stats) (void)cluster_stats->Sync(NowMillis(), false);
   });
   // Counters, statistics, the suppression list and publishing: one class.
   events::FanOut fanout(&resources, &sending_stats, &publisher);

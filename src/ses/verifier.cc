@@ -39,10 +39,13 @@ void IdentityVerifier::Start() {
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
+      // One node of a cluster verifies (the store's leader); the others
+      // look every 5 s whether they lead now.
+      bool leader = store_->IsLeader();
       lock.unlock();
-      CheckAll();
+      if (leader) CheckAll();
       lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(interval_),
+      cv_.wait_for(lock, std::chrono::seconds(leader ? interval_ : 5),
                    [this] { return stop_; });
     }
   });

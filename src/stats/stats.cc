@@ -73,14 +73,30 @@ void Stats::Record(Kind kind, uint64_t n, int64_t when_ms,
   minutes_[""][minute].*field += n;
   if (!config_set.empty()) minutes_["cs:" + config_set][minute].*field += n;
   if (!identity.empty()) minutes_["id:" + identity][minute].*field += n;
+  dirty_.insert(minute);
   if (when_ms - last_prune_ms_ > 10 * kMinute) Prune(when_ms);
 }
 
 void Stats::Prune(int64_t now_ms) {
   last_prune_ms_ = now_ms;
-  for (auto& [scope, m] : minutes_) {
-    m.erase(m.begin(), m.lower_bound(now_ms - kKeep));
+  for (auto* all : {&minutes_, &peers_}) {
+    for (auto& [scope, m] : *all)
+      m.erase(m.begin(), m.lower_bound(now_ms - kKeep));
   }
+}
+
+std::map<int64_t, Counters> Stats::MergedLocked(const std::string& scope,
+                                                int64_t from_ms,
+                                                int64_t to_ms) {
+  std::map<int64_t, Counters> out;
+  for (auto* all : {&minutes_, &peers_}) {
+    auto it = all->find(scope);
+    if (it == all->end()) continue;
+    for (auto m = it->second.lower_bound(from_ms);
+         m != it->second.end() && m->first < to_ms; ++m)
+      out[m->first].Add(m->second);
+  }
+  return out;
 }
 
 std::vector<Stats::Bucket> Stats::Series(const std::string& scope,
@@ -88,14 +104,11 @@ std::vector<Stats::Bucket> Stats::Series(const std::string& scope,
                                          int64_t bucket_ms) {
   std::vector<Bucket> out;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = minutes_.find(scope);
-  if (it == minutes_.end()) return out;
-  for (auto m = it->second.lower_bound(from_ms);
-       m != it->second.end() && m->first < to_ms; ++m) {
-    int64_t start = from_ms + (m->first - from_ms) / bucket_ms * bucket_ms;
+  for (const auto& [minute, c] : MergedLocked(scope, from_ms, to_ms)) {
+    int64_t start = from_ms + (minute - from_ms) / bucket_ms * bucket_ms;
     if (out.empty() || out.back().start_ms != start)
       out.push_back({start, Counters{}});
-    out.back().c.Add(m->second);
+    out.back().c.Add(c);
   }
   return out;
 }
@@ -104,11 +117,8 @@ Counters Stats::Total(const std::string& scope, int64_t from_ms,
                       int64_t to_ms) {
   Counters total;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = minutes_.find(scope);
-  if (it == minutes_.end()) return total;
-  for (auto m = it->second.lower_bound(from_ms);
-       m != it->second.end() && m->first < to_ms; ++m)
-    total.Add(m->second);
+  for (const auto& [minute, c] : MergedLocked(scope, from_ms, to_ms))
+    total.Add(c);
   return total;
 }
 
@@ -119,11 +129,8 @@ uint64_t Stats::MaxPerMinute(const std::string& scope,
   if (!field) return 0;
   uint64_t best = 0;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = minutes_.find(scope);
-  if (it == minutes_.end()) return 0;
-  for (auto m = it->second.lower_bound(from_ms);
-       m != it->second.end() && m->first < to_ms; ++m)
-    best = std::max(best, m->second.*field);
+  for (const auto& [minute, c] : MergedLocked(scope, from_ms, to_ms))
+    best = std::max(best, c.*field);
   return best;
 }
 
@@ -155,14 +162,65 @@ Reputation Stats::ReputationOf(const std::string& scope, int64_t now_ms) {
 
 std::vector<std::string> Stats::Scopes() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [scope, m] : minutes_) out.push_back(scope);
-  return out;
+  std::set<std::string> all;
+  for (const auto& [scope, m] : minutes_) all.insert(scope);
+  for (const auto& [scope, m] : peers_) all.insert(scope);
+  return {all.begin(), all.end()};
 }
 
 void Stats::FreshStart(const std::string& scope, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   fresh_start_[scope] = now_ms;
+}
+
+std::vector<std::pair<int64_t, std::string>> Stats::TakeDirtyMinutes() {
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t minute : dirty_) {
+    json::object doc;
+    for (const auto& [scope, m] : minutes_) {
+      auto it = m.find(minute);
+      if (it == m.end()) continue;
+      json::array row;
+      for (const auto& f : kFields) row.push_back(it->second.*f.field);
+      doc[scope] = std::move(row);
+    }
+    out.emplace_back(minute, json::serialize(doc));
+  }
+  dirty_.clear();
+  return out;
+}
+
+bool Stats::ParseMinute(const std::string& text, int64_t minute,
+                        Minutes* into) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return false;
+  for (const auto& [scope, row] : v.as_object()) {
+    if (!row.is_array() || row.as_array().size() != std::size(kFields))
+      return false;
+    Counters c;
+    for (size_t i = 0; i < std::size(kFields); ++i) {
+      const auto& x = row.as_array()[i];
+      if (x.is_uint64()) {
+        c.*kFields[i].field = x.as_uint64();
+      } else if (x.is_int64() && x.as_int64() >= 0) {
+        c.*kFields[i].field = static_cast<uint64_t>(x.as_int64());
+      } else {
+        return false;
+      }
+    }
+    (*into)[std::string(scope)][minute].Add(c);
+  }
+  return true;
+}
+
+void Stats::SetPeers(const Minutes& peers, int64_t from_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [scope, m] : peers_) m.erase(m.lower_bound(from_ms), m.end());
+  for (const auto& [scope, m] : peers)
+    for (const auto& [minute, c] : m)
+      if (minute >= from_ms) peers_[scope][minute] = c;
 }
 
 Status Stats::Save(const std::string& path) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct ReputationOptions {
 //
 // Owned by the app; thread-safe (one mutex: updates are a few map
 // increments per event). Persisted to a JSON file by Save(), loaded by Load().
+// In a cluster, every query sees the other nodes' minutes too (SetPeers).
 class Stats {
  public:
   explicit Stats(ReputationOptions options) : options_(options) {}
@@ -85,16 +87,37 @@ class Stats {
   Status Save(const std::string& path);
   Status Load(const std::string& path);
 
+  // Cluster statistics (stats::ClusterSync): the minutes this node recorded
+  // into since the last call, each as {"<scope>":[sends, deliveries, ...]}.
+  std::vector<std::pair<int64_t, std::string>> TakeDirtyMinutes();
+  void MarkDirty(int64_t minute) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_.insert(minute);
+  }
+  // The other nodes' sums per scope and minute, replacing what was held
+  // for minutes at or after from_ms; every query adds them to this node's.
+  using Minutes = std::map<std::string, std::map<int64_t, Counters>>;
+  void SetPeers(const Minutes& peers, int64_t from_ms);
+  // Parses one minute's JSON (TakeDirtyMinutes' format) into `into`.
+  static bool ParseMinute(const std::string& json, int64_t minute,
+                          Minutes* into);
+
   // "sends" -> &Counters::sends, ...; nullptr for an unknown name.
   static uint64_t Counters::*Field(const std::string& name);
 
  private:
   void Prune(int64_t now_ms);
+  // This node's and the peers' minutes of `scope` in [from, to), summed per
+  // minute (mu_ held).
+  std::map<int64_t, Counters> MergedLocked(const std::string& scope,
+                                           int64_t from_ms, int64_t to_ms);
 
   ReputationOptions options_;
   std::mutex mu_;
   std::map<std::string, std::map<int64_t, Counters>>
-      minutes_;  // scope -> minute
+      minutes_;              // scope -> minute
+  Minutes peers_;            // the other nodes' (ClusterSync)
+  std::set<int64_t> dirty_;  // minutes recorded into since the last sync
   std::map<std::string, int64_t> fresh_start_;
   int64_t last_prune_ms_ = 0;
 };

@@ -59,6 +59,38 @@ TEST(StatsTest, SaveAndLoad) {
   EXPECT_EQ(t.Total("cs:a", kT0 - kMin, kT0 + kMin).sends, 3u);
 }
 
+TEST(StatsTest, PeersAddToEveryQueryAndDirtyMinutesRoundTrip) {
+  const int64_t t0 = kT0 / kMin * kMin;
+  Stats a(ReputationOptions{}), b(ReputationOptions{});
+  a.Record(Kind::kSend, 3, t0, "cs1", "a.example");
+  b.Record(Kind::kSend, 5, t0 + 1000, "cs1", "");
+  b.Record(Kind::kBounce, 2, t0 + kMin, "", "");
+  // B's minutes, as B's node writes them, become A's peers.
+  Stats::Minutes peers;
+  auto dirty = b.TakeDirtyMinutes();
+  ASSERT_EQ(dirty.size(), 2u);
+  for (const auto& [minute, doc] : dirty)
+    ASSERT_TRUE(Stats::ParseMinute(doc, minute, &peers)) << doc;
+  EXPECT_TRUE(b.TakeDirtyMinutes().empty());
+  a.SetPeers(peers, t0 - kMin);
+  EXPECT_EQ(a.Total("", t0, t0 + 2 * kMin).sends, 8u);
+  EXPECT_EQ(a.Total("cs:cs1", t0, t0 + 2 * kMin).sends, 8u);
+  EXPECT_EQ(a.Total("", t0, t0 + 2 * kMin).bounces, 2u);
+  EXPECT_EQ(a.MaxPerMinute("", "sends", t0, t0 + 2 * kMin), 8u);
+  auto series = a.Series("", t0, t0 + 2 * kMin, kMin);
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].c.sends, 8u);
+  EXPECT_EQ(series[1].c.bounces, 2u);
+  // A later read replaces the peers' minutes from its start on.
+  a.SetPeers({}, t0 + kMin);
+  EXPECT_EQ(a.Total("", t0, t0 + 2 * kMin).bounces, 0u);
+  EXPECT_EQ(a.Total("", t0, t0 + 2 * kMin).sends, 8u);
+  // Hostile documents are refused whole.
+  EXPECT_FALSE(Stats::ParseMinute("{\"\":[1,2]}", t0, &peers));
+  EXPECT_FALSE(Stats::ParseMinute("{\"\":[-1,0,0,0,0,0,0]}", t0, &peers));
+  EXPECT_FALSE(Stats::ParseMinute("[]", t0, &peers));
+}
+
 TEST(AlarmsTest, FiresOnceRunsActionsAndRecovers) {
   Stats s(ReputationOptions{});
   config::Alarm a;

@@ -268,6 +268,27 @@ Result<std::vector<std::pair<std::string, std::string>>> PostgresStore::List(
   return out;
 }
 
+// The leader's lock: a session-level advisory lock on the listener's
+// connection. The server drops it with the session: at once when a node's
+// process dies, and within the keepalives below (about 25 s) when its
+// machine does, so another node leads within 30 s.
+constexpr int64_t kLeaderLock = 0x5e5a3e1ead;
+
+void PostgresStore::TryLead() {
+  if (leader_.load() || !listener_) return;
+  PGresult* r = PQexec(listener_, ("SELECT pg_try_advisory_lock(" +
+                                   std::to_string(kLeaderLock) + ")")
+                                      .c_str());
+  bool won = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+             std::strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+  PQclear(r);
+  if (won) {
+    leader_ = true;
+    SESAME_LOG(kInfo, "store")
+        << "this node now leads the cluster's periodic work";
+  }
+}
+
 void PostgresStore::SetReachable(bool up) {
   if (up) {
     down_since_ms_.store(0);
@@ -287,10 +308,18 @@ Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
       Error e = Unavailable(listener_, "LISTEN");
       PQfinish(listener_);
       listener_ = nullptr;
+      leader_ = false;
       SetReachable(false);
       std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
       return e;
     }
+    // A node whose machine dies holds the leader's lock until the server
+    // notices: bound that by server-side keepalives on this session.
+    Exec(listener_,
+         "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+         "SET tcp_keepalives_count = 3",
+         &why);
+    TryLead();
     // Whatever changed while nobody listened is unknown: resynchronise.
     SetReachable(true);
     out.push_back(Change{});
@@ -306,13 +335,19 @@ Result<std::vector<Store::Change>> PostgresStore::WaitChanges(int timeout_ms) {
     std::string why;
     if (!Exec(listener_, "SELECT 1", &why)) {
       SetReachable(false);
-      return Unavailable(listener_, "probe");
+      leader_ = false;  // the session, and with it the lock, may be gone
+      Error e = Unavailable(listener_, "probe");
+      PQfinish(listener_);
+      listener_ = nullptr;
+      return e;
     }
+    TryLead();
   }
   pollfd p{PQsocket(listener_), POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) < 0) return out;
   if (!PQconsumeInput(listener_)) {
     SetReachable(false);
+    leader_ = false;
     return Unavailable(listener_, "LISTEN");
   }
   while (PGnotify* n = PQnotifies(listener_)) {

@@ -48,6 +48,7 @@ class PostgresStore : public Store {
   // What the LISTEN connection last saw: it probes the server every two
   // seconds while idle, so an outage shows within about that.
   int64_t UnreachableSinceMs() override { return down_since_ms_.load(); }
+  bool IsLeader() override { return leader_.load(); }
 
  private:
   explicit PostgresStore(std::string dsn) : dsn_(std::move(dsn)) {}
@@ -64,6 +65,10 @@ class PostgresStore : public Store {
   int64_t probed_ms_ = 0;        // the listener's last SELECT 1
   // 0 while reachable; set by the LISTEN connection (SetReachable).
   std::atomic<int64_t> down_since_ms_{0};
+  // The listener session holds pg_advisory_lock(kLeaderLock) (tried at each
+  // probe while it does not); losing the session loses it.
+  std::atomic<bool> leader_{false};
+  void TryLead();
   void SetReachable(bool up);
 };
 

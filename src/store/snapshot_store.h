@@ -43,6 +43,7 @@ class SnapshotStore : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) override;
   bool Shared() const override { return backend_->Shared(); }
+  bool IsLeader() override { return backend_->IsLeader(); }
   int64_t UnreachableSinceMs() override {
     return backend_->UnreachableSinceMs();
   }

@@ -55,6 +55,11 @@ class Store {
   // When the backend was first seen unreachable (epoch ms) in the outage
   // going on now; 0 while it is reachable.
   virtual int64_t UnreachableSinceMs() { return 0; }
+  // True while this process is the one of its cluster that runs periodic
+  // work (identity verification, alarm evaluation, retention): always for
+  // an unshared backend; with PostgreSQL, while this node holds the
+  // leader's advisory lock (released by the server when the node dies).
+  virtual bool IsLeader() { return true; }
   // True when other processes (other nodes) write the same documents, so a
   // cache in front must follow WaitChanges.
   virtual bool Shared() const { return false; }
