@@ -238,6 +238,44 @@ class TwoNodes(unittest.TestCase):
             leader.start()
         print(f"\nleader: alarm evaluation resumed on another node {took:.1f} s after the leader was killed")
 
+    def node_cli(self, node, *args):
+        return subprocess.run([BINARY, "node", *args, "--config", node.config_path],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_node_list_and_drain(self):
+        nodes = (self.a, self.b, self.c)
+        self.assertTrue(wait_until(lambda: len(json.loads(self.node_cli(self.a, "list", "--json").stdout)) == 3
+                                   and all(n["live"] for n in json.loads(self.node_cli(self.a, "list", "--json")
+                                                                         .stdout)), 15))
+        listed = json.loads(self.node_cli(self.a, "list", "--json").stdout)
+        self.assertEqual(len({n["id"] for n in listed}), 3)
+        self.assertEqual(sorted(n["http"] for n in listed),
+                         sorted(f"127.0.0.1:{n.ports['http']}" for n in nodes))
+        self.assertEqual(sum(n["leader"] for n in listed), 1)
+        self.assertTrue(all(n["version"] and isinstance(n["queued"], int) for n in listed))
+        table = self.node_cli(self.b, "list").stdout
+        self.assertIn("NODE", table)
+        self.assertEqual(len(table.strip().splitlines()), 4, table)
+        # Drain C: /ready fails (the load balancer takes it out), new sends
+        # are refused transiently; A goes on; resume undoes it.
+        self.client(self.a, "sesv2").create_email_identity(EmailIdentity="cluster-six.example")
+        self.assertTrue(wait_until(lambda: self.code(
+            lambda: self.send(self.c, "x@cluster-six.example", "y@cluster-six.example")) is None, 1))
+        out = self.node_cli(self.c, "drain")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(json.loads(out.stdout)["draining"])
+        status, body = ready(self.c)
+        self.assertEqual((status, body["draining"]), (503, True))
+        self.assertEqual(self.code(lambda: self.send(self.c, "x@cluster-six.example", "y@cluster-six.example")),
+                         "ServiceUnavailable")
+        self.assertIsNone(self.code(lambda: self.send(self.a, "x@cluster-six.example", "y@cluster-six.example")))
+        self.assertTrue(wait_until(lambda: any(n["draining"] for n in json.loads(
+            self.node_cli(self.a, "list", "--json").stdout)), 10))
+        out = self.node_cli(self.c, "resume")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(ready(self.c)[0], 200)
+        self.assertIsNone(self.code(lambda: self.send(self.c, "x@cluster-six.example", "y@cluster-six.example")))
+
     def test_outage_keeps_sending_refuses_writes_and_heals(self):
         v2 = self.client(self.a, "sesv2")
         v2.create_email_identity(EmailIdentity="cluster-three.example")
@@ -428,6 +466,23 @@ class SharedThrottles(unittest.TestCase):
         self.assertLessEqual(self.sink.peak, 4)
         print(f"\nconnection limit: peak {self.sink.peak} of 4 at the sink from 2 nodes; A was killed holding "
               f"{held}, B had all 4 {freed:.1f} s later (lease {self.LEASE_SECONDS} s)")
+
+    def test_4_drain_delivers_the_queue(self):
+        base = self.sink.count()
+        self.inject_all(self.b, 30, "drain")
+        out = subprocess.run([BINARY, "node", "drain", "--wait", "--config", self.b.config_path],
+                             capture_output=True, text=True, timeout=120)
+        try:
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("drained", out.stdout)
+            self.assertEqual(ready(self.b)[1]["draining"], True)
+            self.assertGreaterEqual(self.sink.count(), base + 30)
+            # A draining node takes no new mail (451, transient).
+            self.assertEqual(inject(self.b.ports["smtp"], [("q@quota.example", ["r@sink.test"], "late")],
+                                    sessions=1), {})
+        finally:
+            subprocess.run([BINARY, "node", "resume", "--config", self.b.config_path], capture_output=True)
+        self.assertEqual(ready(self.b)[0], 200)
 
     def test_3_redis_outage_falls_back_to_local_shares(self):
         self.redis.kill()

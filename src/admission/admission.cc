@@ -100,6 +100,7 @@ Status ToStatus(const Refusal& r) {
     case Refusal::Kind::kStorageFull:
       return Error::Transient("no_space", r.message);
     case Refusal::Kind::kStoreUnavailable:
+    case Refusal::Kind::kDraining:
       return Error::Transient("unavailable", r.message);
     case Refusal::Kind::kNotStored:
       return r.transient ? Error::Transient("io", r.message)
@@ -120,7 +121,7 @@ void Admission::RegisterMetrics(metrics::Registry* registry) const {
         "invalid_address", "invalid_content",   "storage_full",
         "account_paused",  "config_set_paused", "not_authorized",
         "rejected",        "throttled",         "mail_from_not_verified",
-        "not_stored",      "store_unavailable"};
+        "not_stored",      "store_unavailable", "draining"};
     w.Family("sesame_admission_admitted_total",
              "Messages admitted and made durable, by how they entered.",
              "counter");
@@ -207,6 +208,9 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
                   "insufficient storage for new mail; retry later");
   if (s.source == Source::kInternal || s.source == Source::kInbound)
     return std::nullopt;
+  if (Draining())
+    return Refuse(Refusal::Kind::kDraining,
+                  "this node is draining; send through another node");
   if (auto r = CheckStoreGrace()) return r;
   if (s.source == Source::kSubmission) {
     // An SMTP user is an access key (SES SMTP credentials) or a configured

@@ -76,6 +76,7 @@ struct Refusal {
     kMailFromNotVerified,  // custom MAIL FROM under REJECT_MESSAGE
     kNotStored,            // the spool commit failed
     kStoreUnavailable,     // the shared store away past its grace period
+    kDraining,             // this node is draining (sesame node drain)
   };
   Kind kind;
   std::string message;
@@ -128,6 +129,12 @@ class Admission {
   using Done = std::function<void(std::optional<Refusal>)>;
   void Submit(Submission s, Done done);
 
+  // A draining node (sesame node drain) refuses new sends, transiently, so
+  // clients retry through the load balancer on another node; its queue is
+  // still delivered, and internal and inbound mail still enter.
+  void SetDraining(bool draining) { draining_.store(draining); }
+  bool Draining() const { return draining_.load(); }
+
   // sesame_admission_* families: admitted by source, refused by reason,
   // quota given back (relaxed atomics, any thread).
   void RegisterMetrics(metrics::Registry* registry) const;
@@ -163,11 +170,12 @@ class Admission {
   void Count(const Refusal& r) {
     refused_[static_cast<int>(r.kind)].fetch_add(1, std::memory_order_relaxed);
   }
-  static constexpr int kKinds = 11;
+  static constexpr int kKinds = 12;
   static constexpr int kSources = 4;
   std::atomic<uint64_t> admitted_[kSources] = {};
   std::atomic<uint64_t> refused_[kKinds] = {};
   std::atomic<uint64_t> quota_returned_{0};
+  std::atomic<bool> draining_{false};
   std::atomic<uint64_t> signed_{0};
 };
 

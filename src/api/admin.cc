@@ -249,6 +249,9 @@ const Router<Api::Impl::AdminHandler>& Api::Impl::AdminRoutes() {
     r.Rest("POST", "/admin/dlq/purge", true, &Impl::AdminPurge);
     r.Rest("GET", "/admin/stats", true, &Impl::AdminStats);
     r.Rest("GET", "/admin/alarms", true, &Impl::AdminAlarms);
+    r.Rest("GET", "/admin/node", true, &Impl::AdminNode);
+    r.Rest("POST", "/admin/node/drain", true, &Impl::AdminDrain);
+    r.Rest("POST", "/admin/node/resume", true, &Impl::AdminResume);
     r.Rest("GET", "/admin/alarms/history", true, &Impl::AdminAlarmHistory);
     r.Rest("GET", "/admin/events/dlq", true, &Impl::AdminEventDeadLetters);
     r.Rest("POST", "/admin/events/dlq/redrive", true, &Impl::AdminEventRedrive);
@@ -358,6 +361,24 @@ void Api::Impl::AdminStats(AdminCall& c) {
 void Api::Impl::AdminAlarms(AdminCall& c) {
   if (!services.alarms_json) return NotWired(c);
   c.Json(services.alarms_json());
+}
+
+void Api::Impl::AdminNode(AdminCall& c) {
+  if (!services.node_json) return NotWired(c);
+  c.Json(services.node_json());
+}
+
+// Drain: new sends are refused (transiently) and /ready fails, so a load
+// balancer takes the node out; the queue is still delivered. Resume ends it.
+void Api::Impl::AdminDrain(AdminCall& c) { SetDraining(c, true); }
+void Api::Impl::AdminResume(AdminCall& c) { SetDraining(c, false); }
+
+void Api::Impl::SetDraining(AdminCall& c, bool draining) {
+  if (!services.set_draining || !services.node_json) return NotWired(c);
+  if (Status s = services.set_draining(draining); !s.ok())
+    return c.Json(
+        "{\"message\":\"" + JsonEscape(s.error().message()) + "\"}", 500);
+  c.Json(services.node_json());
 }
 
 void Api::Impl::AdminAlarmHistory(AdminCall& c) {

@@ -245,13 +245,15 @@ void Api::Impl::Handle(HttpRequest req,
     bool accepting = spool->Accepting();  // false on a full disk
     bool store_ok = resources.StoreReachable();
     bool listeners_ok = !services.listeners_up || services.listeners_up();
-    bool ok = spool_ok && accepting && store_ok && listeners_ok;
+    bool draining = admission->Draining();
+    bool ok = spool_ok && accepting && store_ok && listeners_ok && !draining;
     r.status = ok ? 200 : 503;
     r.body = std::string("{\"status\":\"") + (ok ? "ready" : "not ready") +
              "\",\"spool\":" + (spool_ok ? "true" : "false") +
              ",\"spoolAccepting\":" + (accepting ? "true" : "false") +
              ",\"store\":" + (store_ok ? "true" : "false") +
              ",\"listeners\":" + (listeners_ok ? "true" : "false") +
+             ",\"draining\":" + (draining ? "true" : "false") +
              ",\"queued\":" + std::to_string(spool->size()) + "}";
   } else if (p == "/metrics" && req.method == "GET" && services.metrics) {
     services.metrics([done](std::string text) {

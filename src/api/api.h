@@ -74,6 +74,10 @@ struct Services {
       statistics_json;
   std::function<std::string()> alarms_json;
   std::function<std::string()> alarm_history_json;
+  // This node: {"id","version","draining","queued","leader",...}; and
+  // drain (true) or resume (false), kept across restarts.
+  std::function<std::string()> node_json;
+  std::function<Status(bool draining)> set_draining;
   // Publishes SES's "Rendering Failure" event.
   std::function<void(const RenderingFailure&)> rendering_failure;
   // The event publisher's per-subscription dead-letter store.

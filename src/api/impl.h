@@ -546,8 +546,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
       auto it = query.find(k);
       return it == query.end() ? "" : it->second;
     }
-    void Json(std::string body) {
+    void Json(std::string body, int status = 200) {
       HttpResponse r;
+      r.status = status;
       r.body = std::move(body);
       done(std::move(r));
     }
@@ -568,6 +569,10 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void AdminPurge(AdminCall& c);
   void AdminStats(AdminCall& c);
   void AdminAlarms(AdminCall& c);
+  void AdminNode(AdminCall& c);
+  void AdminDrain(AdminCall& c);
+  void AdminResume(AdminCall& c);
+  void SetDraining(AdminCall& c, bool draining);
   void AdminAlarmHistory(AdminCall& c);
   void AdminEventDeadLetters(AdminCall& c);
   void AdminEventRedrive(AdminCall& c);

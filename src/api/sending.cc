@@ -357,6 +357,7 @@ ApiError Api::Impl::ErrorFor(const admission::Refusal& r) {
       return {400, "MailFromDomainNotVerifiedException",
               "MailFromDomainNotVerifiedException", r.message};
     case K::kStoreUnavailable:
+    case K::kDraining:
       return {503, "ServiceUnavailable", "ServiceUnavailable",
               "Service unavailable: " + r.message};
     case K::kNotStored:

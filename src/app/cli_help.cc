@@ -106,6 +106,21 @@ const std::vector<CommandHelp>& Commands() {
        0,
        0,
        ""},
+      {"node",
+       {"list", "status", "drain", "resume"},
+       "node list [--json] | node status | node drain [--wait] | node resume",
+       "The cluster's nodes. list: every node's heartbeat (version, queue "
+       "depth, leader, throttle shares), from the shared store. status, "
+       "drain, resume: this node (the --config's), through its admin API; a "
+       "draining node refuses new sends transiently, fails /ready so the "
+       "load balancer takes it out, and delivers its queue.",
+       "  --json          list: one JSON array\n"
+       "  --wait          drain: return once the queue is empty\n"
+       "  --config FILE   the node's configuration\n",
+       "sesame node drain --wait --config /etc/sesame/sesame.yaml",
+       0,
+       0,
+       "list"},
       {"events",
        {"dlq"},
        "events dlq list|redrive [SUBSCRIPTION]",

@@ -25,6 +25,7 @@
 #include "api/api.h"
 #include "app/cli_help.h"
 #include "app/feedback_cli.h"
+#include "app/node.h"
 #include "app/services.h"
 #include "app/suppression_cli.h"
 #include "auth/keys.h"
@@ -74,6 +75,7 @@ struct Args {
   std::string data_dir;
   bool json = false;
   bool all = false;
+  bool wait = false;          // node drain --wait
   bool help = false;          // --help / -h: the command's page
   bool version = false;       // --version
   std::string account, user;  // keys create
@@ -103,6 +105,8 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.json = true;
     } else if (s == "--all") {
       a.all = true;
+    } else if (s == "--wait") {
+      a.wait = true;
     } else if (s == "-h" || s == "--help") {
       a.help = true;
     } else if (s == "--version" || s == "-V") {
@@ -537,6 +541,41 @@ int Serve(const Args& args) {
   api::Services api_services =
       app::WireServices({c, engine, publisher, sending_stats, alarms, registry,
                          resolver->get(), enabled_dashboard, listening});
+  // This node, for /admin/node, `sesame node ...` and the cluster's
+  // heartbeats. A drain outlives a restart (<data_dir>/draining).
+  auto drain_marker = FileBlob(c.data_dir + "/draining");
+  if (auto d = drain_marker->ReadIfChanged();
+      d.ok() && *d && TrimCopy(**d, " \t\r\n") == "1") {
+    admission.SetDraining(true);
+    SESAME_LOG(kWarn, "node") << "draining (sesame node resume ends it)";
+  }
+  auto node_status = [&] {
+    app::NodeStatus n;
+    n.id = node_id;
+    n.version = app::kVersion;
+    n.http = c.http.address + ":" + std::to_string(c.http.port);
+    n.smtp = c.smtp.address + ":" + std::to_string(c.smtp.port);
+    n.draining = admission.Draining();
+    n.leader = (*state)->IsLeader();
+    n.queued = (*sp)->size();
+    n.heartbeat_ms = NowMillis();
+    if (redis_limits) {
+      n.throttles = redis_limits->Up() ? "cluster" : "local-share";
+      n.live_nodes = redis_limits->LiveNodes();
+    }
+    return n;
+  };
+  api_services.node_json = [node_status] {
+    return app::NodeJson(node_status());
+  };
+  api_services.set_draining = [&admission, &drain_marker](bool draining) {
+    Status st = drain_marker->Write(draining ? "1\n" : "0\n");
+    if (!st.ok()) return st;
+    admission.SetDraining(draining);
+    SESAME_LOG(kWarn, "node") << (draining ? "draining: new sends are refused"
+                                           : "resumed: accepting new sends");
+    return st;
+  };
   // The receiver is built after the API (it needs the fan-out); SendBounce
   // reaches it through this slot, set once it exists.
   inbound::Receiver* receiver_slot = nullptr;
@@ -640,6 +679,9 @@ int Serve(const Args& args) {
         if (Status st = cluster_stats->Sync(NowMillis(), leader); !st.ok())
           SESAME_LOG(kDebug, "stats")
               << "cluster statistics not synced: " << st.error().message();
+        // The heartbeat `sesame node list` reads.
+        (void)(*state)->Put("node", node_id, app::NodeJson(node_status()),
+                            false);
         last_sync = NowMillis();
       }
       if (leader) alarms.Evaluate(NowMillis());
@@ -926,6 +968,63 @@ Result<std::pair<int, std::string>> AdminRequest(const config::Config& c,
                         resp.substr(hdr_end + 4));
 }
 
+// True for a 200 answer; otherwise says why on stderr.
+bool AdminAnswered(const Result<std::pair<int, std::string>>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", r.error().message().c_str());
+    return false;
+  }
+  if (r->first != 200) {
+    std::fprintf(stderr, "sesame: server answered %d: %s\n", r->first,
+                 r->second.c_str());
+    return false;
+  }
+  return true;
+}
+
+// `sesame node ...`: list reads the shared store; the others ask this
+// node's admin API.
+int NodeCommand(const Args& args) {
+  auto cfg = ConfigOrReport(args);
+  if (!cfg) return 2;
+  std::string sub = args.positional.size() >= 2 ? args.positional[1] : "list";
+  if (sub == "list") {
+    if (cfg->store_backend != "postgres") {
+      std::fprintf(stderr,
+                   "sesame: node list reads the shared store; this "
+                   "configuration has store.backend %s (one node)\n",
+                   cfg->store_backend.c_str());
+      return 1;
+    }
+    auto state = store::Store::Open(cfg->store_backend, "", cfg->store_dsn);
+    if (!state.ok()) {
+      std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
+      return 1;
+    }
+    return app::NodeList(state->get(), args.json, NowMillis());
+  }
+  const char* method = sub == "status" ? "GET" : "POST";
+  std::string path = sub == "status" ? "/admin/node" : "/admin/node/" + sub;
+  auto r = AdminRequest(*cfg, method, path);
+  if (!AdminAnswered(r)) return 1;
+  std::printf("%s\n", r->second.c_str());
+  if (sub != "drain" || !args.wait) return 0;
+  // Until the queue is empty (the node keeps delivering while draining).
+  while (true) {
+    auto s = AdminRequest(*cfg, "GET", "/admin/node");
+    if (!s.ok() || s->first != 200) {
+      std::fprintf(stderr, "sesame: lost the node while waiting\n");
+      return 1;
+    }
+    if (s->second.find("\"queued\":0,") != std::string::npos ||
+        s->second.find("\"queued\":0}") != std::string::npos) {
+      std::printf("drained: the queue is empty\n");
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 int Dlq(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
@@ -948,15 +1047,7 @@ int Dlq(const Args& args) {
                  app::CommandPage(*app::FindCommand("dlq")).c_str());
     return 2;
   }
-  if (!r.ok()) {
-    std::fprintf(stderr, "sesame: %s\n", r.error().message().c_str());
-    return 1;
-  }
-  if (r->first != 200) {
-    std::fprintf(stderr, "sesame: server answered %d: %s\n", r->first,
-                 r->second.c_str());
-    return 1;
-  }
+  if (!AdminAnswered(r)) return 1;
   const std::string& body = r->second;
   if (sub == "show" && !id.empty()) {
     // Entries whose MessageId matches, one JSON object per line.
@@ -1414,6 +1505,7 @@ int Main(int argc, char** argv) {
   if (cmd == "keys") return Keys(*args);
   if (cmd == "iam") return IamCommand(*args);
   if (cmd == "store") return StoreCommand(*args);
+  if (cmd == "node") return NodeCommand(*args);
   if (cmd == "suppression") {
     auto cfg = ConfigOrReport(*args);
     if (!cfg) return 2;
