@@ -382,7 +382,8 @@ int Serve(const Args& args) {
       std::move(*backend),
       {"account", "identity", "configuration-set", "dkim", "template", "paused",
        "tags", "ip-pool", "receipt", "receipt-rule-set", "receipt-filter",
-       "dedicated-ip", "blob"});
+       "dedicated-ip", "blob"},
+      {"suppressed"});  // shared store: a Bloom filter of the list's names
   if (!state.ok()) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;

@@ -1,13 +1,23 @@
 #include "store/snapshot_store.h"
 
+#include <algorithm>
+
 namespace sesame::store {
 
 Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Wrap(
-    std::unique_ptr<Store> backend, std::set<std::string> kinds) {
+    std::unique_ptr<Store> backend, std::set<std::string> kinds,
+    std::set<std::string> filtered) {
   std::unique_ptr<SnapshotStore> s(
       new SnapshotStore(std::move(backend), std::move(kinds)));
   for (const auto& kind : s->kinds_) {
     if (Status st = s->Load(kind); !st.ok()) return st.error();
+  }
+  // Only a shared backend: an embedded one is read locally anyway, and
+  // another process (the CLI) may write it without telling this one.
+  if (s->backend_->Shared()) {
+    for (const auto& kind : filtered) {
+      if (Status st = s->LoadFilter(kind); !st.ok()) return st.error();
+    }
   }
   if (s->backend_->Shared())
     s->follower_ = std::thread([p = s.get()] { p->Follow(); });
@@ -36,6 +46,34 @@ Status SnapshotStore::Load(const std::string& kind) {
   return Ok{};
 }
 
+// Lists the kind's names into a new filter (planned for twice as many),
+// then swaps it in. Under write_mu_ (or before the store is shared), so no
+// local write slips between the listing and the swap.
+Status SnapshotStore::LoadFilter(const std::string& kind) {
+  std::vector<std::string> names;
+  std::string after;
+  while (true) {
+    auto rows = backend_->List(kind, after, 1000);
+    if (!rows.ok()) return rows.error();
+    for (auto& [name, body] : *rows) names.push_back(std::move(name));
+    if (rows->size() < 1000) break;
+    after = names.back();
+  }
+  auto filter =
+      std::make_shared<NameFilter>(std::max<size_t>(65536, names.size() * 2));
+  for (const auto& n : names) filter->Insert(n);
+  std::unique_lock lock(mu_);
+  filters_[kind] = std::move(filter);
+  return Ok{};
+}
+
+std::shared_ptr<NameFilter> SnapshotStore::FilterOf(
+    const std::string& kind) const {
+  std::shared_lock lock(mu_);
+  auto it = filters_.find(kind);
+  return it == filters_.end() ? nullptr : it->second;
+}
+
 // The follower: other nodes' changes, applied until the destructor stops
 // it. While the backend is down WaitChanges fails (and waits); the
 // snapshot keeps serving what it has, and a reconnect resynchronises.
@@ -55,6 +93,17 @@ void SnapshotStore::Apply(const Change& c) {
     // A kind that fails to load keeps its old copy; the backend's next
     // reconnect asks for another full resync.
     for (const auto& kind : kinds_) (void)Load(kind);
+    std::vector<std::string> filtered;
+    {
+      std::shared_lock lock(mu_);
+      for (const auto& [kind, f] : filters_) filtered.push_back(kind);
+    }
+    for (const auto& kind : filtered) (void)LoadFilter(kind);
+  } else if (auto filter = FilterOf(c.kind)) {
+    filter->Insert(c.name);
+    // Past its plan the false positives climb: rebuild, larger.
+    if (filter->inserted() > filter->planned()) (void)LoadFilter(c.kind);
+    return;  // no cached document changed
   } else if (Cached(c.kind)) {
     auto doc = backend_->Get(c.kind, c.name);
     if (!doc.ok()) return;  // the reconnect's resync repairs it
@@ -63,13 +112,19 @@ void SnapshotStore::Apply(const Change& c) {
       docs_[c.kind][c.name] = **doc;
     else
       docs_[c.kind].erase(c.name);
+  } else {
+    return;  // a kind nobody here caches (statistics, heartbeats)
   }
   ++generation_;
 }
 
 Result<std::optional<std::string>> SnapshotStore::Get(const std::string& kind,
                                                       const std::string& name) {
-  if (!Cached(kind)) return backend_->Get(kind, name);
+  if (!Cached(kind)) {
+    if (auto filter = FilterOf(kind); filter && !filter->MayContain(name))
+      return std::optional<std::string>();
+    return backend_->Get(kind, name);
+  }
   std::shared_lock lock(mu_);
   const auto& docs = docs_.at(kind);
   auto it = docs.find(name);
@@ -79,6 +134,12 @@ Result<std::optional<std::string>> SnapshotStore::Get(const std::string& kind,
 
 Status SnapshotStore::Put(const std::string& kind, const std::string& name,
                           const std::string& json, bool create_only) {
+  if (auto filter = FilterOf(kind)) {
+    // Into the filter first: a read after the write returns finds it.
+    std::lock_guard<std::mutex> writer(write_mu_);
+    FilterOf(kind)->Insert(name);  // a rebuild may have swapped it
+    return backend_->Put(kind, name, json, create_only);
+  }
   if (!Cached(kind)) return backend_->Put(kind, name, json, create_only);
   std::lock_guard<std::mutex> writer(write_mu_);
   Status s = backend_->Put(kind, name, json, create_only);

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "store/name_filter.h"
 #include "store/store.h"
 
 namespace sesame::store {
@@ -18,7 +19,11 @@ namespace sesame::store {
 // policies and MAIL FROM, configuration sets, DKIM keys, templates). Reads
 // of those kinds never touch the backend; a write goes to the backend first
 // (durable), then replaces the snapshot's copy, so the next send sees it.
-// Other kinds (the suppression list, which may hold millions) pass through.
+// Other kinds pass through. Over a shared backend, kinds too large to hold
+// (the suppression list, which may hold millions) can be `filtered`: the
+// snapshot keeps a Bloom filter of their names (NameFilter), so a read of a
+// name that is certainly absent — nearly every recipient — costs no round
+// trip to PostgreSQL, on the delivery engine's thread least of all.
 //
 // Over a shared backend (PostgreSQL, several nodes) a follower thread
 // applies the other nodes' changes as WaitChanges reports them, typically
@@ -32,7 +37,8 @@ class SnapshotStore : public Store {
  public:
   // Loads every document of `kinds` from `backend`.
   static Result<std::unique_ptr<SnapshotStore>> Wrap(
-      std::unique_ptr<Store> backend, std::set<std::string> kinds);
+      std::unique_ptr<Store> backend, std::set<std::string> kinds,
+      std::set<std::string> filtered = {});
 
   Result<std::optional<std::string>> Get(const std::string& kind,
                                          const std::string& name) override;
@@ -55,7 +61,10 @@ class SnapshotStore : public Store {
   SnapshotStore(std::unique_ptr<Store> backend, std::set<std::string> kinds)
       : backend_(std::move(backend)), kinds_(std::move(kinds)) {}
   bool Cached(const std::string& kind) const { return kinds_.count(kind) > 0; }
+  // The kind's filter, or null when it is not filtered.
+  std::shared_ptr<NameFilter> FilterOf(const std::string& kind) const;
   Status Load(const std::string& kind);
+  Status LoadFilter(const std::string& kind);
   void Follow();
   void Apply(const Change& c);
 
@@ -64,6 +73,7 @@ class SnapshotStore : public Store {
   std::mutex write_mu_;           // one writer at a time: backend write + swap
   mutable std::shared_mutex mu_;  // guards docs_
   std::map<std::string, std::map<std::string, std::string>> docs_;
+  std::map<std::string, std::shared_ptr<NameFilter>> filters_;  // by mu_
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::thread follower_;  // runs Follow when the backend is shared

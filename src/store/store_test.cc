@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <mutex>
+#include <thread>
 
+#include "store/name_filter.h"
 #include "store/snapshot_store.h"
 
 namespace sesame::store {
@@ -128,6 +133,74 @@ TEST(SnapshotStore, HotKindsAreServedFromMemoryAndFollowDurableWrites) {
   // Other kinds pass through.
   (void)(*s)->Get("suppressed", "a@b.example");
   EXPECT_EQ(backend->reads, loaded + 1);
+}
+
+// A shared backend whose other nodes' changes the test announces.
+class SharedFake : public FakeBackend {
+ public:
+  bool Shared() const override { return true; }
+  void Announce(Change c) {
+    std::lock_guard<std::mutex> lock(mu);
+    changes.push_back(std::move(c));
+    cv.notify_all();
+  }
+  Result<std::vector<Change>> WaitChanges(int timeout_ms) override {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                [this] { return !changes.empty(); });
+    std::vector<Change> out;
+    out.swap(changes);
+    return out;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Change> changes;
+};
+
+TEST(SnapshotStore, FilteredKindsAskTheBackendOnlyAboutNamesThatMayBeThere) {
+  auto fake = std::make_unique<SharedFake>();
+  SharedFake* backend = fake.get();
+  backend->docs["suppressed/old@x.example"] = "{}";
+  auto s = SnapshotStore::Wrap(std::move(fake), {"account"}, {"suppressed"});
+  ASSERT_TRUE(s.ok());
+  int loaded = backend->reads;
+  // 1,000 recipients not on the list: at most a false positive or two.
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_FALSE((*s)->Get("suppressed", "r" + std::to_string(i) + "@x.example")
+                     ->has_value());
+  EXPECT_LE(backend->reads - loaded, 2);
+  EXPECT_TRUE((*s)->Get("suppressed", "old@x.example")->has_value());
+  // A local write is found at once.
+  ASSERT_TRUE((*s)->Put("suppressed", "new@x.example", "{}", false).ok());
+  EXPECT_TRUE((*s)->Get("suppressed", "new@x.example")->has_value());
+  // Another node's write: found once its change is announced.
+  backend->docs["suppressed/far@x.example"] = "{}";
+  EXPECT_FALSE((*s)->Get("suppressed", "far@x.example")->has_value());
+  backend->Announce({"suppressed", "far@x.example"});
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    seen = (*s)->Get("suppressed", "far@x.example")->has_value();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(seen);
+  // Generation counts changes to cached kinds only.
+  uint64_t g = (*s)->Generation();
+  backend->Announce({"stats-minute", "x"});
+  backend->Announce({"account", "sending"});
+  for (int i = 0; i < 100 && (*s)->Generation() == g; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ((*s)->Generation(), g + 1);
+}
+
+TEST(NameFilter, NoFalseNegativesAndFewFalsePositives) {
+  NameFilter f(10000);
+  for (int i = 0; i < 10000; ++i) f.Insert("in" + std::to_string(i));
+  for (int i = 0; i < 10000; ++i)
+    ASSERT_TRUE(f.MayContain("in" + std::to_string(i)));
+  int false_positives = 0;
+  for (int i = 0; i < 100000; ++i)
+    false_positives += f.MayContain("out" + std::to_string(i));
+  EXPECT_LT(false_positives, 100);  // under 0.1 %
 }
 
 }  // namespace
