@@ -16,7 +16,7 @@ ASAN_E2E := smtp_test.py delivery_test.py api_test.py dkim_test.py authz_test.py
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps deps-runtime build deb run test unit e2e asan tsan fuzz bench format clean
+.PHONY: all deps deps-runtime build deb run test unit e2e e2e-postgres asan tsan fuzz bench format clean
 
 all: build
 
@@ -53,6 +53,12 @@ unit: build
 
 e2e: build
 	SESAME_REQUIRE_ALL=1 $(PY) -m unittest discover -s tests -p '*_test.py' -v
+
+# The API, feedback-loop and dashboard suites again with every server on a
+# fresh database of one throwaway PostgreSQL (store.backend postgres).
+PG_E2E := api_test feedback_loop_test feedback_test dashboard_test
+e2e-postgres: build
+	cd tests && SESAME_TEST_STORE=postgres SESAME_REQUIRE_ALL=1 $(PY) -m unittest $(PG_E2E)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSESAME_SANITIZE=ON
@@ -108,7 +114,7 @@ tsan: deps
 	  echo "ThreadSanitizer reported the races above" >&2; exit 1; fi
 	@echo "ThreadSanitizer: no reports"
 
-test: build unit e2e asan tsan fuzz
+test: build unit e2e e2e-postgres asan tsan fuzz
 
 bench: build
 	bench/ingest.sh

@@ -56,6 +56,29 @@ def tls_client_context():
     return ctx
 
 
+_postgres = None
+_databases = 0
+
+
+def shared_store(yaml):
+    """SESAME_TEST_STORE=postgres (make test's postgres pass): each server gets
+    a fresh database of one throwaway PostgreSQL (tests/servers.py), started
+    on first use and stopped at exit; suites that name a store keep theirs."""
+    global _postgres, _databases
+    if os.environ.get("SESAME_TEST_STORE") != "postgres" or re.search(r"^store:", yaml, re.M):
+        return ""
+    import atexit
+    from servers import Postgres
+    if _postgres is None:
+        _postgres = Postgres().start()
+        atexit.register(_postgres.cleanup)
+    _databases += 1
+    name = f"t{os.getpid()}_{_databases}"
+    _postgres.run("createdb", "-h", "127.0.0.1", "-p", str(_postgres.port), "-U", "sesame", name)
+    return (f"store: {{backend: postgres, dsn: \"host=127.0.0.1 port={_postgres.port} user=sesame "
+            f"dbname={name}\"}}\n")
+
+
 class Sesame:
     """One sesame process with its own ports and data directory."""
 
@@ -85,7 +108,7 @@ smtp:
 {"  relay_networks: [127.0.0.0/8]" + chr(10) if relay else ""}  users:
 {users_yaml}mx:
   domains: [bounces.sesame.test, "*.fbl.sesame.test"]
-{delivery}{extra_yaml}{self.default_api(delivery + extra_yaml)}""")
+{delivery}{extra_yaml}{self.default_api(delivery + extra_yaml)}{shared_store(extra_yaml)}""")
         self.env = dict(os.environ, **(env or {}))
         self.preexec_fn = preexec_fn
         self.command_prefix = []  # e.g. nsenter into a mount namespace

@@ -189,10 +189,12 @@ struct Credentials {
   std::unique_ptr<auth::IamStore> iam;
 };
 
-// `state`: the server's store; null for a CLI command, which opens the
+// `state`: the server's store (its snapshot, and `fresh`, the backend
+// behind it, for reads past it); null for a CLI command, which opens the
 // shared store itself when there is one.
 Result<Credentials> OpenCredentials(const config::Config& c,
-                                    store::Store* state) {
+                                    store::Store* state,
+                                    store::Store* fresh = nullptr) {
   Credentials out;
   const bool shared = c.store_backend == "postgres";
   if (shared && !state) {
@@ -202,11 +204,11 @@ Result<Credentials> OpenCredentials(const config::Config& c,
     state = out.opened.get();
   }
   out.keys = std::make_unique<auth::KeyStore>(
-      shared ? store::DocumentBlob(state, "access-keys")
+      shared ? store::DocumentBlob(state, "access-keys", fresh)
              : FileBlob(c.AccessKeysFile()),
       c.MasterKeyFile());
   out.iam = std::make_unique<auth::IamStore>(
-      shared ? store::DocumentBlob(state, "iam") : FileBlob(c.IamFile()),
+      shared ? store::DocumentBlob(state, "iam", fresh) : FileBlob(c.IamFile()),
       c.api_account_id);
   return out;
 }
@@ -388,7 +390,7 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
     return 1;
   }
-  auto creds = OpenCredentials(c, state->get());
+  auto creds = OpenCredentials(c, state->get(), (*state)->backend());
   if (!creds.ok()) {
     std::fprintf(stderr, "sesame: %s\n", creds.error().message().c_str());
     return 1;

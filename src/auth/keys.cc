@@ -277,6 +277,23 @@ std::pair<std::string, std::string> KeyStore::AccountOf(const std::string& id) {
 std::optional<std::string> KeyStore::Lookup(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!LoadLocked().ok()) return std::nullopt;
+  auto known = [&] {
+    for (const auto& e : entries_)
+      if (e.id == id) return true;
+    return false;
+  };
+  // A key created a moment ago by another process (sesame keys create
+  // against a shared store) may not have reached a cache in front yet:
+  // read past it, at most ten times a second, so unknown ids sprayed at
+  // the API cost no more than that.
+  if (!known()) {
+    int64_t now = NowMillis();
+    if (now - read_through_ms_ >= 100) {
+      read_through_ms_ = now;
+      blob_->ReadThrough();
+      if (!LoadLocked().ok()) return std::nullopt;
+    }
+  }
   for (const auto& e : entries_) {
     if (e.id != id || !e.active) continue;
     auto master = MasterKeyLocked(false);

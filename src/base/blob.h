@@ -24,6 +24,9 @@ class Blob {
   virtual Result<std::optional<std::string>> ReadIfChanged() = 0;
   // Replaces the document durably; the next ReadIfChanged reads it back.
   virtual Status Write(const std::string& text) = 0;
+  // The next ReadIfChanged reads the document where it is kept, past any
+  // cache in front (a key another process created a moment ago).
+  virtual void ReadThrough() {}
   // Where it lives, for messages ("/var/lib/sesame/keys", "store blob iam").
   virtual std::string Name() const = 0;
 };

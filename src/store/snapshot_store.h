@@ -56,6 +56,9 @@ class SnapshotStore : public Store {
   ~SnapshotStore() override;
 
   uint64_t Generation() const override { return generation_.load(); }
+  // The backend behind the snapshot (reads past it: DocumentBlob's
+  // ReadThrough).
+  Store* backend() { return backend_.get(); }
 
  private:
   SnapshotStore(std::unique_ptr<Store> backend, std::set<std::string> kinds)

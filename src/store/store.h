@@ -78,6 +78,8 @@ class Store {
 // and IAM state are shared by a cluster's nodes. Wrap a SnapshotStore that
 // holds "blob" so a read of an unchanged document costs a counter compare
 // (the store's Generation), never a round trip. `store` outlives the blob.
-std::unique_ptr<Blob> DocumentBlob(Store* store, std::string name);
+// `fresh` (the backend behind the snapshot) serves ReadThrough's reads.
+std::unique_ptr<Blob> DocumentBlob(Store* store, std::string name,
+                                   Store* fresh = nullptr);
 
 }  // namespace sesame::store
