@@ -16,7 +16,8 @@ Every configuration has the same quota (MaxSendRate 1,000,000/s), so the cluster
 round trip per send while the others take the in-process bucket. Delivery is on hold: this
 measures admission and the durable spool.
 
-Env: MSGS (20000) SESSIONS (20) SIZE (5000) DURATION (10, wrk seconds) CONNECTIONS (20).
+Env: MSGS (20000) SESSIONS (20) SIZE (5000) DURATION (10, wrk seconds) CONNECTIONS (20),
+     BREAKDOWN=1 adds the two nodes without Redis (what the second process costs, apart).
 """
 import json
 import os
@@ -236,6 +237,14 @@ def main():
         for n in two:
             n.shared = True
         cl = measure("cluster", two, pg, db)
+        if os.environ.get("BREAKDOWN") == "1":  # the same two nodes without Redis
+            db, dsn = pg.new_database()
+            pgc = (f"store: {{backend: postgres, dsn: \"{dsn}\"}}\n"
+                   f"api: {{auto_verify: true, master_key_file: {master}}}\n")
+            bare = [Node("a2", pgc), Node("b2", pgc)]
+            for n in bare:
+                n.shared = True
+            measure("two-nodes-no-redis", bare, pg, db)
         print(f"summary cluster/sqlite cpu per message: smtp {cl[0] / base[0]:.2f} api {cl[1] / base[1]:.2f} "
               f"(target <= 1.15)", flush=True)
     finally:

@@ -15,7 +15,7 @@ constexpr int kHeartbeatMs = 1000;
 constexpr int kNodeExpiryMs = 10000;
 
 // KEYS[1] the slot set; ARGV limit, member, lease ms. 1 = granted.
-constexpr const char* kAcquire = R"lua(
+const Redis::Script kAcquire(R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -23,10 +23,10 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
 return 1
-)lua";
+)lua");
 
 // KEYS the slot sets; ARGV[1] lease ms, ARGV[i+1] the member in KEYS[i].
-constexpr const char* kRenew = R"lua(
+const Redis::Script kRenew(R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
@@ -35,11 +35,11 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, 2 * ttl)
 end
 return #KEYS
-)lua";
+)lua");
 
 // GCRA. KEYS[1] the arrival-time key; ARGV emission interval (µs), burst.
 // 0 = taken, else milliseconds until one would be.
-constexpr const char* kRate = R"lua(
+const Redis::Script kRate(R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -51,16 +51,16 @@ if allow_at > now then return math.ceil((allow_at - now) / 1000) end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
            math.ceil((new_tat - now) / 1000) + 1000)
 return 0
-)lua";
+)lua");
 
 // KEYS[1] the node set; ARGV node id, expiry ms. The live nodes.
-constexpr const char* kHeartbeat = R"lua(
+const Redis::Script kHeartbeat(R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 return redis.call('ZCARD', KEYS[1])
-)lua";
+)lua");
 
 }  // namespace
 

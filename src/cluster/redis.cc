@@ -1,6 +1,7 @@
 #include "cluster/redis.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include <chrono>
 
@@ -80,12 +81,34 @@ void Redis::Call(std::vector<std::string> argv, Done done) {
   done(Failed("stopping"));
 }
 
-void Redis::Eval(const std::string& script, std::vector<std::string> keys,
+// EVALSHA by the script's SHA-1, so each call sends 40 bytes rather than
+// the script and Redis need not hash it; a server that does not know it
+// yet (first use, a restart, SCRIPT FLUSH) answers NOSCRIPT, and the call
+// is made again as EVAL, which also loads it.
+Redis::Script::Script(std::string t) : text(std::move(t)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+       digest);
+  static const char* kHex = "0123456789abcdef";
+  for (unsigned char b : digest) {
+    sha += kHex[b >> 4];
+    sha += kHex[b & 15];
+  }
+}
+
+void Redis::Eval(const Script& script, std::vector<std::string> keys,
                  std::vector<std::string> args, Done done) {
-  std::vector<std::string> argv{"EVAL", script, std::to_string(keys.size())};
+  std::vector<std::string> argv{"EVALSHA", script.sha,
+                                std::to_string(keys.size())};
   for (auto& k : keys) argv.push_back(std::move(k));
   for (auto& a : args) argv.push_back(std::move(a));
-  Call(std::move(argv), std::move(done));
+  Call(argv, [this, &script, argv, done = std::move(done)](Reply r) mutable {
+    if (r.type != Reply::Type::kError || r.str.rfind("NOSCRIPT", 0) != 0)
+      return done(std::move(r));
+    argv[0] = "EVAL";
+    argv[1] = script.text;
+    Call(std::move(argv), std::move(done));
+  });
 }
 
 // The Redis thread: wait for commands (or the next tick), take all of them,

@@ -45,8 +45,14 @@ class Redis {
 
   using Done = std::function<void(Reply)>;
   void Call(std::vector<std::string> argv, Done done);
-  // EVAL of `script` with keys and args.
-  void Eval(const std::string& script, std::vector<std::string> keys,
+
+  // A Lua script and its SHA-1, computed once (make them static).
+  struct Script {
+    explicit Script(std::string text);
+    std::string text, sha;
+  };
+  // The script with keys and args (EVALSHA, EVAL when Redis lacks it).
+  void Eval(const Script& script, std::vector<std::string> keys,
             std::vector<std::string> args, Done done);
 
   bool Connected() const { return connected_.load(std::memory_order_relaxed); }
