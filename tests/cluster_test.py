@@ -300,6 +300,53 @@ def push(nodes, key, seconds, threads=3):
 
 
 @requires(os.path.exists(os.path.join(PG_BIN, "initdb")), "postgresql-15 missing")
+@unittest.skipUnless(boto3, "python3-boto3 missing")
+class Import(unittest.TestCase):
+    """sesame store import: a single node's state into an empty shared store."""
+
+    def test_single_node_state_moves_into_postgres(self):
+        pg = Postgres().start()
+        node = Sesame(delivery="delivery: {mode: capture}\n", extra_yaml="api: {auto_verify: true}\n")
+        try:
+            pg.run("createdb", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "sesame", "sesame")
+            node.start()
+            key = json.loads(subprocess.run([BINARY, "keys", "create", "--json", "--config", node.config_path],
+                                            capture_output=True, text=True, check=True).stdout)
+            v2 = v2_client(node, key)
+            v2.create_email_identity(EmailIdentity="moving.example")
+            v2.put_suppressed_destination(EmailAddress="gone@moving.example", Reason="COMPLAINT")
+            node.stop()
+            master = node.data_dir.rstrip("/") + ".master.key"
+            self.assertTrue(os.path.exists(master))
+            shared = Sesame(delivery="delivery: {mode: capture}\n", data_dir=node.data_dir, extra_yaml=(
+                f"store: {{backend: postgres, dsn: \"{pg.dsn}\"}}\n"
+                f"api: {{auto_verify: true, master_key_file: {master}}}\n"))
+            out = subprocess.run([BINARY, "store", "import", "--config", shared.config_path],
+                                 capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertRegex(out.stdout, r"imported [1-9][0-9]* documents of [0-9]+ kinds and [12] credential files")
+            # Twice is refused: the shared store is no longer empty.
+            again = subprocess.run([BINARY, "store", "import", "--config", shared.config_path],
+                                   capture_output=True, text=True)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already holds state", again.stderr)
+            # The state.db is set aside: the node now reads only PostgreSQL.
+            os.rename(os.path.join(node.data_dir, "state.db"), os.path.join(node.data_dir, "state.db.moved"))
+            for f in ("access-keys", "iam.json"):
+                if os.path.exists(os.path.join(node.data_dir, f)):
+                    os.rename(os.path.join(node.data_dir, f), os.path.join(node.data_dir, f + ".moved"))
+            shared.start()
+            v2 = v2_client(shared, key)  # the same key, now from the store
+            self.assertEqual(v2.get_email_identity(EmailIdentity="moving.example")["IdentityType"], "DOMAIN")
+            self.assertEqual(v2.get_suppressed_destination(EmailAddress="gone@moving.example")
+                             ["SuppressedDestination"]["Reason"], "COMPLAINT")
+            shared.stop()
+        finally:
+            node.cleanup()
+            pg.cleanup()
+
+
+@requires(os.path.exists(os.path.join(PG_BIN, "initdb")), "postgresql-15 missing")
 @requires(shutil.which("redis-server"), "redis-server missing")
 @unittest.skipUnless(boto3, "python3-boto3 missing")
 class SharedThrottles(unittest.TestCase):

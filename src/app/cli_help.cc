@@ -96,13 +96,19 @@ const std::vector<CommandHelp>& Commands() {
        2,
        "list"},
       {"store",
-       {"migrate"},
-       "store migrate [--config FILE]",
-       "Creates or upgrades the shared PostgreSQL store's schema (store: "
-       "{backend: postgres, dsn}); a node's start does the same. Several "
-       "at once migrate once, under an advisory lock.",
-       "  --config FILE   the configuration naming store.dsn\n",
-       "sesame store migrate --config /etc/sesame/sesame.yaml",
+       {"migrate", "import"},
+       "store migrate|import [--config FILE] [--data-dir DIR]",
+       "migrate: creates or upgrades the shared PostgreSQL store's schema "
+       "(store: {backend: postgres, dsn}); a node's start does the same, "
+       "and several at once migrate once, under an advisory lock. import: "
+       "migrates, then copies a single node's state (DIR/state.db, its "
+       "access keys and IAM files) into the shared store, which must be "
+       "empty.",
+       "  --config FILE   the configuration naming store.dsn\n"
+       "  --data-dir DIR  import: the node's data directory (default: the "
+       "configuration's)\n",
+       "sesame store import --config /etc/sesame/cluster.yaml --data-dir "
+       "/var/lib/sesame",
        0,
        0,
        ""},

@@ -1186,6 +1186,82 @@ int Keys(const Args& args) {
 
 // `sesame store migrate`: the shared store's schema, before the nodes
 // start (or as part of an upgrade).
+// `sesame store import`: one node's state (<data_dir>/state.db, the access
+// keys and IAM files) copied into an empty shared store, so a node becomes
+// the first of a cluster with its identities, keys and suppression list.
+int StoreImport(const config::Config& c, const std::string& data_dir) {
+  config::Config src = c;  // the single node's files
+  src.data_dir = data_dir;
+  auto from = store::Store::Open(data_dir + "/state.db");
+  auto to = store::Store::Open(c.store_backend, "", c.store_dsn);
+  if (!from.ok() || !to.ok()) {
+    std::fprintf(stderr, "sesame: %s\n",
+                 (!from.ok() ? from.error() : to.error()).message().c_str());
+    return 1;
+  }
+  auto present = (*to)->Kinds();
+  auto kinds = (*from)->Kinds();
+  if (!present.ok() || !kinds.ok()) {
+    std::fprintf(
+        stderr, "sesame: %s\n",
+        (!present.ok() ? present.error() : kinds.error()).message().c_str());
+    return 1;
+  }
+  for (const auto& k : *present) {
+    if (k != "node" && k != "stats-minute") {
+      std::fprintf(stderr,
+                   "sesame: the shared store already holds state (kind %s); "
+                   "import needs an empty one\n",
+                   k.c_str());
+      return 1;
+    }
+  }
+  size_t copied = 0;
+  for (const auto& kind : *kinds) {
+    std::string after;
+    while (true) {
+      auto page = (*from)->List(kind, after, 1000);
+      if (!page.ok()) {
+        std::fprintf(stderr, "sesame: %s\n", page.error().message().c_str());
+        return 1;
+      }
+      for (const auto& [name, body] : *page) {
+        if (Status st = (*to)->Put(kind, name, body, true); !st.ok()) {
+          std::fprintf(stderr, "sesame: %s %s: %s\n", kind.c_str(),
+                       name.c_str(), st.error().message().c_str());
+          return 1;
+        }
+        ++copied;
+      }
+      if (page->size() < 1000) break;
+      after = page->back().first;
+    }
+  }
+  // The files a single node keeps its credentials in, as the blobs a
+  // cluster shares (still sealed under the same master key).
+  int blobs = 0;
+  for (auto [name, path] : {std::pair<const char*, std::string>{
+                                "access-keys", src.AccessKeysFile()},
+                            {"iam", src.IamFile()}}) {
+    auto text = FileBlob(path)->ReadIfChanged();
+    if (!text.ok() || !*text || (*text)->empty()) continue;
+    if (Status st = store::DocumentBlob(to->get(), name)->Write(**text);
+        !st.ok()) {
+      std::fprintf(stderr, "sesame: %s: %s\n", name,
+                   st.error().message().c_str());
+      return 1;
+    }
+    ++blobs;
+  }
+  std::printf(
+      "imported %zu documents of %zu kinds and %d credential files from %s; "
+      "their secrets are sealed under %s: every node's api.master_key_file "
+      "must be that key\n",
+      copied, kinds->size(), blobs, data_dir.c_str(),
+      src.MasterKeyFile().c_str());
+  return 0;
+}
+
 int StoreCommand(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
@@ -1203,6 +1279,9 @@ int StoreCommand(const Args& args) {
   }
   std::printf("schema at version %d (%d migration%s applied)\n", m->first,
               m->second, m->second == 1 ? "" : "s");
+  if (args.positional.size() >= 2 && args.positional[1] == "import")
+    return StoreImport(*cfg,
+                       args.data_dir.empty() ? cfg->data_dir : args.data_dir);
   return 0;
 }
 

@@ -268,6 +268,16 @@ Result<std::vector<std::pair<std::string, std::string>>> PostgresStore::List(
   return out;
 }
 
+Result<std::vector<std::string>> PostgresStore::Kinds() {
+  Lease c(this);
+  if (!c.up()) return Unavailable(c.get(), "connection");
+  Query q(c.get(), "SELECT DISTINCT kind FROM documents ORDER BY kind", {});
+  if (!q.ok()) return Unavailable(c.get(), "kinds");
+  std::vector<std::string> out;
+  for (int i = 0; i < PQntuples(q.r); ++i) out.push_back(q.Text(i, 0));
+  return out;
+}
+
 // The leader's lock: a session-level advisory lock on the listener's
 // connection. The server drops it with the session: at once when a node's
 // process dies, and within the keepalives below (about 25 s) when its

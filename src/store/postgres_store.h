@@ -43,6 +43,7 @@ class PostgresStore : public Store {
                       const std::string& name) override;
   Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) override;
+  Result<std::vector<std::string>> Kinds() override;
   bool Shared() const override { return true; }
   Result<std::vector<Change>> WaitChanges(int timeout_ms) override;
   // What the LISTEN connection last saw: it probes the server every two

@@ -166,4 +166,14 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::List(
   return out;
 }
 
+Result<std::vector<std::string>> SqliteStore::Kinds() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Stmt s(reader_, "SELECT DISTINCT kind FROM documents ORDER BY kind");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(s.Text(0));
+  if (rc != SQLITE_DONE) return Fail(reader_, "kinds");
+  return out;
+}
+
 }  // namespace sesame::store

@@ -29,6 +29,7 @@ class SqliteStore : public Store {
                       const std::string& name) override;
   Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) override;
+  Result<std::vector<std::string>> Kinds() override;
 
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader)

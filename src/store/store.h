@@ -49,6 +49,11 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& kind, const std::string& after, size_t limit) = 0;
 
+  // The kinds that have documents, in byte order (sesame store import).
+  virtual Result<std::vector<std::string>> Kinds() {
+    return Error::Permanent("store", "this store cannot list its kinds");
+  }
+
   // Whether the backend answers now (for /ready). An embedded one always
   // does while the process can read its file.
   virtual bool Reachable() { return UnreachableSinceMs() == 0; }
