@@ -354,8 +354,12 @@ class DeadLetterQueue(unittest.TestCase):
             mid = ids[0]
             run = lambda *a: subprocess.run([BINARY, "dlq", *a, "--config", server.config_path],
                                             capture_output=True, text=True)
-            self.assertTrue(wait_until(lambda: json.loads(run("list").stdout or "[]") != [], 10))
-            entries = json.loads(run("list").stdout)
+            self.assertTrue(wait_until(lambda: json.loads(run("list", "--json").stdout or "[]") != [], 10))
+            entries = json.loads(run("list", "--json").stdout)
+            table = run("list").stdout.splitlines()
+            self.assertTrue(table[0].startswith("MESSAGE ID"), table)
+            self.assertIn(mid, table[1])
+            self.assertIn("x@broken.test", table[1])
             self.assertEqual(entries[0]["MessageId"], mid)
             self.assertIn("resolves nowhere", entries[0]["Reason"])
             self.assertEqual(entries[0]["Attempts"], 1)
@@ -367,11 +371,12 @@ class DeadLetterQueue(unittest.TestCase):
             out = run("redrive", mid)
             self.assertEqual(json.loads(out.stdout), {"Redriven": 1})
             # Fresh attempts: the route is still broken, so it comes back with attempt 1.
-            self.assertTrue(wait_until(lambda: json.loads(run("list").stdout or "[]") != [], 10))
-            self.assertEqual(json.loads(run("list").stdout)[0]["Attempts"], 1)
+            self.assertTrue(wait_until(lambda: json.loads(run("list", "--json").stdout or "[]") != [], 10))
+            self.assertEqual(json.loads(run("list", "--json").stdout)[0]["Attempts"], 1)
             self.assertEqual(len([o for o in read_outcomes(server.data_dir) if o["outcome"] == "dead_letter"]), 2)
             self.assertEqual(json.loads(run("purge", "--all").stdout), {"Purged": 1})
-            self.assertEqual(json.loads(run("list").stdout), [])
+            self.assertEqual(json.loads(run("list", "--json").stdout), [])
+            self.assertIn("the dead-letter queue is empty", run("list").stdout)
             self.assertTrue(wait_until(lambda: server.queue()[0] == [], 5))
         finally:
             server.cleanup()

@@ -31,9 +31,11 @@ const std::vector<CommandHelp>& Commands() {
        ""},
       {"dlq",
        {"list", "show", "redrive", "purge"},
-       "dlq list|show ID|redrive ID|--all|purge ID|--all [--config FILE]",
+       "dlq list [--json]|show ID|redrive ID|--all|purge ID|--all [--config "
+       "FILE]",
        "Inspect and manage the delivery dead-letter queue through the "
        "running server's admin API.",
+       "  --json          list: the entries as one JSON array\n"
        "  --all           redrive or purge every entry\n"
        "  --config FILE   the server's configuration (admin token, port)\n",
        "sesame dlq redrive --all --config /etc/sesame/sesame.yaml",

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -1028,6 +1029,38 @@ int NodeCommand(const Args& args) {
   }
 }
 
+// `dlq list` for people: one line per dead-lettered recipient.
+int PrintDeadLetters(const std::string& body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_array()) {
+    std::fprintf(stderr, "sesame: the server's answer is not a list\n");
+    return 1;
+  }
+  if (v.as_array().empty()) {
+    std::printf("the dead-letter queue is empty\n");
+    return 0;
+  }
+  auto text = [](const boost::json::object& o, const char* k) {
+    const boost::json::value* x = o.if_contains(k);
+    if (!x) return std::string();
+    if (x->is_string()) return std::string(x->as_string());
+    return boost::json::serialize(*x);
+  };
+  std::printf("%-46s %-32s %8s %-20s %s\n", "MESSAGE ID", "RECIPIENT",
+              "ATTEMPTS", "QUEUED", "LAST REPLY");
+  for (const auto& e : v.as_array()) {
+    if (!e.is_object()) continue;
+    const auto& o = e.as_object();
+    std::string reason = text(o, "Reason");
+    if (reason.size() > 60) reason = reason.substr(0, 57) + "...";
+    std::printf("%-46s %-32s %8s %-20s %s\n", text(o, "MessageId").c_str(),
+                text(o, "Recipient").c_str(), text(o, "Attempts").c_str(),
+                text(o, "CreatedAt").c_str(), reason.c_str());
+  }
+  return 0;
+}
+
 int Dlq(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
@@ -1069,8 +1102,11 @@ int Dlq(const Args& args) {
     }
     return 0;
   }
-  std::fwrite(body.data(), 1, body.size(), stdout);
-  return 0;
+  if (sub != "list" || args.json) {
+    std::fwrite(body.data(), 1, body.size(), stdout);
+    return 0;
+  }
+  return PrintDeadLetters(body);
 }
 
 int Keys(const Args& args) {
