@@ -219,6 +219,7 @@ class TwoNodes(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.code(
             lambda: self.send(self.b, "x@cluster-three.example", "y@cluster-three.example")) is None, 1))
         self.assertEqual(ready(self.a)[0], 200)
+        v2.put_suppressed_destination(EmailAddress="gone@cluster-three.example", Reason="BOUNCE")
         outage = float(os.environ.get("SESAME_PG_OUTAGE_SECONDS", "20"))
         self.pg.stop()
         stopped = time.time()
@@ -233,6 +234,9 @@ class TwoNodes(unittest.TestCase):
             self.assertNotIn("55", err["Error"]["Message"].replace("503", ""))  # no host or port leaks
             self.assertTrue(wait_until(lambda: ready(self.a)[0] == 503, 5))
             self.assertFalse(ready(self.a)[1]["store"])
+            # A suppressed address stays suppressed though the list cannot
+            # be read.
+            gone = self.send(self.a, "x@cluster-three.example", "gone@cluster-three.example")
             # Sends go on from the snapshots, on both nodes, all along.
             while time.time() - stopped < outage:
                 ids += [self.send(n, "x@cluster-three.example", "y@cluster-three.example") for n in (self.a, self.b)]
@@ -260,6 +264,8 @@ class TwoNodes(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.code(
             lambda: self.send(self.b, "x@cluster-four.example", "y@cluster-four.example")) is None, 1))
         self.assertIsNone(self.code(lambda: self.send(self.c, "x@cluster-four.example", "y@cluster-four.example")))
+        rows = [o for o in read_outcomes(self.a.data_dir) if o.get("messageId") == gone]
+        self.assertEqual({o["outcome"] for o in rows}, {"suppressed"}, rows)
         # Nothing sent during the outage was lost.
         for node in (self.a, self.b):
             self.assertTrue(wait_until(lambda: {o.get("messageId") for o in read_outcomes(node.data_dir)}

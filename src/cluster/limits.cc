@@ -110,10 +110,9 @@ void RedisLimits::Tick() {
   // Queued under the lock, as ReleaseLease's ZREM is: a lease released
   // meanwhile is either renewed and then removed, or neither.
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, h] : held_) {
-    keys.push_back("sesame:conn:" + h.key);
+  for (const auto& [id, key] : held_) {
+    keys.push_back("sesame:conn:" + key);
     args.push_back(Member(id));
-    h.local = false;  // counted on Redis from now on
   }
   if (!keys.empty())
     redis_.Eval(kRenew, std::move(keys), std::move(args), [](Reply) {});
@@ -136,7 +135,7 @@ void RedisLimits::AcquireLease(const std::string& key, int limit,
                 }
                 {
                   std::lock_guard<std::mutex> lock(mu_);
-                  held_[id] = {key, false};
+                  held_[id] = key;
                 }
                 granted_.fetch_add(1, std::memory_order_relaxed);
                 done(id);
@@ -150,13 +149,13 @@ std::optional<uint64_t> RedisLimits::LocalLease(const std::string& key,
   int share = std::max(1, limit / std::max(1, LiveNodes()));
   std::lock_guard<std::mutex> lock(mu_);
   int mine = 0;
-  for (const auto& [id, h] : held_) mine += h.key == key;
+  for (const auto& [id, k] : held_) mine += k == key;
   if (mine >= share) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
   uint64_t id = next_id_++;
-  held_[id] = {key, true};
+  held_[id] = key;
   granted_.fetch_add(1, std::memory_order_relaxed);
   return id;
 }

@@ -61,10 +61,6 @@ class RedisLimits : public SharedLimits {
   void RegisterMetrics(metrics::Registry* registry) const;
 
  private:
-  struct Held {
-    std::string key;
-    bool local;  // granted from the local share (Redis was away)
-  };
   void Tick();
   std::string Member(uint64_t lease) const;
   std::optional<uint64_t> LocalLease(const std::string& key, int limit);
@@ -82,7 +78,9 @@ class RedisLimits : public SharedLimits {
   bool was_up_ = true;         // the Redis thread's
 
   std::mutex mu_;  // guards held_, next_id_, local_tat_
-  std::map<uint64_t, Held> held_;
+  // Leases held, by id: their sites' keys. One granted from the local share
+  // while Redis was away joins Redis's set at the next renewal.
+  std::map<uint64_t, std::string> held_;
   uint64_t next_id_ = 1;
   std::map<std::string, double> local_tat_;  // key → ms
 };

@@ -100,7 +100,11 @@ std::set<std::string> SuppressionList::ReasonsFor(
 bool SuppressionList::ContainsFor(const std::string& address,
                                   const std::string& config_set) {
   auto d = Get(address);
-  return d.ok() && ReasonsFor(config_set).count(d->reason) > 0;
+  // A shared store that is down is asked only about addresses its snapshot's
+  // filter says may be listed (nearly all of them are): those are held back
+  // as suppressed rather than mailed unchecked.
+  if (!d.ok()) return d.error().code() == "store-unavailable";
+  return ReasonsFor(config_set).count(d->reason) > 0;
 }
 
 Result<bool> SuppressionList::AddAutomatic(const std::string& address,

@@ -99,7 +99,13 @@ bool Exec(PGconn* c, const char* sql, std::string* why) {
 }
 
 PGconn* Connect(const std::string& dsn) {
-  PGconn* c = PQconnectdb(dsn.c_str());
+  // A server that went away without a reset (a dead host, a dropped route)
+  // would hold a connect for minutes of SYN retries, and a reconnect may
+  // run on a thread that must not wait long: 3 s unless the DSN says
+  // otherwise (later keywords win, so the DSN's own setting comes after).
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"3", dsn.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   // Notices (CREATE ... IF NOT EXISTS) are not errors: keep stderr quiet.
   if (c)
     PQsetNoticeProcessor(
