@@ -113,6 +113,20 @@ class Iam(unittest.TestCase):
         self.assertGreaterEqual(metric(http, 'sesame_admission_refused_total{reason="not_authorized"}'), 4)
         self.assertIn("access denied: arn:aws:iam::000000000000:user/ci iam:ListUsers", self.server.read_log())
 
+    def test_secure_transport_condition_sees_smtp_tls(self):
+        # aws:SecureTransport: true over SMTP with STARTTLS, false over this
+        # plain-HTTP API endpoint.
+        key = self.user("tls-only", policy({
+            "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}}}))
+        self.smtp_send(key, "tls@example.com")
+        v2, = self.clients(key, "sesv2")
+        self.assert_denied(v2.send_email, "ses:SendEmail",
+                           f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com",
+                           code="AccessDeniedException", user="tls-only", FromEmailAddress="tls@example.com",
+                           Destination={"ToAddresses": ["to@dest.test"]},
+                           Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+
     def test_read_only_reads_and_changes_nothing(self):
         key = self.user("viewer", policy({"Effect": "Allow", "Action": ["ses:Get*", "ses:List*"],
                                           "Resource": "*"}))

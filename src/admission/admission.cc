@@ -215,10 +215,10 @@ std::optional<Refusal> Admission::Check(Submission& s, const From& from) {
   if (s.source == Source::kSubmission) {
     // An SMTP user is an access key (SES SMTP credentials) or a configured
     // SMTP user (the root's); keys of another account send under sending
-    // authorization. aws:SecureTransport stays false: MessageMeta does not
-    // record whether the session ran under TLS.
+    // authorization. aws:SecureTransport: whether the session ran under TLS.
     if (!s.meta.auth_user.empty() && keys_)
       s.caller = CallerForKey(*keys_, s.meta.auth_user, options_.account_id);
+    s.caller.secure = s.meta.tls;
     s.caller.api = "smtp";
     s.caller.action = "ses:SendRawEmail";
     s.caller.source_ip = s.meta.client_ip;

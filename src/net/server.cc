@@ -520,6 +520,7 @@ struct Server::Impl {
           }
           meta.smtputf8 = env.smtputf8;
           meta.eight_bit = env.eight_bit;
+          meta.tls = env.tls;
           meta.auth_user = env.auth_user;
           meta.client_ip = env.client_ip;
           meta.source = KindName(kind);

@@ -431,6 +431,7 @@ ServerSession::Action ServerSession::FinishContent() {
   pending_.eight_bit = decoder_->eight_bit();
   pending_.auth_user = auth_user_;
   pending_.client_ip = options_.client_ip;
+  pending_.tls = options_.tls_active;
   pending_.helo = helo_;
   pending_.received_ms = NowMillis();
   std::string header = ReceivedHeader();

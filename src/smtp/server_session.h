@@ -66,6 +66,7 @@ struct Envelope {
   std::string client_ip;
   std::string helo;
   int64_t received_ms = 0;
+  bool tls = false;  // the session ran under TLS (STARTTLS or smtps)
 };
 
 // The server side of one SMTP conversation (RFC 5321 with PIPELINING,

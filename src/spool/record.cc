@@ -254,7 +254,9 @@ std::string EncodeMeta(const MessageMeta& m) {
   PutVarint(&out, uint64_t(m.created_ms));
   PutString(&out, m.mail_from);
   PutRecipients(&out, m.recipients);
-  out.push_back(char((m.smtputf8 ? 1 : 0) | (m.eight_bit ? 2 : 0)));
+  // Flag bits; records written before bit 2 existed read it as 0.
+  out.push_back(
+      char((m.smtputf8 ? 1 : 0) | (m.eight_bit ? 2 : 0) | (m.tls ? 4 : 0)));
   PutString(&out, m.auth_user);
   PutString(&out, m.client_ip);
   PutString(&out, m.source);
@@ -278,6 +280,7 @@ Result<MessageMeta> DecodeMeta(std::string_view bytes) {
   m.created_ms = int64_t(created);
   m.smtputf8 = flags & 1;
   m.eight_bit = flags & 2;
+  m.tls = flags & 4;
   return m;
 }
 

@@ -58,6 +58,7 @@ struct MessageMeta {
   std::vector<Recipient> recipients;
   bool smtputf8 = false;
   bool eight_bit = false;
+  bool tls = false;       // received under TLS (aws:SecureTransport)
   std::string auth_user;  // empty when not authenticated
   std::string client_ip;
   std::string source;      // listener or API that accepted it ("smtp", "smtps",

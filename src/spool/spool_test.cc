@@ -519,6 +519,7 @@ TEST(RecordFormat, MetaRoundTripAndRejectsTruncation) {
   m.mail_from = "";
   m.recipients = {{"x@y.z", RecipientStatus::kFailed, 3, 99, "550 no"}};
   m.smtputf8 = true;
+  m.tls = true;
   m.auth_user = "u";
   std::string enc = EncodeMeta(m);
   auto d = DecodeMeta(enc);
@@ -527,6 +528,9 @@ TEST(RecordFormat, MetaRoundTripAndRejectsTruncation) {
   EXPECT_EQ(d->created_ms, 123456789);
   EXPECT_TRUE(d->smtputf8);
   EXPECT_FALSE(d->eight_bit);
+  EXPECT_TRUE(d->tls);
+  m.tls = false;  // and a record from before the flag reads as no TLS
+  EXPECT_FALSE(DecodeMeta(EncodeMeta(m))->tls);
   EXPECT_EQ(d->recipients[0].status, RecipientStatus::kFailed);
   EXPECT_EQ(d->recipients[0].last_response, "550 no");
   for (size_t cut = 0; cut < enc.size(); ++cut) {
