@@ -376,8 +376,8 @@ void Api::Impl::AdminResume(AdminCall& c) { SetDraining(c, false); }
 void Api::Impl::SetDraining(AdminCall& c, bool draining) {
   if (!services.set_draining || !services.node_json) return NotWired(c);
   if (Status s = services.set_draining(draining); !s.ok())
-    return c.Json(
-        "{\"message\":\"" + JsonEscape(s.error().message()) + "\"}", 500);
+    return c.Json("{\"message\":\"" + JsonEscape(s.error().message()) + "\"}",
+                  500);
   c.Json(services.node_json());
 }
 

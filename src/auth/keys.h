@@ -85,7 +85,8 @@ class KeyStore {
   std::unique_ptr<Blob> blob_;
   std::string master_path_;
   std::mutex mu_;
-  int64_t read_through_ms_ = 0;  // the last ReadThrough (Lookup of an unknown id)
+  int64_t read_through_ms_ =
+      0;  // the last ReadThrough (Lookup of an unknown id)
   std::vector<Entry> entries_;
   std::map<std::string, LastUse> last_used_;  // by id, merged on every save
   bool last_used_dirty_ = false;
