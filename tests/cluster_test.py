@@ -181,9 +181,12 @@ class TwoNodes(unittest.TestCase):
 
     def test_node_list_and_drain(self):
         nodes = (self.a, self.b, self.c)
-        self.assertTrue(wait_until(lambda: len(json.loads(self.node_cli(self.a, "list", "--json").stdout)) == 3
-                                   and all(n["live"] for n in json.loads(self.node_cli(self.a, "list", "--json")
-                                                                         .stdout)), 15))
+        def settled():
+            # After a leader's kill -9 (the test above) its last heartbeat
+            # claims the lead until a newer claim outdates it.
+            listed = json.loads(self.node_cli(self.a, "list", "--json").stdout)
+            return len(listed) == 3 and all(n["live"] for n in listed) and sum(n["leader"] for n in listed) == 1
+        self.assertTrue(wait_until(settled, 15), self.node_cli(self.a, "list").stdout)
         listed = json.loads(self.node_cli(self.a, "list", "--json").stdout)
         self.assertEqual(len({n["id"] for n in listed}), 3)
         self.assertEqual(sorted(n["http"] for n in listed),

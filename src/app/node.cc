@@ -35,6 +35,31 @@ std::string Field(const json::object& o, const char* k) {
   return "";
 }
 
+// Heartbeats say who led when each was written, so a killed leader's last
+// one still claims it until it ages out. The lock is exclusive, so of two
+// claims the later one is the truer: keep only the newest claim of a live
+// node.
+void KeepNewestLeaderClaim(json::array& nodes) {
+  json::object* newest = nullptr;
+  int64_t newest_beat = -1;
+  for (auto& v : nodes) {
+    json::object& o = v.as_object();
+    const json::value* leader = o.if_contains("leader");
+    const json::value* live = o.if_contains("live");
+    if (!leader || !leader->is_bool() || !leader->as_bool()) continue;
+    const json::value* hb = o.if_contains("heartbeatMs");
+    int64_t beat = hb && hb->is_int64() ? hb->as_int64() : 0;
+    if (live && live->is_bool() && live->as_bool() && beat > newest_beat) {
+      newest = &o;
+      newest_beat = beat;
+    }
+  }
+  for (auto& v : nodes) {
+    json::object& o = v.as_object();
+    if (&o != newest && o.contains("leader")) o["leader"] = false;
+  }
+}
+
 }  // namespace
 
 int NodeList(store::Store* store, bool as_json, int64_t now_ms) {
@@ -60,6 +85,7 @@ int NodeList(store::Store* store, bool as_json, int64_t now_ms) {
     if (page->size() < 500) break;
     after = page->back().first;
   }
+  KeepNewestLeaderClaim(nodes);
   if (as_json) {
     std::printf("%s\n", json::serialize(nodes).c_str());
     return 0;
