@@ -2,6 +2,7 @@
 """The IAM action and resource type of every operation Sesame answers, for
 docs/security.md (between the iam-actions markers): SES v1 and SESv2 and
 SNS from the route tables (`sesame api operations`), IAM from src/api/iam.cc,
+the admin API's rows from src/api/admin.cc,
 the names and shapes from Debian's botocore models. The resource rules are
 the ones src/api/authorize.cc applies.
 
@@ -99,6 +100,12 @@ def rows(binary):
     with open(os.path.join(ROOT, "src", "api", "iam.cc")) as f:
         for name in re.findall(r'\{"(\w+)", \w+\},', f.read()):
             out.append((f"iam:{name}", "IAM", iam_resource(iam.operation_model(name))))
+    # The admin API (the dashboard, /admin/*): each row names its action.
+    with open(os.path.join(ROOT, "src", "api", "admin.cc")) as f:
+        for method, path, action in re.findall(r'Gated\("(\w+)",\s*"([^"]+)",\s*"([^"]*)"', f.read()):
+            if action:
+                resource = "identity" if path == "/admin/identities/records" else "*"
+                out.append((action, f"admin `{method} {path}`", resource))
     return sorted(set(out))
 
 

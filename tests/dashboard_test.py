@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "node")
+ACCOUNT = "000000000000"  # the local profile's account
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = os.path.join(HERE, "..", "build", "test-artifacts", "dashboard")
 READY = (shutil.which("node") and os.path.exists(CHROMIUM) and boto3 is not None
@@ -205,6 +206,71 @@ class Dashboard(unittest.TestCase):
             server.cleanup()
 
 
+    def test_a_read_only_user_sees_data_and_no_buttons(self):
+        server = Sesame(delivery="delivery: {mode: capture}\n").start()
+        try:
+            root = create_key(server)
+            viewer = make_user(server, root, "viewer", ["ses:Get*", "ses:List*"])
+            base = f"http://127.0.0.1:{server.ports['http']}"
+            v2 = boto3.client("sesv2", endpoint_url=base, region_name="us-east-1",
+                              aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
+            v2.put_suppressed_destination(EmailAddress="kept@dest.test", Reason="BOUNCE")
+            got = drive({"base": base, "user": viewer["AccessKeyId"], "password": viewer["SecretAccessKey"],
+                         "wrongPassword": "nope", "shots": SHOTS, "readOnly": {"address": "kept@dest.test"}})
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["consoleErrors"], [])
+            self.assertEqual(got["user"], viewer["AccessKeyId"])
+            self.assertEqual(got["suppressionListed"], ["kept@dest.test"])
+            self.assertEqual(got["removeButtons"], 0)
+            self.assertTrue(got["addFormHidden"])
+            # Pages whose data the policy does not cover are not offered.
+            self.assertIn("suppression", got["navShown"])
+            self.assertNotIn("queues", got["navShown"])
+            self.assertNotIn("messages", got["navShown"])
+            arn = f"arn:aws:iam::{ACCOUNT}:user/viewer"
+            remove, purge = got["directEdits"]["remove"], got["directEdits"]["purge"]
+            self.assertEqual(remove["status"], 403)
+            self.assertEqual(remove["body"]["message"],
+                             f"User: {arn} is not authorized to perform: ses:DeleteSuppressedDestination "
+                             "on resource: *")
+            self.assertEqual(purge["status"], 403)
+            self.assertIn("sesame:PurgeDeadLetters", purge["body"]["message"])
+            self.assertTrue(got["stillLoggedIn"])  # a denial is no logout
+            self.assertEqual(v2.get_suppressed_destination(EmailAddress="kept@dest.test")
+                             ["SuppressedDestination"]["Reason"], "BOUNCE")
+        finally:
+            server.cleanup()
+
+
+def make_user(server, root, name, actions):
+    """An IAM user allowed `actions` on everything, and its access key."""
+    iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{server.ports['http']}", region_name="us-east-1",
+                       aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    return iam.create_access_key(UserName=name)["AccessKey"]
+
+
+def login(base, key):
+    """A dashboard session over plain HTTP: (cookie, csrf)."""
+    req = urllib.request.Request(base + "/ui/login", method="POST", headers={"Content-Type": "application/json"},
+                                 data=json.dumps({"user": key["AccessKeyId"],
+                                                  "password": key["SecretAccessKey"]}).encode())
+    with urllib.request.urlopen(req, timeout=5) as r:
+        cookie = r.headers["Set-Cookie"].split(";")[0]
+        return cookie, json.loads(r.read())["csrf"]
+
+
+def status_of(base, path, cookie, csrf, method="GET"):
+    req = urllib.request.Request(base + path, method=method, headers={"Cookie": cookie, "X-Sesame-Csrf": csrf})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
 class AdminApiWithoutABrowser(unittest.TestCase):
     """No browser needed: the admin API's refusals, tested over plain HTTP."""
 
@@ -238,6 +304,40 @@ class AdminApiWithoutABrowser(unittest.TestCase):
                 with self.assertRaises(urllib.error.HTTPError) as ctx:
                     urllib.request.urlopen(req, timeout=5)
                 self.assertEqual(ctx.exception.code, 401)
+        finally:
+            server.cleanup()
+
+
+    @requires(boto3 is not None, "boto3 missing")
+    def test_admin_rows_follow_the_users_policies(self):
+        server = Sesame().start()
+        try:
+            base = f"http://127.0.0.1:{server.ports['http']}"
+            root = create_key(server)
+            ops = make_user(server, root, "ops", ["sesame:GetQueues", "sesame:ListDeadLetters"])
+            cookie, csrf = login(base, ops)
+            self.assertEqual(status_of(base, "/admin/queues", cookie, csrf)[0], 200)
+            self.assertEqual(status_of(base, "/admin/dlq", cookie, csrf)[0], 200)
+            status, body = status_of(base, "/admin/dlq/purge", cookie, csrf, "POST")
+            self.assertEqual((status, body["__type"]), (403, "AccessDeniedException"))
+            self.assertEqual(status_of(base, "/admin/suppression", cookie, csrf)[0], 403)
+            status, perms = status_of(base, "/admin/permissions", cookie, csrf)
+            self.assertEqual(status, 200)
+            self.assertTrue(perms["Allowed"]["sesame:GetQueues"])
+            self.assertFalse(perms["Allowed"]["sesame:PurgeDeadLetters"])
+            self.assertFalse(perms["Allowed"]["ses:DeleteSuppressedDestination"])
+            self.assertEqual(perms["Principal"], f"arn:aws:iam::{ACCOUNT}:user/ops")
+            # A root session may do all of it.
+            rcookie, rcsrf = login(base, root)
+            self.assertTrue(all(status_of(base, "/admin/permissions", rcookie, rcsrf)[1]["Allowed"].values()))
+            self.assertEqual(status_of(base, "/admin/dlq/purge", rcookie, rcsrf, "POST")[0], 200)
+            # The session ends with its key: made Inactive, refused at once.
+            iam = boto3.client("iam", endpoint_url=base, region_name="us-east-1",
+                               aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
+            iam.update_access_key(UserName="ops", AccessKeyId=ops["AccessKeyId"], Status="Inactive")
+            status, body = status_of(base, "/admin/queues", cookie, csrf)
+            self.assertEqual(status, 403)
+            self.assertNotIn("__type", body)  # no credential, not a policy's denial
         finally:
             server.cleanup()
 

@@ -1,4 +1,6 @@
 // /admin/* data for the dashboard and local tools, and /_aws/ses.
+#include <set>
+
 #include "api/impl.h"
 
 namespace sesame::api {
@@ -115,20 +117,46 @@ HttpResponse Api::Impl::AwsSes(const HttpRequest& req) {
 
 // --- dashboard data -------------------------------------------------------
 // /admin/* for the dashboard (a session), local tools (the bearer token in
-// <data_dir>/admin.token) and owner keys (SigV4). Loopback is no
+// <data_dir>/admin.token) and this account's keys (SigV4): the root, or an
+// IAM user as its policies allow each row's action. Loopback is no
 // credential: a webhook the server itself calls, or any local process,
 // comes from loopback (server-side request forgery).
-bool Api::Impl::AdminAllowed(const HttpRequest& req) {
-  if (services.admin_session && services.admin_session(req)) return true;
+std::optional<Caller> Api::Impl::AdminCaller(const HttpRequest& req) {
+  Caller root;
+  root.who = {config.api_account_id, ""};
+  root.source_ip = req.remote_ip;
+  root.secure = req.secure;
+  auto of_this_account =
+      [&](const std::string& key_id) -> std::optional<Caller> {
+    Caller c = admission::CallerForKey(*keys, key_id, config.api_account_id);
+    if (!c.owner && !c.iam_user) return std::nullopt;
+    c.source_ip = req.remote_ip;
+    c.secure = req.secure;
+    return c;
+  };
+  if (services.admin_session) {
+    if (std::optional<std::string> login = services.admin_session(req)) {
+      if (login->empty()) return root;  // the configured admin credentials
+      // A session lives no longer than its key: deleted or made Inactive
+      // since the login, it is refused.
+      if (!keys->Lookup(*login)) return std::nullopt;
+      return of_this_account(*login);
+    }
+  }
   std::string authz = req.Header("Authorization");
-  if (authz.rfind("Bearer ", 0) == 0)
-    return !admin_token.empty() &&
-           auth::SafeEquals(TrimCopy(authz.substr(7)), admin_token);
+  if (authz.rfind("Bearer ", 0) == 0) {
+    if (!admin_token.empty() &&
+        auth::SafeEquals(TrimCopy(authz.substr(7)), admin_token))
+      return root;
+    return std::nullopt;
+  }
   if (authz.rfind("AWS4-HMAC-SHA256 ", 0) == 0) {
     Caller caller;
-    return !Authenticate(req, &caller) && caller.owner;
+    if (Authenticate(req, &caller) || (!caller.owner && !caller.iam_user))
+      return std::nullopt;
+    return caller;
   }
-  return false;
+  return std::nullopt;
 }
 
 HttpResponse Api::Impl::SearchSuppression(const std::string& q,
@@ -229,43 +257,79 @@ void Api::Impl::IdentityRecords(const std::string& domain,
   }
 }
 
-// The admin endpoints: method, path, handler (all need an admin credential:
-// Handle checks it first). A service that is not wired (a CLI build, the
+// The admin endpoints, one row each: method, path, the IAM action a caller
+// needs (AdminRequest checks the credential and the action before the
+// handler runs), handler. A service that is not wired (a CLI build, the
 // debug hook without SESAME_DEBUG_HOOKS) answers 404.
 const Router<Api::Impl::AdminHandler>& Api::Impl::AdminRoutes() {
   static const Router<AdminHandler> routes = [] {
     Router<AdminHandler> r;
-    r.Rest("GET", "/admin/queues", true, &Impl::AdminQueues);
-    r.Rest("GET", "/admin/events/subscriptions", true,
-           &Impl::AdminEventSubscriptions);
-    r.Rest("GET", "/admin/reputation", true, &Impl::AdminReputation);
-    r.Rest("GET", "/admin/suppression", true, &Impl::AdminSuppression);
-    r.Rest("GET", "/admin/identities", true, &Impl::AdminIdentities);
-    r.Rest("GET", "/admin/identities/records", true,
-           &Impl::AdminIdentityRecords);
-    r.Rest("GET", "/admin/messages", true, &Impl::AdminMessages);
-    r.Rest("GET", "/admin/dlq", true, &Impl::AdminDeadLetters);
-    r.Rest("POST", "/admin/dlq/redrive", true, &Impl::AdminRedrive);
-    r.Rest("POST", "/admin/dlq/purge", true, &Impl::AdminPurge);
-    r.Rest("GET", "/admin/stats", true, &Impl::AdminStats);
-    r.Rest("GET", "/admin/alarms", true, &Impl::AdminAlarms);
-    r.Rest("GET", "/admin/node", true, &Impl::AdminNode);
-    r.Rest("POST", "/admin/node/drain", true, &Impl::AdminDrain);
-    r.Rest("POST", "/admin/node/resume", true, &Impl::AdminResume);
-    r.Rest("GET", "/admin/alarms/history", true, &Impl::AdminAlarmHistory);
-    r.Rest("GET", "/admin/events/dlq", true, &Impl::AdminEventDeadLetters);
-    r.Rest("POST", "/admin/events/dlq/redrive", true, &Impl::AdminEventRedrive);
-    r.Rest("POST", "/admin/debug/hold-engine", true, &Impl::AdminHoldEngine);
+    r.Gated("GET", "/admin/queues", "sesame:GetQueues", &Impl::AdminQueues);
+    r.Gated("GET", "/admin/events/subscriptions",
+            "sesame:GetEventSubscriptions", &Impl::AdminEventSubscriptions);
+    r.Gated("GET", "/admin/reputation", "ses:GetAccount",
+            &Impl::AdminReputation);
+    r.Gated("GET", "/admin/suppression", "ses:ListSuppressedDestinations",
+            &Impl::AdminSuppression);
+    r.Gated("GET", "/admin/identities", "ses:ListEmailIdentities",
+            &Impl::AdminIdentities);
+    r.Gated("GET", "/admin/identities/records", "ses:GetEmailIdentity",
+            &Impl::AdminIdentityRecords);
+    r.Gated("GET", "/admin/messages", "sesame:SearchMessages",
+            &Impl::AdminMessages);
+    r.Gated("GET", "/admin/dlq", "sesame:ListDeadLetters",
+            &Impl::AdminDeadLetters);
+    r.Gated("POST", "/admin/dlq/redrive", "sesame:RedriveDeadLetters",
+            &Impl::AdminRedrive);
+    r.Gated("POST", "/admin/dlq/purge", "sesame:PurgeDeadLetters",
+            &Impl::AdminPurge);
+    r.Gated("GET", "/admin/stats", "ses:GetSendStatistics", &Impl::AdminStats);
+    r.Gated("GET", "/admin/alarms", "cloudwatch:DescribeAlarms",
+            &Impl::AdminAlarms);
+    r.Gated("GET", "/admin/alarms/history", "cloudwatch:DescribeAlarmHistory",
+            &Impl::AdminAlarmHistory);
+    r.Gated("GET", "/admin/node", "sesame:GetNode", &Impl::AdminNode);
+    r.Gated("POST", "/admin/node/drain", "sesame:DrainNode", &Impl::AdminDrain);
+    r.Gated("POST", "/admin/node/resume", "sesame:ResumeNode",
+            &Impl::AdminResume);
+    r.Gated("GET", "/admin/events/dlq", "sesame:ListEventDeadLetters",
+            &Impl::AdminEventDeadLetters);
+    r.Gated("POST", "/admin/events/dlq/redrive",
+            "sesame:RedriveEventDeadLetters", &Impl::AdminEventRedrive);
+    r.Gated("POST", "/admin/debug/hold-engine", "sesame:Debug",
+            &Impl::AdminHoldEngine);
+    // Needs only a credential: what the caller may do, for the dashboard.
+    r.Gated("GET", "/admin/permissions", "", &Impl::AdminPermissions);
     return r;
   }();
   return routes;
 }
 
-void Api::Impl::Admin(const HttpRequest& req,
+// The action and resource an admin request needs: a v2 resource operation's
+// own (the dashboard edits through them), else its row's; an empty action
+// for a row that needs none or a path that is no row (404 later).
+std::pair<std::string, std::string> Api::Impl::AdminAction(
+    const HttpRequest& req) const {
+  if (req.path.rfind("/admin/v2/email/", 0) == 0) {
+    HttpRequest inner = req;
+    inner.path = req.path.substr(6);
+    return V2Action(inner);
+  }
+  auto match = AdminRoutes().FindRest(req.method, PathSegments(req.path));
+  if (!match) return {"", ""};
+  std::string resource = "*";
+  if (req.path == "/admin/identities/records") {
+    std::string domain = AsciiLowerCopy(ParseForm(req.query)["domain"]);
+    resource = Arn("ses", "identity/" + domain);
+  }
+  return {match->route->action, resource};
+}
+
+void Api::Impl::Admin(const HttpRequest& req, const Caller& caller,
                       std::function<void(HttpResponse)> done) {
-  AdminCall call{req, ParseForm(req.query), std::move(done)};
+  AdminCall call{req, ParseForm(req.query), std::move(done), caller};
   // The dashboard edits resources (suppression list, identities) through
-  // the v2 operations, as the owner.
+  // the v2 operations (Handle authorized them as such).
   if (req.path.rfind("/admin/v2/email/", 0) == 0) {
     AdminV2Resources(call);
     return;
@@ -281,6 +345,30 @@ void Api::Impl::Admin(const HttpRequest& req,
     return;
   }
   (this->*(match->route->handler))(call);
+}
+
+// Which of the dashboard's actions the caller may perform, so the page
+// shows only the buttons that would work (the server checks each request
+// regardless). Evaluated on "*": a policy scoped to some resources shows
+// the button, and the request itself decides.
+void Api::Impl::AdminPermissions(AdminCall& c) {
+  std::set<std::string> actions = {"ses:PutSuppressedDestination",
+                                   "ses:DeleteSuppressedDestination"};
+  for (const auto& row : AdminRoutes().Rows()) {
+    size_t space = row.find(' ');
+    HttpRequest probe;
+    probe.method = row.substr(0, space);
+    probe.path = row.substr(space + 1);
+    auto match = AdminRoutes().FindRest(probe.method, PathSegments(probe.path));
+    if (match && !match->route->action.empty())
+      actions.insert(match->route->action);
+  }
+  json::object allowed;
+  for (const auto& a : actions) allowed[a] = Allowed(c.caller, c.req, a, "*");
+  json::object o;
+  o["Principal"] = c.caller.owner ? "root" : c.caller.who.Arn();
+  o["Allowed"] = std::move(allowed);
+  c.Json(json::serialize(o));
 }
 
 void Api::Impl::NotWired(AdminCall& c) {

@@ -293,19 +293,8 @@ void Api::Impl::Handle(HttpRequest req,
   } else if (p == "/_aws/ses" && config.api_local_mailbox &&
              (req.method == "GET" || req.method == "DELETE")) {
     r = AwsSes(req);
-  } else if (admin && !AdminAllowed(req)) {
-    r.status = 403;
-    r.body =
-        "{\"message\":\"admin endpoints need a dashboard session, the "
-        "bearer token in <data_dir>/admin.token, or an owner key's SigV4 "
-        "signature\"}";
   } else if (admin) {
-    // The dashboard's reads and edits (suppression, identities, resources)
-    // touch the store: on the store thread; the rest posts onward anyway.
-    auto owned = std::make_shared<HttpRequest>(std::move(req));
-    store_thread.Post([this, owned, done = std::move(done)]() mutable {
-      Admin(*owned, std::move(done));
-    });
+    AdminRequest(std::move(req), std::move(done));
     return;
   } else {
     r.status = 404;
@@ -313,6 +302,39 @@ void Api::Impl::Handle(HttpRequest req,
         "{\"message\":\"not found: " + JsonEscape(req.method + " " + p) + "\"}";
   }
   done(std::move(r));
+}
+
+// /admin/*: a credential of this account, then the row's IAM action (an
+// IAM user as its policies say), then the handler on the store thread (the
+// dashboard's reads and edits touch the store; the rest posts onward).
+void Api::Impl::AdminRequest(HttpRequest req,
+                             std::function<void(HttpResponse)> done) {
+  std::optional<Caller> caller = AdminCaller(req);
+  if (!caller) {
+    HttpResponse r;
+    r.status = 403;
+    r.body =
+        "{\"message\":\"admin endpoints need a dashboard session, the "
+        "bearer token in <data_dir>/admin.token, or a SigV4 signature by a "
+        "key of this account\"}";
+    return done(std::move(r));
+  }
+  auto [action, resource] = AdminAction(req);
+  if (!action.empty()) {
+    if (auto denied = Authorize(*caller, req, action, resource)) {
+      HttpResponse r;
+      r.status = 403;
+      r.headers = {{"x-amzn-ErrorType", denied->v2_name}};
+      r.body = "{\"__type\":\"" + denied->v2_name + "\",\"message\":\"" +
+               JsonEscape(denied->message) + "\"}";
+      return done(std::move(r));
+    }
+  }
+  auto owned = std::make_shared<HttpRequest>(std::move(req));
+  store_thread.Post([this, owned, who = std::move(*caller),
+                     done = std::move(done)]() mutable {
+    Admin(*owned, who, std::move(done));
+  });
 }
 
 Api::Api(const config::Config& config, Deps deps, Services services)

@@ -91,11 +91,13 @@ struct Services {
   std::function<void(const std::string& name,
                      std::function<void(Result<std::vector<std::string>>)>)>
       resolve_txt;
-  // True when a request to /admin/* carries a dashboard session (and its
-  // CSRF token when it changes something). Without one, /admin/* needs the
-  // bearer token of <data_dir>/admin.token or an owner's SigV4 signature;
-  // loopback alone is no credential.
-  std::function<bool(const net::HttpRequest&)> admin_session;
+  // The login of the dashboard session a request to /admin/* carries (with
+  // its CSRF token when it changes something): an access key id, or "" for
+  // the configured admin credentials; nullopt without one. Without a
+  // session, /admin/* needs the bearer token of <data_dir>/admin.token or a
+  // SigV4 signature; loopback alone is no credential.
+  std::function<std::optional<std::string>(const net::HttpRequest&)>
+      admin_session;
   // Test hook (SESAME_DEBUG_HOOKS=1 only): keeps the engine thread busy for
   // `ms`, to show that no network loop waits for it.
   std::function<void(int ms)> hold_engine;

@@ -277,6 +277,11 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // `resource` (the root always may; an IAM user as its policies say);
   // otherwise AWS's AccessDenied (SNS: AuthorizationError), logged and
   // counted. `request_tags`: the tags the request would set.
+  // The same decision without the denial's log line and count (what the
+  // dashboard may show).
+  bool Allowed(const Caller& c, const HttpRequest& req,
+               const std::string& action, const std::string& resource,
+               const MessageTags& request_tags = {});
   std::optional<ApiError> Authorize(const Caller& c, const HttpRequest& req,
                                     const std::string& action,
                                     const std::string& resource,
@@ -515,11 +520,15 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   HttpResponse AwsSes(const HttpRequest& req);
 
   // --- dashboard data -------------------------------------------------------
-  // /admin/* for the dashboard (a session), local tools (the bearer token in
-  // <data_dir>/admin.token) and owner keys (SigV4). Loopback is no
+  // Who calls /admin/*: the dashboard session's login (a key of this
+  // account, or the configured admin credentials as the root), the bearer
+  // token in <data_dir>/admin.token (the root), or a SigV4 signature by a
+  // key of this account; nullopt for anyone else. Loopback is no
   // credential: a webhook the server itself calls, or any local process,
   // comes from loopback (server-side request forgery).
-  bool AdminAllowed(const HttpRequest& req);
+  std::optional<Caller> AdminCaller(const HttpRequest& req);
+  // The IAM action and resource an admin request needs (admin.cc).
+  std::pair<std::string, std::string> AdminAction(const HttpRequest& req) const;
 
   HttpResponse SearchSuppression(const std::string& q,
                                  const std::string& after);
@@ -536,12 +545,14 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   // --- dispatch
   // ----------------------------------------------------------------
   void Handle(HttpRequest req, std::function<void(HttpResponse)> done);
+  void AdminRequest(HttpRequest req, std::function<void(HttpResponse)> done);
 
   // /admin/* (admin.cc): one row per endpoint.
   struct AdminCall {
     const HttpRequest& req;
     std::map<std::string, std::string> query;
     std::function<void(HttpResponse)> done;
+    Caller caller;  // authorized for the row's action already
     std::string param(const std::string& k) {
       auto it = query.find(k);
       return it == query.end() ? "" : it->second;
@@ -555,7 +566,9 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   };
   using AdminHandler = void (Impl::*)(AdminCall&);
   static const Router<AdminHandler>& AdminRoutes();
-  void Admin(const HttpRequest& req, std::function<void(HttpResponse)> done);
+  void Admin(const HttpRequest& req, const Caller& caller,
+             std::function<void(HttpResponse)> done);
+  void AdminPermissions(AdminCall& c);
   void AdminV2Resources(AdminCall& c);
   void AdminQueues(AdminCall& c);
   void AdminEventSubscriptions(AdminCall& c);

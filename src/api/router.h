@@ -23,6 +23,9 @@ class Router {
     // The members SES's model marks required (v1 Query names): a request
     // without one is refused before the handler runs.
     std::vector<std::string> required;
+    // The IAM action a caller needs (the admin API's rows; the SES and SNS
+    // rows derive theirs from the operation, in api/authorize.cc).
+    std::string action;
   };
   struct Match {
     const Route* route;
@@ -32,12 +35,21 @@ class Router {
   // v1: Action=<action>, with its required members.
   void Action(std::string action, bool owner_only, Handler h,
               std::vector<std::string> required = {}) {
-    actions_[std::move(action)] = Route{owner_only, h, std::move(required)};
+    actions_[std::move(action)] = Route{owner_only, h, std::move(required), {}};
   }
   // REST: "/v2/email/templates/{name}/render"; {x} matches one segment.
   void Rest(std::string method, const std::string& pattern, bool owner_only,
             Handler h) {
-    rest_.push_back({std::move(method), Split(pattern), Route{owner_only, h}});
+    rest_.push_back(
+        {std::move(method), Split(pattern), Route{owner_only, h, {}, {}}});
+  }
+
+  // REST, gated by an IAM action ("sesame:ListDeadLetters") instead of
+  // owner-only: the admin API, which IAM users may call as policies allow.
+  void Gated(std::string method, const std::string& pattern, std::string action,
+             Handler h) {
+    rest_.push_back({std::move(method), Split(pattern),
+                     Route{false, h, {}, std::move(action)}});
   }
 
   // One line per row, for the coverage table (docs/ses-api.md): the

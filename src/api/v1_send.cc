@@ -41,6 +41,7 @@ void Api::Impl::V1SendBulk(const HttpRequest& req, Caller caller,
                 Members(form, p + ".Destination.CcAddresses"),
                 Members(form, p + ".Destination.BccAddresses"),
                 form[p + ".ReplacementTemplateData"],
+                {},
                 {}};
     MessageTags replacements = V1MessageTags(form, p + ".ReplacementTags");
     if (e.to.empty() && e.cc.empty() && e.bcc.empty() &&

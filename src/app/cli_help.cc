@@ -43,16 +43,22 @@ const std::vector<CommandHelp>& Commands() {
        1,
        "list"},
       {"keys",
-       {"create", "list", "delete", "show-dev"},
+       {"create", "list", "delete", "show-dev", "rotate-master"},
        "keys create [--account ID [--user NAME]] | list | delete ID | "
-       "show-dev [--json]",
+       "show-dev | rotate-master [--prepare | --retire-previous] [--json]",
        "Manage API access keys (the secrets are sealed under the master "
        "key). create prints the secret and its SES SMTP password once; "
-       "show-dev prints the local profile's development key again.",
+       "show-dev prints the local profile's development key again. "
+       "rotate-master makes a new master key and seals every secret (access "
+       "keys, DKIM keys) again under it while servers run; the previous key "
+       "stays in the file until --retire-previous. On a cluster, --prepare "
+       "first and copy the file to every node.",
        "  --account ID    a delegate account's key (sending only)\n"
        "  --user NAME     the key of an IAM user (of --account, or of this\n"
        "                  account: `sesame iam create-user` first)\n"
-       "  --json          machine-readable output\n",
+       "  --json          machine-readable output\n"
+       "  --prepare       rotate-master: add the next key, unused yet\n"
+       "  --retire-previous  rotate-master: re-seal, drop earlier keys\n",
        "sesame keys create --json --config /etc/sesame/sesame.yaml",
        0,
        1,

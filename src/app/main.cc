@@ -77,6 +77,8 @@ struct Args {
   bool json = false;
   bool all = false;
   bool wait = false;          // node drain --wait
+  bool prepare = false;       // keys rotate-master --prepare
+  bool retire = false;        // keys rotate-master --retire-previous
   bool help = false;          // --help / -h: the command's page
   bool version = false;       // --version
   std::string account, user;  // keys create
@@ -108,6 +110,10 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.all = true;
     } else if (s == "--wait") {
       a.wait = true;
+    } else if (s == "--prepare") {
+      a.prepare = true;
+    } else if (s == "--retire-previous") {
+      a.retire = true;
     } else if (s == "-h" || s == "--help") {
       a.help = true;
     } else if (s == "--version" || s == "-V") {
@@ -340,15 +346,20 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "sesame: %s\n", resolver.error().message().c_str());
     return 1;
   }
-  // VERP tokens are sealed with a key derived from the master key.
+  // VERP tokens are sealed with a key derived from the current master key;
+  // the file's other keys still verify tokens sealed before a rotation.
   std::string verp_key;
+  std::vector<std::string> earlier_verp_keys;
   if (!c.delivery.verp_domain.empty()) {
-    auto master = auth::LoadMasterKey(c.MasterKeyFile(), true);
+    auto master = auth::LoadMasterKeys(c.MasterKeyFile(), true);
     if (!master.ok()) {
       std::fprintf(stderr, "sesame: %s\n", master.error().message().c_str());
       return 1;
     }
-    verp_key = auth::HmacSha256(*master, "sesame-verp");
+    verp_key = auth::HmacSha256(master->front(), "sesame-verp");
+    for (size_t i = 1; i < master->size(); ++i)
+      earlier_verp_keys.push_back(
+          auth::HmacSha256((*master)[i], "sesame-verp"));
   }
   delivery::Engine engine(c, sp->get(), resolver->get(), verp_key);
   // Feedback counters for /metrics (bounded labels: SES bounce types).
@@ -458,7 +469,8 @@ int Serve(const Args& args) {
         << "late feedback will not be mapped to its configuration set: "
         << s.error().message();
   engine.SetOutputs(&admission, &mailbox, &sent_index);
-  // The web dashboard: owner access keys or the configured admin log in.
+  // The web dashboard: this account's keys (the root's, IAM users') or the
+  // configured admin log in; each admin request is then authorized.
   dashboard::Options dash_opts;
   dash_opts.admin_user = c.dashboard_admin_user;
   dash_opts.admin_password = c.dashboard_admin_password;
@@ -711,6 +723,7 @@ int Serve(const Args& args) {
   io.outcomes_path = c.data_dir + "/outcomes.jsonl";
   io.verp_domain = c.delivery.verp_domain;
   io.verp_key = verp_key;
+  io.earlier_verp_keys = earlier_verp_keys;
   io.hold = c.delivery.mode == "hold";
   inbound::Processor inbound_processor(io, sp->get(), &sent_index, &fanout);
   inbound_processor.SetClassifier(classifier);
@@ -1109,6 +1122,95 @@ int Dlq(const Args& args) {
   return PrintDeadLetters(body);
 }
 
+// Every secret under the master key file's current key: access keys and
+// DKIM private keys. Returns false after printing why not.
+bool ResealAll(const config::Config& c, auth::KeyStore& keys, int* key_count,
+               int* dkim_count) {
+  auto n = keys.Reseal();
+  if (!n.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", n.error().message().c_str());
+    return false;
+  }
+  auto state = store::Store::Open(c.store_backend, c.data_dir + "/state.db",
+                                  c.store_dsn);
+  if (!state.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", state.error().message().c_str());
+    return false;
+  }
+  ses::DkimKeys dkim(state->get(), c.MasterKeyFile(), c.dkim_ed25519);
+  auto d = dkim.Reseal();
+  if (!d.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", d.error().message().c_str());
+    return false;
+  }
+  *key_count = *n;
+  *dkim_count = *d;
+  return true;
+}
+
+// `sesame keys rotate-master`: a new current master key, with every secret
+// sealed again under it, in an order that is safe at each step and after a
+// crash between any two. The file is replaced first (new key current, the
+// previous one kept), so every secret opens with some key of the file
+// whichever are re-sealed yet; running servers read the file again when a
+// secret does not open with the keys they hold, so they never stop. The
+// previous key stays until --retire-previous (after it has reached every
+// node: VERP tokens sealed before the rotation still verify meanwhile).
+// --prepare adds the next key without using it, for clusters: copy the
+// file to every node, then rotate on one.
+int RotateMaster(const config::Config& c, const Args& args,
+                 auth::KeyStore& keys) {
+  const std::string path = c.MasterKeyFile();
+  (void)auth::LoadMasterKeys(path, true);  // a first key, if there was none
+  auto file = auth::ReadMasterKeyFile(path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "sesame: %s\n", file.error().message().c_str());
+    return 1;
+  }
+  auto write = [&](const auth::MasterKeyFile& f) {
+    Status st = auth::WriteMasterKeyFile(path, f);
+    if (!st.ok())
+      std::fprintf(stderr, "sesame: %s\n", st.error().message().c_str());
+    return st.ok();
+  };
+  int n = 0, d = 0;
+  if (args.prepare) {
+    if (file->next.empty()) file->next.push_back(auth::NewMasterKey());
+    if (!write(*file)) return 1;
+    std::printf(
+        "prepared the next master key in %s; copy the file to every node, "
+        "then run `sesame keys rotate-master` on one\n",
+        path.c_str());
+    return 0;
+  }
+  if (args.retire) {
+    if (!ResealAll(c, keys, &n, &d)) return 1;
+    size_t dropped = file->earlier.size();
+    file->earlier.clear();
+    if (!write(*file)) return 1;
+    std::printf(
+        "%d access key(s) and %d DKIM key(s) sealed under the current key; "
+        "%zu earlier key(s) removed from %s\n",
+        n, d, dropped, path.c_str());
+    return 0;
+  }
+  auth::MasterKeyFile rotated = *file;
+  rotated.earlier.insert(rotated.earlier.begin(), file->current);
+  if (!file->next.empty()) {
+    rotated.current = file->next.front();
+    rotated.next.erase(rotated.next.begin());
+  } else {
+    rotated.current = auth::NewMasterKey();
+  }
+  if (!write(rotated) || !ResealAll(c, keys, &n, &d)) return 1;
+  std::printf(
+      "master key rotated: %d access key(s) and %d DKIM key(s) re-sealed; "
+      "the previous key stays in %s until `sesame keys rotate-master "
+      "--retire-previous`\n",
+      n, d, path.c_str());
+  return 0;
+}
+
 int Keys(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 2;
@@ -1199,6 +1301,7 @@ int Keys(const Args& args) {
     }
     return 0;
   }
+  if (sub == "rotate-master") return RotateMaster(*cfg, args, keys);
   if (sub == "delete" && pos.size() >= 3) {
     auto r = keys.Delete(pos[2]);
     if (!r.ok()) {
@@ -1215,7 +1318,7 @@ int Keys(const Args& args) {
   std::fprintf(
       stderr,
       "sesame: usage: sesame keys create [--account ID [--user NAME]]|list|"
-      "delete ID [--json] "
+      "delete ID|rotate-master [--prepare|--retire-previous] [--json] "
       "[--config FILE]\n");
   return 2;
 }

@@ -115,8 +115,10 @@ api::Services WireServices(ServiceParts p) {
           std::function<void(Result<std::vector<std::string>>)> done) {
         r->ResolveTxt(name, std::move(done));
       };
-  s.admin_session = [dashboard](const net::HttpRequest& req) {
-    return dashboard && dashboard->Authorized(req);
+  s.admin_session =
+      [dashboard](const net::HttpRequest& req) -> std::optional<std::string> {
+    if (!dashboard) return std::nullopt;
+    return dashboard->AuthorizedLogin(req);
   };
   return s;
 }

@@ -80,30 +80,85 @@ Result<std::string> Open(const std::string& key, const std::string& sealed) {
   return out;
 }
 
-Result<std::string> LoadMasterKey(const std::string& path, bool create) {
+// The file: one base64 key per line; the first plain line is the current
+// key, later plain lines are earlier keys, and a line "next KEY" is a key
+// prepared for a cluster's rotation (opened with, never sealed with yet).
+Result<MasterKeyFile> ReadMasterKeyFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (f) {
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-      text.pop_back();
-    auto key = Base64Decode(text);
+  if (!f) return Fail("no master key at " + path);
+  MasterKeyFile out;
+  std::vector<std::string> plain;
+  std::string line;
+  while (std::getline(f, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+      line.pop_back();
+    if (line.empty()) continue;
+    bool is_next = line.rfind("next ", 0) == 0;
+    auto key = Base64Decode(is_next ? line.substr(5) : line);
     if (!key || key->size() != 32)
       return Fail("master key file " + path + " is malformed");
-    return *key;
+    (is_next ? out.next : plain).push_back(*key);
   }
-  if (!create) return Fail("no master key at " + path);
-  std::string key = RandomBytes(32);
-  Status s = FileBlob(path)->Write(Base64Encode(key) + "\n");
-  if (!s.ok()) return s.error();
-  return key;
+  if (plain.empty()) return Fail("master key file " + path + " is malformed");
+  out.current = plain.front();
+  out.earlier.assign(plain.begin() + 1, plain.end());
+  return out;
 }
 
-Result<std::string> KeyStore::MasterKeyLocked(bool create) {
-  if (!master_.empty()) return master_;
-  auto key = LoadMasterKey(master_path_, create);
-  if (!key.ok()) return key.error();
-  master_ = *key;
-  return master_;
+std::string NewMasterKey() { return RandomBytes(32); }
+
+Status WriteMasterKeyFile(const std::string& path, const MasterKeyFile& f) {
+  std::string text = Base64Encode(f.current) + "\n";
+  for (const auto& k : f.next) text += "next " + Base64Encode(k) + "\n";
+  for (const auto& k : f.earlier) text += Base64Encode(k) + "\n";
+  return FileBlob(path)->Write(text);
+}
+
+MasterRing MasterKeyFile::Ring() const {
+  MasterRing ring{current};
+  ring.insert(ring.end(), next.begin(), next.end());
+  ring.insert(ring.end(), earlier.begin(), earlier.end());
+  return ring;
+}
+
+Result<MasterRing> LoadMasterKeys(const std::string& path, bool create) {
+  if (::access(path.c_str(), F_OK) != 0 && create) {
+    MasterKeyFile f{RandomBytes(32), {}, {}};
+    Status s = WriteMasterKeyFile(path, f);
+    if (!s.ok()) return s.error();
+    return f.Ring();
+  }
+  auto f = ReadMasterKeyFile(path);
+  if (!f.ok()) return f.error();
+  return f->Ring();
+}
+
+Result<std::string> LoadMasterKey(const std::string& path, bool create) {
+  auto ring = LoadMasterKeys(path, create);
+  if (!ring.ok()) return ring.error();
+  return ring->front();
+}
+
+Result<std::string> OpenWithAny(const MasterRing& ring,
+                                const std::string& sealed) {
+  for (const auto& key : ring) {
+    auto plain = Open(key, sealed);
+    if (plain.ok()) return plain;
+  }
+  return Fail("secret does not decrypt with any key of the master key file");
+}
+
+// Sealing reads the file afresh (creations are rare), so a rotation's new
+// key is used at once; opening uses the ring as last read, reading it again
+// when nothing in it opens a secret. That costs one small read, only for a
+// known key id whose secret was re-sealed since (unknown ids never get
+// here), so no client can make it frequent.
+Result<MasterRing> KeyStore::RingLocked(bool fresh, bool create) {
+  if (!ring_.empty() && !fresh) return ring_;
+  auto ring = LoadMasterKeys(master_path_, create);
+  if (!ring.ok()) return ring.error();
+  ring_ = *ring;
+  return ring_;
 }
 
 Status KeyStore::LoadLocked() {
@@ -180,15 +235,15 @@ Result<AccessKey> KeyStore::Create(const std::string& account,
   std::lock_guard<std::mutex> lock(mu_);
   Status s = LoadLocked();
   if (!s.ok()) return s.error();
-  auto master = MasterKeyLocked(true);
-  if (!master.ok()) return master.error();
+  auto ring = RingLocked(true, true);
+  if (!ring.ok()) return ring.error();
   AccessKey k;
   k.id = "AKIA" + RandomFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
   k.secret = RandomFrom(
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 64,
       40);
   k.created = NowMillis() / 1000;
-  auto sealed = Seal(*master, k.secret);
+  auto sealed = Seal(ring->front(), k.secret);
   if (!sealed.ok()) return sealed.error();
   k.account = account;
   k.user = user;
@@ -296,13 +351,41 @@ std::optional<std::string> KeyStore::Lookup(const std::string& id) {
   }
   for (const auto& e : entries_) {
     if (e.id != id || !e.active) continue;
-    auto master = MasterKeyLocked(false);
-    if (!master.ok()) return std::nullopt;
-    auto secret = Open(*master, e.sealed);
+    auto ring = RingLocked(false, false);
+    if (!ring.ok()) return std::nullopt;
+    auto secret = OpenWithAny(*ring, e.sealed);
+    if (!secret.ok()) {
+      // Re-sealed under a key added since the ring was read?
+      ring = RingLocked(true, false);
+      if (!ring.ok()) return std::nullopt;
+      secret = OpenWithAny(*ring, e.sealed);
+    }
     if (!secret.ok()) return std::nullopt;
     return *secret;
   }
   return std::nullopt;
+}
+
+Result<int> KeyStore::Reseal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = LoadLocked();
+  if (!s.ok()) return s.error();
+  auto ring = LoadMasterKeys(master_path_, false);
+  if (!ring.ok()) return ring.error();
+  std::vector<Entry> resealed = entries_;
+  for (auto& e : resealed) {
+    auto secret = OpenWithAny(*ring, e.sealed);
+    if (!secret.ok())
+      return Fail("access key " + e.id + ": " + secret.error().message());
+    auto sealed = Seal(ring->front(), *secret);
+    if (!sealed.ok()) return sealed.error();
+    e.sealed = *sealed;
+  }
+  entries_ = std::move(resealed);
+  s = SaveLocked();
+  if (!s.ok()) return s.error();
+  ring_ = *ring;
+  return static_cast<int>(entries_.size());
 }
 
 Result<std::string> ReadToken(const std::string& path) {

@@ -65,6 +65,10 @@ class KeyStore {
   std::optional<std::string> Lookup(const std::string& id);
   // The key's account and user (both empty for owner keys and unknown ids).
   std::pair<std::string, std::string> AccountOf(const std::string& id);
+  // Seals every secret again under the master key file's current key
+  // (`sesame keys rotate-master`); the number of keys. Refuses, changing
+  // nothing, when a secret opens with no key of the file.
+  Result<int> Reseal();
 
  private:
   struct Entry {
@@ -80,7 +84,9 @@ class KeyStore {
   };
   Status LoadLocked();
   Status SaveLocked();
-  Result<std::string> MasterKeyLocked(bool create);
+  // The master keys; `fresh`: read the file again (`create`: making it
+  // when absent).
+  Result<std::vector<std::string>> RingLocked(bool fresh, bool create);
 
   std::unique_ptr<Blob> blob_;
   std::string master_path_;
@@ -90,16 +96,37 @@ class KeyStore {
   std::vector<Entry> entries_;
   std::map<std::string, LastUse> last_used_;  // by id, merged on every save
   bool last_used_dirty_ = false;
-  std::string master_;
+  std::vector<std::string> ring_;  // the master keys, current first
 };
 
-// Reads the 32-byte master key (base64 in the file), creating the file
-// (mode 0600) when `create` and it is absent.
+// The master keys: 32 bytes each, the current one (which seals) first,
+// then keys prepared for a rotation, then earlier keys (which still open
+// what is not re-sealed yet). The file holds one base64 key per line
+// ("next KEY" for a prepared one).
+using MasterRing = std::vector<std::string>;
+struct MasterKeyFile {
+  std::string current;
+  std::vector<std::string> next;     // prepared (`rotate-master --prepare`)
+  std::vector<std::string> earlier;  // until `rotate-master --retire-previous`
+  MasterRing Ring() const;
+};
+Result<MasterKeyFile> ReadMasterKeyFile(const std::string& path);
+// 32 random bytes for a new master key.
+std::string NewMasterKey();
+// Replaces the file atomically (mode 0600).
+Status WriteMasterKeyFile(const std::string& path, const MasterKeyFile& f);
+// The file's ring, creating the file (one new key) when `create` and it is
+// absent.
+Result<MasterRing> LoadMasterKeys(const std::string& path, bool create);
+// The current key of the file.
 Result<std::string> LoadMasterKey(const std::string& path, bool create);
 
 // Seals and opens with AES-256-GCM; exposed for tests.
 Result<std::string> Seal(const std::string& key, const std::string& plaintext);
 Result<std::string> Open(const std::string& key, const std::string& sealed);
+// Opens with whichever key of the ring sealed it (GCM's tag tells).
+Result<std::string> OpenWithAny(const MasterRing& ring,
+                                const std::string& sealed);
 
 // The local admin token kept in `path` (created, 64 hex digits, mode 0600,
 // when missing). Thread-compatible; called once at start-up.

@@ -23,6 +23,47 @@ TEST(Seal, RoundTripAndTamper) {
   EXPECT_FALSE(Open(key, bad).ok());
 }
 
+TEST(MasterKeyFile, CurrentNextAndEarlierKeys) {
+  fs::path dir =
+      fs::temp_directory_path() / ("master_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string path = (dir / "master.key").string();
+  MasterKeyFile f{
+      std::string(32, 'c'), {std::string(32, 'n')}, {std::string(32, 'e')}};
+  ASSERT_TRUE(WriteMasterKeyFile(path, f).ok());
+  auto back = ReadMasterKeyFile(path);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->current, f.current);
+  EXPECT_EQ(back->next, f.next);
+  EXPECT_EQ(back->earlier, f.earlier);
+  // Sealing uses the current key; every key of the ring opens.
+  EXPECT_EQ(*LoadMasterKey(path, false), f.current);
+  MasterRing ring = *LoadMasterKeys(path, false);
+  ASSERT_EQ(ring.size(), 3u);
+  for (const auto& k : ring) EXPECT_EQ(*OpenWithAny(ring, *Seal(k, "s")), "s");
+  EXPECT_FALSE(OpenWithAny(ring, *Seal(std::string(32, 'x'), "s")).ok());
+  // A one-line file of earlier releases reads as the current key alone.
+  std::ofstream(path) << "  \n";
+  EXPECT_FALSE(ReadMasterKeyFile(path).ok());
+  ASSERT_TRUE(WriteMasterKeyFile(path, {std::string(32, 'c'), {}, {}}).ok());
+  EXPECT_EQ(LoadMasterKeys(path, false)->size(), 1u);
+  // A key store re-seals under the current key and still opens after the
+  // earlier key is dropped.
+  std::string keys = (dir / "keys").string();
+  KeyStore store(keys, path);
+  auto k = store.Create();
+  ASSERT_TRUE(k.ok());
+  ASSERT_TRUE(
+      WriteMasterKeyFile(path, {std::string(32, 'd'), {}, {f.current}}).ok());
+  EXPECT_EQ(store.Lookup(k->id), k->secret);
+  EXPECT_EQ(*store.Reseal(), 1);
+  ASSERT_TRUE(WriteMasterKeyFile(path, {std::string(32, 'd'), {}, {}}).ok());
+  EXPECT_EQ(KeyStore(keys, path).Lookup(k->id), k->secret);
+  EXPECT_EQ(store.Lookup(k->id), k->secret);
+  fs::remove_all(dir);
+}
+
 TEST(KeyStore, CreateListLookupDeleteAcrossInstances) {
   fs::path dir =
       fs::temp_directory_path() / ("keys_test_" + std::to_string(::getpid()));

@@ -82,10 +82,17 @@ std::optional<Dashboard::Session> Dashboard::SessionOf(
 }
 
 bool Dashboard::Authorized(const net::HttpRequest& req) {
+  return AuthorizedLogin(req).has_value();
+}
+
+std::optional<std::string> Dashboard::AuthorizedLogin(
+    const net::HttpRequest& req) {
   auto s = SessionOf(req);
-  if (!s) return false;
-  if (req.method == "GET" || req.method == "HEAD") return true;
-  return SameString(req.Header("X-Sesame-Csrf"), s->csrf);
+  if (!s) return std::nullopt;
+  if (req.method != "GET" && req.method != "HEAD" &&
+      !SameString(req.Header("X-Sesame-Csrf"), s->csrf))
+    return std::nullopt;
+  return s->with_key ? s->user : "";
 }
 
 net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
@@ -115,18 +122,20 @@ net::HttpResponse Dashboard::Login(const net::HttpRequest& req) {
         "{\"message\":\"give user and password (an access key id and its "
         "secret, or the admin credentials)\"}");
   std::string who;
+  bool with_key = false;
   if (!options_.admin_user.empty() && SameString(user, options_.admin_user) &&
       SameString(password, options_.admin_password)) {
     who = user;
   } else if (key_check_ && key_check_(user, password)) {
     who = user;
+    with_key = true;
   }
   if (who.empty()) {
     (void)throttle_.Failed(req.remote_ip, "", now);
     return JsonResponse(401, "{\"message\":\"wrong user or password\"}");
   }
   throttle_.Succeeded(req.remote_ip, "");
-  Session s{who, RandomHex(16), now + options_.session_ms};
+  Session s{who, RandomHex(16), now + options_.session_ms, with_key};
   std::string token = RandomHex(32);
   {
     std::lock_guard lock(mu_);

@@ -31,16 +31,17 @@ struct Options {
   }
 };
 
-// True when (access key id, secret) is a key of the owner account.
+// True when (access key id, secret) is an active key of this account: the
+// root's or an IAM user's (whose policies then decide each admin request).
 using KeyCheck =
     std::function<bool(const std::string& id, const std::string& secret)>;
 
 // The web dashboard: serves the single page and its assets (embedded in the
-// binary), logs operators in with an owner access key or the configured
-// admin credentials, and keeps their sessions (an HttpOnly, SameSite=Strict
-// cookie; a per-session CSRF token that every state-changing admin request
-// must echo in X-Sesame-Csrf). The data it shows comes from /admin/*, which
-// the API serves to requests this class authorizes.
+// binary), logs operators in with an access key of this account or the
+// configured admin credentials, and keeps their sessions (an HttpOnly,
+// SameSite=Strict cookie; a per-session CSRF token that every state-changing
+// admin request must echo in X-Sesame-Csrf). The data it shows comes from
+// /admin/*, which the API serves to requests this class authorizes.
 //
 // Owned by the app. Thread-safe: sessions and login throttling behind one
 // mutex (logins and page loads are rare; nothing here is on the mail path).
@@ -55,11 +56,15 @@ class Dashboard {
   // True when the request carries a live session cookie and, unless it is a
   // GET or HEAD, the session's CSRF token.
   bool Authorized(const net::HttpRequest& req);
+  // The same, answering who logged in: the access key id, or "" for the
+  // configured admin credentials; nullopt when not Authorized.
+  std::optional<std::string> AuthorizedLogin(const net::HttpRequest& req);
 
  private:
   struct Session {
     std::string user, csrf;
     int64_t expires_ms = 0;
+    bool with_key = false;  // user is an access key id (else the admin)
   };
   std::optional<Session> SessionOf(const net::HttpRequest& req);
   net::HttpResponse Login(const net::HttpRequest& req);

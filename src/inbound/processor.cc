@@ -114,6 +114,8 @@ std::optional<delivery::VerpTarget> Processor::VerpOf(
       a.substr(at + 1) != smtp::AsciiLower(options_.verp_domain))
     return std::nullopt;
   auto t = delivery::ParseVerp(a.substr(0, at), options_.verp_key);
+  for (size_t i = 0; !t && i < options_.earlier_verp_keys.size(); ++i)
+    t = delivery::ParseVerp(a.substr(0, at), options_.earlier_verp_keys[i]);
   if (!t) *forged = true;
   return t;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "delivery/sent_index.h"
 #include "delivery/verp.h"
@@ -38,6 +39,9 @@ class Processor {
     std::string outcomes_path;  // <data_dir>/outcomes.jsonl (shared, O_APPEND)
     std::string verp_domain;
     std::string verp_key;
+    // Keys of earlier master keys (kept until `sesame keys rotate-master
+    // --retire-previous`): tokens sealed before a rotation still verify.
+    std::vector<std::string> earlier_verp_keys;
     // delivery.mode: hold — maintenance: MX mail stays queued too, untouched,
     // until a start without hold processes it.
     bool hold = false;

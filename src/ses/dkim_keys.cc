@@ -45,9 +45,10 @@ DkimKeys::LoadedPtr DkimKeys::LoadLocked(const std::string& domain) {
   auto doc = store_->Get("dkim", domain);
   if (doc.ok() && doc->has_value()) {
     json::object o = DocumentObject(**doc);
-    auto master = auth::LoadMasterKey(master_key_path_, false);
+    auto master = auth::LoadMasterKeys(master_key_path_, false);
     if (master.ok()) {
-      auto pem = auth::Open(*master, std::string(o["SealedKey"].as_string()));
+      auto pem =
+          auth::OpenWithAny(*master, std::string(o["SealedKey"].as_string()));
       if (pem.ok()) {
         auto key = dkim::PrivateKey::FromPem(*pem);
         if (key.ok()) {
@@ -59,7 +60,8 @@ DkimKeys::LoadedPtr DkimKeys::LoadLocked(const std::string& domain) {
           info.signing_enabled = o["SigningEnabled"].as_bool();
           if (auto* ns = o.if_contains("NextSealedKey");
               ns && ns->is_string()) {
-            auto next_pem = auth::Open(*master, std::string(ns->as_string()));
+            auto next_pem =
+                auth::OpenWithAny(*master, std::string(ns->as_string()));
             auto next = next_pem.ok()
                             ? dkim::PrivateKey::FromPem(*next_pem)
                             : Result<dkim::PrivateKey>(next_pem.error());
@@ -74,7 +76,8 @@ DkimKeys::LoadedPtr DkimKeys::LoadLocked(const std::string& domain) {
           loaded = Loaded{info, *key, std::nullopt};
           if (auto* es = o.if_contains("Ed25519SealedKey");
               es && es->is_string()) {
-            auto ed_pem = auth::Open(*master, std::string(es->as_string()));
+            auto ed_pem =
+                auth::OpenWithAny(*master, std::string(es->as_string()));
             auto ed = ed_pem.ok() ? dkim::PrivateKey::FromPem(*ed_pem)
                                   : Result<dkim::PrivateKey>(ed_pem.error());
             if (ed.ok()) {
@@ -165,6 +168,48 @@ Result<DkimKeys::Info> DkimKeys::SetExternal(const std::string& raw_domain,
   o["CreatedTimestamp"] = NowMillis() / 1000;
   std::lock_guard<std::mutex> lock(mu_);
   return PutLocked(domain, o);
+}
+
+// Every stored private key (current, next, Ed25519) opened with the master
+// key file's keys and sealed again under its current one. All documents are
+// prepared before the first is written, so a secret that opens with no key
+// changes nothing; each write is one document, so a crash midway leaves
+// every key sealed under a key of the file.
+Result<int> DkimKeys::Reseal() {
+  std::lock_guard lock(mu_);
+  auto ring = auth::LoadMasterKeys(master_key_path_, false);
+  if (!ring.ok()) return ring.error();
+  std::vector<std::pair<std::string, json::object>> docs;
+  std::string after;
+  while (true) {
+    auto page = store_->List("dkim", after, 500);
+    if (!page.ok()) return page.error();
+    for (const auto& [domain, text] : *page) {
+      json::object o = DocumentObject(text);
+      for (const char* field :
+           {"SealedKey", "NextSealedKey", "Ed25519SealedKey"}) {
+        auto* v = o.if_contains(field);
+        if (!v || !v->is_string()) continue;
+        auto pem = auth::OpenWithAny(*ring, std::string(v->as_string()));
+        if (!pem.ok())
+          return Error::Permanent("dkim", "the DKIM key of " + domain + " (" +
+                                              field +
+                                              "): " + pem.error().message());
+        auto sealed = auth::Seal(ring->front(), *pem);
+        if (!sealed.ok()) return sealed.error();
+        o[field] = *sealed;
+      }
+      docs.emplace_back(domain, std::move(o));
+    }
+    if (page->size() < 500) break;
+    after = page->back().first;
+  }
+  for (const auto& [domain, o] : docs) {
+    Status s = store_->Put("dkim", domain, json::serialize(o), false);
+    if (!s.ok()) return s.error();
+    cache_.erase(domain);
+  }
+  return static_cast<int>(docs.size());
 }
 
 // The stored key document of `domain`. Caller holds mu_.

@@ -58,6 +58,9 @@ class DkimKeys {
   // selector's record resolves to it.
   Result<Info> Rotate(const std::string& domain, int bits);
   Status Promote(const std::string& domain);
+  // Seals every stored private key again under the master key file's
+  // current key (`sesame keys rotate-master`); the number of domains.
+  Result<int> Reseal();
 
   // Prepends a DKIM-Signature when the From domain (or a parent) has an
   // enabled key; returns the message unchanged otherwise.

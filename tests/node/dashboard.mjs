@@ -4,7 +4,7 @@
 // JSON) names the server, the credentials, where screenshots go and what to
 // do: {base, user, password, wrongPassword, shots, admin: {user, password},
 // redrive: true, suppression: {add, remove, search}, messageId, domain,
-// mail: true}.
+// mail: true, readOnly: {address}}.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,131 +57,157 @@ try {
   await page.waitForFunction(() => document.body.dataset.loaded === 'overview');
   out.user = await page.textContent('#user');
 
-  // Overview: the charts as drawn, per series.
-  await page.waitForSelector('#chart-volume svg');
-  out.overview = await page.evaluate(() => {
-    const read = (id) => {
-      const svg = document.querySelector(`#${id} svg`);
-      const lines = {};
-      for (const pl of svg.querySelectorAll('polyline')) {
-        const ys = pl.getAttribute('points').split(' ').map((p) => +p.split(',')[1]);
-        lines[pl.dataset.series] = {
-          total: +svg.getAttribute('data-total-' + pl.dataset.series),
-          points: ys.length,
-          // Points drawn above the baseline (a non-zero value).
-          raised: ys.filter((y) => y < Math.max(...ys)).length,
-        };
-      }
-      return lines;
-    };
-    const cards = {};
-    for (const c of document.querySelectorAll('#totals .card')) {
-      cards[c.dataset.metric] = +c.querySelector('.value').textContent.replace(/,/g, '');
-    }
-    return { volume: read('chart-volume'), feedback: read('chart-feedback'), cards };
-  });
-  await shot('02-overview');
-  await page.selectOption('#range', '1h');
-  await page.waitForFunction(() => document.querySelector('#chart-volume svg polyline')
-    .getAttribute('points').split(' ').length <= 60);
-  out.overviewHourPoints = await page.evaluate(() => document.querySelector('#chart-volume svg polyline')
-    .getAttribute('points').split(' ').length);
-
-  // Reputation: gauges and alarm states.
-  await open('reputation');
-  out.reputation = await page.evaluate(() => ({
-    bounceGauge: +document.querySelector('#gauges svg').dataset.value,
-    status: document.querySelector('#enforcement .badge').textContent,
-    alarms: [...document.querySelectorAll('#alarms tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
-    history: document.querySelectorAll('#alarm-history tbody tr').length,
-  }));
-  await shot('03-reputation');
-
-  // Queues and the dead-letter queue: redrive one message from its button.
-  await open('queues');
-  out.queues = await page.evaluate(() => ({
-    sites: [...document.querySelectorAll('#sites tbody tr')].map((tr) => tr.cells[0].textContent),
-    dead: +document.querySelector('[data-metric=dead] .value').textContent.replace(/,/g, ''),
-    dlqRows: [...document.querySelectorAll('#dlq [data-redrive]')].map((b) => b.dataset.redrive),
-    eventSubs: [...document.querySelectorAll('#event-subscriptions tbody tr')]
-      .map((tr) => [...tr.cells].map((c) => c.textContent)),
-  }));
-  await shot('04-queues-before-redrive');
-  if (plan.redrive && out.queues.dlqRows.length) {
-    const id = out.queues.dlqRows[0];
-    await page.click(`#dlq [data-redrive="${id}"]`);
-    await page.waitForSelector('#toast .msg');
-    out.redriveToast = await page.textContent('#toast .msg');
-    await page.waitForFunction((i) => !document.querySelector(`#dlq [data-redrive="${i}"]`), id);
-    out.redriven = id;
-    out.dlqRowsAfter = await page.evaluate(() => document.querySelectorAll('#dlq [data-redrive]').length);
-    await shot('05-queues-after-redrive');
-  }
-
-  // Suppression list: add, search, remove.
-  if (plan.suppression) {
+  if (plan.readOnly) {
+    // A user whose policies only read: the pages it may read, the list with
+    // no buttons that would fail, and a direct edit refused by the server.
+    out.navShown = await page.evaluate(() => [...document.querySelectorAll('#nav a')]
+      .filter((a) => !a.hidden).map((a) => a.dataset.page));
     await open('suppression');
-    const rows = () => page.evaluate(() => [...document.querySelectorAll('#suppression-table [data-remove]')]
-      .map((b) => b.dataset.remove));
-    out.suppressionBefore = await rows();
-    await page.fill('#suppression-address', plan.suppression.add);
-    await page.selectOption('#suppression-reason', 'COMPLAINT');
-    await page.click('#suppression-add button[type=submit]');
-    await page.waitForFunction((a) => document.querySelector(`#suppression-table [data-remove="${a}"]`),
-      plan.suppression.add);
-    out.suppressionAfterAdd = await rows();
-    await page.fill('#suppression-q', plan.suppression.search);
-    await page.click('#suppression-search button[type=submit]');
-    await page.waitForFunction((q) => [...document.querySelectorAll('#suppression-table [data-remove]')]
-      .every((b) => b.dataset.remove.includes(q)), plan.suppression.search);
-    out.suppressionSearch = await rows();
-    await shot('06-suppression-search');
-    await page.fill('#suppression-q', '');
-    await page.click('#suppression-search button[type=submit]');
-    await page.waitForFunction((a) => document.querySelector(`#suppression-table [data-remove="${a}"]`),
-      plan.suppression.remove);
-    await page.click(`#suppression-table [data-remove="${plan.suppression.remove}"]`);
-    await page.waitForFunction((a) => !document.querySelector(`#suppression-table [data-remove="${a}"]`),
-      plan.suppression.remove);
-    out.suppressionAfterRemove = await rows();
-    await shot('07-suppression-edited');
-  }
+    out.suppressionListed = await page.evaluate(() => [...document.querySelectorAll('#suppression-table [data-address]')]
+      .map((x) => x.dataset.address));
+    out.removeButtons = await page.evaluate(() => document.querySelectorAll('#suppression-table [data-remove]').length);
+    out.addFormHidden = await page.isHidden('#suppression-add');
+    await shot('10-read-only-suppression');
+    out.directEdits = await page.evaluate(async (address) => {
+      const { csrf } = await (await fetch('/ui/session')).json();
+      const call = async (method, path) => {
+        const r = await fetch(path, { method, headers: { 'X-Sesame-Csrf': csrf } });
+        return { status: r.status, body: await r.json() };
+      };
+      return {
+        remove: await call('DELETE', '/admin/v2/email/suppression/addresses/' + encodeURIComponent(address)),
+        purge: await call('POST', '/admin/dlq/purge'),
+      };
+    }, plan.readOnly.address);
+    out.stillLoggedIn = await page.isVisible('#app');
+  } else {
+    // Overview: the charts as drawn, per series.
+    await page.waitForSelector('#chart-volume svg');
+    out.overview = await page.evaluate(() => {
+      const read = (id) => {
+        const svg = document.querySelector(`#${id} svg`);
+        const lines = {};
+        for (const pl of svg.querySelectorAll('polyline')) {
+          const ys = pl.getAttribute('points').split(' ').map((p) => +p.split(',')[1]);
+          lines[pl.dataset.series] = {
+            total: +svg.getAttribute('data-total-' + pl.dataset.series),
+            points: ys.length,
+            // Points drawn above the baseline (a non-zero value).
+            raised: ys.filter((y) => y < Math.max(...ys)).length,
+          };
+        }
+        return lines;
+      };
+      const cards = {};
+      for (const c of document.querySelectorAll('#totals .card')) {
+        cards[c.dataset.metric] = +c.querySelector('.value').textContent.replace(/,/g, '');
+      }
+      return { volume: read('chart-volume'), feedback: read('chart-feedback'), cards };
+    });
+    await shot('02-overview');
+    await page.selectOption('#range', '1h');
+    await page.waitForFunction(() => document.querySelector('#chart-volume svg polyline')
+      .getAttribute('points').split(' ').length <= 60);
+    out.overviewHourPoints = await page.evaluate(() => document.querySelector('#chart-volume svg polyline')
+      .getAttribute('points').split(' ').length);
 
-  // Identities with the live status of their DNS records.
-  if (plan.domain) {
-    await open('identities');
-    await page.waitForSelector(`table[data-domain="${plan.domain}"] tbody tr td .badge`);
-    out.identities = await page.evaluate((d) => ({
-      names: [...document.querySelectorAll('#identities tbody tr')].map((tr) => tr.cells[0].textContent),
-      records: [...document.querySelectorAll(`table[data-domain="${d}"] tbody tr`)]
-        .map((tr) => ({ purpose: tr.cells[0].textContent, status: tr.cells[4].textContent })),
-    }), plan.domain);
-    await shot('08-identities');
-  }
+    // Reputation: gauges and alarm states.
+    await open('reputation');
+    out.reputation = await page.evaluate(() => ({
+      bounceGauge: +document.querySelector('#gauges svg').dataset.value,
+      status: document.querySelector('#enforcement .badge').textContent,
+      alarms: [...document.querySelectorAll('#alarms tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
+      history: document.querySelectorAll('#alarm-history tbody tr').length,
+    }));
+    await shot('03-reputation');
 
-  // Message search: the timeline of one message.
-  if (plan.messageId) {
-    await open('messages');
-    await page.fill('#message-q', plan.messageId);
-    await page.click('#message-search button[type=submit]');
-    await page.waitForSelector('#message-result .timeline li, #message-result p.muted');
-    out.timeline = await page.evaluate(() => [...document.querySelectorAll('#message-result .timeline li strong')]
-      .map((s) => s.textContent));
-    await shot('09-message-search');
-  }
-
-  // Captured mail (local profile): open the newest message.
-  if (plan.mail) {
-    out.mailNavVisible = await page.isVisible('#nav-mail');
-    await open('mail');
-    out.mailRows = await page.evaluate(() => [...document.querySelectorAll('#mail-list tbody tr.clickable')]
-      .map((tr) => tr.cells[3].textContent));
-    if (out.mailRows.length) {
-      await page.click('#mail-list tbody tr.clickable');
-      await page.waitForSelector('#mail-view pre.body');
-      out.mailBody = await page.textContent('#mail-view pre.body');
+    // Queues and the dead-letter queue: redrive one message from its button.
+    await open('queues');
+    out.queues = await page.evaluate(() => ({
+      sites: [...document.querySelectorAll('#sites tbody tr')].map((tr) => tr.cells[0].textContent),
+      dead: +document.querySelector('[data-metric=dead] .value').textContent.replace(/,/g, ''),
+      dlqRows: [...document.querySelectorAll('#dlq [data-redrive]')].map((b) => b.dataset.redrive),
+      eventSubs: [...document.querySelectorAll('#event-subscriptions tbody tr')]
+        .map((tr) => [...tr.cells].map((c) => c.textContent)),
+    }));
+    await shot('04-queues-before-redrive');
+    if (plan.redrive && out.queues.dlqRows.length) {
+      const id = out.queues.dlqRows[0];
+      await page.click(`#dlq [data-redrive="${id}"]`);
+      await page.waitForSelector('#toast .msg');
+      out.redriveToast = await page.textContent('#toast .msg');
+      await page.waitForFunction((i) => !document.querySelector(`#dlq [data-redrive="${i}"]`), id);
+      out.redriven = id;
+      out.dlqRowsAfter = await page.evaluate(() => document.querySelectorAll('#dlq [data-redrive]').length);
+      await shot('05-queues-after-redrive');
     }
-    await shot('10-captured-mail');
+
+    // Suppression list: add, search, remove.
+    if (plan.suppression) {
+      await open('suppression');
+      const rows = () => page.evaluate(() => [...document.querySelectorAll('#suppression-table [data-remove]')]
+        .map((b) => b.dataset.remove));
+      out.suppressionBefore = await rows();
+      await page.fill('#suppression-address', plan.suppression.add);
+      await page.selectOption('#suppression-reason', 'COMPLAINT');
+      await page.click('#suppression-add button[type=submit]');
+      await page.waitForFunction((a) => document.querySelector(`#suppression-table [data-remove="${a}"]`),
+        plan.suppression.add);
+      out.suppressionAfterAdd = await rows();
+      await page.fill('#suppression-q', plan.suppression.search);
+      await page.click('#suppression-search button[type=submit]');
+      await page.waitForFunction((q) => [...document.querySelectorAll('#suppression-table [data-remove]')]
+        .every((b) => b.dataset.remove.includes(q)), plan.suppression.search);
+      out.suppressionSearch = await rows();
+      await shot('06-suppression-search');
+      await page.fill('#suppression-q', '');
+      await page.click('#suppression-search button[type=submit]');
+      await page.waitForFunction((a) => document.querySelector(`#suppression-table [data-remove="${a}"]`),
+        plan.suppression.remove);
+      await page.click(`#suppression-table [data-remove="${plan.suppression.remove}"]`);
+      await page.waitForFunction((a) => !document.querySelector(`#suppression-table [data-remove="${a}"]`),
+        plan.suppression.remove);
+      out.suppressionAfterRemove = await rows();
+      await shot('07-suppression-edited');
+    }
+
+    // Identities with the live status of their DNS records.
+    if (plan.domain) {
+      await open('identities');
+      await page.waitForSelector(`table[data-domain="${plan.domain}"] tbody tr td .badge`);
+      out.identities = await page.evaluate((d) => ({
+        names: [...document.querySelectorAll('#identities tbody tr')].map((tr) => tr.cells[0].textContent),
+        records: [...document.querySelectorAll(`table[data-domain="${d}"] tbody tr`)]
+          .map((tr) => ({ purpose: tr.cells[0].textContent, status: tr.cells[4].textContent })),
+      }), plan.domain);
+      await shot('08-identities');
+    }
+
+    // Message search: the timeline of one message.
+    if (plan.messageId) {
+      await open('messages');
+      await page.fill('#message-q', plan.messageId);
+      await page.click('#message-search button[type=submit]');
+      await page.waitForSelector('#message-result .timeline li, #message-result p.muted');
+      out.timeline = await page.evaluate(() => [...document.querySelectorAll('#message-result .timeline li strong')]
+        .map((s) => s.textContent));
+      await shot('09-message-search');
+    }
+
+    // Captured mail (local profile): open the newest message.
+    if (plan.mail) {
+      out.mailNavVisible = await page.isVisible('#nav-mail');
+      await open('mail');
+      out.mailRows = await page.evaluate(() => [...document.querySelectorAll('#mail-list tbody tr.clickable')]
+        .map((tr) => tr.cells[3].textContent));
+      if (out.mailRows.length) {
+        await page.click('#mail-list tbody tr.clickable');
+        await page.waitForSelector('#mail-view pre.body');
+        out.mailBody = await page.textContent('#mail-view pre.body');
+      }
+      await shot('10-captured-mail');
+    }
+
   }
 
   // Logging out ends the session: the admin data is refused afterwards.

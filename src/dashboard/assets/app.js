@@ -4,7 +4,23 @@
 // inserted as text (textContent), never as HTML.
 
 const SVG = 'http://www.w3.org/2000/svg';
-const state = { csrf: '', page: '', timer: 0, suppressionNext: '' };
+const state = { csrf: '', page: '', timer: 0, suppressionNext: '', allowed: {} };
+
+// What each page reads, by IAM action; the user's policies decide which
+// pages and buttons are shown (GET /admin/permissions). The server checks
+// every request regardless.
+const PAGE_NEEDS = {
+  overview: ['ses:GetSendStatistics'],
+  reputation: ['ses:GetAccount', 'cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory'],
+  queues: ['sesame:GetQueues', 'sesame:ListDeadLetters', 'sesame:ListEventDeadLetters',
+    'sesame:GetEventSubscriptions'],
+  suppression: ['ses:ListSuppressedDestinations'],
+  identities: ['ses:ListEmailIdentities'],
+  messages: ['sesame:SearchMessages'],
+  mail: [],
+};
+const can = (action) => state.allowed[action] === true;
+const pageAllowed = (page) => (page !== 'mail' || state.localMailbox) && (PAGE_NEEDS[page] || []).every(can);
 
 // --- helpers ---------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -49,9 +65,9 @@ async function api(path, { method = 'GET', body } = {}) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  if (res.status === 401 || res.status === 403) {
-    if (path !== '/ui/login') showLogin();
-  }
+  // 401, or a 403 that is no policy's denial: the session is gone.
+  const denied = data && data.__type === 'AccessDeniedException';
+  if ((res.status === 401 || (res.status === 403 && !denied)) && path !== '/ui/login') showLogin();
   if (!res.ok) {
     const msg = (data && (data.message || data.Message)) || res.statusText;
     throw new HttpError(res.status, msg);
@@ -295,15 +311,17 @@ async function loadQueues() {
   ], q.scheduled, 'Nothing is waiting for a retry.');
   $('dlq-redrive-all').disabled = dlq.length === 0;
   $('dlq-purge-all').disabled = dlq.length === 0;
+  $('dlq-redrive-all').hidden = !can('sesame:RedriveDeadLetters');
+  $('dlq-purge-all').hidden = !can('sesame:PurgeDeadLetters');
   table($('dlq'), [
     { title: 'Message', cell: (x) => x.MessageId, class: 'mono' },
     { title: 'Recipient', cell: (x) => x.Recipient },
     { title: 'Reason', cell: (x) => x.Reason },
     { title: 'Attempts', cell: (x) => x.Attempts },
     { title: 'Created', cell: (x) => fmtTime(x.CreatedAt) },
-    { title: '', cell: (x) => h('button', { class: 'small', 'data-redrive': x.MessageId,
-      onclick: () => redrive(x.MessageId) }, 'Redrive') },
-  ], dlq, 'The dead-letter queue is empty.');
+    can('sesame:RedriveDeadLetters') && { title: '', cell: (x) => h('button', { class: 'small',
+      'data-redrive': x.MessageId, onclick: () => redrive(x.MessageId) }, 'Redrive') },
+  ].filter(Boolean), dlq, 'The dead-letter queue is empty.');
   table($('event-subscriptions'), [
     { title: 'Topic', cell: (x) => x.topic },
     { title: 'Endpoint', cell: (x) => x.endpoint, class: 'mono' },
@@ -327,8 +345,9 @@ async function loadQueues() {
     { title: 'Subscription', cell: (x) => x.arn || x.id, class: 'mono' },
     { title: 'Topic', cell: (x) => x.topic, class: 'mono' },
     { title: 'Events', cell: (x) => fmtNum(x.count) },
-    { title: '', cell: (x) => h('button', { class: 'small', onclick: () => redriveEvents(x.id) }, 'Redrive') },
-  ], subs, 'No event has been dead-lettered.');
+    can('sesame:RedriveEventDeadLetters') && { title: '', cell: (x) => h('button', { class: 'small',
+      onclick: () => redriveEvents(x.id) }, 'Redrive') },
+  ].filter(Boolean), subs, 'No event has been dead-lettered.');
 }
 
 async function redrive(id) {
@@ -355,13 +374,14 @@ async function loadSuppression(append = false) {
   state.suppressionNext = r.Next;
   $('suppression-more').hidden = !r.Next;
   table($('suppression-table'), [
-    { title: 'Address', cell: (x) => x.EmailAddress },
+    { title: 'Address', cell: (x) => h('span', { 'data-address': x.EmailAddress }, x.EmailAddress) },
     { title: 'Reason', cell: (x) => badge(x.Reason) },
     { title: 'Last update', cell: (x) => fmtTime(x.LastUpdateTime) },
     { title: 'Message', cell: (x) => x.MessageId || '', class: 'mono' },
-    { title: '', cell: (x) => h('button', { class: 'small danger', 'data-remove': x.EmailAddress,
-      onclick: () => removeSuppression(x.EmailAddress) }, 'Remove') },
-  ], state.suppressionRows, q ? 'No suppressed address matches.' : 'The suppression list is empty.');
+    can('ses:DeleteSuppressedDestination') && { title: '', cell: (x) => h('button', {
+      class: 'small danger', 'data-remove': x.EmailAddress, onclick: () => removeSuppression(x.EmailAddress) },
+    'Remove') },
+  ].filter(Boolean), state.suppressionRows, q ? 'No suppressed address matches.' : 'The suppression list is empty.');
 }
 
 async function removeSuppression(address) {
@@ -474,11 +494,13 @@ const PAGES = {
 const LIVE = new Set(['overview', 'reputation', 'queues']);
 
 async function show(page) {
-  if (!PAGES[page]) page = 'overview';
+  if (!PAGES[page] || !pageAllowed(page)) page = Object.keys(PAGES).find(pageAllowed);
   state.page = page;
   for (const sec of document.querySelectorAll('.page')) sec.hidden = sec.id !== 'page-' + page;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   clearInterval(state.timer);
+  $('page-none').hidden = page !== undefined;
+  if (page === undefined) { document.body.dataset.loaded = 'none'; return; }
   try { await PAGES[page](); } catch (e) { if (e.status !== 401) fail(e); }
   document.body.dataset.loaded = page;
   if (LIVE.has(page)) {
@@ -494,11 +516,15 @@ function showLogin() {
   $('login-user').focus();
 }
 
-function enter(session) {
+async function enter(session) {
   state.csrf = session.csrf;
   $('user').textContent = session.user;
   $('host').textContent = session.hostname || '';
-  $('nav-mail').hidden = !session.localMailbox;
+  const perms = await api('/admin/permissions');
+  state.allowed = perms.Allowed || {};
+  state.localMailbox = session.localMailbox;
+  for (const a of document.querySelectorAll('#nav a')) a.hidden = !pageAllowed(a.dataset.page);
+  $('suppression-add').hidden = !can('ses:PutSuppressedDestination');
   $('login').hidden = true;
   $('app').hidden = false;
   show(location.hash.slice(1) || 'overview');
@@ -511,7 +537,7 @@ async function login(ev) {
     await api('/ui/login', { method: 'POST',
       body: { user: $('login-user').value.trim(), password: $('login-password').value } });
     $('login-password').value = '';
-    enter(await api('/ui/session'));
+    await enter(await api('/ui/session'));
   } catch (e) {
     $('login-error').textContent = e.message;
   }
