@@ -5,6 +5,7 @@
 
 #include "base/strings.h"
 #include "dkim/verify.h"
+#include "mailauth/public_suffix.h"
 
 namespace sesame::mailauth {
 namespace {
@@ -36,10 +37,7 @@ bool Aligned(const std::string& a, const std::string& b, bool strict) {
 }  // namespace
 
 std::string OrganizationalDomain(const std::string& domain) {
-  size_t last = domain.rfind('.');
-  if (last == std::string::npos || last == 0) return domain;
-  size_t second = domain.rfind('.', last - 1);
-  return second == std::string::npos ? domain : domain.substr(second + 1);
+  return PublicSuffixList::System().OrganizationalDomain(domain);
 }
 
 DmarcResult EvaluateDmarc(const std::string& from_domain, SpfResult spf,

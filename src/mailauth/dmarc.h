@@ -20,14 +20,16 @@ struct DmarcResult {
 // `from_domain`: the RFC 5322 From address's domain. SPF counts when it
 // passed for `mail_from_domain`; DKIM when a signature of one of
 // `dkim_pass_domains` verified. Alignment is relaxed or strict per the
-// record's aspf=/adkim=; the organizational domain is the last two labels
-// (no public suffix list here). Pure except for `dns`.
+// record's aspf=/adkim=; organizational domains come from the public
+// suffix list (OrganizationalDomain). Pure except for `dns`.
 DmarcResult EvaluateDmarc(const std::string& from_domain, SpfResult spf,
                           const std::string& mail_from_domain,
                           const std::vector<std::string>& dkim_pass_domains,
                           const Dns& dns);
 
-// The organizational domain: the last two labels. Pure.
+// The organizational domain (RFC 7489 section 3.2) by the system's public
+// suffix list: "mail.example.co.uk" -> "example.co.uk"; the last two labels
+// when the list is not installed.
 std::string OrganizationalDomain(const std::string& domain);
 
 }  // namespace sesame::mailauth

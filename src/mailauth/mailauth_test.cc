@@ -3,6 +3,7 @@
 #include <map>
 
 #include "mailauth/dmarc.h"
+#include "mailauth/public_suffix.h"
 #include "mailauth/spf.h"
 
 namespace sesame::mailauth {
@@ -109,6 +110,70 @@ TEST(Dmarc, AlignmentPolicyAndSubdomains) {
       EvaluateDmarc("example.com", SpfResult::kPass, "example.com", {}, z.dns())
           .verdict,
       "PROCESSING_FAILED");
+}
+
+// Cases from the list's own test file (publicsuffix.org's
+// tests/test_psl.txt), over the rules they need.
+TEST(PublicSuffix, TheListsAlgorithm) {
+  PublicSuffixList psl = PublicSuffixList::Parse(
+      "// comment\ncom\nuk\nco.uk\n*.ck\n!www.ck\njp\nkyoto.jp\n"
+      "ide.kyoto.jp\n*.kobe.jp\n!city.kobe.jp\nus\nak.us\nk12.ak.us\n"
+      "  // indented comment\nbiz  trailing words\n");
+  const std::pair<const char*, const char*> cases[] = {
+      {"com", "com"},
+      {"example.com", "example.com"},
+      {"b.example.com", "example.com"},
+      {"a.b.example.com", "example.com"},
+      {"example.co.uk", "example.co.uk"},
+      {"mail.example.co.uk", "example.co.uk"},
+      {"co.uk", "co.uk"},  // a public suffix is its own
+      {"c.ck", "c.ck"},    // *.ck: every name under ck is a suffix
+      {"b.c.ck", "b.c.ck"},
+      {"a.b.c.ck", "b.c.ck"},
+      {"www.ck", "www.ck"},  // !www.ck: the exception
+      {"www.www.ck", "www.ck"},
+      {"test.kyoto.jp", "test.kyoto.jp"},
+      {"b.ide.kyoto.jp", "b.ide.kyoto.jp"},
+      {"a.b.ide.kyoto.jp", "b.ide.kyoto.jp"},
+      {"c.kobe.jp", "c.kobe.jp"},
+      {"b.c.kobe.jp", "b.c.kobe.jp"},
+      {"city.kobe.jp", "city.kobe.jp"},
+      {"www.city.kobe.jp", "city.kobe.jp"},
+      {"test.k12.ak.us", "test.k12.ak.us"},
+      {"www.test.k12.ak.us", "test.k12.ak.us"},
+      {"www.example.biz", "example.biz"},
+      // No rule: the default "*", the last two labels.
+      {"example.example", "example.example"},
+      {"b.example.example", "example.example"},
+      {"localhost", "localhost"},
+  };
+  for (const auto& [domain, org] : cases)
+    EXPECT_EQ(psl.OrganizationalDomain(domain), org) << domain;
+  EXPECT_EQ(PublicSuffixList::Parse("").OrganizationalDomain("a.b.c.d"), "c.d");
+}
+
+TEST(PublicSuffix, DmarcUsesTheSystemList) {
+  if (PublicSuffixList::System().size() == 0)
+    GTEST_SKIP() << "Debian's publicsuffix package is not installed";
+  EXPECT_GT(PublicSuffixList::System().size(), 5000u);
+  EXPECT_EQ(OrganizationalDomain("mail.example.co.uk"), "example.co.uk");
+  EXPECT_EQ(OrganizationalDomain("a.b.example.com"), "example.com");
+  // Alignment across subdomains of one registrant, not across a suffix.
+  Zone z;
+  z.txt["_dmarc.shop.co.uk"] = {"v=DMARC1; p=reject"};
+  EXPECT_EQ(EvaluateDmarc("shop.co.uk", SpfResult::kPass, "bounce.shop.co.uk",
+                          {}, z.dns())
+                .verdict,
+            "PASS");
+  EXPECT_EQ(
+      EvaluateDmarc("shop.co.uk", SpfResult::kPass, "other.co.uk", {}, z.dns())
+          .verdict,
+      "FAIL");  // the last two labels would have aligned these
+  // A subdomain without a record falls back to its organizational domain's.
+  EXPECT_EQ(
+      EvaluateDmarc("news.shop.co.uk", SpfResult::kFail, "x.net", {}, z.dns())
+          .policy,
+      "reject");
 }
 
 }  // namespace
