@@ -160,6 +160,10 @@ class TwoNodes(unittest.TestCase):
             self.send(self.b, "x@cluster-five.example", "y@cluster-five.example")
         # 3 + 3 sends: over the threshold only for the cluster's total.
         self.assertTrue(wait_until(lambda: self.alarm(leader) == "ALARM", 20), leader.admin("/admin/alarms"))
+        # The followers show the leader's view: the state and its history.
+        for n in followers:
+            self.assertTrue(wait_until(lambda: self.alarm(n) == "ALARM", 15), n.admin("/admin/alarms"))
+            self.assertTrue(any(h["newState"] == "ALARM" for h in n.admin("/admin/alarms/history")))
         # GetSendStatistics on C, which sent none of them, counts them all.
         self.assertTrue(wait_until(lambda: self.attempts(self.c) >= before + 6, 15),
                         (before, self.attempts(self.c)))

@@ -695,6 +695,9 @@ int Serve(const Args& args) {
         if (Status st = cluster_stats->Sync(NowMillis(), leader); !st.ok())
           SESAME_LOG(kDebug, "stats")
               << "cluster statistics not synced: " << st.error().message();
+        if (Status st = cluster_stats->SyncAlarms(&alarms, leader); !st.ok())
+          SESAME_LOG(kDebug, "stats")
+              << "alarm states not synced: " << st.error().message();
         // The heartbeat `sesame node list` reads.
         (void)(*state)->Put("node", node_id, app::NodeJson(node_status()),
                             false);
@@ -1347,7 +1350,7 @@ int StoreImport(const config::Config& c, const std::string& data_dir) {
     return 1;
   }
   for (const auto& k : *present) {
-    if (k != "node" && k != "stats-minute") {
+    if (k != "node" && k != "stats-minute" && k != "alarm-state") {
       std::fprintf(stderr,
                    "sesame: the shared store already holds state (kind %s); "
                    "import needs an empty one\n",

@@ -1,5 +1,6 @@
 #include "stats/alarms.h"
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
 
@@ -197,6 +198,65 @@ std::string Alarms::ReputationStatus(const std::string& scope) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = reputation_.find(scope);
   return it == reputation_.end() ? "HEALTHY" : it->second;
+}
+
+namespace json = boost::json;
+
+std::string Alarms::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  json::object states, reputation;
+  for (const auto& [name, st] : states_)
+    states[name] = {{"value", st.value},
+                    {"reason", st.reason},
+                    {"updatedMs", st.updated_ms},
+                    {"lastValue", st.last_value}};
+  for (const auto& [scope, status] : reputation_) reputation[scope] = status;
+  constexpr size_t kHistory = 200;  // what the dashboard pages through
+  json::array history;
+  size_t from = history_.size() > kHistory ? history_.size() - kHistory : 0;
+  for (size_t i = from; i < history_.size(); ++i) {
+    boost::system::error_code ec;
+    json::value v = json::parse(history_[i], ec);
+    if (!ec) history.push_back(std::move(v));
+  }
+  return json::serialize(json::object{{"states", std::move(states)},
+                                      {"reputation", std::move(reputation)},
+                                      {"history", std::move(history)}});
+}
+
+void Alarms::Adopt(const std::string& snapshot) {
+  boost::system::error_code ec;
+  json::value v = json::parse(snapshot, ec);
+  if (ec || !v.is_object()) return;
+  const json::object& o = v.as_object();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto* st = o.if_contains("states"); st && st->is_object()) {
+    for (const auto& [name, e] : st->as_object()) {
+      auto it = states_.find(name);
+      if (it == states_.end() || !e.is_object()) continue;  // not ours
+      const json::object& s = e.as_object();
+      State& mine = it->second;
+      if (auto* x = s.if_contains("value"); x && x->is_string())
+        mine.value = std::string(x->as_string());
+      if (auto* x = s.if_contains("reason"); x && x->is_string())
+        mine.reason = std::string(x->as_string());
+      if (auto* x = s.if_contains("updatedMs"); x && x->is_int64())
+        mine.updated_ms = x->as_int64();
+      if (auto* x = s.if_contains("lastValue"); x && x->is_number())
+        mine.last_value = x->to_number<double>();
+    }
+  }
+  if (auto* rep = o.if_contains("reputation"); rep && rep->is_object()) {
+    reputation_.clear();
+    for (const auto& [scope, status] : rep->as_object())
+      if (status.is_string())
+        reputation_[scope] = std::string(status.as_string());
+  }
+  if (auto* h = o.if_contains("history"); h && h->is_array()) {
+    history_.clear();
+    for (const auto& line : h->as_array())
+      history_.push_back(json::serialize(line));
+  }
 }
 
 }  // namespace sesame::stats

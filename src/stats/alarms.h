@@ -46,6 +46,14 @@ class Alarms {
   // Reputation status per scope ("" = account): HEALTHY, PROBATION, SHUTDOWN.
   std::string ReputationStatus(const std::string& scope);
 
+  // On a cluster only the leader evaluates; the others show its view. The
+  // leader's states, reputation statuses and recent history as one JSON
+  // document, and a follower taking them over (no actions run, nothing is
+  // appended to its history file). A node that becomes leader goes on from
+  // the states it adopted, so an alarm already in ALARM does not fire again.
+  std::string Snapshot();
+  void Adopt(const std::string& snapshot);
+
  private:
   struct State {
     std::string value = "INSUFFICIENT_DATA";

@@ -76,4 +76,19 @@ void ClusterSync::Prune(int64_t now_ms) {
   }
 }
 
+Status ClusterSync::SyncAlarms(Alarms* alarms, bool leader) {
+  if (leader) {
+    std::string snapshot = alarms->Snapshot();
+    if (snapshot == alarms_written_) return Ok{};
+    Status st = store_->Put("alarm-state", "leader", snapshot, false);
+    if (st.ok()) alarms_written_ = snapshot;
+    return st;
+  }
+  alarms_written_.clear();  // leading again later: write at once
+  auto doc = store_->Get("alarm-state", "leader");
+  if (!doc.ok()) return doc.error();
+  if (doc->has_value()) alarms->Adopt(**doc);
+  return Ok{};
+}
+
 }  // namespace sesame::stats

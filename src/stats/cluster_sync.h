@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "stats/alarms.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -27,6 +28,11 @@ class ClusterSync {
   // `prune` (the leader), deletes minutes older than two weeks, hourly.
   Status Sync(int64_t now_ms, bool prune);
 
+  // The alarms' view: the leader writes its Alarms::Snapshot (document
+  // "alarm-state"/"leader", when it changed), the others adopt it, so every
+  // node's /admin/alarms, history and enforcement status agree.
+  Status SyncAlarms(Alarms* alarms, bool leader);
+
   static std::string Name(int64_t minute_ms, const std::string& node);
 
  private:
@@ -38,6 +44,7 @@ class ClusterSync {
   store::Store* const store_;
   const std::string node_;
   bool loaded_ = false;
+  std::string alarms_written_;  // the last snapshot this node wrote
   int64_t pruned_ms_ = 0;
 };
 
