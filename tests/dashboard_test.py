@@ -173,7 +173,7 @@ class Dashboard(unittest.TestCase):
             # Message search: the bounced message's timeline.
             self.assertIn("failed", got["timeline"])
             # Logout ends the session; the admin credentials log in too.
-            self.assertEqual(got["adminAfterLogout"], 403)
+            self.assertEqual(got["adminAfterLogout"], 401)
             self.assertEqual(got["adminUser"], "ops")
             for name in ("02-overview", "04-queues-before-redrive", "07-suppression-edited", "08-identities"):
                 self.assertGreater(os.path.getsize(os.path.join(SHOTS, name + ".png")), 10000)
@@ -285,13 +285,13 @@ class AdminApiWithoutABrowser(unittest.TestCase):
             for path, method in (("/admin/queues", "GET"), ("/admin/dlq/purge", "POST")):
                 with self.assertRaises(urllib.error.HTTPError) as ctx:
                     server.admin(path, method, token=False)
-                self.assertEqual(ctx.exception.code, 403, path)
+                self.assertEqual(ctx.exception.code, 401, path)
             for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
                             {"Cookie": "sesame_session=forged", "Origin": "http://evil.example"}):
                 req = urllib.request.Request(base + "/admin/dlq/redrive", method="POST", headers=headers)
                 with self.assertRaises(urllib.error.HTTPError) as ctx:
                     urllib.request.urlopen(req, timeout=5)
-                self.assertEqual(ctx.exception.code, 403, headers)
+                self.assertEqual(ctx.exception.code, 401, headers)
             # No admin credentials configured: the admin login does not exist,
             # and a key of another account cannot log in.
             other = json.loads(subprocess.run(
@@ -336,8 +336,8 @@ class AdminApiWithoutABrowser(unittest.TestCase):
                                aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
             iam.update_access_key(UserName="ops", AccessKeyId=ops["AccessKeyId"], Status="Inactive")
             status, body = status_of(base, "/admin/queues", cookie, csrf)
-            self.assertEqual(status, 403)
-            self.assertNotIn("__type", body)  # no credential, not a policy's denial
+            self.assertEqual(status, 401)  # no credential any more, not a policy's denial
+            self.assertNotIn("__type", body)
         finally:
             server.cleanup()
 

@@ -311,8 +311,10 @@ void Api::Impl::AdminRequest(HttpRequest req,
                              std::function<void(HttpResponse)> done) {
   std::optional<Caller> caller = AdminCaller(req);
   if (!caller) {
+    // No credential at all: 401 (a policy's denial below is 403).
     HttpResponse r;
-    r.status = 403;
+    r.status = 401;
+    r.headers = {{"WWW-Authenticate", "Bearer realm=\"sesame-admin\""}};
     r.body =
         "{\"message\":\"admin endpoints need a dashboard session, the "
         "bearer token in <data_dir>/admin.token, or a SigV4 signature by a "
