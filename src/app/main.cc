@@ -145,9 +145,55 @@ std::optional<config::Config> ConfigOrReport(const Args& args) {
 
 void ApplyLogLevel(const config::Config& c) {
   SetLogJson(c.log_format == "json");
-  if (c.log_level == "debug") SetLogLevel(LogLevel::kDebug);
-  if (c.log_level == "warn") SetLogLevel(LogLevel::kWarn);
-  if (c.log_level == "error") SetLogLevel(LogLevel::kError);
+  SetLogLevel(c.log_level == "debug"   ? LogLevel::kDebug
+              : c.log_level == "warn"  ? LogLevel::kWarn
+              : c.log_level == "error" ? LogLevel::kError
+                                       : LogLevel::kInfo);
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// SIGHUP (systemd's reload): the configuration file read again. Applied
+// live: log_level and log_format, and the listeners' TLS certificate and
+// key (read again even when their paths did not change: certbot renews the
+// files in place). Every other top-level key that differs from the file the
+// server started with is named, to be applied by a restart. A file that
+// does not load changes nothing.
+void Reload(const Args& args, const std::string& started_text,
+            net::Server& server) {
+  config::Config next = config::LocalProfile();
+  if (!args.config_path.empty()) {
+    auto loaded = config::LoadConfigFile(args.config_path);
+    if (!loaded.ok()) {
+      SESAME_LOG(kError, "main")
+          << "SIGHUP: configuration not reloaded: " << loaded.error().message();
+      return;
+    }
+    next = std::move(*loaded);
+  }
+  ApplyLogLevel(next);
+  if (Status st = server.ReloadCertificates(next.CertFile(), next.KeyFile());
+      !st.ok())
+    SESAME_LOG(kError, "main") << "SIGHUP: " << st.error().message()
+                               << "; the current certificate stays";
+  std::string restart;
+  if (!args.config_path.empty()) {
+    for (const auto& key :
+         config::ChangedKeys(started_text, ReadText(args.config_path)))
+      if (key != "log_level" && key != "log_format" && key != "tls")
+        restart += (restart.empty() ? "" : ", ") + key;
+  }
+  if (restart.empty()) {
+    SESAME_LOG(kInfo, "main") << "SIGHUP: configuration reloaded";
+  } else {
+    SESAME_LOG(kWarn, "main")
+        << "SIGHUP: configuration reloaded; changed, applied after a "
+           "restart: "
+        << restart;
+  }
 }
 
 // Every connection, spool segment and webhook needs a descriptor, and the
@@ -296,6 +342,9 @@ int Serve(const Args& args) {
   auto cfg = ConfigOrReport(args);
   if (!cfg) return 1;  // a start-up failure, like a taken port
   const config::Config& c = *cfg;
+  // What SIGHUP compares a changed file with.
+  const std::string started_text =
+      args.config_path.empty() ? "" : ReadText(args.config_path);
   ApplyLogLevel(c);
   RaiseFileLimit();
 
@@ -841,9 +890,7 @@ int Serve(const Args& args) {
   std::thread signals([&] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-      SESAME_LOG(kWarn, "main")
-          << "received SIGHUP: live configuration reload is not implemented "
-             "yet; restart the service to apply changes";
+      Reload(args, started_text, server);
     SESAME_LOG(kInfo, "main")
         << "received " << strsignal(sig) << ", shutting down";
     server.Stop();

@@ -1104,6 +1104,53 @@ Result<Config> ParseConfig(const std::string& yaml, const std::string& source) {
   return c;
 }
 
+namespace {
+
+// A node's value whatever its style (flow or block, quoting, comments):
+// maps with sorted keys, so two spellings of one value compare equal.
+std::string Canonical(const YAML::Node& n) {
+  if (n.IsScalar())
+    return "s" + std::to_string(n.Scalar().size()) + ":" + n.Scalar();
+  if (n.IsSequence()) {
+    std::string out = "[";
+    for (const auto& e : n) out += Canonical(e) + ",";
+    return out + "]";
+  }
+  if (n.IsMap()) {
+    std::map<std::string, std::string> sorted;
+    for (const auto& kv : n) sorted[Canonical(kv.first)] = Canonical(kv.second);
+    std::string out = "{";
+    for (const auto& [k, v] : sorted) out += k + "=" + v + ",";
+    return out + "}";
+  }
+  return "~";
+}
+
+}  // namespace
+
+std::vector<std::string> ChangedKeys(const std::string& old_yaml,
+                                     const std::string& new_yaml) {
+  auto top = [](const std::string& text) {
+    std::map<std::string, std::string> out;
+    try {
+      YAML::Node root = YAML::Load(text);
+      if (!root.IsMap()) return out;
+      for (const auto& kv : root)
+        out[kv.first.as<std::string>()] = Canonical(kv.second);
+    } catch (const std::exception&) {
+      out["(unparsable)"] = text;
+    }
+    return out;
+  };
+  auto a = top(old_yaml), b = top(new_yaml);
+  std::set<std::string> changed;
+  for (const auto& [k, v] : a)
+    if (!b.count(k) || b[k] != v) changed.insert(k);
+  for (const auto& [k, v] : b)
+    if (!a.count(k)) changed.insert(k);
+  return {changed.begin(), changed.end()};
+}
+
 Result<Config> LoadConfigFile(const std::string& path) {
   std::ifstream f(path);
   if (!f) return Error::Permanent("config", path + ": cannot open file");

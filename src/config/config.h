@@ -328,4 +328,10 @@ std::vector<std::string> Warnings(const Config& c);
 
 Result<Network> ParseNetwork(const std::string& text);
 
+// The top-level keys whose values differ between two YAML documents (a key
+// in one only counts), sorted: what a reload must apply or report. Text
+// that does not parse as YAML counts as every key changed. Pure.
+std::vector<std::string> ChangedKeys(const std::string& old_yaml,
+                                     const std::string& new_yaml);
+
 }  // namespace sesame::config

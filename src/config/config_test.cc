@@ -223,5 +223,23 @@ TEST(Config, NulInAStringIsRefused) {
       << r.error().message();
 }
 
+TEST(Config, ChangedKeysForAReload) {
+  std::string a = "hostname: a.test\nlog_level: info\ndelivery:\n  mode: mx\n";
+  EXPECT_TRUE(ChangedKeys(a, a).empty());
+  // Formatting and comments are no change; values, added and removed keys
+  // are.
+  EXPECT_TRUE(ChangedKeys(a,
+                          "hostname:   a.test  # same\nlog_level: info\n"
+                          "delivery: {mode: mx}\n")
+                  .empty());
+  EXPECT_EQ(ChangedKeys(a,
+                        "hostname: b.test\nlog_level: info\n"
+                        "delivery: {mode: capture}\nthreads: 2\n"),
+            (std::vector<std::string>{"delivery", "hostname", "threads"}));
+  EXPECT_EQ(ChangedKeys(a, "log_level: info\n"),
+            (std::vector<std::string>{"delivery", "hostname"}));
+  EXPECT_FALSE(ChangedKeys(a, "{unclosed").empty());
+}
+
 }  // namespace
 }  // namespace sesame::config

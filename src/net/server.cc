@@ -23,6 +23,7 @@
 #include "base/histogram.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "net/certificates.h"
 #include "smtp/server_session.h"
 
 namespace sesame::net {
@@ -94,6 +95,7 @@ struct Server::Impl {
   admission::Admission* admission;
   AdminHooks hooks;
   ssl::context ssl_ctx;
+  Certificates certificates;  // the pair ssl_ctx's handshakes use (SIGHUP)
   std::vector<std::unique_ptr<asio::io_context>> loops;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       guards;
@@ -167,6 +169,10 @@ struct Server::Impl {
                                   config.CertFile() + ", " + config.KeyFile() +
                                   "): " + e.what());
     }
+    if (Status st = certificates.Load(config.CertFile(), config.KeyFile());
+        !st.ok())
+      return st;
+    certificates.Install(ssl_ctx.native_handle());
     return Ok{};
   }
 
@@ -904,6 +910,16 @@ void Server::Run() {
   }
   impl_->loops[0]->run();
   for (auto& t : threads) t.join();
+}
+
+Status Server::ReloadCertificates(const std::string& cert_file,
+                                  const std::string& key_file) {
+  Status st = impl_->certificates.Load(cert_file, key_file);
+  if (st.ok())
+    SESAME_LOG(kInfo, "tls")
+        << "certificate reloaded from " << cert_file << " (SHA-256 "
+        << impl_->certificates.Fingerprint() << ")";
+  return st;
 }
 
 void Server::Stop() {

@@ -55,6 +55,10 @@ class Server {
   // Runs the event loops until Stop(); blocks the caller.
   void Run();
   void Stop();
+  // The listeners' certificate and key read again (SIGHUP): new handshakes
+  // use them; on an error the current pair stays. Any thread.
+  Status ReloadCertificates(const std::string& cert_file,
+                            const std::string& key_file);
 
   // Actual bound ports (useful when configured as 0).
   struct Bound {
