@@ -21,6 +21,7 @@ from webhook import Receiver
 
 try:
     import boto3
+    import botocore
 except ImportError:  # pragma: no cover
     boto3 = None
 
@@ -215,6 +216,8 @@ class Dashboard(unittest.TestCase):
             v2 = boto3.client("sesv2", endpoint_url=base, region_name="us-east-1",
                               aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
             v2.put_suppressed_destination(EmailAddress="kept@dest.test", Reason="BOUNCE")
+            v2.create_email_identity(EmailIdentity="seen.test")
+            v2.create_configuration_set(ConfigurationSetName="cs-ro")
             got = drive({"base": base, "user": viewer["AccessKeyId"], "password": viewer["SecretAccessKey"],
                          "wrongPassword": "nope", "shots": SHOTS, "readOnly": {"address": "kept@dest.test"}})
             self.assertNotIn("error", got, got.get("error"))
@@ -223,6 +226,12 @@ class Dashboard(unittest.TestCase):
             self.assertEqual(got["suppressionListed"], ["kept@dest.test"])
             self.assertEqual(got["removeButtons"], 0)
             self.assertTrue(got["addFormHidden"])
+            # Identities and configuration sets are shown, with no management buttons.
+            self.assertTrue(got["identityFormHidden"])
+            self.assertEqual(got["identityDeleteButtons"], 0)
+            self.assertGreaterEqual(got["identitiesListed"], 1)
+            self.assertEqual(got["configSetsListed"], ["cs-ro"])
+            self.assertEqual(got["configSetButtons"], 0)
             # Pages whose data the policy does not cover are not offered.
             self.assertIn("suppression", got["navShown"])
             self.assertNotIn("queues", got["navShown"])
@@ -238,6 +247,51 @@ class Dashboard(unittest.TestCase):
             self.assertTrue(got["stillLoggedIn"])  # a denial is no logout
             self.assertEqual(v2.get_suppressed_destination(EmailAddress="kept@dest.test")
                              ["SuppressedDestination"]["Reason"], "BOUNCE")
+        finally:
+            server.cleanup()
+
+
+    def test_identities_and_configuration_sets_managed_from_the_page(self):
+        server = Sesame(delivery="delivery: {mode: capture}\n").start()
+        try:
+            root = create_key(server)
+            base = f"http://127.0.0.1:{server.ports['http']}"
+            v2 = boto3.client("sesv2", endpoint_url=base, region_name="us-east-1",
+                              aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
+            v2.create_configuration_set(ConfigurationSetName="campaigns")
+
+            def send():
+                try:
+                    v2.send_email(FromEmailAddress="news@managed.test", Destination={"ToAddresses": ["a@dest.test"]},
+                                  ConfigurationSetName="campaigns",
+                                  Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+                    return None
+                except botocore.exceptions.ClientError as e:
+                    return e.response["Error"]["Code"]
+            plan = {"base": base, "user": root["AccessKeyId"], "password": root["SecretAccessKey"],
+                    "wrongPassword": "nope", "shots": SHOTS}
+            got = drive(dict(plan, manage={"createIdentity": "managed.test", "configSet": "campaigns",
+                                           "pause": True}))
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["consoleErrors"], [])
+            self.assertIn("managed.test", got["identities"])
+            self.assertEqual(got["configSetButton"], "Resume")
+            # Made through the page, seen through the API; paused in the page, refused as SES does.
+            self.assertEqual(v2.get_email_identity(EmailIdentity="managed.test")["IdentityType"], "DOMAIN")
+            self.assertFalse(v2.get_configuration_set(ConfigurationSetName="campaigns")
+                             ["SendingOptions"]["SendingEnabled"])
+            self.assertEqual(send(), "SendingPausedException")
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False}))
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["configSetButton"], "Pause")
+            self.assertIsNone(send())
+            got = drive(dict(plan, manage={"deleteIdentity": "managed.test", "configSet": "campaigns",
+                                           "pause": False}))
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertNotIn("managed.test", got["identities"])
+            with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+                v2.get_email_identity(EmailIdentity="managed.test")
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "NotFoundException")
         finally:
             server.cleanup()
 

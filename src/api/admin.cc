@@ -352,8 +352,14 @@ void Api::Impl::Admin(const HttpRequest& req, const Caller& caller,
 // regardless). Evaluated on "*": a policy scoped to some resources shows
 // the button, and the request itself decides.
 void Api::Impl::AdminPermissions(AdminCall& c) {
+  // The edits the page makes through /admin/v2/email/..., and the reads.
   std::set<std::string> actions = {"ses:PutSuppressedDestination",
-                                   "ses:DeleteSuppressedDestination"};
+                                   "ses:DeleteSuppressedDestination",
+                                   "ses:CreateEmailIdentity",
+                                   "ses:DeleteEmailIdentity",
+                                   "ses:ListConfigurationSets",
+                                   "ses:GetConfigurationSet",
+                                   "ses:PutConfigurationSetSendingOptions"};
   for (const auto& row : AdminRoutes().Rows()) {
     size_t space = row.find(' ');
     HttpRequest probe;

@@ -4,7 +4,8 @@
 // JSON) names the server, the credentials, where screenshots go and what to
 // do: {base, user, password, wrongPassword, shots, admin: {user, password},
 // redrive: true, suppression: {add, remove, search}, messageId, domain,
-// mail: true, readOnly: {address}}.
+// mail: true, readOnly: {address}, manage: {createIdentity, deleteIdentity,
+// configSet, pause}}.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,7 +58,35 @@ try {
   await page.waitForFunction(() => document.body.dataset.loaded === 'overview');
   out.user = await page.textContent('#user');
 
-  if (plan.readOnly) {
+  if (plan.manage) {
+    // Management through the page's own forms and buttons (confirm dialogs
+    // accepted).
+    page.on('dialog', (d) => d.accept());
+    const m = plan.manage;
+    await open('identities');
+    if (m.createIdentity) {
+      await page.fill('#identity-name', m.createIdentity);
+      await page.click('#identity-add button[type=submit]');
+      await page.waitForSelector(`[data-delete-identity="${m.createIdentity}"]`);
+    }
+    if (m.deleteIdentity) {
+      await page.click(`[data-delete-identity="${m.deleteIdentity}"]`);
+      await page.waitForFunction((n) => !document.querySelector(`[data-delete-identity="${n}"]`), m.deleteIdentity);
+    }
+    out.identities = await page.evaluate(() => [...document.querySelectorAll('[data-delete-identity]')]
+      .map((b) => b.dataset.deleteIdentity));
+    await shot('11-identities-managed');
+    await open('configsets');
+    const toggle = `[data-toggle-sending="${m.configSet}"]`;
+    await page.waitForSelector(toggle);
+    const want = m.pause ? 'Resume' : 'Pause';
+    if ((await page.textContent(toggle)) !== want) {
+      await page.click(toggle);
+      await page.waitForFunction(([sel, w]) => document.querySelector(sel)?.textContent === w, [toggle, want]);
+    }
+    out.configSetButton = await page.textContent(toggle);
+    await shot('12-configuration-sets');
+  } else if (plan.readOnly) {
     // A user whose policies only read: the pages it may read, the list with
     // no buttons that would fail, and a direct edit refused by the server.
     out.navShown = await page.evaluate(() => [...document.querySelectorAll('#nav a')]
@@ -67,6 +96,15 @@ try {
       .map((x) => x.dataset.address));
     out.removeButtons = await page.evaluate(() => document.querySelectorAll('#suppression-table [data-remove]').length);
     out.addFormHidden = await page.isHidden('#suppression-add');
+    await open('identities');
+    out.identityFormHidden = await page.isHidden('#identity-add');
+    out.identityDeleteButtons = await page.evaluate(() => document.querySelectorAll('[data-delete-identity]').length);
+    out.identitiesListed = await page.evaluate(() => document.querySelectorAll('#identities tbody tr').length);
+    await open('configsets');
+    out.configSetButtons = await page.evaluate(() => document.querySelectorAll('[data-toggle-sending]').length);
+    out.configSetsListed = await page.evaluate(() => [...document.querySelectorAll('[data-configset]')]
+      .map((x) => x.dataset.configset));
+    await open('suppression');
     await shot('10-read-only-suppression');
     out.directEdits = await page.evaluate(async (address) => {
       const { csrf } = await (await fetch('/ui/session')).json();

@@ -16,6 +16,7 @@ const PAGE_NEEDS = {
     'sesame:GetEventSubscriptions'],
   suppression: ['ses:ListSuppressedDestinations'],
   identities: ['ses:ListEmailIdentities'],
+  configsets: ['ses:ListConfigurationSets', 'ses:GetConfigurationSet'],
   messages: ['sesame:SearchMessages'],
   mail: [],
 };
@@ -418,7 +419,9 @@ async function loadIdentities() {
     } },
     { title: 'Last checked', cell: (x) => fmtTime((x.Attributes.VerificationInfo || {}).LastCheckedTimestamp) },
     { title: 'Sending', cell: (x) => badge(x.Attributes.VerifiedForSendingStatus ? 'ENABLED' : 'not verified') },
-  ], list, 'No identities yet.');
+    can('ses:DeleteEmailIdentity') && { title: '', cell: (x) => h('button', { class: 'small danger',
+      'data-delete-identity': x.IdentityName, onclick: () => deleteIdentity(x.IdentityName) }, 'Delete') },
+  ].filter(Boolean), list, 'No identities yet.');
   // Each domain's records, looked up live.
   const box = $('identity-records');
   box.replaceChildren();
@@ -431,11 +434,69 @@ async function loadIdentities() {
         { title: 'Purpose', cell: (y) => y.Purpose },
         { title: 'Name', cell: (y) => y.Name, class: 'mono' },
         { title: 'Type', cell: (y) => y.Type },
-        { title: 'Value', cell: (y) => y.Value, class: 'mono' },
+        { title: 'Value', cell: (y) => h('span', {}, y.Value, ' ', h('button', { class: 'small secondary',
+          title: 'Copy the value', onclick: () => copyText(y.Value) }, 'Copy')), class: 'mono' },
         { title: 'Status', cell: (y) => badge(y.Status) },
       ], rec.Records);
     }).catch(fail);
   }
+}
+
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); toast('Copied.'); } catch (e) { fail(e); }
+}
+
+async function addIdentity(ev) {
+  ev.preventDefault();
+  const name = $('identity-name').value.trim();
+  try {
+    await api('/admin/v2/email/identities', { method: 'POST', body: { EmailIdentity: name } });
+    toast(`${name} created: publish its DNS records below.`);
+    $('identity-name').value = '';
+    await loadIdentities();
+  } catch (e) { fail(e); }
+}
+
+async function deleteIdentity(name) {
+  if (!confirm(`Delete the identity ${name}? Mail from it will be refused.`)) return;
+  try {
+    await api('/admin/v2/email/identities/' + encodeURIComponent(name), { method: 'DELETE' });
+    toast(`${name} deleted.`);
+    await loadIdentities();
+  } catch (e) { fail(e); }
+}
+
+// Configuration sets with their sending switch (SES's
+// PutConfigurationSetSendingOptions: pause and resume).
+async function loadConfigSets() {
+  const names = [];
+  let token = '';
+  do {
+    const r = await api('/admin/v2/email/configuration-sets?PageSize=100' +
+      (token ? '&NextToken=' + encodeURIComponent(token) : ''));
+    names.push(...(r.ConfigurationSets || []));
+    token = r.NextToken || '';
+  } while (token && names.length < 1000);
+  const sets = await Promise.all(names.map((n) => api('/admin/v2/email/configuration-sets/' + encodeURIComponent(n))));
+  const enabled = (x) => !x.SendingOptions || x.SendingOptions.SendingEnabled !== false;
+  table($('configsets'), [
+    { title: 'Name', cell: (x) => h('span', { 'data-configset': x.ConfigurationSetName }, x.ConfigurationSetName) },
+    { title: 'Sending', cell: (x) => badge(enabled(x) ? 'ENABLED' : 'PAUSED') },
+    { title: 'TLS', cell: (x) => (x.DeliveryOptions || {}).TlsPolicy || 'OPTIONAL' },
+    { title: 'Tags', cell: (x) => (x.Tags || []).map((t) => `${t.Key}=${t.Value}`).join(', ') },
+    can('ses:PutConfigurationSetSendingOptions') && { title: '', cell: (x) => h('button', {
+      class: enabled(x) ? 'small danger' : 'small', 'data-toggle-sending': x.ConfigurationSetName,
+      onclick: () => setSending(x.ConfigurationSetName, !enabled(x)) }, enabled(x) ? 'Pause' : 'Resume') },
+  ].filter(Boolean), sets, 'No configuration sets yet.');
+}
+
+async function setSending(name, on) {
+  try {
+    await api(`/admin/v2/email/configuration-sets/${encodeURIComponent(name)}/sending`,
+      { method: 'PUT', body: { SendingEnabled: on } });
+    toast(`${name}: sending ${on ? 'resumed' : 'paused'}.`);
+    await loadConfigSets();
+  } catch (e) { fail(e); }
 }
 
 const OUTCOME_CLASS = { delivered: 'ok', deferred: 'warn', suppressed: 'bad', failed: 'bad', expired: 'bad' };
@@ -487,7 +548,7 @@ async function loadMail() {
 
 const PAGES = {
   overview: loadOverview, reputation: loadReputation, queues: loadQueues,
-  suppression: () => loadSuppression(), identities: loadIdentities,
+  suppression: () => loadSuppression(), identities: loadIdentities, configsets: loadConfigSets,
   messages: async () => {}, mail: loadMail,
 };
 // Pages that follow live state refresh themselves while shown.
@@ -525,6 +586,7 @@ async function enter(session) {
   state.localMailbox = session.localMailbox;
   for (const a of document.querySelectorAll('#nav a')) a.hidden = !pageAllowed(a.dataset.page);
   $('suppression-add').hidden = !can('ses:PutSuppressedDestination');
+  $('identity-add').hidden = !can('ses:CreateEmailIdentity');
   $('login').hidden = true;
   $('app').hidden = false;
   show(location.hash.slice(1) || 'overview');
@@ -567,6 +629,7 @@ function init() {
   $('suppression-search').addEventListener('submit', (ev) => { ev.preventDefault(); loadSuppression().catch(fail); });
   $('suppression-more').addEventListener('click', () => loadSuppression(true).catch(fail));
   $('suppression-add').addEventListener('submit', addSuppression);
+  $('identity-add').addEventListener('submit', addIdentity);
   $('message-search').addEventListener('submit', (ev) => searchMessages(ev).catch(fail));
   $('mail-clear').addEventListener('click', async () => {
     if (!confirm('Delete every captured message?')) return;
