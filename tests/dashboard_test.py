@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import unittest
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from dns_helper import Dnsmasq
@@ -285,6 +287,13 @@ class Dashboard(unittest.TestCase):
             self.assertNotIn("error", got, got.get("error"))
             self.assertEqual(got["configSetButton"], "Pause")
             self.assertIsNone(send())
+            # The message is found by its subject; its headers and timeline open from the row.
+            self.assertTrue(wait_until(lambda: server.admin("/admin/messages/search?subject=s")["Messages"], 10))
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False, "findSubject": "s"}))
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["foundSubjects"], ["s"])
+            self.assertIn("Subject", got["headerNames"])
+            self.assertIn("delivered", got["timeline"])
             got = drive(dict(plan, manage={"deleteIdentity": "managed.test", "configSet": "campaigns",
                                            "pause": False}))
             self.assertNotIn("error", got, got.get("error"))
@@ -361,6 +370,49 @@ class AdminApiWithoutABrowser(unittest.TestCase):
         finally:
             server.cleanup()
 
+
+    @requires(boto3 is not None, "boto3 missing")
+    def test_sent_messages_are_found_by_sender_recipient_subject_and_time(self):
+        server = Sesame(delivery="delivery: {mode: capture}\n").start()
+        try:
+            root = create_key(server)
+            v2 = boto3.client("sesv2", endpoint_url=f"http://127.0.0.1:{server.ports['http']}",
+                              region_name="us-east-1", aws_access_key_id=root["AccessKeyId"],
+                              aws_secret_access_key=root["SecretAccessKey"])
+
+            def send(sender, to, subject):
+                return v2.send_email(FromEmailAddress=sender, Destination={"ToAddresses": [to]},
+                                     Content={"Simple": {"Subject": {"Data": subject},
+                                                         "Body": {"Text": {"Data": "b"}}}})["MessageId"]
+            invoice = send("Billing <billing@shop.test>", "ann@dest.test", "Your invoice 42")
+            news = send("news@shop.test", "bob@dest.test", "Weekly news")
+            bulk = [send("bulk@shop.test", f"r{i}@dest.test", f"Bulk {i}") for i in range(55)]
+            search = lambda q: server.admin("/admin/messages/search?" + urllib.parse.urlencode(q))
+            self.assertTrue(wait_until(lambda: len(search({"from": "shop.test"})["Messages"]) == 50, 15))
+            got = search({"subject": "INVOICE"})["Messages"]
+            self.assertEqual([m["MessageId"] for m in got], [invoice])
+            m = got[0]
+            self.assertEqual((m["From"], m["Subject"], m["Recipients"]),
+                             ("Billing <billing@shop.test>", "Your invoice 42", ["ann@dest.test"]))
+            self.assertIn("Message-ID", [h[0] for h in m["Headers"]])
+            self.assertEqual([x["Subject"] for x in search({"to": "bob@"})["Messages"]], ["Weekly news"])
+            self.assertEqual(search({"from": "nobody@"})["Messages"], [])
+            # Paging, newest first: 57 messages are 50 and 7, each once.
+            first = search({"from": "shop.test"})
+            self.assertTrue(first["Next"])
+            second = search({"from": "shop.test", "cursor": first["Next"]})
+            ids = [x["MessageId"] for x in first["Messages"] + second["Messages"]]
+            self.assertEqual(len(ids), 57)
+            self.assertEqual(set(ids), set(bulk) | {invoice, news})
+            self.assertEqual(second["Next"], "")
+            self.assertEqual(ids[0], bulk[-1])  # the newest first
+            # A time range: nothing before the first send.
+            before = int(time.time() * 1000) - 3600 * 1000
+            self.assertEqual(search({"until": str(before)})["Messages"], [])
+            self.assertEqual([x["Subject"] for x in search({"since": str(before), "subject": "bulk 17"})["Messages"]],
+                             ["Bulk 17"])
+        finally:
+            server.cleanup()
 
     @requires(boto3 is not None, "boto3 missing")
     def test_admin_rows_follow_the_users_policies(self):

@@ -1,4 +1,6 @@
 // /admin/* data for the dashboard and local tools, and /_aws/ses.
+#include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "api/impl.h"
@@ -277,6 +279,8 @@ const Router<Api::Impl::AdminHandler>& Api::Impl::AdminRoutes() {
             &Impl::AdminIdentityRecords);
     r.Gated("GET", "/admin/messages", "sesame:SearchMessages",
             &Impl::AdminMessages);
+    r.Gated("GET", "/admin/messages/search", "sesame:SearchMessages",
+            &Impl::AdminSearchMessages);
     r.Gated("GET", "/admin/dlq", "sesame:ListDeadLetters",
             &Impl::AdminDeadLetters);
     r.Gated("POST", "/admin/dlq/redrive", "sesame:RedriveDeadLetters",
@@ -430,6 +434,72 @@ void Api::Impl::AdminMessages(AdminCall& c) {
   r.status = 400;
   r.body = "{\"message\":\"give id or recipient\"}";
   c.done(std::move(r));
+}
+
+namespace {
+
+bool ContainsFolded(std::string_view haystack,
+                    const std::string& lower_needle) {
+  return lower_needle.empty() ||
+         AsciiLowerCopy(haystack).find(lower_needle) != std::string::npos;
+}
+
+}  // namespace
+
+// Message search by sender, recipient, subject and time over the sent
+// index, newest first, 50 a page: ?from=&to=&subject= (substrings, any
+// case; from and to match the envelope and the headers), since= and until=
+// (epoch milliseconds), cursor= (the previous page's Next). Each message
+// comes with its header block, for the detail view.
+void Api::Impl::AdminSearchMessages(AdminCall& c) {
+  if (!services.search_sent) return NotWired(c);
+  std::string from = AsciiLowerCopy(c.param("from")),
+              to = AsciiLowerCopy(c.param("to")),
+              subject = AsciiLowerCopy(c.param("subject"));
+  int64_t since = std::atoll(c.param("since").c_str());
+  int64_t until = c.param("until").empty()
+                      ? std::numeric_limits<int64_t>::max()
+                      : std::atoll(c.param("until").c_str());
+  struct Parsed {
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string Get(const char* name) const {
+      for (const auto& [k, v] : headers)
+        if (AsciiLowerCopy(k) == name) return mime::DecodeWords(v);
+      return "";
+    }
+  };
+  auto parse = [](const Services::SentMessage& m) {
+    Parsed p;
+    if (auto part = mime::Parse(m.header_block + "\r\n"); part.ok())
+      p.headers = part->headers;
+    return p;
+  };
+  auto page = services.search_sent(
+      since, until, c.param("cursor"), 50, [&](const Services::SentMessage& m) {
+        Parsed p = parse(m);
+        std::string rcpts;
+        for (const auto& r : m.recipients) rcpts += r + " ";
+        return ContainsFolded(m.mail_from + " " + p.Get("from"), from) &&
+               ContainsFolded(rcpts + p.Get("to") + " " + p.Get("cc"), to) &&
+               ContainsFolded(p.Get("subject"), subject);
+      });
+  json::array out;
+  for (const auto& m : page.items) {
+    Parsed p = parse(m);
+    json::array rcpts, headers;
+    for (const auto& r : m.recipients) rcpts.push_back(json::value(r));
+    for (const auto& [k, v] : p.headers) headers.push_back({k, v});
+    out.push_back(json::object{{"MessageId", m.id},
+                               {"CreatedAt", IsoTime(m.created_ms)},
+                               {"MailFrom", m.mail_from},
+                               {"From", p.Get("from")},
+                               {"Recipients", std::move(rcpts)},
+                               {"Subject", p.Get("subject")},
+                               {"ConfigurationSet", m.config_set},
+                               {"Headers", std::move(headers)}});
+  }
+  c.Json(json::serialize(
+      json::object{{"Messages", std::move(out)}, {"Next", page.next}}));
 }
 
 void Api::Impl::AdminDeadLetters(AdminCall& c) {

@@ -98,6 +98,24 @@ struct Services {
   // SigV4 signature; loopback alone is no credential.
   std::function<std::optional<std::string>(const net::HttpRequest&)>
       admin_session;
+  // Message search over the sent index (delivery::SentIndex::Search): the
+  // messages created in [since_ms, until_ms) after `cursor`, newest first,
+  // that `match` accepts, at most `limit`; next: where a later call goes on.
+  struct SentMessage {
+    std::string id;
+    int64_t created_ms = 0;
+    std::string mail_from, config_set;
+    std::vector<std::string> recipients;
+    std::string header_block;
+  };
+  struct SentPage {
+    std::vector<SentMessage> items;
+    std::string next;
+  };
+  std::function<SentPage(int64_t since_ms, int64_t until_ms,
+                         const std::string& cursor, size_t limit,
+                         const std::function<bool(const SentMessage&)>& match)>
+      search_sent;
   // Test hook (SESAME_DEBUG_HOOKS=1 only): keeps the engine thread busy for
   // `ms`, to show that no network loop waits for it.
   std::function<void(int ms)> hold_engine;

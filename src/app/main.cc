@@ -630,6 +630,31 @@ int Serve(const Args& args) {
     }
     return n;
   };
+  api_services.search_sent =
+      [&sent_index](
+          int64_t since, int64_t until, const std::string& cursor, size_t limit,
+          const std::function<bool(const api::Services::SentMessage&)>& match) {
+        auto of = [](const std::string& id,
+                     const delivery::SentIndex::Entry& e) {
+          api::Services::SentMessage m;
+          m.id = id;
+          m.created_ms = e.meta.created_ms;
+          m.mail_from = e.meta.mail_from;
+          m.config_set = e.meta.config_set;
+          for (const auto& r : e.meta.recipients)
+            m.recipients.push_back(r.address);
+          m.header_block = e.header_block;
+          return m;
+        };
+        auto page = sent_index.Search(since, until, cursor, limit, 200000,
+                                      [&](const delivery::SentIndex::Entry& e) {
+                                        return match(of(e.meta.id, e));
+                                      });
+        api::Services::SentPage out;
+        for (const auto& f : page.items) out.items.push_back(of(f.id, f.entry));
+        out.next = page.next;
+        return out;
+      };
   api_services.node_json = [node_status] {
     return app::NodeJson(node_status());
   };
@@ -815,8 +840,10 @@ int Serve(const Args& args) {
                            : "";
     return resources.ip_pools().Addresses(pool);
   };
-  engine_hooks.remember_sent = [&publisher] {
-    return publisher.HasSubscribers();
+  // The sent index serves late feedback's events and the dashboard's message
+  // search: kept while either is on.
+  engine_hooks.remember_sent = [&publisher, search = c.dashboard_enabled] {
+    return search || publisher.HasSubscribers();
   };
   engine.SetHooks(std::move(engine_hooks));
   std::unique_ptr<ses::IdentityVerifier> verifier;

@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -156,6 +158,59 @@ std::optional<SentIndex::Entry> SentIndex::Lookup(const std::string& id) {
   }
   sqlite3_finalize(st);
   return out;
+}
+
+// The cursor is "<created_ms>:<id>" of the last row read: rows sort by
+// (created_ms, id) descending, so a page goes on exactly where the last
+// stopped, also among messages of the same millisecond.
+SentIndex::Page SentIndex::Search(
+    int64_t since_ms, int64_t until_ms, const std::string& cursor, size_t limit,
+    size_t max_scan, const std::function<bool(const Entry&)>& match) {
+  Page page;
+  int64_t before_ms = until_ms;
+  std::string before_id = "\x7f";  // above every id: the whole millisecond
+  if (size_t colon = cursor.find(':'); colon != std::string::npos) {
+    before_ms = std::min<int64_t>(until_ms,
+                                  std::atoll(cursor.substr(0, colon).c_str()));
+    before_id = cursor.substr(colon + 1);
+  }
+  std::lock_guard lock(read_mu_);
+  if (!read_db_) return page;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(
+      read_db_,
+      "SELECT id, created_ms, meta, headers FROM sent WHERE created_ms >= ? "
+      "AND (created_ms < ? OR (created_ms = ? AND id < ?)) "
+      "ORDER BY created_ms DESC, id DESC",
+      -1, &st, nullptr);
+  sqlite3_bind_int64(st, 1, since_ms);
+  sqlite3_bind_int64(st, 2, before_ms);
+  sqlite3_bind_int64(st, 3, before_ms);
+  sqlite3_bind_text(st, 4, before_id.data(), static_cast<int>(before_id.size()),
+                    SQLITE_TRANSIENT);
+  std::string last;
+  bool more = false;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (page.items.size() >= limit || page.scanned >= max_scan) {
+      more = true;
+      break;
+    }
+    ++page.scanned;
+    const char* id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    std::string row_id = id ? id : "";
+    last = std::to_string(sqlite3_column_int64(st, 1)) + ":" + row_id;
+    std::string_view meta(static_cast<const char*>(sqlite3_column_blob(st, 2)),
+                          static_cast<size_t>(sqlite3_column_bytes(st, 2)));
+    auto m = spool::DecodeMeta(meta);
+    if (!m.ok()) continue;
+    const char* h = static_cast<const char*>(sqlite3_column_blob(st, 3));
+    Entry e{std::move(*m),
+            h ? std::string(h, sqlite3_column_bytes(st, 3)) : ""};
+    if (match(e)) page.items.push_back({row_id, std::move(e)});
+  }
+  sqlite3_finalize(st);
+  if (more) page.next = last;
+  return page;
 }
 
 void SentIndex::Close() {

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,6 +43,25 @@ class SentIndex {
   Status Open(const std::string& path, int64_t retention_ms);
   void Record(const spool::MessageMeta& meta, std::string header_block);
   std::optional<Entry> Lookup(const std::string& message_id);
+
+  // Message search (the dashboard): newest first, messages created in
+  // [since_ms, until_ms) that `match` accepts, after `cursor` (the previous
+  // page's `next`; "" for the newest), at most `limit`. One call reads at
+  // most `max_scan` rows; `next` is empty when nothing is left. Entries
+  // still in the writer's queue are not searched (at most a batch, about a
+  // second). Blocks Lookup() meanwhile: for an operator's query, not mail.
+  struct Found {
+    std::string id;
+    Entry entry;
+  };
+  struct Page {
+    std::vector<Found> items;
+    std::string next;
+    size_t scanned = 0;
+  };
+  Page Search(int64_t since_ms, int64_t until_ms, const std::string& cursor,
+              size_t limit, size_t max_scan,
+              const std::function<bool(const Entry&)>& match);
   // Flushes queued entries and stops the writer.
   void Close();
 

@@ -86,6 +86,21 @@ try {
     }
     out.configSetButton = await page.textContent(toggle);
     await shot('12-configuration-sets');
+    if (m.findSubject) {
+      await open('messages');
+      await page.fill('#filter-subject', m.findSubject);
+      await page.click('#message-filter button[type=submit]');
+      await page.waitForSelector('#message-list [data-message]');
+      out.foundSubjects = await page.evaluate(() => [...document.querySelectorAll('#message-list [data-message]')]
+        .map((x) => x.textContent));
+      await page.click('#message-list [data-message]');
+      await page.waitForSelector('#message-headers table');
+      out.headerNames = await page.evaluate(() => [...document.querySelectorAll('#message-headers th')]
+        .map((x) => x.textContent));
+      await page.waitForSelector('#message-result .timeline li');
+      out.timeline = await page.textContent('#message-result');
+      await shot('13-message-found');
+    }
   } else if (plan.readOnly) {
     // A user whose policies only read: the pages it may read, the list with
     // no buttons that would fail, and a direct edit refused by the server.

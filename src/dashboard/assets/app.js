@@ -521,6 +521,45 @@ async function searchMessages(ev) {
     items.length ? h('ol', { class: 'timeline' }, items) : h('p', { class: 'muted' }, 'No records for this search.'));
 }
 
+// Sent messages by sender, recipient, subject and time, 50 a page; a row
+// opens its headers and its timeline.
+async function findMessages(append = false) {
+  const q = new URLSearchParams();
+  for (const k of ['from', 'to', 'subject']) {
+    const v = $('filter-' + k).value.trim();
+    if (v) q.set(k, v);
+  }
+  for (const k of ['since', 'until']) {
+    const v = $('filter-' + k).value;
+    if (v) q.set(k, String(Date.parse(v)));
+  }
+  if (append && state.messageNext) q.set('cursor', state.messageNext);
+  const r = await api('/admin/messages/search?' + q.toString());
+  state.messageRows = (append ? state.messageRows : []).concat(r.Messages);
+  state.messageNext = r.Next;
+  $('message-more').hidden = !r.Next;
+  const t = table($('message-list'), [
+    { title: 'Sent', cell: (m) => fmtTime(m.CreatedAt) },
+    { title: 'From', cell: (m) => m.From || m.MailFrom },
+    { title: 'To', cell: (m) => m.Recipients.join(', ') },
+    { title: 'Subject', cell: (m) => h('span', { 'data-message': m.MessageId }, m.Subject) },
+    { title: 'Configuration set', cell: (m) => m.ConfigurationSet },
+  ], state.messageRows, 'No sent message matches.');
+  [...t.tBodies[0].rows].forEach((tr, i) => {
+    const m = state.messageRows[i];
+    if (!m) return;
+    tr.classList.add('clickable');
+    tr.addEventListener('click', async () => {
+      $('message-headers').replaceChildren(h('h3', {}, m.Subject || '(no subject)'),
+        h('p', { class: 'mono' }, m.MessageId),
+        h('table', { class: 'headers' }, h('tbody', {}, m.Headers.map(([k, v]) =>
+          h('tr', {}, h('th', {}, k), h('td', { class: 'mono' }, v))))));
+      $('message-q').value = m.MessageId;
+      await searchMessages().catch(fail);
+    });
+  });
+}
+
 async function loadMail() {
   const r = await api('/_aws/ses');
   const list = r.messages.slice().reverse();
@@ -631,6 +670,8 @@ function init() {
   $('suppression-add').addEventListener('submit', addSuppression);
   $('identity-add').addEventListener('submit', addIdentity);
   $('message-search').addEventListener('submit', (ev) => searchMessages(ev).catch(fail));
+  $('message-filter').addEventListener('submit', (ev) => { ev.preventDefault(); findMessages().catch(fail); });
+  $('message-more').addEventListener('click', () => findMessages(true).catch(fail));
   $('mail-clear').addEventListener('click', async () => {
     if (!confirm('Delete every captured message?')) return;
     try { await api('/_aws/ses', { method: 'DELETE' }); await loadMail(); } catch (e) { fail(e); }
