@@ -9,6 +9,7 @@ land in build/test-artifacts/dashboard/."""
 import json
 import os
 import shutil
+import smtplib
 import subprocess
 import unittest
 import time
@@ -17,7 +18,7 @@ import urllib.parse
 import urllib.request
 
 from dns_helper import Dnsmasq
-from harness import BINARY, Sesame, inject, requires, wait_until
+from harness import BINARY, Sesame, inject, requires, smtp_password, tls_client_context, wait_until
 from sink import FaultSink
 from webhook import Receiver
 
@@ -238,6 +239,7 @@ class Dashboard(unittest.TestCase):
             self.assertIn("suppression", got["navShown"])
             self.assertNotIn("queues", got["navShown"])
             self.assertNotIn("messages", got["navShown"])
+            self.assertNotIn("keys", got["navShown"])  # no iam:ListAccessKeys
             arn = f"arn:aws:iam::{ACCOUNT}:user/viewer"
             remove, purge = got["directEdits"]["remove"], got["directEdits"]["purge"]
             self.assertEqual(remove["status"], 403)
@@ -294,6 +296,31 @@ class Dashboard(unittest.TestCase):
             self.assertEqual(got["foundSubjects"], ["s"])
             self.assertIn("Subject", got["headerNames"])
             self.assertIn("delivered", got["timeline"])
+            # An access key made in the page: refused while Inactive, working (API and SMTP AUTH
+            # with the SMTP password shown) once active, refused once deleted.
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False,
+                                           "keys": {"create": True, "toggle": True}}))
+            self.assertNotIn("error", got, got.get("error"))
+            new_key = got["newKey"]
+            self.assertEqual(got["keyButton"], "Activate")
+            self.assertIn(new_key["id"], got["keysListed"])
+            self.assertEqual(new_key["smtpPassword"], smtp_password(new_key["secret"]))
+            client = boto3.client("sesv2", endpoint_url=base, region_name="us-east-1",
+                                  aws_access_key_id=new_key["id"], aws_secret_access_key=new_key["secret"])
+            with self.assertRaises(botocore.exceptions.ClientError):
+                client.get_account()
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False,
+                                           "keys": {"id": new_key["id"], "toggle": True}}))
+            self.assertEqual(got["keyButton"], "Deactivate")
+            self.assertIn("SendQuota", client.get_account())
+            with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as smtp:
+                smtp.starttls(context=tls_client_context())
+                smtp.login(new_key["id"], new_key["smtpPassword"])
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False,
+                                           "keys": {"id": new_key["id"], "delete": True}}))
+            self.assertNotIn(new_key["id"], got["keysListed"])
+            with self.assertRaises(botocore.exceptions.ClientError):
+                client.get_account()
             got = drive(dict(plan, manage={"deleteIdentity": "managed.test", "configSet": "campaigns",
                                            "pause": False}))
             self.assertNotIn("error", got, got.get("error"))

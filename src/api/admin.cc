@@ -302,6 +302,9 @@ const Router<Api::Impl::AdminHandler>& Api::Impl::AdminRoutes() {
             "sesame:RedriveEventDeadLetters", &Impl::AdminEventRedrive);
     r.Gated("POST", "/admin/debug/hold-engine", "sesame:Debug",
             &Impl::AdminHoldEngine);
+    // The IAM Query API (form body, Action=...): each action authorized as
+    // itself, by AdminAction.
+    r.Gated("POST", "/admin/iam", "", &Impl::AdminIam);
     // Needs only a credential: what the caller may do, for the dashboard.
     r.Gated("GET", "/admin/permissions", "", &Impl::AdminPermissions);
     return r;
@@ -318,6 +321,14 @@ std::pair<std::string, std::string> Api::Impl::AdminAction(
     HttpRequest inner = req;
     inner.path = req.path.substr(6);
     return V2Action(inner);
+  }
+  if (req.path == "/admin/iam" && req.method == "POST") {
+    // The IAM Query API for the dashboard: the action's own name and
+    // resource, as a signed IAM request would be authorized.
+    auto form = ParseForm(req.body);
+    std::string action = form["Action"];
+    if (action.empty()) return {"", ""};
+    return {"iam:" + action, QueryResource("iam", action, form)};
   }
   auto match = AdminRoutes().FindRest(req.method, PathSegments(req.path));
   if (!match) return {"", ""};
@@ -363,7 +374,11 @@ void Api::Impl::AdminPermissions(AdminCall& c) {
                                    "ses:DeleteEmailIdentity",
                                    "ses:ListConfigurationSets",
                                    "ses:GetConfigurationSet",
-                                   "ses:PutConfigurationSetSendingOptions"};
+                                   "ses:PutConfigurationSetSendingOptions",
+                                   "iam:ListAccessKeys",
+                                   "iam:CreateAccessKey",
+                                   "iam:UpdateAccessKey",
+                                   "iam:DeleteAccessKey"};
   for (const auto& row : AdminRoutes().Rows()) {
     size_t space = row.find(' ');
     HttpRequest probe;
@@ -500,6 +515,33 @@ void Api::Impl::AdminSearchMessages(AdminCall& c) {
   }
   c.Json(json::serialize(
       json::object{{"Messages", std::move(out)}, {"Next", page.next}}));
+}
+
+// The dashboard's access keys page: IAM's own operations, answered in
+// IAM's XML. A new key's answer also carries its SES SMTP password
+// (SmtpPassword), shown once with the secret.
+void Api::Impl::AdminIam(AdminCall& c) {
+  auto form = ParseForm(c.req.body);
+  std::string action = form["Action"];
+  if (action.empty()) {
+    HttpResponse r;
+    r.status = 400;
+    r.body = "{\"message\":\"give Action=<an IAM operation>\"}";
+    return c.done(std::move(r));
+  }
+  HttpResponse r = Iam(c.caller, action, form);
+  if (action == "CreateAccessKey" && r.status == 200) {
+    const std::string open = "<SecretAccessKey>", close = "</SecretAccessKey>";
+    size_t a = r.body.find(open), b = r.body.find(close);
+    if (a != std::string::npos && b != std::string::npos && b > a) {
+      std::string secret = r.body.substr(a + open.size(), b - a - open.size());
+      r.body.insert(b + close.size(),
+                    "<SmtpPassword>" +
+                        auth::SmtpPassword(secret, config.api_region) +
+                        "</SmtpPassword>");
+    }
+  }
+  c.done(std::move(r));
 }
 
 void Api::Impl::AdminDeadLetters(AdminCall& c) {

@@ -578,6 +578,7 @@ struct Api::Impl : std::enable_shared_from_this<Api::Impl> {
   void AdminIdentityRecords(AdminCall& c);
   void AdminMessages(AdminCall& c);
   void AdminSearchMessages(AdminCall& c);
+  void AdminIam(AdminCall& c);
   void AdminDeadLetters(AdminCall& c);
   void AdminRedrive(AdminCall& c);
   void AdminPurge(AdminCall& c);

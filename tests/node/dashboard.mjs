@@ -86,6 +86,34 @@ try {
     }
     out.configSetButton = await page.textContent(toggle);
     await shot('12-configuration-sets');
+    if (m.keys) {
+      // Access keys: create (the secret and SMTP password shown once), then
+      // toggle or delete the key named.
+      await open('keys');
+      if (m.keys.create) {
+        await page.click('#key-create button[type=submit]');
+        await page.waitForSelector('[data-new-key-secret]');
+        out.newKey = await page.evaluate(() => ({
+          id: document.querySelector('[data-new-key-id]').textContent,
+          secret: document.querySelector('[data-new-key-secret]').textContent,
+          smtpPassword: document.querySelector('[data-new-smtp-password]').textContent }));
+        await page.waitForSelector(`[data-key="${out.newKey.id}"]`);
+        await shot('14-key-created');
+      }
+      const id = m.keys.id || out.newKey.id;
+      if (m.keys.toggle) {
+        const sel = `[data-key-toggle="${id}"]`;
+        const before = await page.textContent(sel);
+        await page.click(sel);
+        await page.waitForFunction(([s, b]) => document.querySelector(s)?.textContent !== b, [sel, before]);
+        out.keyButton = await page.textContent(sel);
+      }
+      if (m.keys.delete) {
+        await page.click(`[data-key-delete="${id}"]`);
+        await page.waitForFunction((k) => !document.querySelector(`[data-key="${k}"]`), id);
+      }
+      out.keysListed = await page.evaluate(() => [...document.querySelectorAll('[data-key]')].map((x) => x.dataset.key));
+    }
     if (m.findSubject) {
       await open('messages');
       await page.fill('#filter-subject', m.findSubject);

@@ -17,6 +17,7 @@ const PAGE_NEEDS = {
   suppression: ['ses:ListSuppressedDestinations'],
   identities: ['ses:ListEmailIdentities'],
   configsets: ['ses:ListConfigurationSets', 'ses:GetConfigurationSet'],
+  keys: ['iam:ListAccessKeys'],
   messages: ['sesame:SearchMessages'],
   mail: [],
 };
@@ -499,6 +500,72 @@ async function setSending(name, on) {
   } catch (e) { fail(e); }
 }
 
+// IAM's own operations (POST /admin/iam, IAM's XML answers), so the keys
+// page is authorized exactly as `aws iam` would be.
+async function iam(action, params = {}) {
+  const res = await fetch('/admin/iam', {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'X-Sesame-Csrf': state.csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ Action: action, ...params }).toString(),
+  });
+  const doc = new DOMParser().parseFromString(await res.text(), 'application/xml');
+  if (!res.ok) {
+    const msg = doc.querySelector('Message');
+    throw new HttpError(res.status, msg ? msg.textContent : res.statusText);
+  }
+  return doc;
+}
+const xmlText = (node, tag) => { const n = node.getElementsByTagName(tag)[0]; return n ? n.textContent : ''; };
+
+async function loadKeys() {
+  const user = $('key-user').value.trim();
+  const doc = await iam('ListAccessKeys', user ? { UserName: user } : {});
+  const rows = [...doc.getElementsByTagName('member')].map((m) => ({
+    id: xmlText(m, 'AccessKeyId'), status: xmlText(m, 'Status'), created: xmlText(m, 'CreateDate'),
+    user: xmlText(m, 'UserName') }));
+  table($('keys'), [
+    { title: 'Access key', cell: (k) => h('span', { 'data-key': k.id }, k.id), class: 'mono' },
+    { title: 'User', cell: (k) => k.user || (user || 'you') },
+    { title: 'Status', cell: (k) => badge(k.status === 'Active' ? 'ENABLED' : 'INACTIVE') },
+    { title: 'Created', cell: (k) => fmtTime(k.created) },
+    can('iam:UpdateAccessKey') && { title: '', cell: (k) => h('button', { class: 'small',
+      'data-key-toggle': k.id, onclick: () => keyAction('UpdateAccessKey', k.id,
+        { Status: k.status === 'Active' ? 'Inactive' : 'Active' }) },
+    k.status === 'Active' ? 'Deactivate' : 'Activate') },
+    can('iam:DeleteAccessKey') && { title: '', cell: (k) => h('button', { class: 'small danger',
+      'data-key-delete': k.id, onclick: () => keyAction('DeleteAccessKey', k.id) }, 'Delete') },
+  ].filter(Boolean), rows, 'No access keys.');
+}
+
+async function keyAction(action, id, extra = {}) {
+  if (action === 'DeleteAccessKey' && !confirm(`Delete ${id}? Clients using it stop working.`)) return;
+  const user = $('key-user').value.trim();
+  try {
+    await iam(action, { AccessKeyId: id, ...(user ? { UserName: user } : {}), ...extra });
+    toast(`${id}: ${action === 'DeleteAccessKey' ? 'deleted' : 'updated'}.`);
+    await loadKeys();
+  } catch (e) { fail(e); }
+}
+
+async function createKey(ev) {
+  ev.preventDefault();
+  const user = $('key-user').value.trim();
+  try {
+    const doc = await iam('CreateAccessKey', user ? { UserName: user } : {});
+    const id = xmlText(doc, 'AccessKeyId'), secret = xmlText(doc, 'SecretAccessKey');
+    const smtp = xmlText(doc, 'SmtpPassword');
+    const line = (label, value, attr) => h('p', {}, h('strong', {}, label + ' '),
+      h('span', { class: 'mono', [attr]: '' }, value), ' ',
+      h('button', { class: 'small secondary', onclick: () => copyText(value) }, 'Copy'));
+    const box = $('key-created');
+    box.replaceChildren(h('p', {}, 'Shown once: store the secret now.'),
+      line('Access key ID', id, 'data-new-key-id'), line('Secret access key', secret, 'data-new-key-secret'),
+      line('SMTP user', id, 'data-new-smtp-user'), line('SMTP password', smtp, 'data-new-smtp-password'));
+    box.hidden = false;
+    await loadKeys();
+  } catch (e) { fail(e); }
+}
+
 const OUTCOME_CLASS = { delivered: 'ok', deferred: 'warn', suppressed: 'bad', failed: 'bad', expired: 'bad' };
 
 async function searchMessages(ev) {
@@ -588,6 +655,7 @@ async function loadMail() {
 const PAGES = {
   overview: loadOverview, reputation: loadReputation, queues: loadQueues,
   suppression: () => loadSuppression(), identities: loadIdentities, configsets: loadConfigSets,
+  keys: loadKeys,
   messages: async () => {}, mail: loadMail,
 };
 // Pages that follow live state refresh themselves while shown.
@@ -626,6 +694,7 @@ async function enter(session) {
   for (const a of document.querySelectorAll('#nav a')) a.hidden = !pageAllowed(a.dataset.page);
   $('suppression-add').hidden = !can('ses:PutSuppressedDestination');
   $('identity-add').hidden = !can('ses:CreateEmailIdentity');
+  $('key-create').hidden = !can('iam:CreateAccessKey');
   $('login').hidden = true;
   $('app').hidden = false;
   show(location.hash.slice(1) || 'overview');
@@ -669,6 +738,8 @@ function init() {
   $('suppression-more').addEventListener('click', () => loadSuppression(true).catch(fail));
   $('suppression-add').addEventListener('submit', addSuppression);
   $('identity-add').addEventListener('submit', addIdentity);
+  $('key-create').addEventListener('submit', createKey);
+  $('key-user').addEventListener('change', () => loadKeys().catch(fail));
   $('message-search').addEventListener('submit', (ev) => searchMessages(ev).catch(fail));
   $('message-filter').addEventListener('submit', (ev) => { ev.preventDefault(); findMessages().catch(fail); });
   $('message-more').addEventListener('click', () => findMessages(true).catch(fail));
