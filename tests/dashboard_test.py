@@ -296,6 +296,25 @@ class Dashboard(unittest.TestCase):
             self.assertEqual(got["foundSubjects"], ["s"])
             self.assertIn("Subject", got["headerNames"])
             self.assertIn("delivered", got["timeline"])
+            # A template written in the page, previewed as SES renders it, then used by a send; a
+            # configuration set created in the page.
+            got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False, "createConfigSet": "made-here",
+                                           "template": {"name": "welcome", "subject": "Hello {{name}}",
+                                                        "text": "Dear {{name}},\nwelcome.",
+                                                        "html": "<p>Dear <b>{{name}}</b></p>",
+                                                        "data": "{\"name\": \"Grace\"}"}}))
+            self.assertNotIn("error", got, got.get("error"))
+            self.assertEqual(got["preview"]["subject"], "Hello Grace")
+            self.assertIn("Dear Grace,", got["preview"]["text"])
+            self.assertIn("<b>Grace</b>", got["preview"]["html"])
+            self.assertEqual(got["preview"]["sandbox"], "")
+            self.assertEqual(v2.get_email_template(TemplateName="welcome")["TemplateContent"]["Subject"],
+                             "Hello {{name}}")
+            self.assertEqual(v2.get_configuration_set(ConfigurationSetName="made-here")["ConfigurationSetName"],
+                             "made-here")
+            v2.send_email(FromEmailAddress="news@managed.test", Destination={"ToAddresses": ["t@dest.test"]},
+                          ConfigurationSetName="made-here",
+                          Content={"Template": {"TemplateName": "welcome", "TemplateData": "{\"name\": \"Lin\"}"}})
             # An access key made in the page: refused while Inactive, working (API and SMTP AUTH
             # with the SMTP password shown) once active, refused once deleted.
             got = drive(dict(plan, manage={"configSet": "campaigns", "pause": False,

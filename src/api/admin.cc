@@ -375,6 +375,12 @@ void Api::Impl::AdminPermissions(AdminCall& c) {
                                    "ses:ListConfigurationSets",
                                    "ses:GetConfigurationSet",
                                    "ses:PutConfigurationSetSendingOptions",
+                                   "ses:CreateConfigurationSet",
+                                   "ses:DeleteConfigurationSet",
+                                   "ses:ListEmailTemplates",
+                                   "ses:GetEmailTemplate",
+                                   "ses:CreateEmailTemplate",
+                                   "ses:UpdateEmailTemplate",
                                    "iam:ListAccessKeys",
                                    "iam:CreateAccessKey",
                                    "iam:UpdateAccessKey",
@@ -403,11 +409,25 @@ void Api::Impl::NotWired(AdminCall& c) {
   c.done(std::move(r));
 }
 
+// /admin/v2/email/...: the SESv2 operation of the same path, as the
+// session's caller (AdminRequest authorized its action): the resource
+// operations, and the other owner operations (TestRenderEmailTemplate,
+// GetAccount). Sends are not served here: they go through the API.
 void Api::Impl::AdminV2Resources(AdminCall& c) {
-  HttpRequest inner = c.req;
-  inner.path = c.req.path.substr(6);
-  inner.target = c.req.target.substr(6);
-  if (auto answer = HandleV2Resources(&resources, inner)) {
+  auto inner = std::make_shared<HttpRequest>(c.req);
+  inner->path = c.req.path.substr(6);
+  inner->target = c.req.target.substr(6);
+  if (auto match =
+          V2Routes().FindRest(inner->method, PathSegments(inner->path));
+      match && match->route->owner_only) {
+    V2Call call{*inner, c.caller, std::move(match->params),
+                [inner, done = std::move(c.done)](HttpResponse r) {
+                  done(std::move(r));
+                }};
+    (this->*(match->route->handler))(call);
+    return;
+  }
+  if (auto answer = HandleV2Resources(&resources, *inner)) {
     c.done(std::move(*answer));
     return;
   }

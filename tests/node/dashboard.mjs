@@ -114,6 +114,30 @@ try {
       }
       out.keysListed = await page.evaluate(() => [...document.querySelectorAll('[data-key]')].map((x) => x.dataset.key));
     }
+    if (m.template) {
+      await open('templates');
+      const t = m.template;
+      await page.fill('#template-name', t.name);
+      await page.fill('#template-subject', t.subject);
+      await page.fill('#template-text', t.text);
+      await page.fill('#template-html', t.html);
+      await page.fill('#template-data', t.data);
+      await page.click('#template-edit button[type=submit]');
+      await page.waitForSelector('[data-preview-subject]');
+      await page.waitForSelector(`[data-template="${t.name}"]`);
+      out.preview = await page.evaluate(() => ({
+        subject: document.querySelector('[data-preview-subject]').textContent,
+        text: document.querySelector('[data-preview-text]').textContent,
+        html: document.querySelector('#template-preview iframe')?.srcdoc || '',
+        sandbox: document.querySelector('#template-preview iframe')?.getAttribute('sandbox') }));
+      await shot('15-template-preview');
+    }
+    if (m.createConfigSet) {
+      await open('configsets');
+      await page.fill('#configset-name', m.createConfigSet);
+      await page.click('#configset-add button[type=submit]');
+      await page.waitForSelector(`[data-configset="${m.createConfigSet}"]`);
+    }
     if (m.findSubject) {
       await open('messages');
       await page.fill('#filter-subject', m.findSubject);

@@ -18,6 +18,7 @@ const PAGE_NEEDS = {
   identities: ['ses:ListEmailIdentities'],
   configsets: ['ses:ListConfigurationSets', 'ses:GetConfigurationSet'],
   keys: ['iam:ListAccessKeys'],
+  templates: ['ses:ListEmailTemplates', 'ses:GetEmailTemplate'],
   messages: ['sesame:SearchMessages'],
   mail: [],
 };
@@ -488,7 +489,145 @@ async function loadConfigSets() {
     can('ses:PutConfigurationSetSendingOptions') && { title: '', cell: (x) => h('button', {
       class: enabled(x) ? 'small danger' : 'small', 'data-toggle-sending': x.ConfigurationSetName,
       onclick: () => setSending(x.ConfigurationSetName, !enabled(x)) }, enabled(x) ? 'Pause' : 'Resume') },
+    can('ses:DeleteConfigurationSet') && { title: '', cell: (x) => h('button', { class: 'small danger',
+      'data-delete-configset': x.ConfigurationSetName, onclick: () => deleteConfigSet(x.ConfigurationSetName) },
+    'Delete') },
   ].filter(Boolean), sets, 'No configuration sets yet.');
+}
+
+async function addConfigSet(ev) {
+  ev.preventDefault();
+  const name = $('configset-name').value.trim();
+  try {
+    await api('/admin/v2/email/configuration-sets', { method: 'POST', body: { ConfigurationSetName: name } });
+    toast(`${name} created.`);
+    $('configset-name').value = '';
+    await loadConfigSets();
+  } catch (e) { fail(e); }
+}
+
+async function deleteConfigSet(name) {
+  if (!confirm(`Delete the configuration set ${name}?`)) return;
+  try {
+    await api('/admin/v2/email/configuration-sets/' + encodeURIComponent(name), { method: 'DELETE' });
+    toast(`${name} deleted.`);
+    await loadConfigSets();
+  } catch (e) { fail(e); }
+}
+
+// Templates: SES's own operations; the preview is TestRenderEmailTemplate
+// of the saved template with the sample data, its HTML in a sandboxed frame
+// (no script, no same-origin access).
+async function loadTemplates() {
+  const list = [];
+  let token = '';
+  do {  // SES lists at most 10 templates a page
+    const r = await api('/admin/v2/email/templates?PageSize=10' +
+      (token ? '&NextToken=' + encodeURIComponent(token) : ''));
+    list.push(...(r.TemplatesMetadata || []));
+    token = r.NextToken || '';
+  } while (token && list.length < 1000);
+  table($('templates'), [
+    { title: 'Template', cell: (t) => h('span', { 'data-template': t.TemplateName }, t.TemplateName) },
+    { title: 'Created', cell: (t) => fmtTime(t.CreatedTimestamp) },
+    { title: '', cell: (t) => h('button', { class: 'small', onclick: () => editTemplate(t.TemplateName) }, 'Edit') },
+  ], list, 'No templates yet.');
+  $('template-edit').hidden = !can('ses:CreateEmailTemplate') && !can('ses:UpdateEmailTemplate');
+}
+
+async function editTemplate(name) {
+  try {
+    const t = await api('/admin/v2/email/templates/' + encodeURIComponent(name));
+    const c = t.TemplateContent || {};
+    $('template-name').value = t.TemplateName;
+    $('template-subject').value = c.Subject || '';
+    $('template-text').value = c.Text || '';
+    $('template-html').value = c.Html || '';
+    await previewTemplate(name);
+  } catch (e) { fail(e); }
+}
+
+async function saveTemplate(ev) {
+  ev.preventDefault();
+  const name = $('template-name').value.trim();
+  const content = { Subject: $('template-subject').value, Text: $('template-text').value,
+    Html: $('template-html').value };
+  for (const k of Object.keys(content)) if (!content[k]) delete content[k];
+  const path = '/admin/v2/email/templates/' + encodeURIComponent(name);
+  try {
+    const exists = await api(path).then(() => true, () => false);
+    if (exists) await api(path, { method: 'PUT', body: { TemplateContent: content } });
+    else await api('/admin/v2/email/templates', { method: 'POST', body: { TemplateName: name, TemplateContent: content } });
+    toast(`${name} saved.`);
+    await loadTemplates();
+    await previewTemplate(name);
+  } catch (e) { fail(e); }
+}
+
+async function previewTemplate(name) {
+  const box = $('template-preview');
+  try {
+    const r = await api('/admin/v2/email/templates/' + encodeURIComponent(name) + '/render',
+      { method: 'POST', body: { TemplateData: $('template-data').value } });
+    const parsed = parseMime(r.RenderedTemplate);
+    const frame = h('iframe', { sandbox: '', title: 'HTML preview', class: 'preview' });
+    frame.srcdoc = parsed.html || '';
+    box.replaceChildren(h('h3', { 'data-preview-subject': '' }, parsed.subject),
+      h('pre', { class: 'body', 'data-preview-text': '' }, parsed.text), parsed.html ? frame : '');
+  } catch (e) {
+    box.replaceChildren(h('p', { class: 'bad', 'data-preview-error': '' }, e.message));
+  }
+}
+
+// Enough MIME for the preview: the Subject and the first text/plain and
+// text/html parts (quoted-printable or base64, UTF-8).
+function parseMime(raw) {
+  const out = { subject: '', text: '', html: '' };
+  const split = (m) => { const i = m.indexOf('\r\n\r\n'); return i < 0 ? [m, ''] : [m.slice(0, i), m.slice(i + 4)]; };
+  const header = (head, name) => {
+    const m = head.replace(/\r\n[ \t]+/g, ' ').match(new RegExp('^' + name + ':\\s*(.*)$', 'im'));
+    return m ? m[1] : '';
+  };
+  const decodeWords = (v) => v.replace(/=\?utf-8\?([bq])\?([^?]*)\?=/gi, (_, enc, text) => {
+    const bytes = enc.toLowerCase() === 'b' ? Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0))
+      : qpBytes(text.replace(/_/g, ' '));
+    return new TextDecoder().decode(bytes);
+  });
+  const qpBytes = (t) => {
+    const soft = t.replace(/=\r\n/g, '');
+    const bytes = [];
+    for (let i = 0; i < soft.length; i++) {
+      if (soft[i] === '=' && /^[0-9A-F]{2}$/i.test(soft.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(soft.slice(i + 1, i + 3), 16)); i += 2;
+      } else bytes.push(soft.charCodeAt(i));
+    }
+    return Uint8Array.from(bytes);
+  };
+  const body = (head, text) => {
+    const cte = header(head, 'Content-Transfer-Encoding').toLowerCase();
+    if (cte === 'base64') return new TextDecoder().decode(Uint8Array.from(atob(text.replace(/\s+/g, '')), (ch) => ch.charCodeAt(0)));
+    if (cte === 'quoted-printable') return new TextDecoder().decode(qpBytes(text));
+    return text;
+  };
+  const walk = (m) => {
+    const [head, rest] = split(m);
+    const type = header(head, 'Content-Type').toLowerCase();
+    const boundary = (header(head, 'Content-Type').match(/boundary="?([^";]+)"?/i) || [])[1];
+    if (type.startsWith('multipart/') && boundary) {
+      for (const part of rest.split('--' + boundary).slice(1)) {
+        if (part.startsWith('--')) break;
+        walk(part.replace(/^\r\n/, ''));
+      }
+    } else if (type.startsWith('text/html')) {
+      out.html = out.html || body(head, rest);
+    } else if (!out.text) {
+      out.text = body(head, rest);
+    }
+  };
+  const [head] = split(raw);
+  out.subject = decodeWords(header(head, 'Subject'));
+  walk(raw);
+  return out;
 }
 
 async function setSending(name, on) {
@@ -655,7 +794,7 @@ async function loadMail() {
 const PAGES = {
   overview: loadOverview, reputation: loadReputation, queues: loadQueues,
   suppression: () => loadSuppression(), identities: loadIdentities, configsets: loadConfigSets,
-  keys: loadKeys,
+  keys: loadKeys, templates: loadTemplates,
   messages: async () => {}, mail: loadMail,
 };
 // Pages that follow live state refresh themselves while shown.
@@ -695,6 +834,7 @@ async function enter(session) {
   $('suppression-add').hidden = !can('ses:PutSuppressedDestination');
   $('identity-add').hidden = !can('ses:CreateEmailIdentity');
   $('key-create').hidden = !can('iam:CreateAccessKey');
+  $('configset-add').hidden = !can('ses:CreateConfigurationSet');
   $('login').hidden = true;
   $('app').hidden = false;
   show(location.hash.slice(1) || 'overview');
@@ -739,6 +879,8 @@ function init() {
   $('suppression-add').addEventListener('submit', addSuppression);
   $('identity-add').addEventListener('submit', addIdentity);
   $('key-create').addEventListener('submit', createKey);
+  $('configset-add').addEventListener('submit', addConfigSet);
+  $('template-edit').addEventListener('submit', saveTemplate);
   $('key-user').addEventListener('change', () => loadKeys().catch(fail));
   $('message-search').addEventListener('submit', (ev) => searchMessages(ev).catch(fail));
   $('message-filter').addEventListener('submit', (ev) => { ev.preventDefault(); findMessages().catch(fail); });
